@@ -1,0 +1,2 @@
+// Placeholder: the iptables subsystem's public API is exported from here.
+export {};

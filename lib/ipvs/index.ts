@@ -1,0 +1,2 @@
+// Placeholder: the ipvs subsystem's public API is exported from here.
+export {};

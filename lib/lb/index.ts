@@ -1,0 +1,2 @@
+// Placeholder: the lb subsystem's public API is exported from here.
+export {};

@@ -1,0 +1,104 @@
+/**
+ * The one place that loads the addon and types its whole surface. Nothing else touches the raw
+ * binding; every subsystem imports `native` from here. Sections are per subsystem (netlink core,
+ * ipvs, nft, iptables) and mirror native/<subsystem>/binding.cc.
+ */
+import * as path from 'node:path';
+
+// ---------------------------------------------------------------------------------------------
+// netlink core (native/netlink)
+
+/** Opaque handle: a namespace fixed at open time and, for netlink subsystems, one socket in it. */
+export interface NativeHandle {
+  close(): void;
+  portid(): number;
+  /** Inode of the namespace, read from inside it on a worker thread. */
+  netnsInode(): Promise<number>;
+  readonly __nativeHandle: unique symbol;
+}
+
+export interface GenlFamilyInfo {
+  id: number;
+  version: number;
+  hdrsize: number;
+  maxattr: number;
+}
+
+export interface DecodedNlMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  payload: Buffer;
+  error?: { errno: number; seq: number; extack: string; attrOffset: number };
+  family?: GenlFamilyInfo;
+}
+
+export interface NativeNetlink {
+  /** protocol: NETLINK_* number, or -1 for a handle without a socket (libiptc). */
+  openHandle(protocol: number, netnsPath: string | null, timeoutMs: number): Promise<NativeHandle>;
+  resolveFamily(handle: NativeHandle, name: string): Promise<GenlFamilyInfo>;
+  encodeGetFamily(name: string, seq: number): Buffer;
+  decodeMessages(buf: Buffer): DecodedNlMessage[];
+  currentNetnsInode(): number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ipvs (native/ipvs)
+
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface NativeIpvs {}
+
+// ---------------------------------------------------------------------------------------------
+// nft (native/nft)
+
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface NativeNft {}
+
+// ---------------------------------------------------------------------------------------------
+// iptables (native/iptables)
+
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface NativeIptables {}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface NativeBinding {
+  netlink: NativeNetlink;
+  ipvs: NativeIpvs;
+  nft: NativeNft;
+  iptables: NativeIptables;
+}
+
+/** Shared libraries the addon links, and the Debian packages that provide them at run time. */
+const runtimePackages: Record<string, string> = {
+  'libnftnl.so': 'libnftnl11',
+  'libmnl.so': 'libmnl0',
+  'libip4tc.so': 'libip4tc2',
+  'libip6tc.so': 'libip6tc2',
+};
+
+function load(): NativeBinding {
+  const root = path.join(__dirname, '..');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return gypBuild(root) as NativeBinding;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    for (const [lib, pkg] of Object.entries(runtimePackages)) {
+      if (msg.includes(lib))
+        throw new Error(`kernlb: cannot load the native addon: ${lib} is missing; install it with: apt-get install -y ${pkg}\n(${msg})`);
+    }
+    if (/No native build was found/.test(msg))
+      throw new Error(`kernlb: no native build found; build it with "npm run build:native" (needs: apt-get install -y build-essential pkg-config libnftnl-dev libmnl-dev libip4tc-dev libip6tc-dev)\n(${msg})`);
+    throw e;
+  }
+}
+
+let cached: NativeBinding | undefined;
+
+/** The typed binding, loaded on first use so that pure modules (validation, compilers) work without it. */
+export function native(): NativeBinding {
+  return (cached ??= load());
+}

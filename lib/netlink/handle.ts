@@ -1,0 +1,104 @@
+/**
+ * Base of every kernlb handle: a native handle fixed to one namespace, a count of work in flight,
+ * and close() that waits for that work before releasing the socket.
+ */
+import { fromNative } from '../errors';
+import { native, type NativeHandle } from '../native';
+import { netnsPath, type NetnsSpec } from '../netns';
+
+export const NETLINK_GENERIC = 16;
+export const NETLINK_NETFILTER = 12;
+/** A handle without a socket: work only enters its namespace (libiptc opens its own socket). */
+export const NO_SOCKET = -1;
+
+export interface OpenOptions {
+  /** Network namespace: a name under /run/netns, { path } or { pid }. Default: the caller's. */
+  netns?: NetnsSpec;
+  /** Upper bound for one kernel operation, in milliseconds (default 30000). */
+  timeoutMs?: number;
+}
+
+export async function openNativeHandle(protocol: number, opts: OpenOptions, op: string): Promise<NativeHandle> {
+  const p = netnsPath(opts.netns);
+  const timeout = opts.timeoutMs ?? 30000;
+  try {
+    return await native().netlink.openHandle(protocol, p ?? null, timeout);
+  } catch (e) {
+    throw fromNative(e, { op, ...(p ? { object: p } : {}) });
+  }
+}
+
+export interface RunContext {
+  op: string;
+  object?: string;
+  describeItem?: (index: number) => string | undefined;
+  hint?: string;
+  conflictErrno?: number[];
+}
+
+export abstract class KernelHandle implements AsyncDisposable {
+  #native: NativeHandle | undefined;
+  #inflight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+  readonly netns: NetnsSpec | undefined;
+
+  protected constructor(handle: NativeHandle, netns: NetnsSpec | undefined) {
+    this.#native = handle;
+    this.netns = netns;
+  }
+
+  get closed(): boolean {
+    return this.#native === undefined || this.#closing !== undefined;
+  }
+
+  /** Runs one native call, tracked for close(), with native failures turned into typed errors. */
+  protected run<T>(ctx: RunContext, fn: (h: NativeHandle) => Promise<T>): Promise<T> {
+    const h = this.#native;
+    if (!h || this.#closing) return Promise.reject(new Error(`${ctx.op}: handle is closed`));
+    let p: Promise<T>;
+    try {
+      p = fn(h);
+    } catch (e) {
+      return Promise.reject(fromNative(e, ctx));
+    }
+    const tracked = p.then(
+      (v) => v,
+      (e) => {
+        throw fromNative(e, ctx);
+      },
+    );
+    this.#inflight.add(tracked);
+    const done = () => this.#inflight.delete(tracked);
+    tracked.then(done, done);
+    return tracked;
+  }
+
+  /** Namespace inode as seen from a worker thread inside it. */
+  netnsInode(): Promise<number> {
+    return this.run({ op: 'netns inode' }, (h) => h.netnsInode());
+  }
+
+  /** Waits for work in flight, then releases the socket. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+      this.#native?.close();
+      this.#native = undefined;
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** A bare handle used by tests and diagnostics: one socket of any netlink protocol in a namespace. */
+export class NetlinkHandle extends KernelHandle {
+  static async open(protocol: number, opts: OpenOptions = {}): Promise<NetlinkHandle> {
+    return new NetlinkHandle(await openNativeHandle(protocol, opts, 'open netlink socket'), opts.netns);
+  }
+  resolveFamily(name: string) {
+    return this.run({ op: 'resolve generic netlink family', object: name }, (h) => native().netlink.resolveFamily(h, name));
+  }
+}

@@ -1,0 +1,2 @@
+// Placeholder: the nft subsystem's public API is exported from here.
+export {};
