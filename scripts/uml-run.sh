@@ -66,7 +66,7 @@ done
 $state/cmd
 echo \$? > $state/rc
 sync
-halt -f
+halt -f 2>/dev/null || perl -e "syscall(169, 0xfee1dead, 672274793, 0x4321fedc)"
 INIT
 chmod +x "$state/init"
 
