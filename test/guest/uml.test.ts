@@ -14,7 +14,7 @@ const hostHasIpvs = existsSync('/proc/net/ip_vs');
 const skip = insideGuest ? 'already inside the UML guest' : hostHasIpvs ? 'this kernel has IPVS: the IPVS tier runs directly' : umlAvailable();
 
 // Test files that run in the guest: the whole IPVS tier, and the kernel tests that use x_tables only.
-const guestFilters = ['test/ipvs/', 'test/kernel/iptables-', 'test/kernel/netns'];
+const guestFilters = ['test/ipvs/', 'test/kernel/iptables-', 'test/kernel/netns', 'test/kernel/netlink-'];
 
 interface JsonReport {
   numPassedTests: number;
