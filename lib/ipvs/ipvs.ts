@@ -57,20 +57,20 @@ function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
       case 'updateService': {
         const svc = serviceDesc(o.service, `${f}.service`);
         const add = o.op === 'addService';
-        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: describeService(o.service), opName: add ? 'add service' : 'update service' });
+        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: describeService(o.service), opName: add ? 'add' : 'update' });
         if (add && o.service.destinations !== undefined) {
           if (!Array.isArray(o.service.destinations))
             throw new ValidationError(`${f}.service.destinations`, 'must be an array', o.service.destinations);
           const key = identity(svc);
           o.service.destinations.forEach((d, j) => {
             const dd = destDesc(d, svc, `${f}.service.destinations[${j}]`);
-            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: describeDestination(o.service, d, dd.port), opName: 'add destination' });
+            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: describeDestination(o.service, d, dd.port), opName: 'add' });
           });
         }
         break;
       }
       case 'deleteService':
-        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}.service`) }, from: i, what: describeService(o.service), opName: 'delete service' });
+        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}.service`) }, from: i, what: describeService(o.service), opName: 'delete' });
         break;
       case 'addDestination':
       case 'updateDestination':
@@ -78,7 +78,7 @@ function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
         const svc = serviceKeyDesc(o.service, `${f}.service`);
         const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}.destination`) : destDesc(o.destination, svc, `${f}.destination`);
         const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
-        const opName = o.op === 'addDestination' ? 'add destination' : o.op === 'updateDestination' ? 'update destination' : 'delete destination';
+        const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
         out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: describeDestination(o.service, o.destination, dd.port), opName });
         break;
       }
@@ -133,7 +133,7 @@ export class Ipvs extends KernelHandle {
     const failures = r.failures.map((f) => {
       const p = planned[f.index]!;
       const err = fromNative(
-        { kind: 'kernel', errno: f.errno, extack: f.extack, index: indexIsOp ? p.from : f.index },
+        { kind: 'kernel', errno: f.errno, extack: f.extack || explain(p.op, f.errno), index: indexIsOp ? p.from : f.index },
         { op: p.opName, object: p.what, hint: IPVS_EPERM_HINT },
       );
       return err as KernelError;
@@ -159,7 +159,7 @@ export class Ipvs extends KernelHandle {
     if (!r.failures.length) return;
     const first = r.failures[0]!;
     if (first.index !== undefined && first.index > 0) {
-      await this.run({ op: 'delete service', object: planned[0]!.what }, (h) =>
+      await this.run({ op: 'delete (rollback)', object: planned[0]!.what }, (h) =>
         native().ipvs.apply(h, [{ cmd: Cmd.DEL_SERVICE, service: identity(planned[0]!.op.service!) }], 1, true),
       );
     }
@@ -180,11 +180,11 @@ export class Ipvs extends KernelHandle {
   async getService(service: ServiceKey): Promise<Service> {
     const key = serviceKeyDesc(service, 'service');
     const what = describeService(service);
-    const replies = await this.run({ op: 'get service', object: what, hint: IPVS_EPERM_HINT }, (h) =>
+    const replies = await this.run({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, (h) =>
       native().ipvs.query(h, { cmd: Cmd.GET_SERVICE, service: key }, false),
     );
     const svc = replies.find((r) => r.kind === 'service');
-    if (!svc || svc.kind !== 'service') throw new KernelError({ errno: 3, op: 'get service', object: what });
+    if (!svc || svc.kind !== 'service') throw new KernelError({ errno: 3, op: 'get', object: what });
     const dests = await this.listDestinationsRaw(key, what);
     return serviceFrom(svc, dests);
   }
@@ -215,7 +215,7 @@ export class Ipvs extends KernelHandle {
   }
 
   private async listDestinationsRaw(key: NativeIpvsServiceDesc, what: string) {
-    const replies = await this.run({ op: 'list destinations', object: what, hint: IPVS_EPERM_HINT }, (h) =>
+    const replies = await this.run({ op: 'list destinations of', object: what, hint: IPVS_EPERM_HINT }, (h) =>
       native().ipvs.query(h, { cmd: Cmd.GET_DEST, service: key }, true),
     );
     return replies.flatMap((r) => (r.kind === 'dest' ? [r] : []));
@@ -283,6 +283,20 @@ export class Ipvs extends KernelHandle {
     const f = r.failures[0];
     if (f) throw fromNative({ kind: 'kernel', errno: f.errno, extack: f.extack }, ctx);
   }
+}
+
+/** What an errno means for an IPVS command when the kernel gave no text (it rarely does). */
+function explain(op: NativeIpvsOp, errno: number): string {
+  const isSvc = op.cmd === Cmd.NEW_SERVICE || op.cmd === Cmd.SET_SERVICE;
+  const isDest = op.cmd === Cmd.NEW_DEST || op.cmd === Cmd.SET_DEST || op.cmd === Cmd.DEL_DEST;
+  if (errno === 2 && isSvc)
+    return `unknown scheduler "${op.service?.scheduler}"${op.service?.pe ? ` or persistence engine "${op.service.pe}"` : ''} (not in this kernel)`;
+  if (errno === 2 && isDest) return 'no such destination';
+  if (errno === 3) return 'no such service';
+  if (errno === 22 && isDest)
+    return 'destination refused: it must be a unicast address, and a different address family needs tunnel forwarding (and no sync daemon)';
+  if (errno === 97) return 'address family not supported by this kernel';
+  return '';
 }
 
 /** A single operation's error carries no batch index unless it expanded into several messages. */
