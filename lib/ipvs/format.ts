@@ -4,11 +4,11 @@
  * feed it what listServices()/info() returned.
  */
 import { isIPv6 } from 'node:net';
-import type { Destination, IpvsInfo, Service } from './types';
+import type { Connection, Destination, IpvsInfo, Service } from './types';
 
 export interface IpvsadmFormat {
   /** --stats: totals; --rate: per-second rates. */
-  mode?: 'default' | 'stats' | 'rate' | 'persistent-conn' | 'thresholds';
+  mode?: 'default' | 'stats' | 'rate' | 'persistent-conn' | 'thresholds' | 'tun-info';
   /** --exact: numbers unabbreviated. */
   exact?: boolean;
 }
@@ -144,9 +144,20 @@ function destLine(s: Service, d: Destination, f: IpvsadmFormat): string {
       return `${head} ${pad(String(d.upperThreshold), 10)} ${pad(String(d.lowerThreshold), 10)} ${pad(String(d.activeConnections), 10)} ${pad(String(d.inactiveConnections), 10)}`;
     case 'persistent-conn':
       return `${head} ${pad(String(d.weight), 9)} ${pad(String(d.persistentConnections), 11)} ${pad(String(d.activeConnections), 10)} ${pad(String(d.inactiveConnections), 10)}`;
+    case 'tun-info':
+      return `${head} ${pad(fwdNames[d.forwarding], 7)} ${pad(tunInfo(d), 13)} ${pad(String(d.weight), 6)} ${pad(String(d.activeConnections), 10)} ${pad(String(d.inactiveConnections), 10)}`;
     default:
       return `${head} ${pad(fwdNames[d.forwarding], 7)} ${pad(String(d.weight), 6)} ${pad(String(d.activeConnections), 10)} ${pad(String(d.inactiveConnections), 10)}`;
   }
+}
+
+/** ipvsadm --tun-info: "ipip", "gue:PORT:-c|+c|r+c", "gre:-c|+c|r+c", "n/a" without a tunnel. */
+function tunInfo(d: Destination): string {
+  if (!d.tunnel) return 'n/a';
+  const c = { none: '-c', csum: '+c', remcsum: 'r+c' }[d.tunnel.checksum ?? 'none'];
+  if (d.tunnel.type === 'ipip') return 'ipip';
+  if (d.tunnel.type === 'gue') return `gue:${d.tunnel.port ?? 0}:${c}`;
+  return `gre:${c}`;
 }
 
 function title(f: IpvsadmFormat): string {
@@ -161,6 +172,8 @@ function title(f: IpvsadmFormat): string {
       return `${first}${cols(['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'], 10, true)}\n  -> RemoteAddress:Port\n`;
     case 'persistent-conn':
       return `${first} ${pad('Weight', 9)} ${pad('PersistConn', 11)} ${pad('ActiveConn', 10)} ${pad('InActConn', 10)}\n  -> RemoteAddress:Port\n`;
+    case 'tun-info':
+      return 'Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n';
     default:
       return 'Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n';
   }
@@ -173,6 +186,21 @@ export function formatIpvsadm(info: IpvsInfo, services: Service[], format: Ipvsa
   for (const s of [...services].sort(cmpServices)) {
     out += serviceLine(s, format) + '\n';
     for (const d of [...s.destinations].sort(cmpDests)) out += destLine(s, d, format) + '\n';
+  }
+  return out;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `ipvsadm -Lnc`: the connection table. */
+export function formatIpvsadmConnections(conns: Connection[]): string {
+  let out = 'IPVS connection entries\n';
+  out += `pro expire ${pad('state', 11)} ${pad('source', 18)} ${pad('virtual', 18)} destination\n`;
+  for (const c of conns) {
+    const exp = `${two(Math.floor(c.expiresSeconds / 60))}:${two(c.expiresSeconds % 60)}`;
+    out += `${pad(c.protocol.toUpperCase(), 3)} ${pad(exp, 6)} ${pad(c.state, 11)} ${pad(addrPort(c.client.address, c.client.port), 18)} ${pad(addrPort(c.virtual.address, c.virtual.port), 18)} ${addrPort(c.destination.address, c.destination.port)}\n`;
   }
   return out;
 }

@@ -3,4 +3,4 @@ export { Ipvs, IPVS_EPERM_HINT, type BatchResult } from './ipvs';
 export * from './types';
 export { describeService, describeDestination } from './describe';
 export { parseConnections } from './connections';
-export { formatIpvsadm, type IpvsadmFormat } from './format';
+export { formatIpvsadm, formatIpvsadmConnections, type IpvsadmFormat } from './format';
