@@ -199,7 +199,7 @@ export interface NativeIpvs {
   decode(buf: Buffer): NativeIpvsReply[];
   /** Resolves the IPVS family for this handle; ENOENT "kernel has no IPVS" when absent. */
   open(handle: NativeHandle): Promise<GenlFamilyInfo>;
-  /** Every op as one ACKed message, `chunk` per sendmsg; failures by op index. */
+  /** Ops without ACKs, `chunk` per sendmsg (genl processes a sendmsg synchronously); failures by op index. */
   apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; failures: NativeIpvsBatchFailure[] }>;
   /** A GET command as a dump (dump=true) or a single request. */
   query(handle: NativeHandle, op: NativeIpvsOp, dump: boolean): Promise<NativeIpvsReply[]>;

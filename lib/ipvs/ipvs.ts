@@ -125,7 +125,7 @@ export class Ipvs extends KernelHandle {
 
   private async applyPlanned(planned: Planned[], opts: BatchOptions, op: string, indexIsOp: boolean): Promise<BatchResult> {
     if (planned.length === 0) return { applied: 0, failures: [] };
-    const chunk = opts.chunk ?? 512;
+    const chunk = opts.chunk ?? 1024;
     if (!Number.isInteger(chunk) || chunk < 1 || chunk > 65536) throw new ValidationError('chunk', 'must be an integer from 1 to 65536', chunk);
     const r = await this.run({ op, hint: IPVS_EPERM_HINT }, (h) =>
       native().ipvs.apply(h, planned.map((p) => p.op), chunk, opts.stopOnError ?? false),
@@ -295,7 +295,7 @@ function explain(op: NativeIpvsOp, errno: number): string {
   if (errno === 2 && isDest) return 'no such destination';
   if (errno === 3) return 'no such service';
   if (errno === 22 && isDest)
-    return 'destination refused: it must be a unicast address, and a different address family needs tunnel forwarding (and no sync daemon)';
+    return 'destination refused: it must be a unicast address (a namespace whose loopback is down refuses all), and a different address family needs tunnel forwarding and no sync daemon';
   if (errno === 97) return 'address family not supported by this kernel';
   return '';
 }
