@@ -79,6 +79,21 @@ describe.skipIf(skip !== undefined)(title('IPVS oracle: kernlb writes, ipvsadm r
     expect(r).toEqual({ code: 0, out: theirs, err: '' });
   });
 
+  it('sorts as ipvsadm does even where its comparison wraps (addresses 2^31 apart, fwmark above 2^31)', async () => {
+    const other = await bed();
+    try {
+      for (const address of ['10.0.0.1', '200.0.0.1', '1.0.0.1', '130.0.0.1', '10.0.0.5', '255.0.0.1', '127.0.0.2'])
+        await other.ipvs.addService({ protocol: 'tcp', address, port: 80, scheduler: 'rr' });
+      await other.ipvs.addService({ fwmark: 4294967295, scheduler: 'rr' });
+      await other.ipvs.addService({ fwmark: 1, scheduler: 'rr', destinations: ['10.1.0.1', '200.1.0.1', '1.1.0.1', '130.1.0.1'].map((address) => ({ address, forwarding: 'route' as const })) });
+      const theirs = await other.ipvsadm('-Ln');
+      expect(theirs).toContain('FWM  -1 rr\n');
+      expect(formatIpvsadm(await other.ipvs.info(), await other.ipvs.listServices())).toBe(theirs);
+    } finally {
+      await other.destroy();
+    }
+  });
+
   it('--stats, --rate, --exact, --persistent-conn and --thresholds match ipvsadm', async () => {
     for (const flags of [['--stats'], ['--rate'], ['--stats', '--exact'], ['--rate', '--exact'], ['--persistent-conn'], ['--thresholds']]) {
       const theirs = await b.ipvsadm('-Ln', ...flags);
