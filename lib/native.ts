@@ -119,17 +119,17 @@ export interface NativeIpvsOp {
   timeouts?: NativeIpvsTimeouts;
 }
 
-export interface NativeIpvsStats {
-  conns: number;
-  inpkts: number;
-  outpkts: number;
-  inbytes: number;
-  outbytes: number;
-  cps: number;
-  inpps: number;
-  outpps: number;
-  inbps: number;
-  outbps: number;
+/** Counters in the public shape (lib/ipvs/types.ts Stats), built natively to spare a copy. */
+export interface NativeIpvsRates {
+  connections: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface NativeIpvsStats extends NativeIpvsRates {
+  rates: NativeIpvsRates;
 }
 
 export interface NativeIpvsServiceOut {

@@ -115,20 +115,24 @@ Op OpFromJs(const Napi::Value& v) {
   return op;
 }
 
-// Counters are u64 in the kernel; JS numbers are exact to 2^53, far beyond any real counter.
+// Counters are u64 in the kernel; JS numbers are exact to 2^53, far beyond any real counter. Built
+// directly in the public Stats shape (lib/ipvs/types.ts): listings of 100k destinations allocate
+// nothing more on the TypeScript side.
 static Napi::Object StatsToJs(Napi::Env env, const Stats& s) {
+  auto n = [&](Napi::Object& o, const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  Napi::Object rates = Napi::Object::New(env);
+  n(rates, "connections", s.cps);
+  n(rates, "packetsIn", s.inpps);
+  n(rates, "packetsOut", s.outpps);
+  n(rates, "bytesIn", s.inbps);
+  n(rates, "bytesOut", s.outbps);
   Napi::Object o = Napi::Object::New(env);
-  auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  n("conns", s.conns);
-  n("inpkts", s.inpkts);
-  n("outpkts", s.outpkts);
-  n("inbytes", s.inbytes);
-  n("outbytes", s.outbytes);
-  n("cps", s.cps);
-  n("inpps", s.inpps);
-  n("outpps", s.outpps);
-  n("inbps", s.inbps);
-  n("outbps", s.outbps);
+  n(o, "connections", s.conns);
+  n(o, "packetsIn", s.inpkts);
+  n(o, "packetsOut", s.outpkts);
+  n(o, "bytesIn", s.inbytes);
+  n(o, "bytesOut", s.outbytes);
+  o.Set("rates", rates);
   return o;
 }
 

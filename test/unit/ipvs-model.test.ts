@@ -11,7 +11,8 @@ import { formatIpvsadm, formatIpvsadmConnections, largeNum } from '../../lib/ipv
 import { daemonDesc, destDesc, serviceDesc, serviceKeyDesc } from '../../lib/ipvs/validate';
 import type { NativeIpvsDestOut, NativeIpvsServiceOut, NativeIpvsStats } from '../../lib/native';
 
-const zero: NativeIpvsStats = { conns: 0, inpkts: 0, outpkts: 0, inbytes: 0, outbytes: 0, cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 };
+const rates = { connections: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
+const zero: NativeIpvsStats = { ...rates, rates };
 
 function fieldOf(fn: () => unknown): string | undefined {
   try {
