@@ -41,7 +41,7 @@ Napi::Object SetToJs(Napi::Env env, nftnl_set* s);
 ElemPtr ElemFromJs(const JsObj& o);
 Napi::Object ElemToJs(Napi::Env env, nftnl_set_elem* e);
 ObjPtr ObjFromJs(const JsObj& o);
-Napi::Object ObjToJs(Napi::Env env, const nftnl_obj* o);
+Napi::Object ObjToJs(Napi::Env env, nftnl_obj* o);
 
 }  // namespace nft
 }  // namespace kernlb
