@@ -11,7 +11,8 @@ import {
 } from './constants';
 import { DATATYPES, encodeKey, keyTypeOf, type Datatype, type ScalarValue } from './datatypes';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
-import { commentUdata, setUdata, UDATA } from './udata';
+import { describeSource, type KeySource } from './statements';
+import { commentUdata, setUdata, UDATA, type SetUdataSpec, type TypeofDesc } from './udata';
 
 export class Problems {
   readonly list: ValidationError[] = [];
@@ -160,7 +161,72 @@ export function resolveType(p: Problems, path: string, t: TypeSpec): { fields?: 
   return { fields, ...keyTypeOf(fields) };
 }
 
-export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'data'>): SetLayout {
+function typeofLayout(p: Problems, path: string, src: KeySource | KeySource[]): { fields: Datatype[]; type: number; len: number; concat?: number[]; descs?: TypeofDesc[]; byteorder: number } {
+  const list = Array.isArray(src) ? src : [src];
+  const described = list.map((x, i) => {
+    try {
+      return describeSource(x);
+    } catch (e) {
+      p.add(Array.isArray(src) ? `${path}[${i}]` : path, e instanceof Error ? e.message : String(e), x);
+      return undefined;
+    }
+  });
+  if (described.some((d) => !d) || !described.length) return { fields: [], type: 0, len: 0, byteorder: 0 };
+  const ds = described as NonNullable<(typeof described)[number]>[];
+  const fields = ds.map((d) => d.type);
+  const descs = ds.every((d) => d.typeof) ? ds.map((d) => d.typeof!) : undefined;
+  return { fields, ...keyTypeOf(fields), ...(descs ? { descs } : {}), byteorder: ds.length === 1 ? ds[0]!.byteorder : BYTEORDER.invalid };
+}
+
+/** The userdata nft writes for this set: byteorders, typeof descriptions, comment. */
+function nftSetUdata(s: NftSet, layout: SetLayout, p: Problems, path: string): string {
+  const spec: SetUdataSpec = { keyByteorder: BYTEORDER.invalid };
+  if (s.typeof) {
+    const k = typeofLayout(p, `${path}.typeof.key`, s.typeof.key);
+    spec.keyByteorder = k.byteorder;
+    if (k.descs) spec.keyTypeof = k.descs;
+    if (s.typeof.data === 'verdict') {
+      spec.dataByteorder = BYTEORDER.invalid;
+      spec.dataTypeof = 'verdict';
+    } else if (s.typeof.data !== undefined) {
+      const d = typeofLayout(p, `${path}.typeof.data`, s.typeof.data);
+      spec.dataByteorder = d.byteorder;
+      if (d.descs) spec.dataTypeof = d.descs;
+    }
+  } else {
+    const order = (f?: Datatype[]) => (f && f.length === 1 ? f[0]!.byteorder : BYTEORDER.invalid);
+    spec.keyByteorder = order(layout.key);
+    if (layout.key && layout.key.length > 1) spec.keyTypeof = 'concat';
+    if (layout.data === 'verdict') spec.dataByteorder = BYTEORDER.invalid;
+    else if (layout.data) {
+      spec.dataByteorder = order(layout.data);
+      if (layout.data.length > 1) spec.dataTypeof = 'concat';
+    }
+  }
+  if (s.comment !== undefined) {
+    if (typeof s.comment !== 'string' || Buffer.byteLength(s.comment) > 128) p.add(`${path}.comment`, 'must be a string of at most 128 bytes', s.comment);
+    else spec.comment = s.comment;
+  }
+  return setUdata(spec);
+}
+
+export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'data' | 'typeof'>): SetLayout {
+  if (s.typeof && s.key === undefined) {
+    const k = typeofLayout(p, `${path}.typeof.key`, s.typeof.key);
+    const out: SetLayout = { key: k.fields, keyType: k.type, keyLen: k.len };
+    if (k.concat) out.concat = k.concat;
+    const d = s.typeof.data;
+    if (d === 'verdict') Object.assign(out, { data: 'verdict', dataType: DATA_VERDICT, dataLen: 16 });
+    else if (d !== undefined) {
+      const dl = typeofLayout(p, `${path}.typeof.data`, d);
+      Object.assign(out, { data: dl.fields, dataType: dl.type, dataLen: dl.len });
+    }
+    return out;
+  }
+  if (s.key === undefined) {
+    p.add(`${path}.key`, 'is required (or give typeof)');
+    return { keyType: 0, keyLen: 0 };
+  }
   const k = resolveType(p, `${path}.key`, s.key);
   const out: SetLayout = { keyType: k.type, keyLen: k.len };
   if (k.fields) out.key = k.fields;
@@ -186,7 +252,7 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
     if (!(n in SET_FLAG)) p.add(`${path}.flags[${i}]`, `unknown set flag; known: ${[...Object.keys(SET_FLAG), 'dynamic'].join(', ')}`, f);
     else flags |= SET_FLAG[n];
   }
-  if (s.data !== undefined) flags |= SET_FLAG.map;
+  if (s.data !== undefined || (s.typeof?.data !== undefined)) flags |= SET_FLAG.map;
   if (s.objectType !== undefined) flags |= SET_FLAG.object;
   if (layout.key && layout.key.length > 1 && flags & SET_FLAG.interval) flags |= SET_FLAG.concat;
   const set: NativeNftSet = {
@@ -214,18 +280,7 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
   if (concat) set.concat = concat.map((n, i) => uint(p, `${path}.concat[${i}]`, n, 64));
   if (s.exprs) set.exprs = checkExprs(p, `${path}.exprs`, s.exprs);
   if (s.userdata !== undefined) set.userdata = hex(p, `${path}.userdata`, s.userdata, 255);
-  else {
-    // what nft writes: the key's byteorder (and the data's for maps), then the comment
-    const order = (fields?: Datatype[]) => (fields && fields.length === 1 ? fields[0]!.byteorder : BYTEORDER.big);
-    const dataOrder = layout.data === 'verdict' ? BYTEORDER.invalid : Array.isArray(layout.data) ? order(layout.data) : undefined;
-    if (s.comment !== undefined && (typeof s.comment !== 'string' || Buffer.byteLength(s.comment) > 200))
-      p.add(`${path}.comment`, 'must be a string of at most 200 bytes', s.comment);
-    set.userdata = setUdata({
-      keyByteorder: order(layout.key),
-      ...(dataOrder !== undefined ? { dataByteorder: dataOrder } : {}),
-      ...(s.comment !== undefined ? { comment: String(s.comment) } : {}),
-    });
-  }
+  else set.userdata = nftSetUdata(s, layout, p, path);
   if (s.handle !== undefined) set.handle = uint(p, `${path}.handle`, s.handle, Number.MAX_SAFE_INTEGER);
   return { set, layout };
 }

@@ -5,6 +5,7 @@
  */
 import type { ChainType, Family, ObjTypeName, SetFlagName, VerdictName } from './constants';
 import type { ScalarValue } from './datatypes';
+import type { KeySource } from './statements';
 
 /** A kernel-level expression: `type` is the kernel's expression name, the rest its attributes. */
 export interface Expr {
@@ -95,7 +96,14 @@ export interface NftSet {
   family: Family;
   table: string;
   name: string;
-  key: TypeSpec;
+  /** Key datatype(s); may be left out when `typeof` gives the key. */
+  key?: TypeSpec;
+  /**
+   * nft's `typeof`: key (and data) described by the expressions that produce them, e.g.
+   * { key: ['ip daddr', 'th dport', { numgen: { mod: 4 } }], data: ['ip daddr', 'th dport'] }.
+   * Needed for nft to print keys with numgen/jhash fields. Datatypes follow from it.
+   */
+  typeof?: { key: KeySource | KeySource[]; data?: KeySource | KeySource[] | 'verdict' };
   /** Maps: data type, or 'verdict' for verdict maps. */
   data?: TypeSpec | 'verdict';
   /** Object maps: the named object type their elements refer to. */

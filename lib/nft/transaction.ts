@@ -25,6 +25,7 @@ export interface SetRef {
   set: string;
   key?: TypeSpec;
   data?: TypeSpec | 'verdict';
+  typeof?: NftSet['typeof'];
 }
 
 export type Committer = (items: NativeNftItem[], describe: (i: number) => string | undefined, opts: CommitOptions) => Promise<void>;
@@ -142,7 +143,12 @@ export class Transaction {
     const p = new Problems();
     const path = pathOverride ?? `${this.#path()}.elements`;
     let layout = this.#layouts.get(`${ref.family} ${ref.table} ${ref.set}`);
-    if (ref.key !== undefined) layout = setLayout(p, this.#path(), { key: ref.key, ...(ref.data !== undefined ? { data: ref.data } : {}) });
+    if (ref.key !== undefined || ref.typeof !== undefined)
+      layout = setLayout(p, this.#path(), {
+        ...(ref.key !== undefined ? { key: ref.key } : {}),
+        ...(ref.data !== undefined ? { data: ref.data } : {}),
+        ...(ref.typeof !== undefined ? { typeof: ref.typeof } : {}),
+      });
     layout ??= { keyType: 0, keyLen: 0 };
     if (!Array.isArray(elements)) p.add(path, 'must be an array', elements);
     const elems = Array.isArray(elements) ? elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout!, e)) : [];
