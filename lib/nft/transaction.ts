@@ -4,7 +4,7 @@
  * description of the item, so a kernel failure says which item failed ("rule 3 of chain lb/svc").
  */
 import { ValidationErrors } from '../errors';
-import type { NativeNftItem, NativeNftOp } from '../native';
+import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
 import { FAMILIES, type Family } from './constants';
 import {
   encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, Problems, setLayout, type SetLayout,
@@ -119,11 +119,23 @@ export class Transaction {
     const p = new Problems();
     const path = this.#path();
     const { set, layout } = encodeSet(p, path, s, this.#nextSetId);
+    // elements are validated with the set, so a bad element leaves nothing of this call buffered
+    const elems = s.elements?.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : [];
     if (!p.list.length) this.#nextSetId = Math.max(this.#nextSetId, set.id ?? 0) + 1;
-    this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
+    this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
     this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
-    if (s.elements?.length) this.#elements('add', { family: s.family, table: s.table, set: s.name }, s.elements, `${path}.elements`);
+    if (elems.length) {
+      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, elements: elems });
+      this.#desc.push(`${elems.length} element(s) of set ${s.table}/${s.name}`);
+    }
     return this;
+  }
+  #encodeElements(p: Problems, layout: SetLayout, elements: Element[], path: string): NativeNftElem[] {
+    if (!Array.isArray(elements)) {
+      p.add(path, 'must be an array', elements);
+      return [];
+    }
+    return elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e));
   }
   #setRef(op: NativeNftOp, s: Pick<NftSet, 'family' | 'table' | 'name'>): this {
     const p = new Problems();
@@ -150,8 +162,7 @@ export class Transaction {
         ...(ref.typeof !== undefined ? { typeof: ref.typeof } : {}),
       });
     layout ??= { keyType: 0, keyLen: 0 };
-    if (!Array.isArray(elements)) p.add(path, 'must be an array', elements);
-    const elems = Array.isArray(elements) ? elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout!, e)) : [];
+    const elems = this.#encodeElements(p, layout, elements, path);
     if (!(ref.family in FAMILIES)) p.add(`${this.#path()}.family`, 'unknown family', ref.family);
     const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, elements: elems };
     return this.#push(p, item, `${elems.length} element(s) of set ${ref.table}/${ref.set}`);
