@@ -151,6 +151,27 @@ export class Transaction {
   /** Like addElements but EEXIST when one exists already. */
   createElements(ref: SetRef, elements: Element[]): this { return this.#elements('create', ref, elements); }
   deleteElements(ref: SetRef, elements: Element[]): this { return this.#elements('delete', ref, elements); }
+  /** Deletes elements, ignoring those that do not exist (kernel 6.3+). */
+  destroyElements(ref: SetRef, elements: Element[]): this { return this.#elements('destroy', ref, elements); }
+  /**
+   * Sets the data of map elements whether or not they exist: the kernel refuses to change an existing
+   * element's data in place (EEXIST), so this is a destroy of the keys plus an add, in this batch.
+   */
+  replaceElements(ref: SetRef, elements: Element[]): this {
+    const keys = elements.map(({ key, keyHex, keyEnd, keyEndHex }) => ({
+      ...(key !== undefined ? { key } : {}), ...(keyHex !== undefined ? { keyHex } : {}),
+      ...(keyEnd !== undefined ? { keyEnd } : {}), ...(keyEndHex !== undefined ? { keyEndHex } : {}),
+    }));
+    const before = this.#items.length;
+    this.#elements('destroy', ref, keys);
+    try {
+      return this.#elements('add', ref, elements);
+    } catch (e) {
+      this.#items.length = before; // all or nothing for this call too
+      this.#desc.length = before;
+      throw e;
+    }
+  }
   #elements(op: NativeNftOp, ref: SetRef, elements: Element[], pathOverride?: string): this {
     const p = new Problems();
     const path = pathOverride ?? `${this.#path()}.elements`;
