@@ -86,7 +86,8 @@ export function checkExprs(p: Problems, path: string, exprs: unknown): Expr[] {
 
 export function encodeTable(p: Problems, path: string, t: Table): NativeNftTable {
   const out: NativeNftTable = { family: family(p, `${path}.family`, t.family), name: name(p, `${path}.name`, t.name) };
-  if (t.flags !== undefined) out.flags = uint(p, `${path}.flags`, t.flags, 7);
+  // nft always sends the flags (0 included); so does kernlb, for byte-identical messages
+  out.flags = t.flags !== undefined ? uint(p, `${path}.flags`, t.flags, 7) : 0;
   const ud = userdata(p, path, t.userdata, t.comment, UDATA.tableComment);
   if (ud !== undefined) out.userdata = ud;
   if (t.handle !== undefined) out.handle = uint(p, `${path}.handle`, t.handle, Number.MAX_SAFE_INTEGER);

@@ -3,7 +3,7 @@
  * a `daddr . dport . numgen` map choosing the endpoint) spreads real TCP connections over backends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Nftables, nftStatements as s } from '../../lib';
+import { Nftables, nftStatements as s, type NftSetRef } from '../../lib';
 import { createTopology, kernelTestsSkipReason, sendRequests, type Topology } from '../../lib/testing';
 
 const skip = kernelTestsSkipReason();
@@ -21,7 +21,7 @@ describe.skipIf(skip !== undefined)(`nft numgen DNAT traffic${skip ? ` - skipped
   it('spreads connections over every backend, and an element update moves traffic', async () => {
     await using nft = await Nftables.open({ netns: topo.balancer.name });
     const n = topo.backends.length;
-    const backends = { ...T, set: 'backends', typeof: { key: ['ip daddr', 'th dport', { numgen: { mod: n } }], data: ['ip daddr', 'th dport'] } } as const;
+    const backends: NftSetRef = { ...T, set: 'backends', typeof: { key: ['ip daddr', 'th dport', { numgen: { mod: n } }], data: ['ip daddr', 'th dport'] } };
     const tx = nft.transaction();
     tx.addTable({ family: 'ip', name: 'lb' });
     tx.addChain({ ...T, name: 'svc-web' });
@@ -32,7 +32,7 @@ describe.skipIf(skip !== undefined)(`nft numgen DNAT traffic${skip ? ` - skipped
       elements: [{ key: [topo.vip4, 'tcp', 80], verdict: { verdict: 'goto', chain: 'svc-web' } }],
     });
     tx.addSet({
-      ...T, name: 'backends', typeof: backends.typeof,
+      ...T, name: 'backends', typeof: backends.typeof!,
       elements: topo.backends.map((b, i) => ({ key: [topo.vip4, 80, i], data: [b.ipv4, b.port] })),
     });
     tx.addRule({ ...T, chain: 'pre', exprs: [s.vmap(['ip daddr', 'meta l4proto', 'th dport'], 'services')] });
