@@ -125,7 +125,7 @@ export class Transaction {
     this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
     this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
     if (elems.length) {
-      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, elements: elems });
+      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, ...(set.id !== undefined ? { setId: set.id } : {}), elements: elems });
       this.#desc.push(`${elems.length} element(s) of set ${s.table}/${s.name}`);
     }
     return this;
@@ -136,6 +136,20 @@ export class Transaction {
       return [];
     }
     return elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e));
+  }
+  /**
+   * An anonymous constant set or map, as nft creates for inline `{ ... }` (e.g.
+   * `numgen random mod 2 vmap { 0 : goto a, 1 : goto b }`): the kernel names it (__set%d / __map%d)
+   * and the rule refers to it by the returned in-batch id, e.g. vmap(key, ref.set, { setId: ref.setId }).
+   * It must be used by a rule of this transaction, and it goes away with that rule.
+   */
+  addAnonymousSet(s: Omit<NftSet, 'name' | 'id'>): { set: string; setId: number } {
+    const isMap = s.data !== undefined || s.typeof?.data !== undefined;
+    const name = isMap ? '__map%d' : '__set%d';
+    const setId = this.#nextSetId;
+    const flags = [...new Set([...(s.flags ?? []), 'anonymous', 'constant'])] as NftSet['flags'];
+    this.#set('add', { ...s, name, id: setId, flags, ...(s.size === undefined && s.elements ? { size: s.elements.length } : {}) });
+    return { set: name, setId };
   }
   #setRef(op: NativeNftOp, s: Pick<NftSet, 'family' | 'table' | 'name'>): this {
     const p = new Problems();
