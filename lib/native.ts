@@ -105,7 +105,10 @@ export type NativeNftItem =
   | ({ kind: 'chain'; op: NativeNftOp } & NativeNftChain)
   | ({ kind: 'rule'; op: NativeNftOp } & NativeNftRule)
   | ({ kind: 'set'; op: NativeNftOp } & NativeNftSet)
-  | { kind: 'elements'; op: NativeNftOp; family: number; table: string; set: string; setId?: number; elements: NativeNftElem[] }
+  | ({ kind: 'elements'; op: NativeNftOp; family: number; table: string; set: string; setId?: number } & (
+      | { elements: NativeNftElem[] }
+      /** The bulk form: elements packed as lib/nft/pack.ts describes. */
+      | { packed: Buffer; count: number }))
   | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject);
 
 export interface NativeNftBatchOptions { generation?: number; dryRun?: boolean }

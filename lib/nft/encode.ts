@@ -9,7 +9,8 @@ import {
   BYTEORDER, CHAIN_FLAG_BASE, DATA_VERDICT, FAMILIES, HOOKS, LIMIT_TYPE, OBJ_TYPE, SET_FLAG, SET_FLAG_NAMES, VERDICTS,
   type Family, type SetFlagName,
 } from './constants';
-import { DATATYPES, encodeKey, keyTypeOf, type Datatype, type ScalarValue } from './datatypes';
+import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
+import { PACK, type PackWriter } from './pack';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
 import { describeSource, type KeySource } from './statements';
 import { commentUdata, setUdata, UDATA, type SetUdataSpec, type TypeofDesc } from './udata';
@@ -332,6 +333,80 @@ export function encodeElement(p: Problems, path: string, layout: SetLayout, e: E
   const ud = userdata(p, path, e.userdata, e.comment, UDATA.elemComment);
   if (ud !== undefined) out.userdata = ud;
   return out;
+}
+
+/** Element fields the packed path carries; anything else (other per-element expressions) uses objects. */
+export function packable(e: Element): boolean {
+  return !e.exprs || e.exprs.length === 0;
+}
+
+function packTyped(p: Problems, path: string, fields: Datatype[] | undefined, v: unknown, w: PackWriter): void {
+  if (!fields) {
+    p.add(path, 'the set\'s type is not one kernlb encodes: give the raw bytes as *Hex', v);
+    return;
+  }
+  const vals = fields.length > 1 ? v : Array.isArray(v) ? v : [v];
+  if (!Array.isArray(vals) || vals.length !== fields.length) {
+    p.add(path, `must be ${fields.length} values (${fields.map((f) => f.name).join(' . ')})`, v);
+    return;
+  }
+  for (let i = 0; i < fields.length; i++) {
+    const problem = fields[i]!.check(vals[i]);
+    if (problem) {
+      p.add(fields.length > 1 ? `${path}[${i}]` : path, `${problem} (${fields[i]!.name})`, vals[i]);
+      return;
+    }
+  }
+  const at = w.reserve8(keyBytes(fields));
+  writeKey(fields, vals as ScalarValue[], w.buf, at);
+}
+
+/** Appends one element to a packed list (see pack.ts), validating it. */
+export function packElement(p: Problems, path: string, layout: SetLayout, e: Element, w: PackWriter): void {
+  if (!e || typeof e !== 'object') return p.add(path, 'must be an object', e);
+  const big = Number.MAX_SAFE_INTEGER;
+  let mask = 0;
+  if (e.keyHex !== undefined || e.key !== undefined) mask |= PACK.key;
+  else p.add(`${path}.key`, 'is required');
+  if (e.keyEndHex !== undefined || e.keyEnd !== undefined) mask |= PACK.keyEnd;
+  if (e.verdict) mask |= PACK.verdict | (e.verdict.verdict === 'jump' || e.verdict.verdict === 'goto' ? PACK.chain : 0);
+  else if (e.dataHex !== undefined || e.data !== undefined) mask |= PACK.data;
+  if (e.object !== undefined) mask |= PACK.objref;
+  if (e.timeout !== undefined) mask |= PACK.timeout;
+  if (e.expiration !== undefined) mask |= PACK.expiration;
+  if (e.flags !== undefined) mask |= PACK.flags;
+  const ud = userdata(p, path, e.userdata, e.comment, UDATA.elemComment);
+  if (ud !== undefined) mask |= PACK.userdata;
+  if (e.counter) mask |= PACK.counter;
+  w.u16(mask);
+  if (mask & PACK.key) {
+    if (e.keyHex !== undefined) w.bytes8(Buffer.from(hex(p, `${path}.keyHex`, e.keyHex, 64), 'hex'));
+    else packTyped(p, `${path}.key`, layout.key, e.key, w);
+  }
+  if (mask & PACK.keyEnd) {
+    if (e.keyEndHex !== undefined) w.bytes8(Buffer.from(hex(p, `${path}.keyEndHex`, e.keyEndHex, 64), 'hex'));
+    else packTyped(p, `${path}.keyEnd`, layout.key, e.keyEnd, w);
+  }
+  if (mask & PACK.data) {
+    if (e.dataHex !== undefined) w.bytes8(Buffer.from(hex(p, `${path}.dataHex`, e.dataHex, 64), 'hex'));
+    else packTyped(p, `${path}.data`, Array.isArray(layout.data) ? layout.data : undefined, e.data, w);
+  }
+  if (mask & PACK.verdict) {
+    const v = e.verdict!;
+    if (!(v.verdict in VERDICTS)) p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v.verdict);
+    w.i32(VERDICTS[v.verdict] ?? 0);
+    if (mask & PACK.chain) w.str16(name(p, `${path}.verdict.chain`, v.chain));
+  }
+  if (mask & PACK.objref) w.str16(name(p, `${path}.object`, e.object));
+  if (mask & PACK.timeout) w.u64(uint(p, `${path}.timeout`, e.timeout, big));
+  if (mask & PACK.expiration) w.u64(uint(p, `${path}.expiration`, e.expiration, big));
+  if (mask & PACK.flags) w.u32(uint(p, `${path}.flags`, e.flags));
+  if (mask & PACK.userdata) w.bytes8(Buffer.from(ud!, 'hex'));
+  if (mask & PACK.counter) {
+    w.u64(uint(p, `${path}.counter.packets`, e.counter!.packets, big));
+    w.u64(uint(p, `${path}.counter.bytes`, e.counter!.bytes, big));
+  }
+  w.count++;
 }
 
 export function encodeObject(p: Problems, path: string, o: NamedObject): NativeNftObject {

@@ -7,8 +7,12 @@ import { ValidationErrors } from '../errors';
 import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
 import { FAMILIES, type Family } from './constants';
 import {
-  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, Problems, setLayout, type SetLayout,
+  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, packable, packElement, Problems, setLayout,
+  type SetLayout,
 } from './encode';
+import { PackWriter } from './pack';
+
+type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
 import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
 
 export interface CommitOptions {
@@ -120,22 +124,28 @@ export class Transaction {
     const path = this.#path();
     const { set, layout } = encodeSet(p, path, s, this.#nextSetId);
     // elements are validated with the set, so a bad element leaves nothing of this call buffered
-    const elems = s.elements?.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : [];
+    const elems = s.elements?.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : undefined;
     if (!p.list.length) this.#nextSetId = Math.max(this.#nextSetId, set.id ?? 0) + 1;
     this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
     this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
-    if (elems.length) {
-      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, ...(set.id !== undefined ? { setId: set.id } : {}), elements: elems });
-      this.#desc.push(`${elems.length} element(s) of set ${s.table}/${s.name}`);
+    if (elems) {
+      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, ...(set.id !== undefined ? { setId: set.id } : {}), ...elems });
+      this.#desc.push(`${s.elements!.length} element(s) of set ${s.table}/${s.name}`);
     }
     return this;
   }
-  #encodeElements(p: Problems, layout: SetLayout, elements: Element[], path: string): NativeNftElem[] {
+  /** Elements for the native side: packed (the bulk path) unless one needs the object form. */
+  #encodeElements(p: Problems, layout: SetLayout, elements: Element[], path: string): ElementsPayload {
     if (!Array.isArray(elements)) {
       p.add(path, 'must be an array', elements);
-      return [];
+      return { elements: [] };
     }
-    return elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e));
+    if (elements.every(packable)) {
+      const w = new PackWriter(64 + elements.length * 24);
+      for (let i = 0; i < elements.length; i++) packElement(p, `${path}[${i}]`, layout, elements[i]!, w);
+      return { packed: w.done(), count: w.count };
+    }
+    return { elements: elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e)) };
   }
   /**
    * An anonymous constant set or map, as nft creates for inline `{ ... }` (e.g.
@@ -199,8 +209,8 @@ export class Transaction {
     layout ??= { keyType: 0, keyLen: 0 };
     const elems = this.#encodeElements(p, layout, elements, path);
     if (!(ref.family in FAMILIES)) p.add(`${this.#path()}.family`, 'unknown family', ref.family);
-    const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, elements: elems };
-    return this.#push(p, item, `${elems.length} element(s) of set ${ref.table}/${ref.set}`);
+    const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, ...elems };
+    return this.#push(p, item, `${Array.isArray(elements) ? elements.length : 0} element(s) of set ${ref.table}/${ref.set}`);
   }
 
   // objects ----------------------------------------------------------------------------------

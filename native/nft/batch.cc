@@ -143,9 +143,14 @@ void BuildItem(Builder& bld, const JsObj& o, int index) {
     nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, o.str("table").c_str());
     nftnl_set_set_str(s.get(), NFTNL_SET_NAME, o.str("set").c_str());
     if (o.has("setId")) nftnl_set_set_u32(s.get(), NFTNL_SET_ID, o.u32("setId"));
-    Napi::Array elems = o.arr("elements");
-    if (elems.Length() == 0) return;  // nothing to send; an empty NEWSETELEM is a no-op anyway
-    for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
+    if (o.has("packed")) {
+      if (o.u32("count") == 0) return;  // nothing to send; an empty NEWSETELEM is a no-op anyway
+      ElemsFromPacked(o, s.get());
+    } else {
+      Napi::Array elems = o.arr("elements");
+      if (elems.Length() == 0) return;
+      for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
+    }
     nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
     int more = 1;
     while (more > 0) {

@@ -93,6 +93,28 @@ describe('nft batch encoder', () => {
     expect(elems).toBe(N);
   });
 
+  it('the packed bulk path and the object path send byte-identical elements', () => {
+    const base = { op: 'add' as const, kind: 'elements' as const, family: 2, table: 't', set: 'm' };
+    const t = tx().addElements({ family: 'ip', table: 't', set: 'm', key: ['ipv4_addr', 'inet_service'], data: ['ipv4_addr', 'inet_service'] }, [
+      { key: ['10.0.0.1', 80], data: ['10.1.0.1', 8080], timeout: 5000, comment: 'a' },
+      { key: ['10.0.0.2', 443], data: ['10.1.0.2', 8443], counter: { packets: 1, bytes: 2 } },
+    ]);
+    const packed = t.items()[0]!;
+    expect('packed' in packed).toBe(true);
+    const objects = [{ ...base, elements: [
+      { key: '0a000001' + '00500000', data: '0a010001' + '1f900000', timeout: 5000, userdata: '00026100' },
+      { key: '0a000002' + '01bb0000', data: '0a010002' + '20fb0000', exprs: [{ type: 'counter', packets: 1, bytes: 2 }] },
+    ] }];
+    expect(native().nft.encodeBatch([packed], {}).buffer.equals(native().nft.encodeBatch(objects, {}).buffer)).toBe(true);
+  });
+
+  it('rejects a truncated packed list instead of reading past it', () => {
+    const bad = { op: 'add' as const, kind: 'elements' as const, family: 2, table: 't', set: 'm', packed: Buffer.from([1, 0, 8, 1, 2]), count: 1 };
+    expect(() => native().nft.encodeBatch([bad], {})).toThrow(/malformed at element 0/);
+    const extra = { ...bad, packed: Buffer.from([1, 0, 1, 7, 9]) };
+    expect(() => native().nft.encodeBatch([extra], {})).toThrow(/trailing bytes/);
+  });
+
   it('rejects malformed native input as a TypeError naming the field, never a crash', () => {
     expect(() => native().nft.encodeBatch([{ op: 'add', kind: 'rule', family: 2, table: 't', chain: 'c', exprs: [{ type: 'cmp', data: 'zz' }] }], {})).toThrow(/exprs\[0\]\.data/);
     expect(() => native().nft.encodeBatch([{ op: 'add', kind: 'rule', family: 2, table: 't', chain: 'c', exprs: [{ type: 'warp' }] }], {})).toThrow(/unknown expression/);
