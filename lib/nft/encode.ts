@@ -22,10 +22,10 @@ export class Problems {
   }
 }
 
-const NAME_RE = /^[^\0]{1,255}$/;
 function name(p: Problems, path: string, v: unknown): string {
-  if (typeof v !== 'string' || !NAME_RE.test(v)) p.add(path, 'must be a non-empty name of at most 255 characters', v);
-  return String(v);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 255 || v.includes('\0'))
+    p.add(path, 'must be a non-empty name of at most 255 characters', v);
+  return v as string;
 }
 function family(p: Problems, path: string, v: unknown): number {
   if (typeof v !== 'string' || !(v in FAMILIES)) {
@@ -70,18 +70,25 @@ export function checkExprs(p: Problems, path: string, exprs: unknown): Expr[] {
     p.add(path, 'must be an array of expressions', exprs);
     return [];
   }
-  const flat = flattenExprs(exprs as (Expr | Expr[])[]);
-  flat.forEach((e, i) => {
-    const ep = `${path}[${i}]`;
-    if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) return p.add(`${ep}.type`, 'must name an expression', e);
-    for (const [k, v] of Object.entries(e)) {
-      if (k === 'type' || v === undefined) continue;
-      if (k === 'exprs') checkExprs(p, `${ep}.exprs`, v);
-      else if (EXPR_DATA_ATTRS.has(k)) hex(p, `${ep}.${k}`, v, 64);
-      else if (EXPR_STR_ATTRS.has(k)) { if (typeof v !== 'string') p.add(`${ep}.${k}`, 'must be a string', v); }
-      else if (typeof v !== 'number' || !Number.isInteger(v)) p.add(`${ep}.${k}`, 'must be an integer', v);
+  const flat = exprs.some(Array.isArray) ? flattenExprs(exprs as (Expr | Expr[])[]) : (exprs as Expr[]);
+  for (let i = 0; i < flat.length; i++) {
+    const e = flat[i]!;
+    if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) {
+      p.add(`${path}[${i}].type`, 'must name an expression', e);
+      continue;
     }
-  });
+    for (const k in e) {
+      const v = e[k];
+      if (k === 'type' || v === undefined) continue;
+      if (typeof v === 'number') {
+        if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+      } else if (k === 'exprs') checkExprs(p, `${path}[${i}].exprs`, v);
+      else if (EXPR_DATA_ATTRS.has(k)) hex(p, `${path}[${i}].${k}`, v, 64);
+      else if (EXPR_STR_ATTRS.has(k)) {
+        if (typeof v !== 'string') p.add(`${path}[${i}].${k}`, 'must be a string', v);
+      } else p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+    }
+  }
   return flat;
 }
 
