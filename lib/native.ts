@@ -77,6 +77,8 @@ export interface NativeIptTable extends NativeIptTableInfo {
 }
 
 export interface NativeIptables {
+  /** Tables instantiated in the namespace, in the kernel's order (what iptables-save walks). */
+  tableNames(handle: NativeHandle, v6: boolean): Promise<string[]>;
   getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
   getTable(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTable>;
   /**

@@ -17,3 +17,4 @@ export { validateTable } from './validate';
 export { saveTable, saveRule, type SaveOptions } from './save';
 export { parseIptablesSave, parseRuleArgs, type ParsedTables } from './parse';
 export { encodeTable, decodeTable } from './blob';
+export { tablesToJson, tablesFromJson } from './json';

@@ -54,6 +54,11 @@ export class Iptables extends KernelHandle {
     return `table ${table} (${this.family})`;
   }
 
+  /** Tables that exist in the namespace, in the order iptables-save prints them. */
+  tables(): Promise<string[]> {
+    return this.run({ op: 'list iptables tables' }, (h) => native().iptables.tableNames(h, this.v6));
+  }
+
   /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
   async read(table = 'filter'): Promise<IptTable> {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);

@@ -133,6 +133,25 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
       [](Napi::Env env, bool&) { return env.Undefined(); });
 }
 
+// tableNames(handle, v6) -> Promise<string[]>
+Napi::Value TableNames(const Napi::CallbackInfo& info) {
+  Handle* h = Handle::From(info[0]);
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "v6 must be a boolean");
+  auto ns = h->netns();
+  bool v6 = info[1].As<Napi::Boolean>();
+  return RunAsync<std::vector<std::string>>(
+      info.Env(),
+      [ns, v6]() {
+        NetnsGuard in(*ns);
+        return iptables::TableNames(v6);
+      },
+      [](Napi::Env env, std::vector<std::string>& names) {
+        Napi::Array a = Napi::Array::New(env, names.size());
+        for (uint32_t i = 0; i < names.size(); i++) a.Set(i, names[i]);
+        return a;
+      });
+}
+
 }  // namespace
 
 void InitIptables(Napi::Env env, Napi::Object exports) {
@@ -140,6 +159,7 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("getInfo", Napi::Function::New(env, GetInfo));
   o.Set("getTable", Napi::Function::New(env, GetTable));
   o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
+  o.Set("tableNames", Napi::Function::New(env, TableNames));
   exports.Set("iptables", o);
 }
 

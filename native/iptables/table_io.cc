@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstddef>
 #include <cstring>
@@ -186,6 +187,24 @@ void ReplaceTable(const ReplaceRequest& req) {
     if (setsockopt(s.fd(), Level(req.v6), IPT_SO_SET_ADD_COUNTERS, ci.get(), static_cast<socklen_t>(total)) != 0)
       throw KernelFailure(errno, req.v6 ? "IP6T_SO_SET_ADD_COUNTERS" : "IPT_SO_SET_ADD_COUNTERS");
   }
+}
+
+std::vector<std::string> TableNames(bool v6) {
+  const char* path = v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names";
+  std::vector<std::string> out;
+  FILE* f = fopen(path, "re");
+  if (!f) {
+    if (errno == ENOENT) return out;  // no table instantiated yet
+    throw KernelFailure(errno, std::string("open ") + path);
+  }
+  char line[64];
+  while (fgets(line, sizeof line, f)) {
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (!s.empty()) out.push_back(s);
+  }
+  fclose(f);
+  return out;
 }
 
 }  // namespace iptables

@@ -46,6 +46,10 @@ TableBlob GetTable(bool v6, const std::string& table);
 TableInfo GetTableInfo(bool v6, const std::string& table);
 void ReplaceTable(const ReplaceRequest& req);
 
+// Names of the tables instantiated in this thread's namespace, in the kernel's order
+// (/proc/thread-self/net/ip_tables_names, the list iptables-save walks).
+std::vector<std::string> TableNames(bool v6);
+
 // Digest of a table's entries, skipping each entry's counters and comefrom (kernel-owned fields).
 uint64_t DigestEntries(bool v6, const uint8_t* entries, size_t length);
 
