@@ -130,9 +130,7 @@ export const conntrack: Codec<ConntrackMatch> = {
     const len = family === 'ipv4' ? 4 : 16;
     for (const [k, off] of ADDRS) {
       if (!has(k)) continue;
-      const m = b.subarray(off + 16, off + 16 + len);
-      const p = maskPrefix(m);
-      v[k] = `${formatAddr(b.subarray(off, off + len))}/${p >= 0 ? p : formatAddr(m)}`;
+      v[k] = saveCtAddr(b, off, family);
     }
     for (const [k, lo, hi] of PORTS) {
       if (!has(k)) continue;
