@@ -33,6 +33,8 @@ const goldens: Golden[] = [
     value: { type: 'statistic', mode: 'nth', every: 3, packet: 1 }, hex: '010000000200000001000000010000000000000000000000' },
   { cmd: '-m conntrack --ctstate RELATED,ESTABLISHED', kind: 'match', name: 'conntrack', revision: 3,
     value: { type: 'conntrack', state: ['RELATED', 'ESTABLISHED'] }, hex: z(146) + '0100' + '0000' + '0600' + z(16) },
+  { cmd: '-m conntrack --ctstate UNTRACKED,SNAT', kind: 'match', name: 'conntrack', revision: 3,
+    value: { type: 'conntrack', state: ['UNTRACKED', 'SNAT'] }, hex: z(146) + '0100' + '0000' + '4001' + z(16) },
   { cmd: '-m state --state NEW', kind: 'match', name: 'conntrack', revision: 3, value: { type: 'state', state: ['NEW'] }, hex: z(146) + '0120' + '0000' + '0800' + z(16) },
   { cmd: '-m mark ! --mark 0x1', kind: 'match', name: 'mark', revision: 1, value: { type: 'mark', mark: 1, invert: true }, hex: '01000000ffffffff0100000000000000' },
   { cmd: '-m connmark --mark 0x2/0xff', kind: 'match', name: 'connmark', revision: 1, value: { type: 'connmark', mark: 2, mask: 0xff }, hex: '02000000ff0000000000000000000000' },

@@ -11,7 +11,7 @@ export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED
 export type CtStatus = 'EXPECTED' | 'SEEN_REPLY' | 'ASSURED' | 'CONFIRMED';
 
 export const CT_STATES: Array<[string, number]> = [
-  ['INVALID', 1], ['NEW', 8], ['RELATED', 4], ['ESTABLISHED', 2], ['UNTRACKED', 0x1000], ['SNAT', 0x100], ['DNAT', 0x200],
+  ['INVALID', 1], ['NEW', 8], ['RELATED', 4], ['ESTABLISHED', 2], ['UNTRACKED', 0x100], ['SNAT', 0x40], ['DNAT', 0x80],
 ];
 const CT_STATUS: Array<[string, number]> = [['EXPECTED', 1], ['SEEN_REPLY', 2], ['ASSURED', 4], ['CONFIRMED', 8]];
 
@@ -118,6 +118,8 @@ export const conntrack: Codec<ConntrackMatch> = {
     if (revision !== 3) return undefined;
     const flags = b.readUInt16LE(146), inv = b.readUInt16LE(148);
     if (flags & F.stateAlias) return undefined;
+    // Bits kernlb has no name for stay raw rather than being dropped.
+    if (b.readUInt16LE(150) & ~0x1cf || b.readUInt16LE(152) & ~0xf || flags & ~0x3fff) return undefined;
     const v: ConntrackMatch = { type: 'conntrack' };
     const invert: Inv = {};
     const has = (k: keyof Inv) => {

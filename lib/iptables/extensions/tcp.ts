@@ -62,6 +62,7 @@ export const tcp: Codec<TcpMatch> = {
     b[11] = inv;
   },
   decode(b) {
+    if ((b[9]! | b[10]!) & ~0x3f || b[11]! & ~0xf) return undefined;
     const v: TcpMatch = { type: 'tcp' };
     const sp = readPorts(b, 0), dp = readPorts(b, 4);
     if (sp !== undefined) v.sport = sp;
