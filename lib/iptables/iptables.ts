@@ -62,7 +62,7 @@ export class Iptables extends KernelHandle {
   /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
   async read(table = 'filter'): Promise<IptTable> {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
-    const raw = await this.run({ op: 'read iptables table', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table));
+    const raw = await this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table));
     const t = decodeTable(raw, this.family, table);
     t.readState = { numEntries: raw.numEntries, digest: raw.digest };
     return t;
@@ -75,7 +75,7 @@ export class Iptables extends KernelHandle {
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
     if (hooks === undefined) {
-      const info = await this.run({ op: 'read iptables table info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
+      const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
       hooks = info.validHooks;
     }
     const enc = encodeTable(table, hooks);
@@ -83,7 +83,7 @@ export class Iptables extends KernelHandle {
     const counters = opts.counters === false ? null : enc.counters;
     await this.run(
       {
-        op: 'commit iptables table', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
+        op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
