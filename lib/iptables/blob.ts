@@ -3,7 +3,7 @@
  * and RETURN tails, built-in chains ending in their policy, jumps as byte offsets, and a final ERROR
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
-import { formatCidr, isZero, parseCidr } from './addr';
+import { formatCidr, isZero, parseCidr, parseCidr4Fast } from './addr';
 import { decodeIface, encodeIface, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
@@ -12,6 +12,8 @@ import {
 } from './layout';
 import { protoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
+
+const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
 
 export interface EncodedTable {
   /** ipt_replace: header (num_counters and counters pointer left for native) + entries. */
@@ -181,16 +183,19 @@ export function encodeTable(table: IptTable, validHooks: number): EncodedTable {
 function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family: IptFamily): void {
   let inv = 0, flags = 0;
   const iv = r.invert ?? {};
-  if (r.source !== undefined) {
-    const am = parseCidr(r.source, family)!;
-    am.addr.copy(b, e + L.src);
-    am.mask.copy(b, e + L.smsk);
-  }
-  if (r.destination !== undefined) {
-    const am = parseCidr(r.destination, family)!;
-    am.addr.copy(b, e + L.dst);
-    am.mask.copy(b, e + L.dmsk);
-  }
+  const addr = (s: string, a: number, m: number) => {
+    const fast = family === 'ipv4' ? parseCidr4Fast(s) : undefined;
+    if (fast) {
+      b.writeUInt32BE(fast[0], e + a);
+      b.writeUInt32BE(fast[1], e + m);
+      return;
+    }
+    const am = parseCidr(s, family)!;
+    am.addr.copy(b, e + a);
+    am.mask.copy(b, e + m);
+  };
+  if (r.source !== undefined) addr(r.source, L.src, L.smsk);
+  if (r.destination !== undefined) addr(r.destination, L.dst, L.dmsk);
   if (r.inInterface) encodeIface(b, e + L.iniface, e + L.inifaceMask, r.inInterface);
   if (r.outInterface) encodeIface(b, e + L.outiface, e + L.outifaceMask, r.outInterface);
   if (r.protocol !== undefined) {
@@ -199,7 +204,7 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
     if (p !== 0) flags |= L.fProto;
   }
   if (r.fragment) flags |= L.fFrag;
-  for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (iv[k]) inv |= INV[k];
+  if (r.invert) for (const k of INV_KEYS) if (iv[k]) inv |= INV[k];
   b[e + L.flags] = flags;
   b[e + L.invflags] = inv;
 }
@@ -302,8 +307,18 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   const inv = b[e + L.invflags]!;
   const flags = b[e + L.flags]!;
   const invert: NonNullable<IptRule['invert']> = {};
-  for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (inv & INV[k]) invert[k] = true;
+  if (inv) for (const k of INV_KEYS) if (inv & INV[k]) invert[k] = true;
   const addr = (a: number, m: number, k: 'source' | 'destination') => {
+    if (L.addrLen === 4) {
+      const av = b.readUInt32BE(e + a), mv = b.readUInt32BE(e + m);
+      if (!av && !mv && !invert[k]) return;
+      // A contiguous mask has all ones below its lowest set bit: mask | (mask - 1) is all ones.
+      const prefix = mv === 0xffffffff ? 32 : mv === 0 ? 0 : ((mv | (mv - 1)) >>> 0) === 0xffffffff ? Math.clz32(~mv >>> 0) : -1;
+      if (prefix >= 0) {
+        r[k] = `${av >>> 24}.${(av >>> 16) & 255}.${(av >>> 8) & 255}.${av & 255}/${prefix}`;
+        return;
+      }
+    }
     const ab = b.subarray(e + a, e + a + L.addrLen), mb = b.subarray(e + m, e + m + L.addrLen);
     if (!isZero(ab) || !isZero(mb) || invert[k]) r[k] = formatCidr(ab, mb);
   };

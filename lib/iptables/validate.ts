@@ -3,7 +3,7 @@
  * number (1-based, as iptables numbers rules) and the field.
  */
 import { ValidationError, ValidationErrors } from '../errors';
-import { parseCidr } from './addr';
+import { parseCidr, parseCidr4Fast } from './addr';
 import { validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, isHook, TABLE_HOOKS, VERDICT } from './layout';
@@ -54,7 +54,7 @@ export function validateRule(
 ): void {
   if (!r || typeof r !== 'object') return add(at, 'must be an object', r);
   for (const k of ['source', 'destination'] as const)
-    if (r[k] !== undefined && (typeof r[k] !== 'string' || !parseCidr(r[k]!, family))) add(`${at}: ${k}`, `not an ${family} address or network`, r[k]);
+    if (r[k] !== undefined && (typeof r[k] !== 'string' || !((family === 'ipv4' && parseCidr4Fast(r[k]!)) || parseCidr(r[k]!, family)))) add(`${at}: ${k}`, `not an ${family} address or network`, r[k]);
   for (const k of ['inInterface', 'outInterface'] as const)
     if (r[k] !== undefined && !validIface(r[k])) add(`${at}: ${k}`, 'must be an interface name of 1-15 characters ("+" suffix = prefix)', r[k]);
   if (r.protocol !== undefined && protoNumber(r.protocol) === undefined) add(`${at}: protocol`, 'unknown protocol', r.protocol);

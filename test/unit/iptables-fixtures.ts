@@ -189,14 +189,14 @@ export function kubeProxyLayout(n: number, e: number): string {
   ];
   for (let s = 0; s < n; s++) {
     const vip = `10.96.${(s >> 8) & 255}.${s & 255}`;
-    const svc = `KUBE-SVC-${s.toString(36).toUpperCase().padStart(16, 'S')}`;
+    const svc = `KUBE-SVC-${String(s).padStart(16, '0')}`;
     const name = `ns${s % 7}/svc-${s}:http`;
     chains.push(`:${svc} - [0:0]`);
     rules.push(`-A KUBE-SERVICES -d ${vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport 80 -j ${svc}`);
     rules.push(`-A ${svc} ! -s 10.244.0.0/16 -d ${vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`);
     for (let i = 0; i < e; i++) {
       const ep = `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`;
-      const sep = `KUBE-SEP-${(s * e + i).toString(36).toUpperCase().padStart(16, 'E')}`;
+      const sep = `KUBE-SEP-${String(s * e + i).padStart(16, '0')}`;
       chains.push(`:${sep} - [0:0]`);
       const left = e - i;
       const stat = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(11)}` : '';
