@@ -54,6 +54,27 @@ function writeExtHeader(b: Buffer, off: number, size: number, name: string, revi
   b[off + 31] = revision;
 }
 
+// Codecs encode into a zeroed scratch view of the data's size (one view per size, reused), which is
+// then copied into the blob: no Buffer object per extension, which at 10^6 extensions is GC time.
+const scratch = Buffer.alloc(65536);
+const views = new Map<number, Buffer>();
+const headers = new Map<string, Buffer>();
+function view(size: number): Buffer {
+  let v = views.get(size);
+  if (!v) views.set(size, (v = scratch.subarray(0, size)));
+  return v;
+}
+function header(size: number, name: string, revision: number): Buffer {
+  const key = `${name}/${revision}/${size}`;
+  let h = headers.get(key);
+  if (!h) {
+    h = Buffer.alloc(EXT_HEADER);
+    writeExtHeader(h, 0, size, name, revision);
+    headers.set(key, h);
+  }
+  return h;
+}
+
 function writeExt(b: Buffer, off: number, codec: AnyCodec | undefined, ext: { type: string } | RawExtension, family: IptFamily): number {
   if (ext.type === 'raw') {
     const raw = ext as RawExtension;
@@ -64,9 +85,16 @@ function writeExt(b: Buffer, off: number, codec: AnyCodec | undefined, ext: { ty
   }
   const c = codec!;
   const rev = c.revision(family);
-  const size = EXT_HEADER + xtAlign(c.size(family, rev));
-  writeExtHeader(b, off, size, c.name, rev);
-  c.encode(ext, b.subarray(off + EXT_HEADER, off + size), family);
+  const data = xtAlign(c.size(family, rev));
+  const size = EXT_HEADER + data;
+  header(size, c.name, rev).copy(b, off);
+  const v = view(data);
+  try {
+    c.encode(ext, v, family);
+    v.copy(b, off + EXT_HEADER);
+  } finally {
+    v.fill(0);
+  }
   return size;
 }
 

@@ -4,7 +4,7 @@
  * compare-and-swap against what read() saw.
  */
 import { constants } from 'node:os';
-import { ConflictError, ValidationError } from '../errors';
+import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
 import { decodeTable, encodeTable } from './blob';
@@ -27,6 +27,22 @@ export interface CommitOptions {
 export interface UpdateOptions {
   /** Attempts before the ConflictError is passed on (default 5). */
   attempts?: number;
+}
+
+const ENOPROTOOPT = constants.errno.ENOPROTOOPT;
+
+/** The kernel has no x_tables for the family (module not loaded): say what to do. */
+function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    if (e instanceof KernelError && e.errno === ENOPROTOOPT) {
+      const mod = family === 'ipv6' ? 'ip6_tables' : 'ip_tables';
+      throw new KernelError({
+        errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}),
+        hint: `the kernel has no ${family} x_tables: load it with "modprobe ${mod}" (iptables-legacy does that itself)`,
+      });
+    }
+    throw e;
+  });
 }
 
 const TABLE_NAME = /^[a-z_0-9]{1,31}$/i;
@@ -56,13 +72,13 @@ export class Iptables extends KernelHandle {
 
   /** Tables that exist in the namespace, in the order iptables-save prints them. */
   tables(): Promise<string[]> {
-    return this.run({ op: 'list iptables tables' }, (h) => native().iptables.tableNames(h, this.v6));
+    return explain(this.family, this.run({ op: 'list iptables tables' }, (h) => native().iptables.tableNames(h, this.v6)));
   }
 
   /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
   async read(table = 'filter'): Promise<IptTable> {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
-    const raw = await this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table));
+    const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table)));
     const t = decodeTable(raw, this.family, table);
     t.readState = { numEntries: raw.numEntries, digest: raw.digest };
     return t;
@@ -81,13 +97,13 @@ export class Iptables extends KernelHandle {
     const enc = encodeTable(table, hooks);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
-    await this.run(
+    await explain(this.family, this.run(
       {
         op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    );
+    ));
   }
 
   /**

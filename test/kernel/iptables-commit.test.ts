@@ -132,6 +132,8 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
   });
 
   it('IPv6 tables commit and conflict the same way', async () => {
+    // ip6_tables may be a module (UML guest): the tool loads it, as it does for its users.
+    await tool4(ns, 'ipv6', ['-L', '-n']);
     await using ip6 = await Iptables.open({ family: 'ipv6', netns: ns.name });
     const t = await ip6.read('filter');
     appendRule(t, 'INPUT', { source: 'fd00::/8', protocol: 'ipv6-icmp', matches: [{ type: 'icmp6', icmpType: 128 }], target: { type: 'ACCEPT' } });
