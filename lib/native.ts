@@ -34,9 +34,19 @@ export interface DecodedNlMessage {
   family?: GenlFamilyInfo;
 }
 
+export type RequestMode = 'ack' | 'get' | 'dump' | 'exchange' | 'pipeline' | 'batch';
+
+export interface RawRequestResult {
+  /** Reply messages, each a whole netlink message (header included). */
+  messages: Buffer[];
+  /** For 'pipeline' and 'batch': the messages the kernel refused, by index. */
+  failures: { index: number; errno: number; extack: string }[];
+}
+
 export interface NativeNetlink {
   /** protocol: NETLINK_* number, or -1 for a handle without a socket (libiptc). */
-  openHandle(protocol: number, netnsPath: string | null, timeoutMs: number): Promise<NativeHandle>;
+  openHandle(protocol: number, netnsPath: string | null, timeoutMs: number, rcvbufBytes?: number): Promise<NativeHandle>;
+  request(handle: NativeHandle, bytes: Buffer, mode: RequestMode, chunk?: number): Promise<RawRequestResult>;
   resolveFamily(handle: NativeHandle, name: string): Promise<GenlFamilyInfo>;
   encodeGetFamily(name: string, seq: number): Buffer;
   decodeMessages(buf: Buffer): DecodedNlMessage[];
@@ -78,6 +88,16 @@ const runtimePackages: Record<string, string> = {
   'libip6tc.so': 'libip6tc2',
 };
 
+/** Turns a failure to load the addon into a message naming the Debian package that fixes it. */
+export function explainLoadError(message: string): string | undefined {
+  for (const [lib, pkg] of Object.entries(runtimePackages)) {
+    if (message.includes(lib)) return `kernlb: cannot load the native addon: ${lib} is missing; install it with: apt-get install -y ${pkg}\n(${message})`;
+  }
+  if (/No native build was found/.test(message))
+    return `kernlb: no native build found; build it with "npm run build:native" (needs: apt-get install -y g++ make pkg-config libnftnl-dev libmnl-dev libip4tc-dev libip6tc-dev)\n(${message})`;
+  return undefined;
+}
+
 function load(): NativeBinding {
   const root = path.join(__dirname, '..');
   try {
@@ -85,13 +105,8 @@ function load(): NativeBinding {
     const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
     return gypBuild(root) as NativeBinding;
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    for (const [lib, pkg] of Object.entries(runtimePackages)) {
-      if (msg.includes(lib))
-        throw new Error(`kernlb: cannot load the native addon: ${lib} is missing; install it with: apt-get install -y ${pkg}\n(${msg})`);
-    }
-    if (/No native build was found/.test(msg))
-      throw new Error(`kernlb: no native build found; build it with "npm run build:native" (needs: apt-get install -y build-essential pkg-config libnftnl-dev libmnl-dev libip4tc-dev libip6tc-dev)\n(${msg})`);
+    const explained = explainLoadError(e instanceof Error ? e.message : String(e));
+    if (explained) throw new Error(explained);
     throw e;
   }
 }

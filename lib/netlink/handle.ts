@@ -3,7 +3,7 @@
  * and close() that waits for that work before releasing the socket.
  */
 import { fromNative } from '../errors';
-import { native, type NativeHandle } from '../native';
+import { native, type NativeHandle, type RawRequestResult, type RequestMode } from '../native';
 import { netnsPath, type NetnsSpec } from '../netns';
 
 export const NETLINK_GENERIC = 16;
@@ -16,13 +16,15 @@ export interface OpenOptions {
   netns?: NetnsSpec;
   /** Upper bound for one kernel operation, in milliseconds (default 30000). */
   timeoutMs?: number;
+  /** Socket receive buffer (default 8 MiB): room for the replies of pipelined bulk requests. */
+  receiveBufferBytes?: number;
 }
 
 export async function openNativeHandle(protocol: number, opts: OpenOptions, op: string): Promise<NativeHandle> {
   const p = netnsPath(opts.netns);
   const timeout = opts.timeoutMs ?? 30000;
   try {
-    return await native().netlink.openHandle(protocol, p ?? null, timeout);
+    return await native().netlink.openHandle(protocol, p ?? null, timeout, opts.receiveBufferBytes ?? 0);
   } catch (e) {
     throw fromNative(e, { op, ...(p ? { object: p } : {}) });
   }
@@ -98,6 +100,14 @@ export class NetlinkHandle extends KernelHandle {
   static async open(protocol: number, opts: OpenOptions = {}): Promise<NetlinkHandle> {
     return new NetlinkHandle(await openNativeHandle(protocol, opts, 'open netlink socket'), opts.netns);
   }
+  /**
+   * Sends raw netlink bytes (one message, or many for 'pipeline'/'batch'); sequence numbers are
+   * stamped by the socket. See RequestMode for what each mode waits for.
+   */
+  request(bytes: Buffer, mode: RequestMode, chunk?: number): Promise<RawRequestResult> {
+    return this.run({ op: `netlink ${mode} request` }, (h) => native().netlink.request(h, bytes, mode, chunk));
+  }
+
   resolveFamily(name: string) {
     return this.run({ op: 'resolve generic netlink family', object: name }, (h) => native().netlink.resolveFamily(h, name));
   }

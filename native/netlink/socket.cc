@@ -241,4 +241,22 @@ std::vector<BatchFailure> NetlinkSocket::SendBatch(MsgWriter& w, const std::stri
   return failures;
 }
 
+std::vector<uint8_t> NetlinkSocket::Exchange(MsgWriter& w, const std::string& op) {
+  w.Finish();
+  uint32_t seq = Stamp(w.data());
+  Send(w.data(), op);
+  std::vector<uint8_t> reply;
+  Receive(seq, seq, op, false, [&](const nlmsghdr* h) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(h);
+    reply.assign(p, p + h->nlmsg_len);
+    return true;
+  });
+  return reply;
+}
+
+void NetlinkSocket::SetRcvBuf(int bytes) {
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
 }  // namespace kernlb

@@ -56,6 +56,9 @@ class NetlinkSocket {
   // already queued once sendmsg returns (the kernel processes a batch synchronously inside sendmsg,
   // and a successful batch without NLM_F_ACK sends nothing back). Failures are by message index.
   std::vector<BatchFailure> SendBatch(MsgWriter& w, const std::string& op);
+  // Sends one message as it is (no flags added) and returns the first reply carrying its seq.
+  std::vector<uint8_t> Exchange(MsgWriter& w, const std::string& op);
+  void SetRcvBuf(int bytes);
 
  private:
   // Reads replies for seqs in [lo, hi] until onMsg returns true (or, when drainOnly, until nothing is
