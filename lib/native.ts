@@ -284,8 +284,42 @@ export interface NativeNft {
 // ---------------------------------------------------------------------------------------------
 // iptables (native/iptables)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeIptables {}
+/** An x_tables table's header as the kernel reports it (IPT_SO_GET_INFO). Offsets are into the entries. */
+export interface NativeIptTableInfo {
+  validHooks: number;
+  /** Offset of each hook's first entry (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING). */
+  hookEntry: number[];
+  /** Offset of each hook's policy entry. */
+  underflow: number[];
+  numEntries: number;
+  size: number;
+}
+
+export interface NativeIptTable extends NativeIptTableInfo {
+  /** The ipt_entry/ip6t_entry blob (IPT_SO_GET_ENTRIES). */
+  entries: Buffer;
+  /** 16 hex digits over the entries without counters: what expectUnchanged compares. */
+  digest: string;
+}
+
+export interface NativeIptables {
+  getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
+  getTable(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTable>;
+  /**
+   * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
+   * counters pointer in place, so the buffer must be built for this call only), then, when
+   * `counters` is given, IPT_SO_SET_ADD_COUNTERS with those xt_counters. With `expect`, fails with
+   * EAGAIN when the table's entry count or digest differ from it.
+   */
+  replaceTable(
+    handle: NativeHandle,
+    v6: boolean,
+    table: string,
+    blob: Buffer,
+    expect: { numEntries: number; digest: string } | null,
+    counters: Buffer | null,
+  ): Promise<void>;
+}
 
 // ---------------------------------------------------------------------------------------------
 
