@@ -13,10 +13,12 @@
  *   removed (new mode live first).
  */
 import { isConflict } from '../errors';
+import { Iptables } from '../iptables';
 import { Ipvs } from '../ipvs';
 import { Nftables } from '../nft';
 import { describeNetns, type NetnsSpec } from '../netns';
 import { diffStates, formatDiff, isEmptyDiff } from './diff';
+import { IptablesBackend } from './modes/iptables/backend';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
@@ -45,8 +47,15 @@ type BackendFactory = (netns: NetnsSpec | undefined, opts: LoadBalancerOptions) 
 const factories: Record<Mode, BackendFactory> = {
   nftables: async (netns) => new NftBackend(await Nftables.open(netns !== undefined ? { netns } : {})),
   ipvs: async (netns, o) => new IpvsBackend(await Ipvs.open(netns !== undefined ? { netns } : {}), o.drainTimeout !== undefined ? { drainTimeout: o.drainTimeout } : {}),
-  iptables: async () => {
-    throw new Error('iptables mode is not available in this build');
+  iptables: async (netns) => {
+    const ns = netns !== undefined ? { netns } : {};
+    const ipv4 = await Iptables.open({ ...ns, family: 'ipv4' });
+    try {
+      return new IptablesBackend({ ipv4, ipv6: await Iptables.open({ ...ns, family: 'ipv6' }) });
+    } catch (e) {
+      await ipv4.close();
+      throw e;
+    }
   },
 };
 

@@ -50,3 +50,10 @@ export function persistenceProblem(mode: Mode): string | undefined {
 export function supportedSchedulers(mode: Mode): readonly string[] {
   return supported[mode];
 }
+
+/** undefined when `mode` can balance `protocol`, else why not. */
+export function protocolProblem(mode: Mode, protocol: string): string | undefined {
+  if (mode === 'iptables' && protocol === 'sctp')
+    return 'iptables mode does not do sctp (kernlb has no typed sctp match); use nftables or ipvs mode';
+  return undefined;
+}

@@ -5,7 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
-import { ALL_SCHEDULERS, persistenceProblem, schedulerProblem, type Mode } from './schedulers';
+import { ALL_SCHEDULERS, persistenceProblem, protocolProblem, schedulerProblem, type Mode } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -132,6 +132,10 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     c.add(`${path}.name`, 'must be 1..48 characters: letters, digits, _ . - (starting with a letter or digit)', s.name);
   const protocol = s.protocol === undefined ? 'tcp' : s.protocol;
   if (!PROTOCOLS.includes(protocol as Protocol)) c.add(`${path}.protocol`, `must be one of ${PROTOCOLS.join(', ')}`, s.protocol);
+  else if (mode) {
+    const why = protocolProblem(mode, protocol as string);
+    if (why) c.add(`${path}.protocol`, why, protocol);
+  }
   const vip = validAddress(c, s.vip, `${path}.vip`, 'vip');
   if (!isPort(s.port)) c.add(`${path}.port`, 'must be an integer 1..65535', s.port);
   const scheduler = s.scheduler === undefined ? 'rr' : s.scheduler;

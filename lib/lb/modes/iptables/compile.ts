@@ -40,7 +40,7 @@ export type IptTarget =
   | { kind: 'jump'; chain: string }
   | { kind: 'return' }
   | { kind: 'dnat'; address: string; port: number }
-  | { kind: 'mark'; value: number; mask: number }
+  | { kind: 'mark'; op: 'or' | 'xor'; value: number }
   | { kind: 'masquerade' };
 
 export interface IptRule {
@@ -155,11 +155,11 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
       name: CHAIN_POSTROUTING,
       rules: [
         { matches: [{ kind: 'mark', mark: MASQ_MARK, mask: MASQ_MARK, invert: true }], target: { kind: 'return' } },
-        { matches: [], target: { kind: 'mark', value: MASQ_MARK, mask: 0 } }, // xor: clear the bit again
+        { matches: [], target: { kind: 'mark', op: 'xor', value: MASQ_MARK } }, // clear the bit again
         { matches: [{ kind: 'comment', comment: 'kernlb hairpin traffic requiring SNAT' }], target: { kind: 'masquerade' } },
       ],
     },
-    { name: CHAIN_MARK_MASQ, rules: [{ matches: [], target: { kind: 'mark', value: MASQ_MARK, mask: MASQ_MARK } }] },
+    { name: CHAIN_MARK_MASQ, rules: [{ matches: [], target: { kind: 'mark', op: 'or', value: MASQ_MARK } }] },
   ];
   const serviceChainsMap = new Map<string, string[]>();
   const sorted = [...mine].sort((a, b) => (svcChainName(a) < svcChainName(b) ? -1 : 1));
@@ -226,7 +226,7 @@ export function renderIptRule(chain: string, r: IptRule): string {
   if (t?.kind === 'jump') p.push(`-j ${t.chain}`);
   if (t?.kind === 'return') p.push('-j RETURN');
   if (t?.kind === 'masquerade') p.push('-j MASQUERADE');
-  if (t?.kind === 'mark') p.push(`-j MARK --set-xmark ${hex(t.value)}/${hex(t.mask === 0 ? 0 : 0xffffffff & ~0 & t.mask)}`);
+  if (t?.kind === 'mark') p.push(`-j MARK --set-xmark ${hex(t.value)}/${hex(t.op === 'or' ? t.value : 0)}`);
   if (t?.kind === 'dnat') p.push(`-j DNAT --to-destination ${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port}`);
   return p.join(' ');
 }
