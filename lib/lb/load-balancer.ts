@@ -158,7 +158,13 @@ export class LoadBalancer implements AsyncDisposable {
         continue; // that mode cannot exist here (e.g. no IPVS in this kernel): nothing to remove
       }
       try {
-        if (await other.present()) {
+        let present = false;
+        try {
+          present = await other.present();
+        } catch {
+          // that mode cannot read its tables here (e.g. no nat table module): nothing of it to remove
+        }
+        if (present) {
           await other.clear();
           removed.push(m);
         }

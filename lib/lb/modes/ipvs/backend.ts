@@ -5,7 +5,7 @@
  * unless the applied state is known.
  */
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
-import { parseAddress } from '../../address';
+import { compareAddress, parseAddress } from '../../address';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
 import { compileIpvs, drainingAfter, drainStart, planIpvs, type IpvsCurrentSvc, type IpvsStep, type IpvsSvc } from './compile';
@@ -119,6 +119,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
         }
         endpoints.push(ep);
       });
+      endpoints.sort((a, b) => compareAddress(parseAddress(a.address)!, parseAddress(b.address)!) || a.port - b.port);
       services.push({
         name: this.#names.get(key) ?? `${s.protocol}-${vip.text.replace(/:/g, '_')}-${s.port}`,
         protocol: s.protocol,
@@ -154,7 +155,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     // In order, stopping at the first refusal: adds before removes is what keeps connections alive.
     const r = await this.ipvs.batch(ops, { stopOnError: true });
     if (r.failures.length) throw r.failures[0]!;
-    return { operations: ops.length, draining, changed: true };
+    return { operations: r.applied, draining, changed: true };
   }
 
   /** Deletes drained destinations (no connections left, or drain timeout passed); the state is the kernel's own. */
