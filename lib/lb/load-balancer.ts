@@ -142,7 +142,7 @@ export class LoadBalancer implements AsyncDisposable {
   }
 
   async #read(desired: State): Promise<BackendRead> {
-    const r = await this.#backend.read();
+    const r = await this.#backend.read({ forApply: true });
     if (this.#backend instanceof IpvsBackend) this.#backend.adoptNames(desired, r as IpvsRead);
     return r;
   }

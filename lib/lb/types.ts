@@ -66,8 +66,12 @@ export interface BackendRead {
 /** What each mode implements; LoadBalancer does validation, diffing, timing and mode switching. */
 export interface ModeBackend<C extends BackendRead = BackendRead> {
   readonly mode: Mode;
-  /** Reads the kernel into the model plus counters. */
-  read(): Promise<C>;
+  /**
+   * Reads the kernel into the model plus counters. `forApply`: counters are not needed, and a
+   * backend may answer from what it committed last when it can prove nothing changed since
+   * (nftables: the ruleset generation).
+   */
+  read(opts?: { forApply?: boolean }): Promise<C>;
   /** Makes the kernel match `desired`, knowing `current` (from read()). */
   apply(desired: State, current: C, opts: { dryRun: boolean }): Promise<{ operations: number; draining: DrainingEndpoint[]; changed: boolean }>;
   /** Whether this mode has anything in the namespace. */
