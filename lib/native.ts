@@ -212,14 +212,119 @@ export interface NativeIpvs {
 // ---------------------------------------------------------------------------------------------
 // nft (native/nft)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeNft {}
+/**
+ * Kernel-level nftables descriptions exchanged with native/nft (see lib/nft/kernel.ts for the
+ * documented types built on these). Binary values are lowercase hex strings; u64 values are numbers.
+ */
+export interface NativeNftExpr {
+  /** Expression name as the kernel knows it: payload, cmp, meta, immediate, lookup, ... */
+  type: string;
+  /** Attributes of that expression (numbers, strings, hex data) and, for dynset, nested `exprs`. */
+  [attr: string]: string | number | NativeNftExpr[] | undefined;
+}
+
+export interface NativeNftTable { family: number; name: string; flags?: number; handle?: number; userdata?: string }
+export interface NativeNftChain {
+  family: number; table: string; name: string; handle?: number; id?: number;
+  hook?: number; priority?: number; type?: string; policy?: number; device?: string; devices?: string[];
+  flags?: number; userdata?: string;
+}
+export interface NativeNftRule {
+  family: number; table: string; chain: string; handle?: number; position?: number; id?: number;
+  positionId?: number; userdata?: string; exprs: NativeNftExpr[];
+}
+export interface NativeNftElem {
+  key?: string; keyEnd?: string; data?: string; verdict?: number; chain?: string; objref?: string;
+  timeout?: number; expiration?: number; flags?: number; userdata?: string; exprs?: NativeNftExpr[];
+}
+export interface NativeNftSet {
+  family: number; table: string; name: string; handle?: number; id?: number; flags?: number;
+  keyType?: number; keyLen?: number; dataType?: number; dataLen?: number; objType?: number; policy?: number;
+  size?: number; concat?: number[]; timeout?: number; gcInterval?: number; userdata?: string; exprs?: NativeNftExpr[];
+}
+export interface NativeNftObject {
+  family: number; table: string; name: string; objType: number; handle?: number; userdata?: string;
+  packets?: number; bytes?: number; consumed?: number; flags?: number; rate?: number; unit?: number;
+  burst?: number; limitType?: number;
+}
+
+export type NativeNftOp = 'add' | 'create' | 'insert' | 'replace' | 'delete' | 'destroy' | 'flush';
+/** One transaction item; the native side maps (kind, op) to an NFT_MSG_* type and netlink flags. */
+export type NativeNftItem =
+  | ({ kind: 'table'; op: NativeNftOp } & NativeNftTable)
+  | ({ kind: 'chain'; op: NativeNftOp } & NativeNftChain)
+  | ({ kind: 'rule'; op: NativeNftOp } & NativeNftRule)
+  | ({ kind: 'set'; op: NativeNftOp } & NativeNftSet)
+  | ({ kind: 'elements'; op: NativeNftOp; family: number; table: string; set: string; setId?: number } & (
+      | { elements: NativeNftElem[] }
+      /** The bulk form: elements packed as lib/nft/pack.ts describes. */
+      | { packed: Buffer; count: number }))
+  | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject);
+
+export interface NativeNftBatchOptions { generation?: number; dryRun?: boolean }
+
+export interface NativeNftListing {
+  generation: number;
+  /** How many reads it took to see one consistent generation. */
+  attempts: number;
+  tables: NativeNftTable[];
+  chains: NativeNftChain[];
+  objects: NativeNftObject[];
+  sets: (NativeNftSet & { elements: NativeNftElem[] })[];
+  rules: NativeNftRule[];
+}
+
+export interface NativeNft {
+  /** The batch exactly as commit() would send it (seq 0), and the item index of every message. */
+  encodeBatch(items: NativeNftItem[], options: NativeNftBatchOptions): { buffer: Buffer; itemOfMessage: number[] };
+  /** One nfnetlink batch, one sendmsg. Rejects with the failing item's index (-1: the batch itself). */
+  commit(handle: NativeHandle, items: NativeNftItem[], options: NativeNftBatchOptions): Promise<void>;
+  generation(handle: NativeHandle): Promise<number>;
+  /** family: NFPROTO_* or 0 for all; table: null for all. */
+  list(handle: NativeHandle, family: number, table: string | null, maxAttempts: number): Promise<NativeNftListing>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // iptables (native/iptables)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeIptables {}
+/** An x_tables table's header as the kernel reports it (IPT_SO_GET_INFO). Offsets are into the entries. */
+export interface NativeIptTableInfo {
+  validHooks: number;
+  /** Offset of each hook's first entry (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING). */
+  hookEntry: number[];
+  /** Offset of each hook's policy entry. */
+  underflow: number[];
+  numEntries: number;
+  size: number;
+}
+
+export interface NativeIptTable extends NativeIptTableInfo {
+  /** The ipt_entry/ip6t_entry blob (IPT_SO_GET_ENTRIES). */
+  entries: Buffer;
+  /** 16 hex digits over the entries without counters: what expectUnchanged compares. */
+  digest: string;
+}
+
+export interface NativeIptables {
+  /** Tables instantiated in the namespace, in the kernel's order (what iptables-save walks). */
+  tableNames(handle: NativeHandle, v6: boolean): Promise<string[]>;
+  getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
+  getTable(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTable>;
+  /**
+   * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
+   * counters pointer in place, so the buffer must be built for this call only), then, when
+   * `counters` is given, IPT_SO_SET_ADD_COUNTERS with those xt_counters. With `expect`, fails with
+   * EAGAIN when the table's entry count or digest differ from it.
+   */
+  replaceTable(
+    handle: NativeHandle,
+    v6: boolean,
+    table: string,
+    blob: Buffer,
+    expect: { numEntries: number; digest: string } | null,
+    counters: Buffer | null,
+  ): Promise<void>;
+}
 
 // ---------------------------------------------------------------------------------------------
 
