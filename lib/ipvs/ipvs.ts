@@ -115,8 +115,11 @@ export class Ipvs extends KernelHandle {
   // ---- batches --------------------------------------------------------------------------------
 
   /**
-   * Applies many operations with one request per item, pipelined (many per sendmsg): the bulk path.
-   * IPVS has no transactions: items before a failure stay applied. Failures are returned, not thrown.
+   * The bulk path: one message per item (addService with destinations: one per destination too),
+   * `chunk` (1024) messages per sendmsg and no per-message ACK; the kernel answers failures only.
+   * All input is validated first (a ValidationError sends nothing). IPVS has no transactions: items
+   * other than the failed ones stay applied. Failures are returned, not thrown; each KernelError's
+   * `index` is the item's index in `ops`.
    */
   async batch(ops: IpvsOp[], opts: BatchOptions = {}): Promise<BatchResult> {
     const planned = plan(ops, (i) => `ops[${i}].`);
