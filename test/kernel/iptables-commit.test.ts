@@ -4,7 +4,7 @@
  * table as it was, and a reader never sees half a table.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendRule, ConflictError, createChain, emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
+import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { tool4, toolSave } from './iptables-helpers';
 

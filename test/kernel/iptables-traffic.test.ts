@@ -4,7 +4,7 @@
  * probabilities (IPv4 and IPv6).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendRule, createChain, emptyTable, Iptables, type IptFamily } from '../../lib';
+import { iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, type IptFamily } from '../../lib';
 import { createTopology, kernelTestsSkipReason, sendRequests, type Topology } from '../../lib/testing';
 
 const skip = kernelTestsSkipReason();

@@ -1,6 +1,6 @@
 /** parse() then save() reproduces iptables-legacy-save's own text for every typed extension. */
 import { describe, expect, it } from 'vitest';
-import { parseIptablesSave, saveTable, tablesFromJson, tablesToJson, ValidationError, validateTable } from '../../lib';
+import { parseIptablesSave, iptablesSave as saveTable, iptTablesFromJson as tablesFromJson, iptTablesToJson as tablesToJson, ValidationError, validateIptTable as validateTable } from '../../lib';
 import { parseRuleArgs, tokenize } from '../../lib/iptables/parse';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, typedOnly } from './iptables-fixtures';
 
