@@ -189,6 +189,21 @@ void ReplaceTable(const ReplaceRequest& req) {
   }
 }
 
+int ExtensionKnown(bool v6, bool target, const std::string& name, uint8_t revision) {
+  if (name.empty() || name.size() >= XT_EXTENSION_MAXNAMELEN) throw InputFailure("bad extension name: " + name);
+  RawSocket s(v6);
+  xt_get_revision rev;
+  memset(&rev, 0, sizeof rev);
+  strncpy(rev.name, name.c_str(), sizeof rev.name - 1);
+  rev.revision = revision;
+  socklen_t len = sizeof rev;
+  int opt = target ? IPT_SO_GET_REVISION_TARGET : IPT_SO_GET_REVISION_MATCH;
+  if (getsockopt(s.fd(), Level(v6), opt, &rev, &len) >= 0) return 1;
+  if (errno == EPROTONOSUPPORT) return 0;
+  if (errno == ENOENT) return -1;
+  throw KernelFailure(errno, target ? "IPT_SO_GET_REVISION_TARGET" : "IPT_SO_GET_REVISION_MATCH");
+}
+
 std::vector<std::string> TableNames(bool v6) {
   const char* path = v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names";
   std::vector<std::string> out;

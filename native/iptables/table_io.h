@@ -46,6 +46,10 @@ TableBlob GetTable(bool v6, const std::string& table);
 TableInfo GetTableInfo(bool v6, const std::string& table);
 void ReplaceTable(const ReplaceRequest& req);
 
+// Whether the kernel knows a match or target at a revision: 1 yes, 0 the name but not that revision,
+// -1 not the name (IPT_SO_GET_REVISION_MATCH/TARGET; the kernel may load its module on the way).
+int ExtensionKnown(bool v6, bool target, const std::string& name, uint8_t revision);
+
 // Names of the tables instantiated in this thread's namespace, in the kernel's order
 // (/proc/thread-self/net/ip_tables_names, the list iptables-save walks).
 std::vector<std::string> TableNames(bool v6);

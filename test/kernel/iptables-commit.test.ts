@@ -82,6 +82,11 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
     expect(e1).toBeInstanceOf(KernelError);
     expect((e1 as KernelError).code).toBe('ENOENT');
     expect((e1 as KernelError).message).toMatch(/commit iptables table filter \(ipv4\)/);
+    expect((e1 as KernelError).item).toBe('chain INPUT rule 2: match "kernlbnosuch" is unknown to this kernel');
+    // A revision the kernel does not have: EPROTOTYPE, named likewise.
+    const e4 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'comment', revision: 9, data: Buffer.alloc(256) }] }))).catch((e: unknown) => e);
+    expect((e4 as KernelError).code).toBe('EPROTOTYPE');
+    expect((e4 as KernelError).item).toBe('chain INPUT rule 2: match "comment" revision 9 is unknown to this kernel');
     // DNAT outside the nat table: the target's checkentry refuses (EINVAL).
     const e2 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { target: { type: 'DNAT', address: '10.0.0.1' } }))).catch((e: unknown) => e);
     expect((e2 as KernelError).code).toBe('EINVAL');
