@@ -4,7 +4,7 @@ import { main } from '../../lib/cli/main';
 import type { CliIO } from '../../lib/cli/command';
 import { createNetns, kernelTestsSkipReason } from '../../lib/testing';
 import { KUBE_PROXY } from '../unit/iptables-fixtures';
-import { toolRestore, toolSave } from './iptables-helpers';
+import { loadXtables, toolRestore, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
@@ -19,6 +19,7 @@ describe.skipIf(skip !== undefined)(`kernlb iptables CLI${skip ? ` - skipped: ${
     await using a = await createNetns('klipt');
     await using b = await createNetns('klipt');
     await using c = await createNetns('klipt');
+    await loadXtables(a);
     await toolRestore(a, 'ipv4', KUBE_PROXY);
     const s = io();
     expect(await main(['iptables', 'save', '--netns', a.name], s.cli)).toBe(0);

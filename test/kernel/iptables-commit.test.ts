@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
-import { tool4, toolSave } from './iptables-helpers';
+import { loadXtables, tool4, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
@@ -15,6 +15,7 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
   let ipt: Iptables;
   beforeEach(async () => {
     ns = await createNetns('klipt');
+    await loadXtables(ns);
     ipt = await Iptables.open({ netns: ns.name });
     await tool4(ns, 'ipv4', ['-A', 'INPUT', '-p', 'tcp', '-j', 'ACCEPT']);
   });
