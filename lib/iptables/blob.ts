@@ -254,8 +254,14 @@ function readCounters(b: Buffer, off: number): { packets: number; bytes: number 
   };
 }
 
+function latin1Name(b: Buffer, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  return b.toString('latin1', off, end);
+}
+
 function decodeExt(b: Buffer, off: number, size: number, family: IptFamily, kind: 'match' | 'target'): IptMatch | IptTarget {
-  const name = readCString(b, off + 2, 29);
+  const name = latin1Name(b, off + 2, 29);
   const revision = b[off + 31]!;
   const data = b.subarray(off + EXT_HEADER, off + size);
   for (const c of (kind === 'match' ? matchByName : targetByName).get(name) ?? []) {
@@ -279,7 +285,11 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
     off += next;
   }
-  const isError = (off: number) => readCString(b, off + b.readUInt16LE(off + L.targetOffset) + 2, 29) === 'ERROR';
+  // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
+  const isError = (off: number) => {
+    const t = off + b.readUInt16LE(off + L.targetOffset) + 2;
+    return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
+  };
   const hookAt = new Map<number, number>();
   const underflowAt = new Set<number>();
   for (let i = 0; i < 5; i++) {
@@ -371,7 +381,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   }
   if (matches.length) r.matches = matches;
   const t = e + to;
-  const tname = readCString(b, t + 2, 29);
+  const tname = b[t + 2] === 0 ? '' : latin1Name(b, t + 2, 29);
   if (tname === '') {
     const v = b.readInt32LE(t + EXT_HEADER);
     if (v < 0) {
