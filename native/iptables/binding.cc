@@ -79,15 +79,17 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
         NetnsGuard in(*a.ns);
         // shared_ptr with a deleter: the entries are freed if the result never reaches JS.
         std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table)), [](TableBlob* b) {
-          free(b->entries);
+          free(b->base);
           delete b;
         });
         return out;
       },
       [](Napi::Env env, std::shared_ptr<TableBlob>& r) {
         Napi::Object o = InfoToJs(env, r->info);
+        // The Buffer views the entries inside the block; its finalizer frees the whole block.
         Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-            env, r->entries, r->length, [](Napi::Env, uint8_t* p) { free(p); });
+            env, r->entries, r->length, [](Napi::Env, uint8_t*, uint8_t* base) { free(base); }, r->base);
+        r->base = nullptr;
         r->entries = nullptr;
         o.Set("entries", buf);
         o.Set("digest", DigestHex(r->digest));

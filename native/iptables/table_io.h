@@ -21,7 +21,8 @@ struct TableInfo {
 
 struct TableBlob {
   TableInfo info;
-  uint8_t* entries = nullptr;  // malloc'd, owned by whoever takes it (handed to a JS Buffer)
+  uint8_t* base = nullptr;     // malloc'd block, owned by whoever takes it (handed to a JS Buffer)
+  uint8_t* entries = nullptr;  // inside base: the entries after the ipt_get_entries header
   size_t length = 0;
   uint64_t digest = 0;         // of the entries with counters left out: what "unchanged" compares
 };
