@@ -78,12 +78,13 @@ TableBlob GetLocked(int fd, bool v6, const std::string& table) {
   for (int attempt = 0;; attempt++) {
     TableInfo info = InfoLocked(fd, v6, table);
     size_t total = sizeof(ipt_get_entries) + info.size;
-    // Not zeroed and not copied afterwards: the kernel fills all `size` bytes, and the entries are
-    // handed to JavaScript in place (a 10k-service table is ~200 MB).
-    std::unique_ptr<uint8_t, decltype(&free)> buf(static_cast<uint8_t*>(malloc(total)), &free);
+    // Zeroed (calloc: fresh pages for big tables, no memset): the kernel writes an extension's name
+    // only up to its NUL (xt_obj_to_user), so the rest of the field keeps what the buffer held, and
+    // the digest must see the same bytes every time. The entries are then handed to JavaScript in
+    // place, without a second copy (a 10k-service table is ~200 MB).
+    std::unique_ptr<uint8_t, decltype(&free)> buf(static_cast<uint8_t*>(calloc(1, total)), &free);
     if (!buf) throw KernelFailure(ENOMEM, "allocate table buffer");
     auto* ge = reinterpret_cast<ipt_get_entries*>(buf.get());
-    memset(ge, 0, sizeof *ge);
     strncpy(ge->name, table.c_str(), sizeof ge->name - 1);
     ge->size = info.size;
     socklen_t len = static_cast<socklen_t>(total);
