@@ -6,6 +6,7 @@ import {
 } from './constants';
 import { decodeKey, fieldsOfType, type Datatype } from './datatypes';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
+import { recognize } from './recognize';
 import { commentFromUdata, UDATA } from './udata';
 
 const fam = (n: number): Family => familyName(n) ?? (String(n) as Family);
@@ -45,6 +46,8 @@ export function decodeChain(c: NativeNftChain): Chain {
 export function decodeRule(r: NativeNftRule): Rule {
   const out: Rule = { family: fam(r.family), table: r.table, chain: r.chain, exprs: r.exprs as Expr[] };
   if (r.handle !== undefined) out.handle = r.handle;
+  const st = recognize(r.exprs as Expr[]);
+  if (st) out.statements = st;
   return withComment(out, r.userdata, UDATA.ruleComment);
 }
 

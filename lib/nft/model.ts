@@ -57,6 +57,11 @@ export interface Rule {
   handle?: number;
   /** For insert/add relative to an existing rule handle. */
   position?: number;
+  /**
+   * Read back only: the rule as nft statements (what `nft list ruleset` prints) when every
+   * expression is a pattern kernlb knows; ignored when committing (exprs are what counts).
+   */
+  statements?: string[];
 }
 
 /** A key or data type: one nft datatype name, a concatenation of them, or raw kernel numbers. */

@@ -241,7 +241,10 @@ export class Transaction {
       // dynamic elements carry an expiration: keep it so the copy expires when the original would
       this.addSet(strip(s));
     }
-    for (const r of rs.rules) this.addRule(strip(r));
+    for (const r of rs.rules) {
+      const { statements: _s, ...rule } = strip(r);
+      this.addRule(rule);
+    }
     return this;
   }
 
