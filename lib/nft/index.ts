@@ -47,7 +47,7 @@ export type {
   BaseChainSpec as NftBaseChain, Chain as NftChain, Element as NftElement, Expr as NftExpr, NamedObject as NftObject,
   NftSet, Rule as NftRule, Ruleset as NftRuleset, Table as NftTable, TypeSpec as NftTypeSpec, Verdict as NftVerdict,
 } from './model';
-export { Nftables, ERESTART, type ListOptions as NftListOptions, type RetryOptions as NftRetryOptions } from './nftables';
+export { Nftables, ERESTART as NFT_ERESTART, type ListOptions as NftListOptions, type RetryOptions as NftRetryOptions } from './nftables';
 export { Transaction as NftTransaction, type CommitOptions as NftCommitOptions, type SetRef as NftSetRef } from './transaction';
 /** The statement builder (see statements.ts): nftStatements.match('ip daddr', '10.0.0.1'), .vmap(...), .dnatMap(...) */
 export * as nftStatements from './statements';
