@@ -56,8 +56,158 @@ export interface NativeNetlink {
 // ---------------------------------------------------------------------------------------------
 // ipvs (native/ipvs)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeIpvs {}
+/** A service as the codec takes it: identity, plus attributes when `scheduler` is set (NEW/SET). */
+export interface NativeIpvsServiceDesc {
+  /** AF_INET (2) or AF_INET6 (10). */
+  family: number;
+  /** IPPROTO_*; absent for a fwmark service. */
+  protocol?: number;
+  address?: string;
+  port?: number;
+  fwmark?: number;
+  scheduler?: string;
+  /** IP_VS_SVC_F_* bits (sent with a full mask). */
+  flags?: number;
+  /** Persistence timeout, seconds. */
+  timeout?: number;
+  /** IPv4: the mask as a number (0xffffff00); IPv6: a prefix length. */
+  netmask?: number;
+  /** Persistence engine name ("sip"). */
+  pe?: string;
+}
+
+export interface NativeIpvsDestDesc {
+  /** Address family of the destination itself. */
+  family: number;
+  address: string;
+  port: number;
+  /** IP_VS_CONN_F_MASQ (0), _TUNNEL (2), _DROUTE (3). */
+  fwd: number;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+  /** IP_VS_CONN_F_TUNNEL_TYPE_*: present only for tunnel forwarding. */
+  tunType?: number;
+  tunPort?: number;
+  tunFlags?: number;
+}
+
+export interface NativeIpvsDaemonDesc {
+  /** IP_VS_STATE_MASTER (1) or _BACKUP (2). */
+  state: number;
+  ifname?: string;
+  syncId?: number;
+  syncMaxLen?: number;
+  /** Multicast group, IPv4 or IPv6. */
+  group?: string;
+  port?: number;
+  ttl?: number;
+}
+
+export interface NativeIpvsTimeouts {
+  tcp: number;
+  tcpFin: number;
+  udp: number;
+}
+
+/** One request: an IPVS_CMD_* number and the parts it carries. */
+export interface NativeIpvsOp {
+  cmd: number;
+  service?: NativeIpvsServiceDesc;
+  dest?: NativeIpvsDestDesc;
+  daemon?: NativeIpvsDaemonDesc;
+  timeouts?: NativeIpvsTimeouts;
+}
+
+export interface NativeIpvsStats {
+  conns: number;
+  inpkts: number;
+  outpkts: number;
+  inbytes: number;
+  outbytes: number;
+  cps: number;
+  inpps: number;
+  outpps: number;
+  inbps: number;
+  outbps: number;
+}
+
+export interface NativeIpvsServiceOut {
+  family: number;
+  protocol: number;
+  address: string;
+  port: number;
+  fwmark: number;
+  scheduler: string;
+  flags: number;
+  timeout: number;
+  netmask: number;
+  pe: string;
+  stats: NativeIpvsStats;
+}
+
+export interface NativeIpvsDestOut {
+  family: number;
+  address: string;
+  port: number;
+  fwd: number;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+  activeConns: number;
+  inactConns: number;
+  persistConns: number;
+  tunType?: number;
+  tunPort?: number;
+  tunFlags?: number;
+  stats: NativeIpvsStats;
+}
+
+export interface NativeIpvsDaemonOut {
+  state: number;
+  ifname: string;
+  syncId: number;
+  syncMaxLen: number;
+  group?: string;
+  port: number;
+  ttl: number;
+}
+
+export interface NativeIpvsInfo {
+  version: number;
+  connTabSize: number;
+}
+
+export type NativeIpvsReply =
+  | ({ kind: 'service' } & NativeIpvsServiceOut)
+  | ({ kind: 'dest' } & NativeIpvsDestOut)
+  | ({ kind: 'daemon' } & NativeIpvsDaemonOut)
+  | ({ kind: 'config' } & NativeIpvsTimeouts)
+  | ({ kind: 'info' } & NativeIpvsInfo)
+  | { kind: 'none' };
+
+export interface NativeIpvsBatchFailure {
+  index: number;
+  errno: number;
+  extack: string;
+}
+
+export interface NativeIpvs {
+  /** The bytes of one request (seq 0); flags default to NLM_F_REQUEST|NLM_F_ACK. */
+  encode(op: NativeIpvsOp, familyId: number, flags?: number): Buffer;
+  /** Decodes kernel reply messages. */
+  decode(buf: Buffer): NativeIpvsReply[];
+  /** Resolves the IPVS family for this handle; ENOENT "kernel has no IPVS" when absent. */
+  open(handle: NativeHandle): Promise<GenlFamilyInfo>;
+  /** Ops without ACKs, `chunk` per sendmsg (genl processes a sendmsg synchronously); failures by op index. */
+  apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; failures: NativeIpvsBatchFailure[] }>;
+  /** A GET command as a dump (dump=true) or a single request. */
+  query(handle: NativeHandle, op: NativeIpvsOp, dump: boolean): Promise<NativeIpvsReply[]>;
+  /** All services, each with its destinations. */
+  listAll(handle: NativeHandle): Promise<(NativeIpvsServiceOut & { destinations: NativeIpvsDestOut[] })[]>;
+  /** Text of the namespace's /proc/net/ip_vs_conn. */
+  readConnections(handle: NativeHandle): Promise<string>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // nft (native/nft)
@@ -137,8 +287,44 @@ export interface NativeNft {
 // ---------------------------------------------------------------------------------------------
 // iptables (native/iptables)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeIptables {}
+/** An x_tables table's header as the kernel reports it (IPT_SO_GET_INFO). Offsets are into the entries. */
+export interface NativeIptTableInfo {
+  validHooks: number;
+  /** Offset of each hook's first entry (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING). */
+  hookEntry: number[];
+  /** Offset of each hook's policy entry. */
+  underflow: number[];
+  numEntries: number;
+  size: number;
+}
+
+export interface NativeIptTable extends NativeIptTableInfo {
+  /** The ipt_entry/ip6t_entry blob (IPT_SO_GET_ENTRIES). */
+  entries: Buffer;
+  /** 16 hex digits over the entries without counters: what expectUnchanged compares. */
+  digest: string;
+}
+
+export interface NativeIptables {
+  /** Tables instantiated in the namespace, in the kernel's order (what iptables-save walks). */
+  tableNames(handle: NativeHandle, v6: boolean): Promise<string[]>;
+  getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
+  getTable(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTable>;
+  /**
+   * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
+   * counters pointer in place, so the buffer must be built for this call only), then, when
+   * `counters` is given, IPT_SO_SET_ADD_COUNTERS with those xt_counters. With `expect`, fails with
+   * EAGAIN when the table's entry count or digest differ from it.
+   */
+  replaceTable(
+    handle: NativeHandle,
+    v6: boolean,
+    table: string,
+    blob: Buffer,
+    expect: { numEntries: number; digest: string } | null,
+    counters: Buffer | null,
+  ): Promise<void>;
+}
 
 // ---------------------------------------------------------------------------------------------
 

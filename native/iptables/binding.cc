@@ -1,6 +1,166 @@
-// Placeholder until the iptables subsystem lands: exports an empty object.
+// exports.iptables: the x_tables table I/O for lib/iptables. Everything here is mechanism: read a
+// table's blob, replace a table with a blob TypeScript encoded; all typing lives in TypeScript.
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "iptables/table_io.h"
+#include "netlink/async.h"
+#include "netlink/handle.h"
 #include "subsystems.h"
 
 namespace kernlb {
-void InitIptables(Napi::Env env, Napi::Object exports) { exports.Set("iptables", Napi::Object::New(env)); }
+namespace {
+
+using iptables::TableBlob;
+using iptables::TableInfo;
+
+std::string DigestHex(uint64_t d) {
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016" PRIx64, d);
+  return buf;
+}
+
+uint64_t ParseDigest(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, "digest must be a hex string");
+  std::string s = v.As<Napi::String>();
+  if (s.size() != 16) throw Napi::TypeError::New(env, "digest must be 16 hex digits");
+  return strtoull(s.c_str(), nullptr, 16);
+}
+
+Napi::Object InfoToJs(Napi::Env env, const TableInfo& info) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("validHooks", info.validHooks);
+  Napi::Array he = Napi::Array::New(env, iptables::kHooks), uf = Napi::Array::New(env, iptables::kHooks);
+  for (uint32_t i = 0; i < iptables::kHooks; i++) {
+    he.Set(i, info.hookEntry[i]);
+    uf.Set(i, info.underflow[i]);
+  }
+  o.Set("hookEntry", he);
+  o.Set("underflow", uf);
+  o.Set("numEntries", info.numEntries);
+  o.Set("size", info.size);
+  return o;
+}
+
+struct Args {
+  std::shared_ptr<Netns> ns;
+  bool v6;
+  std::string table;
+};
+
+Args CommonArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Handle* h = Handle::From(info[0]);
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(env, "v6 must be a boolean");
+  if (!info[2].IsString()) throw Napi::TypeError::New(env, "table must be a string");
+  return Args{h->netns(), info[1].As<Napi::Boolean>(), info[2].As<Napi::String>()};
+}
+
+// getInfo(handle, v6, table) -> Promise<{validHooks, hookEntry, underflow, numEntries, size}>
+Napi::Value GetInfo(const Napi::CallbackInfo& info) {
+  Args a = CommonArgs(info);
+  return RunAsync<TableInfo>(
+      info.Env(),
+      [a]() {
+        NetnsGuard in(*a.ns);
+        return iptables::GetTableInfo(a.v6, a.table);
+      },
+      [](Napi::Env env, TableInfo& r) { return InfoToJs(env, r); });
+}
+
+// getTable(handle, v6, table) -> Promise<{...info, entries: Buffer, digest: string}>
+Napi::Value GetTable(const Napi::CallbackInfo& info) {
+  Args a = CommonArgs(info);
+  return RunAsync<std::shared_ptr<TableBlob>>(
+      info.Env(),
+      [a]() {
+        NetnsGuard in(*a.ns);
+        // shared_ptr with a deleter: the entries are freed if the result never reaches JS.
+        std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table)), [](TableBlob* b) {
+          free(b->entries);
+          delete b;
+        });
+        return out;
+      },
+      [](Napi::Env env, std::shared_ptr<TableBlob>& r) {
+        Napi::Object o = InfoToJs(env, r->info);
+        Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
+            env, r->entries, r->length, [](Napi::Env, uint8_t* p) { free(p); });
+        r->entries = nullptr;
+        o.Set("entries", buf);
+        o.Set("digest", DigestHex(r->digest));
+        return o;
+      });
+}
+
+// replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null)
+// blob is a whole ipt_replace built by TypeScript for this call; its header's num_counters and
+// counters pointer are filled here.
+Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a = CommonArgs(info);
+  if (!info[3].IsBuffer()) throw Napi::TypeError::New(env, "blob must be a Buffer");
+  auto blob = info[3].As<Napi::Buffer<uint8_t>>();
+  auto req = std::make_shared<iptables::ReplaceRequest>();
+  req->v6 = a.v6;
+  req->table = a.table;
+  req->blob = blob.Data();
+  req->blobLength = blob.Length();
+  if (info[4].IsObject()) {
+    Napi::Object e = info[4].As<Napi::Object>();
+    req->expectUnchanged = true;
+    req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
+    req->expectDigest = ParseDigest(env, e.Get("digest"));
+  }
+  // The buffers stay referenced until the job is destroyed (on the JS thread).
+  auto refs = std::make_shared<std::vector<Napi::ObjectReference>>();
+  refs->push_back(Napi::Persistent(blob.As<Napi::Object>()));
+  if (info[5].IsBuffer()) {
+    auto c = info[5].As<Napi::Buffer<uint8_t>>();
+    req->counters = c.Data();
+    req->countersLength = c.Length();
+    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
+  }
+  return RunAsync<bool>(
+      env,
+      [a, req, refs]() {
+        NetnsGuard in(*a.ns);
+        iptables::ReplaceTable(*req);
+        return true;
+      },
+      [](Napi::Env env, bool&) { return env.Undefined(); });
+}
+
+// tableNames(handle, v6) -> Promise<string[]>
+Napi::Value TableNames(const Napi::CallbackInfo& info) {
+  Handle* h = Handle::From(info[0]);
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "v6 must be a boolean");
+  auto ns = h->netns();
+  bool v6 = info[1].As<Napi::Boolean>();
+  return RunAsync<std::vector<std::string>>(
+      info.Env(),
+      [ns, v6]() {
+        NetnsGuard in(*ns);
+        return iptables::TableNames(v6);
+      },
+      [](Napi::Env env, std::vector<std::string>& names) {
+        Napi::Array a = Napi::Array::New(env, names.size());
+        for (uint32_t i = 0; i < names.size(); i++) a.Set(i, names[i]);
+        return a;
+      });
+}
+
+}  // namespace
+
+void InitIptables(Napi::Env env, Napi::Object exports) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("getInfo", Napi::Function::New(env, GetInfo));
+  o.Set("getTable", Napi::Function::New(env, GetTable));
+  o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
+  o.Set("tableNames", Napi::Function::New(env, TableNames));
+  exports.Set("iptables", o);
+}
+
 }  // namespace kernlb

@@ -1,0 +1,151 @@
+/** Addresses and masks as x_tables stores them (network byte order) and as iptables-save prints them. */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { IptFamily } from './types';
+
+export function addrLen(family: IptFamily): number {
+  return family === 'ipv4' ? 4 : 16;
+}
+
+/** Parses an address of the family into bytes; undefined when it is not one. */
+export function parseAddr(s: string, family: IptFamily): Buffer | undefined {
+  if (family === 'ipv4') {
+    if (!isIPv4(s)) return undefined;
+    return Buffer.from(s.split('.').map(Number));
+  }
+  if (!isIPv6(s)) return undefined;
+  let text = s;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const p = v4[1]!.split('.').map(Number);
+    const hex = `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
+    text = text.slice(0, -v4[1]!.length) + hex;
+  }
+  const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : [];
+  const r = rest ? rest.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : [];
+  const words = 8;
+  const mid = rest !== undefined ? new Array(words - h.length - r.length).fill(0) : [];
+  const all = [...h, ...mid, ...r];
+  if (all.length !== 8) return undefined;
+  const b = Buffer.alloc(16);
+  all.forEach((w, i) => b.writeUInt16BE(w, i * 2));
+  return b;
+}
+
+/** inet_ntop as glibc prints it (RFC 5952 style for IPv6, with embedded IPv4 for ::ffff:a.b.c.d). */
+export function formatAddr(b: Buffer): string {
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(i * 2));
+  let bestBase = -1, bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
+      out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+      break;
+    }
+    out += w[i]!.toString(16);
+  }
+  if (bestBase >= 0 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+export function prefixMask(bits: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) {
+    const n = Math.max(0, Math.min(8, bits - i * 8));
+    b[i] = n === 0 ? 0 : (0xff << (8 - n)) & 0xff;
+  }
+  return b;
+}
+
+/** Prefix length of a contiguous mask, or -1. */
+export function maskPrefix(m: Buffer): number {
+  let bits = 0, i = 0;
+  for (; i < m.length && m[i] === 0xff; i++) bits += 8;
+  if (i < m.length) {
+    const v = m[i]!;
+    let n = 0;
+    while (n < 8 && v & (0x80 >> n)) n++;
+    if (((0xff << (8 - n)) & 0xff) !== v) return -1;
+    bits += n;
+    for (i++; i < m.length; i++) if (m[i] !== 0) return -1;
+  }
+  return bits;
+}
+
+export interface AddrMask {
+  addr: Buffer;
+  mask: Buffer;
+}
+
+const V4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;
+
+/** IPv4 "a.b.c.d[/len]" as two numbers (address already masked), undefined when not that form. */
+export function parseCidr4Fast(s: string): [number, number] | undefined {
+  const m = V4_CIDR.exec(s);
+  if (!m) return undefined;
+  const a = Number(m[1]), b = Number(m[2]), c = Number(m[3]), d = Number(m[4]);
+  if (a > 255 || b > 255 || c > 255 || d > 255 || (m[1]!.length > 1 && m[1]![0] === '0') || (m[2]!.length > 1 && m[2]![0] === '0') ||
+    (m[3]!.length > 1 && m[3]![0] === '0') || (m[4]!.length > 1 && m[4]![0] === '0')) return undefined;
+  const bits = m[5] === undefined ? 32 : Number(m[5]);
+  if (bits > 32) return undefined;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return [(((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0, mask];
+}
+
+/** "a", "a/len", "a/mask"; undefined when invalid. The address is masked, as iptables does. */
+export function parseCidr(s: string, family: IptFamily): AddrMask | undefined {
+  const len = addrLen(family);
+  const slash = s.indexOf('/');
+  const a = parseAddr(slash < 0 ? s : s.slice(0, slash), family);
+  if (!a) return undefined;
+  let mask: Buffer;
+  if (slash < 0) mask = prefixMask(len * 8, len);
+  else {
+    const m = s.slice(slash + 1);
+    if (/^\d{1,3}$/.test(m)) {
+      const bits = Number(m);
+      if (bits > len * 8) return undefined;
+      mask = prefixMask(bits, len);
+    } else {
+      const mb = parseAddr(m, family);
+      if (!mb) return undefined;
+      mask = mb;
+    }
+  }
+  const addr = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) addr[i] = a[i]! & mask[i]!;
+  return { addr, mask };
+}
+
+/** "addr/len" as iptables-save prints an address with its mask (a non-contiguous mask in full). */
+export function formatCidr(addr: Buffer, mask: Buffer): string {
+  const p = maskPrefix(mask);
+  return `${formatAddr(addr)}/${p >= 0 ? p : formatAddr(mask)}`;
+}
+
+/** The model's spelling of an address read from the kernel: "a/len" always. */
+export function isZero(b: Buffer): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}

@@ -1,0 +1,105 @@
+/**
+ * Edits on a table model (as read() returns it), applied together by one commit. Each helper changes
+ * the table in place and returns it; a bad reference is a ValidationError at once.
+ */
+import { ValidationError } from '../errors';
+import { isHook, TABLE_HOOKS } from './layout';
+import type { IptChain, IptFamily, IptRule, IptTable } from './types';
+
+/** A table with its built-in chains (policy ACCEPT) and no rules. */
+export function emptyTable(family: IptFamily, name: string): IptTable {
+  const hooks = TABLE_HOOKS[name];
+  if (!hooks) throw new ValidationError('name', `unknown table "${name}" (filter, nat, mangle, raw, security)`, name);
+  return { family, name, chains: hooks.map((h) => ({ name: h, policy: 'ACCEPT', counters: { packets: 0, bytes: 0 }, rules: [] })) };
+}
+
+export function getChain(t: IptTable, name: string): IptChain {
+  const c = t.chains.find((x) => x.name === name);
+  if (!c) throw new ValidationError('chain', `no chain "${name}" in table ${t.name}`, name);
+  return c;
+}
+
+function position(c: IptChain, pos: number, max: number): number {
+  if (!Number.isInteger(pos) || pos < 1 || pos > max) throw new ValidationError('position', `chain ${c.name} has no rule ${pos} (1..${max})`, pos);
+  return pos - 1;
+}
+
+export function appendRule(t: IptTable, chain: string, rule: IptRule): IptTable {
+  getChain(t, chain).rules.push(rule);
+  return t;
+}
+/** Inserts before rule `pos` (1-based, default 1 = first). */
+export function insertRule(t: IptTable, chain: string, rule: IptRule, pos = 1): IptTable {
+  const c = getChain(t, chain);
+  c.rules.splice(position(c, pos, c.rules.length + 1), 0, rule);
+  return t;
+}
+/** Deletes rule number `pos` (1-based). */
+export function deleteRule(t: IptTable, chain: string, pos: number): IptTable {
+  const c = getChain(t, chain);
+  c.rules.splice(position(c, pos, c.rules.length), 1);
+  return t;
+}
+export function replaceRule(t: IptTable, chain: string, pos: number, rule: IptRule): IptTable {
+  const c = getChain(t, chain);
+  c.rules[position(c, pos, c.rules.length)] = rule;
+  return t;
+}
+export function createChain(t: IptTable, name: string): IptTable {
+  if (t.chains.some((c) => c.name === name)) throw new ValidationError('chain', `chain "${name}" already exists in table ${t.name}`, name);
+  t.chains.push({ name, rules: [] });
+  return t;
+}
+/** Creates the chain when missing (idempotent), like kube-proxy's "ensure chain". */
+export function ensureChain(t: IptTable, name: string): IptChain {
+  return t.chains.find((c) => c.name === name) ?? (createChain(t, name), getChain(t, name));
+}
+export function flushChain(t: IptTable, name: string): IptTable {
+  getChain(t, name).rules = [];
+  return t;
+}
+
+function references(t: IptTable, name: string): string[] {
+  const out: string[] = [];
+  for (const c of t.chains)
+    c.rules.forEach((r, i) => {
+      if ((r.target?.type === 'jump' || r.target?.type === 'goto') && r.target.chain === name) out.push(`${c.name} rule ${i + 1}`);
+    });
+  return out;
+}
+
+/** Deletes a user chain; it must be empty unless `force`, and no rule may jump to it. */
+export function deleteChain(t: IptTable, name: string, opts: { force?: boolean } = {}): IptTable {
+  const c = getChain(t, name);
+  if (c.policy !== undefined) throw new ValidationError('chain', `"${name}" is a built-in chain`, name);
+  if (c.rules.length && !opts.force) throw new ValidationError('chain', `chain ${name} is not empty (${c.rules.length} rules)`, name);
+  const refs = references(t, name);
+  if (refs.length) throw new ValidationError('chain', `chain ${name} is referenced by ${refs.join(', ')}`, name);
+  t.chains = t.chains.filter((x) => x !== c);
+  return t;
+}
+/** Renames a user chain and every jump/goto to it. */
+export function renameChain(t: IptTable, from: string, to: string): IptTable {
+  const c = getChain(t, from);
+  if (c.policy !== undefined || isHook(to)) throw new ValidationError('chain', 'built-in chains cannot be renamed', from);
+  if (t.chains.some((x) => x.name === to)) throw new ValidationError('chain', `chain "${to}" already exists`, to);
+  c.name = to;
+  for (const ch of t.chains)
+    for (const r of ch.rules) if ((r.target?.type === 'jump' || r.target?.type === 'goto') && r.target.chain === from) r.target.chain = to;
+  return t;
+}
+export function setPolicy(t: IptTable, chain: string, policy: 'ACCEPT' | 'DROP'): IptTable {
+  const c = getChain(t, chain);
+  if (c.policy === undefined) throw new ValidationError('chain', `${chain} is a user chain: only built-in chains have a policy`, chain);
+  if (policy !== 'ACCEPT' && policy !== 'DROP') throw new ValidationError('policy', 'must be ACCEPT or DROP', policy);
+  c.policy = policy;
+  return t;
+}
+/** Zeroes counters of one chain (its rules and policy) or of the whole table. */
+export function zeroCounters(t: IptTable, chain?: string): IptTable {
+  for (const c of chain ? [getChain(t, chain)] : t.chains) {
+    if (c.counters) c.counters = { packets: 0, bytes: 0 };
+    for (const r of c.rules) delete r.counters;
+  }
+  return t;
+}

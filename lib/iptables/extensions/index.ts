@@ -1,0 +1,47 @@
+/** The registry of typed extensions: by model type for encoding, by kernel name for decoding, by save name for parsing. */
+import { addrtype } from './addrtype';
+import type { Codec } from './codec';
+import { comment } from './comment';
+import { connmarkTarget } from './connmark-target';
+import { conntrack } from './conntrack';
+import { ct, notrack } from './ct';
+import { icmp, icmp6 } from './icmp';
+import { iprange } from './iprange';
+import { limit } from './limit';
+import { log } from './log';
+import { mac } from './mac';
+import { connmark, mark } from './mark';
+import { markTarget } from './mark-target';
+import { multiport } from './multiport';
+import { dnat, masquerade, redirect, snat } from './nat';
+import { owner } from './owner';
+import { physdev } from './physdev';
+import { recent } from './recent';
+import { reject } from './reject';
+import { set } from './set';
+import { state } from './state';
+import { statistic } from './statistic';
+import { tcp } from './tcp';
+import { udp } from './udp';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
+
+// Aliases first: state before conntrack, NOTRACK before CT (each declines the other's bytes).
+export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner] as unknown as AnyCodec[];
+export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct] as unknown as AnyCodec[];
+
+const byType = (list: AnyCodec[]) => new Map(list.map((c) => [c.type, c]));
+const byName = (list: AnyCodec[]) => {
+  const m = new Map<string, AnyCodec[]>();
+  for (const c of list) m.set(c.name, [...(m.get(c.name) ?? []), c]);
+  return m;
+};
+const bySave = (list: AnyCodec[]) => new Map(list.map((c) => [c.saveName ?? c.name, c]));
+
+export const matchByType = byType(MATCH_CODECS);
+export const targetByType = byType(TARGET_CODECS);
+export const matchByName = byName(MATCH_CODECS);
+export const targetByName = byName(TARGET_CODECS);
+export const matchBySaveName = bySave(MATCH_CODECS);
+export const targetBySaveName = bySave(TARGET_CODECS);

@@ -1,0 +1,124 @@
+/** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
+import { bitNames, namesToBits, opt, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+
+export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
+export interface TcpMatch {
+  type: 'tcp';
+  sport?: PortRange;
+  dport?: PortRange;
+  /** Flags examined (mask) and those that must be set among them (comp). */
+  flags?: { mask: TcpFlag[]; set: TcpFlag[] };
+  option?: number;
+  invert?: { sport?: boolean; dport?: boolean; flags?: boolean; option?: boolean };
+}
+
+export const TCP_FLAGS: Array<[string, number]> = [['FIN', 1], ['SYN', 2], ['RST', 4], ['PSH', 8], ['ACK', 16], ['URG', 32]];
+const INV = { sport: 1, dport: 2, flags: 4, option: 8 } as const;
+
+export function saveTcpFlags(m: number): string {
+  return m === 0 ? 'NONE' : bitNames(m, TCP_FLAGS).join(',');
+}
+function parseTcpFlags(s: string): TcpFlag[] {
+  if (s === 'ALL') return TCP_FLAGS.map(([n]) => n as TcpFlag);
+  if (s === 'NONE') return [];
+  const m = namesToBits(s.split(','), TCP_FLAGS, 'TCP flag');
+  return bitNames(m, TCP_FLAGS) as TcpFlag[];
+}
+function flagBits(list: TcpFlag[]): number {
+  return namesToBits(list, TCP_FLAGS, 'TCP flag');
+}
+
+export function writePorts(b: Buffer, off: number, p: PortRange | undefined): void {
+  const [lo, hi] = p === undefined ? [0, 65535] : portRange(p);
+  b.writeUInt16LE(lo, off);
+  b.writeUInt16LE(hi, off + 2);
+}
+export function readPorts(b: Buffer, off: number): PortRange | undefined {
+  const lo = b.readUInt16LE(off), hi = b.readUInt16LE(off + 2);
+  if (lo === 0 && hi === 65535) return undefined;
+  return lo === hi ? lo : [lo, hi];
+}
+export function savePorts(p: PortRange): string {
+  const [lo, hi] = portRange(p);
+  return lo === hi ? `${lo}` : `${lo}:${hi}`;
+}
+
+export const tcp: Codec<TcpMatch> = {
+  kind: 'match',
+  type: 'tcp',
+  name: 'tcp',
+  revision: () => 0,
+  size: () => 12,
+  encode(v, b) {
+    writePorts(b, 0, v.sport);
+    writePorts(b, 4, v.dport);
+    b[8] = v.option ?? 0;
+    if (v.flags) {
+      b[9] = flagBits(v.flags.mask);
+      b[10] = flagBits(v.flags.set);
+    }
+    let inv = 0;
+    for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (v.invert?.[k]) inv |= INV[k];
+    b[11] = inv;
+  },
+  decode(b) {
+    if ((b[9]! | b[10]!) & ~0x3f || b[11]! & ~0xf) return undefined;
+    const v: TcpMatch = { type: 'tcp' };
+    const sp = readPorts(b, 0), dp = readPorts(b, 4);
+    if (sp !== undefined) v.sport = sp;
+    if (dp !== undefined) v.dport = dp;
+    const inv = b[11]!;
+    if (b[8] || inv & INV.option) v.option = b[8]!;
+    if (b[9] || inv & INV.flags) v.flags = { mask: bitNames(b[9]!, TCP_FLAGS) as TcpFlag[], set: bitNames(b[10]!, TCP_FLAGS) as TcpFlag[] };
+    const invert: NonNullable<TcpMatch['invert']> = {};
+    for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (inv & INV[k]) invert[k] = true;
+    if (Object.keys(invert).length) v.invert = invert;
+    return v;
+  },
+  validate(v) {
+    const out: Array<[string, string]> = [];
+    if (v.sport !== undefined && !validPortRange(v.sport)) out.push(['sport', 'must be a port 0-65535 or [low, high]']);
+    if (v.dport !== undefined && !validPortRange(v.dport)) out.push(['dport', 'must be a port 0-65535 or [low, high]']);
+    if (v.option !== undefined && !(Number.isInteger(v.option) && v.option >= 0 && v.option <= 255)) out.push(['option', 'must be 0-255']);
+    if (v.flags) {
+      for (const f of [...v.flags.mask, ...v.flags.set])
+        if (!TCP_FLAGS.some(([n]) => n === f)) out.push(['flags', `unknown TCP flag "${f}"`]);
+    }
+    return out;
+  },
+  save(v) {
+    let s = '';
+    if (v.sport !== undefined) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
+    if (v.dport !== undefined) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
+    if (v.option !== undefined) s += `${v.invert?.option ? ' !' : ''} --tcp-option ${v.option}`;
+    if (v.flags) s += `${v.invert?.flags ? ' !' : ''} --tcp-flags ${saveTcpFlags(flagBits(v.flags.mask))} ${saveTcpFlags(flagBits(v.flags.set))}`;
+    return s;
+  },
+  options: { sport: 1, 'source-port': 1, dport: 1, 'destination-port': 1, 'tcp-flags': 2, syn: 0, 'tcp-option': 1 },
+  parse(opts) {
+    const v: TcpMatch = { type: 'tcp' };
+    const invert: NonNullable<TcpMatch['invert']> = {};
+    for (const o of opts) {
+      if (o.name === 'sport' || o.name === 'source-port') {
+        v.sport = parsePortRange(arg(o));
+        if (o.invert) invert.sport = true;
+      } else if (o.name === 'dport' || o.name === 'destination-port') {
+        v.dport = parsePortRange(arg(o));
+        if (o.invert) invert.dport = true;
+      } else if (o.name === 'tcp-flags') {
+        if (o.args.length !== 2) throw new ParseProblem('--tcp-flags needs a mask and a set');
+        v.flags = { mask: parseTcpFlags(o.args[0]!), set: parseTcpFlags(o.args[1]!) };
+        if (o.invert) invert.flags = true;
+      } else if (o.name === 'syn') {
+        v.flags = { mask: ['SYN', 'RST', 'ACK', 'FIN'], set: ['SYN'] };
+        if (o.invert) invert.flags = true;
+      } else if (o.name === 'tcp-option') {
+        v.option = Number(arg(o));
+        if (o.invert) invert.option = true;
+      }
+    }
+    if (Object.keys(invert).length) v.invert = invert;
+    void opt;
+    return v;
+  },
+};

@@ -1,0 +1,127 @@
+/**
+ * The iptables handle: reads and replaces whole x_tables tables of one family in one namespace.
+ * A commit is one IPT_SO_SET_REPLACE (atomic per table); `expectUnchanged` turns it into a
+ * compare-and-swap against what read() saw.
+ */
+import { constants } from 'node:os';
+import { ConflictError, KernelError, ValidationError } from '../errors';
+import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
+import { native } from '../native';
+import { decodeTable, encodeTable } from './blob';
+import { HOOKS, TABLE_HOOKS } from './layout';
+import { validateTable } from './validate';
+import type { IptFamily, IptTable } from './types';
+
+export interface IptablesOpenOptions extends OpenOptions {
+  /** Default ipv4. */
+  family?: IptFamily;
+}
+
+export interface CommitOptions {
+  /** Fail with ConflictError, changing nothing, when the table changed since `table` was read. */
+  expectUnchanged?: boolean;
+  /** Restore the model's counters after the replace (default true; rules without counters start at 0). */
+  counters?: boolean;
+}
+
+export interface UpdateOptions {
+  /** Attempts before the ConflictError is passed on (default 5). */
+  attempts?: number;
+}
+
+const ENOPROTOOPT = constants.errno.ENOPROTOOPT;
+
+/** The kernel has no x_tables for the family (module not loaded): say what to do. */
+function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    if (e instanceof KernelError && e.errno === ENOPROTOOPT) {
+      const mod = family === 'ipv6' ? 'ip6_tables' : 'ip_tables';
+      throw new KernelError({
+        errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}),
+        hint: `the kernel has no ${family} x_tables: load it with "modprobe ${mod}" (iptables-legacy does that itself)`,
+      });
+    }
+    throw e;
+  });
+}
+
+const TABLE_NAME = /^[a-z_0-9]{1,31}$/i;
+const EAGAIN = constants.errno.EAGAIN;
+
+export class Iptables extends KernelHandle {
+  readonly family: IptFamily;
+
+  private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily) {
+    super(h, opts.netns);
+    this.family = family;
+  }
+
+  static async open(opts: IptablesOpenOptions = {}): Promise<Iptables> {
+    const family = opts.family ?? 'ipv4';
+    if (family !== 'ipv4' && family !== 'ipv6') throw new ValidationError('family', 'must be "ipv4" or "ipv6"', family);
+    return new Iptables(await openNativeHandle(NO_SOCKET, opts, 'open iptables handle'), opts, family);
+  }
+
+  private get v6(): boolean {
+    return this.family === 'ipv6';
+  }
+
+  private object(table: string): string {
+    return `table ${table} (${this.family})`;
+  }
+
+  /** Tables that exist in the namespace, in the order iptables-save prints them. */
+  tables(): Promise<string[]> {
+    return explain(this.family, this.run({ op: 'list iptables tables' }, (h) => native().iptables.tableNames(h, this.v6)));
+  }
+
+  /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
+  async read(table = 'filter'): Promise<IptTable> {
+    if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
+    const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table)));
+    const t = decodeTable(raw, this.family, table);
+    t.readState = { numEntries: raw.numEntries, digest: raw.digest };
+    return t;
+  }
+
+  /** Replaces the whole table in one kernel call. */
+  async commit(table: IptTable, opts: CommitOptions = {}): Promise<void> {
+    validateTable(table);
+    if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
+    if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
+    let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
+    if (hooks === undefined) {
+      const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
+      hooks = info.validHooks;
+    }
+    const enc = encodeTable(table, hooks);
+    const expect = opts.expectUnchanged ? table.readState! : null;
+    const counters = opts.counters === false ? null : enc.counters;
+    await explain(this.family, this.run(
+      {
+        op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
+        hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
+      },
+      (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
+    ));
+  }
+
+  /**
+   * Read-modify-write with retries: reads `table`, lets `edit` change it (or return a new one),
+   * commits with expectUnchanged, and starts over on a conflict. Returns the committed table.
+   */
+  async update(table: string, edit: (t: IptTable) => void | IptTable | Promise<void | IptTable>, opts: UpdateOptions = {}): Promise<IptTable> {
+    const attempts = opts.attempts ?? 5;
+    for (let i = 1; ; i++) {
+      const t = await this.read(table);
+      const out = (await edit(t)) ?? t;
+      if (!out.readState) out.readState = t.readState!;
+      try {
+        await this.commit(out, { expectUnchanged: true });
+        return out;
+      } catch (e) {
+        if (!(e instanceof ConflictError) || i >= attempts) throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The typed model of an x_tables table. A table is a list of chains; built-in chains carry a policy
+ * and counters; each rule has the standard part (addresses, interfaces, protocol, fragment flag and
+ * their inversions), a list of matches and a target. Matches and targets kernlb does not type are
+ * kept as `{ type: 'raw', name, revision, data }` so a read-modify-write never loses them.
+ */
+import type { ExtensionMatch, ExtensionTarget } from './extensions/types';
+
+export type IptFamily = 'ipv4' | 'ipv6';
+export type BuiltinTableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security';
+
+export interface Counters {
+  packets: number;
+  bytes: number;
+}
+
+/** A match or target kept as bytes: the kernel's name, revision and data (without the 32-byte header). */
+export interface RawExtension {
+  type: 'raw';
+  name: string;
+  revision: number;
+  data: Buffer;
+}
+
+export type IptMatch = ExtensionMatch | RawExtension;
+
+export type StandardVerdict = 'ACCEPT' | 'DROP' | 'RETURN' | 'QUEUE';
+export type IptTarget =
+  | { type: StandardVerdict }
+  | { type: 'jump'; chain: string }
+  | { type: 'goto'; chain: string }
+  | ExtensionTarget
+  | RawExtension;
+
+export interface RuleInversions {
+  source?: boolean;
+  destination?: boolean;
+  inInterface?: boolean;
+  outInterface?: boolean;
+  protocol?: boolean;
+  fragment?: boolean;
+}
+
+export interface IptRule {
+  /** "10.0.0.0/8", "10.0.0.1" (= /32), "10.0.0.0/255.0.255.0"; IPv6 likewise. */
+  source?: string;
+  destination?: string;
+  /** Interface name; a trailing "+" matches every name with that prefix. */
+  inInterface?: string;
+  outInterface?: string;
+  /** "tcp", "udp", "icmp", "icmpv6", ... or a protocol number. */
+  protocol?: string | number;
+  /** IPv4 only: match second and further fragments (with invert.fragment: only unfragmented/first). */
+  fragment?: boolean;
+  invert?: RuleInversions;
+  matches?: IptMatch[];
+  /** Absent: the rule only counts (no verdict, evaluation continues). */
+  target?: IptTarget;
+  counters?: Counters;
+}
+
+export interface IptChain {
+  name: string;
+  /** Built-in chains only. */
+  policy?: 'ACCEPT' | 'DROP';
+  /** Built-in chains only: the policy's counters. */
+  counters?: Counters;
+  rules: IptRule[];
+}
+
+/** What a read saw, for commit(..., { expectUnchanged }): entry count and digest of the entries. */
+export interface TableReadState {
+  numEntries: number;
+  digest: string;
+}
+
+export interface IptTable {
+  family: IptFamily;
+  name: string;
+  chains: IptChain[];
+  /** Set by read(); a commit with expectUnchanged compares the kernel's table with it. */
+  readState?: TableReadState;
+}

@@ -1,0 +1,211 @@
+#include "iptables/table_io.h"
+
+// netinet/in.h before the linux headers: the other order redefines struct in_addr.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "netlink/error.h"
+
+namespace kernlb {
+namespace iptables {
+
+namespace {
+
+std::mutex& XtMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// The raw socket libiptc would open: one per call, closed on every path.
+class RawSocket {
+ public:
+  explicit RawSocket(bool v6) {
+    fd_ = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    if (fd_ < 0) throw KernelFailure(errno, "open raw socket for x_tables");
+  }
+  ~RawSocket() { close(fd_); }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+int Level(bool v6) { return v6 ? IPPROTO_IPV6 : IPPROTO_IP; }
+
+void CheckName(const std::string& table) {
+  if (table.empty() || table.size() >= XT_TABLE_MAXNAMELEN) throw InputFailure("bad table name: " + table);
+}
+
+// ipt_getinfo and ip6t_getinfo have the same layout; so do the get_entries/replace headers.
+static_assert(sizeof(ipt_getinfo) == sizeof(ip6t_getinfo), "getinfo layouts differ");
+static_assert(sizeof(ipt_replace) == sizeof(ip6t_replace), "replace layouts differ");
+static_assert(sizeof(ipt_get_entries) == sizeof(ip6t_get_entries), "get_entries layouts differ");
+
+TableInfo InfoLocked(int fd, bool v6, const std::string& table) {
+  ipt_getinfo gi;
+  memset(&gi, 0, sizeof gi);
+  strncpy(gi.name, table.c_str(), sizeof gi.name - 1);
+  socklen_t len = sizeof gi;
+  if (getsockopt(fd, Level(v6), IPT_SO_GET_INFO, &gi, &len) != 0)
+    throw KernelFailure(errno, v6 ? "IP6T_SO_GET_INFO" : "IPT_SO_GET_INFO");
+  TableInfo info;
+  info.validHooks = gi.valid_hooks;
+  for (int i = 0; i < kHooks; i++) {
+    info.hookEntry[i] = gi.hook_entry[i];
+    info.underflow[i] = gi.underflow[i];
+  }
+  info.numEntries = gi.num_entries;
+  info.size = gi.size;
+  return info;
+}
+
+TableBlob GetLocked(int fd, bool v6, const std::string& table) {
+  // The table can change between GET_INFO and GET_ENTRIES (the kernel then says EAGAIN because the
+  // size differs): bounded retries.
+  for (int attempt = 0;; attempt++) {
+    TableInfo info = InfoLocked(fd, v6, table);
+    size_t total = sizeof(ipt_get_entries) + info.size;
+    std::unique_ptr<uint8_t, decltype(&free)> buf(static_cast<uint8_t*>(calloc(1, total)), &free);
+    if (!buf) throw KernelFailure(ENOMEM, "allocate table buffer");
+    auto* ge = reinterpret_cast<ipt_get_entries*>(buf.get());
+    strncpy(ge->name, table.c_str(), sizeof ge->name - 1);
+    ge->size = info.size;
+    socklen_t len = static_cast<socklen_t>(total);
+    if (getsockopt(fd, Level(v6), IPT_SO_GET_ENTRIES, ge, &len) != 0) {
+      int e = errno;
+      if (e == EAGAIN && attempt < 8) continue;
+      throw KernelFailure(e, v6 ? "IP6T_SO_GET_ENTRIES" : "IPT_SO_GET_ENTRIES");
+    }
+    TableBlob out;
+    out.info = info;
+    out.length = info.size;
+    out.entries = static_cast<uint8_t*>(malloc(info.size ? info.size : 1));
+    if (!out.entries) throw KernelFailure(ENOMEM, "allocate table buffer");
+    memcpy(out.entries, buf.get() + sizeof(ipt_get_entries), info.size);
+    out.digest = DigestEntries(v6, out.entries, out.length);
+    return out;
+  }
+}
+
+}  // namespace
+
+uint64_t DigestEntries(bool v6, const uint8_t* entries, size_t length) {
+  // Words of 8 bytes (entries are 8-aligned) mixed with a multiply-xor; counters (16 bytes) and
+  // comefrom (4 bytes, set by the kernel's loop check) are skipped.
+  const size_t countersOff = v6 ? offsetof(ip6t_entry, counters) : offsetof(ipt_entry, counters);
+  const size_t comefromOff = v6 ? offsetof(ip6t_entry, comefrom) : offsetof(ipt_entry, comefrom);
+  const size_t nextOff = v6 ? offsetof(ip6t_entry, next_offset) : offsetof(ipt_entry, next_offset);
+  const size_t headSize = v6 ? sizeof(ip6t_entry) : sizeof(ipt_entry);
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ length;
+  auto mix = [&h](uint64_t w) {
+    h ^= w;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 32;
+  };
+  size_t off = 0;
+  while (off + headSize <= length) {
+    const uint8_t* e = entries + off;
+    uint16_t next;
+    memcpy(&next, e + nextOff, 2);
+    if (next < headSize || off + next > length) break;
+    for (size_t i = 0; i + 8 <= next; i += 8) {
+      if (i >= countersOff && i < countersOff + 16) continue;
+      uint64_t w;
+      memcpy(&w, e + i, 8);
+      if (comefromOff >= i && comefromOff < i + 8) memset(reinterpret_cast<uint8_t*>(&w) + (comefromOff - i), 0, 4);
+      mix(w);
+    }
+    off += next;
+  }
+  return h;
+}
+
+TableInfo GetTableInfo(bool v6, const std::string& table) {
+  CheckName(table);
+  std::lock_guard<std::mutex> lock(XtMutex());
+  RawSocket s(v6);
+  return InfoLocked(s.fd(), v6, table);
+}
+
+TableBlob GetTable(bool v6, const std::string& table) {
+  CheckName(table);
+  std::lock_guard<std::mutex> lock(XtMutex());
+  RawSocket s(v6);
+  return GetLocked(s.fd(), v6, table);
+}
+
+void ReplaceTable(const ReplaceRequest& req) {
+  CheckName(req.table);
+  if (req.blobLength < sizeof(ipt_replace)) throw InputFailure("replace blob shorter than its header");
+  std::lock_guard<std::mutex> lock(XtMutex());
+  RawSocket s(req.v6);
+  const char* op = req.v6 ? "IP6T_SO_SET_REPLACE" : "IPT_SO_SET_REPLACE";
+  uint32_t numCounters;
+  if (req.expectUnchanged) {
+    // Our own check catches same-size edits; the kernel's num_counters check (EAGAIN) closes the
+    // window between this read and the replace for anything that changes the entry count.
+    TableBlob now = GetLocked(s.fd(), req.v6, req.table);
+    free(now.entries);
+    if (now.info.numEntries != req.expectNumEntries || now.digest != req.expectDigest)
+      throw KernelFailure(EAGAIN, op, "table changed since it was read");
+    numCounters = req.expectNumEntries;
+  } else {
+    numCounters = InfoLocked(s.fd(), req.v6, req.table).numEntries;
+  }
+  // The kernel writes the old table's counters here; they are not needed but must have room.
+  std::unique_ptr<xt_counters[]> old(new xt_counters[numCounters ? numCounters : 1]);
+  // The header is patched in place: TypeScript builds this buffer for this one call and keeps it
+  // untouched until the promise settles (a copy of a 100+ MB table would cost more than it buys).
+  auto* head = reinterpret_cast<ipt_replace*>(req.blob);
+  head->num_counters = numCounters;
+  head->counters = old.get();
+  int rc = setsockopt(s.fd(), Level(req.v6), IPT_SO_SET_REPLACE, req.blob, static_cast<socklen_t>(req.blobLength));
+  int err = errno;
+  head->counters = nullptr;
+  if (rc != 0) throw KernelFailure(err, op);
+  if (req.countersLength) {
+    size_t total = sizeof(xt_counters_info) + req.countersLength;
+    std::unique_ptr<uint8_t, decltype(&free)> ci(static_cast<uint8_t*>(calloc(1, total)), &free);
+    if (!ci) throw KernelFailure(ENOMEM, "allocate counters buffer");
+    auto* info = reinterpret_cast<xt_counters_info*>(ci.get());
+    strncpy(info->name, req.table.c_str(), sizeof info->name - 1);
+    info->num_counters = static_cast<unsigned int>(req.countersLength / sizeof(xt_counters));
+    memcpy(ci.get() + sizeof(xt_counters_info), req.counters, req.countersLength);
+    if (setsockopt(s.fd(), Level(req.v6), IPT_SO_SET_ADD_COUNTERS, ci.get(), static_cast<socklen_t>(total)) != 0)
+      throw KernelFailure(errno, req.v6 ? "IP6T_SO_SET_ADD_COUNTERS" : "IPT_SO_SET_ADD_COUNTERS");
+  }
+}
+
+std::vector<std::string> TableNames(bool v6) {
+  const char* path = v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names";
+  std::vector<std::string> out;
+  FILE* f = fopen(path, "re");
+  if (!f) {
+    if (errno == ENOENT) return out;  // no table instantiated yet
+    throw KernelFailure(errno, std::string("open ") + path);
+  }
+  char line[64];
+  while (fgets(line, sizeof line, f)) {
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (!s.empty()) out.push_back(s);
+  }
+  fclose(f);
+  return out;
+}
+
+}  // namespace iptables
+}  // namespace kernlb

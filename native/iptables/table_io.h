@@ -1,0 +1,57 @@
+// x_tables table I/O through the legacy socket options (what libiptc's iptc_init/iptc_commit do
+// underneath): read a table's blob, replace a whole table in one IPT_SO_SET_REPLACE, add counters.
+// TypeScript encodes and decodes the blob; this layer only moves it and guards the compare-and-swap.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kernlb {
+namespace iptables {
+
+constexpr int kHooks = 5;  // NF_INET_NUMHOOKS
+
+struct TableInfo {
+  uint32_t validHooks = 0;
+  uint32_t hookEntry[kHooks] = {};
+  uint32_t underflow[kHooks] = {};
+  uint32_t numEntries = 0;
+  uint32_t size = 0;
+};
+
+struct TableBlob {
+  TableInfo info;
+  uint8_t* entries = nullptr;  // malloc'd, owned by whoever takes it (handed to a JS Buffer)
+  size_t length = 0;
+  uint64_t digest = 0;         // of the entries with counters left out: what "unchanged" compares
+};
+
+struct ReplaceRequest {
+  bool v6 = false;
+  std::string table;
+  // Complete ipt_replace/ip6t_replace: 96-byte header (num_counters and counters filled here) + entries.
+  uint8_t* blob = nullptr;
+  size_t blobLength = 0;
+  bool expectUnchanged = false;
+  uint32_t expectNumEntries = 0;
+  uint64_t expectDigest = 0;
+  // numEntries xt_counters to add after the replace (IPT_SO_SET_ADD_COUNTERS); empty = none.
+  const uint8_t* counters = nullptr;
+  size_t countersLength = 0;
+};
+
+// Both run on a worker thread already inside the target namespace; both take the process-wide
+// x_tables mutex so that kernlb's own check-then-replace sequences never interleave.
+TableBlob GetTable(bool v6, const std::string& table);
+TableInfo GetTableInfo(bool v6, const std::string& table);
+void ReplaceTable(const ReplaceRequest& req);
+
+// Names of the tables instantiated in this thread's namespace, in the kernel's order
+// (/proc/thread-self/net/ip_tables_names, the list iptables-save walks).
+std::vector<std::string> TableNames(bool v6);
+
+// Digest of a table's entries, skipping each entry's counters and comefrom (kernel-owned fields).
+uint64_t DigestEntries(bool v6, const uint8_t* entries, size_t length);
+
+}  // namespace iptables
+}  // namespace kernlb
