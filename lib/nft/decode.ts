@@ -124,7 +124,8 @@ export function decodeObject(o: NativeNftObject): NamedObject {
   if (o.objType === OBJ_TYPE.quota) out = { ...base, type: 'quota', bytes: o.bytes ?? 0, consumed: o.consumed ?? 0, ...(o.flags ? { over: true } : {}) };
   else if (o.objType === OBJ_TYPE.limit)
     out = { ...base, type: 'limit', rate: o.rate ?? 0, unit: o.unit ?? 0, burst: o.burst ?? 0, limitType: o.limitType === 1 ? 'bytes' : 'pkts', ...(o.flags ? { over: true } : {}) };
-  else out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
+  else if (o.objType === OBJ_TYPE.counter) out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
+  else out = { ...base, type: 'unsupported', objType: o.objType };
   if (o.handle !== undefined) out.handle = o.handle;
   return withComment(out, o.userdata, UDATA.objComment);
 }

@@ -427,12 +427,13 @@ export function packElement(p: Problems, path: string, layout: SetLayout, e: Ele
 
 export function encodeObject(p: Problems, path: string, o: NamedObject): NativeNftObject {
   const t = o.type as string;
-  if (!['counter', 'quota', 'limit'].includes(t)) p.add(`${path}.type`, 'must be counter, quota or limit', t);
+  if (!['counter', 'quota', 'limit'].includes(t))
+    p.add(`${path}.type`, t === 'unsupported' ? `object type ${(o as { objType?: number }).objType} is not one kernlb can write` : 'must be counter, quota or limit', t);
   const out: NativeNftObject = {
     family: family(p, path, 'family', o.family),
     table: name(p, path, 'table', o.table),
     name: name(p, path, 'name', o.name),
-    objType: OBJ_TYPE[o.type] ?? 0,
+    objType: (OBJ_TYPE as Record<string, number>)[o.type] ?? 0,
   };
   const big = Number.MAX_SAFE_INTEGER;
   if (o.type === 'counter') {

@@ -134,7 +134,9 @@ export interface NftSet {
 export type NamedObject =
   | { family: Family; table: string; name: string; type: 'counter'; packets?: number; bytes?: number; comment?: string; userdata?: string; handle?: number }
   | { family: Family; table: string; name: string; type: 'quota'; bytes: number; consumed?: number; over?: boolean; comment?: string; userdata?: string; handle?: number }
-  | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number };
+  | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number }
+  /** Read back only: an object kind kernlb does not model (ct helper, secmark, ...); committing it is refused. */
+  | { family: Family; table: string; name: string; type: 'unsupported'; objType: number; comment?: string; userdata?: string; handle?: number };
 
 /** Everything in one namespace (or one table), in an order that can be committed as is. */
 export interface Ruleset {
