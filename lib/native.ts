@@ -56,14 +56,233 @@ export interface NativeNetlink {
 // ---------------------------------------------------------------------------------------------
 // ipvs (native/ipvs)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeIpvs {}
+/** A service as the codec takes it: identity, plus attributes when `scheduler` is set (NEW/SET). */
+export interface NativeIpvsServiceDesc {
+  /** AF_INET (2) or AF_INET6 (10). */
+  family: number;
+  /** IPPROTO_*; absent for a fwmark service. */
+  protocol?: number;
+  address?: string;
+  port?: number;
+  fwmark?: number;
+  scheduler?: string;
+  /** IP_VS_SVC_F_* bits (sent with a full mask). */
+  flags?: number;
+  /** Persistence timeout, seconds. */
+  timeout?: number;
+  /** IPv4: the mask as a number (0xffffff00); IPv6: a prefix length. */
+  netmask?: number;
+  /** Persistence engine name ("sip"). */
+  pe?: string;
+}
+
+export interface NativeIpvsDestDesc {
+  /** Address family of the destination itself. */
+  family: number;
+  address: string;
+  port: number;
+  /** IP_VS_CONN_F_MASQ (0), _TUNNEL (2), _DROUTE (3). */
+  fwd: number;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+  /** IP_VS_CONN_F_TUNNEL_TYPE_*: present only for tunnel forwarding. */
+  tunType?: number;
+  tunPort?: number;
+  tunFlags?: number;
+}
+
+export interface NativeIpvsDaemonDesc {
+  /** IP_VS_STATE_MASTER (1) or _BACKUP (2). */
+  state: number;
+  ifname?: string;
+  syncId?: number;
+  syncMaxLen?: number;
+  /** Multicast group, IPv4 or IPv6. */
+  group?: string;
+  port?: number;
+  ttl?: number;
+}
+
+export interface NativeIpvsTimeouts {
+  tcp: number;
+  tcpFin: number;
+  udp: number;
+}
+
+/** One request: an IPVS_CMD_* number and the parts it carries. */
+export interface NativeIpvsOp {
+  cmd: number;
+  service?: NativeIpvsServiceDesc;
+  dest?: NativeIpvsDestDesc;
+  daemon?: NativeIpvsDaemonDesc;
+  timeouts?: NativeIpvsTimeouts;
+}
+
+export interface NativeIpvsStats {
+  conns: number;
+  inpkts: number;
+  outpkts: number;
+  inbytes: number;
+  outbytes: number;
+  cps: number;
+  inpps: number;
+  outpps: number;
+  inbps: number;
+  outbps: number;
+}
+
+export interface NativeIpvsServiceOut {
+  family: number;
+  protocol: number;
+  address: string;
+  port: number;
+  fwmark: number;
+  scheduler: string;
+  flags: number;
+  timeout: number;
+  netmask: number;
+  pe: string;
+  stats: NativeIpvsStats;
+}
+
+export interface NativeIpvsDestOut {
+  family: number;
+  address: string;
+  port: number;
+  fwd: number;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+  activeConns: number;
+  inactConns: number;
+  persistConns: number;
+  tunType?: number;
+  tunPort?: number;
+  tunFlags?: number;
+  stats: NativeIpvsStats;
+}
+
+export interface NativeIpvsDaemonOut {
+  state: number;
+  ifname: string;
+  syncId: number;
+  syncMaxLen: number;
+  group?: string;
+  port: number;
+  ttl: number;
+}
+
+export interface NativeIpvsInfo {
+  version: number;
+  connTabSize: number;
+}
+
+export type NativeIpvsReply =
+  | ({ kind: 'service' } & NativeIpvsServiceOut)
+  | ({ kind: 'dest' } & NativeIpvsDestOut)
+  | ({ kind: 'daemon' } & NativeIpvsDaemonOut)
+  | ({ kind: 'config' } & NativeIpvsTimeouts)
+  | ({ kind: 'info' } & NativeIpvsInfo)
+  | { kind: 'none' };
+
+export interface NativeIpvsBatchFailure {
+  index: number;
+  errno: number;
+  extack: string;
+}
+
+export interface NativeIpvs {
+  /** The bytes of one request (seq 0); flags default to NLM_F_REQUEST|NLM_F_ACK. */
+  encode(op: NativeIpvsOp, familyId: number, flags?: number): Buffer;
+  /** Decodes kernel reply messages. */
+  decode(buf: Buffer): NativeIpvsReply[];
+  /** Resolves the IPVS family for this handle; ENOENT "kernel has no IPVS" when absent. */
+  open(handle: NativeHandle): Promise<GenlFamilyInfo>;
+  /** Ops without ACKs, `chunk` per sendmsg (genl processes a sendmsg synchronously); failures by op index. */
+  apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; failures: NativeIpvsBatchFailure[] }>;
+  /** A GET command as a dump (dump=true) or a single request. */
+  query(handle: NativeHandle, op: NativeIpvsOp, dump: boolean): Promise<NativeIpvsReply[]>;
+  /** All services, each with its destinations. */
+  listAll(handle: NativeHandle): Promise<(NativeIpvsServiceOut & { destinations: NativeIpvsDestOut[] })[]>;
+  /** Text of the namespace's /proc/net/ip_vs_conn. */
+  readConnections(handle: NativeHandle): Promise<string>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // nft (native/nft)
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NativeNft {}
+/**
+ * Kernel-level nftables descriptions exchanged with native/nft (see lib/nft/kernel.ts for the
+ * documented types built on these). Binary values are lowercase hex strings; u64 values are numbers.
+ */
+export interface NativeNftExpr {
+  /** Expression name as the kernel knows it: payload, cmp, meta, immediate, lookup, ... */
+  type: string;
+  /** Attributes of that expression (numbers, strings, hex data) and, for dynset, nested `exprs`. */
+  [attr: string]: string | number | NativeNftExpr[] | undefined;
+}
+
+export interface NativeNftTable { family: number; name: string; flags?: number; handle?: number; userdata?: string }
+export interface NativeNftChain {
+  family: number; table: string; name: string; handle?: number; id?: number;
+  hook?: number; priority?: number; type?: string; policy?: number; device?: string; devices?: string[];
+  flags?: number; userdata?: string;
+}
+export interface NativeNftRule {
+  family: number; table: string; chain: string; handle?: number; position?: number; id?: number;
+  positionId?: number; userdata?: string; exprs: NativeNftExpr[];
+}
+export interface NativeNftElem {
+  key?: string; keyEnd?: string; data?: string; verdict?: number; chain?: string; objref?: string;
+  timeout?: number; expiration?: number; flags?: number; userdata?: string; exprs?: NativeNftExpr[];
+}
+export interface NativeNftSet {
+  family: number; table: string; name: string; handle?: number; id?: number; flags?: number;
+  keyType?: number; keyLen?: number; dataType?: number; dataLen?: number; objType?: number; policy?: number;
+  size?: number; concat?: number[]; timeout?: number; gcInterval?: number; userdata?: string; exprs?: NativeNftExpr[];
+}
+export interface NativeNftObject {
+  family: number; table: string; name: string; objType: number; handle?: number; userdata?: string;
+  packets?: number; bytes?: number; consumed?: number; flags?: number; rate?: number; unit?: number;
+  burst?: number; limitType?: number;
+}
+
+export type NativeNftOp = 'add' | 'create' | 'insert' | 'replace' | 'delete' | 'destroy' | 'flush';
+/** One transaction item; the native side maps (kind, op) to an NFT_MSG_* type and netlink flags. */
+export type NativeNftItem =
+  | ({ kind: 'table'; op: NativeNftOp } & NativeNftTable)
+  | ({ kind: 'chain'; op: NativeNftOp } & NativeNftChain)
+  | ({ kind: 'rule'; op: NativeNftOp } & NativeNftRule)
+  | ({ kind: 'set'; op: NativeNftOp } & NativeNftSet)
+  | ({ kind: 'elements'; op: NativeNftOp; family: number; table: string; set: string; setId?: number } & (
+      | { elements: NativeNftElem[] }
+      /** The bulk form: elements packed as lib/nft/pack.ts describes. */
+      | { packed: Buffer; count: number }))
+  | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject);
+
+export interface NativeNftBatchOptions { generation?: number; dryRun?: boolean }
+
+export interface NativeNftListing {
+  generation: number;
+  /** How many reads it took to see one consistent generation. */
+  attempts: number;
+  tables: NativeNftTable[];
+  chains: NativeNftChain[];
+  objects: NativeNftObject[];
+  sets: (NativeNftSet & { elements: NativeNftElem[] })[];
+  rules: NativeNftRule[];
+}
+
+export interface NativeNft {
+  /** The batch exactly as commit() would send it (seq 0), and the item index of every message. */
+  encodeBatch(items: NativeNftItem[], options: NativeNftBatchOptions): { buffer: Buffer; itemOfMessage: number[] };
+  /** One nfnetlink batch, one sendmsg. Rejects with the failing item's index (-1: the batch itself). */
+  commit(handle: NativeHandle, items: NativeNftItem[], options: NativeNftBatchOptions): Promise<void>;
+  generation(handle: NativeHandle): Promise<number>;
+  /** family: NFPROTO_* or 0 for all; table: null for all. */
+  list(handle: NativeHandle, family: number, table: string | null, maxAttempts: number): Promise<NativeNftListing>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // iptables (native/iptables)

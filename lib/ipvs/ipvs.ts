@@ -1,0 +1,313 @@
+/**
+ * Ipvs: a handle on one namespace's IPVS configuration over one generic-netlink socket with the
+ * family id cached. Safe for concurrent callers (native requests hold the socket's mutex and match
+ * replies by seq); many handles in different namespaces work side by side.
+ */
+import { fromNative, KernelError, ValidationError } from '../errors';
+import { native, type NativeHandle, type NativeIpvsOp, type NativeIpvsServiceDesc } from '../native';
+import { KernelHandle, NETLINK_GENERIC, openNativeHandle, type OpenOptions } from '../netlink/handle';
+import { Cmd } from './constants';
+import { parseConnections } from './connections';
+import { daemonFrom, destinationFrom, serviceFrom } from './decode';
+import { describeDestination, describeService } from './describe';
+import { daemonDesc, destDesc, destKeyDesc, serviceDesc, serviceKeyDesc, timeoutsDesc } from './validate';
+import type {
+  BatchOptions,
+  Connection,
+  Daemon,
+  DaemonSpec,
+  DaemonState,
+  Destination,
+  DestinationKey,
+  DestinationSpec,
+  IpvsInfo,
+  IpvsOp,
+  Service,
+  ServiceKey,
+  ServiceSpec,
+  Timeouts,
+} from './types';
+
+export const IPVS_EPERM_HINT = 'CAP_NET_ADMIN in the initial user namespace is needed for IPVS';
+
+/** A batch item after validation: the native op and what it concerns (for error messages). */
+interface Planned {
+  op: NativeIpvsOp;
+  /** Index of the IpvsOp it came from. */
+  from: number;
+  what: string;
+  opName: string;
+}
+
+export interface BatchResult {
+  /** Messages the kernel accepted. */
+  applied: number;
+  /** One KernelError per failed message; `index` is the IpvsOp's index, `item` what failed. */
+  failures: KernelError[];
+}
+
+function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
+  if (!Array.isArray(ops)) throw new ValidationError('ops', 'must be an array', ops);
+  const out: Planned[] = [];
+  ops.forEach((o, i) => {
+    const f = field(i);
+    if (typeof o !== 'object' || o === null) throw new ValidationError(f.replace(/\.$/, '') || 'op', 'must be an object', o);
+    switch (o.op) {
+      case 'addService':
+      case 'updateService': {
+        const svc = serviceDesc(o.service, `${f}service`);
+        const add = o.op === 'addService';
+        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: describeService(o.service), opName: add ? 'add' : 'update' });
+        if (add && o.service.destinations !== undefined) {
+          if (!Array.isArray(o.service.destinations))
+            throw new ValidationError(`${f}service.destinations`, 'must be an array', o.service.destinations);
+          const key = identity(svc);
+          o.service.destinations.forEach((d, j) => {
+            const dd = destDesc(d, svc, `${f}service.destinations[${j}]`);
+            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: describeDestination(o.service, d, dd.port), opName: 'add' });
+          });
+        }
+        break;
+      }
+      case 'deleteService':
+        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}service`) }, from: i, what: describeService(o.service), opName: 'delete' });
+        break;
+      case 'addDestination':
+      case 'updateDestination':
+      case 'deleteDestination': {
+        const svc = serviceKeyDesc(o.service, `${f}service`);
+        const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}destination`) : destDesc(o.destination, svc, `${f}destination`);
+        const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
+        const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
+        out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: describeDestination(o.service, o.destination, dd.port), opName });
+        break;
+      }
+      default:
+        throw new ValidationError(`${f}op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
+    }
+  });
+  return out;
+}
+
+function identity(svc: NativeIpvsServiceDesc): NativeIpvsServiceDesc {
+  const { family, protocol, address, port, fwmark } = svc;
+  return fwmark ? { family, fwmark } : { family, protocol, address, port };
+}
+
+export class Ipvs extends KernelHandle {
+  /** Opens a handle; a kernel without IPVS fails here with ENOENT "kernel has no IPVS". */
+  static async open(opts: OpenOptions = {}): Promise<Ipvs> {
+    const h = await openNativeHandle(NETLINK_GENERIC, opts, 'open IPVS');
+    const ipvs = new Ipvs(h, opts);
+    try {
+      await ipvs.run({ op: 'open IPVS', hint: IPVS_EPERM_HINT }, (nh) => native().ipvs.open(nh));
+    } catch (e) {
+      await ipvs.close();
+      throw e;
+    }
+    return ipvs;
+  }
+
+  private constructor(h: NativeHandle, opts: OpenOptions) {
+    super(h, opts.netns);
+  }
+
+  // ---- batches --------------------------------------------------------------------------------
+
+  /**
+   * Applies many operations with one request per item, pipelined (many per sendmsg): the bulk path.
+   * IPVS has no transactions: items before a failure stay applied. Failures are returned, not thrown.
+   */
+  async batch(ops: IpvsOp[], opts: BatchOptions = {}): Promise<BatchResult> {
+    const planned = plan(ops, (i) => `ops[${i}].`);
+    return this.applyPlanned(planned, opts, 'IPVS batch', true);
+  }
+
+  private async applyPlanned(planned: Planned[], opts: BatchOptions, op: string, indexIsOp: boolean): Promise<BatchResult> {
+    if (planned.length === 0) return { applied: 0, failures: [] };
+    const chunk = opts.chunk ?? 1024;
+    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 65536) throw new ValidationError('chunk', 'must be an integer from 1 to 65536', chunk);
+    const r = await this.run({ op, hint: IPVS_EPERM_HINT }, (h) =>
+      native().ipvs.apply(h, planned.map((p) => p.op), chunk, opts.stopOnError ?? false),
+    );
+    // Batch items are named by their op index and what they did; a single call's extra messages
+    // (addService's destinations) by message index and the destination.
+    const failures = r.failures.map((f) => {
+      const p = planned[f.index]!;
+      const extack = f.extack || explain(p.op, f.errno);
+      const common = { errno: f.errno, ...(extack ? { extack } : {}), ...(f.errno === 1 ? { hint: IPVS_EPERM_HINT } : {}) };
+      if (indexIsOp) return new KernelError({ ...common, op, index: p.from, item: `${p.opName} ${p.what}` });
+      return new KernelError({ ...common, op: planned[0]!.opName, object: planned[0]!.what, index: f.index, item: p.what });
+    });
+    return { applied: r.sent - failures.length, failures };
+  }
+
+  /** One logical operation (maybe several messages): throws the first failure. */
+  private async single(planned: Planned[]): Promise<void> {
+    const r = await this.applyPlanned(planned, {}, planned[0]?.opName ?? 'IPVS', false);
+    if (r.failures.length) throw stripIndex(r.failures[0]!, planned.length);
+  }
+
+  // ---- services -------------------------------------------------------------------------------
+
+  /**
+   * Adds a service and its destinations. If a destination fails, the service is removed again so
+   * nothing is left half-applied, and the destination's error is thrown.
+   */
+  async addService(service: ServiceSpec): Promise<void> {
+    const planned = plan([{ op: 'addService', service }], () => '');
+    const r = await this.applyPlanned(planned, { stopOnError: true }, 'add service', false);
+    if (!r.failures.length) return;
+    const first = r.failures[0]!;
+    if (first.index !== undefined && first.index > 0) {
+      await this.run({ op: 'delete (rollback)', object: planned[0]!.what }, (h) =>
+        native().ipvs.apply(h, [{ cmd: Cmd.DEL_SERVICE, service: identity(planned[0]!.op.service!) }], 1, true),
+      );
+    }
+    throw stripIndex(first, planned.length);
+  }
+
+  /** Replaces a service's attributes (scheduler, flags, persistence); destinations are untouched. */
+  async updateService(service: ServiceSpec): Promise<void> {
+    const p = plan([{ op: 'updateService', service }], () => '');
+    return this.single(p);
+  }
+
+  async deleteService(service: ServiceKey): Promise<void> {
+    return this.single(plan([{ op: 'deleteService', service }], () => ''));
+  }
+
+  /** One service with its destinations; KernelError ESRCH when it does not exist. */
+  async getService(service: ServiceKey): Promise<Service> {
+    const key = serviceKeyDesc(service, 'service');
+    const what = describeService(service);
+    const replies = await this.run({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, (h) =>
+      native().ipvs.query(h, { cmd: Cmd.GET_SERVICE, service: key }, false),
+    );
+    const svc = replies.find((r) => r.kind === 'service');
+    if (!svc || svc.kind !== 'service') throw new KernelError({ errno: 3, op: 'get', object: what });
+    const dests = await this.listDestinationsRaw(key, what);
+    return serviceFrom(svc, dests);
+  }
+
+  /** Every service, each with its destinations and stats. */
+  async listServices(): Promise<Service[]> {
+    const all = await this.run({ op: 'list services', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.listAll(h));
+    return all.map((s) => serviceFrom(s, s.destinations));
+  }
+
+  // ---- destinations ---------------------------------------------------------------------------
+
+  async addDestination(service: ServiceKey, destination: DestinationSpec): Promise<void> {
+    return this.single(plan([{ op: 'addDestination', service, destination }], () => ''));
+  }
+
+  async updateDestination(service: ServiceKey, destination: DestinationSpec): Promise<void> {
+    return this.single(plan([{ op: 'updateDestination', service, destination }], () => ''));
+  }
+
+  async deleteDestination(service: ServiceKey, destination: DestinationKey): Promise<void> {
+    return this.single(plan([{ op: 'deleteDestination', service, destination }], () => ''));
+  }
+
+  /** The service's destinations; a missing service is ESRCH (the kernel itself answers an empty list). */
+  async listDestinations(service: ServiceKey): Promise<Destination[]> {
+    return (await this.getService(service)).destinations;
+  }
+
+  private async listDestinationsRaw(key: NativeIpvsServiceDesc, what: string) {
+    const replies = await this.run({ op: 'list destinations of', object: what, hint: IPVS_EPERM_HINT }, (h) =>
+      native().ipvs.query(h, { cmd: Cmd.GET_DEST, service: key }, true),
+    );
+    return replies.flatMap((r) => (r.kind === 'dest' ? [r] : []));
+  }
+
+  // ---- global state ---------------------------------------------------------------------------
+
+  async getTimeouts(): Promise<Timeouts> {
+    const r = await this.run({ op: 'get timeouts', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.query(h, { cmd: Cmd.GET_CONFIG }, false));
+    const c = r.find((x) => x.kind === 'config');
+    if (!c || c.kind !== 'config') throw new KernelError({ errno: 71, op: 'get timeouts', extack: 'no reply' });
+    return { tcp: c.tcp, tcpFin: c.tcpFin, udp: c.udp };
+  }
+
+  /** Sets the given timeouts (seconds); absent or 0 keeps the current value. */
+  async setTimeouts(timeouts: Partial<Timeouts>): Promise<void> {
+    const t = timeoutsDesc(timeouts, 'timeouts');
+    await this.exec({ cmd: Cmd.SET_CONFIG, timeouts: t }, 'set timeouts');
+  }
+
+  async info(): Promise<IpvsInfo> {
+    const r = await this.run({ op: 'get info', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.query(h, { cmd: Cmd.GET_INFO }, false));
+    const i = r.find((x) => x.kind === 'info');
+    if (!i || i.kind !== 'info') throw new KernelError({ errno: 71, op: 'get info', extack: 'no reply' });
+    const v = i.version;
+    return { version: `${(v >> 16) & 255}.${(v >> 8) & 255}.${v & 255}`, versionCode: v, connectionTableSize: i.connTabSize };
+  }
+
+  async startDaemon(daemon: DaemonSpec): Promise<void> {
+    const d = daemonDesc(daemon, 'daemon');
+    await this.exec({ cmd: Cmd.NEW_DAEMON, daemon: d }, 'start sync daemon', `sync daemon ${daemon.state} on ${daemon.interface}`);
+  }
+
+  async stopDaemon(state: DaemonState): Promise<void> {
+    const d = daemonDesc({ state, interface: 'x' }, 'daemon');
+    await this.exec({ cmd: Cmd.DEL_DAEMON, daemon: { state: d.state } }, 'stop sync daemon', `sync daemon ${state}`);
+  }
+
+  async listDaemons(): Promise<Daemon[]> {
+    const r = await this.run({ op: 'list sync daemons', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.query(h, { cmd: Cmd.GET_DAEMON }, true));
+    return r.flatMap((x) => (x.kind === 'daemon' ? [daemonFrom(x)] : []));
+  }
+
+  /** Removes every service (and destination). */
+  async flush(): Promise<void> {
+    await this.exec({ cmd: Cmd.FLUSH }, 'flush');
+  }
+
+  /** Zeroes the counters of one service, or of everything. */
+  async zero(service?: ServiceKey): Promise<void> {
+    if (service === undefined) return this.exec({ cmd: Cmd.ZERO }, 'zero counters');
+    const key = serviceKeyDesc(service, 'service');
+    return this.exec({ cmd: Cmd.ZERO, service: key }, 'zero counters', describeService(service));
+  }
+
+  /** The namespace's connection table (/proc/net/ip_vs_conn), parsed. */
+  async listConnections(): Promise<Connection[]> {
+    const text = await this.run({ op: 'list connections' }, (h) => native().ipvs.readConnections(h));
+    return parseConnections(text);
+  }
+
+  private async exec(op: NativeIpvsOp, opName: string, object?: string): Promise<void> {
+    const ctx = { op: opName, hint: IPVS_EPERM_HINT, ...(object ? { object } : {}) };
+    const r = await this.run(ctx, (h) => native().ipvs.apply(h, [op], 1, true));
+    const f = r.failures[0];
+    if (f) throw fromNative({ kind: 'kernel', errno: f.errno, extack: f.extack }, ctx);
+  }
+}
+
+/** What an errno means for an IPVS command when the kernel gave no text (it rarely does). */
+function explain(op: NativeIpvsOp, errno: number): string {
+  const isSvc = op.cmd === Cmd.NEW_SERVICE || op.cmd === Cmd.SET_SERVICE;
+  const isDest = op.cmd === Cmd.NEW_DEST || op.cmd === Cmd.SET_DEST || op.cmd === Cmd.DEL_DEST;
+  if (errno === 2 && isSvc)
+    return `unknown scheduler "${op.service?.scheduler}"${op.service?.pe ? ` or persistence engine "${op.service.pe}"` : ''} (not in this kernel)`;
+  if (errno === 2 && isDest) return 'no such destination';
+  if (errno === 3) return 'no such service';
+  if (errno === 22 && isDest)
+    return 'destination refused: it must be a unicast address (a namespace whose loopback is down refuses all), and a different address family needs tunnel forwarding and no sync daemon';
+  if (errno === 97) return 'address family not supported by this kernel';
+  return '';
+}
+
+/** A single operation's error carries no batch index unless it expanded into several messages. */
+function stripIndex(e: KernelError, messages: number): KernelError {
+  if (messages > 1) return e;
+  return new KernelError({
+    errno: e.errno,
+    op: e.op,
+    ...(e.object !== undefined ? { object: e.object } : {}),
+    ...(e.extack !== undefined ? { extack: e.extack } : {}),
+    ...(e.code === 'EPERM' ? { hint: IPVS_EPERM_HINT } : {}),
+  });
+}

@@ -1,0 +1,84 @@
+/** IP address parsing and canonical text for the load-balancer model (IPv4 dotted quad, IPv6 RFC 5952). */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export type Family = 'ipv4' | 'ipv6';
+
+export interface ParsedAddress {
+  family: Family;
+  /** 4 or 16 bytes, network order. */
+  bytes: Buffer;
+  /** Canonical text: dotted quad, or RFC 5952 (lower case, longest zero run compressed). */
+  text: string;
+}
+
+function v6Bytes(text: string): Buffer {
+  let s = text;
+  const out = Buffer.alloc(16);
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
+  const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4tail) {
+    const q = v4tail[1]!.split('.').map(Number);
+    s = s.slice(0, -v4tail[1]!.length) + `${((q[0]! << 8) | q[1]!).toString(16)}:${((q[2]! << 8) | q[3]!).toString(16)}`;
+  }
+  const [head, tail] = s.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+function v6Text(b: Buffer): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
+  // Longest run of two or more zero groups, first one on a tie (RFC 5952 4.2).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** Parses an address; undefined when it is not a valid IPv4 or IPv6 literal. */
+export function parseAddress(text: unknown): ParsedAddress | undefined {
+  if (typeof text !== 'string') return undefined;
+  if (isIPv4(text)) {
+    const bytes = Buffer.from(text.split('.').map(Number));
+    return { family: 'ipv4', bytes, text: [...bytes].join('.') };
+  }
+  if (isIPv6(text) && !text.includes('%')) {
+    const bytes = v6Bytes(text.toLowerCase());
+    return { family: 'ipv6', bytes, text: v6Text(bytes) };
+  }
+  return undefined;
+}
+
+/** Why an address cannot be a VIP or an endpoint (not unicast), or undefined when it can. */
+export function nonUnicastReason(a: ParsedAddress): string | undefined {
+  if (a.bytes.every((x) => x === 0)) return 'is the unspecified address';
+  if (a.family === 'ipv4') {
+    if (a.bytes[0]! >= 224 && a.bytes[0]! <= 239) return 'is a multicast address';
+    if (a.bytes.every((x) => x === 255)) return 'is the broadcast address';
+    if (a.bytes[0]! >= 240) return 'is a reserved (class E) address';
+  } else if (a.bytes[0] === 0xff) return 'is a multicast address';
+  return undefined;
+}
+
+/** Orders addresses: IPv4 before IPv6, then by bytes. */
+export function compareAddress(a: ParsedAddress, b: ParsedAddress): number {
+  if (a.family !== b.family) return a.family === 'ipv4' ? -1 : 1;
+  return Buffer.compare(a.bytes, b.bytes);
+}

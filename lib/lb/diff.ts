@@ -1,0 +1,88 @@
+/** Pure diff of two normalised states: which services and endpoints were added, removed or changed. */
+import { endpointKey, serviceKey, type Endpoint, type Service, type State } from './state';
+
+export interface WeightChange {
+  address: string;
+  port: number;
+  from: number;
+  to: number;
+}
+
+export interface ServiceChange {
+  key: string;
+  name: string;
+  /** Service-level fields that changed (name, scheduler, persistence). */
+  fields: string[];
+  endpoints: { added: Endpoint[]; removed: Endpoint[]; reweighted: WeightChange[] };
+}
+
+export interface StateDiff {
+  added: Service[];
+  removed: Service[];
+  updated: ServiceChange[];
+  unchanged: number;
+}
+
+export function isEmptyDiff(d: StateDiff): boolean {
+  return d.added.length === 0 && d.removed.length === 0 && d.updated.length === 0;
+}
+
+function samePersistence(a: Service['persistence'], b: Service['persistence']): boolean {
+  return (a?.timeout ?? 0) === (b?.timeout ?? 0);
+}
+
+/** Compares one service's two versions (same key); undefined when equal. */
+export function diffService(from: Service, to: Service): ServiceChange | undefined {
+  const fields: string[] = [];
+  if (from.name !== to.name) fields.push('name');
+  if (from.scheduler !== to.scheduler) fields.push('scheduler');
+  if (!samePersistence(from.persistence, to.persistence)) fields.push('persistence');
+  const old = new Map(from.endpoints.map((e) => [endpointKey(e), e]));
+  const added: Endpoint[] = [];
+  const reweighted: WeightChange[] = [];
+  for (const e of to.endpoints) {
+    const o = old.get(endpointKey(e));
+    if (!o) added.push(e);
+    else {
+      old.delete(endpointKey(e));
+      if (o.weight !== e.weight) reweighted.push({ address: e.address, port: e.port, from: o.weight, to: e.weight });
+    }
+  }
+  const removed = [...old.values()];
+  if (!fields.length && !added.length && !removed.length && !reweighted.length) return undefined;
+  return { key: serviceKey(to), name: to.name, fields, endpoints: { added, removed, reweighted } };
+}
+
+export function diffStates(from: State, to: State): StateDiff {
+  const old = new Map(from.services.map((s) => [serviceKey(s), s]));
+  const d: StateDiff = { added: [], removed: [], updated: [], unchanged: 0 };
+  for (const s of to.services) {
+    const k = serviceKey(s);
+    const o = old.get(k);
+    if (!o) {
+      d.added.push(s);
+      continue;
+    }
+    old.delete(k);
+    const c = diffService(o, s);
+    if (c) d.updated.push(c);
+    else d.unchanged++;
+  }
+  d.removed = [...old.values()];
+  return d;
+}
+
+/** One line per change, for the CLI and logs: "+ web tcp/10.0.0.1:80", "~ web: +10.1.0.4:80 w1". */
+export function formatDiff(d: StateDiff): string[] {
+  const lines: string[] = [];
+  for (const s of d.added) lines.push(`+ service ${s.name} ${serviceKey(s)} ${s.scheduler} (${s.endpoints.length} endpoints)`);
+  for (const s of d.removed) lines.push(`- service ${s.name} ${serviceKey(s)}`);
+  for (const c of d.updated) {
+    const parts: string[] = [...c.fields.map((f) => `${f} changed`)];
+    for (const e of c.endpoints.added) parts.push(`+${endpointKey(e)} w${e.weight}`);
+    for (const e of c.endpoints.removed) parts.push(`-${endpointKey(e)}`);
+    for (const w of c.endpoints.reweighted) parts.push(`${endpointKey(w)} w${w.from}->w${w.to}`);
+    lines.push(`~ service ${c.name} ${c.key}: ${parts.join(', ')}`);
+  }
+  return lines;
+}

@@ -1,0 +1,189 @@
+/**
+ * LoadBalancer: one desired state, compiled to the mode's kernel objects, applied as a minimal diff.
+ *
+ *   await using lb = await LoadBalancer.open({ mode: 'nftables', netns: 'lb' });
+ *   const summary = await lb.apply({ services: [...] });   // what changed, and how long it took
+ *   const status = await lb.status();                      // the kernel's view + per-endpoint counters
+ *
+ * - nftables and iptables: one atomic commit per apply, none at all when nothing changed; a commit
+ *   that races with another writer fails with ConflictError and apply() re-reads and retries (bounded).
+ * - ipvs: ordered single operations (add before remove); removed endpoints drain in the kernel
+ *   (see modes/ipvs/compile.ts), finished by later applies or sweepDrains(), also after a restart.
+ * - Switching mode: after this mode's apply succeeded, the other modes' objects in the namespace are
+ *   removed (new mode live first).
+ */
+import { isConflict } from '../errors';
+import { Iptables } from '../iptables';
+import { Ipvs } from '../ipvs';
+import { Nftables } from '../nft';
+import { describeNetns, type NetnsSpec } from '../netns';
+import { diffStates, formatDiff, isEmptyDiff } from './diff';
+import { IptablesBackend } from './modes/iptables/backend';
+import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
+import { NftBackend } from './modes/nftables/backend';
+import { MODES, type Mode } from './schedulers';
+import { validateState, type DesiredState, type State } from './state';
+import type { ApplySummary, BackendRead, LbStatus, ModeBackend } from './types';
+import { ValidationError } from '../errors';
+
+export interface LoadBalancerOptions {
+  mode: Mode;
+  netns?: NetnsSpec;
+  /** IPVS: seconds a removed endpoint may keep connections before it is deleted (default 300). */
+  drainTimeout?: number;
+  /** Remove the other modes' objects after a successful apply (default true). */
+  removeOtherModes?: boolean;
+  /** Commit attempts when another writer races (nftables/iptables; default 5). */
+  attempts?: number;
+}
+
+export interface ApplyOptions {
+  /** Compute and validate (nftables: the kernel validates the batch) without changing anything. */
+  dryRun?: boolean;
+}
+
+type BackendFactory = (netns: NetnsSpec | undefined, opts: LoadBalancerOptions) => Promise<ModeBackend>;
+
+const factories: Record<Mode, BackendFactory> = {
+  nftables: async (netns) => new NftBackend(await Nftables.open(netns !== undefined ? { netns } : {})),
+  ipvs: async (netns, o) => new IpvsBackend(await Ipvs.open(netns !== undefined ? { netns } : {}), o.drainTimeout !== undefined ? { drainTimeout: o.drainTimeout } : {}),
+  iptables: async (netns) => {
+    const ns = netns !== undefined ? { netns } : {};
+    const ipv4 = await Iptables.open({ ...ns, family: 'ipv4' });
+    try {
+      return new IptablesBackend({ ipv4, ipv6: await Iptables.open({ ...ns, family: 'ipv6' }) });
+    } catch (e) {
+      await ipv4.close();
+      throw e;
+    }
+  },
+};
+
+/** Registers a backend factory (used when a subsystem lands after this module). */
+export function registerModeBackend(mode: Mode, f: BackendFactory): void {
+  factories[mode] = f;
+}
+
+export class LoadBalancer implements AsyncDisposable {
+  readonly mode: Mode;
+  readonly netns: NetnsSpec | undefined;
+  #backend: ModeBackend;
+  #opts: LoadBalancerOptions;
+
+  private constructor(backend: ModeBackend, opts: LoadBalancerOptions) {
+    this.#backend = backend;
+    this.mode = opts.mode;
+    this.netns = opts.netns;
+    this.#opts = opts;
+  }
+
+  static async open(opts: LoadBalancerOptions): Promise<LoadBalancer> {
+    if (!opts || !MODES.includes(opts.mode)) throw new ValidationError('mode', `must be one of ${MODES.join(', ')}`, opts?.mode);
+    if (opts.drainTimeout !== undefined && (!Number.isInteger(opts.drainTimeout) || opts.drainTimeout < 0))
+      throw new ValidationError('drainTimeout', 'must be a whole number of seconds >= 0', opts.drainTimeout);
+    return new LoadBalancer(await factories[opts.mode](opts.netns, opts), opts);
+  }
+
+  /** Validates `input` for this mode (throws ValidationError naming the field) and normalises it. */
+  validate(input: DesiredState | unknown): State {
+    return validateState(input, this.mode);
+  }
+
+  /** Makes the kernel match `input`; returns what changed. Applying the same state twice changes nothing. */
+  async apply(input: DesiredState | unknown, opts: ApplyOptions = {}): Promise<ApplySummary> {
+    const desired = this.validate(input);
+    const started = performance.now();
+    const attempts = this.#opts.attempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#read(desired);
+      const diff = diffStates(current.state, desired);
+      try {
+        const r = await this.#backend.apply(desired, current, { dryRun: !!opts.dryRun });
+        const removedModes = opts.dryRun || this.#opts.removeOtherModes === false ? [] : await this.#removeOtherModes();
+        return {
+          mode: this.mode,
+          dryRun: !!opts.dryRun,
+          changed: r.changed || removedModes.length > 0,
+          diff,
+          lines: formatDiff(diff),
+          operations: r.operations,
+          durationMs: performance.now() - started,
+          draining: r.draining,
+          removedModes,
+        };
+      } catch (e) {
+        if (!isConflict(e) || attempt >= attempts) throw e;
+      }
+    }
+  }
+
+  /** What would change, without touching the kernel. */
+  async diff(input: DesiredState | unknown) {
+    const desired = this.validate(input);
+    const current = await this.#read(desired);
+    const d = diffStates(current.state, desired);
+    return { diff: d, lines: formatDiff(d), empty: isEmptyDiff(d) };
+  }
+
+  /** The kernel's view in the same model, with per-endpoint counters. */
+  async status(): Promise<LbStatus> {
+    const r = await this.#backend.read();
+    return { mode: this.mode, state: r.state, services: r.services };
+  }
+
+  /** IPVS: deletes drained endpoints (idle or past the drain timeout). Other modes: nothing to do. */
+  async sweepDrains(): Promise<number> {
+    return this.#backend instanceof IpvsBackend ? this.#backend.sweep() : 0;
+  }
+
+  /** Removes everything this mode put in the namespace. */
+  async clear(): Promise<void> {
+    await this.#backend.clear();
+  }
+
+  async #read(desired: State): Promise<BackendRead> {
+    const r = await this.#backend.read({ forApply: true });
+    if (this.#backend instanceof IpvsBackend) this.#backend.adoptNames(desired, r as IpvsRead);
+    return r;
+  }
+
+  async #removeOtherModes(): Promise<Mode[]> {
+    const removed: Mode[] = [];
+    for (const m of MODES) {
+      if (m === this.mode) continue;
+      let other: ModeBackend | undefined;
+      try {
+        other = await factories[m](this.netns, this.#opts);
+      } catch {
+        continue; // that mode cannot exist here (e.g. no IPVS in this kernel): nothing to remove
+      }
+      try {
+        let present = false;
+        try {
+          present = await other.present();
+        } catch {
+          // that mode cannot read its tables here (e.g. no nat table module): nothing of it to remove
+        }
+        if (present) {
+          await other.clear();
+          removed.push(m);
+        }
+      } finally {
+        await other.close();
+      }
+    }
+    return removed;
+  }
+
+  close(): Promise<void> {
+    return this.#backend.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  toString(): string {
+    return `LoadBalancer(${this.mode}, ${describeNetns(this.netns)})`;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * iptables mode over the Iptables handle (legacy x_tables, nat table, IPv4 and IPv6). Each apply is
+ * one read-modify-write of the nat table per family that changed, committed with expectUnchanged
+ * (ConflictError when someone else wrote in between; LoadBalancer re-reads and retries). Unchanged
+ * services keep their chains as read, counters included; rules that are not kernlb's are kept as is.
+ */
+import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarget as KTarget, IptTable, Iptables } from '../../../iptables';
+import { parseAddress } from '../../address';
+import { diffStates, isEmptyDiff } from '../../diff';
+import { serviceKey, type Protocol, type Service, type State } from '../../state';
+import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
+import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
+import {
+  CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
+  type IptChain, type IptFamilyPlan, type IptMatch, type IptRule, type IptTarget,
+} from './compile';
+
+type Fam = 'ipv4' | 'ipv6';
+
+function toKMatch(m: IptMatch): KMatch {
+  switch (m.kind) {
+    case 'comment':
+      return { type: 'comment', comment: m.comment };
+    case 'port':
+      // sctp is refused by validation in this mode
+      return m.protocol === 'udp' ? { type: 'udp', ...(m.dport !== undefined ? { dport: m.dport } : {}) } : { type: 'tcp', ...(m.dport !== undefined ? { dport: m.dport } : {}) };
+    case 'statistic-random':
+      return { type: 'statistic', mode: 'random', probability: m.probability };
+    case 'statistic-nth':
+      return { type: 'statistic', mode: 'nth', every: m.every, packet: m.packet };
+    case 'mark':
+      return { type: 'mark', mark: m.mark, mask: m.mask, ...(m.invert ? { invert: true } : {}) };
+  }
+}
+
+function toKTarget(t: IptTarget): KTarget {
+  switch (t.kind) {
+    case 'jump':
+      return { type: 'jump', chain: t.chain };
+    case 'return':
+      return { type: 'RETURN' };
+    case 'dnat':
+      return { type: 'DNAT', address: t.address, port: t.port };
+    case 'mark':
+      return { type: 'MARK', op: t.op, value: t.value };
+    case 'masquerade':
+      return { type: 'MASQUERADE' };
+  }
+}
+
+export function toKRule(r: IptRule): KRule {
+  const k: KRule = { matches: r.matches.map(toKMatch) };
+  if (r.source) k.source = r.source;
+  if (r.destination) k.destination = r.destination;
+  if (r.protocol) k.protocol = r.protocol;
+  if (r.target) k.target = toKTarget(r.target);
+  return k;
+}
+
+function toKChain(c: IptChain): KChain {
+  return { name: c.name, rules: c.rules.map(toKRule) };
+}
+
+const commentOf = (r: KRule) => r.matches?.find((m): m is Extract<KMatch, { type: 'comment' }> => m.type === 'comment')?.comment;
+const isOwnJump = (r: KRule) =>
+  r.target?.type === 'jump' && r.target.chain.startsWith(OWN_CHAIN_PREFIX) && [JUMP_COMMENT_SERVICES, JUMP_COMMENT_POSTROUTING].includes(commentOf(r) ?? '');
+
+/** kernlb's services in one family's nat table, read back into the model with counters. */
+export function decodeIptables(t: IptTable): { state: State; services: ServiceStatus[]; chains: Map<string, KChain>; hooked: boolean } {
+  const chains = new Map(t.chains.filter((c) => c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => [c.name, c]));
+  const hooked = ['PREROUTING', 'OUTPUT', 'POSTROUTING'].every((n) => t.chains.find((c) => c.name === n)?.rules.some(isOwnJump));
+  const services: ServiceStatus[] = [];
+  for (const r of chains.get(CHAIN_SERVICES)?.rules ?? []) {
+    if (r.target?.type !== 'jump' || !r.destination) continue;
+    const svcChain = chains.get(r.target.chain);
+    const header = parseHeaderComment(svcChain?.rules[0] ? commentOf(svcChain.rules[0]) : undefined);
+    const vip = parseAddress(r.destination.replace(/\/\d+$/, ''));
+    const pm = r.matches?.find((m) => m.type === 'tcp' || m.type === 'udp');
+    const dport = pm && (pm.type === 'tcp' || pm.type === 'udp') ? pm.dport : undefined;
+    if (!svcChain || !header || !vip || typeof dport !== 'number') continue;
+    const endpoints: EndpointStatus[] = [];
+    for (const er of svcChain.rules.slice(1)) {
+      const ep = parseEndpointComment(commentOf(er));
+      if (!ep) continue;
+      const c = er.counters ?? { packets: 0, bytes: 0 };
+      endpoints.push({ ...ep, counters: { connections: er.target ? c.packets : 0, packets: er.target ? c.packets : 0, bytes: er.target ? c.bytes : 0 } });
+    }
+    services.push({ name: header.name, protocol: String(r.protocol) as Protocol, family: vip.family, vip: vip.text, port: dport, scheduler: header.scheduler, endpoints });
+  }
+  const state: State = { services: services.map((s) => ({ ...s, endpoints: s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })) })) as Service[] };
+  return { state, services, chains, hooked };
+}
+
+/**
+ * The new nat table: everything not kernlb's as read; kernlb's chains rebuilt from the plan, reusing
+ * the read chains (with their counters) of services that did not change.
+ */
+export function mergeTable(t: IptTable, plan: IptFamilyPlan, unchanged: Set<string>, current: Map<string, KChain>): IptTable {
+  const keep = new Set<string>();
+  for (const [key, names] of plan.serviceChains) if (unchanged.has(key)) for (const n of names) keep.add(n);
+  const others = t.chains.filter((c) => !c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => ({ ...c, rules: c.rules.filter((r) => !isOwnJump(r)) }));
+  for (const h of plan.hooks) {
+    const c = others.find((x) => x.name === h.chain);
+    if (!c) continue;
+    const old = t.chains.find((x) => x.name === h.chain)!.rules.find((r) => isOwnJump(r) && r.target?.type === 'jump' && h.rule.target?.kind === 'jump' && r.target.chain === h.rule.target.chain);
+    c.rules.unshift(old ?? toKRule(h.rule)); // first, like kube-proxy's -I jumps
+  }
+  const own = plan.chains.map((c) => (keep.has(c.name) && current.has(c.name) ? current.get(c.name)! : toKChain(c)));
+  return { ...t, chains: [...others, ...own] };
+}
+
+export interface IptRead extends BackendRead {
+  tables: Record<Fam, IptTable>;
+  decoded: Record<Fam, ReturnType<typeof decodeIptables>>;
+}
+
+export class IptablesBackend implements ModeBackend<IptRead> {
+  readonly mode = 'iptables' as const;
+  constructor(private readonly handles: Record<Fam, Iptables>) {}
+
+  async read(): Promise<IptRead> {
+    const [t4, t6] = await Promise.all([this.handles.ipv4.read('nat'), this.handles.ipv6.read('nat')]);
+    const d4 = decodeIptables(t4);
+    const d6 = decodeIptables(t6);
+    const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const state: State = { services: [...d4.state.services, ...d6.state.services].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    return { state, services, draining: [], tables: { ipv4: t4, ipv6: t6 }, decoded: { ipv4: d4, ipv6: d6 } };
+  }
+
+  async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }) {
+    const plan = compileIptables(desired);
+    let operations = 0;
+    const commits: [Fam, IptTable][] = [];
+    for (const f of ['ipv4', 'ipv6'] as const) {
+      const want: State = { services: desired.services.filter((s) => s.family === f) };
+      const d = diffStates(cur.decoded[f].state, want);
+      const hasFixed = cur.decoded[f].hooked && ['KERNLB-SERVICES', 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n));
+      // Nothing of kernlb's in an unused family: leave that table alone.
+      if (isEmptyDiff(d) && (hasFixed || (!want.services.length && !cur.decoded[f].chains.size))) continue;
+      const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
+      const unchanged = new Set(want.services.map(serviceKey).filter((k) => !changed.has(k)));
+      const next = mergeTable(cur.tables[f], plan[f], unchanged, cur.decoded[f].chains);
+      operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
+      commits.push([f, next]);
+    }
+    if (!commits.length) return { operations: 0, draining: [], changed: false };
+    if (!opts.dryRun) for (const [f, t] of commits) await this.handles[f].commit(t, { expectUnchanged: true });
+    return { operations, draining: [], changed: true };
+  }
+
+  async present(): Promise<boolean> {
+    const r = await this.read();
+    return r.decoded.ipv4.chains.size > 0 || r.decoded.ipv6.chains.size > 0 || r.decoded.ipv4.hooked || r.decoded.ipv6.hooked;
+  }
+
+  async clear(): Promise<void> {
+    const r = await this.read();
+    for (const f of ['ipv4', 'ipv6'] as const) {
+      const t = r.tables[f];
+      if (!r.decoded[f].chains.size && !t.chains.some((c) => c.rules.some(isOwnJump))) continue;
+      const chains = t.chains.filter((c) => !c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => ({ ...c, rules: c.rules.filter((x) => !isOwnJump(x)) }));
+      await this.handles[f].commit({ ...t, chains }, { expectUnchanged: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.handles.ipv4.close(), this.handles.ipv6.close()]);
+  }
+}

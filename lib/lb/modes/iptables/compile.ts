@@ -1,0 +1,242 @@
+/**
+ * iptables mode: kube-proxy's layout in kernlb's own chains of the nat table, so other rules in the
+ * table are never touched (one jump rule per hook is all kernlb adds to the built-in chains):
+ *
+ *   -A PREROUTING  -m comment --comment "kernlb service portals" -j KERNLB-SERVICES
+ *   -A OUTPUT      -m comment --comment "kernlb service portals" -j KERNLB-SERVICES
+ *   -A POSTROUTING -m comment --comment "kernlb postrouting rules" -j KERNLB-POSTROUTING
+ *   KERNLB-SERVICES:    -d VIP/32 -p tcp -m comment --comment NAME -m tcp --dport P -j KERNLB-SVC-<hash>
+ *   KERNLB-SVC-<hash>:  comment-only header ("service NAME SCHED"), then per endpoint
+ *                       -m statistic --mode random --probability w_i/R_i (or --mode nth --every R_i --packet 0
+ *                       for rr: exact round robin) -j KERNLB-SEP-<hash>; the last endpoint takes the rest;
+ *                       weight-0 endpoints stay as comment-only rules (so status() reads them back).
+ *   KERNLB-SEP-<hash>:  -s EP/32 -j KERNLB-MARK-MASQ (hairpin), -p tcp -m tcp -j DNAT --to-destination EP:PORT
+ *   KERNLB-MARK-MASQ:   -j MARK --or-mark 0x10000;  KERNLB-POSTROUTING masquerades marked packets once.
+ *
+ * Chain names hash the service (and endpoint) identity like kube-proxy does (sha256, base32, 16
+ * characters) because x_tables chain names are limited to 28 characters.
+ */
+import { createHash } from 'node:crypto';
+import { activeEndpoints, endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
+import { endpointComment, headerComment } from '../nftables/compile';
+
+export const IPT_TABLE = 'nat';
+export const CHAIN_SERVICES = 'KERNLB-SERVICES';
+export const CHAIN_POSTROUTING = 'KERNLB-POSTROUTING';
+export const CHAIN_MARK_MASQ = 'KERNLB-MARK-MASQ';
+export const MASQ_MARK = 0x10000;
+export const OWN_CHAIN_PREFIX = 'KERNLB-';
+export const JUMP_COMMENT_SERVICES = 'kernlb service portals';
+export const JUMP_COMMENT_POSTROUTING = 'kernlb postrouting rules';
+
+export type IptMatch =
+  | { kind: 'comment'; comment: string }
+  | { kind: 'port'; protocol: Protocol; dport?: number }
+  | { kind: 'statistic-random'; probability: number }
+  | { kind: 'statistic-nth'; every: number; packet: number }
+  | { kind: 'mark'; mark: number; mask: number; invert: boolean };
+
+export type IptTarget =
+  | { kind: 'jump'; chain: string }
+  | { kind: 'return' }
+  | { kind: 'dnat'; address: string; port: number }
+  | { kind: 'mark'; op: 'or' | 'xor'; value: number }
+  | { kind: 'masquerade' };
+
+export interface IptRule {
+  source?: string;
+  destination?: string;
+  protocol?: Protocol;
+  matches: IptMatch[];
+  /** Absent = a counting/comment-only rule (falls through). */
+  target?: IptTarget;
+}
+
+export interface IptChain {
+  name: string;
+  rules: IptRule[];
+}
+
+/** One family's nat-table content owned by kernlb, plus the jumps from the built-in chains. */
+export interface IptFamilyPlan {
+  family: 'ipv4' | 'ipv6';
+  /** Jump rules kernlb owns in built-in chains (PREROUTING, OUTPUT, POSTROUTING). */
+  hooks: { chain: 'PREROUTING' | 'OUTPUT' | 'POSTROUTING'; rule: IptRule }[];
+  /** All KERNLB-* chains in a stable order: fixed chains first, then per-service ones. */
+  chains: IptChain[];
+  /** Per service key: the names of the chains that service owns (SVC + SEPs), for minimal diffs. */
+  serviceChains: Map<string, string[]>;
+}
+
+export interface IptPlan {
+  ipv4: IptFamilyPlan;
+  ipv6: IptFamilyPlan;
+}
+
+function hash16(text: string): string {
+  const h = createHash('sha256').update(text).digest();
+  // RFC 4648 base32 of the digest, first 16 characters (what kube-proxy does for its chain names).
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of h) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5 && out.length < 16) {
+      out += alpha[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 16) break;
+  }
+  return out;
+}
+
+export function svcChainName(s: Pick<Service, 'protocol' | 'vip' | 'port'>): string {
+  return `KERNLB-SVC-${hash16(serviceKey(s))}`;
+}
+
+export function sepChainName(s: Pick<Service, 'protocol' | 'vip' | 'port'>, e: { address: string; port: number }): string {
+  return `KERNLB-SEP-${hash16(`${serviceKey(s)}>${endpointKey(e)}`)}`;
+}
+
+function hostPrefix(address: string): string {
+  return address.includes(':') ? `${address}/128` : `${address}/32`;
+}
+
+/** What x_tables stores for a probability (xt_statistic_info: lround(p * 2^31)). */
+export function storedProbability(p: number): number {
+  return Math.round(p * 0x80000000);
+}
+
+function serviceChains(s: Service): IptChain[] {
+  const svc: IptChain = { name: svcChainName(s), rules: [{ matches: [{ kind: 'comment', comment: headerComment(s) }] }] };
+  const seps: IptChain[] = [];
+  const active = activeEndpoints(s);
+  const weights = active.map((e) => (s.scheduler === 'rr' ? 1 : e.weight));
+  let rest = weights.reduce((a, b) => a + b, 0);
+  active.forEach((e, i) => {
+    const w = weights[i]!;
+    const sep = sepChainName(s, e);
+    const matches: IptMatch[] = [{ kind: 'comment', comment: endpointComment(e) }];
+    if (i < active.length - 1) {
+      matches.push(
+        s.scheduler === 'rr' ? { kind: 'statistic-nth', every: rest, packet: 0 } : { kind: 'statistic-random', probability: w / rest },
+      );
+    }
+    rest -= w;
+    svc.rules.push({ matches, target: { kind: 'jump', chain: sep } });
+    seps.push({
+      name: sep,
+      rules: [
+        { source: hostPrefix(e.address), matches: [{ kind: 'comment', comment: s.name }], target: { kind: 'jump', chain: CHAIN_MARK_MASQ } },
+        {
+          protocol: s.protocol,
+          matches: [
+            { kind: 'comment', comment: s.name },
+            { kind: 'port', protocol: s.protocol },
+          ],
+          target: { kind: 'dnat', address: e.address, port: e.port },
+        },
+      ],
+    });
+  });
+  for (const e of s.endpoints) if (e.weight === 0) svc.rules.push({ matches: [{ kind: 'comment', comment: endpointComment(e) }] });
+  return [svc, ...seps];
+}
+
+function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyPlan {
+  const mine = services.filter((s) => s.family === family);
+  const jump = (chain: string, comment: string): IptRule => ({ matches: [{ kind: 'comment', comment }], target: { kind: 'jump', chain } });
+  const servicesChain: IptChain = { name: CHAIN_SERVICES, rules: [] };
+  const chains: IptChain[] = [
+    servicesChain,
+    {
+      name: CHAIN_POSTROUTING,
+      rules: [
+        { matches: [{ kind: 'mark', mark: MASQ_MARK, mask: MASQ_MARK, invert: true }], target: { kind: 'return' } },
+        { matches: [], target: { kind: 'mark', op: 'xor', value: MASQ_MARK } }, // clear the bit again
+        { matches: [{ kind: 'comment', comment: 'kernlb hairpin traffic requiring SNAT' }], target: { kind: 'masquerade' } },
+      ],
+    },
+    { name: CHAIN_MARK_MASQ, rules: [{ matches: [], target: { kind: 'mark', op: 'or', value: MASQ_MARK } }] },
+  ];
+  const serviceChainsMap = new Map<string, string[]>();
+  const sorted = [...mine].sort((a, b) => (svcChainName(a) < svcChainName(b) ? -1 : 1));
+  for (const s of sorted) {
+    const own = serviceChains(s);
+    servicesChain.rules.push({
+      destination: hostPrefix(s.vip),
+      protocol: s.protocol,
+      matches: [
+        { kind: 'comment', comment: `${s.name} ${serviceKey(s)}` },
+        { kind: 'port', protocol: s.protocol, dport: s.port },
+      ],
+      target: { kind: 'jump', chain: own[0]!.name },
+    });
+    chains.push(...own);
+    serviceChainsMap.set(serviceKey(s), own.map((c) => c.name));
+  }
+  return {
+    family,
+    hooks: [
+      { chain: 'PREROUTING', rule: jump(CHAIN_SERVICES, JUMP_COMMENT_SERVICES) },
+      { chain: 'OUTPUT', rule: jump(CHAIN_SERVICES, JUMP_COMMENT_SERVICES) },
+      { chain: 'POSTROUTING', rule: jump(CHAIN_POSTROUTING, JUMP_COMMENT_POSTROUTING) },
+    ],
+    chains,
+    serviceChains: serviceChainsMap,
+  };
+}
+
+export function compileIptables(state: State): IptPlan {
+  return { ipv4: compileFamily(state.services, 'ipv4'), ipv6: compileFamily(state.services, 'ipv6') };
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** One rule in iptables-save syntax, as `iptables-legacy-save` prints it. */
+export function renderIptRule(chain: string, r: IptRule): string {
+  const p: string[] = [`-A ${chain}`];
+  if (r.source) p.push(`-s ${r.source}`);
+  if (r.destination) p.push(`-d ${r.destination}`);
+  if (r.protocol) p.push(`-p ${r.protocol}`);
+  for (const m of r.matches) {
+    switch (m.kind) {
+      case 'comment':
+        p.push(`-m comment --comment ${/^[A-Za-z0-9_./:-]+$/.test(m.comment) ? m.comment : `"${m.comment}"`}`);
+        break;
+      case 'port':
+        p.push(`-m ${m.protocol}${m.dport !== undefined ? ` --dport ${m.dport}` : ''}`);
+        break;
+      case 'statistic-random':
+        p.push(`-m statistic --mode random --probability ${(storedProbability(m.probability) / 0x80000000).toFixed(11)}`);
+        break;
+      case 'statistic-nth':
+        p.push(`-m statistic --mode nth --every ${m.every} --packet ${m.packet}`);
+        break;
+      case 'mark':
+        p.push(`-m mark ${m.invert ? '! ' : ''}--mark ${hex(m.mark)}/${hex(m.mask)}`);
+        break;
+    }
+  }
+  const t = r.target;
+  if (t?.kind === 'jump') p.push(`-j ${t.chain}`);
+  if (t?.kind === 'return') p.push('-j RETURN');
+  if (t?.kind === 'masquerade') p.push('-j MASQUERADE');
+  if (t?.kind === 'mark') p.push(`-j MARK --set-xmark ${hex(t.value)}/${hex(t.op === 'or' ? t.value : 0)}`);
+  if (t?.kind === 'dnat') p.push(`-j DNAT --to-destination ${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port}`);
+  return p.join(' ');
+}
+
+/** kernlb's part of the nat table in iptables-save syntax (hook jumps, chain declarations, rules). */
+export function renderIptables(plan: IptFamilyPlan): string {
+  const out: string[] = ['*nat'];
+  for (const c of plan.chains) out.push(`:${c.name} - [0:0]`);
+  for (const h of plan.hooks) out.push(renderIptRule(h.chain, h.rule));
+  for (const c of plan.chains) for (const r of c.rules) out.push(renderIptRule(c.name, r));
+  out.push('COMMIT');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,59 @@
+/**
+ * Which schedulers each mode can express, and why not when it cannot. A scheduler a mode cannot do
+ * is a ValidationError, never a silent approximation.
+ *
+ * - rr: equal share over the endpoints whose weight is > 0 (weights are otherwise ignored, as IPVS rr does).
+ * - wrr: weighted round robin (exact proportions over each cycle of sum(weights) connections).
+ * - random: weighted random (each connection picks endpoint i with probability w_i / sum(w)).
+ * - sh: source hashing (the same client address always lands on the same endpoint while the set is stable).
+ * - every other IPVS scheduler (lc, wlc, lblc, lblcr, dh, sed, nq, mh, fo, ovf, twos) is IPVS-only.
+ */
+export type Mode = 'ipvs' | 'nftables' | 'iptables';
+export const MODES: readonly Mode[] = ['ipvs', 'nftables', 'iptables'];
+
+export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'twos'] as const;
+export const NFT_SCHEDULERS = ['rr', 'wrr', 'random', 'sh'] as const;
+export const IPTABLES_SCHEDULERS = ['rr', 'random'] as const;
+
+export const ALL_SCHEDULERS: readonly string[] = [...new Set<string>([...IPVS_SCHEDULERS, ...NFT_SCHEDULERS, ...IPTABLES_SCHEDULERS])];
+
+const supported: Record<Mode, readonly string[]> = {
+  ipvs: IPVS_SCHEDULERS,
+  nftables: NFT_SCHEDULERS,
+  iptables: IPTABLES_SCHEDULERS,
+};
+
+const whyNot: Record<Mode, Record<string, string>> = {
+  ipvs: { random: 'IPVS has no weighted-random scheduler; use wrr (weighted round robin) or mh' },
+  nftables: {},
+  iptables: {
+    wrr: 'iptables cannot do weighted round robin (statistic nth has one counter per rule); use random (weighted) or rr',
+    sh: 'iptables (x_tables) has no hash match to pick an endpoint by source address; use nftables or ipvs',
+  },
+};
+
+/** undefined when `mode` can do `scheduler`, else the reason it cannot. */
+export function schedulerProblem(mode: Mode, scheduler: string): string | undefined {
+  if (supported[mode].includes(scheduler)) return undefined;
+  return (
+    whyNot[mode][scheduler] ??
+    `${mode} mode cannot do scheduler "${scheduler}" (it can do: ${supported[mode].join(', ')})`
+  );
+}
+
+/** undefined when `mode` can keep client affinity (persistence), else why not. */
+export function persistenceProblem(mode: Mode): string | undefined {
+  if (mode === 'ipvs') return undefined;
+  return `${mode} mode does not implement persistence (client affinity); use ipvs mode, or scheduler "sh" in nftables mode`;
+}
+
+export function supportedSchedulers(mode: Mode): readonly string[] {
+  return supported[mode];
+}
+
+/** undefined when `mode` can balance `protocol`, else why not. */
+export function protocolProblem(mode: Mode, protocol: string): string | undefined {
+  if (mode === 'iptables' && protocol === 'sctp')
+    return 'iptables mode does not do sctp (kernlb has no typed sctp match); use nftables or ipvs mode';
+  return undefined;
+}

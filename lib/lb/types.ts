@@ -1,0 +1,82 @@
+/** What LoadBalancer returns: the change summary of apply() and the status() read-back. */
+import type { StateDiff } from './diff';
+import type { Mode } from './schedulers';
+import type { Endpoint, Service, State } from './state';
+
+export interface EndpointCounters {
+  /** New connections sent to this endpoint (nftables/iptables: nat rule hits; IPVS: conns). */
+  connections: number;
+  /** Packets and bytes (IPVS: both directions; nftables/iptables: the first packet of each connection). */
+  packets: number;
+  bytes: number;
+  /** IPVS only: current connection counts. */
+  activeConnections?: number;
+  inactiveConnections?: number;
+}
+
+export interface EndpointStatus extends Endpoint {
+  counters: EndpointCounters;
+  /** IPVS: removed from the state, drained since this Unix time (seconds), deleted when idle. */
+  drainingSince?: number;
+}
+
+export interface ServiceStatus extends Omit<Service, 'endpoints'> {
+  endpoints: EndpointStatus[];
+}
+
+export interface LbStatus {
+  mode: Mode;
+  /** The kernel's view in the desired-state model (draining IPVS destinations left out). */
+  state: State;
+  services: ServiceStatus[];
+}
+
+export interface DrainingEndpoint {
+  service: string;
+  address: string;
+  port: number;
+  since: number;
+}
+
+export interface ApplySummary {
+  mode: Mode;
+  dryRun: boolean;
+  /** False when the kernel already matched: nothing was sent. */
+  changed: boolean;
+  diff: StateDiff;
+  /** Human-readable diff lines (+ added, - removed, ~ updated). */
+  lines: string[];
+  /** Kernel operations sent (nft/iptables: items in the one commit; IPVS: messages). */
+  operations: number;
+  /** Wall time of the whole apply (read, diff, commit), milliseconds. */
+  durationMs: number;
+  /** IPVS: destinations still draining after this apply. */
+  draining: DrainingEndpoint[];
+  /** Other modes' rules removed from the namespace after this mode went live. */
+  removedModes: Mode[];
+}
+
+/** What a backend reads from the kernel; backends add what their apply() needs. */
+export interface BackendRead {
+  state: State;
+  services: ServiceStatus[];
+  draining: DrainingEndpoint[];
+}
+
+/** What each mode implements; LoadBalancer does validation, diffing, timing and mode switching. */
+export interface ModeBackend<C extends BackendRead = BackendRead> {
+  readonly mode: Mode;
+  /**
+   * Reads the kernel into the model plus counters. `forApply`: counters are not needed, and a
+   * backend may answer from what it committed last when it can prove nothing changed since
+   * (nftables: the ruleset generation).
+   */
+  read(opts?: { forApply?: boolean }): Promise<C>;
+  /** Makes the kernel match `desired`, knowing `current` (from read()). */
+  apply(desired: State, current: C, opts: { dryRun: boolean }): Promise<{ operations: number; draining: DrainingEndpoint[]; changed: boolean }>;
+  /** Whether this mode has anything in the namespace. */
+  present(): Promise<boolean>;
+  /** Removes everything this mode owns in the namespace. */
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}

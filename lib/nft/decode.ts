@@ -1,0 +1,142 @@
+/** Native listing -> model. Raw userdata is kept so that committing a listing recreates it byte for byte. */
+import type { NativeNftChain, NativeNftElem, NativeNftListing, NativeNftObject, NativeNftRule, NativeNftSet, NativeNftTable } from '../native';
+import {
+  CHAIN_FLAG_BASE, DATA_VERDICT, HOOKS, OBJ_TYPE, SET_FLAG, familyName, verdictName,
+  type ChainType, type Family, type ObjTypeName, type SetFlagName,
+} from './constants';
+import { decodeKey, fieldsOfType, type Datatype } from './datatypes';
+import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
+import { recognize } from './recognize';
+import { commentFromUdata, UDATA } from './udata';
+
+const fam = (n: number): Family => familyName(n) ?? (String(n) as Family);
+
+function withComment<T extends { comment?: string; userdata?: string }>(o: T, ud: string | undefined, type: number): T {
+  if (ud === undefined) return o;
+  o.userdata = ud;
+  const c = commentFromUdata(ud, type);
+  if (c !== undefined) o.comment = c;
+  return o;
+}
+
+export function decodeTable(t: NativeNftTable): Table {
+  const out: Table = { family: fam(t.family), name: t.name };
+  if (t.flags) out.flags = t.flags;
+  if (t.handle !== undefined) out.handle = t.handle;
+  return withComment(out, t.userdata, UDATA.tableComment);
+}
+
+export function decodeChain(c: NativeNftChain): Chain {
+  const family = fam(c.family);
+  const out: Chain = { family, table: c.table, name: c.name };
+  if (c.hook !== undefined) {
+    const hooks = HOOKS[family] ?? {};
+    const hook = Object.keys(hooks).find((k) => hooks[k] === c.hook) ?? String(c.hook);
+    out.base = { type: c.type as ChainType, hook, priority: c.priority ?? 0 };
+    if (c.policy !== undefined) out.base.policy = c.policy === 0 ? 'drop' : 'accept';
+    if (c.device !== undefined) out.base.device = c.device;
+    if (c.devices !== undefined) out.base.devices = c.devices;
+  }
+  const flags = (c.flags ?? 0) & ~CHAIN_FLAG_BASE;
+  if (flags) out.flags = flags;
+  if (c.handle !== undefined) out.handle = c.handle;
+  return withComment(out, c.userdata, UDATA.chainComment);
+}
+
+export function decodeRule(r: NativeNftRule): Rule {
+  const out: Rule = { family: fam(r.family), table: r.table, chain: r.chain, exprs: r.exprs as Expr[] };
+  if (r.handle !== undefined) out.handle = r.handle;
+  const st = recognize(r.exprs as Expr[]);
+  if (st) out.statements = st;
+  return withComment(out, r.userdata, UDATA.ruleComment);
+}
+
+function typeSpec(type: number, len: number): { spec: TypeSpec; fields?: Datatype[] } {
+  const fields = fieldsOfType(type, len);
+  if (!fields) return { spec: { id: type, len } };
+  return { spec: fields.length === 1 ? fields[0]!.name : fields.map((f) => f.name), fields };
+}
+
+function decodeElement(e: NativeNftElem, key?: Datatype[], data?: Datatype[]): Element {
+  const out: Element = {};
+  const typed = (hex: string, fields?: Datatype[]) => {
+    const b = Buffer.from(hex, 'hex');
+    const len = fields ? fields.reduce((n, f, _i, a) => n + (a.length > 1 ? (f.len + 3) & ~3 : f.len), 0) : -1;
+    return fields && b.length === len ? decodeKey(fields, b) : undefined;
+  };
+  if (e.key !== undefined) {
+    const v = typed(e.key, key);
+    if (v !== undefined) out.key = v;
+    else out.keyHex = e.key;
+  }
+  if (e.keyEnd !== undefined) {
+    const v = typed(e.keyEnd, key);
+    if (v !== undefined) out.keyEnd = v;
+    else out.keyEndHex = e.keyEnd;
+  }
+  if (e.verdict !== undefined) {
+    out.verdict = { verdict: verdictName(e.verdict) ?? 'continue' };
+    if (e.chain !== undefined) out.verdict.chain = e.chain;
+  } else if (e.data !== undefined) {
+    const v = typed(e.data, data);
+    if (v !== undefined) out.data = v;
+    else out.dataHex = e.data;
+  }
+  if (e.objref !== undefined) out.object = e.objref;
+  if (e.timeout !== undefined) out.timeout = e.timeout;
+  if (e.expiration !== undefined) out.expiration = e.expiration;
+  if (e.flags) out.flags = e.flags;
+  const exprs = (e.exprs ?? []) as Expr[];
+  const ctr = exprs.length === 1 && exprs[0]!.type === 'counter' ? exprs[0]! : undefined;
+  if (ctr) out.counter = { packets: Number(ctr.packets ?? 0), bytes: Number(ctr.bytes ?? 0) };
+  else if (exprs.length) out.exprs = exprs;
+  return withComment(out, e.userdata, UDATA.elemComment);
+}
+
+export function decodeSet(s: NativeNftSet & { elements: NativeNftElem[] }): NftSet {
+  const key = typeSpec(s.keyType ?? 0, s.keyLen ?? 0);
+  const out: NftSet = { family: fam(s.family), table: s.table, name: s.name, key: key.spec };
+  let data: { spec: TypeSpec; fields?: Datatype[] } | undefined;
+  if (s.dataType === DATA_VERDICT) out.data = 'verdict';
+  else if (s.dataType !== undefined && (s.flags ?? 0) & SET_FLAG.map) {
+    data = typeSpec(s.dataType, s.dataLen ?? 0);
+    out.data = data.spec;
+  }
+  if (s.objType !== undefined && (s.flags ?? 0) & SET_FLAG.object)
+    out.objectType = (Object.keys(OBJ_TYPE) as ObjTypeName[]).find((k) => OBJ_TYPE[k] === s.objType) ?? 'counter';
+  const flags = (Object.keys(SET_FLAG) as SetFlagName[]).filter((k) => (s.flags ?? 0) & SET_FLAG[k]);
+  if (flags.length) out.flags = flags;
+  if (s.timeout !== undefined) out.timeout = s.timeout;
+  if (s.gcInterval !== undefined) out.gcInterval = s.gcInterval;
+  if (s.size !== undefined) out.size = s.size;
+  if (s.policy !== undefined) out.policy = s.policy === 1 ? 'memory' : 'performance';
+  if (s.concat !== undefined) out.concat = s.concat;
+  if (s.exprs?.length) out.exprs = s.exprs as Expr[];
+  if (s.handle !== undefined) out.handle = s.handle;
+  withComment(out, s.userdata, UDATA.setComment);
+  out.elements = s.elements.map((e) => decodeElement(e, key.fields, data?.fields));
+  return out;
+}
+
+export function decodeObject(o: NativeNftObject): NamedObject {
+  const base = { family: fam(o.family), table: o.table, name: o.name };
+  let out: NamedObject;
+  if (o.objType === OBJ_TYPE.quota) out = { ...base, type: 'quota', bytes: o.bytes ?? 0, consumed: o.consumed ?? 0, ...(o.flags ? { over: true } : {}) };
+  else if (o.objType === OBJ_TYPE.limit)
+    out = { ...base, type: 'limit', rate: o.rate ?? 0, unit: o.unit ?? 0, burst: o.burst ?? 0, limitType: o.limitType === 1 ? 'bytes' : 'pkts', ...(o.flags ? { over: true } : {}) };
+  else if (o.objType === OBJ_TYPE.counter) out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
+  else out = { ...base, type: 'unsupported', objType: o.objType };
+  if (o.handle !== undefined) out.handle = o.handle;
+  return withComment(out, o.userdata, UDATA.objComment);
+}
+
+export function decodeListing(l: NativeNftListing): Ruleset {
+  return {
+    generation: l.generation,
+    tables: l.tables.map(decodeTable),
+    chains: l.chains.map(decodeChain),
+    objects: l.objects.map(decodeObject),
+    sets: l.sets.map(decodeSet),
+    rules: l.rules.map(decodeRule),
+  };
+}

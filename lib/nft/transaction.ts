@@ -1,0 +1,257 @@
+/**
+ * A transaction buffers changes and commits them as ONE nfnetlink batch: all applied or none.
+ * Every call validates its input at once (ValidationError naming the field) and remembers a
+ * description of the item, so a kernel failure says which item failed ("rule 3 of chain lb/svc").
+ */
+import { ValidationErrors } from '../errors';
+import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
+import { FAMILIES, type Family } from './constants';
+import {
+  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, packable, packElement, Problems, setLayout,
+  type SetLayout,
+} from './encode';
+import { PackWriter } from './pack';
+
+type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
+import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
+
+export interface CommitOptions {
+  /** Fail with ConflictError unless the ruleset is still at this generation (NFNL_BATCH_GENID). */
+  generation?: number;
+  /** Let the kernel validate everything, then abort: nothing is applied (like `nft --check`). */
+  dryRun?: boolean;
+}
+
+/** Identifies a set for element operations; key/data types are needed for typed keys of a set not created in this transaction. */
+export interface SetRef {
+  family: Family;
+  table: string;
+  set: string;
+  key?: TypeSpec;
+  data?: TypeSpec | 'verdict';
+  typeof?: NftSet['typeof'];
+}
+
+export type Committer = (items: NativeNftItem[], describe: (i: number) => string | undefined, opts: CommitOptions) => Promise<void>;
+
+export class Transaction {
+  readonly #items: NativeNftItem[] = [];
+  readonly #desc: string[] = [];
+  readonly #layouts = new Map<string, SetLayout>();
+  readonly #rulesPerChain = new Map<string, number>();
+  #nextSetId = 1;
+  #committed = false;
+
+  constructor(private readonly committer: Committer) {}
+
+  get size(): number {
+    return this.#items.length;
+  }
+  /** What item `index` was, as used in error messages. */
+  describe(index: number): string | undefined {
+    return this.#desc[index];
+  }
+  /** The native items (for tests and the CLI's dry output). */
+  items(): readonly NativeNftItem[] {
+    return this.#items;
+  }
+
+  #push(p: Problems, item: NativeNftItem, desc: string): this {
+    if (p.list.length) throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
+    this.#items.push(item);
+    this.#desc.push(desc);
+    return this;
+  }
+  #path(): string {
+    return `items[${this.#items.length}]`;
+  }
+
+  // tables -----------------------------------------------------------------------------------
+  addTable(t: Table): this { return this.#table('add', t); }
+  createTable(t: Table): this { return this.#table('create', t); }
+  deleteTable(t: Pick<Table, 'family' | 'name'>): this { return this.#table('delete', t); }
+  destroyTable(t: Pick<Table, 'family' | 'name'>): this { return this.#table('destroy', t); }
+  /** Deletes every rule of the table (nft's `flush table`). */
+  flushTable(t: Pick<Table, 'family' | 'name'>): this { return this.#table('flush', t); }
+  #table(op: NativeNftOp, t: Table): this {
+    const p = new Problems();
+    const n = encodeTable(p, this.#path(), t);
+    return this.#push(p, { op, kind: 'table', ...n }, `table ${t.family} ${t.name}`);
+  }
+
+  // chains -----------------------------------------------------------------------------------
+  addChain(c: Chain): this { return this.#chain('add', c); }
+  createChain(c: Chain): this { return this.#chain('create', c); }
+  deleteChain(c: Pick<Chain, 'family' | 'table' | 'name'>): this { return this.#chain('delete', c); }
+  destroyChain(c: Pick<Chain, 'family' | 'table' | 'name'>): this { return this.#chain('destroy', c); }
+  flushChain(c: Pick<Chain, 'family' | 'table' | 'name'>): this { return this.#chain('flush', c); }
+  #chain(op: NativeNftOp, c: Chain): this {
+    const p = new Problems();
+    const n = encodeChain(p, this.#path(), c);
+    return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), `chain ${c.table}/${c.name}`);
+  }
+
+  // rules ------------------------------------------------------------------------------------
+  /** Appends (or, with `position`, adds after that rule handle). */
+  addRule(r: Rule): this { return this.#rule('add', r); }
+  /** Prepends (or, with `position`, inserts before that rule handle). */
+  insertRule(r: Rule): this { return this.#rule('insert', r); }
+  /** Replaces the rule with `handle`. */
+  replaceRule(r: Rule & { handle: number }): this { return this.#rule('replace', r); }
+  deleteRule(r: Pick<Rule, 'family' | 'table' | 'chain'> & { handle: number }): this { return this.#rule('delete', { ...r, exprs: [] }); }
+  #rule(op: NativeNftOp, r: Rule): this {
+    const p = new Problems();
+    const n = encodeRule(p, this.#path(), r);
+    if ((op === 'replace' || op === 'delete') && r.handle === undefined) p.add(`${this.#path()}.handle`, `is required to ${op} a rule`);
+    if (op === 'delete') delete (n as { exprs?: unknown }).exprs;
+    const key = `${r.table}/${r.chain}`;
+    const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
+    if (!p.list.length) this.#rulesPerChain.set(key, nth);
+    const what = op === 'add' || op === 'insert' ? `rule ${nth} of chain ${key}` : `rule handle ${r.handle} of chain ${key}`;
+    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), what);
+  }
+
+  // sets -------------------------------------------------------------------------------------
+  /** Adds a set or map, and its `elements` (if any) as separate items right after it. */
+  addSet(s: NftSet): this { return this.#set('add', s); }
+  createSet(s: NftSet): this { return this.#set('create', s); }
+  deleteSet(s: Pick<NftSet, 'family' | 'table' | 'name'>): this { return this.#setRef('delete', s); }
+  destroySet(s: Pick<NftSet, 'family' | 'table' | 'name'>): this { return this.#setRef('destroy', s); }
+  /** Removes every element. */
+  flushSet(s: Pick<NftSet, 'family' | 'table' | 'name'>): this { return this.#setRef('flush', s); }
+  #set(op: NativeNftOp, s: NftSet): this {
+    const p = new Problems();
+    const path = this.#path();
+    const { set, layout } = encodeSet(p, path, s, this.#nextSetId);
+    // elements are validated with the set, so a bad element leaves nothing of this call buffered
+    const elems = s.elements?.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : undefined;
+    if (!p.list.length) this.#nextSetId = Math.max(this.#nextSetId, set.id ?? 0) + 1;
+    this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
+    this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
+    if (elems) {
+      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, ...(set.id !== undefined ? { setId: set.id } : {}), ...elems });
+      this.#desc.push(`${s.elements!.length} element(s) of set ${s.table}/${s.name}`);
+    }
+    return this;
+  }
+  /** Elements for the native side: packed (the bulk path) unless one needs the object form. */
+  #encodeElements(p: Problems, layout: SetLayout, elements: Element[], path: string): ElementsPayload {
+    if (!Array.isArray(elements)) {
+      p.add(path, 'must be an array', elements);
+      return { elements: [] };
+    }
+    if (elements.every(packable)) {
+      const w = new PackWriter(64 + elements.length * 24);
+      for (let i = 0; i < elements.length; i++) packElement(p, `${path}[${i}]`, layout, elements[i]!, w);
+      return { packed: w.done(), count: w.count };
+    }
+    return { elements: elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e)) };
+  }
+  /**
+   * An anonymous constant set or map, as nft creates for inline `{ ... }` (e.g.
+   * `numgen random mod 2 vmap { 0 : goto a, 1 : goto b }`): the kernel names it (__set%d / __map%d)
+   * and the rule refers to it by the returned in-batch id, e.g. vmap(key, ref.set, { setId: ref.setId }).
+   * It must be used by a rule of this transaction, and it goes away with that rule.
+   */
+  addAnonymousSet(s: Omit<NftSet, 'name' | 'id'>): { set: string; setId: number } {
+    const isMap = s.data !== undefined || s.typeof?.data !== undefined;
+    const name = isMap ? '__map%d' : '__set%d';
+    const setId = this.#nextSetId;
+    const flags = [...new Set([...(s.flags ?? []), 'anonymous', 'constant'])] as NftSet['flags'];
+    this.#set('add', { ...s, name, id: setId, flags, ...(s.size === undefined && s.elements ? { size: s.elements.length } : {}) });
+    return { set: name, setId };
+  }
+  #setRef(op: NativeNftOp, s: Pick<NftSet, 'family' | 'table' | 'name'>): this {
+    const p = new Problems();
+    const path = this.#path();
+    if (!(s.family in FAMILIES)) p.add(`${path}.family`, 'unknown family', s.family);
+    const item: NativeNftItem = { op, kind: 'set', family: FAMILIES[s.family] ?? 0, table: s.table, name: s.name };
+    return this.#push(p, item, `set ${s.table}/${s.name}`);
+  }
+
+  // elements ---------------------------------------------------------------------------------
+  /** Adds elements to a set or map: O(change), never a rewrite of the set. */
+  addElements(ref: SetRef, elements: Element[]): this { return this.#elements('add', ref, elements); }
+  /** Like addElements but EEXIST when one exists already. */
+  createElements(ref: SetRef, elements: Element[]): this { return this.#elements('create', ref, elements); }
+  deleteElements(ref: SetRef, elements: Element[]): this { return this.#elements('delete', ref, elements); }
+  /** Deletes elements, ignoring those that do not exist (kernel 6.3+). */
+  destroyElements(ref: SetRef, elements: Element[]): this { return this.#elements('destroy', ref, elements); }
+  /**
+   * Sets the data of map elements whether or not they exist: the kernel refuses to change an existing
+   * element's data in place (EEXIST), so this is a destroy of the keys plus an add, in this batch.
+   */
+  replaceElements(ref: SetRef, elements: Element[]): this {
+    const keys = elements.map(({ key, keyHex, keyEnd, keyEndHex }) => ({
+      ...(key !== undefined ? { key } : {}), ...(keyHex !== undefined ? { keyHex } : {}),
+      ...(keyEnd !== undefined ? { keyEnd } : {}), ...(keyEndHex !== undefined ? { keyEndHex } : {}),
+    }));
+    const before = this.#items.length;
+    this.#elements('destroy', ref, keys);
+    try {
+      return this.#elements('add', ref, elements);
+    } catch (e) {
+      this.#items.length = before; // all or nothing for this call too
+      this.#desc.length = before;
+      throw e;
+    }
+  }
+  #elements(op: NativeNftOp, ref: SetRef, elements: Element[], pathOverride?: string): this {
+    const p = new Problems();
+    const path = pathOverride ?? `${this.#path()}.elements`;
+    let layout = this.#layouts.get(`${ref.family} ${ref.table} ${ref.set}`);
+    if (ref.key !== undefined || ref.typeof !== undefined)
+      layout = setLayout(p, this.#path(), {
+        ...(ref.key !== undefined ? { key: ref.key } : {}),
+        ...(ref.data !== undefined ? { data: ref.data } : {}),
+        ...(ref.typeof !== undefined ? { typeof: ref.typeof } : {}),
+      });
+    layout ??= { keyType: 0, keyLen: 0 };
+    const elems = this.#encodeElements(p, layout, elements, path);
+    if (!(ref.family in FAMILIES)) p.add(`${this.#path()}.family`, 'unknown family', ref.family);
+    const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, ...elems };
+    return this.#push(p, item, `${Array.isArray(elements) ? elements.length : 0} element(s) of set ${ref.table}/${ref.set}`);
+  }
+
+  // objects ----------------------------------------------------------------------------------
+  addObject(o: NamedObject): this { return this.#object('add', o); }
+  createObject(o: NamedObject): this { return this.#object('create', o); }
+  deleteObject(o: Pick<NamedObject, 'family' | 'table' | 'name' | 'type'>): this {
+    return this.#object('delete', { ...o, type: 'counter' } as NamedObject, o.type);
+  }
+  #object(op: NativeNftOp, o: NamedObject, realType?: string): this {
+    const p = new Problems();
+    const n = encodeObject(p, this.#path(), realType ? ({ ...o, type: realType } as NamedObject) : o);
+    return this.#push(p, { op, kind: 'object', ...n }, `${realType ?? o.type} ${o.table}/${o.name}`);
+  }
+
+  /**
+   * Adds a whole ruleset (e.g. what list() returned) in dependency order: tables, chains, named
+   * objects, sets with their elements, rules. Handles are dropped: the kernel assigns new ones.
+   */
+  addRuleset(rs: Pick<Ruleset, 'tables' | 'chains' | 'objects' | 'sets' | 'rules'>): this {
+    const strip = <T extends { handle?: number }>(o: T): T => {
+      const { handle: _h, ...rest } = o;
+      return rest as T;
+    };
+    for (const t of rs.tables) this.addTable(strip(t));
+    for (const c of rs.chains) this.addChain(strip(c));
+    for (const o of rs.objects) this.addObject(strip(o));
+    for (const s of rs.sets) {
+      // dynamic elements carry an expiration: keep it so the copy expires when the original would
+      this.addSet(strip(s));
+    }
+    for (const r of rs.rules) {
+      const { statements: _s, ...rule } = strip(r);
+      this.addRule(rule);
+    }
+    return this;
+  }
+
+  /** Sends everything as one batch. A transaction commits once. */
+  async commit(opts: CommitOptions = {}): Promise<void> {
+    if (this.#committed) throw new Error('transaction already committed');
+    await this.committer(this.#items, (i) => this.#desc[i], opts);
+    if (!opts.dryRun) this.#committed = true;
+  }
+}

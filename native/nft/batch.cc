@@ -1,0 +1,198 @@
+#include "nft/batch.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <cstring>
+#include <memory>
+
+#include "nft/objects.h"
+
+namespace kernlb {
+namespace nft {
+
+BatchOptions BatchOptionsFromJs(const Napi::Value& v) {
+  BatchOptions o;
+  if (!v.IsObject()) return o;
+  JsObj js(v.As<Napi::Object>(), "options");
+  if (js.has("generation")) {
+    o.hasGeneration = true;
+    o.generation = js.u32("generation");
+  }
+  if (js.has("dryRun")) o.dryRun = js.raw().Get("dryRun").ToBoolean().Value();
+  return o;
+}
+
+namespace {
+
+// libnftnl writes without bounds checks; one message never exceeds this (a nest is at most 64 KiB,
+// and a NEWSETELEM is cut at 64 KiB by the iterator).
+constexpr size_t kScratch = 1 << 20;
+
+class Builder {
+ public:
+  // The scratch starts zeroed and is re-zeroed after every message: libmnl 1.0.4 does not clear
+  // attribute padding, and stale bytes there would make batches differ from run to run.
+  Builder(Batch& b) : b_(b), scratch_(new char[kScratch]()) {}
+
+  nlmsghdr* Hdr(uint16_t cmd, uint16_t family, uint16_t flags) {
+    return nftnl_nlmsg_build_hdr(scratch_.get(), static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | cmd), family,
+                                 flags, 0);
+  }
+  void Append(nlmsghdr* h, int item) {
+    if (h->nlmsg_len > kScratch) throw std::runtime_error("nft message overflowed the scratch buffer");
+    auto& buf = b_.w.data();
+    buf.resize(NLMSG_ALIGN(buf.size()));
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(h);
+    buf.insert(buf.end(), p, p + h->nlmsg_len);
+    buf.resize(NLMSG_ALIGN(buf.size()), 0);
+    memset(scratch_.get(), 0, NLMSG_ALIGN(h->nlmsg_len));
+    b_.itemOfMsg.push_back(item);
+  }
+
+ private:
+  Batch& b_;
+  std::unique_ptr<char[]> scratch_;
+};
+
+struct OpFlags {
+  uint16_t cmd;
+  uint16_t flags;
+};
+
+[[noreturn]] void BadOp(const JsObj& o, const std::string& op, const std::string& kind) {
+  o.fail("op", "\"" + op + "\" is not an operation on a " + kind);
+}
+
+// add = create-if-missing; create = fail if it exists (EEXIST); nft uses the same flags.
+OpFlags NewOrDel(const JsObj& o, const std::string& op, const std::string& kind, uint16_t newCmd, uint16_t delCmd,
+                 uint16_t destroyCmd) {
+  if (op == "add") return {newCmd, NLM_F_CREATE};
+  if (op == "create") return {newCmd, NLM_F_CREATE | NLM_F_EXCL};
+  if (op == "delete") return {delCmd, 0};
+  if (op == "destroy") return {destroyCmd, 0};
+  BadOp(o, op, kind);
+}
+
+void BuildItem(Builder& bld, const JsObj& o, int index) {
+  std::string op = o.str("op"), kind = o.str("kind");
+  uint16_t family = static_cast<uint16_t>(o.u32("family"));
+  if (kind == "table") {
+    if (op == "flush") {
+      RulePtr r(nftnl_rule_alloc());
+      nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, family);
+      nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, o.str("name").c_str());
+      nlmsghdr* h = bld.Hdr(NFT_MSG_DELRULE, family, 0);
+      nftnl_rule_nlmsg_build_payload(h, r.get());
+      return bld.Append(h, index);
+    }
+    OpFlags f = NewOrDel(o, op, kind, NFT_MSG_NEWTABLE, NFT_MSG_DELTABLE, kMsgDestroyTable);
+    TablePtr t = TableFromJs(o);
+    nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
+    nftnl_table_nlmsg_build_payload(h, t.get());
+    return bld.Append(h, index);
+  }
+  if (kind == "chain") {
+    if (op == "flush") {
+      RulePtr r(nftnl_rule_alloc());
+      nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, family);
+      nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, o.str("table").c_str());
+      nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, o.str("name").c_str());
+      nlmsghdr* h = bld.Hdr(NFT_MSG_DELRULE, family, 0);
+      nftnl_rule_nlmsg_build_payload(h, r.get());
+      return bld.Append(h, index);
+    }
+    OpFlags f = NewOrDel(o, op, kind, NFT_MSG_NEWCHAIN, NFT_MSG_DELCHAIN, kMsgDestroyChain);
+    ChainPtr c = ChainFromJs(o);
+    nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
+    nftnl_chain_nlmsg_build_payload(h, c.get());
+    return bld.Append(h, index);
+  }
+  if (kind == "rule") {
+    OpFlags f;
+    if (op == "add") f = {NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND};
+    else if (op == "insert") f = {NFT_MSG_NEWRULE, NLM_F_CREATE};
+    else if (op == "replace") f = {NFT_MSG_NEWRULE, NLM_F_REPLACE};
+    else if (op == "delete") f = {NFT_MSG_DELRULE, 0};
+    else if (op == "destroy") f = {kMsgDestroyRule, 0};
+    else BadOp(o, op, kind);
+    RulePtr r = RuleFromJs(o);
+    nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
+    nftnl_rule_nlmsg_build_payload(h, r.get());
+    return bld.Append(h, index);
+  }
+  if (kind == "set") {
+    if (op == "flush") {
+      SetPtr s = SetFromJs(o);
+      nlmsghdr* h = bld.Hdr(NFT_MSG_DELSETELEM, family, 0);
+      nftnl_set_elems_nlmsg_build_payload(h, s.get());
+      return bld.Append(h, index);
+    }
+    OpFlags f = NewOrDel(o, op, kind, NFT_MSG_NEWSET, NFT_MSG_DELSET, kMsgDestroySet);
+    SetPtr s = SetFromJs(o);
+    nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
+    nftnl_set_nlmsg_build_payload(h, s.get());
+    return bld.Append(h, index);
+  }
+  if (kind == "elements") {
+    OpFlags f = NewOrDel(o, op, kind, NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM, kMsgDestroySetElem);
+    SetPtr s(nftnl_set_alloc());
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, family);
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, o.str("table").c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, o.str("set").c_str());
+    if (o.has("setId")) nftnl_set_set_u32(s.get(), NFTNL_SET_ID, o.u32("setId"));
+    if (o.has("packed")) {
+      if (o.u32("count") == 0) return;  // nothing to send; an empty NEWSETELEM is a no-op anyway
+      ElemsFromPacked(o, s.get());
+    } else {
+      Napi::Array elems = o.arr("elements");
+      if (elems.Length() == 0) return;
+      for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
+    }
+    nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
+    int more = 1;
+    while (more > 0) {
+      nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
+      more = nftnl_set_elems_nlmsg_build_payload_iter(h, it);
+      bld.Append(h, index);
+    }
+    nftnl_set_elems_iter_destroy(it);
+    return;
+  }
+  if (kind == "object") {
+    OpFlags f = NewOrDel(o, op, kind, NFT_MSG_NEWOBJ, NFT_MSG_DELOBJ, kMsgDestroyObj);
+    ObjPtr x = ObjFromJs(o);
+    nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
+    nftnl_obj_nlmsg_build_payload(h, x.get());
+    return bld.Append(h, index);
+  }
+  o.fail("kind", "unknown kind \"" + kind + "\"");
+}
+
+}  // namespace
+
+void BuildBatch(const Napi::Array& items, const BatchOptions& opts, Batch& b) {
+  size_t begin = b.w.Begin(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST);
+  b.w.Nfgen(AF_UNSPEC, htons(NFNL_SUBSYS_NFTABLES));
+  if (opts.hasGeneration) b.w.PutBE32(NFNL_BATCH_GENID, opts.generation);
+  b.w.End(begin);
+  b.itemOfMsg.push_back(-1);
+  Builder bld(b);
+  for (uint32_t i = 0; i < items.Length(); i++) {
+    Napi::Value v = items.Get(i);
+    std::string path = "items[" + std::to_string(i) + "]";
+    if (!v.IsObject()) throw Napi::TypeError::New(items.Env(), path + ": expected an object");
+    BuildItem(bld, JsObj(v.As<Napi::Object>(), path), static_cast<int>(i));
+  }
+  if (!opts.dryRun) {
+    size_t end = b.w.Begin(NFNL_MSG_BATCH_END, NLM_F_REQUEST);
+    b.w.Nfgen(AF_UNSPEC, htons(NFNL_SUBSYS_NFTABLES));
+    b.w.End(end);
+    b.itemOfMsg.push_back(-1);
+  }
+}
+
+}  // namespace nft
+}  // namespace kernlb

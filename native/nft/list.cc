@@ -1,0 +1,127 @@
+#include "nft/list.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <cerrno>
+
+namespace kernlb {
+namespace nft {
+
+static uint16_t Type(uint16_t cmd) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | cmd); }
+
+uint32_t GetGeneration(NetlinkSocket& sock) {
+  MsgWriter w;
+  size_t m = w.Begin(Type(NFT_MSG_GETGEN), 0);
+  w.Nfgen(AF_UNSPEC, 0);
+  w.End(m);
+  uint32_t gen = 0;
+  bool seen = false;
+  sock.Get(w, "NFT_MSG_GETGEN", [&](const nlmsghdr* h) {
+    const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
+    ForEachAttr(p, h->nlmsg_len - NLMSG_HDRLEN - sizeof(nfgenmsg), [&](uint16_t type, const uint8_t* v, size_t n) {
+      if (type == NFTA_GEN_ID && n >= 4) {
+        gen = ReadBE32(v);
+        seen = true;
+      }
+    });
+  });
+  if (!seen) throw KernelFailure(EBADMSG, "NFT_MSG_GETGEN", "no generation in the reply");
+  return gen;
+}
+
+namespace {
+
+// Runs one dump; returns false when a reply carried another generation than `gen`.
+template <class F>
+bool DumpAll(NetlinkSocket& sock, MsgWriter& w, const char* op, uint32_t gen, F&& onMsg) {
+  bool same = true;
+  sock.Dump(w, op, [&](const nlmsghdr* h) {
+    const nfgenmsg* g = static_cast<const nfgenmsg*>(NLMSG_DATA(h));
+    if (ntohs(g->res_id) != (gen & 0xffff)) same = false;
+    onMsg(h);
+  });
+  return same;
+}
+
+void Request(MsgWriter& w, uint16_t cmd, uint16_t family) {
+  w.Clear();
+  size_t m = w.Begin(Type(cmd), 0);
+  w.Nfgen(static_cast<uint8_t>(family), 0);
+  w.End(m);
+}
+
+bool ReadOnce(NetlinkSocket& sock, uint16_t family, const std::string& table, Listing& out) {
+  MsgWriter w;
+  uint32_t gen = out.generation;
+  bool same = true;
+  auto inTable = [&](const char* t) { return table.empty() || (t && table == t); };
+
+  Request(w, NFT_MSG_GETTABLE, family);
+  same &= DumpAll(sock, w, "NFT_MSG_GETTABLE", gen, [&](const nlmsghdr* h) {
+    TablePtr t(nftnl_table_alloc());
+    if (nftnl_table_nlmsg_parse(h, t.get()) < 0) return;
+    if (inTable(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME))) out.tables.push_back(std::move(t));
+  });
+  Request(w, NFT_MSG_GETCHAIN, family);
+  same &= DumpAll(sock, w, "NFT_MSG_GETCHAIN", gen, [&](const nlmsghdr* h) {
+    ChainPtr c(nftnl_chain_alloc());
+    if (nftnl_chain_nlmsg_parse(h, c.get()) < 0) return;
+    if (inTable(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE))) out.chains.push_back(std::move(c));
+  });
+  Request(w, NFT_MSG_GETOBJ, family);
+  same &= DumpAll(sock, w, "NFT_MSG_GETOBJ", gen, [&](const nlmsghdr* h) {
+    ObjPtr x(nftnl_obj_alloc());
+    if (nftnl_obj_nlmsg_parse(h, x.get()) < 0) return;
+    if (inTable(nftnl_obj_get_str(x.get(), NFTNL_OBJ_TABLE))) out.objects.push_back(std::move(x));
+  });
+  Request(w, NFT_MSG_GETSET, family);
+  same &= DumpAll(sock, w, "NFT_MSG_GETSET", gen, [&](const nlmsghdr* h) {
+    SetPtr s(nftnl_set_alloc());
+    if (nftnl_set_nlmsg_parse(h, s.get()) < 0) return;
+    if (inTable(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))) out.sets.push_back(std::move(s));
+  });
+  std::unique_ptr<char[]> scratch(new char[4096]());
+  for (auto& s : out.sets) {
+    uint16_t fam = static_cast<uint16_t>(nftnl_set_get_u32(s.get(), NFTNL_SET_FAMILY));
+    SetPtr key(nftnl_set_alloc());
+    nftnl_set_set_str(key.get(), NFTNL_SET_TABLE, nftnl_set_get_str(s.get(), NFTNL_SET_TABLE));
+    nftnl_set_set_str(key.get(), NFTNL_SET_NAME, nftnl_set_get_str(s.get(), NFTNL_SET_NAME));
+    nftnl_set_set_u32(key.get(), NFTNL_SET_FAMILY, fam);
+    nlmsghdr* h = nftnl_nlmsg_build_hdr(scratch.get(), Type(NFT_MSG_GETSETELEM), fam, 0, 0);
+    nftnl_set_elems_nlmsg_build_payload(h, key.get());
+    w.Clear();
+    w.data().assign(reinterpret_cast<uint8_t*>(h), reinterpret_cast<uint8_t*>(h) + h->nlmsg_len);
+    try {
+      same &= DumpAll(sock, w, "NFT_MSG_GETSETELEM", gen, [&](const nlmsghdr* m) { nftnl_set_elems_nlmsg_parse(m, s.get()); });
+    } catch (const KernelFailure& f) {
+      if (f.err != ENOENT) throw;
+      same = false;  // the set went away after the set dump: the ruleset changed, read again
+    }
+  }
+  Request(w, NFT_MSG_GETRULE, family);
+  same &= DumpAll(sock, w, "NFT_MSG_GETRULE", gen, [&](const nlmsghdr* h) {
+    RulePtr r(nftnl_rule_alloc());
+    if (nftnl_rule_nlmsg_parse(h, r.get()) < 0) return;
+    if (inTable(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))) out.rules.push_back(std::move(r));
+  });
+  return same;
+}
+
+}  // namespace
+
+std::shared_ptr<Listing> ListRuleset(NetlinkSocket& sock, uint16_t family, const std::string& table, int maxAttempts) {
+  for (int attempt = 1; attempt <= maxAttempts; attempt++) {
+    auto out = std::make_shared<Listing>();
+    out->attempts = attempt;
+    out->generation = GetGeneration(sock);
+    bool same = ReadOnce(sock, family, table, *out);
+    if (same && GetGeneration(sock) == out->generation) return out;
+  }
+  throw KernelFailure(EAGAIN, "list ruleset",
+                      "the ruleset changed during every one of " + std::to_string(maxAttempts) + " listings");
+}
+
+}  // namespace nft
+}  // namespace kernlb

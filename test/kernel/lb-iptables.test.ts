@@ -1,0 +1,97 @@
+/**
+ * iptables mode in fresh namespaces on the host kernel: iptables-legacy-save prints kernlb's commit
+ * exactly as it prints iptables-legacy-restore of the golden file; other rules are left alone;
+ * no-op re-apply; counters survive for unchanged services; real traffic.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoadBalancer } from '../../lib/lb';
+import type { DesiredState } from '../../lib/lb/state';
+import { createNetns, createTopology, kernelTestsSkipReason, sendRequests, type TestNetns, type Topology } from '../../lib/testing';
+import { demoState } from '../fixtures/lb-state';
+
+const skip = kernelTestsSkipReason();
+const golden4 = readFileSync(path.join(__dirname, '..', 'unit', 'golden', 'lb-demo.iptables'), 'utf8');
+const golden6 = readFileSync(path.join(__dirname, '..', 'unit', 'golden', 'lb-demo.ip6tables'), 'utf8');
+const iptState: DesiredState = { services: demoState.services.map((s) => ({ ...s, scheduler: s.name === 'web' ? 'rr' : 'random' })) };
+
+async function save(ns: TestNetns, v6 = false): Promise<string> {
+  const out = (await ns.exec([v6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', '-t', 'nat'])).stdout;
+  return out.split('\n').filter((l) => !l.startsWith('#')).join('\n').replace(/\[\d+:\d+\]/g, '[0:0]');
+}
+
+describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` : ''}`, () => {
+  it('commits what iptables-legacy-restore of the golden file makes (IPv4 and IPv6); same state again is a no-op', async () => {
+    await using a = await createNetns('lbi');
+    await using b = await createNetns('lbi');
+    await b.exec(['iptables-legacy-restore'], { input: golden4 });
+    await b.exec(['ip6tables-legacy-restore'], { input: golden6 });
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    const r = await lb.apply(iptState);
+    expect(r.changed).toBe(true);
+    expect(await save(a)).toBe(await save(b));
+    expect(await save(a, true)).toBe(await save(b, true));
+    const again = await lb.apply(iptState);
+    expect(again).toMatchObject({ changed: false, operations: 0 });
+    const st = await lb.status();
+    expect(st.state.services.map((s) => [s.name, s.scheduler, s.endpoints.length])).toEqual([['api', 'random', 2], ['web', 'rr', 3]]);
+  });
+
+  it('leaves rules that are not kernlb\'s alone and removes only its own on clear()', async () => {
+    await using a = await createNetns('lbi');
+    await a.exec(['iptables-legacy', '-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '--dport', '22', '-j', 'DNAT', '--to-destination', '10.9.9.9:22']);
+    await a.exec(['iptables-legacy', '-t', 'nat', '-N', 'MY-CHAIN']);
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    await lb.apply(iptState);
+    const mid = await save(a);
+    expect(mid).toMatch(/-A PREROUTING -p tcp -m tcp --dport 22 -j DNAT --to-destination 10\.9\.9\.9:22/);
+    expect(mid).toMatch(/^-A PREROUTING -m comment --comment "kernlb service portals" -j KERNLB-SERVICES$/m);
+    await lb.clear();
+    const after = await save(a);
+    expect(after).not.toMatch(/KERNLB/);
+    expect(after).toMatch(/:MY-CHAIN - \[0:0\]/);
+    expect(after).toMatch(/--dport 22 -j DNAT/);
+  });
+
+  it('sctp and schedulers iptables cannot do are ValidationErrors before the kernel is touched', async () => {
+    await using a = await createNetns('lbi');
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    await expect(lb.apply({ services: [{ name: 'x', vip: '10.0.0.1', port: 1, scheduler: 'sh', endpoints: [] }] })).rejects.toThrow(/services\[0\]\.scheduler/);
+    await expect(lb.apply({ services: [{ name: 'x', protocol: 'sctp', vip: '10.0.0.1', port: 1, endpoints: [] }] })).rejects.toThrow(/services\[0\]\.protocol/);
+    expect(await save(a)).not.toMatch(/KERNLB/);
+  });
+
+  describe('traffic through the VIP', () => {
+    let topo: Topology;
+    let lb: LoadBalancer;
+    beforeAll(async () => {
+      topo = await createTopology({ backends: 3 });
+      lb = await LoadBalancer.open({ mode: 'iptables', netns: topo.balancer.name });
+    });
+    afterAll(async () => {
+      await lb?.close();
+      await topo?.destroy();
+    });
+    const state = (scheduler: string, weights: number[]): DesiredState => ({
+      services: [{ name: 'web', vip: topo.vip4, port: 80, scheduler, endpoints: topo.backends.map((b, i) => ({ address: b.ipv4, port: b.port, weight: weights[i]! })) }],
+    });
+
+    it('rr (statistic nth cascade) is exact: 300 -> 100 each; rule counters agree', async () => {
+      await lb.apply(state('rr', [1, 1, 1]));
+      const r = await sendRequests(topo.client, topo.vip4, 80, 300, { concurrency: 1 });
+      expect(r.failures).toBe(0);
+      expect(r.counts).toEqual({ 'backend-1': 100, 'backend-2': 100, 'backend-3': 100 });
+      expect((await lb.status()).services[0]!.endpoints.map((e) => e.counters.connections)).toEqual([100, 100, 100]);
+    });
+
+    it('random 1:2:1 over 400 connections: each share within 4.5 sigma', async () => {
+      await lb.apply(state('random', [1, 2, 1]));
+      const n = 400;
+      const r = await sendRequests(topo.client, topo.vip4, 80, n, { concurrency: 4 });
+      expect(r.failures).toBe(0);
+      for (const [name, p] of [['backend-1', 0.25], ['backend-2', 0.5], ['backend-3', 0.25]] as const)
+        expect(Math.abs((r.counts[name] ?? 0) - n * p)).toBeLessThanOrEqual(4.5 * Math.sqrt(n * p * (1 - p)));
+    });
+  });
+});
