@@ -6,7 +6,7 @@ import { ValidationError, ValidationErrors } from '../errors';
 import { parseCidr, parseCidr4Fast } from './addr';
 import { validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
-import { HOOKS, isHook, TABLE_HOOKS, VERDICT } from './layout';
+import { isHook, TABLE_HOOKS, VERDICT } from './layout';
 import { protoNumber } from './proto';
 import type { IptFamily, IptRule, IptTable } from './types';
 
@@ -46,7 +46,6 @@ export function validateTable(t: IptTable): void {
   }
   if (errs.length === 1) throw errs[0];
   if (errs.length) throw new ValidationErrors(errs);
-  void HOOKS;
 }
 
 export function validateRule(
