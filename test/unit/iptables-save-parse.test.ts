@@ -46,6 +46,9 @@ describe('iptables-save syntax', () => {
       ['-A X -m limit --limit 10/second -j DROP', '-A X -m limit --limit 10/sec -j DROP'],
       ['-A X -m comment --comment plain -j DROP', '-A X -m comment --comment plain -j DROP'],
       ["-A X -m comment --comment 'it''s' -j DROP", '-A X -m comment --comment its -j DROP'],
+      ['-A X -p tcp --dport 80 -j ACCEPT', '-A X -p tcp -m tcp --dport 80 -j ACCEPT'],
+      ['-A X -p udp ! --sport 53 -j ACCEPT', '-A X -p udp -m udp ! --sport 53 -j ACCEPT'],
+      ['-A X -p icmp --icmp-type 8 -j ACCEPT', '-A X -p icmp -m icmp --icmp-type 8 -j ACCEPT'],
     ];
     for (const [input, want] of cases) {
       const { chain, rule } = parseRuleArgs(tokenize(input), 'ipv4');
