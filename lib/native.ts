@@ -306,6 +306,8 @@ export interface NativeIptTable extends NativeIptTableInfo {
 }
 
 export interface NativeIptables {
+  /** 1: the kernel has this match/target at this revision; 0: only other revisions; -1: not at all. */
+  extensionKnown(handle: NativeHandle, v6: boolean, target: boolean, name: string, revision: number): Promise<number>;
   /** Tables instantiated in the namespace, in the kernel's order (what iptables-save walks). */
   tableNames(handle: NativeHandle, v6: boolean): Promise<string[]>;
   getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;

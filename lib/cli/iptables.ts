@@ -1,6 +1,6 @@
 /** `kernlb iptables save` and `kernlb iptables restore`: iptables-legacy-save/-restore over kernlb. */
 import { ValidationError } from '../errors';
-import { Iptables, parseIptablesSave, saveTable, tablesFromJson, tablesToJson, validateTable, type IptFamily, type IptTable } from '../iptables';
+import { Iptables, parseIptablesSave, iptablesSave as saveTable, iptTablesFromJson as tablesFromJson, iptTablesToJson as tablesToJson, validateIptTable as validateTable, type IptFamily, type IptTable } from '../iptables';
 import { ExitCode, parseArgs, UsageError, type CliCommand } from './command';
 
 const save: CliCommand = {

@@ -7,7 +7,8 @@ import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
-import { decodeTable, encodeTable } from './blob';
+import { decodeTable, encodeTable, orderChains } from './blob';
+import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
 import { validateTable } from './validate';
 import type { IptFamily, IptTable } from './types';
@@ -44,6 +45,9 @@ function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
     throw e;
   });
 }
+
+const ENOENT = constants.errno.ENOENT;
+const EPROTOTYPE = constants.errno.EPROTOTYPE;
 
 const TABLE_NAME = /^[a-z_0-9]{1,31}$/i;
 const EAGAIN = constants.errno.EAGAIN;
@@ -97,13 +101,59 @@ export class Iptables extends KernelHandle {
     const enc = encodeTable(table, hooks);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
-    await explain(this.family, this.run(
+    await this.diagnose(table, explain(this.family, this.run(
       {
         op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    ));
+    )));
+  }
+
+  /**
+   * x_tables refuses a whole table with ENOENT (no such extension) / EPROTOTYPE (no such revision) when a match or target (or that
+   * revision) is missing, without saying which: ask the kernel about each extension the table uses
+   * and name the first rule with one it lacks.
+   */
+  private async diagnose<T>(table: IptTable, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (!(e instanceof KernelError) || (e.errno !== ENOENT && e.errno !== EPROTOTYPE)) throw e;
+      const seen = new Map<string, number>();
+      let index = 0;
+      for (const c of orderChains(table.chains)) {
+        if (c.policy === undefined) index++;
+        for (const [ri, r] of c.rules.entries()) {
+          const exts: Array<[boolean, string, number]> = [];
+          for (const m of r.matches ?? []) {
+            const codec = m.type === 'raw' ? undefined : matchByType.get(m.type);
+            exts.push(m.type === 'raw' ? [false, m.name, m.revision] : [false, codec!.name, codec!.revision(this.family)]);
+          }
+          const t = r.target;
+          if (t && t.type === 'raw') exts.push([true, t.name, t.revision]);
+          else if (t && targetByType.has(t.type)) {
+            const codec = targetByType.get(t.type)!;
+            exts.push([true, codec.name, codec.revision(this.family)]);
+          }
+          for (const [isTarget, name, rev] of exts) {
+            const key = `${isTarget}/${name}/${rev}`;
+            let known = seen.get(key);
+            if (known === undefined) {
+              known = await this.run({ op: 'probe iptables extension', object: name }, (h) => native().iptables.extensionKnown(h, this.v6, isTarget, name, rev)).catch(() => 1);
+              seen.set(key, known);
+            }
+            if (known !== 1) {
+              const what = `${isTarget ? 'target' : 'match'} "${name}" ${known === 0 ? `revision ${rev} ` : ''}is unknown to this kernel`;
+              throw new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ri + 1}: ${what}` });
+            }
+          }
+          index++;
+        }
+        index++;
+      }
+      throw e;
+    }
   }
 
   /**

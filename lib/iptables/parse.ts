@@ -63,6 +63,8 @@ function rawExt(name: string, opts: ParsedOption[]): RawExtension {
   return { type: 'raw', name, revision: Number(m[1]), data: Buffer.from(m[2]!, 'hex') };
 }
 
+const IMPLICIT: Record<string, string> = { tcp: 'tcp', udp: 'udp', icmp: 'icmp', icmpv6: 'icmp6', 'ipv6-icmp': 'icmp6' };
+
 const STD = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface',
   '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto', '-c', '--set-counters', '-A', '--append']);
 
@@ -168,8 +170,18 @@ export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: str
         else rule.target = { type: 'jump', chain: name };
         break;
       }
-      default:
+      default: {
+        // iptables loads the protocol's match implicitly: "-p tcp --dport 80" = "-p tcp -m tcp --dport 80".
+        const implicit = typeof rule.protocol === 'string' ? IMPLICIT[rule.protocol] : undefined;
+        const codec = implicit && matchBySaveName.get(implicit);
+        if (codec && t.startsWith('--') && t.slice(2) in codec.options) {
+          i -= inv ? 2 : 1;
+          const opts = extOptions(codec, `-p ${String(rule.protocol)}`);
+          (rule.matches ??= []).push(codec.parse(opts, family) as IptMatch);
+          break;
+        }
         throw new ParseProblem(`unexpected "${t}"`);
+      }
     }
   }
   if (!chain) throw new ParseProblem('rule without -A CHAIN');

@@ -57,6 +57,11 @@ export interface Rule {
   handle?: number;
   /** For insert/add relative to an existing rule handle. */
   position?: number;
+  /**
+   * Read back only: the rule as nft statements (what `nft list ruleset` prints) when every
+   * expression is a pattern kernlb knows; ignored when committing (exprs are what counts).
+   */
+  statements?: string[];
 }
 
 /** A key or data type: one nft datatype name, a concatenation of them, or raw kernel numbers. */
@@ -129,7 +134,9 @@ export interface NftSet {
 export type NamedObject =
   | { family: Family; table: string; name: string; type: 'counter'; packets?: number; bytes?: number; comment?: string; userdata?: string; handle?: number }
   | { family: Family; table: string; name: string; type: 'quota'; bytes: number; consumed?: number; over?: boolean; comment?: string; userdata?: string; handle?: number }
-  | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number };
+  | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number }
+  /** Read back only: an object kind kernlb does not model (ct helper, secmark, ...); committing it is refused. */
+  | { family: Family; table: string; name: string; type: 'unsupported'; objType: number; comment?: string; userdata?: string; handle?: number };
 
 /** Everything in one namespace (or one table), in an order that can be committed as is. */
 export interface Ruleset {

@@ -88,7 +88,7 @@ export class Transaction {
   #chain(op: NativeNftOp, c: Chain): this {
     const p = new Problems();
     const n = encodeChain(p, this.#path(), c);
-    return this.#push(p, { op, kind: 'chain', ...n }, `chain ${c.table}/${c.name}`);
+    return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), `chain ${c.table}/${c.name}`);
   }
 
   // rules ------------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ export class Transaction {
     const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
     if (!p.list.length) this.#rulesPerChain.set(key, nth);
     const what = op === 'add' || op === 'insert' ? `rule ${nth} of chain ${key}` : `rule handle ${r.handle} of chain ${key}`;
-    return this.#push(p, { op, kind: 'rule', ...n }, what);
+    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), what);
   }
 
   // sets -------------------------------------------------------------------------------------
@@ -241,7 +241,10 @@ export class Transaction {
       // dynamic elements carry an expiration: keep it so the copy expires when the original would
       this.addSet(strip(s));
     }
-    for (const r of rs.rules) this.addRule(strip(r));
+    for (const r of rs.rules) {
+      const { statements: _s, ...rule } = strip(r);
+      this.addRule(rule);
+    }
     return this;
   }
 

@@ -4,9 +4,9 @@
  * table as it was, and a reader never sees half a table.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendRule, ConflictError, createChain, emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
+import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
-import { tool4, toolSave } from './iptables-helpers';
+import { loadXtables, tool4, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
@@ -15,6 +15,7 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
   let ipt: Iptables;
   beforeEach(async () => {
     ns = await createNetns('klipt');
+    await loadXtables(ns);
     ipt = await Iptables.open({ netns: ns.name });
     await tool4(ns, 'ipv4', ['-A', 'INPUT', '-p', 'tcp', '-j', 'ACCEPT']);
   });
@@ -82,6 +83,11 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
     expect(e1).toBeInstanceOf(KernelError);
     expect((e1 as KernelError).code).toBe('ENOENT');
     expect((e1 as KernelError).message).toMatch(/commit iptables table filter \(ipv4\)/);
+    expect((e1 as KernelError).item).toBe('chain INPUT rule 2: match "kernlbnosuch" is unknown to this kernel');
+    // A revision the kernel does not have: EPROTOTYPE, named likewise.
+    const e4 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'comment', revision: 9, data: Buffer.alloc(256) }] }))).catch((e: unknown) => e);
+    expect((e4 as KernelError).code).toBe('EPROTOTYPE');
+    expect((e4 as KernelError).item).toBe('chain INPUT rule 2: match "comment" revision 9 is unknown to this kernel');
     // DNAT outside the nat table: the target's checkentry refuses (EINVAL).
     const e2 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { target: { type: 'DNAT', address: '10.0.0.1' } }))).catch((e: unknown) => e);
     expect((e2 as KernelError).code).toBe('EINVAL');

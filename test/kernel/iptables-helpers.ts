@@ -19,6 +19,15 @@ export async function tool4(ns: TestNetns, family: Family, argv: string[]): Prom
   await ns.exec([tool(family, ''), ...argv]);
 }
 
+/**
+ * Where ip_tables / ip6_tables are modules (the UML guest), nothing loads them until a tool does:
+ * their socket options do not autoload. kernlb never runs modprobe; the tests let the tools do it.
+ */
+export async function loadXtables(ns: TestNetns): Promise<void> {
+  await ns.exec(['iptables-legacy', '-w', '-L', '-n'], { allowFail: true });
+  await ns.exec(['ip6tables-legacy', '-w', '-L', '-n'], { allowFail: true });
+}
+
 /** The tables in a save/restore text, each as its own "*name ... COMMIT" block. */
 export function splitTables(text: string): Map<string, string> {
   const out = new Map<string, string>();

@@ -4,10 +4,10 @@
  * included); what kernlb commits, iptables-legacy-save prints exactly as expected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendRule, createChain, emptyTable, Iptables, parseIptablesSave, saveTable } from '../../lib';
+import { iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, parseIptablesSave, iptablesSave as saveTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, RAW_LINE, typedOnly } from '../unit/iptables-fixtures';
-import { splitTables, toolRestore, toolSave, type Family } from './iptables-helpers';
+import { loadXtables, splitTables, toolRestore, toolSave, type Family } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 const noRaw = (s: string) => s.split('\n').filter((l) => !RAW_LINE.test(l) && !l.includes('--kernlb-raw')).join('\n');
@@ -17,6 +17,7 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
   beforeAll(async () => {
     src = await createNetns('klipt');
     dst = await createNetns('klipt');
+    await loadXtables(src);
   });
   afterAll(async () => {
     await src?.destroy();

@@ -4,8 +4,9 @@
  * probabilities (IPv4 and IPv6).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendRule, createChain, emptyTable, Iptables, type IptFamily } from '../../lib';
+import { iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, type IptFamily } from '../../lib';
 import { createTopology, kernelTestsSkipReason, sendRequests, type Topology } from '../../lib/testing';
+import { loadXtables } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
@@ -13,6 +14,7 @@ describe.skipIf(skip !== undefined)(`iptables traffic${skip ? ` - skipped: ${ski
   let topo: Topology;
   beforeAll(async () => {
     topo = await createTopology({ backends: 3, port: 8080 });
+    await loadXtables(topo.balancer);
   }, 120_000);
   afterAll(async () => {
     await topo?.destroy();

@@ -122,5 +122,13 @@ describe.skipIf(skip !== undefined)(`nft statement builder vs nft${skip ? ` - sk
     await using b = await Nftables.open({ netns: theirs.name });
     const rules = async (h: Nftables) => (await h.list()).rules.map((r) => ({ chain: r.chain, exprs: r.exprs, comment: r.comment }));
     expect(await rules(a)).toEqual(await rules(b));
+    // read back as statements: each rule prints as nft prints it
+    const nftLines = (await list(theirs)).split('\n').map((l) => l.trim());
+    const listed = (await b.list()).rules;
+    for (const r of listed) {
+      expect(r.statements, JSON.stringify(r.exprs)).toBeDefined();
+      const text = r.statements!.join(' ') + (r.comment ? ` comment "${r.comment}"` : '');
+      expect(nftLines, text).toContain(text);
+    }
   });
 });

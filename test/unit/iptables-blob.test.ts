@@ -1,6 +1,6 @@
 /** The table blob: encode then decode gives the model back; layout facts libiptc relies on hold. */
 import { describe, expect, it } from 'vitest';
-import { decodeTable, encodeTable, parseIptablesSave, saveTable } from '../../lib';
+import { decodeIptTable as decodeTable, encodeIptTable as encodeTable, parseIptablesSave, iptablesSave as saveTable } from '../../lib';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, typedOnly } from './iptables-fixtures';
 import type { IptTable } from '../../lib';
 

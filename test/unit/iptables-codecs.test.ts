@@ -71,6 +71,7 @@ const goldens: Golden[] = [
   { cmd: '-p tcp -j REJECT --reject-with tcp-reset', rule: { protocol: 'tcp' }, kind: 'target', name: 'REJECT', revision: 0, value: { type: 'REJECT', with: 'tcp-reset' }, hex: '0700000000000000' },
   { cmd: '-j LOG --log-prefix "in: " --log-level 6', kind: 'target', name: 'LOG', revision: 0, value: { type: 'LOG', prefix: 'in: ', level: 6 }, hex: '0600696e3a20' + z(26) },
   { cmd: '-j NOTRACK', kind: 'target', name: 'CT', revision: 2, value: { type: 'NOTRACK' }, hex: '0300' + z(70) },
+  { cmd: '-j CT --zone 5', kind: 'target', name: 'CT', revision: 2, value: { type: 'CT', zone: 5 }, hex: '00000500' + z(68) },
   { cmd: '-j CT --helper ftp', kind: 'target', name: 'CT', revision: 2, value: { type: 'CT', helper: 'ftp' }, hex: z(12) + '667470' + z(57) },
 ];
 

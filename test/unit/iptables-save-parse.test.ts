@@ -1,6 +1,6 @@
 /** parse() then save() reproduces iptables-legacy-save's own text for every typed extension. */
 import { describe, expect, it } from 'vitest';
-import { parseIptablesSave, saveTable, tablesFromJson, tablesToJson, ValidationError, validateTable } from '../../lib';
+import { parseIptablesSave, iptablesSave as saveTable, iptTablesFromJson as tablesFromJson, iptTablesToJson as tablesToJson, ValidationError, validateIptTable as validateTable } from '../../lib';
 import { parseRuleArgs, tokenize } from '../../lib/iptables/parse';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, typedOnly } from './iptables-fixtures';
 
@@ -46,6 +46,9 @@ describe('iptables-save syntax', () => {
       ['-A X -m limit --limit 10/second -j DROP', '-A X -m limit --limit 10/sec -j DROP'],
       ['-A X -m comment --comment plain -j DROP', '-A X -m comment --comment plain -j DROP'],
       ["-A X -m comment --comment 'it''s' -j DROP", '-A X -m comment --comment its -j DROP'],
+      ['-A X -p tcp --dport 80 -j ACCEPT', '-A X -p tcp -m tcp --dport 80 -j ACCEPT'],
+      ['-A X -p udp ! --sport 53 -j ACCEPT', '-A X -p udp -m udp ! --sport 53 -j ACCEPT'],
+      ['-A X -p icmp --icmp-type 8 -j ACCEPT', '-A X -p icmp -m icmp --icmp-type 8 -j ACCEPT'],
     ];
     for (const [input, want] of cases) {
       const { chain, rule } = parseRuleArgs(tokenize(input), 'ipv4');

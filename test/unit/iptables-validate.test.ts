@@ -1,6 +1,6 @@
 /** Bad input is a ValidationError naming the chain, the rule number and the field, before any kernel call. */
 import { describe, expect, it } from 'vitest';
-import { emptyTable, appendRule, createChain, deleteChain, renameChain, setPolicy, insertRule, deleteRule, replaceRule, ValidationError, validateTable, type IptRule, type IptTable } from '../../lib';
+import { iptEmptyTable as emptyTable, iptAppendRule as appendRule, iptCreateChain as createChain, iptDeleteChain as deleteChain, iptRenameChain as renameChain, iptSetPolicy as setPolicy, iptInsertRule as insertRule, iptDeleteRule as deleteRule, iptReplaceRule as replaceRule, ValidationError, validateIptTable as validateTable, type IptRule, type IptTable } from '../../lib';
 
 function table(rules: IptRule[], family: 'ipv4' | 'ipv6' = 'ipv4'): IptTable {
   const t = emptyTable(family, 'nat');

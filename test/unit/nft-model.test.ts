@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { nftUserdata, ValidationError, ValidationErrors } from '../../lib';
 import { decodeKey, encodeKey, DATATYPES, fieldsOfType, ipv6String, ipv6Bytes, keyTypeOf } from '../../lib/nft/datatypes';
 import { Transaction } from '../../lib/nft/transaction';
+import { decodeObject } from '../../lib/nft/decode';
 
 const tx = () => new Transaction(async () => undefined);
 const fieldOf = (f: () => unknown) => {
@@ -26,6 +27,12 @@ describe('nft model validation', () => {
     expect(fieldOf(() => t.addElements({ family: 'ip', table: 't', set: 's', key: 'inet_service' }, [{ key: 1 }, { key: 'x' }]))).toBe('items[0].elements[1].key');
     expect(fieldOf(() => t.addObject({ family: 'ip', table: 't', name: 'q', type: 'quota', bytes: -5 }))).toBe('items[0].bytes');
     expect(t.size).toBe(0);
+  });
+
+  it('reads unmodelled object kinds back as unsupported and refuses to commit them, never as another kind', () => {
+    const o = decodeObject({ family: 2, table: 't', name: 'h', objType: 3 });
+    expect(o).toMatchObject({ type: 'unsupported', objType: 3 });
+    expect(() => tx().addRuleset({ tables: [], chains: [], objects: [o], sets: [], rules: [] })).toThrow(/object type 3 is not one kernlb can write/);
   });
 
   it('reports every problem of one call', () => {

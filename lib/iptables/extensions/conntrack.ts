@@ -3,7 +3,7 @@
  * STATE_ALIAS flag (iptables 1.8 encodes `-m state` this way; state.ts owns those bytes).
  * `iptables -m conntrack --ctstate RELATED,ESTABLISHED`, `--ctorigdst 10.0.0.0/8 --ctstatus ASSURED`
  */
-import { formatAddr, maskPrefix, parseCidr, isZero } from '../addr';
+import { formatAddr, maskPrefix, parseCidr } from '../addr';
 import type { IptFamily } from '../types';
 import { arg, bitNames, namesToBits, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
 
@@ -129,7 +129,6 @@ export const conntrack: Codec<ConntrackMatch> = {
     };
     if (has('state')) v.state = ctStateNames(b.readUInt16LE(150));
     if (has('proto')) v.proto = b.readUInt16LE(136);
-    const len = family === 'ipv4' ? 4 : 16;
     for (const [k, off] of ADDRS) {
       if (!has(k)) continue;
       v[k] = saveCtAddr(b, off, family);
@@ -146,7 +145,6 @@ export const conntrack: Codec<ConntrackMatch> = {
     }
     if (flags & F.direction) v.direction = inv & F.direction ? 'REPLY' : 'ORIGINAL';
     if (Object.keys(invert).length) v.invert = invert;
-    void isZero;
     return v;
   },
   validate(v, family) {

@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, opt, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -118,7 +118,6 @@ export const tcp: Codec<TcpMatch> = {
       }
     }
     if (Object.keys(invert).length) v.invert = invert;
-    void opt;
     return v;
   },
 };
