@@ -2,6 +2,9 @@
 // Needs a kernel with IPVS (run inside UML here) and a build: npm run build:native && npm run build:ts
 //   scripts/uml-run.sh -- node bench/ipvs-bulk.mjs 1000 10000
 // Timings compare only within one run (UML syscalls are slow; the ratios are what matter).
+// Measured 2026-11-25 in UML 6.1 on a loaded 2-core host (best of 3 for 1k, 1 run for 10k):
+//   1k x 10:  load 0.21 s vs ipvsadm -R 3.3 s (15.9x); list 0.15 s vs ipvsadm -Ln 0.48 s (3.2x)
+//   10k x 10: load 4.6 s vs ipvsadm -R 51.1 s (11.1x); list 2.7 s vs ipvsadm -Ln 5.4 s (2.0x)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
