@@ -162,8 +162,8 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
     { name: CHAIN_MARK_MASQ, rules: [{ matches: [], target: { kind: 'mark', op: 'or', value: MASQ_MARK } }] },
   ];
   const serviceChainsMap = new Map<string, string[]>();
-  const sorted = [...mine].sort((a, b) => (svcChainName(a) < svcChainName(b) ? -1 : 1));
-  for (const s of sorted) {
+  const named = mine.map((s) => ({ s, chain: svcChainName(s) })).sort((a, b) => (a.chain < b.chain ? -1 : 1));
+  for (const { s } of named) {
     const own = serviceChains(s);
     servicesChain.rules.push({
       destination: hostPrefix(s.vip),
