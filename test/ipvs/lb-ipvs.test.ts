@@ -41,6 +41,22 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
     expect([...st.state.services].sort(byName)).toEqual([...lb.validate(demo).services].sort(byName));
   });
 
+  it('after an apply, a touched service is read again: a destination deleted behind kernlb\'s back comes back', async () => {
+    await using ns = await createNetns('lbv');
+    await using lb = await LoadBalancer.open({ mode: 'ipvs', netns: ns.name });
+    await lb.apply(demo);
+    await ns.exec(['ipvsadm', '-d', '-t', '10.96.0.10:80', '-r', '10.244.1.3:8080']);
+    const next = JSON.parse(JSON.stringify(demo)) as DesiredState;
+    next.services[0]!.endpoints[0]!.weight = 5;
+    const r = await lb.apply(next);
+    expect(r.operations).toBe(2); // re-add 10.244.1.3, re-weight 10.244.1.2
+    const out = (await ns.exec(['ipvsadm', '-Ln'])).stdout;
+    expect(out).toMatch(/-> 10\.244\.1\.2:8080 +Masq +5 /);
+    expect(out).toMatch(/-> 10\.244\.1\.3:8080 +Masq +1 /);
+    // a fresh full read agrees
+    expect(await lb.apply(next)).toMatchObject({ changed: false });
+  });
+
   it('a removed endpoint with connections drains (weight 0, stamp in the kernel), survives a restart, and is deleted after the timeout', async () => {
     await using ns = await createNetns('lbv');
     const lb1 = await LoadBalancer.open({ mode: 'ipvs', netns: ns.name, drainTimeout: 2 });
