@@ -221,8 +221,9 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       }
       return { ...w, dests };
     });
+    const byKey = new Map(desired.services.map((s) => [serviceKey(s), s]));
     const statusOf = (c: IpvsCurrentSvc): ServiceStatus => {
-      const svc = desired.services.find((s) => serviceKey(s) === c.key)!;
+      const svc = byKey.get(c.key)!;
       const { endpoints: _e, ...rest } = svc;
       const zero = { connections: 0, packets: 0, bytes: 0 };
       return { ...rest, endpoints: c.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, counters: zero, ...(drainStart(d) !== undefined ? { drainingSince: drainStart(d)! } : {}) })) };
