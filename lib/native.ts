@@ -199,7 +199,7 @@ export interface NativeIpvs {
   decode(buf: Buffer): NativeIpvsReply[];
   /** Resolves the IPVS family for this handle; ENOENT "kernel has no IPVS" when absent. */
   open(handle: NativeHandle): Promise<GenlFamilyInfo>;
-  /** Every op as one ACKed message, `chunk` per sendmsg; failures by op index. */
+  /** Ops without ACKs, `chunk` per sendmsg (genl processes a sendmsg synchronously); failures by op index. */
   apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; failures: NativeIpvsBatchFailure[] }>;
   /** A GET command as a dump (dump=true) or a single request. */
   query(handle: NativeHandle, op: NativeIpvsOp, dump: boolean): Promise<NativeIpvsReply[]>;
@@ -255,7 +255,10 @@ export type NativeNftItem =
   | ({ kind: 'chain'; op: NativeNftOp } & NativeNftChain)
   | ({ kind: 'rule'; op: NativeNftOp } & NativeNftRule)
   | ({ kind: 'set'; op: NativeNftOp } & NativeNftSet)
-  | { kind: 'elements'; op: NativeNftOp; family: number; table: string; set: string; setId?: number; elements: NativeNftElem[] }
+  | ({ kind: 'elements'; op: NativeNftOp; family: number; table: string; set: string; setId?: number } & (
+      | { elements: NativeNftElem[] }
+      /** The bulk form: elements packed as lib/nft/pack.ts describes. */
+      | { packed: Buffer; count: number }))
   | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject);
 
 export interface NativeNftBatchOptions { generation?: number; dryRun?: boolean }
@@ -303,6 +306,10 @@ export interface NativeIptTable extends NativeIptTableInfo {
 }
 
 export interface NativeIptables {
+  /** 1: the kernel has this match/target at this revision; 0: only other revisions; -1: not at all. */
+  extensionKnown(handle: NativeHandle, v6: boolean, target: boolean, name: string, revision: number): Promise<number>;
+  /** Tables instantiated in the namespace, in the kernel's order (what iptables-save walks). */
+  tableNames(handle: NativeHandle, v6: boolean): Promise<string[]>;
   getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
   getTable(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTable>;
   /**

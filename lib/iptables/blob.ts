@@ -3,7 +3,7 @@
  * and RETURN tails, built-in chains ending in their policy, jumps as byte offsets, and a final ERROR
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
-import { formatCidr, isZero, parseCidr } from './addr';
+import { formatCidr, isZero, parseCidr, parseCidr4Fast } from './addr';
 import { decodeIface, encodeIface, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
@@ -12,6 +12,8 @@ import {
 } from './layout';
 import { protoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
+
+const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
 
 export interface EncodedTable {
   /** ipt_replace: header (num_counters and counters pointer left for native) + entries. */
@@ -52,6 +54,27 @@ function writeExtHeader(b: Buffer, off: number, size: number, name: string, revi
   b[off + 31] = revision;
 }
 
+// Codecs encode into a zeroed scratch view of the data's size (one view per size, reused), which is
+// then copied into the blob: no Buffer object per extension, which at 10^6 extensions is GC time.
+const scratch = Buffer.alloc(65536);
+const views = new Map<number, Buffer>();
+const headers = new Map<string, Buffer>();
+function view(size: number): Buffer {
+  let v = views.get(size);
+  if (!v) views.set(size, (v = scratch.subarray(0, size)));
+  return v;
+}
+function header(size: number, name: string, revision: number): Buffer {
+  const key = `${name}/${revision}/${size}`;
+  let h = headers.get(key);
+  if (!h) {
+    h = Buffer.alloc(EXT_HEADER);
+    writeExtHeader(h, 0, size, name, revision);
+    headers.set(key, h);
+  }
+  return h;
+}
+
 function writeExt(b: Buffer, off: number, codec: AnyCodec | undefined, ext: { type: string } | RawExtension, family: IptFamily): number {
   if (ext.type === 'raw') {
     const raw = ext as RawExtension;
@@ -62,9 +85,16 @@ function writeExt(b: Buffer, off: number, codec: AnyCodec | undefined, ext: { ty
   }
   const c = codec!;
   const rev = c.revision(family);
-  const size = EXT_HEADER + xtAlign(c.size(family, rev));
-  writeExtHeader(b, off, size, c.name, rev);
-  c.encode(ext, b.subarray(off + EXT_HEADER, off + size), family);
+  const data = xtAlign(c.size(family, rev));
+  const size = EXT_HEADER + data;
+  header(size, c.name, rev).copy(b, off);
+  const v = view(data);
+  try {
+    c.encode(ext, v, family);
+    v.copy(b, off + EXT_HEADER);
+  } finally {
+    v.fill(0);
+  }
   return size;
 }
 
@@ -181,16 +211,19 @@ export function encodeTable(table: IptTable, validHooks: number): EncodedTable {
 function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family: IptFamily): void {
   let inv = 0, flags = 0;
   const iv = r.invert ?? {};
-  if (r.source !== undefined) {
-    const am = parseCidr(r.source, family)!;
-    am.addr.copy(b, e + L.src);
-    am.mask.copy(b, e + L.smsk);
-  }
-  if (r.destination !== undefined) {
-    const am = parseCidr(r.destination, family)!;
-    am.addr.copy(b, e + L.dst);
-    am.mask.copy(b, e + L.dmsk);
-  }
+  const addr = (s: string, a: number, m: number) => {
+    const fast = family === 'ipv4' ? parseCidr4Fast(s) : undefined;
+    if (fast) {
+      b.writeUInt32BE(fast[0], e + a);
+      b.writeUInt32BE(fast[1], e + m);
+      return;
+    }
+    const am = parseCidr(s, family)!;
+    am.addr.copy(b, e + a);
+    am.mask.copy(b, e + m);
+  };
+  if (r.source !== undefined) addr(r.source, L.src, L.smsk);
+  if (r.destination !== undefined) addr(r.destination, L.dst, L.dmsk);
   if (r.inInterface) encodeIface(b, e + L.iniface, e + L.inifaceMask, r.inInterface);
   if (r.outInterface) encodeIface(b, e + L.outiface, e + L.outifaceMask, r.outInterface);
   if (r.protocol !== undefined) {
@@ -199,7 +232,7 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
     if (p !== 0) flags |= L.fProto;
   }
   if (r.fragment) flags |= L.fFrag;
-  for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (iv[k]) inv |= INV[k];
+  if (r.invert) for (const k of INV_KEYS) if (iv[k]) inv |= INV[k];
   b[e + L.flags] = flags;
   b[e + L.invflags] = inv;
 }
@@ -221,8 +254,14 @@ function readCounters(b: Buffer, off: number): { packets: number; bytes: number 
   };
 }
 
+function latin1Name(b: Buffer, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  return b.toString('latin1', off, end);
+}
+
 function decodeExt(b: Buffer, off: number, size: number, family: IptFamily, kind: 'match' | 'target'): IptMatch | IptTarget {
-  const name = readCString(b, off + 2, 29);
+  const name = latin1Name(b, off + 2, 29);
   const revision = b[off + 31]!;
   const data = b.subarray(off + EXT_HEADER, off + size);
   for (const c of (kind === 'match' ? matchByName : targetByName).get(name) ?? []) {
@@ -246,7 +285,11 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
     off += next;
   }
-  const isError = (off: number) => readCString(b, off + b.readUInt16LE(off + L.targetOffset) + 2, 29) === 'ERROR';
+  // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
+  const isError = (off: number) => {
+    const t = off + b.readUInt16LE(off + L.targetOffset) + 2;
+    return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
+  };
   const hookAt = new Map<number, number>();
   const underflowAt = new Set<number>();
   for (let i = 0; i < 5; i++) {
@@ -297,28 +340,43 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   return { family, name, chains };
 }
 
+const NO_INVERT: Readonly<NonNullable<IptRule['invert']>> = Object.freeze({});
+
+function decodeAddr(
+  b: Buffer, e: number, a: number, m: number, len: number, k: 'source' | 'destination', invert: NonNullable<IptRule['invert']>, r: IptRule,
+): void {
+  if (len === 4) {
+    const av = b.readUInt32BE(e + a), mv = b.readUInt32BE(e + m);
+    if (!av && !mv && !invert[k]) return;
+    // A contiguous mask has all ones below its lowest set bit: mask | (mask - 1) is all ones.
+    const prefix = mv === 0xffffffff ? 32 : mv === 0 ? 0 : ((mv | (mv - 1)) >>> 0) === 0xffffffff ? Math.clz32(~mv >>> 0) : -1;
+    if (prefix >= 0) {
+      r[k] = `${av >>> 24}.${(av >>> 16) & 255}.${(av >>> 8) & 255}.${av & 255}/${prefix}`;
+      return;
+    }
+  }
+  const ab = b.subarray(e + a, e + a + len), mb = b.subarray(e + m, e + m + len);
+  if (!isZero(ab) || !isZero(mb) || invert[k]) r[k] = formatCidr(ab, mb);
+}
+
 function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: Map<number, string>): IptRule {
   const r: IptRule = {};
   const inv = b[e + L.invflags]!;
   const flags = b[e + L.flags]!;
-  const invert: NonNullable<IptRule['invert']> = {};
-  for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (inv & INV[k]) invert[k] = true;
-  const addr = (a: number, m: number, k: 'source' | 'destination') => {
-    const ab = b.subarray(e + a, e + a + L.addrLen), mb = b.subarray(e + m, e + m + L.addrLen);
-    if (!isZero(ab) || !isZero(mb) || invert[k]) r[k] = formatCidr(ab, mb);
-  };
-  addr(L.src, L.smsk, 'source');
-  addr(L.dst, L.dmsk, 'destination');
+  const invert: NonNullable<IptRule['invert']> = inv ? {} : NO_INVERT;
+  if (inv) for (const k of INV_KEYS) if (inv & INV[k]) invert[k] = true;
+  decodeAddr(b, e, L.src, L.smsk, L.addrLen, 'source', invert, r);
+  decodeAddr(b, e, L.dst, L.dmsk, L.addrLen, 'destination', invert, r);
   const ii = decodeIface(b, e + L.iniface, e + L.inifaceMask), oi = decodeIface(b, e + L.outiface, e + L.outifaceMask);
   if (ii !== undefined) r.inInterface = ii;
   if (oi !== undefined) r.outInterface = oi;
   const p = b.readUInt16LE(e + L.proto);
   if (p !== 0 || invert.protocol) {
     const n = protoName(p);
-    r.protocol = /^\d+$/.test(n) ? p : n;
+    r.protocol = n === String(p) ? p : n;
   }
   if (L.fFrag && flags & L.fFrag) r.fragment = true;
-  if (Object.keys(invert).length) r.invert = invert;
+  if (inv && Object.keys(invert).length) r.invert = invert;
   const matches: IptMatch[] = [];
   for (let m = e + L.size; m < e + to; ) {
     const size = b.readUInt16LE(m);
@@ -328,7 +386,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   }
   if (matches.length) r.matches = matches;
   const t = e + to;
-  const tname = readCString(b, t + 2, 29);
+  const tname = b[t + 2] === 0 ? '' : latin1Name(b, t + 2, 29);
   if (tname === '') {
     const v = b.readInt32LE(t + EXT_HEADER);
     if (v < 0) {
@@ -343,7 +401,8 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   } else {
     r.target = decodeExt(b, t, b.readUInt16LE(t), family, 'target') as IptTarget;
   }
-  const c = readCounters(b, e + L.counters);
-  r.counters = c;
+  // Zero counters are left out (most rules of a fresh table): one object fewer per rule.
+  const co = e + L.counters;
+  if (b.readUInt32LE(co) || b.readUInt32LE(co + 4) || b.readUInt32LE(co + 8) || b.readUInt32LE(co + 12)) r.counters = readCounters(b, co);
   return r;
 }

@@ -1,19 +1,36 @@
-/** iptables (legacy x_tables through the kernel's socket options, as libiptc does): typed tables, atomic replace. */
-export { Iptables, type CommitOptions, type IptablesOpenOptions, type UpdateOptions } from './iptables';
-export type * from './types';
-export type * from './extensions/types';
-export type { TcpMatch, TcpFlag } from './extensions/tcp';
-export type { PortRange } from './extensions/codec';
-export type { CtState, CtStatus } from './extensions/conntrack';
-export type { AddrType } from './extensions/addrtype';
-export type { RateUnit } from './extensions/limit';
-export type { RecentCommand } from './extensions/recent';
-export { probabilityToKernel, formatProbability } from './extensions/statistic';
+/**
+ * iptables (the legacy x_tables interface, through the kernel socket options libiptc uses): typed
+ * tables read exactly and replaced atomically. Generic names carry an Ipt/iptables prefix so that
+ * lib/index.ts's `export *` never clashes with another subsystem.
+ */
 export {
-  emptyTable, getChain, appendRule, insertRule, deleteRule, replaceRule, createChain, ensureChain, flushChain, deleteChain,
-  renameChain, setPolicy, zeroCounters,
+  Iptables, type CommitOptions as IptCommitOptions, type IptablesOpenOptions, type UpdateOptions as IptUpdateOptions,
+} from './iptables';
+export type {
+  IptFamily, IptTable, IptChain, IptRule, IptMatch, IptTarget, Counters as IptCounters, RawExtension as IptRawExtension,
+  StandardVerdict as IptVerdict, RuleInversions as IptRuleInversions, BuiltinTableName as IptTableName, TableReadState as IptReadState,
+} from './types';
+export type { ExtensionMatch as IptExtensionMatch, ExtensionTarget as IptExtensionTarget } from './extensions/types';
+export type { PortRange as IptPortRange } from './extensions/codec';
+export type { TcpMatch as IptTcpMatch, TcpFlag as IptTcpFlag } from './extensions/tcp';
+export type { UdpMatch as IptUdpMatch } from './extensions/udp';
+export type { CommentMatch as IptCommentMatch } from './extensions/comment';
+export type { StatisticMatch as IptStatisticMatch } from './extensions/statistic';
+export type { MarkMatch as IptMarkMatch, ConnmarkMatch as IptConnmarkMatch } from './extensions/mark';
+export type { ConntrackMatch as IptConntrackMatch, CtState as IptCtState, CtStatus as IptCtStatus } from './extensions/conntrack';
+export type { AddrType as IptAddrType, AddrtypeMatch as IptAddrtypeMatch } from './extensions/addrtype';
+export type { DnatTarget as IptDnatTarget, SnatTarget as IptSnatTarget, MasqueradeTarget as IptMasqueradeTarget, RedirectTarget as IptRedirectTarget } from './extensions/nat';
+export type { MarkTarget as IptMarkTarget } from './extensions/mark-target';
+export type { ConnmarkTarget as IptConnmarkTarget } from './extensions/connmark-target';
+export {
+  emptyTable as iptEmptyTable, getChain as iptGetChain, appendRule as iptAppendRule, insertRule as iptInsertRule,
+  deleteRule as iptDeleteRule, replaceRule as iptReplaceRule, createChain as iptCreateChain, ensureChain as iptEnsureChain,
+  flushChain as iptFlushChain, deleteChain as iptDeleteChain, renameChain as iptRenameChain, setPolicy as iptSetPolicy,
+  zeroCounters as iptZeroCounters,
 } from './edit';
-export { validateTable } from './validate';
-export { saveTable, saveRule, type SaveOptions } from './save';
-export { parseIptablesSave, parseRuleArgs, type ParsedTables } from './parse';
-export { encodeTable, decodeTable } from './blob';
+export { validateTable as validateIptTable } from './validate';
+export { saveTable as iptablesSave, saveRule as iptablesSaveRule, type SaveOptions as IptSaveOptions } from './save';
+export { parseIptablesSave, parseRuleArgs as parseIptablesRule, type ParsedTables as IptParsedTables } from './parse';
+export { encodeTable as encodeIptTable, decodeTable as decodeIptTable } from './blob';
+export { tablesToJson as iptTablesToJson, tablesFromJson as iptTablesFromJson } from './json';
+export { probabilityToKernel as iptProbabilityToKernel, formatProbability as iptFormatProbability } from './extensions/statistic';

@@ -4,10 +4,11 @@
  * compare-and-swap against what read() saw.
  */
 import { constants } from 'node:os';
-import { ConflictError, ValidationError } from '../errors';
+import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
-import { decodeTable, encodeTable } from './blob';
+import { decodeTable, encodeTable, orderChains } from './blob';
+import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
 import { validateTable } from './validate';
 import type { IptFamily, IptTable } from './types';
@@ -28,6 +29,25 @@ export interface UpdateOptions {
   /** Attempts before the ConflictError is passed on (default 5). */
   attempts?: number;
 }
+
+const ENOPROTOOPT = constants.errno.ENOPROTOOPT;
+
+/** The kernel has no x_tables for the family (module not loaded): say what to do. */
+function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    if (e instanceof KernelError && e.errno === ENOPROTOOPT) {
+      const mod = family === 'ipv6' ? 'ip6_tables' : 'ip_tables';
+      throw new KernelError({
+        errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}),
+        hint: `the kernel has no ${family} x_tables: load it with "modprobe ${mod}" (iptables-legacy does that itself)`,
+      });
+    }
+    throw e;
+  });
+}
+
+const ENOENT = constants.errno.ENOENT;
+const EPROTOTYPE = constants.errno.EPROTOTYPE;
 
 const TABLE_NAME = /^[a-z_0-9]{1,31}$/i;
 const EAGAIN = constants.errno.EAGAIN;
@@ -54,10 +74,15 @@ export class Iptables extends KernelHandle {
     return `table ${table} (${this.family})`;
   }
 
+  /** Tables that exist in the namespace, in the order iptables-save prints them. */
+  tables(): Promise<string[]> {
+    return explain(this.family, this.run({ op: 'list iptables tables' }, (h) => native().iptables.tableNames(h, this.v6)));
+  }
+
   /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
   async read(table = 'filter'): Promise<IptTable> {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
-    const raw = await this.run({ op: 'read iptables table', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table));
+    const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table)));
     const t = decodeTable(raw, this.family, table);
     t.readState = { numEntries: raw.numEntries, digest: raw.digest };
     return t;
@@ -70,19 +95,65 @@ export class Iptables extends KernelHandle {
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
     if (hooks === undefined) {
-      const info = await this.run({ op: 'read iptables table info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
+      const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
       hooks = info.validHooks;
     }
     const enc = encodeTable(table, hooks);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
-    await this.run(
+    await this.diagnose(table, explain(this.family, this.run(
       {
-        op: 'commit iptables table', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
+        op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    );
+    )));
+  }
+
+  /**
+   * x_tables refuses a whole table with ENOENT (no such extension) / EPROTOTYPE (no such revision) when a match or target (or that
+   * revision) is missing, without saying which: ask the kernel about each extension the table uses
+   * and name the first rule with one it lacks.
+   */
+  private async diagnose<T>(table: IptTable, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (!(e instanceof KernelError) || (e.errno !== ENOENT && e.errno !== EPROTOTYPE)) throw e;
+      const seen = new Map<string, number>();
+      let index = 0;
+      for (const c of orderChains(table.chains)) {
+        if (c.policy === undefined) index++;
+        for (const [ri, r] of c.rules.entries()) {
+          const exts: Array<[boolean, string, number]> = [];
+          for (const m of r.matches ?? []) {
+            const codec = m.type === 'raw' ? undefined : matchByType.get(m.type);
+            exts.push(m.type === 'raw' ? [false, m.name, m.revision] : [false, codec!.name, codec!.revision(this.family)]);
+          }
+          const t = r.target;
+          if (t && t.type === 'raw') exts.push([true, t.name, t.revision]);
+          else if (t && targetByType.has(t.type)) {
+            const codec = targetByType.get(t.type)!;
+            exts.push([true, codec.name, codec.revision(this.family)]);
+          }
+          for (const [isTarget, name, rev] of exts) {
+            const key = `${isTarget}/${name}/${rev}`;
+            let known = seen.get(key);
+            if (known === undefined) {
+              known = await this.run({ op: 'probe iptables extension', object: name }, (h) => native().iptables.extensionKnown(h, this.v6, isTarget, name, rev)).catch(() => 1);
+              seen.set(key, known);
+            }
+            if (known !== 1) {
+              const what = `${isTarget ? 'target' : 'match'} "${name}" ${known === 0 ? `revision ${rev} ` : ''}is unknown to this kernel`;
+              throw new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ri + 1}: ${what}` });
+            }
+          }
+          index++;
+        }
+        index++;
+      }
+      throw e;
+    }
   }
 
   /**

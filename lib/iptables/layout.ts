@@ -67,5 +67,6 @@ export function isHook(name: string): name is HookName {
 
 /** libiptc keeps user chains sorted by strcmp; so does kernlb, so that iptables-save prints the same order. */
 export function compareChainNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
+  // UTF-16 code unit order equals byte order for the Latin-1 names x_tables stores.
+  return a < b ? -1 : a > b ? 1 : 0;
 }

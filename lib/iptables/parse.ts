@@ -10,8 +10,24 @@ import type { IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } 
 
 export type ParsedTables = IptTable[];
 
+// Common forms in one regex pass: bare words and whole "quoted" words (with \" escapes).
+const FAST_TOKEN = /[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"']+))(?=[ \t]|$)/y;
+
 /** Splits a line like iptables-restore: blanks separate, "..." and '...' group, backslash escapes inside quotes. */
 export function tokenize(line: string): string[] {
+  const fast: string[] = [];
+  FAST_TOKEN.lastIndex = 0;
+  for (;;) {
+    const at = FAST_TOKEN.lastIndex;
+    if (/^[ \t]*$/.test(line.slice(at))) return fast;
+    const m = FAST_TOKEN.exec(line);
+    if (!m) break;
+    fast.push(m[2] ?? m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return tokenizeSlow(line);
+}
+
+function tokenizeSlow(line: string): string[] {
   const out: string[] = [];
   let cur = '', quote = '', has = false;
   for (let i = 0; i < line.length; i++) {
@@ -46,6 +62,8 @@ function rawExt(name: string, opts: ParsedOption[]): RawExtension {
   if (!m) throw new ParseProblem(`extension "${name}" is not typed by kernlb (only --kernlb-raw REV:HEX is accepted for it)`);
   return { type: 'raw', name, revision: Number(m[1]), data: Buffer.from(m[2]!, 'hex') };
 }
+
+const IMPLICIT: Record<string, string> = { tcp: 'tcp', udp: 'udp', icmp: 'icmp', icmpv6: 'icmp6', 'ipv6-icmp': 'icmp6' };
 
 const STD = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface',
   '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto', '-c', '--set-counters', '-A', '--append']);
@@ -152,8 +170,18 @@ export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: str
         else rule.target = { type: 'jump', chain: name };
         break;
       }
-      default:
+      default: {
+        // iptables loads the protocol's match implicitly: "-p tcp --dport 80" = "-p tcp -m tcp --dport 80".
+        const implicit = typeof rule.protocol === 'string' ? IMPLICIT[rule.protocol] : undefined;
+        const codec = implicit && matchBySaveName.get(implicit);
+        if (codec && t.startsWith('--') && t.slice(2) in codec.options) {
+          i -= inv ? 2 : 1;
+          const opts = extOptions(codec, `-p ${String(rule.protocol)}`);
+          (rule.matches ??= []).push(codec.parse(opts, family) as IptMatch);
+          break;
+        }
         throw new ParseProblem(`unexpected "${t}"`);
+      }
     }
   }
   if (!chain) throw new ParseProblem('rule without -A CHAIN');
@@ -165,6 +193,7 @@ export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: str
 export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): ParsedTables {
   const tables: IptTable[] = [];
   let cur: IptTable | undefined;
+  let byName = new Map<string, IptTable['chains'][number]>();
   const lines = text.split('\n');
   lines.forEach((raw, n) => {
     const line = raw.trim();
@@ -174,6 +203,7 @@ export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): Par
       if (line.startsWith('*')) {
         if (cur) throw new ParseProblem(`table ${cur.name} has no COMMIT`);
         cur = { family, name: line.slice(1), chains: [] };
+        byName = new Map();
         return;
       }
       if (!cur) throw new ParseProblem('expected "*table"');
@@ -185,12 +215,16 @@ export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): Par
       if (line.startsWith(':')) {
         const [name, policy, cnt] = line.slice(1).split(/\s+/);
         if (!name) throw new ParseProblem('chain line without a name');
-        if (policy === '-' || policy === undefined) cur.chains.push({ name, rules: [] });
+        if (byName.has(name)) throw new ParseProblem(`chain ${name} declared twice`);
+        let chain: IptTable['chains'][number];
+        if (policy === '-' || policy === undefined) chain = { name, rules: [] };
         else {
           if (policy !== 'ACCEPT' && policy !== 'DROP') throw new ParseProblem(`bad policy "${policy}"`);
           if (!isHook(name)) throw new ParseProblem(`only built-in chains have a policy: ${name}`);
-          cur.chains.push({ name, policy, counters: cnt ? counters(cnt) : { packets: 0, bytes: 0 }, rules: [] });
+          chain = { name, policy, counters: cnt ? counters(cnt) : { packets: 0, bytes: 0 }, rules: [] };
         }
+        cur.chains.push(chain);
+        byName.set(name, chain);
         return;
       }
       let tokens = tokenize(line);
@@ -202,7 +236,7 @@ export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): Par
       if (tokens[0] !== '-A' && tokens[0] !== '--append') throw new ParseProblem(`only -A rules are supported, not "${tokens[0]}"`);
       const { chain, rule } = parseRuleArgs(tokens, family);
       if (cnt) rule.counters = cnt;
-      const c = cur.chains.find((x) => x.name === chain);
+      const c = byName.get(chain);
       if (!c) throw new ParseProblem(`rule for undeclared chain ${chain}`);
       c.rules.push(rule);
     } catch (e) {

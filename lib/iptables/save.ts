@@ -5,7 +5,7 @@
  */
 import { formatCidr, parseCidr } from './addr';
 import { matchByType, targetByType } from './extensions';
-import { INV, layoutOf } from './layout';
+import { INV } from './layout';
 import { orderChains } from './blob';
 import { protoName, protoNumber } from './proto';
 import { decodeIface, encodeIface } from './extensions/codec';
@@ -65,7 +65,6 @@ export function saveRule(chain: string, r: IptRule, family: IptFamily, opts: Sav
   if (r.fragment && family === 'ipv4') s += `${bang('fragment')} -f`;
   for (const m of r.matches ?? []) s += saveMatch(m, family, r);
   s += saveTarget(r.target, family, r);
-  void layoutOf;
   return s;
 }
 

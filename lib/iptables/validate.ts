@@ -3,10 +3,10 @@
  * number (1-based, as iptables numbers rules) and the field.
  */
 import { ValidationError, ValidationErrors } from '../errors';
-import { parseCidr } from './addr';
+import { parseCidr, parseCidr4Fast } from './addr';
 import { validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
-import { HOOKS, isHook, TABLE_HOOKS, VERDICT } from './layout';
+import { isHook, TABLE_HOOKS, VERDICT } from './layout';
 import { protoNumber } from './proto';
 import type { IptFamily, IptRule, IptTable } from './types';
 
@@ -42,58 +42,59 @@ export function validateTable(t: IptTable): void {
   if (hooks) for (const h of hooks) if (!names.has(h)) add('chains', `table ${t.name} needs its built-in chain ${h}`);
   for (const c of t.chains) {
     if (!c || !Array.isArray(c.rules) || typeof c.name !== 'string') continue;
-    c.rules.forEach((r, i) => validateRule(r, `chain ${c.name} rule ${i + 1}`, t.family, names, add));
+    c.rules.forEach((r, i) => validateRule(r, c.name, i + 1, t.family, names, add));
   }
   if (errs.length === 1) throw errs[0];
   if (errs.length) throw new ValidationErrors(errs);
-  void HOOKS;
 }
 
 export function validateRule(
-  r: IptRule, at: string, family: IptFamily, chains: Set<string>, add: (field: string, problem: string, value?: unknown) => void,
+  r: IptRule, chain: string, ruleNo: number, family: IptFamily, chains: Set<string>, add: (field: string, problem: string, value?: unknown) => void,
 ): void {
-  if (!r || typeof r !== 'object') return add(at, 'must be an object', r);
+  // Field names are built only when there is a problem to report (this runs once per rule).
+  const at = () => `chain ${chain} rule ${ruleNo}`;
+  if (!r || typeof r !== 'object') return add(at(), 'must be an object', r);
   for (const k of ['source', 'destination'] as const)
-    if (r[k] !== undefined && (typeof r[k] !== 'string' || !parseCidr(r[k]!, family))) add(`${at}: ${k}`, `not an ${family} address or network`, r[k]);
+    if (r[k] !== undefined && (typeof r[k] !== 'string' || !((family === 'ipv4' && parseCidr4Fast(r[k]!)) || parseCidr(r[k]!, family)))) add(`${at()}: ${k}`, `not an ${family} address or network`, r[k]);
   for (const k of ['inInterface', 'outInterface'] as const)
-    if (r[k] !== undefined && !validIface(r[k])) add(`${at}: ${k}`, 'must be an interface name of 1-15 characters ("+" suffix = prefix)', r[k]);
-  if (r.protocol !== undefined && protoNumber(r.protocol) === undefined) add(`${at}: protocol`, 'unknown protocol', r.protocol);
-  if (r.fragment !== undefined && family === 'ipv6') add(`${at}: fragment`, 'IPv4 only (use the frag match on IPv6)');
-  if (r.invert?.fragment && !r.fragment) add(`${at}: invert.fragment`, 'needs fragment: true');
-  if (r.matches !== undefined && !Array.isArray(r.matches)) add(`${at}: matches`, 'must be an array');
+    if (r[k] !== undefined && !validIface(r[k])) add(`${at()}: ${k}`, 'must be an interface name of 1-15 characters ("+" suffix = prefix)', r[k]);
+  if (r.protocol !== undefined && protoNumber(r.protocol) === undefined) add(`${at()}: protocol`, 'unknown protocol', r.protocol);
+  if (r.fragment !== undefined && family === 'ipv6') add(`${at()}: fragment`, 'IPv4 only (use the frag match on IPv6)');
+  if (r.invert?.fragment && !r.fragment) add(`${at()}: invert.fragment`, 'needs fragment: true');
+  if (r.matches !== undefined && !Array.isArray(r.matches)) add(`${at()}: matches`, 'must be an array');
   for (const [i, m] of (r.matches ?? []).entries()) {
-    const f = `${at}: matches[${i}]`;
+    const f = () => `${at()}: matches[${i}]`;
     if (!m || typeof m !== 'object') {
-      add(f, 'must be an object', m);
+      add(f(), 'must be an object', m);
       continue;
     }
     if (m.type === 'raw') {
-      checkRaw(m, f, add);
+      checkRaw(m, f(), add);
       continue;
     }
     const c = matchByType.get(m.type);
     if (!c) {
-      add(`${f}.type`, 'unknown match type (use { type: "raw", name, revision, data } for others)', m.type);
+      add(`${f()}.type`, 'unknown match type (use { type: "raw", name, revision, data } for others)', m.type);
       continue;
     }
-    if (c.families && !c.families.includes(family)) add(`${f}.type`, `not available for ${family}`, m.type);
-    for (const [k, p] of c.validate(m, family, r)) add(k ? `${f}.${k}` : f, p);
+    if (c.families && !c.families.includes(family)) add(`${f()}.type`, `not available for ${family}`, m.type);
+    for (const [k, p] of c.validate(m, family, r)) add(k ? `${f()}.${k}` : f(), p);
   }
   const t = r.target;
   if (t === undefined) return;
-  const f = `${at}: target`;
-  if (!t || typeof t !== 'object') return add(f, 'must be an object', t);
+  const f = () => `${at()}: target`;
+  if (!t || typeof t !== 'object') return add(f(), 'must be an object', t);
   if (t.type === 'jump' || t.type === 'goto') {
-    if (typeof t.chain !== 'string' || !chains.has(t.chain)) add(`${f}.chain`, `unknown chain "${t.chain}"`, t.chain);
-    else if (isHook(t.chain) && !CHAIN_NAME.test(t.chain)) add(`${f}.chain`, 'cannot jump to a built-in chain', t.chain);
+    if (typeof t.chain !== 'string' || !chains.has(t.chain)) add(`${f()}.chain`, `unknown chain "${t.chain}"`, t.chain);
+    else if (isHook(t.chain) && !CHAIN_NAME.test(t.chain)) add(`${f()}.chain`, 'cannot jump to a built-in chain', t.chain);
     return;
   }
   if (t.type in VERDICT) return;
-  if (t.type === 'raw') return checkRaw(t, f, add);
+  if (t.type === 'raw') return checkRaw(t, f(), add);
   const c = targetByType.get(t.type);
-  if (!c) return add(`${f}.type`, 'unknown target type', t.type);
-  if (c.families && !c.families.includes(family)) add(`${f}.type`, `not available for ${family}`, t.type);
-  for (const [k, p] of c.validate(t, family, r)) add(k ? `${f}.${k}` : f, p);
+  if (!c) return add(`${f()}.type`, 'unknown target type', t.type);
+  if (c.families && !c.families.includes(family)) add(`${f()}.type`, `not available for ${family}`, t.type);
+  for (const [k, p] of c.validate(t, family, r)) add(k ? `${f()}.${k}` : f(), p);
 }
 
 function checkRaw(m: { name?: unknown; revision?: unknown; data?: unknown }, f: string, add: (field: string, problem: string, value?: unknown) => void) {

@@ -51,39 +51,39 @@ function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
   const out: Planned[] = [];
   ops.forEach((o, i) => {
     const f = field(i);
-    if (typeof o !== 'object' || o === null) throw new ValidationError(f, 'must be an object', o);
+    if (typeof o !== 'object' || o === null) throw new ValidationError(f.replace(/\.$/, '') || 'op', 'must be an object', o);
     switch (o.op) {
       case 'addService':
       case 'updateService': {
-        const svc = serviceDesc(o.service, `${f}.service`);
+        const svc = serviceDesc(o.service, `${f}service`);
         const add = o.op === 'addService';
         out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: describeService(o.service), opName: add ? 'add' : 'update' });
         if (add && o.service.destinations !== undefined) {
           if (!Array.isArray(o.service.destinations))
-            throw new ValidationError(`${f}.service.destinations`, 'must be an array', o.service.destinations);
+            throw new ValidationError(`${f}service.destinations`, 'must be an array', o.service.destinations);
           const key = identity(svc);
           o.service.destinations.forEach((d, j) => {
-            const dd = destDesc(d, svc, `${f}.service.destinations[${j}]`);
+            const dd = destDesc(d, svc, `${f}service.destinations[${j}]`);
             out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: describeDestination(o.service, d, dd.port), opName: 'add' });
           });
         }
         break;
       }
       case 'deleteService':
-        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}.service`) }, from: i, what: describeService(o.service), opName: 'delete' });
+        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}service`) }, from: i, what: describeService(o.service), opName: 'delete' });
         break;
       case 'addDestination':
       case 'updateDestination':
       case 'deleteDestination': {
-        const svc = serviceKeyDesc(o.service, `${f}.service`);
-        const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}.destination`) : destDesc(o.destination, svc, `${f}.destination`);
+        const svc = serviceKeyDesc(o.service, `${f}service`);
+        const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}destination`) : destDesc(o.destination, svc, `${f}destination`);
         const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
         const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
         out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: describeDestination(o.service, o.destination, dd.port), opName });
         break;
       }
       default:
-        throw new ValidationError(`${f}.op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
+        throw new ValidationError(`${f}op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
     }
   });
   return out;
@@ -119,24 +119,25 @@ export class Ipvs extends KernelHandle {
    * IPVS has no transactions: items before a failure stay applied. Failures are returned, not thrown.
    */
   async batch(ops: IpvsOp[], opts: BatchOptions = {}): Promise<BatchResult> {
-    const planned = plan(ops, (i) => `ops[${i}]`);
+    const planned = plan(ops, (i) => `ops[${i}].`);
     return this.applyPlanned(planned, opts, 'IPVS batch', true);
   }
 
   private async applyPlanned(planned: Planned[], opts: BatchOptions, op: string, indexIsOp: boolean): Promise<BatchResult> {
     if (planned.length === 0) return { applied: 0, failures: [] };
-    const chunk = opts.chunk ?? 512;
+    const chunk = opts.chunk ?? 1024;
     if (!Number.isInteger(chunk) || chunk < 1 || chunk > 65536) throw new ValidationError('chunk', 'must be an integer from 1 to 65536', chunk);
     const r = await this.run({ op, hint: IPVS_EPERM_HINT }, (h) =>
       native().ipvs.apply(h, planned.map((p) => p.op), chunk, opts.stopOnError ?? false),
     );
+    // Batch items are named by their op index and what they did; a single call's extra messages
+    // (addService's destinations) by message index and the destination.
     const failures = r.failures.map((f) => {
       const p = planned[f.index]!;
-      const err = fromNative(
-        { kind: 'kernel', errno: f.errno, extack: f.extack || explain(p.op, f.errno), index: indexIsOp ? p.from : f.index },
-        { op: p.opName, object: p.what, hint: IPVS_EPERM_HINT },
-      );
-      return err as KernelError;
+      const extack = f.extack || explain(p.op, f.errno);
+      const common = { errno: f.errno, ...(extack ? { extack } : {}), ...(f.errno === 1 ? { hint: IPVS_EPERM_HINT } : {}) };
+      if (indexIsOp) return new KernelError({ ...common, op, index: p.from, item: `${p.opName} ${p.what}` });
+      return new KernelError({ ...common, op: planned[0]!.opName, object: planned[0]!.what, index: f.index, item: p.what });
     });
     return { applied: r.sent - failures.length, failures };
   }
@@ -154,7 +155,7 @@ export class Ipvs extends KernelHandle {
    * nothing is left half-applied, and the destination's error is thrown.
    */
   async addService(service: ServiceSpec): Promise<void> {
-    const planned = plan([{ op: 'addService', service }], () => 'service');
+    const planned = plan([{ op: 'addService', service }], () => '');
     const r = await this.applyPlanned(planned, { stopOnError: true }, 'add service', false);
     if (!r.failures.length) return;
     const first = r.failures[0]!;
@@ -167,13 +168,13 @@ export class Ipvs extends KernelHandle {
   }
 
   /** Replaces a service's attributes (scheduler, flags, persistence); destinations are untouched. */
-  updateService(service: ServiceSpec): Promise<void> {
-    const p = plan([{ op: 'updateService', service }], () => 'service');
+  async updateService(service: ServiceSpec): Promise<void> {
+    const p = plan([{ op: 'updateService', service }], () => '');
     return this.single(p);
   }
 
-  deleteService(service: ServiceKey): Promise<void> {
-    return this.single(plan([{ op: 'deleteService', service }], () => 'service'));
+  async deleteService(service: ServiceKey): Promise<void> {
+    return this.single(plan([{ op: 'deleteService', service }], () => ''));
   }
 
   /** One service with its destinations; KernelError ESRCH when it does not exist. */
@@ -197,16 +198,16 @@ export class Ipvs extends KernelHandle {
 
   // ---- destinations ---------------------------------------------------------------------------
 
-  addDestination(service: ServiceKey, destination: DestinationSpec): Promise<void> {
-    return this.single(plan([{ op: 'addDestination', service, destination }], () => 'destination'));
+  async addDestination(service: ServiceKey, destination: DestinationSpec): Promise<void> {
+    return this.single(plan([{ op: 'addDestination', service, destination }], () => ''));
   }
 
-  updateDestination(service: ServiceKey, destination: DestinationSpec): Promise<void> {
-    return this.single(plan([{ op: 'updateDestination', service, destination }], () => 'destination'));
+  async updateDestination(service: ServiceKey, destination: DestinationSpec): Promise<void> {
+    return this.single(plan([{ op: 'updateDestination', service, destination }], () => ''));
   }
 
-  deleteDestination(service: ServiceKey, destination: DestinationKey): Promise<void> {
-    return this.single(plan([{ op: 'deleteDestination', service, destination }], () => 'destination'));
+  async deleteDestination(service: ServiceKey, destination: DestinationKey): Promise<void> {
+    return this.single(plan([{ op: 'deleteDestination', service, destination }], () => ''));
   }
 
   /** The service's destinations; a missing service is ESRCH (the kernel itself answers an empty list). */
@@ -294,7 +295,7 @@ function explain(op: NativeIpvsOp, errno: number): string {
   if (errno === 2 && isDest) return 'no such destination';
   if (errno === 3) return 'no such service';
   if (errno === 22 && isDest)
-    return 'destination refused: it must be a unicast address, and a different address family needs tunnel forwarding (and no sync daemon)';
+    return 'destination refused: it must be a unicast address (a namespace whose loopback is down refuses all), and a different address family needs tunnel forwarding and no sync daemon';
   if (errno === 97) return 'address family not supported by this kernel';
   return '';
 }

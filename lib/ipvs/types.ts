@@ -198,6 +198,6 @@ export type IpvsOp =
 export interface BatchOptions {
   /** Stop sending after the chunk in which something failed (default false: report all failures). */
   stopOnError?: boolean;
-  /** Messages per sendmsg (default 512). */
+  /** Messages per sendmsg (default 1024). */
   chunk?: number;
 }

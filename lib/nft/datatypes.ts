@@ -16,7 +16,14 @@ export interface Datatype {
   /** Returns a problem description, or undefined when the value is fine. */
   check(v: unknown): string | undefined;
   encode(v: ScalarValue): Buffer;
+  /** Writes the `len` bytes of v at b[off] (bulk element encoding: no allocation per value). */
+  write(v: ScalarValue, b: Buffer, off: number): void;
   decode(b: Buffer): ScalarValue;
+}
+
+/** Fills in encode() from write(). */
+function dt(d: Omit<Datatype, 'encode'>): Datatype {
+  return { ...d, encode: (v) => { const b = Buffer.alloc(d.len); d.write(v, b, 0); return b; } };
 }
 
 const PROTOS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132, udplite: 136 };
@@ -57,55 +64,64 @@ export function ipv6String(b: Buffer): string {
 }
 
 function u32Host(len: number, name: string, id: number): Datatype {
-  return {
+  return dt({
     name, id, len, byteorder: BYTEORDER.host,
     check: (v) => (isUint(v, 0xffffffff) ? undefined : 'expected an integer 0..4294967295'),
-    encode: (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(Number(v)); return b; },
+    write: (v, b, off) => void b.writeUInt32LE(Number(v), off),
     decode: (b) => b.readUInt32LE(0),
-  };
+  });
+}
+function writeIpv4(v: ScalarValue, b: Buffer, off: number): void {
+  const s = String(v);
+  let n = 0, i = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 46) { b[off + i++] = n; n = 0; } else n = n * 10 + c - 48;
+  }
+  b[off + i] = n;
 }
 
 export const DATATYPES: Record<string, Datatype> = {
-  ipv4_addr: {
+  ipv4_addr: dt({
     name: 'ipv4_addr', id: 7, len: 4, byteorder: BYTEORDER.big,
     check: (v) => (typeof v === 'string' && isIPv4(v) ? undefined : 'expected an IPv4 address'),
-    encode: (v) => Buffer.from(String(v).split('.').map(Number)),
-    decode: (b) => [...b.subarray(0, 4)].join('.'),
-  },
-  ipv6_addr: {
+    write: writeIpv4,
+    decode: (b) => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`,
+  }),
+  ipv6_addr: dt({
     name: 'ipv6_addr', id: 8, len: 16, byteorder: BYTEORDER.big,
     check: (v) => (typeof v === 'string' && isIPv6(v) ? undefined : 'expected an IPv6 address'),
-    encode: (v) => ipv6Bytes(String(v)),
+    write: (v, b, off) => void ipv6Bytes(String(v)).copy(b, off),
     decode: (b) => ipv6String(b.subarray(0, 16)),
-  },
-  ether_addr: {
+  }),
+  ether_addr: dt({
     name: 'ether_addr', id: 9, len: 6, byteorder: BYTEORDER.big,
     check: (v) => (typeof v === 'string' && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(v) ? undefined : 'expected a MAC address'),
-    encode: (v) => Buffer.from(String(v).split(':').map((x) => parseInt(x, 16))),
+    write: (v, b, off) => String(v).split(':').forEach((x, i) => (b[off + i] = parseInt(x, 16))),
     decode: (b) => [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
-  },
-  inet_proto: {
+  }),
+  inet_proto: dt({
     name: 'inet_proto', id: 12, len: 1, byteorder: BYTEORDER.big,
     check: (v) => (isUint(v, 255) || (typeof v === 'string' && v in PROTOS) ? undefined : 'expected a protocol name (tcp, udp, ...) or number'),
-    encode: (v) => Buffer.from([typeof v === 'string' ? PROTOS[v]! : v]),
+    write: (v, b, off) => void (b[off] = typeof v === 'string' ? PROTOS[v]! : v),
     decode: (b) => PROTO_NAMES.get(b[0]!) ?? b[0]!,
-  },
-  inet_service: {
+  }),
+  inet_service: dt({
     name: 'inet_service', id: 13, len: 2, byteorder: BYTEORDER.big,
     check: (v) => (isUint(v, 65535) ? undefined : 'expected a port 0..65535'),
-    encode: (v) => { const b = Buffer.alloc(2); b.writeUInt16BE(Number(v)); return b; },
+    write: (v, b, off) => void b.writeUInt16BE(Number(v), off),
     decode: (b) => b.readUInt16BE(0),
-  },
+  }),
   mark: u32Host(4, 'mark', 19),
   /** 32-bit host-endian integer: what numgen and jhash produce. */
   integer: u32Host(4, 'integer', 4),
   ct_state: u32Host(4, 'ct_state', 26),
-  ifname: {
+  ifname: dt({
     name: 'ifname', id: 41, len: 16, byteorder: BYTEORDER.host,
     check: (v) => (typeof v === 'string' && v.length > 0 && v.length < 16 ? undefined : 'expected an interface name (1..15 chars)'),
-    encode: (v) => { const b = Buffer.alloc(16); b.write(String(v)); return b; },
+    write: (v, b, off) => void b.write(String(v), off, 16),
     decode: (b) => { const e = b.indexOf(0); return b.subarray(0, e < 0 ? 16 : e).toString(); },
-  },
+  }),
 };
 const BY_ID = new Map(Object.values(DATATYPES).map((d) => [d.id, d]));
 
@@ -131,6 +147,18 @@ export function fieldsOfType(type: number, len: number): Datatype[] | undefined 
   if (fields.some((f) => !f)) return undefined;
   const total = (fields as Datatype[]).reduce((n, f) => n + align4(f.len), 0);
   return total === len ? (fields as Datatype[]) : undefined;
+}
+
+/** Bytes of a key with these fields: padded to 4 per field for a concatenation. */
+export const keyBytes = (fields: Datatype[]) => (fields.length === 1 ? fields[0]!.len : fields.reduce((n, f) => n + align4(f.len), 0));
+
+/** Writes a (concatenated) key at b[off] (b must be zeroed there: padding is not written). */
+export function writeKey(fields: Datatype[], vals: ScalarValue[], b: Buffer, off: number): void {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    f.write(vals[i]!, b, off);
+    off += fields.length === 1 ? f.len : align4(f.len);
+  }
 }
 
 export function encodeKey(fields: Datatype[], value: ScalarValue | ScalarValue[]): Buffer {

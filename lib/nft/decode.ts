@@ -6,6 +6,7 @@ import {
 } from './constants';
 import { decodeKey, fieldsOfType, type Datatype } from './datatypes';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
+import { recognize } from './recognize';
 import { commentFromUdata, UDATA } from './udata';
 
 const fam = (n: number): Family => familyName(n) ?? (String(n) as Family);
@@ -45,6 +46,8 @@ export function decodeChain(c: NativeNftChain): Chain {
 export function decodeRule(r: NativeNftRule): Rule {
   const out: Rule = { family: fam(r.family), table: r.table, chain: r.chain, exprs: r.exprs as Expr[] };
   if (r.handle !== undefined) out.handle = r.handle;
+  const st = recognize(r.exprs as Expr[]);
+  if (st) out.statements = st;
   return withComment(out, r.userdata, UDATA.ruleComment);
 }
 
@@ -121,7 +124,8 @@ export function decodeObject(o: NativeNftObject): NamedObject {
   if (o.objType === OBJ_TYPE.quota) out = { ...base, type: 'quota', bytes: o.bytes ?? 0, consumed: o.consumed ?? 0, ...(o.flags ? { over: true } : {}) };
   else if (o.objType === OBJ_TYPE.limit)
     out = { ...base, type: 'limit', rate: o.rate ?? 0, unit: o.unit ?? 0, burst: o.burst ?? 0, limitType: o.limitType === 1 ? 'bytes' : 'pkts', ...(o.flags ? { over: true } : {}) };
-  else out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
+  else if (o.objType === OBJ_TYPE.counter) out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
+  else out = { ...base, type: 'unsupported', objType: o.objType };
   if (o.handle !== undefined) out.handle = o.handle;
   return withComment(out, o.userdata, UDATA.objComment);
 }

@@ -9,9 +9,11 @@ import {
   BYTEORDER, CHAIN_FLAG_BASE, DATA_VERDICT, FAMILIES, HOOKS, LIMIT_TYPE, OBJ_TYPE, SET_FLAG, SET_FLAG_NAMES, VERDICTS,
   type Family, type SetFlagName,
 } from './constants';
-import { DATATYPES, encodeKey, keyTypeOf, type Datatype, type ScalarValue } from './datatypes';
+import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
+import { PACK, type PackWriter } from './pack';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
-import { commentUdata, setUdata, UDATA } from './udata';
+import { describeSource, type KeySource } from './statements';
+import { commentUdata, setUdata, UDATA, type SetUdataSpec, type TypeofDesc } from './udata';
 
 export class Problems {
   readonly list: ValidationError[] = [];
@@ -20,34 +22,38 @@ export class Problems {
   }
 }
 
-const NAME_RE = /^[^\0]{1,255}$/;
-function name(p: Problems, path: string, v: unknown): string {
-  if (typeof v !== 'string' || !NAME_RE.test(v)) p.add(path, 'must be a non-empty name of at most 255 characters', v);
-  return String(v);
+// Validators take the item's path and the field separately: the full path string is only built for
+// an error (bulk transactions validate millions of fields).
+const at = (path: string, field: string) => (field ? `${path}.${field}` : path);
+function name(p: Problems, path: string, field: string, v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 255 || v.includes('\0'))
+    p.add(at(path, field), 'must be a non-empty name of at most 255 characters', v);
+  return v as string;
 }
-function family(p: Problems, path: string, v: unknown): number {
-  if (typeof v !== 'string' || !(v in FAMILIES)) {
-    p.add(path, `must be one of ${Object.keys(FAMILIES).join(', ')}`, v);
+function family(p: Problems, path: string, field: string, v: unknown): number {
+  const n = typeof v === 'string' ? (FAMILIES as Record<string, number>)[v] : undefined;
+  if (n === undefined) {
+    p.add(at(path, field), `must be one of ${Object.keys(FAMILIES).join(', ')}`, v);
     return 0;
   }
-  return FAMILIES[v as Family];
+  return n;
 }
-function uint(p: Problems, path: string, v: unknown, max = 0xffffffff): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) p.add(path, `must be an integer 0..${max}`, v);
-  return Number(v);
+function uint(p: Problems, path: string, field: string, v: unknown, max = 0xffffffff): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) p.add(at(path, field), `must be an integer 0..${max}`, v);
+  return v as number;
 }
-function int32(p: Problems, path: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) p.add(path, 'must be a 32-bit integer', v);
-  return Number(v);
+function int32(p: Problems, path: string, field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) p.add(at(path, field), 'must be a 32-bit integer', v);
+  return v as number;
 }
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
-function hex(p: Problems, path: string, v: unknown, maxBytes = 65000): string {
+function hex(p: Problems, path: string, field: string, v: unknown, maxBytes = 65000): string {
   if (typeof v !== 'string' || !HEX_RE.test(v) || v.length / 2 > maxBytes)
-    p.add(path, `must be lowercase hex of at most ${maxBytes} bytes`, v);
+    p.add(at(path, field), `must be lowercase hex of at most ${maxBytes} bytes`, v);
   return String(v);
 }
 function userdata(p: Problems, path: string, raw: unknown, comment: unknown, type: number): string | undefined {
-  if (raw !== undefined) return hex(p, `${path}.userdata`, raw, 255);
+  if (raw !== undefined) return hex(p, path, 'userdata', raw, 255);
   if (comment === undefined) return undefined;
   if (typeof comment !== 'string' || Buffer.byteLength(comment) > 252) {
     p.add(`${path}.comment`, 'must be a string of at most 252 bytes', comment);
@@ -60,7 +66,12 @@ const EXPR_DATA_ATTRS = new Set(['data', 'from', 'to', 'mask', 'xor', 'info']);
 const EXPR_STR_ATTRS = new Set(['chain', 'set', 'name', 'prefix']);
 
 export function flattenExprs(exprs: (Expr | Expr[])[]): Expr[] {
-  return exprs.flat() as Expr[];
+  const out: Expr[] = [];
+  for (const x of exprs) {
+    if (Array.isArray(x)) for (const y of x) out.push(y);
+    else out.push(x);
+  }
+  return out;
 }
 
 export function checkExprs(p: Problems, path: string, exprs: unknown): Expr[] {
@@ -69,32 +80,40 @@ export function checkExprs(p: Problems, path: string, exprs: unknown): Expr[] {
     return [];
   }
   const flat = flattenExprs(exprs as (Expr | Expr[])[]);
-  flat.forEach((e, i) => {
-    const ep = `${path}[${i}]`;
-    if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) return p.add(`${ep}.type`, 'must name an expression', e);
-    for (const [k, v] of Object.entries(e)) {
-      if (k === 'type' || v === undefined) continue;
-      if (k === 'exprs') checkExprs(p, `${ep}.exprs`, v);
-      else if (EXPR_DATA_ATTRS.has(k)) hex(p, `${ep}.${k}`, v, 64);
-      else if (EXPR_STR_ATTRS.has(k)) { if (typeof v !== 'string') p.add(`${ep}.${k}`, 'must be a string', v); }
-      else if (typeof v !== 'number' || !Number.isInteger(v)) p.add(`${ep}.${k}`, 'must be an integer', v);
+  for (let i = 0; i < flat.length; i++) {
+    const e = flat[i]!;
+    if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) {
+      p.add(`${path}[${i}].type`, 'must name an expression', e);
+      continue;
     }
-  });
+    for (const k in e) {
+      const v = e[k];
+      if (k === 'type' || v === undefined) continue;
+      if (typeof v === 'number') {
+        if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+      } else if (k === 'exprs') checkExprs(p, `${path}[${i}].exprs`, v);
+      else if (EXPR_DATA_ATTRS.has(k)) hex(p, `${path}[${i}]`, k, v, 64);
+      else if (EXPR_STR_ATTRS.has(k)) {
+        if (typeof v !== 'string') p.add(`${path}[${i}].${k}`, 'must be a string', v);
+      } else p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+    }
+  }
   return flat;
 }
 
 export function encodeTable(p: Problems, path: string, t: Table): NativeNftTable {
-  const out: NativeNftTable = { family: family(p, `${path}.family`, t.family), name: name(p, `${path}.name`, t.name) };
-  if (t.flags !== undefined) out.flags = uint(p, `${path}.flags`, t.flags, 7);
+  const out: NativeNftTable = { family: family(p, path, 'family', t.family), name: name(p, path, 'name', t.name) };
+  // nft always sends the flags (0 included); so does kernlb, for byte-identical messages
+  out.flags = t.flags !== undefined ? uint(p, path, 'flags', t.flags, 7) : 0;
   const ud = userdata(p, path, t.userdata, t.comment, UDATA.tableComment);
   if (ud !== undefined) out.userdata = ud;
-  if (t.handle !== undefined) out.handle = uint(p, `${path}.handle`, t.handle, Number.MAX_SAFE_INTEGER);
+  if (t.handle !== undefined) out.handle = uint(p, path, 'handle', t.handle, Number.MAX_SAFE_INTEGER);
   return out;
 }
 
 export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain {
-  const fam = family(p, `${path}.family`, c.family);
-  const out: NativeNftChain = { family: fam, table: name(p, `${path}.table`, c.table), name: name(p, `${path}.name`, c.name) };
+  const fam = family(p, path, 'family', c.family);
+  const out: NativeNftChain = { family: fam, table: name(p, path, 'table', c.table), name: name(p, path, 'name', c.name) };
   if (c.base) {
     const b = c.base;
     const hooks = HOOKS[c.family] ?? {};
@@ -102,35 +121,35 @@ export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain
     if (!['filter', 'nat', 'route'].includes(b.type)) p.add(`${path}.base.type`, 'must be filter, nat or route', b.type);
     out.hook = hooks[b.hook] ?? 0;
     out.type = b.type;
-    out.priority = int32(p, `${path}.base.priority`, b.priority);
+    out.priority = int32(p, path, 'base.priority', b.priority);
     if (b.policy !== undefined) {
       if (b.policy !== 'accept' && b.policy !== 'drop') p.add(`${path}.base.policy`, 'must be accept or drop', b.policy);
       out.policy = b.policy === 'drop' ? 0 : 1;
     }
-    if (b.device !== undefined) out.device = name(p, `${path}.base.device`, b.device);
-    if (b.devices !== undefined) out.devices = b.devices.map((d, i) => name(p, `${path}.base.devices[${i}]`, d));
+    if (b.device !== undefined) out.device = name(p, path, 'base.device', b.device);
+    if (b.devices !== undefined) out.devices = b.devices.map((d, i) => name(p, path, `base.devices[${i}]`, d));
   }
   if (c.flags !== undefined) {
-    const f = uint(p, `${path}.flags`, c.flags, 0xff) & ~CHAIN_FLAG_BASE;
+    const f = uint(p, path, 'flags', c.flags, 0xff) & ~CHAIN_FLAG_BASE;
     if (f) out.flags = f;
   }
   const ud = userdata(p, path, c.userdata, c.comment, UDATA.chainComment);
   if (ud !== undefined) out.userdata = ud;
-  if (c.handle !== undefined) out.handle = uint(p, `${path}.handle`, c.handle, Number.MAX_SAFE_INTEGER);
+  if (c.handle !== undefined) out.handle = uint(p, path, 'handle', c.handle, Number.MAX_SAFE_INTEGER);
   return out;
 }
 
 export function encodeRule(p: Problems, path: string, r: Rule): NativeNftRule {
   const out: NativeNftRule = {
-    family: family(p, `${path}.family`, r.family),
-    table: name(p, `${path}.table`, r.table),
-    chain: name(p, `${path}.chain`, r.chain),
+    family: family(p, path, 'family', r.family),
+    table: name(p, path, 'table', r.table),
+    chain: name(p, path, 'chain', r.chain),
     exprs: checkExprs(p, `${path}.exprs`, r.exprs),
   };
   const ud = userdata(p, path, r.userdata, r.comment, UDATA.ruleComment);
   if (ud !== undefined) out.userdata = ud;
-  if (r.handle !== undefined) out.handle = uint(p, `${path}.handle`, r.handle, Number.MAX_SAFE_INTEGER);
-  if (r.position !== undefined) out.position = uint(p, `${path}.position`, r.position, Number.MAX_SAFE_INTEGER);
+  if (r.handle !== undefined) out.handle = uint(p, path, 'handle', r.handle, Number.MAX_SAFE_INTEGER);
+  if (r.position !== undefined) out.position = uint(p, path, 'position', r.position, Number.MAX_SAFE_INTEGER);
   return out;
 }
 
@@ -147,7 +166,7 @@ export interface SetLayout {
 
 export function resolveType(p: Problems, path: string, t: TypeSpec): { fields?: Datatype[]; type: number; len: number; concat?: number[] } {
   if (typeof t === 'object' && !Array.isArray(t)) {
-    return { type: uint(p, `${path}.id`, t.id), len: uint(p, `${path}.len`, t.len, 64) };
+    return { type: uint(p, path, 'id', t.id), len: uint(p, path, 'len', t.len, 64) };
   }
   const names = Array.isArray(t) ? t : [t];
   const fields: Datatype[] = [];
@@ -160,7 +179,72 @@ export function resolveType(p: Problems, path: string, t: TypeSpec): { fields?: 
   return { fields, ...keyTypeOf(fields) };
 }
 
-export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'data'>): SetLayout {
+function typeofLayout(p: Problems, path: string, src: KeySource | KeySource[]): { fields: Datatype[]; type: number; len: number; concat?: number[]; descs?: TypeofDesc[]; byteorder: number } {
+  const list = Array.isArray(src) ? src : [src];
+  const described = list.map((x, i) => {
+    try {
+      return describeSource(x);
+    } catch (e) {
+      p.add(Array.isArray(src) ? `${path}[${i}]` : path, e instanceof Error ? e.message : String(e), x);
+      return undefined;
+    }
+  });
+  if (described.some((d) => !d) || !described.length) return { fields: [], type: 0, len: 0, byteorder: 0 };
+  const ds = described as NonNullable<(typeof described)[number]>[];
+  const fields = ds.map((d) => d.type);
+  const descs = ds.every((d) => d.typeof) ? ds.map((d) => d.typeof!) : undefined;
+  return { fields, ...keyTypeOf(fields), ...(descs ? { descs } : {}), byteorder: ds.length === 1 ? ds[0]!.byteorder : BYTEORDER.invalid };
+}
+
+/** The userdata nft writes for this set: byteorders, typeof descriptions, comment. */
+function nftSetUdata(s: NftSet, layout: SetLayout, p: Problems, path: string): string {
+  const spec: SetUdataSpec = { keyByteorder: BYTEORDER.invalid };
+  if (s.typeof) {
+    const k = typeofLayout(p, `${path}.typeof.key`, s.typeof.key);
+    spec.keyByteorder = k.byteorder;
+    if (k.descs) spec.keyTypeof = k.descs;
+    if (s.typeof.data === 'verdict') {
+      spec.dataByteorder = BYTEORDER.invalid;
+      spec.dataTypeof = 'verdict';
+    } else if (s.typeof.data !== undefined) {
+      const d = typeofLayout(p, `${path}.typeof.data`, s.typeof.data);
+      spec.dataByteorder = d.byteorder;
+      if (d.descs) spec.dataTypeof = d.descs;
+    }
+  } else {
+    const order = (f?: Datatype[]) => (f && f.length === 1 ? f[0]!.byteorder : BYTEORDER.invalid);
+    spec.keyByteorder = order(layout.key);
+    if (layout.key && layout.key.length > 1) spec.keyTypeof = 'concat';
+    if (layout.data === 'verdict') spec.dataByteorder = BYTEORDER.invalid;
+    else if (layout.data) {
+      spec.dataByteorder = order(layout.data);
+      if (layout.data.length > 1) spec.dataTypeof = 'concat';
+    }
+  }
+  if (s.comment !== undefined) {
+    if (typeof s.comment !== 'string' || Buffer.byteLength(s.comment) > 128) p.add(`${path}.comment`, 'must be a string of at most 128 bytes', s.comment);
+    else spec.comment = s.comment;
+  }
+  return setUdata(spec);
+}
+
+export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'data' | 'typeof'>): SetLayout {
+  if (s.typeof && s.key === undefined) {
+    const k = typeofLayout(p, `${path}.typeof.key`, s.typeof.key);
+    const out: SetLayout = { key: k.fields, keyType: k.type, keyLen: k.len };
+    if (k.concat) out.concat = k.concat;
+    const d = s.typeof.data;
+    if (d === 'verdict') Object.assign(out, { data: 'verdict', dataType: DATA_VERDICT, dataLen: 16 });
+    else if (d !== undefined) {
+      const dl = typeofLayout(p, `${path}.typeof.data`, d);
+      Object.assign(out, { data: dl.fields, dataType: dl.type, dataLen: dl.len });
+    }
+    return out;
+  }
+  if (s.key === undefined) {
+    p.add(`${path}.key`, 'is required (or give typeof)');
+    return { keyType: 0, keyLen: 0 };
+  }
   const k = resolveType(p, `${path}.key`, s.key);
   const out: SetLayout = { keyType: k.type, keyLen: k.len };
   if (k.fields) out.key = k.fields;
@@ -186,13 +270,13 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
     if (!(n in SET_FLAG)) p.add(`${path}.flags[${i}]`, `unknown set flag; known: ${[...Object.keys(SET_FLAG), 'dynamic'].join(', ')}`, f);
     else flags |= SET_FLAG[n];
   }
-  if (s.data !== undefined) flags |= SET_FLAG.map;
+  if (s.data !== undefined || (s.typeof?.data !== undefined)) flags |= SET_FLAG.map;
   if (s.objectType !== undefined) flags |= SET_FLAG.object;
   if (layout.key && layout.key.length > 1 && flags & SET_FLAG.interval) flags |= SET_FLAG.concat;
   const set: NativeNftSet = {
-    family: family(p, `${path}.family`, s.family),
-    table: name(p, `${path}.table`, s.table),
-    name: name(p, `${path}.name`, s.name),
+    family: family(p, path, 'family', s.family),
+    table: name(p, path, 'table', s.table),
+    name: name(p, path, 'name', s.name),
     id: s.id ?? id,
     flags,
     keyType: layout.keyType,
@@ -206,27 +290,16 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
     if (!(s.objectType in OBJ_TYPE)) p.add(`${path}.objectType`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, s.objectType);
     set.objType = OBJ_TYPE[s.objectType];
   }
-  if (s.timeout !== undefined) set.timeout = uint(p, `${path}.timeout`, s.timeout, Number.MAX_SAFE_INTEGER);
-  if (s.gcInterval !== undefined) set.gcInterval = uint(p, `${path}.gcInterval`, s.gcInterval);
-  if (s.size !== undefined) set.size = uint(p, `${path}.size`, s.size);
+  if (s.timeout !== undefined) set.timeout = uint(p, path, 'timeout', s.timeout, Number.MAX_SAFE_INTEGER);
+  if (s.gcInterval !== undefined) set.gcInterval = uint(p, path, 'gcInterval', s.gcInterval);
+  if (s.size !== undefined) set.size = uint(p, path, 'size', s.size);
   if (s.policy !== undefined) set.policy = s.policy === 'memory' ? 1 : 0;
   const concat = s.concat ?? (flags & SET_FLAG.interval ? layout.concat : undefined);
-  if (concat) set.concat = concat.map((n, i) => uint(p, `${path}.concat[${i}]`, n, 64));
+  if (concat) set.concat = concat.map((n, i) => uint(p, path, `concat[${i}]`, n, 64));
   if (s.exprs) set.exprs = checkExprs(p, `${path}.exprs`, s.exprs);
-  if (s.userdata !== undefined) set.userdata = hex(p, `${path}.userdata`, s.userdata, 255);
-  else {
-    // what nft writes: the key's byteorder (and the data's for maps), then the comment
-    const order = (fields?: Datatype[]) => (fields && fields.length === 1 ? fields[0]!.byteorder : BYTEORDER.big);
-    const dataOrder = layout.data === 'verdict' ? BYTEORDER.invalid : Array.isArray(layout.data) ? order(layout.data) : undefined;
-    if (s.comment !== undefined && (typeof s.comment !== 'string' || Buffer.byteLength(s.comment) > 200))
-      p.add(`${path}.comment`, 'must be a string of at most 200 bytes', s.comment);
-    set.userdata = setUdata({
-      keyByteorder: order(layout.key),
-      ...(dataOrder !== undefined ? { dataByteorder: dataOrder } : {}),
-      ...(s.comment !== undefined ? { comment: String(s.comment) } : {}),
-    });
-  }
-  if (s.handle !== undefined) set.handle = uint(p, `${path}.handle`, s.handle, Number.MAX_SAFE_INTEGER);
+  if (s.userdata !== undefined) set.userdata = hex(p, path, 'userdata', s.userdata, 255);
+  else set.userdata = nftSetUdata(s, layout, p, path);
+  if (s.handle !== undefined) set.handle = uint(p, path, 'handle', s.handle, Number.MAX_SAFE_INTEGER);
   return { set, layout };
 }
 
@@ -253,24 +326,24 @@ function typedValue(p: Problems, path: string, fields: Datatype[] | undefined, v
 
 export function encodeElement(p: Problems, path: string, layout: SetLayout, e: Element): NativeNftElem {
   const out: NativeNftElem = {};
-  if (e.keyHex !== undefined) out.key = hex(p, `${path}.keyHex`, e.keyHex, 64);
+  if (e.keyHex !== undefined) out.key = hex(p, path, 'keyHex', e.keyHex, 64);
   else if (e.key !== undefined) out.key = typedValue(p, `${path}.key`, layout.key, e.key);
   else p.add(`${path}.key`, 'is required');
-  if (e.keyEndHex !== undefined) out.keyEnd = hex(p, `${path}.keyEndHex`, e.keyEndHex, 64);
+  if (e.keyEndHex !== undefined) out.keyEnd = hex(p, path, 'keyEndHex', e.keyEndHex, 64);
   else if (e.keyEnd !== undefined) out.keyEnd = typedValue(p, `${path}.keyEnd`, layout.key, e.keyEnd);
   if (e.verdict) {
     const v = e.verdict;
     if (!(v.verdict in VERDICTS)) p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v.verdict);
     out.verdict = VERDICTS[v.verdict];
-    if (v.verdict === 'jump' || v.verdict === 'goto') out.chain = name(p, `${path}.verdict.chain`, v.chain);
-  } else if (e.dataHex !== undefined) out.data = hex(p, `${path}.dataHex`, e.dataHex, 64);
+    if (v.verdict === 'jump' || v.verdict === 'goto') out.chain = name(p, path, 'verdict.chain', v.chain);
+  } else if (e.dataHex !== undefined) out.data = hex(p, path, 'dataHex', e.dataHex, 64);
   else if (e.data !== undefined) out.data = typedValue(p, `${path}.data`, Array.isArray(layout.data) ? layout.data : undefined, e.data);
-  if (e.object !== undefined) out.objref = name(p, `${path}.object`, e.object);
-  if (e.timeout !== undefined) out.timeout = uint(p, `${path}.timeout`, e.timeout, Number.MAX_SAFE_INTEGER);
-  if (e.expiration !== undefined) out.expiration = uint(p, `${path}.expiration`, e.expiration, Number.MAX_SAFE_INTEGER);
-  if (e.flags !== undefined) out.flags = uint(p, `${path}.flags`, e.flags);
+  if (e.object !== undefined) out.objref = name(p, path, 'object', e.object);
+  if (e.timeout !== undefined) out.timeout = uint(p, path, 'timeout', e.timeout, Number.MAX_SAFE_INTEGER);
+  if (e.expiration !== undefined) out.expiration = uint(p, path, 'expiration', e.expiration, Number.MAX_SAFE_INTEGER);
+  if (e.flags !== undefined) out.flags = uint(p, path, 'flags', e.flags);
   const exprs: Expr[] = [];
-  if (e.counter) exprs.push({ type: 'counter', packets: uint(p, `${path}.counter.packets`, e.counter.packets, Number.MAX_SAFE_INTEGER), bytes: uint(p, `${path}.counter.bytes`, e.counter.bytes, Number.MAX_SAFE_INTEGER) });
+  if (e.counter) exprs.push({ type: 'counter', packets: uint(p, path, 'counter.packets', e.counter.packets, Number.MAX_SAFE_INTEGER), bytes: uint(p, path, 'counter.bytes', e.counter.bytes, Number.MAX_SAFE_INTEGER) });
   if (e.exprs) exprs.push(...checkExprs(p, `${path}.exprs`, e.exprs));
   if (exprs.length) out.exprs = exprs;
   const ud = userdata(p, path, e.userdata, e.comment, UDATA.elemComment);
@@ -278,32 +351,107 @@ export function encodeElement(p: Problems, path: string, layout: SetLayout, e: E
   return out;
 }
 
+/** Element fields the packed path carries; anything else (other per-element expressions) uses objects. */
+export function packable(e: Element): boolean {
+  return !e.exprs || e.exprs.length === 0;
+}
+
+function packTyped(p: Problems, path: string, fields: Datatype[] | undefined, v: unknown, w: PackWriter): void {
+  if (!fields) {
+    p.add(path, 'the set\'s type is not one kernlb encodes: give the raw bytes as *Hex', v);
+    return;
+  }
+  const vals = fields.length > 1 ? v : Array.isArray(v) ? v : [v];
+  if (!Array.isArray(vals) || vals.length !== fields.length) {
+    p.add(path, `must be ${fields.length} values (${fields.map((f) => f.name).join(' . ')})`, v);
+    return;
+  }
+  for (let i = 0; i < fields.length; i++) {
+    const problem = fields[i]!.check(vals[i]);
+    if (problem) {
+      p.add(fields.length > 1 ? `${path}[${i}]` : path, `${problem} (${fields[i]!.name})`, vals[i]);
+      return;
+    }
+  }
+  const at = w.reserve8(keyBytes(fields));
+  writeKey(fields, vals as ScalarValue[], w.buf, at);
+}
+
+/** Appends one element to a packed list (see pack.ts), validating it. */
+export function packElement(p: Problems, path: string, layout: SetLayout, e: Element, w: PackWriter): void {
+  if (!e || typeof e !== 'object') return p.add(path, 'must be an object', e);
+  const big = Number.MAX_SAFE_INTEGER;
+  let mask = 0;
+  if (e.keyHex !== undefined || e.key !== undefined) mask |= PACK.key;
+  else p.add(`${path}.key`, 'is required');
+  if (e.keyEndHex !== undefined || e.keyEnd !== undefined) mask |= PACK.keyEnd;
+  if (e.verdict) mask |= PACK.verdict | (e.verdict.verdict === 'jump' || e.verdict.verdict === 'goto' ? PACK.chain : 0);
+  else if (e.dataHex !== undefined || e.data !== undefined) mask |= PACK.data;
+  if (e.object !== undefined) mask |= PACK.objref;
+  if (e.timeout !== undefined) mask |= PACK.timeout;
+  if (e.expiration !== undefined) mask |= PACK.expiration;
+  if (e.flags !== undefined) mask |= PACK.flags;
+  const ud = userdata(p, path, e.userdata, e.comment, UDATA.elemComment);
+  if (ud !== undefined) mask |= PACK.userdata;
+  if (e.counter) mask |= PACK.counter;
+  w.u16(mask);
+  if (mask & PACK.key) {
+    if (e.keyHex !== undefined) w.bytes8(Buffer.from(hex(p, path, 'keyHex', e.keyHex, 64), 'hex'));
+    else packTyped(p, `${path}.key`, layout.key, e.key, w);
+  }
+  if (mask & PACK.keyEnd) {
+    if (e.keyEndHex !== undefined) w.bytes8(Buffer.from(hex(p, path, 'keyEndHex', e.keyEndHex, 64), 'hex'));
+    else packTyped(p, `${path}.keyEnd`, layout.key, e.keyEnd, w);
+  }
+  if (mask & PACK.data) {
+    if (e.dataHex !== undefined) w.bytes8(Buffer.from(hex(p, path, 'dataHex', e.dataHex, 64), 'hex'));
+    else packTyped(p, `${path}.data`, Array.isArray(layout.data) ? layout.data : undefined, e.data, w);
+  }
+  if (mask & PACK.verdict) {
+    const v = e.verdict!;
+    if (!(v.verdict in VERDICTS)) p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v.verdict);
+    w.i32(VERDICTS[v.verdict] ?? 0);
+    if (mask & PACK.chain) w.str16(name(p, path, 'verdict.chain', v.chain));
+  }
+  if (mask & PACK.objref) w.str16(name(p, path, 'object', e.object));
+  if (mask & PACK.timeout) w.u64(uint(p, path, 'timeout', e.timeout, big));
+  if (mask & PACK.expiration) w.u64(uint(p, path, 'expiration', e.expiration, big));
+  if (mask & PACK.flags) w.u32(uint(p, path, 'flags', e.flags));
+  if (mask & PACK.userdata) w.bytes8(Buffer.from(ud!, 'hex'));
+  if (mask & PACK.counter) {
+    w.u64(uint(p, path, 'counter.packets', e.counter!.packets, big));
+    w.u64(uint(p, path, 'counter.bytes', e.counter!.bytes, big));
+  }
+  w.count++;
+}
+
 export function encodeObject(p: Problems, path: string, o: NamedObject): NativeNftObject {
   const t = o.type as string;
-  if (!['counter', 'quota', 'limit'].includes(t)) p.add(`${path}.type`, 'must be counter, quota or limit', t);
+  if (!['counter', 'quota', 'limit'].includes(t))
+    p.add(`${path}.type`, t === 'unsupported' ? `object type ${(o as { objType?: number }).objType} is not one kernlb can write` : 'must be counter, quota or limit', t);
   const out: NativeNftObject = {
-    family: family(p, `${path}.family`, o.family),
-    table: name(p, `${path}.table`, o.table),
-    name: name(p, `${path}.name`, o.name),
-    objType: OBJ_TYPE[o.type] ?? 0,
+    family: family(p, path, 'family', o.family),
+    table: name(p, path, 'table', o.table),
+    name: name(p, path, 'name', o.name),
+    objType: (OBJ_TYPE as Record<string, number>)[o.type] ?? 0,
   };
   const big = Number.MAX_SAFE_INTEGER;
   if (o.type === 'counter') {
-    if (o.packets !== undefined) out.packets = uint(p, `${path}.packets`, o.packets, big);
-    if (o.bytes !== undefined) out.bytes = uint(p, `${path}.bytes`, o.bytes, big);
+    if (o.packets !== undefined) out.packets = uint(p, path, 'packets', o.packets, big);
+    if (o.bytes !== undefined) out.bytes = uint(p, path, 'bytes', o.bytes, big);
   } else if (o.type === 'quota') {
-    out.bytes = uint(p, `${path}.bytes`, o.bytes, big);
-    if (o.consumed !== undefined) out.consumed = uint(p, `${path}.consumed`, o.consumed, big);
+    out.bytes = uint(p, path, 'bytes', o.bytes, big);
+    if (o.consumed !== undefined) out.consumed = uint(p, path, 'consumed', o.consumed, big);
     out.flags = o.over ? 1 : 0;
   } else if (o.type === 'limit') {
-    out.rate = uint(p, `${path}.rate`, o.rate, big);
-    out.unit = uint(p, `${path}.unit`, o.unit, big);
-    if (o.burst !== undefined) out.burst = uint(p, `${path}.burst`, o.burst);
+    out.rate = uint(p, path, 'rate', o.rate, big);
+    out.unit = uint(p, path, 'unit', o.unit, big);
+    if (o.burst !== undefined) out.burst = uint(p, path, 'burst', o.burst);
     out.limitType = LIMIT_TYPE[o.limitType ?? 'pkts'];
     out.flags = o.over ? 1 : 0;
   }
   const ud = userdata(p, path, o.userdata, o.comment, UDATA.objComment);
   if (ud !== undefined) out.userdata = ud;
-  if (o.handle !== undefined) out.handle = uint(p, `${path}.handle`, o.handle, big);
+  if (o.handle !== undefined) out.handle = uint(p, path, 'handle', o.handle, big);
   return out;
 }

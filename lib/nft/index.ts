@@ -2,25 +2,40 @@
  * nftables: typed rule sets over libnftnl, one atomic transaction per commit, exact read-back.
  *
  *   await using nft = await Nftables.open({ netns: 'lb' });
- *   const tx = nft.transaction();
+ *   const tx = nft.transaction();              // buffers; validates every call at once
  *   tx.addTable({ family: 'ip', name: 'lb' });
+ *   tx.addChain({ family: 'ip', table: 'lb', name: 'svc-web' });
  *   tx.addChain({ family: 'ip', table: 'lb', name: 'pre', base: { type: 'nat', hook: 'prerouting', priority: -100 } });
- *   tx.addSet({ family: 'ip', table: 'lb', name: 'backends',
- *               key: ['ipv4_addr', 'inet_service', 'integer'], data: ['ipv4_addr', 'inet_service'],
- *               elements: [{ key: ['10.96.0.1', 80, 0], data: ['10.0.0.1', 8080] }] });
- *   tx.addRule({ family: 'ip', table: 'lb', chain: 'pre',
- *                exprs: [nftStatements.dnatMap(['ip daddr', 'th dport', { numgen: { mod: 2 } }], 'backends', { port: true })] });
- *   await tx.commit();                         // one batch: all or nothing
- *   // element-level update, O(change):
- *   await nft.transaction().addElements({ family: 'ip', table: 'lb', set: 'backends',
- *     key: ['ipv4_addr', 'inet_service', 'integer'], data: ['ipv4_addr', 'inet_service'] },
- *     [{ key: ['10.96.0.1', 80, 1], data: ['10.0.0.2', 8080] }]).commit();
+ *   tx.addObject({ family: 'ip', table: 'lb', name: 'web-hits', type: 'counter' });
+ *   // service dispatch: ip daddr . meta l4proto . th dport vmap @services
+ *   tx.addSet({ family: 'ip', table: 'lb', name: 'services', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict',
+ *               elements: [{ key: ['10.96.0.1', 'tcp', 80], verdict: { verdict: 'goto', chain: 'svc-web' } }] });
+ *   // endpoint choice: dnat to ip daddr . th dport . numgen random mod 2 map @backends
+ *   const backends = { family: 'ip', table: 'lb', set: 'backends',
+ *     typeof: { key: ['ip daddr', 'th dport', { numgen: { mod: 2 } }], data: ['ip daddr', 'th dport'] } } as const;
+ *   tx.addSet({ family: 'ip', table: 'lb', name: 'backends', typeof: backends.typeof,
+ *               elements: [{ key: ['10.96.0.1', 80, 0], data: ['10.0.0.1', 8080] }, { key: ['10.96.0.1', 80, 1], data: ['10.0.0.2', 8080] }] });
+ *   tx.addRule({ family: 'ip', table: 'lb', chain: 'pre', exprs: [nftStatements.vmap(['ip daddr', 'meta l4proto', 'th dport'], 'services')] });
+ *   tx.addRule({ family: 'ip', table: 'lb', chain: 'svc-web', exprs: [nftStatements.counterRef('web-hits'),
+ *     nftStatements.match('meta l4proto', 'tcp'),
+ *     nftStatements.dnatMap(['ip daddr', 'th dport', { numgen: { mod: 2 } }], 'backends', { port: true })] });
+ *   await tx.commit();                         // ONE batch: all applied or none
+ *   // element-level updates cost O(change): add / delete / replace (destroy + add in one batch)
+ *   await nft.transaction().replaceElements(backends, [{ key: ['10.96.0.1', 80, 1], data: ['10.0.0.3', 8080] }]).commit();
  *
- * For load balancers: concatenated-key maps with verdict data (`vmap`) or address/port data
- * (`dnatMap`), `numgen`/`jhash` key sources, named counters (`counterRef`, `addObject`) and element
- * updates are the supported building blocks. A map keyed by `... . numgen` uses the datatype
- * 'integer' (host-endian 32 bit) for the numgen field; nft prints such a map with `type`, or with
- * `typeof` when the set's userdata carries nft's typeof description (kept verbatim by list()).
+ * Building blocks for load balancers (all checked against nft 1.0.6's own bytecode and listing):
+ * - maps with concatenated keys and verdict data (`vmap`) or address . port data (`dnatMap`);
+ * - key sources: packet fields (FieldName), `{ numgen: { mod } }`, `{ jhash: { field, mod } }`;
+ *   sets declared with `typeof` carry nft's userdata so `nft list ruleset` prints them (a numgen field
+ *   has datatype 'integer', which nft can only print through typeof). Note: nft 1.0.6 itself crashes
+ *   listing a named map `typeof jhash ...`; use numgen, or jhash with an anonymous map;
+ * - anonymous constant maps (`tx.addAnonymousSet`, nft's inline `{ ... }`), named counters/quotas/limits
+ *   (`addObject`, `counterRef`), session affinity (`updateSet` on a dynamic set with timeout);
+ * - optimistic concurrency: `commit({ generation })` -> ConflictError; `nft.retry(build)`;
+ *   `commit({ dryRun: true })` validates in the kernel and applies nothing;
+ * - failures name the item: "rule 3 of chain lb/services", errno, extended-ack text;
+ * - `list()` returns the same model (kernel-level exprs, raw userdata, and `statements` as nft prints
+ *   them when recognised); `tx.addRuleset(list)` recreates it exactly in another namespace.
  */
 // Everything is exported under nft-specific names so that `export *` from lib/index.ts never clashes
 // with the other subsystems.
@@ -32,7 +47,7 @@ export type {
   BaseChainSpec as NftBaseChain, Chain as NftChain, Element as NftElement, Expr as NftExpr, NamedObject as NftObject,
   NftSet, Rule as NftRule, Ruleset as NftRuleset, Table as NftTable, TypeSpec as NftTypeSpec, Verdict as NftVerdict,
 } from './model';
-export { Nftables, ERESTART, type ListOptions as NftListOptions, type RetryOptions as NftRetryOptions } from './nftables';
+export { Nftables, ERESTART as NFT_ERESTART, type ListOptions as NftListOptions, type RetryOptions as NftRetryOptions } from './nftables';
 export { Transaction as NftTransaction, type CommitOptions as NftCommitOptions, type SetRef as NftSetRef } from './transaction';
 /** The statement builder (see statements.ts): nftStatements.match('ip daddr', '10.0.0.1'), .vmap(...), .dnatMap(...) */
 export * as nftStatements from './statements';

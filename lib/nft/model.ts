@@ -5,6 +5,7 @@
  */
 import type { ChainType, Family, ObjTypeName, SetFlagName, VerdictName } from './constants';
 import type { ScalarValue } from './datatypes';
+import type { KeySource } from './statements';
 
 /** A kernel-level expression: `type` is the kernel's expression name, the rest its attributes. */
 export interface Expr {
@@ -56,6 +57,11 @@ export interface Rule {
   handle?: number;
   /** For insert/add relative to an existing rule handle. */
   position?: number;
+  /**
+   * Read back only: the rule as nft statements (what `nft list ruleset` prints) when every
+   * expression is a pattern kernlb knows; ignored when committing (exprs are what counts).
+   */
+  statements?: string[];
 }
 
 /** A key or data type: one nft datatype name, a concatenation of them, or raw kernel numbers. */
@@ -95,7 +101,14 @@ export interface NftSet {
   family: Family;
   table: string;
   name: string;
-  key: TypeSpec;
+  /** Key datatype(s); may be left out when `typeof` gives the key. */
+  key?: TypeSpec;
+  /**
+   * nft's `typeof`: key (and data) described by the expressions that produce them, e.g.
+   * { key: ['ip daddr', 'th dport', { numgen: { mod: 4 } }], data: ['ip daddr', 'th dport'] }.
+   * Needed for nft to print keys with numgen/jhash fields. Datatypes follow from it.
+   */
+  typeof?: { key: KeySource | KeySource[]; data?: KeySource | KeySource[] | 'verdict' };
   /** Maps: data type, or 'verdict' for verdict maps. */
   data?: TypeSpec | 'verdict';
   /** Object maps: the named object type their elements refer to. */
@@ -121,7 +134,9 @@ export interface NftSet {
 export type NamedObject =
   | { family: Family; table: string; name: string; type: 'counter'; packets?: number; bytes?: number; comment?: string; userdata?: string; handle?: number }
   | { family: Family; table: string; name: string; type: 'quota'; bytes: number; consumed?: number; over?: boolean; comment?: string; userdata?: string; handle?: number }
-  | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number };
+  | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number }
+  /** Read back only: an object kind kernlb does not model (ct helper, secmark, ...); committing it is refused. */
+  | { family: Family; table: string; name: string; type: 'unsupported'; objType: number; comment?: string; userdata?: string; handle?: number };
 
 /** Everything in one namespace (or one table), in an order that can be committed as is. */
 export interface Ruleset {

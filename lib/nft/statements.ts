@@ -18,10 +18,14 @@ import {
 } from './constants';
 import { align4, DATATYPES, type Datatype, type ScalarValue } from './datatypes';
 import type { Expr } from './model';
+import { BYTEORDER, TYPEOF_EXPR, type TypeofDesc } from './udata';
 
 interface FieldDef {
   load(dreg: number): Expr;
   type: Datatype;
+  /** How nft names this field in set userdata (`typeof`), and its byteorder. */
+  typeof?: TypeofDesc;
+  byteorder?: number;
   /** Expressions nft adds before the first use of the field (the transport protocol dependency). */
   dependency?: Expr[];
 }
@@ -35,24 +39,30 @@ const l4dep = (proto: number): Expr[] => [
 ];
 const U8: Datatype = { ...DATATYPES.inet_proto!, name: 'inet_proto' };
 
+// nft's proto_desc ids and header template indexes, as recorded in `typeof` userdata
+const DESC = { udp: 6, tcp: 8, th: 11, ip: 12, ip6: 13 } as const;
+const pl = (desc: number, tmpl: number): TypeofDesc => ({ expr: TYPEOF_EXPR.payload, params: [desc, tmpl] });
+const mt = (key: number): TypeofDesc => ({ expr: TYPEOF_EXPR.meta, params: [key] });
+const BIG = BYTEORDER.big, HOST = BYTEORDER.host;
+
 export const FIELDS = {
-  'ip saddr': { load: payload(PAYLOAD_BASE.network, 12, 4), type: DATATYPES.ipv4_addr! },
-  'ip daddr': { load: payload(PAYLOAD_BASE.network, 16, 4), type: DATATYPES.ipv4_addr! },
-  'ip protocol': { load: payload(PAYLOAD_BASE.network, 9, 1), type: U8 },
-  'ip6 saddr': { load: payload(PAYLOAD_BASE.network, 8, 16), type: DATATYPES.ipv6_addr! },
-  'ip6 daddr': { load: payload(PAYLOAD_BASE.network, 24, 16), type: DATATYPES.ipv6_addr! },
-  'ip6 nexthdr': { load: payload(PAYLOAD_BASE.network, 6, 1), type: U8 },
-  'tcp sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service!, dependency: l4dep(6) },
-  'tcp dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service!, dependency: l4dep(6) },
-  'udp sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service!, dependency: l4dep(17) },
-  'udp dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service!, dependency: l4dep(17) },
-  'th sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service! },
-  'th dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service! },
-  'meta l4proto': { load: meta(META_KEY.l4proto), type: U8 },
-  'meta nfproto': { load: meta(META_KEY.nfproto), type: U8 },
-  'meta mark': { load: meta(META_KEY.mark), type: DATATYPES.mark! },
-  'meta iifname': { load: meta(META_KEY.iifname), type: DATATYPES.ifname! },
-  'meta oifname': { load: meta(META_KEY.oifname), type: DATATYPES.ifname! },
+  'ip saddr': { load: payload(PAYLOAD_BASE.network, 12, 4), type: DATATYPES.ipv4_addr!, typeof: pl(DESC.ip, 11), byteorder: BIG },
+  'ip daddr': { load: payload(PAYLOAD_BASE.network, 16, 4), type: DATATYPES.ipv4_addr!, typeof: pl(DESC.ip, 12), byteorder: BIG },
+  'ip protocol': { load: payload(PAYLOAD_BASE.network, 9, 1), type: U8, typeof: pl(DESC.ip, 9), byteorder: BIG },
+  'ip6 saddr': { load: payload(PAYLOAD_BASE.network, 8, 16), type: DATATYPES.ipv6_addr!, typeof: pl(DESC.ip6, 8), byteorder: BIG },
+  'ip6 daddr': { load: payload(PAYLOAD_BASE.network, 24, 16), type: DATATYPES.ipv6_addr!, typeof: pl(DESC.ip6, 9), byteorder: BIG },
+  'ip6 nexthdr': { load: payload(PAYLOAD_BASE.network, 6, 1), type: U8, typeof: pl(DESC.ip6, 6), byteorder: BIG },
+  'tcp sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service!, dependency: l4dep(6), typeof: pl(DESC.tcp, 1), byteorder: BIG },
+  'tcp dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service!, dependency: l4dep(6), typeof: pl(DESC.tcp, 2), byteorder: BIG },
+  'udp sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service!, dependency: l4dep(17), typeof: pl(DESC.udp, 1), byteorder: BIG },
+  'udp dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service!, dependency: l4dep(17), typeof: pl(DESC.udp, 2), byteorder: BIG },
+  'th sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service!, typeof: pl(DESC.th, 1), byteorder: BIG },
+  'th dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service!, typeof: pl(DESC.th, 2), byteorder: BIG },
+  'meta l4proto': { load: meta(META_KEY.l4proto), type: U8, typeof: mt(META_KEY.l4proto), byteorder: HOST },
+  'meta nfproto': { load: meta(META_KEY.nfproto), type: U8, typeof: mt(META_KEY.nfproto), byteorder: HOST },
+  'meta mark': { load: meta(META_KEY.mark), type: DATATYPES.mark!, typeof: mt(META_KEY.mark), byteorder: HOST },
+  'meta iifname': { load: meta(META_KEY.iifname), type: DATATYPES.ifname!, typeof: mt(META_KEY.iifname), byteorder: HOST },
+  'meta oifname': { load: meta(META_KEY.oifname), type: DATATYPES.ifname!, typeof: mt(META_KEY.oifname), byteorder: HOST },
   'ct mark': { load: (dreg: number): Expr => ({ type: 'ct', key: CT_KEY.mark, dreg }), type: DATATYPES.mark! },
 } satisfies Record<string, FieldDef>;
 export type FieldName = keyof typeof FIELDS;
@@ -296,3 +306,17 @@ export function updateSet(set: string, key: KeySource | KeySource[], opts: { op?
 
 /** `reject` (ICMP port unreachable for ip; use the raw expression for other kinds) */
 export const reject = (): Expr[] => [{ type: 'reject', rejectType: 0, code: 3 }];
+
+/** Datatype, byteorder and `typeof` description of a key source (for sets declared with typeof). */
+export function describeSource(s: KeySource): { type: Datatype; byteorder: number; typeof?: TypeofDesc } {
+  if (typeof s === 'string') {
+    const f = field(s);
+    return { type: f.type, byteorder: f.byteorder ?? BIG, ...(f.typeof ? { typeof: f.typeof } : {}) };
+  }
+  if ('numgen' in s) {
+    const n = s.numgen;
+    return { type: DATATYPES.integer!, byteorder: HOST, typeof: { expr: TYPEOF_EXPR.numgen, params: [NUMGEN_TYPE[n.type ?? 'random'], n.mod, n.offset ?? 0] } };
+  }
+  const h = s.jhash;
+  return { type: DATATYPES.integer!, byteorder: HOST, typeof: { expr: TYPEOF_EXPR.hash, params: [HASH_TYPE.jenkins, 0, h.mod, h.seed ?? 0, h.offset ?? 0] } };
+}

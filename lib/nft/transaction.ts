@@ -4,11 +4,15 @@
  * description of the item, so a kernel failure says which item failed ("rule 3 of chain lb/svc").
  */
 import { ValidationErrors } from '../errors';
-import type { NativeNftItem, NativeNftOp } from '../native';
+import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
 import { FAMILIES, type Family } from './constants';
 import {
-  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, Problems, setLayout, type SetLayout,
+  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, packable, packElement, Problems, setLayout,
+  type SetLayout,
 } from './encode';
+import { PackWriter } from './pack';
+
+type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
 import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
 
 export interface CommitOptions {
@@ -25,6 +29,7 @@ export interface SetRef {
   set: string;
   key?: TypeSpec;
   data?: TypeSpec | 'verdict';
+  typeof?: NftSet['typeof'];
 }
 
 export type Committer = (items: NativeNftItem[], describe: (i: number) => string | undefined, opts: CommitOptions) => Promise<void>;
@@ -83,7 +88,7 @@ export class Transaction {
   #chain(op: NativeNftOp, c: Chain): this {
     const p = new Problems();
     const n = encodeChain(p, this.#path(), c);
-    return this.#push(p, { op, kind: 'chain', ...n }, `chain ${c.table}/${c.name}`);
+    return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), `chain ${c.table}/${c.name}`);
   }
 
   // rules ------------------------------------------------------------------------------------
@@ -103,7 +108,7 @@ export class Transaction {
     const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
     if (!p.list.length) this.#rulesPerChain.set(key, nth);
     const what = op === 'add' || op === 'insert' ? `rule ${nth} of chain ${key}` : `rule handle ${r.handle} of chain ${key}`;
-    return this.#push(p, { op, kind: 'rule', ...n }, what);
+    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), what);
   }
 
   // sets -------------------------------------------------------------------------------------
@@ -118,11 +123,43 @@ export class Transaction {
     const p = new Problems();
     const path = this.#path();
     const { set, layout } = encodeSet(p, path, s, this.#nextSetId);
+    // elements are validated with the set, so a bad element leaves nothing of this call buffered
+    const elems = s.elements?.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : undefined;
     if (!p.list.length) this.#nextSetId = Math.max(this.#nextSetId, set.id ?? 0) + 1;
-    this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
+    this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
     this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
-    if (s.elements?.length) this.#elements('add', { family: s.family, table: s.table, set: s.name }, s.elements, `${path}.elements`);
+    if (elems) {
+      this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, ...(set.id !== undefined ? { setId: set.id } : {}), ...elems });
+      this.#desc.push(`${s.elements!.length} element(s) of set ${s.table}/${s.name}`);
+    }
     return this;
+  }
+  /** Elements for the native side: packed (the bulk path) unless one needs the object form. */
+  #encodeElements(p: Problems, layout: SetLayout, elements: Element[], path: string): ElementsPayload {
+    if (!Array.isArray(elements)) {
+      p.add(path, 'must be an array', elements);
+      return { elements: [] };
+    }
+    if (elements.every(packable)) {
+      const w = new PackWriter(64 + elements.length * 24);
+      for (let i = 0; i < elements.length; i++) packElement(p, `${path}[${i}]`, layout, elements[i]!, w);
+      return { packed: w.done(), count: w.count };
+    }
+    return { elements: elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e)) };
+  }
+  /**
+   * An anonymous constant set or map, as nft creates for inline `{ ... }` (e.g.
+   * `numgen random mod 2 vmap { 0 : goto a, 1 : goto b }`): the kernel names it (__set%d / __map%d)
+   * and the rule refers to it by the returned in-batch id, e.g. vmap(key, ref.set, { setId: ref.setId }).
+   * It must be used by a rule of this transaction, and it goes away with that rule.
+   */
+  addAnonymousSet(s: Omit<NftSet, 'name' | 'id'>): { set: string; setId: number } {
+    const isMap = s.data !== undefined || s.typeof?.data !== undefined;
+    const name = isMap ? '__map%d' : '__set%d';
+    const setId = this.#nextSetId;
+    const flags = [...new Set([...(s.flags ?? []), 'anonymous', 'constant'])] as NftSet['flags'];
+    this.#set('add', { ...s, name, id: setId, flags, ...(s.size === undefined && s.elements ? { size: s.elements.length } : {}) });
+    return { set: name, setId };
   }
   #setRef(op: NativeNftOp, s: Pick<NftSet, 'family' | 'table' | 'name'>): this {
     const p = new Problems();
@@ -138,17 +175,42 @@ export class Transaction {
   /** Like addElements but EEXIST when one exists already. */
   createElements(ref: SetRef, elements: Element[]): this { return this.#elements('create', ref, elements); }
   deleteElements(ref: SetRef, elements: Element[]): this { return this.#elements('delete', ref, elements); }
+  /** Deletes elements, ignoring those that do not exist (kernel 6.3+). */
+  destroyElements(ref: SetRef, elements: Element[]): this { return this.#elements('destroy', ref, elements); }
+  /**
+   * Sets the data of map elements whether or not they exist: the kernel refuses to change an existing
+   * element's data in place (EEXIST), so this is a destroy of the keys plus an add, in this batch.
+   */
+  replaceElements(ref: SetRef, elements: Element[]): this {
+    const keys = elements.map(({ key, keyHex, keyEnd, keyEndHex }) => ({
+      ...(key !== undefined ? { key } : {}), ...(keyHex !== undefined ? { keyHex } : {}),
+      ...(keyEnd !== undefined ? { keyEnd } : {}), ...(keyEndHex !== undefined ? { keyEndHex } : {}),
+    }));
+    const before = this.#items.length;
+    this.#elements('destroy', ref, keys);
+    try {
+      return this.#elements('add', ref, elements);
+    } catch (e) {
+      this.#items.length = before; // all or nothing for this call too
+      this.#desc.length = before;
+      throw e;
+    }
+  }
   #elements(op: NativeNftOp, ref: SetRef, elements: Element[], pathOverride?: string): this {
     const p = new Problems();
     const path = pathOverride ?? `${this.#path()}.elements`;
     let layout = this.#layouts.get(`${ref.family} ${ref.table} ${ref.set}`);
-    if (ref.key !== undefined) layout = setLayout(p, this.#path(), { key: ref.key, ...(ref.data !== undefined ? { data: ref.data } : {}) });
+    if (ref.key !== undefined || ref.typeof !== undefined)
+      layout = setLayout(p, this.#path(), {
+        ...(ref.key !== undefined ? { key: ref.key } : {}),
+        ...(ref.data !== undefined ? { data: ref.data } : {}),
+        ...(ref.typeof !== undefined ? { typeof: ref.typeof } : {}),
+      });
     layout ??= { keyType: 0, keyLen: 0 };
-    if (!Array.isArray(elements)) p.add(path, 'must be an array', elements);
-    const elems = Array.isArray(elements) ? elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout!, e)) : [];
+    const elems = this.#encodeElements(p, layout, elements, path);
     if (!(ref.family in FAMILIES)) p.add(`${this.#path()}.family`, 'unknown family', ref.family);
-    const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, elements: elems };
-    return this.#push(p, item, `${elems.length} element(s) of set ${ref.table}/${ref.set}`);
+    const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, ...elems };
+    return this.#push(p, item, `${Array.isArray(elements) ? elements.length : 0} element(s) of set ${ref.table}/${ref.set}`);
   }
 
   // objects ----------------------------------------------------------------------------------
@@ -179,7 +241,10 @@ export class Transaction {
       // dynamic elements carry an expiration: keep it so the copy expires when the original would
       this.addSet(strip(s));
     }
-    for (const r of rs.rules) this.addRule(strip(r));
+    for (const r of rs.rules) {
+      const { statements: _s, ...rule } = strip(r);
+      this.addRule(rule);
+    }
     return this;
   }
 

@@ -68,10 +68,47 @@ export function commentFromUdata(hex: string | undefined, type = 0): string | un
   return t.value.subarray(0, end < 0 ? t.value.length : end).toString('utf8');
 }
 
-export function setUdata(opts: { keyByteorder: number; dataByteorder?: number; comment?: string }): string {
-  const tlvs: Tlv[] = [{ type: UDATA.setKeyByteorder, value: u32(opts.keyByteorder) }];
-  if (opts.dataByteorder !== undefined) tlvs.push({ type: UDATA.setDataByteorder, value: u32(opts.dataByteorder) });
-  if (opts.comment !== undefined) tlvs.push({ type: UDATA.setComment, value: strz(opts.comment) });
+/** A TLV whose value is a list of TLVs (nftnl_udata_nest_start/end). */
+export const nest = (type: number, children: Tlv[]): Tlv => ({ type, value: Buffer.from(encodeTlvs(children), 'hex') });
+
+/**
+ * How nft describes a set key or data expression in userdata (`typeof`): an expression kind (nft's
+ * enum expr_types) and its parameters. A concatenation nests one description per field.
+ */
+export const TYPEOF_EXPR = { verdict: 1, payload: 7, meta: 9, concat: 13, numgen: 23, hash: 24 } as const;
+export interface TypeofDesc {
+  expr: number;
+  /** Parameters, each a u32 TLV numbered from 0 (payload: desc, template; meta: key; numgen: type, mod, offset). */
+  params: number[];
+}
+
+function typeofTlv(type: number, fields: TypeofDesc[] | 'concat' | 'verdict'): Tlv {
+  if (fields === 'verdict') return nest(type, [{ type: 0, value: u32(TYPEOF_EXPR.verdict) }, nest(1, [])]);
+  // a plain `type a . b` concatenation: nft records the concat expression without fields
+  if (fields === 'concat') return nest(type, [{ type: 0, value: u32(TYPEOF_EXPR.concat) }, nest(1, [])]);
+  const one = (d: TypeofDesc): Tlv[] => [{ type: 0, value: u32(d.expr) }, nest(1, d.params.map((v, i) => ({ type: i, value: u32(v) })))];
+  if (fields.length === 1) return nest(type, one(fields[0]!));
+  return nest(type, [{ type: 0, value: u32(TYPEOF_EXPR.concat) }, nest(1, fields.map((f, i) => nest(i, one(f))))]);
+}
+
+export interface SetUdataSpec {
+  keyByteorder: number;
+  keyTypeof?: TypeofDesc[] | 'concat';
+  /** Present for maps. */
+  dataByteorder?: number;
+  dataTypeof?: TypeofDesc[] | 'concat' | 'verdict';
+  comment?: string;
+}
+
+/** The userdata nft 1.0.6 writes for a set or map, in its order. */
+export function setUdata(o: SetUdataSpec): string {
+  const tlvs: Tlv[] = [{ type: UDATA.setKeyByteorder, value: u32(o.keyByteorder) }];
+  const map = o.dataByteorder !== undefined;
+  if (map) tlvs.push({ type: UDATA.setDataByteorder, value: u32(o.dataByteorder!) });
+  if (o.keyTypeof) tlvs.push(typeofTlv(UDATA.setKeyTypeof, o.keyTypeof));
+  if (o.dataTypeof) tlvs.push(typeofTlv(UDATA.setDataTypeof, o.dataTypeof));
+  if (map) tlvs.push({ type: UDATA.setDataInterval, value: u32(0) });
+  if (o.comment !== undefined) tlvs.push({ type: UDATA.setComment, value: strz(o.comment) });
   return encodeTlvs(tlvs);
 }
 

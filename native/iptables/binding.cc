@@ -79,15 +79,17 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
         NetnsGuard in(*a.ns);
         // shared_ptr with a deleter: the entries are freed if the result never reaches JS.
         std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table)), [](TableBlob* b) {
-          free(b->entries);
+          free(b->base);
           delete b;
         });
         return out;
       },
       [](Napi::Env env, std::shared_ptr<TableBlob>& r) {
         Napi::Object o = InfoToJs(env, r->info);
+        // The Buffer views the entries inside the block; its finalizer frees the whole block.
         Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-            env, r->entries, r->length, [](Napi::Env, uint8_t* p) { free(p); });
+            env, r->entries, r->length, [](Napi::Env, uint8_t*, uint8_t* base) { free(base); }, r->base);
+        r->base = nullptr;
         r->entries = nullptr;
         o.Set("entries", buf);
         o.Set("digest", DigestHex(r->digest));
@@ -133,6 +135,44 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
       [](Napi::Env env, bool&) { return env.Undefined(); });
 }
 
+// tableNames(handle, v6) -> Promise<string[]>
+Napi::Value TableNames(const Napi::CallbackInfo& info) {
+  Handle* h = Handle::From(info[0]);
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "v6 must be a boolean");
+  auto ns = h->netns();
+  bool v6 = info[1].As<Napi::Boolean>();
+  return RunAsync<std::vector<std::string>>(
+      info.Env(),
+      [ns, v6]() {
+        NetnsGuard in(*ns);
+        return iptables::TableNames(v6);
+      },
+      [](Napi::Env env, std::vector<std::string>& names) {
+        Napi::Array a = Napi::Array::New(env, names.size());
+        for (uint32_t i = 0; i < names.size(); i++) a.Set(i, names[i]);
+        return a;
+      });
+}
+
+// extensionKnown(handle, v6, target: boolean, name, revision) -> Promise<1 | 0 | -1>
+Napi::Value ExtensionKnown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Handle* h = Handle::From(info[0]);
+  if (!info[1].IsBoolean() || !info[2].IsBoolean() || !info[3].IsString() || !info[4].IsNumber())
+    throw Napi::TypeError::New(env, "extensionKnown(handle, v6, target, name, revision)");
+  auto ns = h->netns();
+  bool v6 = info[1].As<Napi::Boolean>(), target = info[2].As<Napi::Boolean>();
+  std::string name = info[3].As<Napi::String>();
+  uint8_t rev = static_cast<uint8_t>(info[4].As<Napi::Number>().Uint32Value());
+  return RunAsync<int>(
+      env,
+      [ns, v6, target, name, rev]() {
+        NetnsGuard in(*ns);
+        return iptables::ExtensionKnown(v6, target, name, rev);
+      },
+      [](Napi::Env env, int& r) { return Napi::Number::New(env, r); });
+}
+
 }  // namespace
 
 void InitIptables(Napi::Env env, Napi::Object exports) {
@@ -140,6 +180,8 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("getInfo", Napi::Function::New(env, GetInfo));
   o.Set("getTable", Napi::Function::New(env, GetTable));
   o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
+  o.Set("tableNames", Napi::Function::New(env, TableNames));
+  o.Set("extensionKnown", Napi::Function::New(env, ExtensionKnown));
   exports.Set("iptables", o);
 }
 

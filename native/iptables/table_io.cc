@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstddef>
 #include <cstring>
@@ -77,6 +78,10 @@ TableBlob GetLocked(int fd, bool v6, const std::string& table) {
   for (int attempt = 0;; attempt++) {
     TableInfo info = InfoLocked(fd, v6, table);
     size_t total = sizeof(ipt_get_entries) + info.size;
+    // Zeroed (calloc: fresh pages for big tables, no memset): the kernel writes an extension's name
+    // only up to its NUL (xt_obj_to_user), so the rest of the field keeps what the buffer held, and
+    // the digest must see the same bytes every time. The entries are then handed to JavaScript in
+    // place, without a second copy (a 10k-service table is ~200 MB).
     std::unique_ptr<uint8_t, decltype(&free)> buf(static_cast<uint8_t*>(calloc(1, total)), &free);
     if (!buf) throw KernelFailure(ENOMEM, "allocate table buffer");
     auto* ge = reinterpret_cast<ipt_get_entries*>(buf.get());
@@ -91,9 +96,8 @@ TableBlob GetLocked(int fd, bool v6, const std::string& table) {
     TableBlob out;
     out.info = info;
     out.length = info.size;
-    out.entries = static_cast<uint8_t*>(malloc(info.size ? info.size : 1));
-    if (!out.entries) throw KernelFailure(ENOMEM, "allocate table buffer");
-    memcpy(out.entries, buf.get() + sizeof(ipt_get_entries), info.size);
+    out.base = buf.release();
+    out.entries = out.base + sizeof(ipt_get_entries);
     out.digest = DigestEntries(v6, out.entries, out.length);
     return out;
   }
@@ -157,7 +161,7 @@ void ReplaceTable(const ReplaceRequest& req) {
     // Our own check catches same-size edits; the kernel's num_counters check (EAGAIN) closes the
     // window between this read and the replace for anything that changes the entry count.
     TableBlob now = GetLocked(s.fd(), req.v6, req.table);
-    free(now.entries);
+    free(now.base);
     if (now.info.numEntries != req.expectNumEntries || now.digest != req.expectDigest)
       throw KernelFailure(EAGAIN, op, "table changed since it was read");
     numCounters = req.expectNumEntries;
@@ -186,6 +190,39 @@ void ReplaceTable(const ReplaceRequest& req) {
     if (setsockopt(s.fd(), Level(req.v6), IPT_SO_SET_ADD_COUNTERS, ci.get(), static_cast<socklen_t>(total)) != 0)
       throw KernelFailure(errno, req.v6 ? "IP6T_SO_SET_ADD_COUNTERS" : "IPT_SO_SET_ADD_COUNTERS");
   }
+}
+
+int ExtensionKnown(bool v6, bool target, const std::string& name, uint8_t revision) {
+  if (name.empty() || name.size() >= XT_EXTENSION_MAXNAMELEN) throw InputFailure("bad extension name: " + name);
+  RawSocket s(v6);
+  xt_get_revision rev;
+  memset(&rev, 0, sizeof rev);
+  strncpy(rev.name, name.c_str(), sizeof rev.name - 1);
+  rev.revision = revision;
+  socklen_t len = sizeof rev;
+  int opt = target ? IPT_SO_GET_REVISION_TARGET : IPT_SO_GET_REVISION_MATCH;
+  if (getsockopt(s.fd(), Level(v6), opt, &rev, &len) >= 0) return 1;
+  if (errno == EPROTONOSUPPORT) return 0;
+  if (errno == ENOENT) return -1;
+  throw KernelFailure(errno, target ? "IPT_SO_GET_REVISION_TARGET" : "IPT_SO_GET_REVISION_MATCH");
+}
+
+std::vector<std::string> TableNames(bool v6) {
+  const char* path = v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names";
+  std::vector<std::string> out;
+  FILE* f = fopen(path, "re");
+  if (!f) {
+    if (errno == ENOENT) return out;  // no table instantiated yet
+    throw KernelFailure(errno, std::string("open ") + path);
+  }
+  char line[64];
+  while (fgets(line, sizeof line, f)) {
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (!s.empty()) out.push_back(s);
+  }
+  fclose(f);
+  return out;
 }
 
 }  // namespace iptables

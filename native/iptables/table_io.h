@@ -21,7 +21,8 @@ struct TableInfo {
 
 struct TableBlob {
   TableInfo info;
-  uint8_t* entries = nullptr;  // malloc'd, owned by whoever takes it (handed to a JS Buffer)
+  uint8_t* base = nullptr;     // malloc'd block, owned by whoever takes it (handed to a JS Buffer)
+  uint8_t* entries = nullptr;  // inside base: the entries after the ipt_get_entries header
   size_t length = 0;
   uint64_t digest = 0;         // of the entries with counters left out: what "unchanged" compares
 };
@@ -45,6 +46,14 @@ struct ReplaceRequest {
 TableBlob GetTable(bool v6, const std::string& table);
 TableInfo GetTableInfo(bool v6, const std::string& table);
 void ReplaceTable(const ReplaceRequest& req);
+
+// Whether the kernel knows a match or target at a revision: 1 yes, 0 the name but not that revision,
+// -1 not the name (IPT_SO_GET_REVISION_MATCH/TARGET; the kernel may load its module on the way).
+int ExtensionKnown(bool v6, bool target, const std::string& name, uint8_t revision);
+
+// Names of the tables instantiated in this thread's namespace, in the kernel's order
+// (/proc/thread-self/net/ip_tables_names, the list iptables-save walks).
+std::vector<std::string> TableNames(bool v6);
 
 // Digest of a table's entries, skipping each entry's counters and comefrom (kernel-owned fields).
 uint64_t DigestEntries(bool v6, const uint8_t* entries, size_t length);

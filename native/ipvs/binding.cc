@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "ipvs/convert.h"
+#include "ipvs/pipeline.h"
 #include "netlink/async.h"
 #include "netlink/handle.h"
 #include "subsystems.h"
@@ -99,24 +100,20 @@ struct ApplyResult {
   std::vector<BatchFailure> failures;
 };
 
-// apply(handle, ops, chunk, stopOnError) -> { sent, failures[] }: every op as one ACKed message,
-// `chunk` messages per sendmsg. Failures are reported by op index, not thrown.
+// apply(handle, ops, chunk, stopOnError) -> { sent, failures[] }: `chunk` ops per sendmsg without
+// ACKs (see pipeline.h). Failures are reported by op index, not thrown.
 static Napi::Value Apply(const Napi::CallbackInfo& info) {
   Target t = TargetOf(info[0]);
   auto ops = std::make_shared<std::vector<Op>>(OpsFromJs(info[1]));
-  size_t chunk = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 512;
+  size_t chunk = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 1024;
   bool stop = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   return RunAsync<ApplyResult>(
       info.Env(),
       [t, ops, chunk, stop]() {
         uint16_t fam = FamilyId(t);
-        MsgWriter w;
-        w.data().reserve(ops->size() * 160);
-        for (const Op& op : *ops) EncodeOp(w, fam, op, NLM_F_REQUEST | NLM_F_ACK);
         ApplyResult r;
         std::lock_guard<std::mutex> lock(t.sock->mutex());
-        std::string name = ops->size() == 1 ? CmdName((*ops)[0].cmd) : "IPVS batch";
-        r.failures = t.sock->Pipeline(w, chunk, stop, &r.sent, name);
+        r.failures = ApplyOps(*t.sock, fam, *ops, chunk, stop, &r.sent);
         return r;
       },
       [t](Napi::Env env, ApplyResult& r) -> Napi::Value {
@@ -177,8 +174,8 @@ struct Listing {
   std::vector<std::vector<Dest>> dests;
 };
 
-// listAll(handle) -> services with their destinations: one service dump, then one destination dump
-// per service, all in one job under one lock (a consistent view against this handle's own writes).
+// listAll(handle) -> services with their destinations: one service dump, then the destination dumps
+// of all services pipelined (pipeline.h), in one job under one lock.
 static Napi::Value ListAll(const Napi::CallbackInfo& info) {
   Target t = TargetOf(info[0]);
   return RunAsync<Listing>(
@@ -195,20 +192,7 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
           Reply r = ParseReply(h);
           if (r.kind == Reply::kService) l.services.push_back(std::move(r.service));
         });
-        l.dests.resize(l.services.size());
-        for (size_t i = 0; i < l.services.size(); i++) {
-          Op op;
-          op.cmd = IPVS_CMD_GET_DEST;
-          op.hasService = true;
-          op.service = l.services[i];
-          op.service.hasAttrs = false;  // identity only
-          w.Clear();
-          EncodeOp(w, fam, op, NLM_F_REQUEST);
-          t.sock->Dump(w, "IPVS_CMD_GET_DEST", [&](const nlmsghdr* h) {
-            Reply r = ParseReply(h);
-            if (r.kind == Reply::kDest) l.dests[i].push_back(std::move(r.dest));
-          });
-        }
+        DumpDestinations(*t.sock, fam, l.services, l.dests);
         return l;
       },
       [t](Napi::Env env, Listing& l) -> Napi::Value {

@@ -34,6 +34,8 @@ class NetlinkSocket {
   std::mutex& mutex() { return mu_; }
   uint32_t portid() const { return portid_; }
   void SetTimeoutMs(int ms) { timeoutMs_ = ms; }
+  // For callers that pipeline requests and read many replies per syscall (recvmmsg), under mutex().
+  int fd() const { return fd_; }
   int timeoutMs() const { return timeoutMs_; }
 
   // Stamps consecutive sequence numbers on every message in the buffer; returns the first one.

@@ -5,6 +5,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <cstring>
 #include <memory>
 
 #include "nft/objects.h"
@@ -32,7 +33,9 @@ constexpr size_t kScratch = 1 << 20;
 
 class Builder {
  public:
-  Builder(Batch& b) : b_(b), scratch_(new char[kScratch]) {}
+  // The scratch starts zeroed and is re-zeroed after every message: libmnl 1.0.4 does not clear
+  // attribute padding, and stale bytes there would make batches differ from run to run.
+  Builder(Batch& b) : b_(b), scratch_(new char[kScratch]()) {}
 
   nlmsghdr* Hdr(uint16_t cmd, uint16_t family, uint16_t flags) {
     return nftnl_nlmsg_build_hdr(scratch_.get(), static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | cmd), family,
@@ -45,6 +48,7 @@ class Builder {
     const uint8_t* p = reinterpret_cast<const uint8_t*>(h);
     buf.insert(buf.end(), p, p + h->nlmsg_len);
     buf.resize(NLMSG_ALIGN(buf.size()), 0);
+    memset(scratch_.get(), 0, NLMSG_ALIGN(h->nlmsg_len));
     b_.itemOfMsg.push_back(item);
   }
 
@@ -139,9 +143,14 @@ void BuildItem(Builder& bld, const JsObj& o, int index) {
     nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, o.str("table").c_str());
     nftnl_set_set_str(s.get(), NFTNL_SET_NAME, o.str("set").c_str());
     if (o.has("setId")) nftnl_set_set_u32(s.get(), NFTNL_SET_ID, o.u32("setId"));
-    Napi::Array elems = o.arr("elements");
-    if (elems.Length() == 0) return;  // nothing to send; an empty NEWSETELEM is a no-op anyway
-    for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
+    if (o.has("packed")) {
+      if (o.u32("count") == 0) return;  // nothing to send; an empty NEWSETELEM is a no-op anyway
+      ElemsFromPacked(o, s.get());
+    } else {
+      Napi::Array elems = o.arr("elements");
+      if (elems.Length() == 0) return;
+      for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
+    }
     nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
     int more = 1;
     while (more > 0) {

@@ -17,16 +17,17 @@ nftnl_expr* ExprFromJs(const JsObj& o) {
   if (!e) o.fail("type", "libnftnl does not know expression \"" + type + "\"");
   for (size_t i = 0; i < spec->count; i++) {
     const AttrSpec& a = spec->attrs[i];
-    if (!o.has(a.key)) continue;
+    Napi::Value v = o.val(a.key);
+    if (v.IsUndefined() || v.IsNull()) continue;
     switch (a.kind) {
-      case AttrKind::U8: nftnl_expr_set_u8(e.get(), a.id, static_cast<uint8_t>(o.u32(a.key))); break;
-      case AttrKind::U16: nftnl_expr_set_u16(e.get(), a.id, static_cast<uint16_t>(o.u32(a.key))); break;
+      case AttrKind::U8: nftnl_expr_set_u8(e.get(), a.id, static_cast<uint8_t>(o.asU32(a.key, v))); break;
+      case AttrKind::U16: nftnl_expr_set_u16(e.get(), a.id, static_cast<uint16_t>(o.asU32(a.key, v))); break;
       case AttrKind::U32:
-      case AttrKind::I32: nftnl_expr_set_u32(e.get(), a.id, o.u32(a.key)); break;
-      case AttrKind::U64: nftnl_expr_set_u64(e.get(), a.id, o.u64(a.key)); break;
-      case AttrKind::Str: nftnl_expr_set_str(e.get(), a.id, o.str(a.key).c_str()); break;
+      case AttrKind::I32: nftnl_expr_set_u32(e.get(), a.id, o.asU32(a.key, v)); break;
+      case AttrKind::U64: nftnl_expr_set_u64(e.get(), a.id, o.asU64(a.key, v)); break;
+      case AttrKind::Str: nftnl_expr_set_str(e.get(), a.id, o.asStr(a.key, v).c_str()); break;
       case AttrKind::Data: {
-        std::vector<uint8_t> d = o.hex(a.key);
+        std::vector<uint8_t> d = o.asHex(a.key, v);
         if (d.size() > 64) o.fail(a.key, "data is longer than 64 bytes");
         nftnl_expr_set(e.get(), a.id, d.data(), static_cast<uint32_t>(d.size()));
         break;

@@ -14,8 +14,9 @@ void JsObj::fail(const char* k, const std::string& problem) const {
   throw Napi::TypeError::New(o_.Env(), path_ + "." + k + ": " + problem);
 }
 
-uint32_t JsObj::u32(const char* k) const {
-  Napi::Value v = get(k);
+uint32_t JsObj::u32(const char* k) const { return asU32(k, get(k)); }
+
+uint32_t JsObj::asU32(const char* k, const Napi::Value& v) const {
   if (!v.IsNumber()) fail(k, "expected a number");
   double d = v.As<Napi::Number>().DoubleValue();
   // int32 values (verdict codes, priorities) are accepted and passed through as their bit pattern
@@ -25,8 +26,9 @@ uint32_t JsObj::u32(const char* k) const {
 
 int32_t JsObj::i32(const char* k) const { return static_cast<int32_t>(u32(k)); }
 
-uint64_t JsObj::u64(const char* k) const {
-  Napi::Value v = get(k);
+uint64_t JsObj::u64(const char* k) const { return asU64(k, get(k)); }
+
+uint64_t JsObj::asU64(const char* k, const Napi::Value& v) const {
   if (v.IsBigInt()) {
     bool lossless = true;
     return v.As<Napi::BigInt>().Uint64Value(&lossless);
@@ -37,15 +39,18 @@ uint64_t JsObj::u64(const char* k) const {
   return static_cast<uint64_t>(d);
 }
 
-std::string JsObj::str(const char* k) const {
-  Napi::Value v = get(k);
+std::string JsObj::str(const char* k) const { return asStr(k, get(k)); }
+
+std::string JsObj::asStr(const char* k, const Napi::Value& v) const {
   if (!v.IsString()) fail(k, "expected a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
-std::vector<uint8_t> JsObj::hex(const char* k) const {
+std::vector<uint8_t> JsObj::hex(const char* k) const { return asHex(k, get(k)); }
+
+std::vector<uint8_t> JsObj::asHex(const char* k, const Napi::Value& v) const {
   std::vector<uint8_t> out;
-  if (!FromHex(str(k), out)) fail(k, "expected a hex string");
+  if (!FromHex(asStr(k, v), out)) fail(k, "expected a hex string");
   return out;
 }
 

@@ -16,6 +16,13 @@ class JsObj {
  public:
   JsObj(Napi::Object o, std::string path) : o_(o), path_(std::move(path)) {}
   bool has(const char* k) const;
+  // One property read; undefined/null when absent. The As* helpers convert a value read this way,
+  // so hot paths read each property once.
+  Napi::Value val(const char* k) const { return o_.Get(k); }
+  uint32_t asU32(const char* k, const Napi::Value& v) const;
+  uint64_t asU64(const char* k, const Napi::Value& v) const;
+  std::string asStr(const char* k, const Napi::Value& v) const;
+  std::vector<uint8_t> asHex(const char* k, const Napi::Value& v) const;
   uint32_t u32(const char* k) const;
   int32_t i32(const char* k) const;
   uint64_t u64(const char* k) const;

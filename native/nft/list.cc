@@ -82,7 +82,7 @@ bool ReadOnce(NetlinkSocket& sock, uint16_t family, const std::string& table, Li
     if (nftnl_set_nlmsg_parse(h, s.get()) < 0) return;
     if (inTable(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))) out.sets.push_back(std::move(s));
   });
-  std::unique_ptr<char[]> scratch(new char[4096]);
+  std::unique_ptr<char[]> scratch(new char[4096]());
   for (auto& s : out.sets) {
     uint16_t fam = static_cast<uint16_t>(nftnl_set_get_u32(s.get(), NFTNL_SET_FAMILY));
     SetPtr key(nftnl_set_alloc());

@@ -1,4 +1,5 @@
 /** Shared bits of the IPVS tier: a fresh namespace with an Ipvs handle, and ipvsadm inside it. */
+import { readdirSync, readFileSync } from 'node:fs';
 import { Ipvs, type Service } from '../../lib/ipvs';
 import { createNetns, ipvsSkipReason, type TestNetns } from '../../lib/testing';
 
@@ -42,4 +43,25 @@ export function normalized(services: Service[]): Service[] {
   return config(services)
     .map((s) => ({ ...s, destinations: [...s.destinations].sort((a, b) => (key(a) < key(b) ? -1 : 1)) }))
     .sort((a, b) => (key(a) < key(b) ? -1 : 1));
+}
+
+/**
+ * Waits until a sync thread named prefix* (ipvs-b:<syncid>:<n> for backup) runs. On kernel 6.1 (UML)
+ * a DEL_DAEMON sent before a freshly started backup thread first ran blocks in kthread_stop() and
+ * never answers; ipvsadm never hits this only because starting a process takes longer.
+ */
+export async function waitForKernelThread(prefix: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (Date.now() < end) {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(prefix)) return;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no kernel thread ${prefix}* within 5 s`);
 }

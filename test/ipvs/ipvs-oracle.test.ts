@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main';
 import { formatIpvsadm, type IpvsOp, type Service, type ServiceSpec } from '../../lib/ipvs';
-import { bed, config, normalized, skip, title, type Bed } from './helpers';
+import { bed, config, normalized, skip, title, waitForKernelThread, type Bed } from './helpers';
 
 const rich: ServiceSpec[] = [
   {
@@ -224,6 +224,7 @@ describe.skipIf(skip !== undefined)(title('IPVS oracle: ipvsadm writes, kernlb r
     expect(await b.ipvs.getTimeouts()).toEqual({ tcp: 100, tcpFin: 20, udp: 30 });
     await b.ipvsadm('--start-daemon', 'master', '--mcast-interface', 'lo', '--syncid', '3', '--sync-maxlen', '1200', '--mcast-group', '224.0.0.82', '--mcast-port', '8849', '--mcast-ttl', '4');
     await b.ipvsadm('--start-daemon', 'backup', '--mcast-interface', 'lo', '--syncid', '4');
+    await waitForKernelThread('ipvs-b:4:');
     const daemons = await b.ipvs.listDaemons();
     expect(daemons).toContainEqual({ state: 'master', interface: 'lo', syncId: 3, maxLength: 1200, group: '224.0.0.82', port: 8849, ttl: 4 });
     expect(daemons).toContainEqual(expect.objectContaining({ state: 'backup', interface: 'lo', syncId: 4 }));

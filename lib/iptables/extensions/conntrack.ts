@@ -3,7 +3,7 @@
  * STATE_ALIAS flag (iptables 1.8 encodes `-m state` this way; state.ts owns those bytes).
  * `iptables -m conntrack --ctstate RELATED,ESTABLISHED`, `--ctorigdst 10.0.0.0/8 --ctstatus ASSURED`
  */
-import { formatAddr, maskPrefix, parseCidr, isZero } from '../addr';
+import { formatAddr, maskPrefix, parseCidr } from '../addr';
 import type { IptFamily } from '../types';
 import { arg, bitNames, namesToBits, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
 
@@ -11,7 +11,7 @@ export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED
 export type CtStatus = 'EXPECTED' | 'SEEN_REPLY' | 'ASSURED' | 'CONFIRMED';
 
 export const CT_STATES: Array<[string, number]> = [
-  ['INVALID', 1], ['NEW', 8], ['RELATED', 4], ['ESTABLISHED', 2], ['UNTRACKED', 0x1000], ['SNAT', 0x100], ['DNAT', 0x200],
+  ['INVALID', 1], ['NEW', 8], ['RELATED', 4], ['ESTABLISHED', 2], ['UNTRACKED', 0x100], ['SNAT', 0x40], ['DNAT', 0x80],
 ];
 const CT_STATUS: Array<[string, number]> = [['EXPECTED', 1], ['SEEN_REPLY', 2], ['ASSURED', 4], ['CONFIRMED', 8]];
 
@@ -118,6 +118,8 @@ export const conntrack: Codec<ConntrackMatch> = {
     if (revision !== 3) return undefined;
     const flags = b.readUInt16LE(146), inv = b.readUInt16LE(148);
     if (flags & F.stateAlias) return undefined;
+    // Bits kernlb has no name for stay raw rather than being dropped.
+    if (b.readUInt16LE(150) & ~0x1cf || b.readUInt16LE(152) & ~0xf || flags & ~0x3fff) return undefined;
     const v: ConntrackMatch = { type: 'conntrack' };
     const invert: Inv = {};
     const has = (k: keyof Inv) => {
@@ -127,12 +129,9 @@ export const conntrack: Codec<ConntrackMatch> = {
     };
     if (has('state')) v.state = ctStateNames(b.readUInt16LE(150));
     if (has('proto')) v.proto = b.readUInt16LE(136);
-    const len = family === 'ipv4' ? 4 : 16;
     for (const [k, off] of ADDRS) {
       if (!has(k)) continue;
-      const m = b.subarray(off + 16, off + 16 + len);
-      const p = maskPrefix(m);
-      v[k] = `${formatAddr(b.subarray(off, off + len))}/${p >= 0 ? p : formatAddr(m)}`;
+      v[k] = saveCtAddr(b, off, family);
     }
     for (const [k, lo, hi] of PORTS) {
       if (!has(k)) continue;
@@ -146,7 +145,6 @@ export const conntrack: Codec<ConntrackMatch> = {
     }
     if (flags & F.direction) v.direction = inv & F.direction ? 'REPLY' : 'ORIGINAL';
     if (Object.keys(invert).length) v.invert = invert;
-    void isZero;
     return v;
   },
   validate(v, family) {

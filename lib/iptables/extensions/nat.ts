@@ -120,15 +120,14 @@ function fromRange(r: Range): NatRangeFields & { random?: boolean; persistent?: 
 
 /** sprint_range: addr[-addr][:port[-port]], IPv6 addresses in brackets when a port follows. */
 function rangeText(v: NatRangeFields, family: IptFamily): string {
+  // IPv6 with ports: "[first-last]:ports" (the brackets hold the whole address range).
   const br = family === 'ipv6' && v.port !== undefined;
-  const a = (s: string) => {
-    const t = formatAddr(parseAddr(s, family)!);
-    return br ? `[${t}]` : t;
-  };
+  const a = (s: string) => formatAddr(parseAddr(s, family)!);
   let s = '';
   if (v.address) {
     s += a(v.address);
     if (v.addressMax && !parseAddr(v.addressMax, family)!.equals(parseAddr(v.address, family)!)) s += `-${a(v.addressMax)}`;
+    if (br) s = `[${s}]`;
   }
   if (v.port !== undefined) s += `:${v.port}${v.portMax !== undefined && v.portMax !== v.port ? `-${v.portMax}` : ''}`;
   return s;
@@ -137,12 +136,10 @@ function parseRangeText(s: string, family: IptFamily): NatRangeFields {
   const out: NatRangeFields = {};
   let addr = s, ports: string | undefined;
   if (family === 'ipv6') {
-    const m = /^\[([^\]]+)\](?:-\[([^\]]+)\])?(?::(.*))?$/.exec(s);
+    const m = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
     if (m) {
-      out.address = m[1]!;
-      if (m[2]) out.addressMax = m[2];
-      ports = m[3];
-      addr = '';
+      addr = m[1]!;
+      ports = m[2];
     } else if (s.startsWith(':') && !s.startsWith('::')) {
       ports = s.slice(1);
       addr = '';

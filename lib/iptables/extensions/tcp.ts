@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, opt, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -62,6 +62,7 @@ export const tcp: Codec<TcpMatch> = {
     b[11] = inv;
   },
   decode(b) {
+    if ((b[9]! | b[10]!) & ~0x3f || b[11]! & ~0xf) return undefined;
     const v: TcpMatch = { type: 'tcp' };
     const sp = readPorts(b, 0), dp = readPorts(b, 4);
     if (sp !== undefined) v.sport = sp;
@@ -117,7 +118,6 @@ export const tcp: Codec<TcpMatch> = {
       }
     }
     if (Object.keys(invert).length) v.invert = invert;
-    void opt;
     return v;
   },
 };

@@ -1,0 +1,138 @@
+// kube-proxy's iptables layout, N services x 10 endpoints, each run in a fresh namespace:
+//   commit: kernlb (parse + encode + one IPT_SO_SET_REPLACE) vs iptables-legacy-restore of the same text
+//   read:   kernlb read() (decode to the typed model) vs iptables-legacy-save
+// Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { writeFileSync, rmSync } from 'node:fs';
+
+const require = createRequire(import.meta.url);
+const { Iptables, parseIptablesSave } = require('../dist/index.js');
+
+function kubeProxyLayout(n, e) {
+  const chains = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
+    ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]', ':KUBE-SERVICES - [0:0]'];
+  const rules = [
+    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
+    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+  ];
+  for (let s = 0; s < n; s++) {
+    const vip = `10.96.${(s >> 8) & 255}.${s & 255}`;
+    const svc = `KUBE-SVC-${String(s).padStart(16, '0')}`;
+    const name = `ns${s % 7}/svc-${s}:http`;
+    chains.push(`:${svc} - [0:0]`);
+    rules.push(`-A KUBE-SERVICES -d ${vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport 80 -j ${svc}`);
+    rules.push(`-A ${svc} ! -s 10.244.0.0/16 -d ${vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`);
+    for (let i = 0; i < e; i++) {
+      const ep = `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`;
+      const sep = `KUBE-SEP-${String(s * e + i).padStart(16, '0')}`;
+      chains.push(`:${sep} - [0:0]`);
+      const left = e - i;
+      const stat = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(11)}` : '';
+      rules.push(`-A ${svc} -m comment --comment "${name} -> ${ep}:8080"${stat} -j ${sep}`);
+      rules.push(`-A ${sep} -s ${ep}/32 -m comment --comment "${name}" -j KUBE-MARK-MASQ`);
+      rules.push(`-A ${sep} -p tcp -m comment --comment "${name}" -m tcp -j DNAT --to-destination ${ep}:8080`);
+    }
+  }
+  return [...chains, ...rules, 'COMMIT', ''].join('\n');
+}
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** Runs a shell command in a namespace; returns wall ms and the children's user/sys seconds (bash `times`). */
+function timed(ns, cmd) {
+  const t0 = process.hrtime.bigint();
+  const out = execFileSync('bash', ['-c', `ip netns exec ${ns} bash -c '${cmd}' ; times`], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const wall = ms(t0);
+  const lines = out.trim().split('\n');
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[lines.length - 1]);
+  return { wall, user: Number(m[1]) * 60 + Number(m[2]), sys: Number(m[3]) * 60 + Number(m[4]) };
+}
+
+const saveHash = (ns) =>
+  createHash('sha256').update(execFileSync('ip', ['netns', 'exec', ns, 'iptables-legacy-save', '-t', 'nat'], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n').filter((l) => !l.startsWith('#')).join('\n')).digest('hex');
+
+const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+const REPS = Number(process.env.REPS ?? 3);
+const best = (xs, k) => xs.reduce((m, x) => (x[k] < m[k] ? x : m));
+const rows = [];
+
+// Warm the JIT once (a long-lived controller is warm): a small table through parse, commit and read.
+{
+  const w = `klbench-w-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', w]);
+  try {
+    const ipt = await Iptables.open({ netns: w });
+    for (let i = 0; i < 3; i++) {
+      await ipt.commit(parseIptablesSave(kubeProxyLayout(300, 10))[0]);
+      await ipt.read('nat');
+    }
+    await ipt.close();
+  } finally {
+    execFileSync('ip', ['netns', 'del', w]);
+  }
+}
+
+for (const n of sizes.length ? sizes : [1000, 10000]) {
+  const text = kubeProxyLayout(n, 10);
+  const file = `/tmp/kernlb-bench-${process.pid}.txt`;
+  writeFileSync(file, text);
+  const tools = [], commits = [], saves = [], reads = [];
+  let parseMs = 0, rules = 0;
+  for (let rep = 0; rep < REPS; rep++) {
+    const a = `klbench-a-${process.pid}`, b = `klbench-b-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', a]);
+    execFileSync('ip', ['netns', 'add', b]);
+    try {
+      // iptables-legacy-restore, whole file (nat table): wall and the process's CPU (user + sys).
+      const tool = timed(a, `iptables-legacy-restore < ${file}`);
+      tools.push({ ...tool, cpu: tool.user + tool.sys });
+
+      // kernlb from the typed model (what a controller holds): validate + encode + one replace.
+      const ipt = await Iptables.open({ netns: b });
+      let t0 = process.hrtime.bigint();
+      const [table] = parseIptablesSave(text);
+      parseMs = ms(t0);
+      const cpu0 = process.cpuUsage();
+      t0 = process.hrtime.bigint();
+      await ipt.commit(table);
+      const wall = ms(t0);
+      const cpu = process.cpuUsage(cpu0);
+      commits.push({ wall, user: cpu.user / 1e6, sys: cpu.system / 1e6, cpu: (cpu.user + cpu.system) / 1e6 });
+      if (rep === 0 && saveHash(a) !== saveHash(b)) throw new Error(`N=${n}: iptables-legacy-save differs between the tool's and kernlb's tables`);
+
+      // Reads: iptables-legacy-save of the table vs kernlb read() into the typed model.
+      const st = timed(a, 'iptables-legacy-save -t nat > /dev/null');
+      saves.push({ ...st, cpu: st.user + st.sys });
+      const rcpu0 = process.cpuUsage();
+      t0 = process.hrtime.bigint();
+      const back = await ipt.read('nat');
+      const rwall = ms(t0);
+      const rcpu = process.cpuUsage(rcpu0);
+      reads.push({ wall: rwall, sys: rcpu.system / 1e6, cpu: (rcpu.user + rcpu.system) / 1e6 });
+      rules = back.chains.reduce((s, c) => s + c.rules.length, 0);
+      await ipt.close();
+    } finally {
+      execFileSync('ip', ['netns', 'del', a]);
+      execFileSync('ip', ['netns', 'del', b]);
+    }
+  }
+  rmSync(file, { force: true });
+  const T = best(tools, 'wall'), C = best(commits, 'wall'), S = best(saves, 'wall'), R = best(reads, 'wall');
+  rows.push({
+    N: n, rules,
+    'restore ms': Math.round(T.wall), 'restore cpu s': T.cpu.toFixed(2), 'restore sys s': T.sys.toFixed(2),
+    'commit ms': Math.round(C.wall), 'commit cpu s': C.cpu.toFixed(2), 'commit sys s': C.sys.toFixed(2),
+    'commit/restore': (C.wall / T.wall).toFixed(2), 'commit/kernel': (C.wall / 1000 / C.sys).toFixed(2),
+    'parse ms': Math.round(parseMs),
+    'save ms': Math.round(S.wall), 'read ms': Math.round(R.wall), 'read/save': (R.wall / S.wall).toFixed(2),
+  });
+}
+console.log(`best of ${REPS} runs each; load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`);
+console.table(rows);

@@ -1,0 +1,24 @@
+// The bulk paths. Writes: ops go without NLM_F_ACK in large chunks, one sendmsg each; generic netlink
+// processes a whole sendmsg synchronously, so once it returns every failure is already queued as an
+// error reply carrying the failed message's seq (SendBatch). Reads: destination dumps read with
+// recvmmsg, two syscalls per service.
+#pragma once
+#include <vector>
+
+#include "ipvs/codec.h"
+#include "netlink/socket.h"
+
+namespace kernlb {
+namespace ipvs {
+
+// Applies ops, `chunk` per sendmsg. Failures are by op index. With stopOnError nothing is sent after
+// a chunk with a failure; *sent = number of ops the kernel processed. Caller holds sock.mutex().
+std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std::vector<Op>& ops, size_t chunk,
+                                   bool stopOnError, size_t* sent);
+
+// out[i] = destinations of services[i]. Caller holds sock.mutex().
+void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services,
+                      std::vector<std::vector<Dest>>& out);
+
+}  // namespace ipvs
+}  // namespace kernlb

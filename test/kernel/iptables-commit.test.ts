@@ -1,0 +1,152 @@
+/**
+ * Atomicity and conflicts: a change between read and commit is caught with expectUnchanged (also a
+ * same-size change), update() retries, a commit the kernel refuses or validation rejects leaves the
+ * table as it was, and a reader never sees half a table.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
+import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
+import { loadXtables, tool4, toolSave } from './iptables-helpers';
+
+const skip = kernelTestsSkipReason();
+
+describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip}` : ''}`, () => {
+  let ns: TestNetns;
+  let ipt: Iptables;
+  beforeEach(async () => {
+    ns = await createNetns('klipt');
+    await loadXtables(ns);
+    ipt = await Iptables.open({ netns: ns.name });
+    await tool4(ns, 'ipv4', ['-A', 'INPUT', '-p', 'tcp', '-j', 'ACCEPT']);
+  });
+  afterEach(async () => {
+    await ipt?.close();
+    await ns?.destroy();
+  });
+
+  it('detects a concurrent rule added between read and commit and changes nothing', async () => {
+    const t = await ipt.read('filter');
+    appendRule(t, 'INPUT', { protocol: 'udp', target: { type: 'DROP' } });
+    await tool4(ns, 'ipv4', ['-A', 'OUTPUT', '-j', 'ACCEPT']);
+    const before = await toolSave(ns, 'ipv4', 'filter');
+    const err = await ipt.commit(t, { expectUnchanged: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as ConflictError).code).toBe('EAGAIN');
+    expect((err as ConflictError).message).toMatch(/table filter \(ipv4\)/);
+    expect(await toolSave(ns, 'ipv4', 'filter')).toBe(before);
+  });
+
+  it('detects a same-size change (rule replaced) that the kernel entry count alone would miss', async () => {
+    const t = await ipt.read('filter');
+    await tool4(ns, 'ipv4', ['-R', 'INPUT', '1', '-p', 'tcp', '-j', 'DROP']);
+    await expect(ipt.commit(t, { expectUnchanged: true })).rejects.toBeInstanceOf(ConflictError);
+    expect(await toolSave(ns, 'ipv4', 'filter')).toContain('-A INPUT -p tcp -j DROP');
+  });
+
+  it('commits when nothing changed, and a plain commit ignores changes', async () => {
+    const t = await ipt.read('filter');
+    appendRule(t, 'INPUT', { protocol: 'udp', target: { type: 'DROP' } });
+    await ipt.commit(t, { expectUnchanged: true });
+    expect(await toolSave(ns, 'ipv4', 'filter')).toContain('-A INPUT -p udp -j DROP');
+    await tool4(ns, 'ipv4', ['-A', 'OUTPUT', '-j', 'ACCEPT']);
+    await ipt.commit(t);
+    expect(await toolSave(ns, 'ipv4', 'filter')).not.toContain('-A OUTPUT');
+  });
+
+  it('update() re-reads and re-applies after a conflict', async () => {
+    let calls = 0;
+    const out = await ipt.update('filter', async (t) => {
+      calls++;
+      if (calls === 1) await tool4(ns, 'ipv4', ['-I', 'INPUT', '-s', '10.9.9.9', '-j', 'DROP']);
+      appendRule(t, 'INPUT', { protocol: 'udp', matches: [{ type: 'udp', dport: 53 }], target: { type: 'ACCEPT' } });
+    });
+    expect(calls).toBe(2);
+    expect(out.chains[0]!.rules).toHaveLength(3);
+    const text = await toolSave(ns, 'ipv4', 'filter');
+    expect(text).toContain('-A INPUT -s 10.9.9.9/32 -j DROP\n-A INPUT -p tcp -j ACCEPT\n-A INPUT -p udp -m udp --dport 53 -j ACCEPT');
+  });
+
+  it('update() gives up after its attempts with the ConflictError', async () => {
+    await expect(ipt.update('filter', async () => void (await tool4(ns, 'ipv4', ['-A', 'OUTPUT', '-j', 'ACCEPT'])), { attempts: 2 })).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('a commit the kernel refuses leaves the table untouched and names table and errno', async () => {
+    const before = await toolSave(ns, 'ipv4', 'filter');
+    const bad = (edit: (t: IptTable) => void) => {
+      const t = emptyTable('ipv4', 'filter');
+      appendRule(t, 'INPUT', { target: { type: 'DROP' } });
+      edit(t);
+      return t;
+    };
+    // An extension the kernel does not have: ENOENT.
+    const e1 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'kernlbnosuch', revision: 0, data: Buffer.alloc(8) }] }))).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(KernelError);
+    expect((e1 as KernelError).code).toBe('ENOENT');
+    expect((e1 as KernelError).message).toMatch(/commit iptables table filter \(ipv4\)/);
+    expect((e1 as KernelError).item).toBe('chain INPUT rule 2: match "kernlbnosuch" is unknown to this kernel');
+    // A revision the kernel does not have: EPROTOTYPE, named likewise.
+    const e4 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'comment', revision: 9, data: Buffer.alloc(256) }] }))).catch((e: unknown) => e);
+    expect((e4 as KernelError).code).toBe('EPROTOTYPE');
+    expect((e4 as KernelError).item).toBe('chain INPUT rule 2: match "comment" revision 9 is unknown to this kernel');
+    // DNAT outside the nat table: the target's checkentry refuses (EINVAL).
+    const e2 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { target: { type: 'DNAT', address: '10.0.0.1' } }))).catch((e: unknown) => e);
+    expect((e2 as KernelError).code).toBe('EINVAL');
+    // A known extension with a wrong size.
+    const e3 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'tcp', revision: 0, data: Buffer.alloc(24) }], protocol: 'tcp' }))).catch((e: unknown) => e);
+    expect((e3 as KernelError).code).toBe('EINVAL');
+    expect(await toolSave(ns, 'ipv4', 'filter')).toBe(before);
+  });
+
+  it('invalid input is a ValidationError and the kernel is not touched', async () => {
+    const before = await toolSave(ns, 'ipv4', 'filter');
+    const t = await ipt.read('filter');
+    appendRule(t, 'INPUT', { target: { type: 'jump', chain: 'NOWHERE' } });
+    await expect(ipt.commit(t)).rejects.toThrow(/chain INPUT rule 2: target.chain: unknown chain "NOWHERE"/);
+    await expect(ipt.commit(t)).rejects.toBeInstanceOf(ValidationError);
+    expect(await toolSave(ns, 'ipv4', 'filter')).toBe(before);
+  });
+
+  it('a reader never sees half of a replaced table', async () => {
+    const big = (n: number, tag: string) => {
+      const t = emptyTable('ipv4', 'filter');
+      createChain(t, 'BIG');
+      for (let i = 0; i < n; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, matches: [{ type: 'comment', comment: tag }], target: { type: 'RETURN' } });
+      return t;
+    };
+    const n = 3000;
+    await ipt.commit(big(n, 'one'));
+    const reader = await Iptables.open({ netns: ns.name });
+    let stop = false;
+    const seen: Array<[number, number]> = [];
+    const readLoop = (async () => {
+      while (!stop) {
+        const t = await reader.read('filter');
+        const rules = t.chains.find((c) => c.name === 'BIG')!.rules;
+        const ones = rules.filter((r) => r.matches?.[0]?.type === 'comment' && r.matches[0].comment === 'one').length;
+        seen.push([rules.length, ones]);
+      }
+    })();
+    for (let i = 0; i < 6; i++) await ipt.commit(big(n, i % 2 ? 'one' : 'two'));
+    stop = true;
+    await readLoop;
+    await reader.close();
+    expect(seen.length).toBeGreaterThan(0);
+    for (const [len, ones] of seen) {
+      expect(len).toBe(n);
+      expect(ones === 0 || ones === n).toBe(true);
+    }
+  });
+
+  it('IPv6 tables commit and conflict the same way', async () => {
+    // ip6_tables may be a module (UML guest): the tool loads it, as it does for its users.
+    await tool4(ns, 'ipv6', ['-L', '-n']);
+    await using ip6 = await Iptables.open({ family: 'ipv6', netns: ns.name });
+    const t = await ip6.read('filter');
+    appendRule(t, 'INPUT', { source: 'fd00::/8', protocol: 'ipv6-icmp', matches: [{ type: 'icmp6', icmpType: 128 }], target: { type: 'ACCEPT' } });
+    await ip6.commit(t, { expectUnchanged: true });
+    expect(await toolSave(ns, 'ipv6', 'filter')).toContain('-A INPUT -s fd00::/8 -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT');
+    await tool4(ns, 'ipv6', ['-A', 'OUTPUT', '-j', 'ACCEPT']);
+    await expect(ip6.commit(t, { expectUnchanged: true })).rejects.toBeInstanceOf(ConflictError);
+    await expect(ip6.commit({ ...t, family: 'ipv4' })).rejects.toBeInstanceOf(ValidationError);
+  });
+});

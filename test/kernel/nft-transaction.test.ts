@@ -1,0 +1,116 @@
+/** Transactions: all or nothing, generation conflicts, dry runs, failing items named, big batches. */
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConflictError, KernelError, Nftables, nftStatements as s, ValidationError } from '../../lib';
+import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
+
+const skip = kernelTestsSkipReason();
+const T = { family: 'ip' as const, table: 'lb' };
+
+describe.skipIf(skip !== undefined)(`nft transactions${skip ? ` - skipped: ${skip}` : ''}`, () => {
+  const spaces: TestNetns[] = [];
+  let ns: TestNetns;
+  const nftList = async () => (await ns.exec(['nft', 'list', 'ruleset'])).stdout;
+  beforeEach(async () => {
+    ns = await createNetns('klnft');
+    spaces.push(ns);
+    await ns.exec(['nft', '-f', '-'], { input: 'table ip lb {\n chain services {\n  ip daddr 10.0.0.1 accept\n }\n}\n' });
+  });
+  afterAll(async () => {
+    await Promise.all(spaces.map((x) => x.destroy()));
+  });
+
+  it('a batch whose last item fails leaves the ruleset exactly as before, and names that item', async () => {
+    const before = await nftList();
+    await using nft = await Nftables.open({ netns: ns.name });
+    const gen = await nft.generation();
+    const tx = nft.transaction();
+    tx.addTable({ family: 'ip', name: 'other' });
+    tx.addChain({ ...T, name: 'x' });
+    tx.addRule({ ...T, chain: 'services', exprs: [s.accept()] });
+    tx.addRule({ ...T, chain: 'services', exprs: [s.accept()] });
+    tx.addRule({ ...T, chain: 'services', exprs: [s.jump('missing')] });
+    const err = await tx.commit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    const k = err as KernelError;
+    expect(k.code).toBe('ENOENT');
+    expect(k.index).toBe(4);
+    expect(k.item).toBe('rule 3 of chain lb/services');
+    expect(k.message).toContain('rule 3 of chain lb/services');
+    expect(await nftList()).toBe(before);
+    expect(await nft.generation()).toBe(gen);
+  });
+
+  it('detects a generation conflict when another process committed in between', async () => {
+    await using nft = await Nftables.open({ netns: ns.name });
+    const rs = await nft.list();
+    await ns.exec(['nft', 'add', 'chain', 'ip', 'lb', 'sneaky']);
+    const tx = nft.transaction().addChain({ ...T, name: 'mine' });
+    const err = await tx.commit({ generation: rs.generation }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as ConflictError).code).toBe('ERESTART');
+    expect(await nftList()).not.toContain('mine');
+    // the retry helper re-reads and succeeds
+    let attempts = 0;
+    await nft.retry(async (t, current) => {
+      attempts++;
+      if (attempts === 1) await ns.exec(['nft', 'add', 'chain', 'ip', 'lb', `sneaky${attempts}`]);
+      t.addChain({ ...T, name: `mine-${current.chains.length}` });
+    });
+    expect(attempts).toBe(2);
+    expect(await nftList()).toContain('chain mine-3');
+  });
+
+  it('a dry run is validated by the kernel but applies nothing', async () => {
+    const before = await nftList();
+    await using nft = await Nftables.open({ netns: ns.name });
+    await nft.transaction().addChain({ ...T, name: 'ok' }).commit({ dryRun: true });
+    expect(await nftList()).toBe(before);
+    const bad = nft.transaction().addRule({ ...T, chain: 'services', exprs: [s.goto('nope')] });
+    await expect(bad.commit({ dryRun: true })).rejects.toMatchObject({ code: 'ENOENT', index: 0 });
+    expect(await nftList()).toBe(before);
+  });
+
+  it('rejects bad input before the kernel sees it, naming the field', async () => {
+    await using nft = await Nftables.open({ netns: ns.name });
+    const tx = nft.transaction();
+    expect(() => tx.addSet({ ...T, name: 'm', key: ['ipv4_addr', 'inet_service'], elements: [{ key: ['10.0.0.1', 70000] }] })).toThrow(ValidationError);
+    try {
+      tx.addSet({ ...T, name: 'm', key: ['ipv4_addr', 'inet_service'], elements: [{ key: ['10.0.0.1', 70000] }] });
+    } catch (e) {
+      expect((e as ValidationError).field).toBe('items[0].elements[0].key[1]');
+    }
+    expect(tx.size).toBe(0);
+  });
+
+  it('commits 100k map elements in one transaction and lists them back', async () => {
+    await using nft = await Nftables.open({ netns: ns.name });
+    const N = 100_000;
+    const elements = Array.from({ length: N }, (_, i) => ({
+      key: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 80] as [string, number],
+      data: [`192.168.${(i >> 8) & 255}.${i & 255}`, 8080] as [string, number],
+    }));
+    const tx = nft.transaction();
+    tx.addSet({ ...T, name: 'big', key: ['ipv4_addr', 'inet_service'], data: ['ipv4_addr', 'inet_service'], size: 200_000, elements });
+    await tx.commit();
+    const rs = await nft.list({ table: 'lb' });
+    const big = rs.sets.find((x) => x.name === 'big')!;
+    expect(big.elements).toHaveLength(N);
+    const keys = new Set(big.elements!.map((e) => (e.key as (string | number)[]).join(' ')));
+    expect(keys.has('10.1.134.159 80')).toBe(true); // element 100_000 - 1
+    const count = (await ns.exec(['sh', '-c', "nft list map ip lb big | grep -o ': 192[.]168[.]' | wc -l"])).stdout.trim();
+    expect(Number(count)).toBe(N);
+  }, 120_000);
+
+  it('updates single elements of a big map without rewriting it', async () => {
+    await using nft = await Nftables.open({ netns: ns.name });
+    const ref = { ...T, set: 'svc', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict' as const };
+    await nft.transaction()
+      .addSet({ ...T, name: 'svc', key: ref.key, data: 'verdict', elements: [{ key: ['10.0.0.1', 'tcp', 80], verdict: { verdict: 'accept' } }] })
+      .commit();
+    await nft.transaction().addElements(ref, [{ key: ['10.0.0.2', 'udp', 53], verdict: { verdict: 'jump', chain: 'services' } }]).commit();
+    await nft.transaction().deleteElements(ref, [{ key: ['10.0.0.1', 'tcp', 80] }]).commit();
+    expect(await nftList()).toContain('elements = { 10.0.0.2 . udp . 53 : jump services }');
+    const err = await nft.transaction().createElements(ref, [{ key: ['10.0.0.2', 'udp', 53], verdict: { verdict: 'drop' } }]).commit().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'EEXIST', item: '1 element(s) of set lb/svc' });
+  });
+});
