@@ -119,17 +119,17 @@ export interface NativeIpvsOp {
   timeouts?: NativeIpvsTimeouts;
 }
 
-export interface NativeIpvsStats {
-  conns: number;
-  inpkts: number;
-  outpkts: number;
-  inbytes: number;
-  outbytes: number;
-  cps: number;
-  inpps: number;
-  outpps: number;
-  inbps: number;
-  outbps: number;
+/** Counters in the public shape (lib/ipvs/types.ts Stats), built natively to spare a copy. */
+export interface NativeIpvsRates {
+  connections: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface NativeIpvsStats extends NativeIpvsRates {
+  rates: NativeIpvsRates;
 }
 
 export interface NativeIpvsServiceOut {
@@ -259,7 +259,9 @@ export type NativeNftItem =
       | { elements: NativeNftElem[] }
       /** The bulk form: elements packed as lib/nft/pack.ts describes. */
       | { packed: Buffer; count: number }))
-  | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject);
+  | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject)
+  /** A run of `count` rules and chains, each a record packed as lib/nft/pack.ts describes (op inside). */
+  | { kind: 'packed'; packed: Buffer; count: number };
 
 export interface NativeNftBatchOptions { generation?: number; dryRun?: boolean }
 

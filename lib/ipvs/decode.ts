@@ -9,15 +9,9 @@ export function familyName(af: number): AddressFamily {
   return af === AF_INET6 ? 'inet6' : 'inet';
 }
 
+/** The native layer already builds the public shape (see NativeIpvsStats). */
 export function statsFrom(s: NativeIpvsStats): Stats {
-  return {
-    connections: s.conns,
-    packetsIn: s.inpkts,
-    packetsOut: s.outpkts,
-    bytesIn: s.inbytes,
-    bytesOut: s.outbytes,
-    rates: { connections: s.cps, packetsIn: s.inpps, packetsOut: s.outpps, bytesIn: s.inbps, bytesOut: s.outbps },
-  };
+  return s;
 }
 
 /** IPv4 netmask number (host order) to dotted text. */

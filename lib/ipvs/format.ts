@@ -90,8 +90,28 @@ function cmpDests(a: Destination, b: Destination): number {
   return af(a) - af(b) || cmpAddr(a.address, b.address) || a.port - b.port;
 }
 
+/**
+ * glibc's qsort (a top-down merge sort, n/2 split, left wins ties). ipvsadm's comparators subtract
+ * unsigned values into an int, which is not a total order when values are 2^31 apart; the order it
+ * prints then depends on this exact algorithm and on the kernel's dump order, so both are kept.
+ */
+function glibcSort<T>(items: T[], cmp: (a: T, b: T) => number): T[] {
+  if (items.length <= 1) return items.slice();
+  const n1 = Math.floor(items.length / 2);
+  const left = glibcSort(items.slice(0, n1), cmp);
+  const right = glibcSort(items.slice(n1), cmp);
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length && j < right.length) out.push(cmp(left[i]!, right[j]!) <= 0 ? left[i++]! : right[j++]!);
+  while (i < left.length) out.push(left[i++]!);
+  while (j < right.length) out.push(right[j++]!);
+  return out;
+}
+
 function svcName(s: Service): string {
-  if ('fwmark' in s) return s.family === 'inet6' ? `FWM  ${s.fwmark} IPv6` : `FWM  ${s.fwmark}`;
+  // %d of an unsigned mark: marks above 2^31 print negative, as ipvsadm does
+  if ('fwmark' in s) return s.family === 'inet6' ? `FWM  ${s.fwmark | 0} IPv6` : `FWM  ${s.fwmark | 0}`;
   const name = `${pad(s.protocol.toUpperCase(), 4)} ${addrPort(s.address, s.port)}`;
   return s.family === 'inet6' ? name : name.slice(0, 33);
 }
@@ -183,9 +203,9 @@ function title(f: IpvsadmFormat): string {
 export function formatIpvsadm(info: IpvsInfo, services: Service[], format: IpvsadmFormat = {}): string {
   let out = `IP Virtual Server version ${info.version} (size=${info.connectionTableSize})\n`;
   out += title(format);
-  for (const s of [...services].sort(cmpServices)) {
+  for (const s of glibcSort(services, cmpServices)) {
     out += serviceLine(s, format) + '\n';
-    for (const d of [...s.destinations].sort(cmpDests)) out += destLine(s, d, format) + '\n';
+    for (const d of glibcSort(s.destinations, cmpDests)) out += destLine(s, d, format) + '\n';
   }
   return out;
 }

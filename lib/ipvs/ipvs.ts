@@ -115,8 +115,11 @@ export class Ipvs extends KernelHandle {
   // ---- batches --------------------------------------------------------------------------------
 
   /**
-   * Applies many operations with one request per item, pipelined (many per sendmsg): the bulk path.
-   * IPVS has no transactions: items before a failure stay applied. Failures are returned, not thrown.
+   * The bulk path: one message per item (addService with destinations: one per destination too),
+   * `chunk` (1024) messages per sendmsg and no per-message ACK; the kernel answers failures only.
+   * All input is validated first (a ValidationError sends nothing). IPVS has no transactions: items
+   * other than the failed ones stay applied. Failures are returned, not thrown; each KernelError's
+   * `index` is the item's index in `ops`.
    */
   async batch(ops: IpvsOp[], opts: BatchOptions = {}): Promise<BatchResult> {
     const planned = plan(ops, (i) => `ops[${i}].`);
@@ -245,14 +248,20 @@ export class Ipvs extends KernelHandle {
     return { version: `${(v >> 16) & 255}.${(v >> 8) & 255}.${v & 255}`, versionCode: v, connectionTableSize: i.connTabSize };
   }
 
+  /** Starts a connection-sync daemon (ipvsadm --start-daemon). */
   async startDaemon(daemon: DaemonSpec): Promise<void> {
     const d = daemonDesc(daemon, 'daemon');
-    await this.exec({ cmd: Cmd.NEW_DAEMON, daemon: d }, 'start sync daemon', `sync daemon ${daemon.state} on ${daemon.interface}`);
+    await this.exec({ cmd: Cmd.NEW_DAEMON, daemon: d }, 'start', `sync daemon ${daemon.state} on ${daemon.interface}`);
   }
 
+  /**
+   * Stops the master or backup sync daemon; ESRCH when none runs. Kernel 6.1 was seen to block this
+   * request for good when it arrives before a just-started backup thread first ran (kthread_stop);
+   * the handle's timeout then ends the wait with ETIMEDOUT while the daemon is gone.
+   */
   async stopDaemon(state: DaemonState): Promise<void> {
     const d = daemonDesc({ state, interface: 'x' }, 'daemon');
-    await this.exec({ cmd: Cmd.DEL_DAEMON, daemon: { state: d.state } }, 'stop sync daemon', `sync daemon ${state}`);
+    await this.exec({ cmd: Cmd.DEL_DAEMON, daemon: { state: d.state } }, 'stop', `sync daemon ${state}`);
   }
 
   async listDaemons(): Promise<Daemon[]> {
@@ -269,7 +278,7 @@ export class Ipvs extends KernelHandle {
   async zero(service?: ServiceKey): Promise<void> {
     if (service === undefined) return this.exec({ cmd: Cmd.ZERO }, 'zero counters');
     const key = serviceKeyDesc(service, 'service');
-    return this.exec({ cmd: Cmd.ZERO, service: key }, 'zero counters', describeService(service));
+    return this.exec({ cmd: Cmd.ZERO, service: key }, 'zero the counters of', describeService(service));
   }
 
   /** The namespace's connection table (/proc/net/ip_vs_conn), parsed. */
@@ -282,7 +291,7 @@ export class Ipvs extends KernelHandle {
     const ctx = { op: opName, hint: IPVS_EPERM_HINT, ...(object ? { object } : {}) };
     const r = await this.run(ctx, (h) => native().ipvs.apply(h, [op], 1, true));
     const f = r.failures[0];
-    if (f) throw fromNative({ kind: 'kernel', errno: f.errno, extack: f.extack }, ctx);
+    if (f) throw fromNative({ kind: 'kernel', errno: f.errno, extack: f.extack || explain(op, f.errno) }, ctx);
   }
 }
 
@@ -293,7 +302,10 @@ function explain(op: NativeIpvsOp, errno: number): string {
   if (errno === 2 && isSvc)
     return `unknown scheduler "${op.service?.scheduler}"${op.service?.pe ? ` or persistence engine "${op.service.pe}"` : ''} (not in this kernel)`;
   if (errno === 2 && isDest) return 'no such destination';
+  if (errno === 3 && op.cmd === Cmd.DEL_DAEMON) return 'no such sync daemon is running';
   if (errno === 3) return 'no such service';
+  if (errno === 22 && op.cmd === Cmd.NEW_DAEMON)
+    return 'sync daemon refused: it cannot run while destinations of another address family exist (or it already runs)';
   if (errno === 22 && isDest)
     return 'destination refused: it must be a unicast address (a namespace whose loopback is down refuses all), and a different address family needs tunnel forwarding and no sync daemon';
   if (errno === 97) return 'address family not supported by this kernel';

@@ -158,9 +158,10 @@ static Napi::Value Query(const Napi::CallbackInfo& info) {
       },
       [t](Napi::Env env, QueryResult& r) -> Napi::Value {
         Napi::Array out = Napi::Array::New(env, r.replies.size());
+        Keys keys(env);
         for (size_t i = 0; i < r.replies.size(); i++) {
           Napi::Value v = r.replies[i].kind == Reply::kDest
-                              ? DestToJs(env, r.replies[i].dest, r.serviceAf).As<Napi::Value>()
+                              ? DestToJs(env, keys, r.replies[i].dest, r.serviceAf).As<Napi::Value>()
                               : ReplyToJs(env, r.replies[i]);
           if (r.replies[i].kind == Reply::kDest) v.As<Napi::Object>().Set("kind", "dest");
           out.Set(static_cast<uint32_t>(i), v);
@@ -197,12 +198,15 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
       },
       [t](Napi::Env env, Listing& l) -> Napi::Value {
         Napi::Array out = Napi::Array::New(env, l.services.size());
+        Keys keys(env);
+        Napi::String destinations = Napi::String::New(env, "destinations");
         for (size_t i = 0; i < l.services.size(); i++) {
-          Napi::Object s = ServiceToJs(env, l.services[i]);
+          Napi::HandleScope scope(env);  // the objects live on through `out`; the handles need not
+          Napi::Object s = ServiceToJs(env, keys, l.services[i]);
           Napi::Array ds = Napi::Array::New(env, l.dests[i].size());
           for (size_t j = 0; j < l.dests[i].size(); j++)
-            ds.Set(static_cast<uint32_t>(j), DestToJs(env, l.dests[i][j], l.services[i].af));
-          s.Set("destinations", ds);
+            ds.Set(static_cast<uint32_t>(j), DestToJs(env, keys, l.dests[i][j], l.services[i].af));
+          s.Set(destinations, ds);
           out.Set(static_cast<uint32_t>(i), s);
         }
         return out;

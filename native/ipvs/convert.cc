@@ -115,60 +115,82 @@ Op OpFromJs(const Napi::Value& v) {
   return op;
 }
 
-// Counters are u64 in the kernel; JS numbers are exact to 2^53, far beyond any real counter.
-static Napi::Object StatsToJs(Napi::Env env, const Stats& s) {
+// Property names created once per conversion and reused: napi_set_named_property would make (and
+// hash) a new key string for every property of every object, which dominated big listings.
+enum Key {
+  kFamily, kProtocol, kAddress, kPort, kFwmark, kScheduler, kFlags, kTimeout, kNetmask, kPe, kStats,
+  kFwd, kWeight, kUpper, kLower, kActive, kInact, kPersist, kTunType, kTunPort, kTunFlags,
+  kConnections, kPacketsIn, kPacketsOut, kBytesIn, kBytesOut, kRates, kKeyCount
+};
+static const char* const kKeyNames[kKeyCount] = {
+  "family", "protocol", "address", "port", "fwmark", "scheduler", "flags", "timeout", "netmask", "pe", "stats",
+  "fwd", "weight", "upperThreshold", "lowerThreshold", "activeConns", "inactConns", "persistConns", "tunType",
+  "tunPort", "tunFlags", "connections", "packetsIn", "packetsOut", "bytesIn", "bytesOut", "rates",
+};
+
+Keys::Keys(Napi::Env env) {
+  v_.reserve(kKeyCount);
+  for (int i = 0; i < kKeyCount; i++) v_.push_back(Napi::String::New(env, kKeyNames[i]));
+}
+
+// Counters are u64 in the kernel; JS numbers are exact to 2^53, far beyond any real counter. Built
+// directly in the public Stats shape (lib/ipvs/types.ts): listings of 100k destinations allocate
+// nothing more on the TypeScript side.
+static Napi::Object StatsToJs(Napi::Env env, const Keys& k, const Stats& s) {
+  auto n = [&](Napi::Object& o, Key key, uint64_t v) { o.Set(k[key], Napi::Number::New(env, static_cast<double>(v))); };
+  Napi::Object rates = Napi::Object::New(env);
+  n(rates, kConnections, s.cps);
+  n(rates, kPacketsIn, s.inpps);
+  n(rates, kPacketsOut, s.outpps);
+  n(rates, kBytesIn, s.inbps);
+  n(rates, kBytesOut, s.outbps);
   Napi::Object o = Napi::Object::New(env);
-  auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  n("conns", s.conns);
-  n("inpkts", s.inpkts);
-  n("outpkts", s.outpkts);
-  n("inbytes", s.inbytes);
-  n("outbytes", s.outbytes);
-  n("cps", s.cps);
-  n("inpps", s.inpps);
-  n("outpps", s.outpps);
-  n("inbps", s.inbps);
-  n("outbps", s.outbps);
+  n(o, kConnections, s.conns);
+  n(o, kPacketsIn, s.inpkts);
+  n(o, kPacketsOut, s.outpkts);
+  n(o, kBytesIn, s.inbytes);
+  n(o, kBytesOut, s.outbytes);
+  o.Set(k[kRates], rates);
   return o;
 }
 
-Napi::Object ServiceToJs(Napi::Env env, const Service& s) {
+Napi::Object ServiceToJs(Napi::Env env, const Keys& k, const Service& s) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("family", s.af);
-  o.Set("protocol", s.protocol);
-  o.Set("address", FormatAddr(s.af, s.addr));
-  o.Set("port", s.port);
-  o.Set("fwmark", s.fwmark);
-  o.Set("scheduler", s.sched);
-  o.Set("flags", s.flags);
-  o.Set("timeout", s.timeout);
-  o.Set("netmask", s.netmask);
-  o.Set("pe", s.pe);
-  o.Set("stats", StatsToJs(env, s.stats));
+  o.Set(k[kFamily], s.af);
+  o.Set(k[kProtocol], s.protocol);
+  o.Set(k[kAddress], FormatAddr(s.af, s.addr));
+  o.Set(k[kPort], s.port);
+  o.Set(k[kFwmark], s.fwmark);
+  o.Set(k[kScheduler], s.sched);
+  o.Set(k[kFlags], s.flags);
+  o.Set(k[kTimeout], s.timeout);
+  o.Set(k[kNetmask], s.netmask);
+  o.Set(k[kPe], s.pe);
+  o.Set(k[kStats], StatsToJs(env, k, s.stats));
   return o;
 }
 
-Napi::Object DestToJs(Napi::Env env, const Dest& d, uint16_t serviceAf) {
+Napi::Object DestToJs(Napi::Env env, const Keys& k, const Dest& d, uint16_t serviceAf) {
   // Kernels before 3.18 send no ADDR_FAMILY: the destination then has the service's family
   // (never assume IPv6 because the address field is 16 bytes).
   uint16_t af = d.af ? d.af : serviceAf;
   Napi::Object o = Napi::Object::New(env);
-  o.Set("family", af);
-  o.Set("address", FormatAddr(af, d.addr));
-  o.Set("port", d.port);
-  o.Set("fwd", d.fwd);
-  o.Set("weight", d.weight);
-  o.Set("upperThreshold", d.uthresh);
-  o.Set("lowerThreshold", d.lthresh);
-  o.Set("activeConns", d.activeConns);
-  o.Set("inactConns", d.inactConns);
-  o.Set("persistConns", d.persistConns);
+  o.Set(k[kFamily], af);
+  o.Set(k[kAddress], FormatAddr(af, d.addr));
+  o.Set(k[kPort], d.port);
+  o.Set(k[kFwd], d.fwd);
+  o.Set(k[kWeight], d.weight);
+  o.Set(k[kUpper], d.uthresh);
+  o.Set(k[kLower], d.lthresh);
+  o.Set(k[kActive], d.activeConns);
+  o.Set(k[kInact], d.inactConns);
+  o.Set(k[kPersist], d.persistConns);
   if (d.hasTun) {
-    o.Set("tunType", d.tunType);
-    o.Set("tunPort", d.tunPort);
-    o.Set("tunFlags", d.tunFlags);
+    o.Set(k[kTunType], d.tunType);
+    o.Set(k[kTunPort], d.tunPort);
+    o.Set(k[kTunFlags], d.tunFlags);
   }
-  o.Set("stats", StatsToJs(env, d.stats));
+  o.Set(k[kStats], StatsToJs(env, k, d.stats));
   return o;
 }
 
@@ -202,8 +224,8 @@ Napi::Object InfoToJs(Napi::Env env, const Info& i) {
 Napi::Value ReplyToJs(Napi::Env env, const Reply& r) {
   Napi::Object o;
   switch (r.kind) {
-    case Reply::kService: o = ServiceToJs(env, r.service); o.Set("kind", "service"); return o;
-    case Reply::kDest: o = DestToJs(env, r.dest, AF_INET); o.Set("kind", "dest"); return o;
+    case Reply::kService: o = ServiceToJs(env, Keys(env), r.service); o.Set("kind", "service"); return o;
+    case Reply::kDest: o = DestToJs(env, Keys(env), r.dest, AF_INET); o.Set("kind", "dest"); return o;
     case Reply::kDaemon: o = DaemonToJs(env, r.daemon); o.Set("kind", "daemon"); return o;
     case Reply::kConfig: o = TimeoutsToJs(env, r.timeouts); o.Set("kind", "config"); return o;
     case Reply::kInfo: o = InfoToJs(env, r.info); o.Set("kind", "info"); return o;

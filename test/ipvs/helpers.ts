@@ -45,23 +45,32 @@ export function normalized(services: Service[]): Service[] {
     .sort((a, b) => (key(a) < key(b) ? -1 : 1));
 }
 
+function backupThreads(): Set<string> {
+  const out = new Set<string>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('ipvs-b:')) out.add(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /**
- * Waits until a sync thread named prefix* (ipvs-b:<syncid>:<n> for backup) runs. On kernel 6.1 (UML)
- * a DEL_DAEMON sent before a freshly started backup thread first ran blocks in kthread_stop() and
- * never answers; ipvsadm never hits this only because starting a process takes longer.
+ * Starts a backup sync daemon with `start` and waits until its kernel thread (ipvs-b:<gen>:<n>)
+ * exists. On kernel 6.1 (UML) a DEL_DAEMON sent before a freshly started backup thread first ran
+ * blocks in kthread_stop() and never answers; ipvsadm never hits this only because starting a
+ * process takes longer.
  */
-export async function waitForKernelThread(prefix: string): Promise<void> {
+export async function startBackupDaemon(start: () => Promise<unknown>): Promise<void> {
+  const before = backupThreads();
+  await start();
   const end = Date.now() + 5000;
   while (Date.now() < end) {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith(prefix)) return;
-      } catch {
-        // gone meanwhile
-      }
-    }
+    for (const pid of backupThreads()) if (!before.has(pid)) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`no kernel thread ${prefix}* within 5 s`);
+  throw new Error('no new ipvs-b kernel thread within 5 s');
 }

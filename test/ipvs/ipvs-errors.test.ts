@@ -9,7 +9,7 @@ import { KernelError, ValidationError } from '../../lib/errors';
 import { main } from '../../lib/cli/main';
 import { Ipvs, type IpvsOp, type ServiceSpec } from '../../lib/ipvs';
 import { kernelTestsSkipReason, run } from '../../lib/testing';
-import { bed, skip, title, waitForKernelThread, type Bed } from './helpers';
+import { bed, skip, title, startBackupDaemon, type Bed } from './helpers';
 
 const web = { protocol: 'tcp', address: '10.0.0.1', port: 80 } as const;
 const missing = { protocol: 'tcp', address: '10.0.0.99', port: 80 } as const;
@@ -95,8 +95,7 @@ describe.skipIf(skip !== undefined)(title('IPVS errors'), () => {
     // an IPv6 real server behind an IPv4 service needs tunnelling
     expect((await rejection(b.ipvs.addDestination(web, { address: '2001:db8::2', forwarding: 'masq' }))).code).toBe('EINVAL');
     // ...and no sync daemon may run: no such destination while one runs, no daemon while one exists
-    await b.ipvs.startDaemon({ state: 'backup', interface: 'lo', syncId: 1 });
-    await waitForKernelThread('ipvs-b:1:');
+    await startBackupDaemon(() => b.ipvs.startDaemon({ state: 'backup', interface: 'lo', syncId: 1 }));
     const e = await rejection(b.ipvs.addDestination(web, { address: '2001:db8::3', forwarding: 'tunnel' }));
     expect([e.code, e.object]).toEqual(['EINVAL', 'destination [2001:db8::3]:80 of service tcp 10.0.0.1:80']);
     await b.ipvs.stopDaemon('backup');

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main';
 import { formatIpvsadm, type IpvsOp, type Service, type ServiceSpec } from '../../lib/ipvs';
-import { bed, config, normalized, skip, title, waitForKernelThread, type Bed } from './helpers';
+import { bed, config, normalized, skip, title, startBackupDaemon, type Bed } from './helpers';
 
 const rich: ServiceSpec[] = [
   {
@@ -77,6 +77,21 @@ describe.skipIf(skip !== undefined)(title('IPVS oracle: kernlb writes, ipvsadm r
     expect(formatIpvsadm(await b.ipvs.info(), await b.ipvs.listServices())).toBe(theirs);
     const r = await cli(['ipvs', 'list', '-n', '--netns', b.ns.name]);
     expect(r).toEqual({ code: 0, out: theirs, err: '' });
+  });
+
+  it('sorts as ipvsadm does even where its comparison wraps (addresses 2^31 apart, fwmark above 2^31)', async () => {
+    const other = await bed();
+    try {
+      for (const address of ['10.0.0.1', '200.0.0.1', '1.0.0.1', '130.0.0.1', '10.0.0.5', '255.0.0.1', '127.0.0.2'])
+        await other.ipvs.addService({ protocol: 'tcp', address, port: 80, scheduler: 'rr' });
+      await other.ipvs.addService({ fwmark: 4294967295, scheduler: 'rr' });
+      await other.ipvs.addService({ fwmark: 1, scheduler: 'rr', destinations: ['10.1.0.1', '200.1.0.1', '1.1.0.1', '130.1.0.1'].map((address) => ({ address, forwarding: 'route' as const })) });
+      const theirs = await other.ipvsadm('-Ln');
+      expect(theirs).toContain('FWM  -1 rr\n');
+      expect(formatIpvsadm(await other.ipvs.info(), await other.ipvs.listServices())).toBe(theirs);
+    } finally {
+      await other.destroy();
+    }
   });
 
   it('--stats, --rate, --exact, --persistent-conn and --thresholds match ipvsadm', async () => {
@@ -223,8 +238,7 @@ describe.skipIf(skip !== undefined)(title('IPVS oracle: ipvsadm writes, kernlb r
     await b.ipvsadm('--set', '100', '20', '30');
     expect(await b.ipvs.getTimeouts()).toEqual({ tcp: 100, tcpFin: 20, udp: 30 });
     await b.ipvsadm('--start-daemon', 'master', '--mcast-interface', 'lo', '--syncid', '3', '--sync-maxlen', '1200', '--mcast-group', '224.0.0.82', '--mcast-port', '8849', '--mcast-ttl', '4');
-    await b.ipvsadm('--start-daemon', 'backup', '--mcast-interface', 'lo', '--syncid', '4');
-    await waitForKernelThread('ipvs-b:4:');
+    await startBackupDaemon(() => b.ipvsadm('--start-daemon', 'backup', '--mcast-interface', 'lo', '--syncid', '4'));
     const daemons = await b.ipvs.listDaemons();
     expect(daemons).toContainEqual({ state: 'master', interface: 'lo', syncId: 3, maxLength: 1200, group: '224.0.0.82', port: 8849, ttl: 4 });
     expect(daemons).toContainEqual(expect.objectContaining({ state: 'backup', interface: 'lo', syncId: 4 }));

@@ -118,7 +118,7 @@ describe('IPVS codec: replies', () => {
       nla(SVC.NETMASK, Buffer.from([255, 255, 0, 0])), nest(SVC.STATS, ...stats(7, false)), nest(SVC.STATS64, ...stats(5_000_000_000, true)))], 0x2);
     const [r] = native().ipvs.decode(reply);
     expect(r).toMatchObject({ kind: 'service', family: 2, protocol: 6, address: '10.0.0.1', port: 80, scheduler: 'wrr', flags: 3, timeout: 300, netmask: 0xffff0000 });
-    expect(r!.kind === 'service' && r.stats).toEqual({ conns: 5_000_000_000, inpkts: 10, outpkts: 9, inbytes: 1000, outbytes: 900, cps: 1, inpps: 2, outpps: 3, inbps: 4, outbps: 5 });
+    expect(r!.kind === 'service' && r.stats).toEqual({ connections: 5_000_000_000, packetsIn: 10, packetsOut: 9, bytesIn: 1000, bytesOut: 900, rates: { connections: 1, packetsIn: 2, packetsOut: 3, bytesIn: 4, bytesOut: 5 } });
   });
 
   it('a destination with counters, tunnel fields and an older kernel\'s 32-bit stats only', () => {
@@ -126,7 +126,7 @@ describe('IPVS codec: replies', () => {
       nla(DST.ACTIVE, u32(3)), nla(DST.INACT, u32(2)), nla(DST.PERSIST, u32(1)), nest(DST.STATS, ...stats(42, false)), nla(DST.TUN_TYPE, u8(2)), nla(DST.TUN_PORT, be16(0)), nla(DST.TUN_FLAGS, u16(1)))], 0x2);
     const [r] = native().ipvs.decode(reply);
     expect(r).toMatchObject({ kind: 'dest', family: 2, address: '10.1.0.2', port: 8080, fwd: 2, weight: 4, activeConns: 3, inactConns: 2, persistConns: 1, tunType: 2, tunPort: 0, tunFlags: 1 });
-    expect(r!.kind === 'dest' && r.stats.conns).toBe(42);
+    expect(r!.kind === 'dest' && r.stats.connections).toBe(42);
   });
 
   it('GET_INFO and GET_CONFIG replies (SET_INFO / SET_CONFIG commands), and a daemon', () => {
