@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ipvs } from '../../lib/ipvs';
 import { LoadBalancer } from '../../lib/lb';
 import { MIN_DRAIN_STAMP } from '../../lib/lb/modes/ipvs/compile';
 import type { DesiredState } from '../../lib/lb/state';
@@ -95,10 +96,15 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const count = async () => (await ns.exec(['ipvsadm', '-Ln'])).stdout.split('\n').filter((l) => /^TCP/.test(l)).length;
-    // Kill it (SIGKILL: no cleanup of any kind) as soon as part of the state is in the kernel.
-    for (let i = 0; i < 2000 && !out.includes('done'); i++) {
-      if (out.includes('start') && (await count()) > 0) break;
-      await new Promise((r) => setTimeout(r, 10));
+    // Kill it (SIGKILL: no cleanup of any kind) as soon as the first service is in the kernel, polled
+    // over netlink from here (a process per poll would be slower than the apply inside UML).
+    const first = bigState(1).services[0]!;
+    {
+      await using probe = await Ipvs.open({ netns: ns.name });
+      for (let i = 0; i < 20000 && !out.includes('done'); i++) {
+        if (out.includes('start') && (await probe.getService({ protocol: 'tcp', address: first.vip, port: first.port }).then(() => true, () => false))) break;
+        await new Promise((r) => setTimeout(r, 2));
+      }
     }
     child.kill('SIGKILL');
     await exited;
