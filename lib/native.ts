@@ -259,7 +259,9 @@ export type NativeNftItem =
       | { elements: NativeNftElem[] }
       /** The bulk form: elements packed as lib/nft/pack.ts describes. */
       | { packed: Buffer; count: number }))
-  | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject);
+  | ({ kind: 'object'; op: NativeNftOp } & NativeNftObject)
+  /** A run of `count` rules and chains, each a record packed as lib/nft/pack.ts describes (op inside). */
+  | { kind: 'packed'; packed: Buffer; count: number };
 
 export interface NativeNftBatchOptions { generation?: number; dryRun?: boolean }
 

@@ -13,7 +13,7 @@ const STATE_HELP = `The state file is JSON:
 protocol: tcp (default), udp, sctp. scheduler (default rr):
   ipvs      rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos; persistence
   nftables  rr wrr random sh
-  iptables  rr random (tcp and udp)
+  iptables  rr random (tcp and udp); persistence (recent match, like kube-proxy)
 weight: 0..65535 (default 1; 0 = no new connections).`;
 
 function mode(v: string | undefined, required: boolean): Mode | undefined {

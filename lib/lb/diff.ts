@@ -37,6 +37,16 @@ export function diffService(from: Service, to: Service): ServiceChange | undefin
   if (from.name !== to.name) fields.push('name');
   if (from.scheduler !== to.scheduler) fields.push('scheduler');
   if (!samePersistence(from.persistence, to.persistence)) fields.push('persistence');
+  // Fast path: endpoints are sorted canonically, so equal lists compare element by element.
+  if (!fields.length && from.endpoints.length === to.endpoints.length) {
+    let same = true;
+    for (let i = 0; same && i < to.endpoints.length; i++) {
+      const a = from.endpoints[i]!;
+      const b = to.endpoints[i]!;
+      same = a.address === b.address && a.port === b.port && a.weight === b.weight;
+    }
+    if (same) return undefined;
+  }
   const old = new Map(from.endpoints.map((e) => [endpointKey(e), e]));
   const added: Endpoint[] = [];
   const reweighted: WeightChange[] = [];

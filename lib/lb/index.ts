@@ -22,7 +22,8 @@
  *   their drain start stored in the kernel (weight 0 + thresholds), so a restart loses nothing.
  *
  * Mode capabilities: ipvs every kernel scheduler + persistence; nftables rr, wrr, random, sh;
- * iptables rr, random (tcp/udp). Anything else is a ValidationError naming the field.
+ * iptables rr, random (tcp/udp) + persistence (recent). Anything else is a ValidationError naming
+ * the field.
  */
 export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type ApplyOptions } from './load-balancer';
 export { validateState, serviceKey, endpointKey, type DesiredState, type ServiceSpec as LbServiceSpec, type EndpointSpec as LbEndpointSpec, type State as LbState, type Service as LbService, type Endpoint as LbEndpoint, type Protocol as LbProtocol } from './state';

@@ -12,7 +12,7 @@
  * - Switching mode: after this mode's apply succeeded, the other modes' objects in the namespace are
  *   removed (new mode live first).
  */
-import { isConflict } from '../errors';
+import { isConflict, ValidationError } from '../errors';
 import { Iptables } from '../iptables';
 import { Ipvs } from '../ipvs';
 import { Nftables } from '../nft';
@@ -24,14 +24,16 @@ import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
 import { validateState, type DesiredState, type State } from './state';
 import type { ApplySummary, BackendRead, LbStatus, ModeBackend } from './types';
-import { ValidationError } from '../errors';
 
 export interface LoadBalancerOptions {
   mode: Mode;
   netns?: NetnsSpec;
   /** IPVS: seconds a removed endpoint may keep connections before it is deleted (default 300). */
   drainTimeout?: number;
-  /** Remove the other modes' objects after a successful apply (default true). */
+  /**
+   * Remove the other modes' objects after the first successful apply of this LoadBalancer
+   * (default true). Checked once per instance: switching modes is a one-time event.
+   */
   removeOtherModes?: boolean;
   /** Commit attempts when another writer races (nftables/iptables; default 5). */
   attempts?: number;
@@ -69,6 +71,7 @@ export class LoadBalancer implements AsyncDisposable {
   readonly netns: NetnsSpec | undefined;
   #backend: ModeBackend;
   #opts: LoadBalancerOptions;
+  #otherModesChecked = false;
 
   private constructor(backend: ModeBackend, opts: LoadBalancerOptions) {
     this.#backend = backend;
@@ -99,7 +102,11 @@ export class LoadBalancer implements AsyncDisposable {
       const diff = diffStates(current.state, desired);
       try {
         const r = await this.#backend.apply(desired, current, { dryRun: !!opts.dryRun });
-        const removedModes = opts.dryRun || this.#opts.removeOtherModes === false ? [] : await this.#removeOtherModes();
+        let removedModes: Mode[] = [];
+        if (!opts.dryRun && !this.#otherModesChecked && this.#opts.removeOtherModes !== false) {
+          removedModes = await this.#removeOtherModes();
+          this.#otherModesChecked = true;
+        }
         return {
           mode: this.mode,
           dryRun: !!opts.dryRun,

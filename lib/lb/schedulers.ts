@@ -43,8 +43,8 @@ export function schedulerProblem(mode: Mode, scheduler: string): string | undefi
 
 /** undefined when `mode` can keep client affinity (persistence), else why not. */
 export function persistenceProblem(mode: Mode): string | undefined {
-  if (mode === 'ipvs') return undefined;
-  return `${mode} mode does not implement persistence (client affinity); use ipvs mode, or scheduler "sh" in nftables mode`;
+  if (mode === 'ipvs' || mode === 'iptables') return undefined;
+  return `${mode} mode does not implement persistence (client affinity); use ipvs or iptables mode, or scheduler "sh" in nftables mode`;
 }
 
 export function supportedSchedulers(mode: Mode): readonly string[] {

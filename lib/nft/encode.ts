@@ -10,7 +10,7 @@ import {
   type Family, type SetFlagName,
 } from './constants';
 import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
-import { PACK, type PackWriter } from './pack';
+import { PACK, PACKED_CHAIN, PACKED_KIND, PACKED_RULE, PACKED_TAG, type PackWriter } from './pack';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
 import { describeSource, type KeySource } from './statements';
 import { commentUdata, setUdata, UDATA, type SetUdataSpec, type TypeofDesc } from './udata';
@@ -99,6 +99,118 @@ export function checkExprs(p: Problems, path: string, exprs: unknown): Expr[] {
     }
   }
   return flat;
+}
+
+/**
+ * Validates expressions exactly as checkExprs does (same problems, same flat indexes in the paths)
+ * and writes them to a packed record (pack.ts), flattening nested arrays on the way.
+ */
+function packExprs(p: Problems, path: string, exprs: unknown, w: PackWriter): void {
+  if (!Array.isArray(exprs)) {
+    p.add(path, 'must be an array of expressions', exprs);
+    w.u16(0);
+    return;
+  }
+  const countAt = w.off;
+  w.u16(0);
+  let n = 0;
+  for (let j = 0; j < exprs.length; j++) {
+    const x = exprs[j] as Expr | Expr[];
+    if (Array.isArray(x)) for (let k = 0; k < x.length; k++) packExpr(p, path, n++, x[k]!, w);
+    else packExpr(p, path, n++, x, w);
+  }
+  w.buf.writeUInt16LE(n, countAt);
+}
+
+function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter): void {
+  if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) {
+    p.add(`${path}[${i}].type`, 'must name an expression', e);
+    return;
+  }
+  w.ascii8(e.type);
+  const countAt = w.off;
+  w.u8(0);
+  let n = 0;
+  for (const k in e) {
+    const v = e[k];
+    if (k === 'type' || v === undefined) continue;
+    n++;
+    w.ascii8(k);
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+      w.u8(PACKED_TAG.number);
+      w.f64(v);
+    } else if (k === 'exprs') {
+      w.u8(PACKED_TAG.exprs);
+      packExprs(p, `${path}[${i}].exprs`, v, w);
+    } else if (EXPR_DATA_ATTRS.has(k)) {
+      w.u8(PACKED_TAG.data);
+      w.hex8(hex(p, `${path}[${i}]`, k, v, 64));
+    } else if (EXPR_STR_ATTRS.has(k)) {
+      if (typeof v !== 'string') p.add(`${path}[${i}].${k}`, 'must be a string', v);
+      w.u8(PACKED_TAG.string);
+      w.str16(v as string);
+    } else {
+      p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+      w.u8(PACKED_TAG.number);
+      w.f64(0);
+    }
+  }
+  if (n > 255) p.add(`${path}[${i}]`, 'has too many attributes', e);
+  w.buf[countAt] = n & 255;
+}
+
+/** encodeRule's validation, written as one packed record (pack.ts) instead of an object. */
+export function packRule(p: Problems, path: string, r: Rule, op: number, w: PackWriter): void {
+  w.u8(PACKED_KIND.rule);
+  w.u8(op);
+  w.u8(family(p, path, 'family', r.family));
+  w.str16(name(p, path, 'table', r.table));
+  w.str16(name(p, path, 'chain', r.chain));
+  const ud = userdata(p, path, r.userdata, r.comment, UDATA.ruleComment);
+  let mask = PACKED_RULE.exprs;
+  if (r.handle !== undefined) mask |= PACKED_RULE.handle;
+  if (r.position !== undefined) mask |= PACKED_RULE.position;
+  if (ud !== undefined) mask |= PACKED_RULE.userdata;
+  w.u16(mask);
+  if (mask & PACKED_RULE.handle) w.f64(uint(p, path, 'handle', r.handle, Number.MAX_SAFE_INTEGER));
+  if (mask & PACKED_RULE.position) w.f64(uint(p, path, 'position', r.position, Number.MAX_SAFE_INTEGER));
+  if (mask & PACKED_RULE.userdata) w.hex16(ud!);
+  packExprs(p, `${path}.exprs`, r.exprs, w);
+}
+
+/** encodeChain's validation, written as one packed record (pack.ts) instead of an object. */
+export function packChain(p: Problems, path: string, c: Chain, op: number, w: PackWriter): void {
+  const n = encodeChain(p, path, c);
+  if (p.list.length) return; // the caller drops the record
+  w.u8(PACKED_KIND.chain);
+  w.u8(op);
+  w.u8(n.family);
+  w.str16(n.table);
+  w.str16(n.name);
+  let mask = 0;
+  if (n.handle !== undefined) mask |= PACKED_CHAIN.handle;
+  if (n.hook !== undefined) mask |= PACKED_CHAIN.hook;
+  if (n.policy !== undefined) mask |= PACKED_CHAIN.policy;
+  if (n.device !== undefined) mask |= PACKED_CHAIN.device;
+  if (n.devices !== undefined) mask |= PACKED_CHAIN.devices;
+  if (n.flags !== undefined) mask |= PACKED_CHAIN.flags;
+  if (n.userdata !== undefined) mask |= PACKED_CHAIN.userdata;
+  w.u16(mask);
+  if (mask & PACKED_CHAIN.handle) w.f64(n.handle!);
+  if (mask & PACKED_CHAIN.hook) {
+    w.u32(n.hook!);
+    w.i32(n.priority ?? 0);
+    w.str16(n.type ?? '');
+  }
+  if (mask & PACKED_CHAIN.policy) w.u32(n.policy!);
+  if (mask & PACKED_CHAIN.device) w.str16(n.device!);
+  if (mask & PACKED_CHAIN.devices) {
+    w.u16(n.devices!.length);
+    for (const d of n.devices!) w.str16(d);
+  }
+  if (mask & PACKED_CHAIN.flags) w.u32(n.flags!);
+  if (mask & PACKED_CHAIN.userdata) w.hex16(n.userdata!);
 }
 
 export function encodeTable(p: Problems, path: string, t: Table): NativeNftTable {

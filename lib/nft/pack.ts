@@ -13,6 +13,28 @@ export const PACK = {
   timeout: 1 << 6, expiration: 1 << 7, flags: 1 << 8, userdata: 1 << 9, counter: 1 << 10,
 } as const;
 
+/**
+ * Packed rules and chains (native/nft/items_packed.cc): a run of transaction items in one Buffer, so
+ * a bulk ruleset crosses to native as a few Buffers instead of one JS object per item and
+ * expression (reading JS properties from C++ was most of the commit's user time). Per record:
+ *   u8 kind (PACKED_KIND), u8 op (PACKED_OP), u8 family, str16 table, str16 chain (rule) / name (chain),
+ *   u16 mask, then the present fields in bit order:
+ *   rule:  0 handle: f64   1 position: f64   2 id: u32   3 positionId: u32   4 userdata: u16 len + bytes
+ *          5 exprs: u16 count + expressions
+ *   chain: 0 handle: f64   1 id: u32   2 hook: u32 hook + i32 priority + str16 type   3 policy: u32
+ *          4 device: str16   5 devices: u16 count + str16 each   6 flags: u32   7 userdata: u16 len + bytes
+ * An expression is str8 type, u8 attribute count, then per attribute str8 name, u8 tag and value:
+ *   tag 0 number: f64   1 string: str16   2 data: u8 len + bytes   3 nested expressions: u16 count + ...
+ * Native applies attributes in its own table order, exactly as for an object expression.
+ */
+export const PACKED_KIND = { rule: 1, chain: 2 } as const;
+export const PACKED_OP = { add: 0, create: 1, insert: 2, replace: 3, delete: 4, destroy: 5 } as const;
+export const PACKED_RULE = { handle: 1 << 0, position: 1 << 1, id: 1 << 2, positionId: 1 << 3, userdata: 1 << 4, exprs: 1 << 5 } as const;
+export const PACKED_CHAIN = {
+  handle: 1 << 0, id: 1 << 1, hook: 1 << 2, policy: 1 << 3, device: 1 << 4, devices: 1 << 5, flags: 1 << 6, userdata: 1 << 7,
+} as const;
+export const PACKED_TAG = { number: 0, string: 1, data: 2, exprs: 3 } as const;
+
 export class PackWriter {
   buf: Buffer;
   off = 0;
@@ -32,12 +54,48 @@ export class PackWriter {
   i32(v: number): void { this.ensure(4); this.buf.writeInt32LE(v, this.off); this.off += 4; }
   u64(v: number): void { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.off); this.off += 8; }
   bytes8(b: Buffer): void { this.u8(b.length); this.ensure(b.length); b.copy(this.buf, this.off); this.off += b.length; }
+  f64(v: number): void { this.ensure(8); this.buf.writeDoubleLE(v, this.off); this.off += 8; }
+  /** A string with a u16 byte length (names are at most 255 characters, so 765 bytes). */
   str16(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    this.u16(b.length);
-    this.ensure(b.length);
-    b.copy(this.buf, this.off);
-    this.off += b.length;
+    if (typeof s !== 'string') s = ''; // only after a validation problem: the record is dropped
+    const n = s.length;
+    this.ensure(2 + n * 3);
+    const b = this.buf;
+    let o = this.off + 2;
+    let i = 0;
+    // ASCII (every name in practice) is copied by hand: Buffer.write costs more for short strings
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      b[o++] = c;
+    }
+    if (i < n) o += b.write(s.slice(i), o, 'utf8');
+    b.writeUInt16LE(o - this.off - 2, this.off);
+    this.off = o;
+  }
+  /** An ASCII identifier (expression and attribute names) with a u8 length. */
+  ascii8(s: string): void {
+    const n = s.length;
+    this.ensure(1 + n);
+    const b = this.buf;
+    let o = this.off;
+    b[o++] = n;
+    for (let i = 0; i < n; i++) b[o++] = s.charCodeAt(i) & 0x7f;
+    this.off = o;
+  }
+  /** Lowercase hex (already validated) as u8 length + bytes. */
+  hex8(h: string): void {
+    const n = h.length >> 1;
+    this.ensure(1 + n);
+    this.buf[this.off] = n;
+    this.off += 1 + this.buf.write(h, this.off + 1, n, 'hex');
+  }
+  /** Lowercase hex (already validated) as u16 length + bytes. */
+  hex16(h: string): void {
+    const n = h.length >> 1;
+    this.ensure(2 + n);
+    this.buf.writeUInt16LE(n, this.off);
+    this.off += 2 + this.buf.write(h, this.off + 2, n, 'hex');
   }
   /** Reserves len zeroed bytes after a u8 length; returns their offset. */
   reserve8(len: number): number {

@@ -7,10 +7,11 @@ import { ValidationErrors } from '../errors';
 import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
 import { FAMILIES, type Family } from './constants';
 import {
-  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, packable, packElement, Problems, setLayout,
+  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, packable, packChain, packElement, packRule, Problems,
+  setLayout,
   type SetLayout,
 } from './encode';
-import { PackWriter } from './pack';
+import { PACKED_OP, PackWriter } from './pack';
 
 type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
 import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
@@ -34,9 +35,18 @@ export interface SetRef {
 
 export type Committer = (items: NativeNftItem[], describe: (i: number) => string | undefined, opts: CommitOptions) => Promise<void>;
 
+const EMPTY = Buffer.alloc(0);
+type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
+
 export class Transaction {
+  /** Native items; runs of rules and chains are packed (pack.ts) into one item per run. */
   readonly #items: NativeNftItem[] = [];
+  /** Logical items (what size, describe() and error paths count): one per call, however packed. */
+  #count = 0;
   readonly #desc: string[] = [];
+  #w: PackWriter | undefined;
+  /** The open run: the item whose records are being appended, and where they start in #w. */
+  #run: { item: PackedRun; start: number } | undefined;
   readonly #layouts = new Map<string, SetLayout>();
   readonly #rulesPerChain = new Map<string, number>();
   #nextSetId = 1;
@@ -45,7 +55,7 @@ export class Transaction {
   constructor(private readonly committer: Committer) {}
 
   get size(): number {
-    return this.#items.length;
+    return this.#count;
   }
   /** What item `index` was, as used in error messages. */
   describe(index: number): string | undefined {
@@ -53,17 +63,52 @@ export class Transaction {
   }
   /** The native items (for tests and the CLI's dry output). */
   items(): readonly NativeNftItem[] {
+    this.#closeRun();
     return this.#items;
   }
 
   #push(p: Problems, item: NativeNftItem, desc: string): this {
     if (p.list.length) throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
+    this.#closeRun();
     this.#items.push(item);
     this.#desc.push(desc);
+    this.#count++;
     return this;
   }
   #path(): string {
-    return `items[${this.#items.length}]`;
+    return `items[${this.#count}]`;
+  }
+  /** The writer positioned for one more packed record (opening a run when none is open). */
+  #packer(): PackWriter {
+    const w = (this.#w ??= new PackWriter(1 << 16));
+    if (!this.#run) {
+      const item: PackedRun = { kind: 'packed', packed: EMPTY, count: 0 };
+      this.#items.push(item);
+      this.#run = { item, start: w.off };
+    }
+    return w;
+  }
+  /** Keeps the record written since `start`, or drops it and throws the problems. */
+  #pushPacked(p: Problems, start: number, desc: string): this {
+    if (p.list.length) {
+      this.#w!.off = start;
+      throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
+    }
+    this.#run!.item.count++;
+    this.#desc.push(desc);
+    this.#count++;
+    return this;
+  }
+  #closeRun(): void {
+    const run = this.#run;
+    if (!run) return;
+    this.#run = undefined;
+    if (run.item.count === 0) {
+      this.#items.splice(this.#items.indexOf(run.item), 1);
+      return;
+    }
+    // a later growth of the writer copies to a new Buffer: this view keeps the run's bytes
+    run.item.packed = this.#w!.buf.subarray(run.start, this.#w!.off);
   }
 
   // tables -----------------------------------------------------------------------------------
@@ -87,6 +132,12 @@ export class Transaction {
   flushChain(c: Pick<Chain, 'family' | 'table' | 'name'>): this { return this.#chain('flush', c); }
   #chain(op: NativeNftOp, c: Chain): this {
     const p = new Problems();
+    if (op !== 'flush') {
+      const w = this.#packer();
+      const start = w.off;
+      packChain(p, this.#path(), c, PACKED_OP[op as keyof typeof PACKED_OP], w);
+      return this.#pushPacked(p, start, `chain ${c.table}/${c.name}`);
+    }
     const n = encodeChain(p, this.#path(), c);
     return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), `chain ${c.table}/${c.name}`);
   }
@@ -101,14 +152,21 @@ export class Transaction {
   deleteRule(r: Pick<Rule, 'family' | 'table' | 'chain'> & { handle: number }): this { return this.#rule('delete', { ...r, exprs: [] }); }
   #rule(op: NativeNftOp, r: Rule): this {
     const p = new Problems();
-    const n = encodeRule(p, this.#path(), r);
     if ((op === 'replace' || op === 'delete') && r.handle === undefined) p.add(`${this.#path()}.handle`, `is required to ${op} a rule`);
-    if (op === 'delete') delete (n as { exprs?: unknown }).exprs;
     const key = `${r.table}/${r.chain}`;
+    if (op !== 'delete' && op !== 'destroy') {
+      const w = this.#packer();
+      const start = w.off;
+      packRule(p, this.#path(), r, PACKED_OP[op as keyof typeof PACKED_OP], w);
+      const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
+      if (!p.list.length) this.#rulesPerChain.set(key, nth);
+      return this.#pushPacked(p, start, op === 'add' || op === 'insert' ? `rule ${nth} of chain ${key}` : `rule handle ${r.handle} of chain ${key}`);
+    }
+    const n = encodeRule(p, this.#path(), r);
+    delete (n as { exprs?: unknown }).exprs;
     const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
     if (!p.list.length) this.#rulesPerChain.set(key, nth);
-    const what = op === 'add' || op === 'insert' ? `rule ${nth} of chain ${key}` : `rule handle ${r.handle} of chain ${key}`;
-    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), what);
+    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), `rule handle ${r.handle} of chain ${key}`);
   }
 
   // sets -------------------------------------------------------------------------------------
@@ -129,6 +187,7 @@ export class Transaction {
     this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
     this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
     if (elems) {
+      this.#count++;
       this.#items.push({ op: 'add', kind: 'elements', family: set.family, table: set.table, set: set.name, ...(set.id !== undefined ? { setId: set.id } : {}), ...elems });
       this.#desc.push(`${s.elements!.length} element(s) of set ${s.table}/${s.name}`);
     }
@@ -186,13 +245,15 @@ export class Transaction {
       ...(key !== undefined ? { key } : {}), ...(keyHex !== undefined ? { keyHex } : {}),
       ...(keyEnd !== undefined ? { keyEnd } : {}), ...(keyEndHex !== undefined ? { keyEndHex } : {}),
     }));
-    const before = this.#items.length;
+    this.#closeRun();
+    const before = this.#items.length, beforeCount = this.#count;
     this.#elements('destroy', ref, keys);
     try {
       return this.#elements('add', ref, elements);
     } catch (e) {
       this.#items.length = before; // all or nothing for this call too
-      this.#desc.length = before;
+      this.#desc.length = beforeCount;
+      this.#count = beforeCount;
       throw e;
     }
   }
@@ -251,7 +312,7 @@ export class Transaction {
   /** Sends everything as one batch. A transaction commits once. */
   async commit(opts: CommitOptions = {}): Promise<void> {
     if (this.#committed) throw new Error('transaction already committed');
-    await this.committer(this.#items, (i) => this.#desc[i], opts);
+    await this.committer(this.items() as NativeNftItem[], (i) => this.#desc[i], opts);
     if (!opts.dryRun) this.#committed = true;
   }
 }

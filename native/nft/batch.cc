@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "nft/objects.h"
+#include "nft/packed.h"
 
 namespace kernlb {
 namespace nft {
@@ -171,6 +172,53 @@ void BuildItem(Builder& bld, const JsObj& o, int index) {
   o.fail("kind", "unknown kind \"" + kind + "\"");
 }
 
+// A run of packed rules and chains (packed.h): record k is logical item `first + k`.
+uint32_t BuildPacked(Builder& bld, const JsObj& o, uint32_t first) {
+  Napi::Value v = o.raw().Get("packed");
+  if (!v.IsBuffer()) o.fail("packed", "expected a Buffer");
+  auto buf = v.As<Napi::Buffer<uint8_t>>();
+  uint32_t count = o.u32("count");
+  PackedReader r{buf.Data(), buf.Length()};
+  Napi::Env env = o.raw().Env();
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t item = first + k;
+    PackedRecord rec;
+    ReadPackedRecord(env, r, item, rec);
+    auto bad = [&](const char* kind) -> OpFlags {
+      throw Napi::TypeError::New(env, "items[" + std::to_string(item) + "].op: operation " + std::to_string(rec.op) +
+                                          " is not an operation on a " + kind);
+    };
+    if (rec.rule) {
+      OpFlags f;
+      switch (rec.op) {
+        case kPackedAdd: f = {NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND}; break;
+        case kPackedInsert: f = {NFT_MSG_NEWRULE, NLM_F_CREATE}; break;
+        case kPackedReplace: f = {NFT_MSG_NEWRULE, NLM_F_REPLACE}; break;
+        case kPackedDelete: f = {NFT_MSG_DELRULE, 0}; break;
+        case kPackedDestroy: f = {kMsgDestroyRule, 0}; break;
+        default: f = bad("rule");
+      }
+      nlmsghdr* h = bld.Hdr(f.cmd, rec.family, f.flags);
+      nftnl_rule_nlmsg_build_payload(h, rec.rule.get());
+      bld.Append(h, static_cast<int>(item));
+    } else {
+      OpFlags f;
+      switch (rec.op) {
+        case kPackedAdd: f = {NFT_MSG_NEWCHAIN, NLM_F_CREATE}; break;
+        case kPackedCreate: f = {NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL}; break;
+        case kPackedDelete: f = {NFT_MSG_DELCHAIN, 0}; break;
+        case kPackedDestroy: f = {kMsgDestroyChain, 0}; break;
+        default: f = bad("chain");
+      }
+      nlmsghdr* h = bld.Hdr(f.cmd, rec.family, f.flags);
+      nftnl_chain_nlmsg_build_payload(h, rec.chain.get());
+      bld.Append(h, static_cast<int>(item));
+    }
+  }
+  if (r.off != r.len) o.fail("packed", "trailing bytes after " + std::to_string(count) + " records");
+  return count;
+}
+
 }  // namespace
 
 void BuildBatch(const Napi::Array& items, const BatchOptions& opts, Batch& b) {
@@ -180,11 +228,20 @@ void BuildBatch(const Napi::Array& items, const BatchOptions& opts, Batch& b) {
   b.w.End(begin);
   b.itemOfMsg.push_back(-1);
   Builder bld(b);
+  // Item indexes (error paths, itemOfMsg) count logical items: a packed run holds several.
+  uint32_t logical = 0;
   for (uint32_t i = 0; i < items.Length(); i++) {
     Napi::Value v = items.Get(i);
-    std::string path = "items[" + std::to_string(i) + "]";
+    std::string path = "items[" + std::to_string(logical) + "]";
     if (!v.IsObject()) throw Napi::TypeError::New(items.Env(), path + ": expected an object");
-    BuildItem(bld, JsObj(v.As<Napi::Object>(), path), static_cast<int>(i));
+    JsObj o(v.As<Napi::Object>(), path);
+    Napi::Value kind = o.val("kind");
+    if (kind.IsString() && kind.As<Napi::String>().Utf8Value() == "packed") {
+      logical += BuildPacked(bld, o, logical);
+      continue;
+    }
+    BuildItem(bld, o, static_cast<int>(logical));
+    logical++;
   }
   if (!opts.dryRun) {
     size_t end = b.w.Begin(NFNL_MSG_BATCH_END, NLM_F_REQUEST);

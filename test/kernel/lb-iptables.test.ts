@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadBalancer } from '../../lib/lb';
+import { compileIptables, LoadBalancer, renderIptables } from '../../lib/lb';
 import type { DesiredState } from '../../lib/lb/state';
 import { createNetns, createTopology, kernelTestsSkipReason, sendRequests, type TestNetns, type Topology } from '../../lib/testing';
 import { demoState } from '../fixtures/lb-state';
@@ -83,6 +83,20 @@ describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` :
       expect(r.failures).toBe(0);
       expect(r.counts).toEqual({ 'backend-1': 100, 'backend-2': 100, 'backend-3': 100 });
       expect((await lb.status()).services[0]!.endpoints.map((e) => e.counters.connections)).toEqual([100, 100, 100]);
+    });
+
+    it('persistence (recent, kube-proxy ClientIP affinity): one client sticks to one backend; read back; restore of the rendered text is identical', async () => {
+      const st = { services: [{ ...state('random', [1, 1, 1]).services[0]!, persistence: { timeout: 30 } }] };
+      const r0 = await lb.apply(st);
+      expect(r0.lines).toEqual(['~ service web tcp/10.96.0.10:80: scheduler changed, persistence changed']);
+      const r = await sendRequests(topo.client, topo.vip4, 80, 60, { concurrency: 2 });
+      expect(r.failures).toBe(0);
+      expect(Object.keys(r.counts)).toHaveLength(1);
+      expect((await lb.status()).state.services[0]!.persistence).toEqual({ timeout: 30 });
+      await using ref = await createNetns('lbi');
+      await ref.exec(['iptables-legacy-restore'], { input: renderIptables(compileIptables(lb.validate(st)).ipv4) });
+      expect(await save(topo.balancer)).toBe(await save(ref));
+      await lb.apply(state('random', [1, 1, 1]));
     });
 
     it('random 1:2:1 over 400 connections: each share within 4.5 sigma', async () => {

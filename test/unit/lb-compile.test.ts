@@ -117,3 +117,20 @@ describe('lb compile: iptables probabilities follow kube-proxy\'s math', () => {
     for (const n of a) expect(n.length).toBeLessThanOrEqual(28);
   });
 });
+
+describe('lb compile: iptables persistence (kube-proxy ClientIP affinity)', () => {
+  it('rcheck rules first in the service chain, --set before the DNAT, persistence in the header comment', () => {
+    const st = validateState(
+      { services: [{ name: 's', vip: '10.0.0.1', port: 80, scheduler: 'random', persistence: { timeout: 30 }, endpoints: [{ address: '10.1.0.1', port: 80 }, { address: '10.1.0.2', port: 80 }] }] },
+      'iptables',
+    );
+    const lines = renderIptables(compileIptables(st).ipv4).split('\n').filter((l) => /KERNLB-(SVC|SEP)-/.test(l) && l.startsWith('-A'));
+    const svc = lines.filter((l) => l.startsWith('-A KERNLB-SVC-'));
+    expect(svc[0]).toMatch(/--comment "service s random persistent 30"$/);
+    expect(svc[1]).toMatch(/--comment "affinity 10\.1\.0\.1:80" -m recent --rcheck --seconds 30 --reap --name (KERNLB-SEP-\w+) --mask 255\.255\.255\.255 --rsource -j \1$/);
+    expect(svc[3]).toMatch(/--comment "ep 10\.1\.0\.1:80 w1" -m statistic --mode random --probability 0\.50000000000 -j KERNLB-SEP-/);
+    const dnat = lines.find((l) => l.includes('--to-destination 10.1.0.1:80'))!;
+    expect(dnat).toMatch(/-p tcp -m comment --comment s -m recent --set --name (KERNLB-SEP-\w+) --mask 255\.255\.255\.255 --rsource -m tcp -j DNAT/);
+    expect(dnat.startsWith(`-A ${/--name (KERNLB-SEP-\w+)/.exec(dnat)![1]} `)).toBe(true);
+  });
+});

@@ -82,6 +82,8 @@ describe('lb state: validation names the field and the service', () => {
     expect(problems({ services: [svc({ scheduler: 'bogus' })] })[0]).toMatch(/unknown scheduler/);
     expect(problems({ services: [svc({ persistence: { timeout: 60 } })] }, 'nftables')[0]).toMatch(/services\[0\]\.persistence: .*persistence/);
     expect(problems({ services: [svc({ persistence: { timeout: 60 }, scheduler: 'wlc' })] }, 'ipvs')).toEqual([]);
+    expect(problems({ services: [svc({ persistence: { timeout: 60 }, scheduler: 'random' })] }, 'iptables')).toEqual([]);
+    expect(problems({ services: [svc({ protocol: 'sctp' })] }, 'iptables')[0]).toMatch(/services\[0\]\.protocol: .*sctp/);
     expect(problems({ services: [svc({ persistence: { timeout: 0 } })] }, 'ipvs')[0]).toMatch(/persistence\.timeout/);
     for (const s of ['rr', 'wrr', 'random', 'sh']) expect(problems({ services: [svc({ scheduler: s })] }, 'nftables')).toEqual([]);
   });

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/native';
 import { nftStatements as s } from '../../lib';
 import { Transaction } from '../../lib/nft/transaction';
+import { encodeChain, encodeRule, Problems } from '../../lib/nft/encode';
+import type { Chain, Rule } from '../../lib/nft/model';
 
 const tx = () => new Transaction(async () => undefined);
 const encode = (t: Transaction, opts: { generation?: number; dryRun?: boolean } = {}) => native().nft.encodeBatch([...t.items()], opts);
@@ -113,6 +115,55 @@ describe('nft batch encoder', () => {
     expect(() => native().nft.encodeBatch([bad], {})).toThrow(/malformed at element 0/);
     const extra = { ...bad, packed: Buffer.from([1, 0, 1, 7, 9]) };
     expect(() => native().nft.encodeBatch([extra], {})).toThrow(/trailing bytes/);
+  });
+
+  it('packed rules and chains send the same bytes as the object path, item indexes counted per call', () => {
+    const T = { family: 'ip' as const, table: 't' };
+    const t = tx()
+      .addTable({ family: 'ip', name: 't' })
+      .addChain({ ...T, name: 'pre', base: { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' } })
+      .addChain({ ...T, name: 'c', comment: 'x' })
+      .addRule({ ...T, chain: 'c', exprs: [s.match('ip saddr', '10.0.0.0/8'), s.jump('pre')], comment: 'r' })
+      .insertRule({ ...T, chain: 'c', position: 5, exprs: [s.match('tcp dport', 80), s.dnat({ addr: '10.1.1.1', port: 8080 })] })
+      .replaceRule({ ...T, chain: 'c', handle: 7, exprs: [s.updateSet('s', 'ip saddr', { timeout: 1000 }), s.markOr(0x4000), s.counter()] })
+      .addRule({ ...T, chain: 'c', exprs: [{ type: 'dynset', sregKey: 1, op: 0, set: 's', exprs: [{ type: 'counter', packets: 0, bytes: 0 }] }, s.accept()] })
+      .deleteRule({ ...T, chain: 'c', handle: 9 })
+      .addRule({ ...T, chain: 'c', exprs: [s.verdict('goto', 'pre')] });
+    const items = t.items();
+    expect(items.map((i) => i.kind)).toEqual(['table', 'packed', 'rule', 'packed']);
+    expect(t.size).toBe(9);
+    // the object path, from the same validated encoders
+    const p = new Problems();
+    const chain = (c: Chain) => ({ op: 'add', kind: 'chain', ...encodeChain(p, 'x', c) });
+    const rule = (op: string, r: Rule) => ({ op, kind: 'rule', ...encodeRule(p, 'x', r) });
+    const objects = [
+      { op: 'add', kind: 'table', family: 2, name: 't', flags: 0 },
+      chain({ ...T, name: 'pre', base: { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' } }),
+      chain({ ...T, name: 'c', comment: 'x' }),
+      rule('add', { ...T, chain: 'c', exprs: [s.match('ip saddr', '10.0.0.0/8'), s.jump('pre')], comment: 'r' }),
+      rule('insert', { ...T, chain: 'c', position: 5, exprs: [s.match('tcp dport', 80), s.dnat({ addr: '10.1.1.1', port: 8080 })] }),
+      rule('replace', { ...T, chain: 'c', handle: 7, exprs: [s.updateSet('s', 'ip saddr', { timeout: 1000 }), s.markOr(0x4000), s.counter()] }),
+      rule('add', { ...T, chain: 'c', exprs: [{ type: 'dynset', sregKey: 1, op: 0, set: 's', exprs: [{ type: 'counter', packets: 0, bytes: 0 }] }, s.accept()] }),
+      { op: 'delete', kind: 'rule', family: 2, table: 't', chain: 'c', handle: 9 },
+      rule('add', { ...T, chain: 'c', exprs: [s.verdict('goto', 'pre')] }),
+    ] as never[];
+    expect(p.list).toEqual([]);
+    const a = native().nft.encodeBatch([...items], {});
+    const b = native().nft.encodeBatch(objects, {});
+    expect(a.buffer.toString('hex')).toBe(b.buffer.toString('hex'));
+    expect(a.itemOfMessage).toEqual([-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, -1]);
+    expect([1, 3, 5, 7, 8].map((i) => t.describe(i))).toEqual(['chain t/pre', 'rule 1 of chain t/c', 'rule handle 7 of chain t/c', 'rule handle 9 of chain t/c', 'rule 6 of chain t/c']);
+  });
+
+  it('rejects malformed packed records by item, never reading past them', () => {
+    const t = tx().addTable({ family: 'ip', name: 't' }).addRule({ family: 'ip', table: 't', chain: 'c', exprs: [s.accept()] });
+    const run = t.items()[1] as { kind: 'packed'; packed: Buffer; count: number };
+    expect(() => native().nft.encodeBatch([{ ...run, packed: run.packed.subarray(0, run.packed.length - 3) }], {})).toThrow(/items\[0\]: malformed/);
+    expect(() => native().nft.encodeBatch([t.items()[0]!, { ...run, count: 2 }], {})).toThrow(/items\[2\]: malformed/);
+    expect(() => native().nft.encodeBatch([{ ...run, packed: Buffer.concat([run.packed, Buffer.from([0])]) }], {})).toThrow(/trailing bytes/);
+    const unknown = Buffer.from(run.packed);
+    unknown.write('x', unknown.indexOf('immediate'), 'latin1');
+    expect(() => native().nft.encodeBatch([{ ...run, packed: unknown }], {})).toThrow(/items\[0\]\.exprs\[0\]\.type: unknown expression "xmmediate"/);
   });
 
   it('rejects malformed native input as a TypeError naming the field, never a crash', () => {

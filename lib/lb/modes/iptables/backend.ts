@@ -30,6 +30,15 @@ function toKMatch(m: IptMatch): KMatch {
       return { type: 'statistic', mode: 'nth', every: m.every, packet: m.packet };
     case 'mark':
       return { type: 'mark', mark: m.mark, mask: m.mask, ...(m.invert ? { invert: true } : {}) };
+    case 'recent':
+      return {
+        type: 'recent',
+        command: m.command,
+        name: m.name,
+        ...(m.command === 'rcheck' ? { seconds: m.seconds!, reap: true } : {}),
+        mask: m.family === 'ipv4' ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        side: 'source',
+      };
   }
 }
 
@@ -85,7 +94,16 @@ export function decodeIptables(t: IptTable): { state: State; services: ServiceSt
       const c = er.counters ?? { packets: 0, bytes: 0 };
       endpoints.push({ ...ep, counters: { connections: er.target ? c.packets : 0, packets: er.target ? c.packets : 0, bytes: er.target ? c.bytes : 0 } });
     }
-    services.push({ name: header.name, protocol: String(r.protocol) as Protocol, family: vip.family, vip: vip.text, port: dport, scheduler: header.scheduler, endpoints });
+    services.push({
+      name: header.name,
+      protocol: String(r.protocol) as Protocol,
+      family: vip.family,
+      vip: vip.text,
+      port: dport,
+      scheduler: header.scheduler,
+      ...(header.persistence ? { persistence: header.persistence } : {}),
+      endpoints,
+    });
   }
   const state: State = { services: services.map((s) => ({ ...s, endpoints: s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })) })) as Service[] };
   return { state, services, chains, hooked };

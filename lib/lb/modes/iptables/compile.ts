@@ -12,6 +12,9 @@
  *                       weight-0 endpoints stay as comment-only rules (so status() reads them back).
  *   KERNLB-SEP-<hash>:  -s EP/32 -j KERNLB-MARK-MASQ (hairpin), -p tcp -m tcp -j DNAT --to-destination EP:PORT
  *   KERNLB-MARK-MASQ:   -j MARK --or-mark 0x10000;  KERNLB-POSTROUTING masquerades marked packets once.
+ *   persistence { timeout } (kube-proxy's ClientIP affinity): the service chain first sends a client
+ *   seen in the last T seconds back to its endpoint (`-m recent --rcheck --seconds T --reap --name
+ *   KERNLB-SEP-<hash> --rsource`), and each endpoint chain records the client (`-m recent --set`).
  *
  * Chain names hash the service (and endpoint) identity like kube-proxy does (sha256, base32, 16
  * characters) because x_tables chain names are limited to 28 characters.
@@ -34,7 +37,9 @@ export type IptMatch =
   | { kind: 'port'; protocol: Protocol; dport?: number }
   | { kind: 'statistic-random'; probability: number }
   | { kind: 'statistic-nth'; every: number; packet: number }
-  | { kind: 'mark'; mark: number; mask: number; invert: boolean };
+  | { kind: 'mark'; mark: number; mask: number; invert: boolean }
+  /** kube-proxy's session affinity: `--rcheck --seconds T --reap` in the service chain, `--set` before the DNAT. */
+  | { kind: 'recent'; command: 'set' | 'rcheck'; name: string; seconds?: number; family: 'ipv4' | 'ipv6' };
 
 export type IptTarget =
   | { kind: 'jump'; chain: string }
@@ -113,6 +118,16 @@ function serviceChains(s: Service): IptChain[] {
   const svc: IptChain = { name: svcChainName(s), rules: [{ matches: [{ kind: 'comment', comment: headerComment(s) }] }] };
   const seps: IptChain[] = [];
   const active = activeEndpoints(s);
+  if (s.persistence) {
+    for (const e of active)
+      svc.rules.push({
+        matches: [
+          { kind: 'comment', comment: `affinity ${endpointKey(e)}` },
+          { kind: 'recent', command: 'rcheck', name: sepChainName(s, e), seconds: s.persistence.timeout, family: s.family },
+        ],
+        target: { kind: 'jump', chain: sepChainName(s, e) },
+      });
+  }
   const weights = active.map((e) => (s.scheduler === 'rr' ? 1 : e.weight));
   let rest = weights.reduce((a, b) => a + b, 0);
   active.forEach((e, i) => {
@@ -134,6 +149,7 @@ function serviceChains(s: Service): IptChain[] {
           protocol: s.protocol,
           matches: [
             { kind: 'comment', comment: s.name },
+            ...(s.persistence ? [{ kind: 'recent' as const, command: 'set' as const, name: sep, family: s.family }] : []),
             { kind: 'port', protocol: s.protocol },
           ],
           target: { kind: 'dnat', address: e.address, port: e.port },
@@ -162,8 +178,8 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
     { name: CHAIN_MARK_MASQ, rules: [{ matches: [], target: { kind: 'mark', op: 'or', value: MASQ_MARK } }] },
   ];
   const serviceChainsMap = new Map<string, string[]>();
-  const sorted = [...mine].sort((a, b) => (svcChainName(a) < svcChainName(b) ? -1 : 1));
-  for (const s of sorted) {
+  const named = mine.map((s) => ({ s, chain: svcChainName(s) })).sort((a, b) => (a.chain < b.chain ? -1 : 1));
+  for (const { s } of named) {
     const own = serviceChains(s);
     servicesChain.rules.push({
       destination: hostPrefix(s.vip),
@@ -220,6 +236,11 @@ export function renderIptRule(chain: string, r: IptRule): string {
       case 'mark':
         p.push(`-m mark ${m.invert ? '! ' : ''}--mark ${hex(m.mark)}/${hex(m.mask)}`);
         break;
+      case 'recent': {
+        const mask = m.family === 'ipv4' ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
+        p.push(m.command === 'set' ? `-m recent --set --name ${m.name} --mask ${mask} --rsource` : `-m recent --rcheck --seconds ${m.seconds} --reap --name ${m.name} --mask ${mask} --rsource`);
+        break;
+      }
     }
   }
   const t = r.target;

@@ -6,9 +6,10 @@
  */
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
 import { compareAddress, parseAddress } from '../../address';
-import { serviceKey, type Protocol, type Service, type State } from '../../state';
+import { isNotFound } from '../../../errors';
+import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
-import { compileIpvs, drainingAfter, drainStart, planIpvs, type IpvsCurrentSvc, type IpvsStep, type IpvsSvc } from './compile';
+import { compileIpvs, drainingAfter, drainStart, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
 export interface IpvsRead extends BackendRead {
   current: IpvsCurrentSvc[];
@@ -70,66 +71,65 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  async read(): Promise<IpvsRead> {
-    const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
-    const current: IpvsCurrentSvc[] = [];
-    const services: ServiceStatus[] = [];
-    const draining: DrainingEndpoint[] = [];
-    for (const s of list) {
-      const vip = parseAddress(s.address)!;
-      const key = serviceKey({ protocol: s.protocol, vip: vip.text, port: s.port });
-      const cur: IpvsCurrentSvc = {
-        key,
-        protocol: s.protocol,
-        address: vip.text,
-        port: s.port,
-        family: s.family,
-        scheduler: s.scheduler,
-        ...(s.persistence ? { persistence: { timeout: s.persistence.timeout } } : {}),
-        dests: s.destinations.map((d) => ({
-          address: parseAddress(d.address)!.text,
-          port: d.port,
-          weight: d.weight,
-          upperThreshold: d.upperThreshold,
-          lowerThreshold: d.lowerThreshold,
+  /** One kernel service in both forms: the plan's input and the status model. */
+  #convert(s: AddrService): { cur: IpvsCurrentSvc; status: ServiceStatus } {
+    const vip = parseAddress(s.address)!;
+    const key = serviceKey({ protocol: s.protocol, vip: vip.text, port: s.port });
+    const cur: IpvsCurrentSvc = {
+      key,
+      protocol: s.protocol,
+      address: vip.text,
+      port: s.port,
+      family: s.family,
+      scheduler: s.scheduler,
+      ...(s.persistence ? { persistence: { timeout: s.persistence.timeout } } : {}),
+      dests: s.destinations.map((d) => ({
+        address: parseAddress(d.address)!.text,
+        port: d.port,
+        weight: d.weight,
+        upperThreshold: d.upperThreshold,
+        lowerThreshold: d.lowerThreshold,
+        activeConnections: d.activeConnections,
+        inactiveConnections: d.inactiveConnections,
+      })),
+    };
+    const endpoints: EndpointStatus[] = s.destinations.map((d, i) => {
+      const cd = cur.dests[i]!;
+      const since = drainStart(cd);
+      const ep: EndpointStatus = {
+        address: cd.address,
+        port: d.port,
+        weight: d.weight,
+        counters: {
+          connections: d.stats.connections,
+          packets: d.stats.packetsIn + d.stats.packetsOut,
+          bytes: d.stats.bytesIn + d.stats.bytesOut,
           activeConnections: d.activeConnections,
           inactiveConnections: d.inactiveConnections,
-        })),
+        },
       };
-      current.push(cur);
-      const endpoints: EndpointStatus[] = [];
-      s.destinations.forEach((d, i) => {
-        const cd = cur.dests[i]!;
-        const since = drainStart(cd);
-        const ep: EndpointStatus = {
-          address: cd.address,
-          port: d.port,
-          weight: d.weight,
-          counters: {
-            connections: d.stats.connections,
-            packets: d.stats.packetsIn + d.stats.packetsOut,
-            bytes: d.stats.bytesIn + d.stats.bytesOut,
-            activeConnections: d.activeConnections,
-            inactiveConnections: d.inactiveConnections,
-          },
-        };
-        if (since !== undefined) {
-          ep.drainingSince = since;
-          draining.push({ service: key, address: cd.address, port: d.port, since });
-        }
-        endpoints.push(ep);
-      });
-      endpoints.sort((a, b) => compareAddress(parseAddress(a.address)!, parseAddress(b.address)!) || a.port - b.port);
-      services.push({
-        name: this.#names.get(key) ?? `${s.protocol}-${vip.text.replace(/:/g, '_')}-${s.port}`,
-        protocol: s.protocol,
-        family: vip.family,
-        vip: vip.text,
-        port: s.port,
-        scheduler: s.scheduler,
-        ...(s.persistence ? { persistence: { timeout: s.persistence.timeout } } : {}),
-        endpoints,
-      });
+      if (since !== undefined) ep.drainingSince = since;
+      return ep;
+    });
+    endpoints.sort((a, b) => compareAddress(parseAddress(a.address)!, parseAddress(b.address)!) || a.port - b.port);
+    const status: ServiceStatus = {
+      name: this.#names.get(key) ?? `${s.protocol}-${vip.text.replace(/:/g, '_')}-${s.port}`,
+      protocol: s.protocol,
+      family: vip.family,
+      vip: vip.text,
+      port: s.port,
+      scheduler: s.scheduler,
+      ...(s.persistence ? { persistence: { timeout: s.persistence.timeout } } : {}),
+      endpoints,
+    };
+    return { cur, status };
+  }
+
+  #assemble(current: IpvsCurrentSvc[], services: ServiceStatus[]): IpvsRead {
+    const draining: DrainingEndpoint[] = [];
+    for (const c of current) for (const d of c.dests) {
+      const since = drainStart(d);
+      if (since !== undefined) draining.push({ service: c.key, address: d.address, port: d.port, since });
     }
     const state: State = {
       services: services.map((s) => ({
@@ -140,6 +140,40 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     return { state, services, draining, current };
   }
 
+  /**
+   * The kernel view after our last apply. IPVS has no generation counter, so this is trusted only
+   * for services the next apply does not touch; every touched service (and every one with a
+   * draining destination) is read again before the plan is made. Any error drops it; a new
+   * LoadBalancer starts from a full read.
+   */
+  #last: IpvsRead | undefined;
+
+  async read(opts: { forApply?: boolean } = {}): Promise<IpvsRead> {
+    if (opts.forApply && this.#last) return this.#last;
+    this.#last = undefined;
+    const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
+    const conv = list.map((s) => this.#convert(s)).sort((a, b) => (a.cur.key < b.cur.key ? -1 : 1));
+    return this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
+  }
+
+  /** Re-reads the given services from the kernel into `cur` (the cached view). */
+  async #refresh(cur: IpvsRead, keys: Set<string>, desired: IpvsSvc[]): Promise<IpvsCurrentSvc[]> {
+    const byKey = new Map(cur.current.map((c) => [c.key, c]));
+    const spec = new Map<string, Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>>();
+    for (const d of desired) if (keys.has(d.key)) spec.set(d.key, d);
+    for (const c of cur.current) if (keys.has(c.key)) spec.set(c.key, c);
+    for (const [key, k] of spec) {
+      try {
+        const s = await this.ipvs.getService(keyOf(k));
+        if ('protocol' in s) byKey.set(key, this.#convert(s).cur);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        byKey.delete(key);
+      }
+    }
+    return [...byKey.values()];
+  }
+
   /** Names the read-back services after the desired ones with the same identity (for the diff). */
   adoptNames(desired: State, read: IpvsRead): void {
     for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
@@ -148,14 +182,53 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   }
 
   async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }) {
-    const steps = planIpvs(cur.current, compileIpvs(desired), { now: this.#now(), drainTimeout: this.#drainTimeout });
-    const draining = drainingAfter(cur.current, steps);
-    if (!steps.length || opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
-    const ops = steps.map(stepToOp);
-    // In order, stopping at the first refusal: adds before removes is what keeps connections alive.
-    const r = await this.ipvs.batch(ops, { stopOnError: true });
-    if (r.failures.length) throw r.failures[0]!;
-    return { operations: r.applied, draining, changed: true };
+    const want = compileIpvs(desired);
+    const planOpts = { now: this.#now(), drainTimeout: this.#drainTimeout };
+    let current = cur.current;
+    if (cur === this.#last) {
+      // Cached view: read back what this apply touches (and pending drains) before deciding.
+      const touched = new Set(planIpvs(current, want, planOpts).map((s) => s.svc.key));
+      for (const c of current) if (c.dests.some((d) => drainStart(d) !== undefined)) touched.add(c.key);
+      if (touched.size) current = await this.#refresh(cur, touched, want);
+    }
+    this.#last = undefined;
+    const steps = planIpvs(current, want, planOpts);
+    const draining = drainingAfter(current, steps);
+    if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
+    let applied = 0;
+    if (steps.length) {
+      // In order, stopping at the first refusal: adds before removes is what keeps connections alive.
+      const r = await this.ipvs.batch(steps.map(stepToOp), { stopOnError: true });
+      if (r.failures.length) throw r.failures[0]!;
+      applied = r.applied;
+    }
+    this.#last = this.#afterApply(want, current, steps, desired);
+    return { operations: applied, draining, changed: steps.length > 0 };
+  }
+
+  /** The kernel view once `steps` succeeded: the desired services plus destinations still draining. */
+  #afterApply(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[], desired: State): IpvsRead {
+    const prev = new Map(before.map((c) => [c.key, c]));
+    const deleted = new Set(steps.flatMap((s) => (s.op === 'deleteDestination' ? [`${s.svc.key}>${endpointKey(s.dest)}`] : [])));
+    const drained = new Map<string, IpvsDest>(steps.flatMap((s) => (s.op === 'updateDestination' && s.why === 'drain' ? [[`${s.svc.key}>${endpointKey(s.dest)}`, s.dest] as [string, IpvsDest]] : [])));
+    const current: IpvsCurrentSvc[] = want.map((w) => {
+      const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: 0, inactiveConnections: 0 }));
+      const wanted = new Set(w.dests.map(endpointKey));
+      for (const d of prev.get(w.key)?.dests ?? []) {
+        const k = `${w.key}>${endpointKey(d)}`;
+        if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
+        dests.push({ ...d, ...(drained.get(k) ?? {}) });
+      }
+      return { ...w, dests };
+    });
+    const byKey = new Map(desired.services.map((s) => [serviceKey(s), s]));
+    const statusOf = (c: IpvsCurrentSvc): ServiceStatus => {
+      const svc = byKey.get(c.key)!;
+      const { endpoints: _e, ...rest } = svc;
+      const zero = { connections: 0, packets: 0, bytes: 0 };
+      return { ...rest, endpoints: c.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, counters: zero, ...(drainStart(d) !== undefined ? { drainingSince: drainStart(d)! } : {}) })) };
+    };
+    return this.#assemble(current, current.map(statusOf));
   }
 
   /** Deletes drained destinations (no connections left, or drain timeout passed); the state is the kernel's own. */

@@ -73,8 +73,8 @@ export function nftChainName(s: Pick<Service, 'name'>): string {
   return `svc-${s.name}`;
 }
 
-export function headerComment(s: Service): string {
-  return `service ${s.name} ${s.scheduler}`;
+export function headerComment(s: Pick<Service, 'name' | 'scheduler' | 'persistence'>): string {
+  return `service ${s.name} ${s.scheduler}${s.persistence ? ` persistent ${s.persistence.timeout}` : ''}`;
 }
 
 export function endpointComment(e: { address: string; port: number; weight: number }): string {

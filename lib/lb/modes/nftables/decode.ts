@@ -20,10 +20,11 @@ export function parseEndpointComment(c: string | undefined): Endpoint | undefine
   return a ? { address: a.text, port: Number(m[3]), weight: Number(m[4]) } : undefined;
 }
 
-/** "service NAME SCHED" */
-export function parseHeaderComment(c: string | undefined): { name: string; scheduler: string } | undefined {
-  const m = c ? /^service (\S+) (\S+)$/.exec(c) : null;
-  return m ? { name: m[1]!, scheduler: m[2]! } : undefined;
+/** "service NAME SCHED" or "service NAME SCHED persistent T" */
+export function parseHeaderComment(c: string | undefined): { name: string; scheduler: string; persistence?: { timeout: number } } | undefined {
+  const m = c ? /^service (\S+) (\S+)(?: persistent (\d+))?$/.exec(c) : null;
+  if (!m) return undefined;
+  return { name: m[1]!, scheduler: m[2]!, ...(m[3] ? { persistence: { timeout: Number(m[3]) } } : {}) };
 }
 
 function counterOf(exprs: (NftExpr | NftExpr[])[]): { packets: number; bytes: number } {
