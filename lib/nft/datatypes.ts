@@ -21,6 +21,22 @@ export interface Datatype {
   decode(b: Buffer): ScalarValue;
 }
 
+const SCRATCH = Buffer.alloc(64);
+/**
+ * The value's bytes as lowercase hex, through one scratch buffer: statement builders call this per
+ * rule, and a Buffer per value (an ArrayBuffer each) was a large share of a bulk build's time and GC.
+ */
+export function encodeHex(d: Datatype, v: ScalarValue): string {
+  SCRATCH.fill(0, 0, d.len);
+  d.write(v, SCRATCH, 0);
+  return SCRATCH.toString('hex', 0, d.len);
+}
+/** A 32-bit host-endian (little endian) number as hex, e.g. a mark. */
+export function le32Hex(n: number): string {
+  SCRATCH.writeUInt32LE(n >>> 0, 0);
+  return SCRATCH.toString('hex', 0, 4);
+}
+
 /** Fills in encode() from write(). */
 function dt(d: Omit<Datatype, 'encode'>): Datatype {
   return { ...d, encode: (v) => { const b = Buffer.alloc(d.len); d.write(v, b, 0); return b; } };

@@ -138,8 +138,7 @@ function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter):
     w.ascii8(k);
     if (typeof v === 'number') {
       if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
-      w.u8(PACKED_TAG.number);
-      w.f64(v);
+      w.tagNum(v);
     } else if (k === 'exprs') {
       w.u8(PACKED_TAG.exprs);
       packExprs(p, `${path}[${i}].exprs`, v, w);
