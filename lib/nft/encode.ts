@@ -180,6 +180,20 @@ export function packRule(p: Problems, path: string, r: Rule, op: number, w: Pack
 
 /** encodeChain's validation, written as one packed record (pack.ts) instead of an object. */
 export function packChain(p: Problems, path: string, c: Chain, op: number, w: PackWriter): void {
+  if (c.base === undefined && c.flags === undefined && c.comment === undefined && c.userdata === undefined && c.handle === undefined) {
+    // a regular chain (the bulk of a kube-proxy ruleset): no intermediate object
+    const fam = family(p, path, 'family', c.family);
+    const table = name(p, path, 'table', c.table);
+    const chain = name(p, path, 'name', c.name);
+    if (p.list.length) return;
+    w.u8(PACKED_KIND.chain);
+    w.u8(op);
+    w.u8(fam);
+    w.str16(table);
+    w.str16(chain);
+    w.u16(0);
+    return;
+  }
   const n = encodeChain(p, path, c);
   if (p.list.length) return; // the caller drops the record
   w.u8(PACKED_KIND.chain);
