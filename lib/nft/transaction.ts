@@ -336,7 +336,7 @@ export class Transaction {
   /** Sends everything as one batch. A transaction commits once. */
   async commit(opts: CommitOptions = {}): Promise<void> {
     if (this.#committed) throw new Error('transaction already committed');
-    await this.committer(this.items() as NativeNftItem[], (i) => this.#desc[i], opts);
+    await this.committer(this.items() as NativeNftItem[], (i) => this.describe(i), opts);
     if (!opts.dryRun) this.#committed = true;
   }
 }
