@@ -387,8 +387,37 @@ export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'da
   return out;
 }
 
-export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { set: NativeNftSet; layout: SetLayout } {
+/**
+ * Layout and nft userdata of a set type, memoized by the type's description: a kube-proxy ruleset
+ * declares one anonymous map per service, all of one type, and resolving it (datatypes, typeof
+ * descriptions, userdata TLVs) cost more than the map's elements. Only problem-free results are
+ * kept; sets with a comment are not memoized (their userdata is their own).
+ */
+const typeMemo = new Map<string, { layout: SetLayout; udata: string }>();
+function setTypeOf(p: Problems, path: string, s: NftSet): { layout: SetLayout; udata: string } {
+  let key: string | undefined;
+  if (s.comment === undefined && s.userdata === undefined) {
+    try {
+      key = JSON.stringify([s.key, s.data, s.typeof]);
+    } catch {
+      key = undefined; // e.g. a cycle: the checks below report what is wrong
+    }
+    const hit = key !== undefined ? typeMemo.get(key) : undefined;
+    if (hit) return hit;
+  }
+  const before = p.list.length;
   const layout = setLayout(p, path, s);
+  const udata = s.userdata !== undefined ? '' : nftSetUdata(s, layout, p, path);
+  const out = { layout, udata };
+  if (key !== undefined && p.list.length === before) {
+    if (typeMemo.size >= 256) typeMemo.clear();
+    typeMemo.set(key, out);
+  }
+  return out;
+}
+
+export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { set: NativeNftSet; layout: SetLayout } {
+  const { layout, udata } = setTypeOf(p, path, s);
   let flags = 0;
   for (const [i, f] of (s.flags ?? []).entries()) {
     const n = (SET_FLAG_NAMES[f] ?? f) as SetFlagName;
@@ -423,7 +452,7 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
   if (concat) set.concat = concat.map((n, i) => uint(p, path, `concat[${i}]`, n, 64));
   if (s.exprs) set.exprs = checkExprs(p, `${path}.exprs`, s.exprs);
   if (s.userdata !== undefined) set.userdata = hex(p, path, 'userdata', s.userdata, 255);
-  else set.userdata = nftSetUdata(s, layout, p, path);
+  else set.userdata = udata;
   if (s.handle !== undefined) set.handle = uint(p, path, 'handle', s.handle, Number.MAX_SAFE_INTEGER);
   return { set, layout };
 }

@@ -46,6 +46,8 @@ export class Transaction {
   /** Descriptions of object items; packed records (undefined here) are described from their bytes. */
   readonly #desc: (string | undefined)[] = [];
   #w: PackWriter | undefined;
+  /** Packed element lists (pack.ts), each item a view of its part. */
+  #ew: PackWriter | undefined;
   /** The open run: the item whose records are being appended, and where they start in #w. */
   #run: { item: PackedRun; start: number } | undefined;
   readonly #layouts = new Map<string, SetLayout>();
@@ -224,9 +226,18 @@ export class Transaction {
       return { elements: [] };
     }
     if (elements.every(packable)) {
-      const w = new PackWriter(64 + elements.length * 24);
+      // one writer for every element list of the transaction: a Buffer per small list (an anonymous
+      // map per service) cost more than its elements
+      const w = (this.#ew ??= new PackWriter(1 << 16));
+      const start = w.off, count = w.count;
       for (let i = 0; i < elements.length; i++) packElement(p, `${path}[${i}]`, layout, elements[i]!, w);
-      return { packed: w.done(), count: w.count };
+      if (p.list.length) {
+        w.off = start;
+        w.count = count;
+        return { elements: [] };
+      }
+      // a later growth of the writer copies to a new Buffer: this view keeps the list's bytes
+      return { packed: w.buf.subarray(start, w.off), count: w.count - count };
     }
     return { elements: elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e)) };
   }
