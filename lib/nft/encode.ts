@@ -119,7 +119,8 @@ function packExprs(p: Problems, path: string, exprs: unknown, w: PackWriter): vo
     if (Array.isArray(x)) for (let k = 0; k < x.length; k++) packExpr(p, path, n++, x[k]!, w);
     else packExpr(p, path, n++, x, w);
   }
-  w.buf.writeUInt16LE(n, countAt);
+  if (n > 0xffff) p.add(path, 'must hold at most 65535 expressions', n);
+  w.buf.writeUInt16LE(n & 0xffff, countAt);
 }
 
 function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter): void {

@@ -49,9 +49,24 @@ export class PackWriter {
     this.buf.copy(next, 0, 0, this.off);
     this.buf = next;
   }
+  // byte stores by hand: Buffer's write*LE methods check their arguments on every call
   u8(v: number): void { this.ensure(1); this.buf[this.off++] = v; }
-  u16(v: number): void { this.ensure(2); this.buf.writeUInt16LE(v, this.off); this.off += 2; }
-  u32(v: number): void { this.ensure(4); this.buf.writeUInt32LE(v >>> 0, this.off); this.off += 4; }
+  u16(v: number): void {
+    this.ensure(2);
+    const b = this.buf, o = this.off;
+    b[o] = v;
+    b[o + 1] = v >>> 8;
+    this.off = o + 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    const b = this.buf, o = this.off;
+    b[o] = v;
+    b[o + 1] = v >>> 8;
+    b[o + 2] = v >>> 16;
+    b[o + 3] = v >>> 24;
+    this.off = o + 4;
+  }
   i32(v: number): void { this.ensure(4); this.buf.writeInt32LE(v, this.off); this.off += 4; }
   u64(v: number): void { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.off); this.off += 8; }
   bytes8(b: Buffer): void { this.u8(b.length); this.ensure(b.length); b.copy(this.buf, this.off); this.off += b.length; }
@@ -94,7 +109,9 @@ export class PackWriter {
       b[o++] = c;
     }
     if (i < n) o += b.write(s.slice(i), o, 'utf8');
-    b.writeUInt16LE(o - this.off - 2, this.off);
+    const n8 = o - this.off - 2;
+    b[this.off] = n8;
+    b[this.off + 1] = n8 >>> 8;
     this.off = o;
   }
   /** An ASCII identifier (expression and attribute names) with a u8 length. */
