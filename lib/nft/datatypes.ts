@@ -2,7 +2,7 @@
  * nft datatypes kernlb encodes natively: their nft id (NFTA_SET_KEY_TYPE), size, byteorder, and the
  * codec between a JS value and the kernel's bytes. Concatenations pad every field to 4 bytes.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { BYTEORDER, DATA_VERDICT, TYPE_BITS } from './constants';
 
 export type ScalarValue = string | number;
@@ -87,6 +87,34 @@ function u32Host(len: number, name: string, id: number): Datatype {
     decode: (b) => b.readUInt32LE(0),
   });
 }
+/**
+ * Dotted-quad IPv4 exactly as node:net's isIPv4 accepts it (four decimal octets 0..255, no leading
+ * zeros), without its regular expression: a bulk ruleset checks one or two addresses per rule.
+ */
+export function isIpv4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0, i = 0;
+  while (i < n) {
+    const start = i;
+    let v = 0;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + c - 48;
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+    parts++;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 46 || parts === 4) return false;
+    i++;
+    if (i === n) return false;
+  }
+  return parts === 4;
+}
+
 function writeIpv4(v: ScalarValue, b: Buffer, off: number): void {
   const s = String(v);
   let n = 0, i = 0;
@@ -100,7 +128,7 @@ function writeIpv4(v: ScalarValue, b: Buffer, off: number): void {
 export const DATATYPES: Record<string, Datatype> = {
   ipv4_addr: dt({
     name: 'ipv4_addr', id: 7, len: 4, byteorder: BYTEORDER.big,
-    check: (v) => (typeof v === 'string' && isIPv4(v) ? undefined : 'expected an IPv4 address'),
+    check: (v) => (typeof v === 'string' && isIpv4(v) ? undefined : 'expected an IPv4 address'),
     write: writeIpv4,
     decode: (b) => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`,
   }),
