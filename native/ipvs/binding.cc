@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include "ipvs/convert.h"
@@ -175,6 +178,19 @@ struct Listing {
   std::vector<std::vector<Dest>> dests;
 };
 
+// Below this many services the plain path wins: the fan-out's fixed cost (ring setup, one socket per
+// service up to the pool size) exceeds the two syscalls per service it saves.
+static constexpr size_t kFanoutMin = 8;
+
+// Pool size; KERNLB_IPVS_FANOUT=0 disables the fan-out (benchmarks compare both paths with it).
+static size_t FanoutSockets() {
+  static const size_t n = [] {
+    const char* v = getenv("KERNLB_IPVS_FANOUT");
+    return v ? static_cast<size_t>(strtoul(v, nullptr, 10)) : size_t(64);
+  }();
+  return n;
+}
+
 // listAll(handle) -> services with their destinations: one service dump, then the destination dumps
 // of all services pipelined (pipeline.h), in one job under one lock.
 static Napi::Value ListAll(const Napi::CallbackInfo& info) {
@@ -185,6 +201,7 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
         uint16_t fam = FamilyId(t);
         Listing l;
         std::lock_guard<std::mutex> lock(t.sock->mutex());
+        auto T0 = std::chrono::steady_clock::now();
         MsgWriter w;
         Op get;
         get.cmd = IPVS_CMD_GET_SERVICE;
@@ -193,12 +210,19 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
           Reply r = ParseReply(h);
           if (r.kind == Reply::kService) l.services.push_back(std::move(r.service));
         });
-        DumpDestinations(*t.sock, fam, l.services, l.dests);
+        auto T1 = std::chrono::steady_clock::now();
+        if (!(l.services.size() >= kFanoutMin &&
+              DumpDestinationsFanout(*t.ns, fam, l.services, l.dests, t.sock->timeoutMs(), FanoutSockets())))
+          DumpDestinations(*t.sock, fam, l.services, l.dests);
+        auto T2 = std::chrono::steady_clock::now();
+        fprintf(stderr, "TRACE svcdump %.1f ms destdump %.1f ms\n", std::chrono::duration<double, std::milli>(T1 - T0).count(), std::chrono::duration<double, std::milli>(T2 - T1).count());
         return l;
       },
       [t](Napi::Env env, Listing& l) -> Napi::Value {
+        auto T3 = std::chrono::steady_clock::now();
         Napi::Array out = Napi::Array::New(env, l.services.size());
         Keys keys(env);
+        struct P { std::chrono::steady_clock::time_point t; ~P() { fprintf(stderr, "TRACE tojs %.1f ms\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count()); } } pp{T3};
         Napi::String destinations = Napi::String::New(env, "destinations");
         for (size_t i = 0; i < l.services.size(); i++) {
           Napi::HandleScope scope(env);  // the objects live on through `out`; the handles need not
