@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <chrono>
-#include <cstdio>
 #include <memory>
 
 #include "ipvs/convert.h"
@@ -201,7 +199,6 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
         uint16_t fam = FamilyId(t);
         Listing l;
         std::lock_guard<std::mutex> lock(t.sock->mutex());
-        auto T0 = std::chrono::steady_clock::now();
         MsgWriter w;
         Op get;
         get.cmd = IPVS_CMD_GET_SERVICE;
@@ -210,19 +207,14 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
           Reply r = ParseReply(h);
           if (r.kind == Reply::kService) l.services.push_back(std::move(r.service));
         });
-        auto T1 = std::chrono::steady_clock::now();
         if (!(l.services.size() >= kFanoutMin &&
               DumpDestinationsFanout(*t.ns, fam, l.services, l.dests, t.sock->timeoutMs(), FanoutSockets())))
           DumpDestinations(*t.sock, fam, l.services, l.dests);
-        auto T2 = std::chrono::steady_clock::now();
-        fprintf(stderr, "TRACE svcdump %.1f ms destdump %.1f ms\n", std::chrono::duration<double, std::milli>(T1 - T0).count(), std::chrono::duration<double, std::milli>(T2 - T1).count());
         return l;
       },
       [t](Napi::Env env, Listing& l) -> Napi::Value {
-        auto T3 = std::chrono::steady_clock::now();
         Napi::Array out = Napi::Array::New(env, l.services.size());
         Keys keys(env);
-        struct P { std::chrono::steady_clock::time_point t; ~P() { fprintf(stderr, "TRACE tojs %.1f ms\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count()); } } pp{T3};
         Napi::String destinations = Napi::String::New(env, "destinations");
         for (size_t i = 0; i < l.services.size(); i++) {
           Napi::HandleScope scope(env);  // the objects live on through `out`; the handles need not
