@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 #include "ipvs/convert.h"
@@ -175,6 +176,19 @@ struct Listing {
   std::vector<std::vector<Dest>> dests;
 };
 
+// Below this many services the plain path wins: the fan-out's fixed cost (ring setup, one socket per
+// service up to the pool size) exceeds the two syscalls per service it saves.
+static constexpr size_t kFanoutMin = 8;
+
+// Pool size; KERNLB_IPVS_FANOUT=0 disables the fan-out (benchmarks compare both paths with it).
+static size_t FanoutSockets() {
+  static const size_t n = [] {
+    const char* v = getenv("KERNLB_IPVS_FANOUT");
+    return v ? static_cast<size_t>(strtoul(v, nullptr, 10)) : size_t(64);
+  }();
+  return n;
+}
+
 // listAll(handle) -> services with their destinations: one service dump, then the destination dumps
 // of all services pipelined (pipeline.h), in one job under one lock.
 static Napi::Value ListAll(const Napi::CallbackInfo& info) {
@@ -193,7 +207,9 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
           Reply r = ParseReply(h);
           if (r.kind == Reply::kService) l.services.push_back(std::move(r.service));
         });
-        DumpDestinations(*t.sock, fam, l.services, l.dests);
+        if (!(l.services.size() >= kFanoutMin &&
+              DumpDestinationsFanout(*t.ns, fam, l.services, l.dests, t.sock->timeoutMs(), FanoutSockets())))
+          DumpDestinations(*t.sock, fam, l.services, l.dests);
         return l;
       },
       [t](Napi::Env env, Listing& l) -> Napi::Value {

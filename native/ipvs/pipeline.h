@@ -20,5 +20,11 @@ std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std:
 void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services,
                       std::vector<std::vector<Dest>>& out);
 
+// The same result through io_uring over `sockets` netlink sockets opened in `ns` (dest_fanout.cc).
+// Returns false, with nothing half-done, when io_uring is unavailable here (ENOSYS, EPERM, a kernel
+// without IORING_OP_SEND/RECV or bounded waits): the caller then uses DumpDestinations.
+bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, const std::vector<Service>& services,
+                            std::vector<std::vector<Dest>>& out, int timeoutMs, size_t sockets);
+
 }  // namespace ipvs
 }  // namespace kernlb

@@ -293,3 +293,35 @@ describe.skipIf(skip !== undefined)(title('IPVS loops: protocols x schedulers x 
     }
   });
 });
+
+describe.skipIf(skip !== undefined)(title('IPVS listing over the socket pool (io_uring fan-out, 8+ services)'), () => {
+  it('more services than pool sockets, an empty service and one whose destinations span several dump datagrams: ipvsadm -Ln exactly', async () => {
+    const b = await bed();
+    try {
+      const specs: ServiceSpec[] = [];
+      for (let i = 0; i < 150; i++) {
+        const n = i === 0 ? 0 : i === 1 ? 400 : 3;
+        const v6 = i % 5 === 4;
+        const destinations = Array.from({ length: n }, (_, k) => ({
+          address: v6 ? `2001:db8:ff::${(k + 1).toString(16)}` : `10.255.${(k + 1) >> 8}.${(k + 1) & 255}`,
+          port: 8080 + (k % 3),
+          weight: k % 7,
+        }));
+        specs.push(v6 ? { protocol: 'udp', address: `2001:db8::${(i + 1).toString(16)}`, port: 53, scheduler: 'wrr', destinations }
+                      : { protocol: 'tcp', address: `10.9.${i >> 8}.${i & 255}`, port: 80, scheduler: 'rr', destinations });
+      }
+      specs.push({ fwmark: 77, scheduler: 'sh', destinations: [{ address: '10.3.0.1', forwarding: 'route' }] });
+      expect((await b.ipvs.batch(specs.map((service) => ({ op: 'addService', service }) as IpvsOp))).failures).toEqual([]);
+      const read = await b.ipvs.listServices();
+      expect(read).toHaveLength(specs.length);
+      expect(read.reduce((x, s) => x + s.destinations.length, 0)).toBe(400 + 148 * 3 + 1);
+      expect(formatIpvsadm(await b.ipvs.info(), read)).toBe(await b.ipvsadm('-Ln'));
+      // The single-service path (one dump on the handle's own socket) returns the same, in the same order.
+      const big = read.find((s) => 'address' in s && s.address === '10.9.0.1')!;
+      expect(big.destinations).toHaveLength(400);
+      expect(config(await b.ipvs.listDestinations(big))).toEqual(config(big.destinations));
+    } finally {
+      await b.destroy();
+    }
+  });
+});
