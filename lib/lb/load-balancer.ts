@@ -22,7 +22,7 @@ import { IptablesBackend } from './modes/iptables/backend';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
-import { validateState, type DesiredState, type State } from './state';
+import { validateState, ValidationCache, type DesiredState, type State } from './state';
 import type { ApplySummary, BackendRead, LbStatus, ModeBackend } from './types';
 
 export interface LoadBalancerOptions {
@@ -72,12 +72,15 @@ export class LoadBalancer implements AsyncDisposable {
   #backend: ModeBackend;
   #opts: LoadBalancerOptions;
   #otherModesChecked = false;
+  /** Unchanged services of the next input skip validation and come back as the same objects. */
+  #validated: ValidationCache;
 
   private constructor(backend: ModeBackend, opts: LoadBalancerOptions) {
     this.#backend = backend;
     this.mode = opts.mode;
     this.netns = opts.netns;
     this.#opts = opts;
+    this.#validated = new ValidationCache(opts.mode);
   }
 
   static async open(opts: LoadBalancerOptions): Promise<LoadBalancer> {
@@ -89,7 +92,7 @@ export class LoadBalancer implements AsyncDisposable {
 
   /** Validates `input` for this mode (throws ValidationError naming the field) and normalises it. */
   validate(input: DesiredState | unknown): State {
-    return validateState(input, this.mode);
+    return validateState(input, this.mode, this.#validated);
   }
 
   /** Makes the kernel match `input`; returns what changed. Applying the same state twice changes nothing. */

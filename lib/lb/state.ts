@@ -191,7 +191,78 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
  * Validates and normalises a desired state. With `mode`, also checks that the mode can do every
  * scheduler and option. Throws ValidationError (one problem) or ValidationErrors (several).
  */
-export function validateState(input: unknown, mode?: Mode): State {
+/**
+ * An exact text of one service's input, or undefined when the input holds anything that is not
+ * plain JSON data (functions, symbols, class instances, non-finite numbers...). Lossless: two
+ * inputs with the same fingerprint validate alike (an `undefined` value is kept, since validation
+ * tells a present-but-undefined unknown field from an absent one).
+ */
+function fingerprint(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : undefined;
+    case 'boolean':
+      return v ? 't' : 'f';
+    case 'undefined':
+      return 'u';
+    case 'object': {
+      if (v === null) return 'n';
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v)) return undefined; // a hole
+          const f = fingerprint(v[i]);
+          if (f === undefined) return undefined;
+          out += f + ',';
+        }
+        return out + ']';
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      let out = '{';
+      for (const k in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+        const f = fingerprint((v as Record<string, unknown>)[k]);
+        if (f === undefined) return undefined;
+        out += JSON.stringify(k) + ':' + f + ',';
+      }
+      return out + '}';
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Normalised services of the last successful validation, by input fingerprint (one per
+ * LoadBalancer: validation depends on the mode). At 10k services an apply that changes one
+ * service validates one; the others come back as the same Service objects, which lets the diff
+ * and the per-service compile caches skip them by identity. Service objects are never mutated.
+ */
+export class ValidationCache {
+  #byPrint = new Map<string, Service>();
+  constructor(readonly mode: Mode | undefined) {}
+
+  /** @internal validateState's lookup; undefined = validate this one. */
+  get(print: string | undefined): Service | undefined {
+    return print === undefined ? undefined : this.#byPrint.get(print);
+  }
+
+  /** @internal Keeps exactly the services of the state that just validated. */
+  replace(next: Map<string, Service>): void {
+    this.#byPrint = next;
+  }
+
+  get size(): number {
+    return this.#byPrint.size;
+  }
+}
+
+export function validateState(input: unknown, mode?: Mode, cache?: ValidationCache): State {
+  if (cache && cache.mode !== mode) throw new Error('ValidationCache used with another mode');
+  const next = cache ? new Map<string, Service>() : undefined;
   const c = new Collector();
   if (!isObject(input)) throw new ValidationError('state', 'must be an object { services: [...] }', input);
   checkKeys(c, input, ['services'], '');
@@ -201,8 +272,10 @@ export function validateState(input: unknown, mode?: Mode): State {
   const byName = new Map<string, number>();
   input.services.forEach((s, i) => {
     const path = `services[${i}]`;
-    const svc = validateService(c, s, path, mode);
+    const print = cache ? fingerprint(s) : undefined;
+    const svc = cache?.get(print) ?? validateService(c, s, path, mode);
     if (!svc) return;
+    if (next && print !== undefined) next.set(print, svc);
     const k = serviceKey(svc);
     const dupKey = byKey.get(k);
     if (dupKey !== undefined) c.add(path, `service "${svc.name}": duplicate VIP:port:protocol ${k} (also services[${dupKey}] "${services.find((x) => serviceKey(x) === k)?.name}")`, k);
@@ -222,6 +295,7 @@ export function validateState(input: unknown, mode?: Mode): State {
     });
     throw errs.length === 1 ? errs[0]! : new ValidationErrors(errs);
   }
+  if (cache && next) cache.replace(next);
   return { services };
 }
 
