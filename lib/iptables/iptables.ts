@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
+import { releaseBlob, takeBlob } from './arena';
 import { decodeTable, encodeTable, orderChains } from './blob';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
@@ -98,7 +99,7 @@ export class Iptables extends KernelHandle {
       const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
       hooks = info.validHooks;
     }
-    const enc = encodeTable(table, hooks);
+    const enc = encodeTable(table, hooks, takeBlob);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
     await this.diagnose(table, explain(this.family, this.run(
@@ -107,7 +108,7 @@ export class Iptables extends KernelHandle {
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    )));
+    ).finally(() => releaseBlob(enc.blob))));
   }
 
   /**
