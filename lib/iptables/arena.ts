@@ -22,7 +22,14 @@ export function takeBlob(size: number): Buffer {
   return Buffer.alloc(size);
 }
 
-/** Gives a buffer from takeBlob back (the larger of it and the current arena is kept). */
+/** The arena itself, not zeroed (native zeroes what it uses), or null when it is taken or absent. */
+export function takeArena(): Buffer | null {
+  const a = free;
+  free = null;
+  return a;
+}
+
+/** Gives a buffer from takeBlob/takeArena (or a block read by native) back; the larger is kept. */
 export function releaseBlob(b: Buffer): void {
   if (b.byteOffset !== 0 || b.buffer.byteLength < MIN_KEEP) return;
   const whole = Buffer.from(b.buffer, 0, b.buffer.byteLength);
