@@ -26,9 +26,19 @@ export interface EncodedTable {
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
 export function orderChains(chains: IptChain[]): IptChain[] {
-  const builtin = chains.filter((c) => isHook(c.name) && c.policy !== undefined).sort((a, b) => HOOKS.indexOf(a.name as never) - HOOKS.indexOf(b.name as never));
-  const user = chains.filter((c) => !builtin.includes(c)).sort((a, b) => compareChainNames(a.name, b.name));
-  return [...builtin, ...user];
+  const builtin: IptChain[] = [], user: IptChain[] = [];
+  let sorted = true;
+  for (const c of chains) {
+    if (c.policy !== undefined && isHook(c.name)) builtin.push(c);
+    else {
+      // A table read back or parsed from iptables-save is already in order: no sort then.
+      if (sorted && user.length && compareChainNames(user[user.length - 1]!.name, c.name) > 0) sorted = false;
+      user.push(c);
+    }
+  }
+  builtin.sort((a, b) => HOOKS.indexOf(a.name as never) - HOOKS.indexOf(b.name as never));
+  if (!sorted) user.sort((a, b) => compareChainNames(a.name, b.name));
+  return builtin.concat(user);
 }
 
 /** A typed extension's fixed facts for one family: aligned data size and its 32-byte header. */
@@ -349,7 +359,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   // Pass 1: entry offsets, ERROR heads, and chain starts (jumps are offsets; a chain's start is
   // known only once its head is found).
   const offsets: number[] = [];
-  const errors = new Set<number>();
+  const errors: boolean[] = [];
   const chainAt = new Map<number, string>();
   for (let off = 0; off < b.length; ) {
     offsets.push(off);
@@ -357,8 +367,9 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
     const hook = hookAt.get(off);
     if (hook !== undefined) chainAt.set(off, HOOKS[hook]!);
-    if (isError(off)) {
-      errors.add(off);
+    const err = isError(off);
+    errors.push(err);
+    if (err) {
       const cname = readCString(b, off + b.readUInt16LE(off + L.targetOffset) + EXT_HEADER, 30);
       if (cname !== 'ERROR') chainAt.set(off + L.size + ERROR_TARGET_SIZE, cname);
     }
@@ -371,7 +382,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     const off = offsets[i]!;
     const next = offsets[i + 1];
     const to = b.readUInt16LE(off + L.targetOffset);
-    if (errors.has(off)) {
+    if (errors[i]) {
       const cname = readCString(b, off + to + EXT_HEADER, 30);
       if (cname === 'ERROR' && next === undefined) break;
       cur = { name: cname, rules: [] };
@@ -391,7 +402,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
       cur = undefined;
       continue;
     }
-    if (cur.policy === undefined && next !== undefined && errors.has(next)) {
+    if (cur.policy === undefined && next !== undefined && errors[i + 1]) {
       cur = undefined; // a user chain's RETURN tail
       continue;
     }

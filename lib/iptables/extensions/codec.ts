@@ -110,23 +110,18 @@ export function writeCString(b: Buffer, off: number, len: number, s: string): vo
 }
 
 /**
- * readCString for short fields at an offset of a big buffer: ASCII is assembled here (no native call
- * per string); anything else goes through the UTF-8 decoder.
+ * readCString for a field at an offset of a big buffer (no view object): ASCII, the common case, is
+ * decoded as Latin-1 (same characters, cheaper than the UTF-8 decoder); anything else as UTF-8.
  */
 export function readCStringAt(b: Buffer, off: number, len: number): string {
-  let end = off;
+  let end = off, ascii = true;
   const max = off + len;
-  let ascii = true;
-  while (end < max) {
+  for (; end < max; end++) {
     const c = b[end]!;
     if (c === 0) break;
     if (c >= 0x80) ascii = false;
-    end++;
   }
-  if (!ascii || end - off > 64) return b.toString('utf8', off, end);
-  let s = '';
-  for (let i = off; i < end; i++) s += String.fromCharCode(b[i]!);
-  return s;
+  return b.toString(ascii ? 'latin1' : 'utf8', off, end);
 }
 /** writeCString at an offset of a zero-filled buffer (ASCII written here, else the UTF-8 encoder). */
 export function writeCStringAt(b: Buffer, off: number, len: number, s: string): void {

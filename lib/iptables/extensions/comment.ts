@@ -18,7 +18,8 @@ export const comment: Codec<CommentMatch> = {
   decodeAt: (b, off) => ({ type: 'comment', comment: readCStringAt(b, off, 256) }),
   validate(v) {
     if (typeof v.comment !== 'string') return [['comment', 'must be a string']];
-    if (Buffer.byteLength(v.comment) > 255) return [['comment', 'longer than 255 bytes']];
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short comments need no byte count.
+    if (v.comment.length > 85 && Buffer.byteLength(v.comment) > 255) return [['comment', 'longer than 255 bytes']];
     if (v.comment.includes('\0')) return [['comment', 'contains a NUL character']];
     return [];
   },
