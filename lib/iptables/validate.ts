@@ -24,20 +24,21 @@ export function validateTable(t: IptTable): void {
   const names = new Set<string>();
   const hooks = TABLE_HOOKS[t.name];
   for (const [i, c] of t.chains.entries()) {
-    const at = `chains[${i}]${typeof c?.name === 'string' ? ` (${c.name})` : ''}`;
+    // Built only for a problem: this runs once per chain (10^5 chains in a big kube-proxy table).
+    const at = () => `chains[${i}]${typeof c?.name === 'string' ? ` (${c.name})` : ''}`;
     if (!c || typeof c.name !== 'string' || !CHAIN_NAME.test(c.name) || c.name === 'ERROR') {
-      add(`${at}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
+      add(`${at()}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
       continue;
     }
-    if (names.has(c.name)) add(`${at}.name`, 'duplicate chain name', c.name);
+    if (names.has(c.name)) add(`${at()}.name`, 'duplicate chain name', c.name);
     names.add(c.name);
     const builtin = hooks ? hooks.includes(c.name as never) : isHook(c.name) && c.policy !== undefined;
-    if (builtin && c.policy === undefined) add(`${at}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
-    if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${at}.policy`, 'must be ACCEPT or DROP', c.policy);
-    if (!builtin && c.policy !== undefined) add(`${at}.policy`, `only built-in chains of table ${t.name} have a policy`);
-    if (!builtin && /^[-]/.test(c.name)) add(`${at}.name`, 'must not start with "-"', c.name);
-    if (!builtin && (c.name in VERDICT || isHook(c.name))) add(`${at}.name`, 'is reserved', c.name);
-    if (!Array.isArray(c.rules)) add(`${at}.rules`, 'must be an array');
+    if (builtin && c.policy === undefined) add(`${at()}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
+    if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${at()}.policy`, 'must be ACCEPT or DROP', c.policy);
+    if (!builtin && c.policy !== undefined) add(`${at()}.policy`, `only built-in chains of table ${t.name} have a policy`);
+    if (!builtin && /^[-]/.test(c.name)) add(`${at()}.name`, 'must not start with "-"', c.name);
+    if (!builtin && (c.name in VERDICT || isHook(c.name))) add(`${at()}.name`, 'is reserved', c.name);
+    if (!Array.isArray(c.rules)) add(`${at()}.rules`, 'must be an array');
   }
   if (hooks) for (const h of hooks) if (!names.has(h)) add('chains', `table ${t.name} needs its built-in chain ${h}`);
   for (const c of t.chains) {
