@@ -358,17 +358,23 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   }
   // Pass 1: entry offsets, ERROR heads, and chain starts (jumps are offsets; a chain's start is
   // known only once its head is found).
-  const offsets: number[] = [];
-  const errors: boolean[] = [];
-  const chainAt = new Map<number, string>();
-  for (let off = 0; off < b.length; ) {
-    offsets.push(off);
+  // Typed arrays (counted first): 10^5-10^6 numbers the garbage collector then never scans or copies.
+  let count = 0;
+  for (let off = 0; off < b.length; count++) {
     const next = b.readUInt16LE(off + L.nextOffset);
     if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
+    off += next;
+  }
+  const offsets = new Uint32Array(count);
+  const errors = new Uint8Array(count + 1);
+  const chainAt = new Map<number, string>();
+  for (let off = 0, i = 0; off < b.length; i++) {
+    offsets[i] = off;
+    const next = b.readUInt16LE(off + L.nextOffset);
     const hook = hookAt.get(off);
     if (hook !== undefined) chainAt.set(off, HOOKS[hook]!);
     const err = isError(off);
-    errors.push(err);
+    errors[i] = err ? 1 : 0;
     if (err) {
       const cname = readCString(b, off + b.readUInt16LE(off + L.targetOffset) + EXT_HEADER, 30);
       if (cname !== 'ERROR') chainAt.set(off + L.size + ERROR_TARGET_SIZE, cname);
@@ -378,9 +384,9 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
 
   const chains: IptChain[] = [];
   let cur: IptChain | undefined;
-  for (let i = 0; i < offsets.length; i++) {
+  for (let i = 0; i < count; i++) {
     const off = offsets[i]!;
-    const next = offsets[i + 1];
+    const next = i + 1 < count ? offsets[i + 1] : undefined;
     const to = b.readUInt16LE(off + L.targetOffset);
     if (errors[i]) {
       const cname = readCString(b, off + to + EXT_HEADER, 30);
