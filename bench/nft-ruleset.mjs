@@ -1,5 +1,6 @@
 // nftables bulk commit, listing and one-element change: kernlb vs nft 1.0.6, fresh namespace each.
 // Run as root after `npm run build:ts`:  node bench/nft-ruleset.mjs [--n 1000,10000] [--layouts kube,concat]
+//   [--order kube|early] (kube layout: see `order` below)
 // Layouts, N services x 10 endpoints:
 //   kube   - kube-proxy's: a service vmap, one chain per service with `numgen random mod 10 vmap {..}`
 //            (anonymous map), one chain per endpoint (masquerade mark + dnat);
@@ -19,6 +20,12 @@ const arg = (name, def) => {
 };
 const Ns = arg('n', '1000,10000').split(',').map(Number);
 const layouts = arg('layouts', 'concat,kube').split(',');
+// kube: knftables' order (all chains, then all rules, then the service map's elements).
+// early: the same ruleset, each service's chains, anonymous map and vmap rule together, the endpoint
+// rules after them. The kernel walks its whole transaction list every time a rule binds an anonymous
+// set (__nft_set_trans_bind), so binding while that list is short cuts the kernel's own time; both nft
+// and kernlb get this order.
+const order = arg('order', 'kube');
 const EP = 10;
 
 const ip = (base, k) => `${base}.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
@@ -57,18 +64,27 @@ function kubeText(n) {
   const L = ['add table ip kp', 'add chain ip kp nat-prerouting { type nat hook prerouting priority dstnat; policy accept; }',
     'add chain ip kp services', 'add chain ip kp mark-for-masquerade',
     'add map ip kp service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }'];
-  for (let i = 0; i < n; i++) {
+  const chains = (i) => {
     L.push(`add chain ip kp svc-${i}`);
     for (let j = 0; j < EP; j++) L.push(`add chain ip kp ep-${i}-${j}`);
-  }
-  L.push('add rule ip kp nat-prerouting jump services', 'add rule ip kp services ip daddr . meta l4proto . th dport vmap @service-ips',
-    'add rule ip kp mark-for-masquerade meta mark set meta mark or 0x4000');
-  for (let i = 0; i < n; i++) {
-    L.push(`add rule ip kp svc-${i} numgen random mod ${EP} vmap { ${Array.from({ length: EP }, (_, j) => `${j} : goto ep-${i}-${j}`).join(', ')} }`);
+  };
+  const svcRule = (i) => L.push(`add rule ip kp svc-${i} numgen random mod ${EP} vmap { ${Array.from({ length: EP }, (_, j) => `${j} : goto ep-${i}-${j}`).join(', ')} }`);
+  const epRules = (i) => {
     for (let j = 0; j < EP; j++) {
       const e = epIp(i * EP + j);
       L.push(`add rule ip kp ep-${i}-${j} ip saddr ${e} jump mark-for-masquerade`, `add rule ip kp ep-${i}-${j} meta l4proto tcp dnat to ${e}:8080`);
     }
+  };
+  const fixedRules = () => L.push('add rule ip kp nat-prerouting jump services', 'add rule ip kp services ip daddr . meta l4proto . th dport vmap @service-ips',
+    'add rule ip kp mark-for-masquerade meta mark set meta mark or 0x4000');
+  if (order === 'early') {
+    for (let i = 0; i < n; i++) { chains(i); svcRule(i); }
+    fixedRules();
+    for (let i = 0; i < n; i++) epRules(i);
+  } else {
+    for (let i = 0; i < n; i++) chains(i);
+    fixedRules();
+    for (let i = 0; i < n; i++) { svcRule(i); epRules(i); }
   }
   L.push(`add element ip kp service-ips { ${Array.from({ length: n }, (_, i) => `${vip(i)} . tcp . 80 : goto svc-${i}`).join(', ')} }`);
   return L.join('\n') + '\n';
@@ -80,22 +96,35 @@ function kubeTx(tx, n) {
   tx.addChain({ ...T, name: 'services' });
   tx.addChain({ ...T, name: 'mark-for-masquerade' });
   tx.addSet({ ...T, name: 'service-ips', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict' });
-  for (let i = 0; i < n; i++) {
+  const ng = { numgen: { mod: EP } };
+  const chains = (i) => {
     tx.addChain({ ...T, name: `svc-${i}` });
     for (let j = 0; j < EP; j++) tx.addChain({ ...T, name: `ep-${i}-${j}` });
-  }
-  tx.addRule({ ...T, chain: 'nat-prerouting', exprs: [s.jump('services')] });
-  tx.addRule({ ...T, chain: 'services', exprs: [s.vmap(['ip daddr', 'meta l4proto', 'th dport'], 'service-ips')] });
-  tx.addRule({ ...T, chain: 'mark-for-masquerade', exprs: [s.markOr(0x4000)] });
-  const ng = { numgen: { mod: EP } };
-  for (let i = 0; i < n; i++) {
+  };
+  const svcRule = (i) => {
     const m = tx.addAnonymousSet({ ...T, typeof: { key: ng, data: 'verdict' }, elements: Array.from({ length: EP }, (_, j) => ({ key: j, verdict: { verdict: 'goto', chain: `ep-${i}-${j}` } })) });
     tx.addRule({ ...T, chain: `svc-${i}`, exprs: [s.vmap(ng, m.set, { setId: m.setId })] });
+  };
+  const epRules = (i) => {
     for (let j = 0; j < EP; j++) {
       const e = epIp(i * EP + j);
       tx.addRule({ ...T, chain: `ep-${i}-${j}`, exprs: [s.match('ip saddr', e), s.jump('mark-for-masquerade')] });
       tx.addRule({ ...T, chain: `ep-${i}-${j}`, exprs: [s.match('meta l4proto', 'tcp'), s.dnat({ addr: e, port: 8080 })] });
     }
+  };
+  const fixedRules = () => {
+    tx.addRule({ ...T, chain: 'nat-prerouting', exprs: [s.jump('services')] });
+    tx.addRule({ ...T, chain: 'services', exprs: [s.vmap(['ip daddr', 'meta l4proto', 'th dport'], 'service-ips')] });
+    tx.addRule({ ...T, chain: 'mark-for-masquerade', exprs: [s.markOr(0x4000)] });
+  };
+  if (order === 'early') {
+    for (let i = 0; i < n; i++) { chains(i); svcRule(i); }
+    fixedRules();
+    for (let i = 0; i < n; i++) epRules(i);
+  } else {
+    for (let i = 0; i < n; i++) chains(i);
+    fixedRules();
+    for (let i = 0; i < n; i++) { svcRule(i); epRules(i); }
   }
   tx.addElements({ ...T, set: 'service-ips', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict' },
     Array.from({ length: n }, (_, i) => ({ key: [vip(i), 'tcp', 80], verdict: { verdict: 'goto', chain: `svc-${i}` } })));
@@ -158,13 +187,14 @@ for (const layout of layouts) {
       });
       await nft.close();
       const row = {
-        layout, n, identical: same,
+        layout: layout === 'kube' && order !== 'kube' ? `kube/${order}` : layout, n, identical: same,
         nft_f: `${f(nftCommit.wall)}s (sys ${f(nftCommit.sys)}s)`,
         kernlb_build: `${f(build.wall)}s`,
         kernlb_commit: `${f(commit.wall)}s (sys ${f(commit.sys)}s)`,
         'commit/nft': f(commit.wall / nftCommit.wall),
         '(build+commit)/nft': f((build.wall + commit.wall) / nftCommit.wall),
         'commit/kernel_sys': f(commit.wall / Math.max(commit.sys, 1e-6)),
+        '(build+commit)/kernel_sys': f((build.wall + commit.wall) / Math.max(commit.sys, 1e-6)),
         nft_list: `${f(nftList.wall)}s`, kernlb_list: `${f(list.wall)}s`, 'list/nft': f(list.wall / nftList.wall),
         nft_add_element_ms: (nftOne * 1000).toFixed(1), kernlb_one_element_ms: ((one.wall / reps) * 1000).toFixed(3),
       };

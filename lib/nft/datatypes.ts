@@ -2,7 +2,7 @@
  * nft datatypes kernlb encodes natively: their nft id (NFTA_SET_KEY_TYPE), size, byteorder, and the
  * codec between a JS value and the kernel's bytes. Concatenations pad every field to 4 bytes.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { BYTEORDER, DATA_VERDICT, TYPE_BITS } from './constants';
 
 export type ScalarValue = string | number;
@@ -19,6 +19,22 @@ export interface Datatype {
   /** Writes the `len` bytes of v at b[off] (bulk element encoding: no allocation per value). */
   write(v: ScalarValue, b: Buffer, off: number): void;
   decode(b: Buffer): ScalarValue;
+}
+
+const SCRATCH = Buffer.alloc(64);
+/**
+ * The value's bytes as lowercase hex, through one scratch buffer: statement builders call this per
+ * rule, and a Buffer per value (an ArrayBuffer each) was a large share of a bulk build's time and GC.
+ */
+export function encodeHex(d: Datatype, v: ScalarValue): string {
+  SCRATCH.fill(0, 0, d.len);
+  d.write(v, SCRATCH, 0);
+  return SCRATCH.toString('hex', 0, d.len);
+}
+/** A 32-bit host-endian (little endian) number as hex, e.g. a mark. */
+export function le32Hex(n: number): string {
+  SCRATCH.writeUInt32LE(n >>> 0, 0);
+  return SCRATCH.toString('hex', 0, 4);
 }
 
 /** Fills in encode() from write(). */
@@ -71,6 +87,34 @@ function u32Host(len: number, name: string, id: number): Datatype {
     decode: (b) => b.readUInt32LE(0),
   });
 }
+/**
+ * Dotted-quad IPv4 exactly as node:net's isIPv4 accepts it (four decimal octets 0..255, no leading
+ * zeros), without its regular expression: a bulk ruleset checks one or two addresses per rule.
+ */
+export function isIpv4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0, i = 0;
+  while (i < n) {
+    const start = i;
+    let v = 0;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + c - 48;
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+    parts++;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 46 || parts === 4) return false;
+    i++;
+    if (i === n) return false;
+  }
+  return parts === 4;
+}
+
 function writeIpv4(v: ScalarValue, b: Buffer, off: number): void {
   const s = String(v);
   let n = 0, i = 0;
@@ -84,7 +128,7 @@ function writeIpv4(v: ScalarValue, b: Buffer, off: number): void {
 export const DATATYPES: Record<string, Datatype> = {
   ipv4_addr: dt({
     name: 'ipv4_addr', id: 7, len: 4, byteorder: BYTEORDER.big,
-    check: (v) => (typeof v === 'string' && isIPv4(v) ? undefined : 'expected an IPv4 address'),
+    check: (v) => (typeof v === 'string' && isIpv4(v) ? undefined : 'expected an IPv4 address'),
     write: writeIpv4,
     decode: (b) => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`,
   }),

@@ -119,7 +119,8 @@ function packExprs(p: Problems, path: string, exprs: unknown, w: PackWriter): vo
     if (Array.isArray(x)) for (let k = 0; k < x.length; k++) packExpr(p, path, n++, x[k]!, w);
     else packExpr(p, path, n++, x, w);
   }
-  w.buf.writeUInt16LE(n, countAt);
+  if (n > 0xffff) p.add(path, 'must hold at most 65535 expressions', n);
+  w.buf.writeUInt16LE(n & 0xffff, countAt);
 }
 
 function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter): void {
@@ -138,8 +139,7 @@ function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter):
     w.ascii8(k);
     if (typeof v === 'number') {
       if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
-      w.u8(PACKED_TAG.number);
-      w.f64(v);
+      w.tagNum(v);
     } else if (k === 'exprs') {
       w.u8(PACKED_TAG.exprs);
       packExprs(p, `${path}[${i}].exprs`, v, w);
@@ -181,6 +181,20 @@ export function packRule(p: Problems, path: string, r: Rule, op: number, w: Pack
 
 /** encodeChain's validation, written as one packed record (pack.ts) instead of an object. */
 export function packChain(p: Problems, path: string, c: Chain, op: number, w: PackWriter): void {
+  if (c.base === undefined && c.flags === undefined && c.comment === undefined && c.userdata === undefined && c.handle === undefined) {
+    // a regular chain (the bulk of a kube-proxy ruleset): no intermediate object
+    const fam = family(p, path, 'family', c.family);
+    const table = name(p, path, 'table', c.table);
+    const chain = name(p, path, 'name', c.name);
+    if (p.list.length) return;
+    w.u8(PACKED_KIND.chain);
+    w.u8(op);
+    w.u8(fam);
+    w.str16(table);
+    w.str16(chain);
+    w.u16(0);
+    return;
+  }
   const n = encodeChain(p, path, c);
   if (p.list.length) return; // the caller drops the record
   w.u8(PACKED_KIND.chain);
@@ -374,8 +388,37 @@ export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'da
   return out;
 }
 
-export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { set: NativeNftSet; layout: SetLayout } {
+/**
+ * Layout and nft userdata of a set type, memoized by the type's description: a kube-proxy ruleset
+ * declares one anonymous map per service, all of one type, and resolving it (datatypes, typeof
+ * descriptions, userdata TLVs) cost more than the map's elements. Only problem-free results are
+ * kept; sets with a comment are not memoized (their userdata is their own).
+ */
+const typeMemo = new Map<string, { layout: SetLayout; udata: string }>();
+function setTypeOf(p: Problems, path: string, s: NftSet): { layout: SetLayout; udata: string } {
+  let key: string | undefined;
+  if (s.comment === undefined && s.userdata === undefined) {
+    try {
+      key = JSON.stringify([s.key, s.data, s.typeof]);
+    } catch {
+      key = undefined; // e.g. a cycle: the checks below report what is wrong
+    }
+    const hit = key !== undefined ? typeMemo.get(key) : undefined;
+    if (hit) return hit;
+  }
+  const before = p.list.length;
   const layout = setLayout(p, path, s);
+  const udata = s.userdata !== undefined ? '' : nftSetUdata(s, layout, p, path);
+  const out = { layout, udata };
+  if (key !== undefined && p.list.length === before) {
+    if (typeMemo.size >= 256) typeMemo.clear();
+    typeMemo.set(key, out);
+  }
+  return out;
+}
+
+export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { set: NativeNftSet; layout: SetLayout } {
+  const { layout, udata } = setTypeOf(p, path, s);
   let flags = 0;
   for (const [i, f] of (s.flags ?? []).entries()) {
     const n = (SET_FLAG_NAMES[f] ?? f) as SetFlagName;
@@ -410,7 +453,7 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
   if (concat) set.concat = concat.map((n, i) => uint(p, path, `concat[${i}]`, n, 64));
   if (s.exprs) set.exprs = checkExprs(p, `${path}.exprs`, s.exprs);
   if (s.userdata !== undefined) set.userdata = hex(p, path, 'userdata', s.userdata, 255);
-  else set.userdata = nftSetUdata(s, layout, p, path);
+  else set.userdata = udata;
   if (s.handle !== undefined) set.handle = uint(p, path, 'handle', s.handle, Number.MAX_SAFE_INTEGER);
   return { set, layout };
 }

@@ -25,6 +25,7 @@ export const PACK = {
  *          4 device: str16   5 devices: u16 count + str16 each   6 flags: u32   7 userdata: u16 len + bytes
  * An expression is str8 type, u8 attribute count, then per attribute str8 name, u8 tag and value:
  *   tag 0 number: f64   1 string: str16   2 data: u8 len + bytes   3 nested expressions: u16 count + ...
+ *       4 number: u32   5 number: i32 (the compact forms of integers, which most attributes are)
  * Native applies attributes in its own table order, exactly as for an object expression.
  */
 export const PACKED_KIND = { rule: 1, chain: 2 } as const;
@@ -33,7 +34,7 @@ export const PACKED_RULE = { handle: 1 << 0, position: 1 << 1, id: 1 << 2, posit
 export const PACKED_CHAIN = {
   handle: 1 << 0, id: 1 << 1, hook: 1 << 2, policy: 1 << 3, device: 1 << 4, devices: 1 << 5, flags: 1 << 6, userdata: 1 << 7,
 } as const;
-export const PACKED_TAG = { number: 0, string: 1, data: 2, exprs: 3 } as const;
+export const PACKED_TAG = { number: 0, string: 1, data: 2, exprs: 3, u32: 4, i32: 5 } as const;
 
 export class PackWriter {
   buf: Buffer;
@@ -48,12 +49,50 @@ export class PackWriter {
     this.buf.copy(next, 0, 0, this.off);
     this.buf = next;
   }
+  // byte stores by hand: Buffer's write*LE methods check their arguments on every call
   u8(v: number): void { this.ensure(1); this.buf[this.off++] = v; }
-  u16(v: number): void { this.ensure(2); this.buf.writeUInt16LE(v, this.off); this.off += 2; }
-  u32(v: number): void { this.ensure(4); this.buf.writeUInt32LE(v >>> 0, this.off); this.off += 4; }
+  u16(v: number): void {
+    this.ensure(2);
+    const b = this.buf, o = this.off;
+    b[o] = v;
+    b[o + 1] = v >>> 8;
+    this.off = o + 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    const b = this.buf, o = this.off;
+    b[o] = v;
+    b[o + 1] = v >>> 8;
+    b[o + 2] = v >>> 16;
+    b[o + 3] = v >>> 24;
+    this.off = o + 4;
+  }
   i32(v: number): void { this.ensure(4); this.buf.writeInt32LE(v, this.off); this.off += 4; }
   u64(v: number): void { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.off); this.off += 8; }
   bytes8(b: Buffer): void { this.u8(b.length); this.ensure(b.length); b.copy(this.buf, this.off); this.off += b.length; }
+  /** A tagged number attribute (PACKED_TAG u32 / i32 / number). */
+  tagNum(v: number): void {
+    this.ensure(9);
+    const b = this.buf;
+    let o = this.off;
+    if (v >>> 0 === v) {
+      b[o] = 4;
+      b[o + 1] = v;
+      b[o + 2] = v >>> 8;
+      b[o + 3] = v >>> 16;
+      b[o + 4] = v >>> 24;
+      o += 5;
+    } else if ((v | 0) === v) {
+      b[o] = 5;
+      b.writeInt32LE(v, o + 1);
+      o += 5;
+    } else {
+      b[o] = 0;
+      b.writeDoubleLE(v, o + 1);
+      o += 9;
+    }
+    this.off = o;
+  }
   f64(v: number): void { this.ensure(8); this.buf.writeDoubleLE(v, this.off); this.off += 8; }
   /** A string with a u16 byte length (names are at most 255 characters, so 765 bytes). */
   str16(s: string): void {
@@ -70,7 +109,9 @@ export class PackWriter {
       b[o++] = c;
     }
     if (i < n) o += b.write(s.slice(i), o, 'utf8');
-    b.writeUInt16LE(o - this.off - 2, this.off);
+    const n8 = o - this.off - 2;
+    b[this.off] = n8;
+    b[this.off + 1] = n8 >>> 8;
     this.off = o;
   }
   /** An ASCII identifier (expression and attribute names) with a u8 length. */
@@ -109,4 +150,61 @@ export class PackWriter {
   done(): Buffer {
     return this.buf.subarray(0, this.off);
   }
+}
+
+/** The identifying fields of a packed record (what error messages describe). */
+export interface PackedHeader {
+  kind: number;
+  op: number;
+  table: string;
+  name: string;
+  handle?: number;
+}
+
+/** Reads the headers of a run of packed records, skipping their other fields (errors only: not hot). */
+export function readPackedHeaders(b: Buffer): PackedHeader[] {
+  let o = 0;
+  const u16 = () => { const v = b.readUInt16LE(o); o += 2; return v; };
+  const str16 = () => { const n = u16(); o += n; return b.toString('utf8', o - n, o); };
+  const skipExprs = (): void => {
+    for (let n = u16(); n > 0; n--) {
+      o += 1 + b[o]!;
+      for (let a = b[o++]!; a > 0; a--) {
+        o += 1 + b[o]!;
+        const tag = b[o++]!;
+        if (tag === PACKED_TAG.number) o += 8;
+        else if (tag === PACKED_TAG.string) o += 2 + b.readUInt16LE(o);
+        else if (tag === PACKED_TAG.data) o += 1 + b[o]!;
+        else if (tag === PACKED_TAG.exprs) skipExprs();
+        else o += 4;
+      }
+    }
+  };
+  const out: PackedHeader[] = [];
+  while (o < b.length) {
+    const h: PackedHeader = { kind: b[o]!, op: b[o + 1]!, table: '', name: '' };
+    o += 3;
+    h.table = str16();
+    h.name = str16();
+    const mask = u16();
+    if (h.kind === PACKED_KIND.rule) {
+      if (mask & PACKED_RULE.handle) { h.handle = b.readDoubleLE(o); o += 8; }
+      if (mask & PACKED_RULE.position) o += 8;
+      if (mask & PACKED_RULE.id) o += 4;
+      if (mask & PACKED_RULE.positionId) o += 4;
+      if (mask & PACKED_RULE.userdata) o += 2 + b.readUInt16LE(o);
+      if (mask & PACKED_RULE.exprs) skipExprs();
+    } else {
+      if (mask & PACKED_CHAIN.handle) { h.handle = b.readDoubleLE(o); o += 8; }
+      if (mask & PACKED_CHAIN.id) o += 4;
+      if (mask & PACKED_CHAIN.hook) { o += 8; str16(); }
+      if (mask & PACKED_CHAIN.policy) o += 4;
+      if (mask & PACKED_CHAIN.device) str16();
+      if (mask & PACKED_CHAIN.devices) for (let n = u16(); n > 0; n--) str16();
+      if (mask & PACKED_CHAIN.flags) o += 4;
+      if (mask & PACKED_CHAIN.userdata) o += 2 + b.readUInt16LE(o);
+    }
+    out.push(h);
+  }
+  return out;
 }

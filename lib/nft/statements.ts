@@ -16,7 +16,7 @@ import {
   CMP_OP, CT_KEY, CT_STATE, DYNSET_OP, FAMILIES, HASH_TYPE, LOOKUP_F_INV, META_KEY, NAT_FLAG, NAT_TYPE, NUMGEN_TYPE,
   OBJ_TYPE, PAYLOAD_BASE, VERDICTS, type CmpOpName, type CtStateName, type Family, type VerdictName,
 } from './constants';
-import { align4, DATATYPES, type Datatype, type ScalarValue } from './datatypes';
+import { align4, DATATYPES, encodeHex, le32Hex, type Datatype, type ScalarValue } from './datatypes';
 import type { Expr } from './model';
 import { BYTEORDER, TYPEOF_EXPR, type TypeofDesc } from './udata';
 
@@ -105,7 +105,9 @@ export function match(name: FieldName, v: ScalarValue, op: CmpOpName = 'eq'): Ex
     }
     return out;
   }
-  out.push(f.load(1), { type: 'cmp', sreg: 1, op: CMP_OP[op], data: hex(value(f, name, v)) });
+  const problem = f.type.check(v);
+  if (problem) throw new ValidationError(name, problem, v);
+  out.push(f.load(1), { type: 'cmp', sreg: 1, op: CMP_OP[op], data: encodeHex(f.type, v) });
   return out;
 }
 
@@ -213,7 +215,7 @@ export const counterRef = (name: string): Expr[] => [{ type: 'objref', objType: 
 /** `quota name "x"` / `limit name "x"` */
 export const objectRef = (type: 'counter' | 'quota' | 'limit', name: string): Expr[] => [{ type: 'objref', objType: OBJ_TYPE[type], name }];
 
-const le32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return hex(b); };
+const le32 = le32Hex;
 
 /** `meta mark set <value>` */
 export const markSet = (v: number): Expr[] => [
@@ -262,13 +264,13 @@ function natTo(type: 'snat' | 'dnat', t: NatTarget): Expr[] {
     const dt = fam === FAMILIES.ip ? DATATYPES.ipv4_addr! : DATATYPES.ipv6_addr!;
     const problem = dt.check(t.addr);
     if (problem) throw new ValidationError('addr', problem, t.addr);
-    out.push({ type: 'immediate', dreg: 1, data: hex(dt.encode(t.addr)) });
+    out.push({ type: 'immediate', dreg: 1, data: encodeHex(dt, t.addr) });
     e.regAddrMin = 1;
   }
   if (t.port !== undefined) {
     const problem = DATATYPES.inet_service!.check(t.port);
     if (problem) throw new ValidationError('port', problem, t.port);
-    out.push({ type: 'immediate', dreg: 2, data: hex(DATATYPES.inet_service!.encode(t.port)) });
+    out.push({ type: 'immediate', dreg: 2, data: encodeHex(DATATYPES.inet_service!, t.port) });
     e.regProtoMin = 2;
     flags |= NAT_FLAG.protoSpecified;
   }

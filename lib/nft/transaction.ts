@@ -11,7 +11,7 @@ import {
   setLayout,
   type SetLayout,
 } from './encode';
-import { PACKED_OP, PackWriter } from './pack';
+import { PACKED_KIND, PACKED_OP, PackWriter, readPackedHeaders } from './pack';
 
 type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
 import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
@@ -43,12 +43,14 @@ export class Transaction {
   readonly #items: NativeNftItem[] = [];
   /** Logical items (what size, describe() and error paths count): one per call, however packed. */
   #count = 0;
-  readonly #desc: string[] = [];
+  /** Descriptions of object items; packed records (undefined here) are described from their bytes. */
+  readonly #desc: (string | undefined)[] = [];
   #w: PackWriter | undefined;
+  /** Packed element lists (pack.ts), each item a view of its part. */
+  #ew: PackWriter | undefined;
   /** The open run: the item whose records are being appended, and where they start in #w. */
   #run: { item: PackedRun; start: number } | undefined;
   readonly #layouts = new Map<string, SetLayout>();
-  readonly #rulesPerChain = new Map<string, number>();
   #nextSetId = 1;
   #committed = false;
 
@@ -59,7 +61,36 @@ export class Transaction {
   }
   /** What item `index` was, as used in error messages. */
   describe(index: number): string | undefined {
-    return this.#desc[index];
+    const d = this.#desc[index];
+    if (d !== undefined || !Number.isInteger(index) || index < 0 || index >= this.#count) return d;
+    // Rules are described as the nth of their chain (every rule item counts), as they were added.
+    const perChain = new Map<string, number>();
+    const nth = (key: string) => {
+      const n = (perChain.get(key) ?? 0) + 1;
+      perChain.set(key, n);
+      return n;
+    };
+    let logical = 0;
+    for (const item of this.#items) {
+      if (item.kind !== 'packed') {
+        if (item.kind === 'rule') nth(`${item.table}/${item.chain}`);
+        logical++;
+        continue;
+      }
+      const run = this.#run;
+      const bytes = run && run.item === item ? this.#w!.buf.subarray(run.start, this.#w!.off) : item.packed;
+      for (const h of readPackedHeaders(bytes)) {
+        let text: string;
+        if (h.kind === PACKED_KIND.chain) text = `chain ${h.table}/${h.name}`;
+        else {
+          const key = `${h.table}/${h.name}`;
+          const n = nth(key);
+          text = h.op === PACKED_OP.add || h.op === PACKED_OP.insert ? `rule ${n} of chain ${key}` : `rule handle ${h.handle} of chain ${key}`;
+        }
+        if (logical++ === index) return text;
+      }
+    }
+    return undefined;
   }
   /** The native items (for tests and the CLI's dry output). */
   items(): readonly NativeNftItem[] {
@@ -89,13 +120,13 @@ export class Transaction {
     return w;
   }
   /** Keeps the record written since `start`, or drops it and throws the problems. */
-  #pushPacked(p: Problems, start: number, desc: string): this {
+  #pushPacked(p: Problems, start: number): this {
     if (p.list.length) {
       this.#w!.off = start;
       throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
     }
     this.#run!.item.count++;
-    this.#desc.push(desc);
+    this.#desc.push(undefined);
     this.#count++;
     return this;
   }
@@ -136,7 +167,7 @@ export class Transaction {
       const w = this.#packer();
       const start = w.off;
       packChain(p, this.#path(), c, PACKED_OP[op as keyof typeof PACKED_OP], w);
-      return this.#pushPacked(p, start, `chain ${c.table}/${c.name}`);
+      return this.#pushPacked(p, start);
     }
     const n = encodeChain(p, this.#path(), c);
     return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), `chain ${c.table}/${c.name}`);
@@ -153,20 +184,15 @@ export class Transaction {
   #rule(op: NativeNftOp, r: Rule): this {
     const p = new Problems();
     if ((op === 'replace' || op === 'delete') && r.handle === undefined) p.add(`${this.#path()}.handle`, `is required to ${op} a rule`);
-    const key = `${r.table}/${r.chain}`;
     if (op !== 'delete' && op !== 'destroy') {
       const w = this.#packer();
       const start = w.off;
       packRule(p, this.#path(), r, PACKED_OP[op as keyof typeof PACKED_OP], w);
-      const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
-      if (!p.list.length) this.#rulesPerChain.set(key, nth);
-      return this.#pushPacked(p, start, op === 'add' || op === 'insert' ? `rule ${nth} of chain ${key}` : `rule handle ${r.handle} of chain ${key}`);
+      return this.#pushPacked(p, start);
     }
     const n = encodeRule(p, this.#path(), r);
     delete (n as { exprs?: unknown }).exprs;
-    const nth = (this.#rulesPerChain.get(key) ?? 0) + 1;
-    if (!p.list.length) this.#rulesPerChain.set(key, nth);
-    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), `rule handle ${r.handle} of chain ${key}`);
+    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), `rule handle ${r.handle} of chain ${r.table}/${r.chain}`);
   }
 
   // sets -------------------------------------------------------------------------------------
@@ -200,9 +226,18 @@ export class Transaction {
       return { elements: [] };
     }
     if (elements.every(packable)) {
-      const w = new PackWriter(64 + elements.length * 24);
+      // one writer for every element list of the transaction: a Buffer per small list (an anonymous
+      // map per service) cost more than its elements
+      const w = (this.#ew ??= new PackWriter(1 << 16));
+      const start = w.off, count = w.count;
       for (let i = 0; i < elements.length; i++) packElement(p, `${path}[${i}]`, layout, elements[i]!, w);
-      return { packed: w.done(), count: w.count };
+      if (p.list.length) {
+        w.off = start;
+        w.count = count;
+        return { elements: [] };
+      }
+      // a later growth of the writer copies to a new Buffer: this view keeps the list's bytes
+      return { packed: w.buf.subarray(start, w.off), count: w.count - count };
     }
     return { elements: elements.map((e, i) => encodeElement(p, `${path}[${i}]`, layout, e)) };
   }
@@ -312,7 +347,7 @@ export class Transaction {
   /** Sends everything as one batch. A transaction commits once. */
   async commit(opts: CommitOptions = {}): Promise<void> {
     if (this.#committed) throw new Error('transaction already committed');
-    await this.committer(this.items() as NativeNftItem[], (i) => this.#desc[i], opts);
+    await this.committer(this.items() as NativeNftItem[], (i) => this.describe(i), opts);
     if (!opts.dryRun) this.#committed = true;
   }
 }

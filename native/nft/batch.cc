@@ -5,6 +5,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -42,6 +43,27 @@ class Builder {
     return nftnl_nlmsg_build_hdr(scratch_.get(), static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | cmd), family,
                                  flags, 0);
   }
+  // Packed rules and chains are built straight into the batch buffer: it is grown (zero-filled) ahead
+  // of the messages and cut back to their end once the run is done, saving a copy and a clear per
+  // message. Their payload builders only append (no cancelled nest leaves bytes past a message), so
+  // the bytes past the last message stay zero. The caller bounds each message's room.
+  void BeginRun(size_t estimate) {
+    auto& buf = b_.w.data();
+    runEnd_ = NLMSG_ALIGN(buf.size());
+    buf.resize(std::max(buf.size(), runEnd_ + estimate), 0);
+  }
+  nlmsghdr* HdrInRun(uint16_t cmd, uint16_t family, uint16_t flags, size_t room) {
+    auto& buf = b_.w.data();
+    if (runEnd_ + room > buf.size()) buf.resize(std::max(buf.size() * 2, runEnd_ + room), 0);
+    return nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buf.data() + runEnd_),
+                                 static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | cmd), family, flags, 0);
+  }
+  void AppendInRun(nlmsghdr* h, size_t room, int item) {
+    if (h->nlmsg_len > room) throw std::runtime_error("nft message overflowed its room in the batch buffer");
+    runEnd_ += NLMSG_ALIGN(h->nlmsg_len);
+    b_.itemOfMsg.push_back(item);
+  }
+  void EndRun() { b_.w.data().resize(runEnd_); }
   void Append(nlmsghdr* h, int item) {
     if (h->nlmsg_len > kScratch) throw std::runtime_error("nft message overflowed the scratch buffer");
     auto& buf = b_.w.data();
@@ -56,6 +78,7 @@ class Builder {
  private:
   Batch& b_;
   std::unique_ptr<char[]> scratch_;
+  size_t runEnd_ = 0;
 };
 
 struct OpFlags {
@@ -180,10 +203,15 @@ uint32_t BuildPacked(Builder& bld, const JsObj& o, uint32_t first) {
   uint32_t count = o.u32("count");
   PackedReader r{buf.Data(), buf.Length()};
   Napi::Env env = o.raw().Env();
+  bld.BeginRun(3 * buf.Length() + 4096);
   for (uint32_t k = 0; k < count; k++) {
     uint32_t item = first + k;
     PackedRecord rec;
+    size_t at = r.off;
     ReadPackedRecord(env, r, item, rec);
+    // A message is at most a few times its packed record (every packed field costs at least a third
+    // of its netlink attribute): this bounds what libnftnl may write, whatever the input.
+    size_t room = 4 * (r.off - at) + 4096;
     auto bad = [&](const char* kind) -> OpFlags {
       throw Napi::TypeError::New(env, "items[" + std::to_string(item) + "].op: operation " + std::to_string(rec.op) +
                                           " is not an operation on a " + kind);
@@ -198,9 +226,9 @@ uint32_t BuildPacked(Builder& bld, const JsObj& o, uint32_t first) {
         case kPackedDestroy: f = {kMsgDestroyRule, 0}; break;
         default: f = bad("rule");
       }
-      nlmsghdr* h = bld.Hdr(f.cmd, rec.family, f.flags);
+      nlmsghdr* h = bld.HdrInRun(f.cmd, rec.family, f.flags, room);
       nftnl_rule_nlmsg_build_payload(h, rec.rule.get());
-      bld.Append(h, static_cast<int>(item));
+      bld.AppendInRun(h, room, static_cast<int>(item));
     } else {
       OpFlags f;
       switch (rec.op) {
@@ -210,11 +238,12 @@ uint32_t BuildPacked(Builder& bld, const JsObj& o, uint32_t first) {
         case kPackedDestroy: f = {kMsgDestroyChain, 0}; break;
         default: f = bad("chain");
       }
-      nlmsghdr* h = bld.Hdr(f.cmd, rec.family, f.flags);
+      nlmsghdr* h = bld.HdrInRun(f.cmd, rec.family, f.flags, room);
       nftnl_chain_nlmsg_build_payload(h, rec.chain.get());
-      bld.Append(h, static_cast<int>(item));
+      bld.AppendInRun(h, room, static_cast<int>(item));
     }
   }
+  bld.EndRun();
   if (r.off != r.len) o.fail("packed", "trailing bytes after " + std::to_string(count) + " records");
   return count;
 }

@@ -26,6 +26,7 @@ struct ExprSpec {
 };
 
 const ExprSpec* FindExprSpec(const std::string& name);
+const ExprSpec* FindExprSpec(const char* name, size_t len);  // name need not be NUL-terminated
 
 // Builds an expression from { type: "payload", ...attrs }; throws a JS TypeError on bad input.
 // The caller owns the result.

@@ -129,9 +129,11 @@ static const ExprSpec specs[] = {
     {"notrack", none, 0, 0},
 };
 
-const ExprSpec* FindExprSpec(const std::string& name) {
+const ExprSpec* FindExprSpec(const std::string& name) { return FindExprSpec(name.data(), name.size()); }
+
+const ExprSpec* FindExprSpec(const char* name, size_t len) {
   for (const ExprSpec& s : specs)
-    if (name == s.name) return &s;
+    if (s.name[0] == (len ? name[0] : 0) && strncmp(s.name, name, len) == 0 && s.name[len] == '\0') return &s;
   return nullptr;
 }
 

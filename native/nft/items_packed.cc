@@ -17,7 +17,7 @@ enum : uint16_t {
   kChainHandle = 1 << 0, kChainId = 1 << 1, kChainHook = 1 << 2, kChainPolicy = 1 << 3, kChainDevice = 1 << 4,
   kChainDevices = 1 << 5, kChainFlags = 1 << 6, kChainUserdata = 1 << 7,
 };
-enum : uint8_t { kTagNumber, kTagString, kTagData, kTagExprs };
+enum : uint8_t { kTagNumber, kTagString, kTagData, kTagExprs, kTagU32, kTagI32 };
 
 struct ExprDeleter {
   void operator()(nftnl_expr* e) const { nftnl_expr_free(e); }
@@ -69,11 +69,11 @@ ExprPtr ReadExpr(const Where& w, PackedReader& r, const ExprLoc& loc) {
   uint8_t tlen = r.num<uint8_t>();
   const uint8_t* tp = r.take(tlen);
   if (!tp) w.malformed();
-  std::string type(reinterpret_cast<const char*>(tp), tlen);
-  const ExprSpec* spec = FindExprSpec(type);
-  if (!spec) w.fail(loc.path() + ".type", "unknown expression \"" + type + "\"");
+  const ExprSpec* spec = FindExprSpec(reinterpret_cast<const char*>(tp), tlen);
+  auto type = [&] { return std::string(reinterpret_cast<const char*>(tp), tlen); };
+  if (!spec) w.fail(loc.path() + ".type", "unknown expression \"" + type() + "\"");
   ExprPtr e(nftnl_expr_alloc(spec->name));
-  if (!e) w.fail(loc.path() + ".type", "libnftnl does not know expression \"" + type + "\"");
+  if (!e) w.fail(loc.path() + ".type", "libnftnl does not know expression \"" + type() + "\"");
   Value vals[16];
   std::vector<ExprPtr> nested;
   uint8_t n = r.num<uint8_t>();
@@ -87,6 +87,8 @@ ExprPtr ReadExpr(const Where& w, PackedReader& r, const ExprLoc& loc) {
     v.tag = tag;
     switch (tag) {
       case kTagNumber: v.num = r.num<double>(); break;
+      case kTagU32: v.num = r.num<uint32_t>(); v.tag = kTagNumber; break;
+      case kTagI32: v.num = r.num<int32_t>(); v.tag = kTagNumber; break;
       case kTagString: v.len = r.num<uint16_t>(); v.bytes = r.take(v.len); break;
       case kTagData: v.len = r.num<uint8_t>(); v.bytes = r.take(v.len); break;
       case kTagExprs: {
@@ -99,7 +101,9 @@ ExprPtr ReadExpr(const Where& w, PackedReader& r, const ExprLoc& loc) {
     }
     if (!r.ok) w.malformed();
     for (size_t a = 0; a < spec->count && a < 16; a++)
-      if (strlen(spec->attrs[a].key) == klen && memcmp(spec->attrs[a].key, kp, klen) == 0) vals[a] = v;
+      if (klen && spec->attrs[a].key[0] == kp[0] && strncmp(spec->attrs[a].key, reinterpret_cast<const char*>(kp), klen) == 0 &&
+          spec->attrs[a].key[klen] == '\0')
+        vals[a] = v;
   }
   // in the table's order, as ExprFromJs: libnftnl keeps some attributes in one union (immediate)
   for (size_t a = 0; a < spec->count && a < 16; a++) {
