@@ -160,12 +160,13 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   async #family(f: Fam, forApply: boolean): Promise<Known> {
     const k = this.#known[f];
     if (forApply && k && this.raw) {
-      const r = await this.raw.read(f);
       const rs = k.table.readState!;
-      if (r.numEntries === rs.numEntries && r.digest === rs.digest) {
-        refreshCounters(k.table, r.entries);
-        return k;
-      }
+      let same = false;
+      await this.raw.read(f, (entries, r) => {
+        same = r.numEntries === rs.numEntries && r.digest === rs.digest;
+        if (same) refreshCounters(k.table, entries);
+      });
+      if (same) return k;
     }
     if (forApply) delete this.#known[f];
     const table = await this.handles[f].read('nat');

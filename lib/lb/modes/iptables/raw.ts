@@ -5,6 +5,7 @@
  * bytes and digesting them in C is cheap. Used only to prove that the table is still the one
  * kernlb committed last (then that model is reused) and to refresh its counters.
  */
+import { releaseBlob, takeArena } from '../../../iptables/arena';
 import { orderChains } from '../../../iptables/blob';
 import { layoutOf } from '../../../iptables/layout';
 import type { IptTable } from '../../../iptables';
@@ -15,7 +16,6 @@ import type { NetnsSpec } from '../../../netns';
 export interface RawNat {
   numEntries: number;
   digest: string;
-  entries: Buffer;
 }
 
 export class RawNatReader extends KernelHandle {
@@ -23,9 +23,22 @@ export class RawNatReader extends KernelHandle {
     return new RawNatReader(await openNativeHandle(NO_SOCKET, netns !== undefined ? { netns } : {}, 'open iptables handle'), netns);
   }
 
-  async read(family: 'ipv4' | 'ipv6'): Promise<RawNat> {
-    const r = await this.run({ op: 'read iptables', object: `table nat (${family})` }, (h) => native().iptables.getTable(h, family === 'ipv6', 'nat'));
-    return { numEntries: r.numEntries, digest: r.digest, entries: r.entries };
+  /**
+   * Entry count and digest of the nat table; `use` sees the entries (valid only during the call:
+   * they are read into the iptables layer's reusable blob arena, like Iptables.read does).
+   */
+  async read(family: 'ipv4' | 'ipv6', use?: (entries: Buffer, info: RawNat) => void): Promise<RawNat> {
+    const scratch = takeArena();
+    let block: Buffer | null = scratch;
+    try {
+      const r = await this.run({ op: 'read iptables', object: `table nat (${family})` }, (h) => native().iptables.getTable(h, family === 'ipv6', 'nat', scratch));
+      if (r.block) block = r.block;
+      const info = { numEntries: r.numEntries, digest: r.digest };
+      if (use) use((r.block ?? scratch!).subarray(r.entriesOffset, r.entriesOffset + r.size), info);
+      return info;
+    } finally {
+      if (block) releaseBlob(block);
+    }
   }
 }
 
