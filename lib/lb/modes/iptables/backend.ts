@@ -9,6 +9,7 @@ import { parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
+import { orderChains } from '../../../iptables/blob';
 import { entryCount, RawNatReader, refreshCounters } from './raw';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
@@ -139,6 +140,8 @@ type Decoded = ReturnType<typeof decodeIptables>;
 interface Known {
   table: IptTable;
   decoded: Decoded;
+  /** table.chains in the kernel's order, computed once (for refreshCounters). */
+  ordered?: IptTable['chains'];
 }
 
 export class IptablesBackend implements ModeBackend<IptRead> {
@@ -164,7 +167,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       let same = false;
       await this.raw.read(f, (entries, r) => {
         same = r.numEntries === rs.numEntries && r.digest === rs.digest;
-        if (same) refreshCounters(k.table, entries);
+        if (same) refreshCounters(k.table, entries, (k.ordered ??= orderChains(k.table.chains)));
       });
       if (same) return k;
     }
