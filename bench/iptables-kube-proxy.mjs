@@ -125,14 +125,20 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   }
   rmSync(file, { force: true });
   const T = best(tools, 'wall'), C = best(commits, 'wall'), S = best(saves, 'wall'), R = best(reads, 'wall');
+  // CPU columns come from the best-by-CPU run of each (independent of the wall-clock pick).
+  const Tc = best(tools, 'cpu'), Cc = best(commits, 'cpu'), Sc = best(saves, 'cpu'), Rc = best(reads, 'cpu');
   rows.push({
     N: n, rules,
     'restore ms': Math.round(T.wall), 'restore cpu s': T.cpu.toFixed(2), 'restore sys s': T.sys.toFixed(2),
     'commit ms': Math.round(C.wall), 'commit cpu s': C.cpu.toFixed(2), 'commit sys s': C.sys.toFixed(2),
     'commit/restore': (C.wall / T.wall).toFixed(2), 'commit/kernel': (C.wall / 1000 / C.sys).toFixed(2),
+    // The same ratios in CPU time (user + sys of the process): what a loaded box distorts least.
+    'cpu commit/restore': (Cc.cpu / Tc.cpu).toFixed(2), 'cpu commit/kernel': (Cc.cpu / Cc.sys).toFixed(2),
     'parse ms': Math.round(parseMs),
     'save ms': Math.round(S.wall), 'read ms': Math.round(R.wall), 'read/save': (R.wall / S.wall).toFixed(2),
+    'save cpu s': Sc.cpu.toFixed(2), 'read cpu s': Rc.cpu.toFixed(2), 'cpu read/save': (Rc.cpu / Sc.cpu).toFixed(2),
   });
 }
 console.log(`best of ${REPS} runs each; load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`);
-console.table(rows);
+// Transposed (one column per N): the rows are too wide for a terminal.
+console.table(Object.fromEntries(Object.keys(rows[0]).map((k) => [k, Object.fromEntries(rows.map((r) => [`N=${r.N}`, r[k]]))])));

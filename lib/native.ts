@@ -301,8 +301,13 @@ export interface NativeIptTableInfo {
 }
 
 export interface NativeIptTable extends NativeIptTableInfo {
-  /** The ipt_entry/ip6t_entry blob (IPT_SO_GET_ENTRIES). */
-  entries: Buffer;
+  /**
+   * The block IPT_SO_GET_ENTRIES filled (ipt_get_entries header, the ipt_entry/ip6t_entry blob, spare
+   * room); null when it was read into the scratch Buffer instead.
+   */
+  block: Buffer | null;
+  /** Where the entries start in the block (sizeof ipt_get_entries); `size` bytes long. */
+  entriesOffset: number;
   /** 16 hex digits over the entries without counters: what expectUnchanged compares. */
   digest: string;
 }
@@ -313,7 +318,8 @@ export interface NativeIptables {
   /** Tables instantiated in the namespace, in the kernel's order (what iptables-save walks). */
   tableNames(handle: NativeHandle, v6: boolean): Promise<string[]>;
   getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
-  getTable(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTable>;
+  /** With `scratch` at least size + entriesOffset bytes long, the entries are read into it (entries: null). */
+  getTable(handle: NativeHandle, v6: boolean, table: string, scratch?: Buffer | null): Promise<NativeIptTable>;
   /**
    * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
    * counters pointer in place, so the buffer must be built for this call only), then, when

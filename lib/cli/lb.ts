@@ -183,7 +183,7 @@ Everything is removed at the end, also on Ctrl-C. Needs root.
     const requests = a.values.has('requests') ? Number(a.values.get('requests')) : 300;
     if (!Number.isInteger(requests) || requests < 1 || requests > 100000) throw new UsageError('--requests must be 1..100000');
     const modes = (a.values.get('modes') ?? MODES.join(',')).split(',').map((x) => mode(x, true)!);
-    const { runDemo } = await import('../lb/demo');
+    const { runDemo } = await import('./demo');
     return runDemo(io, { requests, modes, uml: !a.flags.has('no-uml'), inGuest: a.flags.has('in-guest') });
   },
 };

@@ -98,19 +98,57 @@ export interface AddrMask {
   mask: Buffer;
 }
 
-const V4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;
+/** What parseCidr4Into found (module state: no array per call, this runs twice per rule on commit). */
+export const cidr4 = { addr: 0, mask: 0 };
+
+/**
+ * IPv4 "a.b.c.d[/len]" (decimal octets without leading zeros, len 0-32) into `cidr4`, the address
+ * masked; false when the text is not of that form (parseCidr then decides). A character loop, not a
+ * regular expression: it runs for every address of a 10^5-rule table.
+ */
+export function parseCidr4Into(s: string): boolean {
+  const n = s.length;
+  let i = 0, addr = 0;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (i >= n || s.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    while (i < n && i - start < 4) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+    addr = addr * 256 + v;
+  }
+  let bits = 32;
+  if (i < n) {
+    if (s.charCodeAt(i) !== 47) return false;
+    i++;
+    const start = i;
+    bits = 0;
+    while (i < n) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9 || i - start >= 2) return false;
+      bits = bits * 10 + c;
+      i++;
+    }
+    if (i === start || bits > 32) return false;
+  }
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  cidr4.addr = (addr & mask) >>> 0;
+  cidr4.mask = mask;
+  return true;
+}
 
 /** IPv4 "a.b.c.d[/len]" as two numbers (address already masked), undefined when not that form. */
 export function parseCidr4Fast(s: string): [number, number] | undefined {
-  const m = V4_CIDR.exec(s);
-  if (!m) return undefined;
-  const a = Number(m[1]), b = Number(m[2]), c = Number(m[3]), d = Number(m[4]);
-  if (a > 255 || b > 255 || c > 255 || d > 255 || (m[1]!.length > 1 && m[1]![0] === '0') || (m[2]!.length > 1 && m[2]![0] === '0') ||
-    (m[3]!.length > 1 && m[3]![0] === '0') || (m[4]!.length > 1 && m[4]![0] === '0')) return undefined;
-  const bits = m[5] === undefined ? 32 : Number(m[5]);
-  if (bits > 32) return undefined;
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return [(((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0, mask];
+  return parseCidr4Into(s) ? [cidr4.addr, cidr4.mask] : undefined;
 }
 
 /** "a", "a/len", "a/mask"; undefined when invalid. The address is masked, as iptables does. */

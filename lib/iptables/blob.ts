@@ -3,14 +3,14 @@
  * and RETURN tails, built-in chains ending in their policy, jumps as byte offsets, and a final ERROR
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
-import { formatCidr, isZero, parseCidr, parseCidr4Fast } from './addr';
+import { cidr4, formatCidr, isZero, parseCidr, parseCidr4Into } from './addr';
 import { decodeIface, encodeIface, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
   compareChainNames, ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, INV, isHook, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT,
   VERDICT_NAME, type EntryLayout,
 } from './layout';
-import { protoName, protoNumber } from './proto';
+import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
 
 const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
@@ -26,26 +26,71 @@ export interface EncodedTable {
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
 export function orderChains(chains: IptChain[]): IptChain[] {
-  const builtin = chains.filter((c) => isHook(c.name) && c.policy !== undefined).sort((a, b) => HOOKS.indexOf(a.name as never) - HOOKS.indexOf(b.name as never));
-  const user = chains.filter((c) => !builtin.includes(c)).sort((a, b) => compareChainNames(a.name, b.name));
-  return [...builtin, ...user];
+  const builtin: IptChain[] = [], user: IptChain[] = [];
+  let sorted = true;
+  for (const c of chains) {
+    if (c.policy !== undefined && isHook(c.name)) builtin.push(c);
+    else {
+      // A table read back or parsed from iptables-save is already in order: no sort then.
+      if (sorted && user.length && compareChainNames(user[user.length - 1]!.name, c.name) > 0) sorted = false;
+      user.push(c);
+    }
+  }
+  builtin.sort((a, b) => HOOKS.indexOf(a.name as never) - HOOKS.indexOf(b.name as never));
+  if (!sorted) user.sort((a, b) => compareChainNames(a.name, b.name));
+  return builtin.concat(user);
 }
 
-function extSize(codec: AnyCodec | undefined, ext: { type: string } | RawExtension, family: IptFamily): number {
-  if (ext.type === 'raw') return EXT_HEADER + xtAlign((ext as RawExtension).data.length);
-  return EXT_HEADER + xtAlign(codec!.size(family, codec!.revision(family)));
+/** A typed extension's fixed facts for one family: aligned data size and its 32-byte header. */
+interface ExtInfo {
+  codec: AnyCodec;
+  /** Header + aligned data. */
+  size: number;
+  data: number;
+  header: Buffer;
 }
 
-function targetSize(t: IptTarget | undefined, family: IptFamily): number {
-  if (!t || t.type === 'ACCEPT' || t.type === 'DROP' || t.type === 'RETURN' || t.type === 'QUEUE' || t.type === 'jump' || t.type === 'goto')
-    return STANDARD_TARGET_SIZE;
-  return extSize(targetByType.get(t.type), t, family);
+// Per family and kind, by model type: computed once, so the per-rule work is one Map lookup.
+const extInfos = new Map<string, ExtInfo>();
+function extInfo(kind: 'm' | 't', type: string, family: IptFamily): ExtInfo {
+  const key = `${kind}${family}${type}`;
+  let info = extInfos.get(key);
+  if (!info) {
+    const codec = (kind === 'm' ? matchByType : targetByType).get(type)!;
+    const rev = codec.revision(family);
+    const data = xtAlign(codec.size(family, rev));
+    const header = Buffer.alloc(EXT_HEADER);
+    writeExtHeader(header, 0, EXT_HEADER + data, codec.name, rev);
+    info = { codec, size: EXT_HEADER + data, data, header };
+    extInfos.set(key, info);
+  }
+  return info;
+}
+const matchInfo = { ipv4: new Map<string, ExtInfo>(), ipv6: new Map<string, ExtInfo>() };
+const targetInfo = { ipv4: new Map<string, ExtInfo>(), ipv6: new Map<string, ExtInfo>() };
+function infoOf(cache: Map<string, ExtInfo>, kind: 'm' | 't', type: string, family: IptFamily): ExtInfo {
+  let i = cache.get(type);
+  if (!i) cache.set(type, (i = extInfo(kind, type, family)));
+  return i;
+}
+
+function isStandardTarget(type: string): boolean {
+  return type === 'ACCEPT' || type === 'DROP' || type === 'RETURN' || type === 'QUEUE' || type === 'jump' || type === 'goto';
 }
 
 function ruleSize(r: IptRule, L: EntryLayout, family: IptFamily): number {
   let n = L.size;
-  for (const m of r.matches ?? []) n += extSize(matchByType.get(m.type), m, family);
-  return n + targetSize(r.target, family);
+  const ms = r.matches;
+  if (ms) {
+    const cache = matchInfo[family];
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i]!;
+      n += m.type === 'raw' ? EXT_HEADER + xtAlign(m.data.length) : infoOf(cache, 'm', m.type, family).size;
+    }
+  }
+  const t = r.target;
+  if (!t || isStandardTarget(t.type)) return n + STANDARD_TARGET_SIZE;
+  return n + (t.type === 'raw' ? EXT_HEADER + xtAlign(t.data.length) : infoOf(targetInfo[family], 't', t.type, family).size);
 }
 
 function writeExtHeader(b: Buffer, off: number, size: number, name: string, revision: number): void {
@@ -54,48 +99,21 @@ function writeExtHeader(b: Buffer, off: number, size: number, name: string, revi
   b[off + 31] = revision;
 }
 
-// Codecs encode into a zeroed scratch view of the data's size (one view per size, reused), which is
-// then copied into the blob: no Buffer object per extension, which at 10^6 extensions is GC time.
-const scratch = Buffer.alloc(65536);
-const views = new Map<number, Buffer>();
-const headers = new Map<string, Buffer>();
-function view(size: number): Buffer {
-  let v = views.get(size);
-  if (!v) views.set(size, (v = scratch.subarray(0, size)));
-  return v;
-}
-function header(size: number, name: string, revision: number): Buffer {
-  const key = `${name}/${revision}/${size}`;
-  let h = headers.get(key);
-  if (!h) {
-    h = Buffer.alloc(EXT_HEADER);
-    writeExtHeader(h, 0, size, name, revision);
-    headers.set(key, h);
-  }
-  return h;
+function writeRaw(b: Buffer, off: number, raw: RawExtension): number {
+  const size = EXT_HEADER + xtAlign(raw.data.length);
+  writeExtHeader(b, off, size, raw.name, raw.revision);
+  b.set(raw.data, off + EXT_HEADER);
+  return size;
 }
 
-function writeExt(b: Buffer, off: number, codec: AnyCodec | undefined, ext: { type: string } | RawExtension, family: IptFamily): number {
-  if (ext.type === 'raw') {
-    const raw = ext as RawExtension;
-    const size = EXT_HEADER + xtAlign(raw.data.length);
-    writeExtHeader(b, off, size, raw.name, raw.revision);
-    raw.data.copy(b, off + EXT_HEADER);
-    return size;
-  }
-  const c = codec!;
-  const rev = c.revision(family);
-  const data = xtAlign(c.size(family, rev));
-  const size = EXT_HEADER + data;
-  header(size, c.name, rev).copy(b, off);
-  const v = view(data);
-  try {
-    c.encode(ext, v, family);
-    v.copy(b, off + EXT_HEADER);
-  } finally {
-    v.fill(0);
-  }
-  return size;
+// The blob is zero-filled, so a codec writes its data straight into it: through encodeAt when it
+// has one (no object at all), else through a view of exactly the data's size.
+function writeTyped(b: Buffer, off: number, info: ExtInfo, ext: { type: string }, family: IptFamily): number {
+  b.set(info.header, off);
+  const c = info.codec;
+  if (c.encodeAt) c.encodeAt(ext, b, off + EXT_HEADER, family);
+  else c.encode(ext, b.subarray(off + EXT_HEADER, off + info.size), family);
+  return info.size;
 }
 
 function writeStandard(b: Buffer, off: number, verdict: number): number {
@@ -111,8 +129,8 @@ function writeCounters(b: Buffer, off: number, c: { packets: number; bytes: numb
   return true;
 }
 
-/** Builds the ipt_replace for a validated table. */
-export function encodeTable(table: IptTable, validHooks: number): EncodedTable {
+/** Builds the ipt_replace for a validated table; `alloc` gives the zero-filled buffer (default Buffer.alloc). */
+export function encodeTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
   const family = table.family;
   const L = layoutOf(family);
   const chains = orderChains(table.chains);
@@ -122,7 +140,7 @@ export function encodeTable(table: IptTable, validHooks: number): EncodedTable {
   // Pass 1: offsets of every chain's first rule (jump targets) and the total size.
   const start = new Map<string, number>();
   let off = 0, numEntries = 0;
-  const sizes: number[][] = [];
+  const sizes: number[] = [];
   for (const c of chains) {
     const builtin = c.policy !== undefined;
     if (!builtin) {
@@ -130,18 +148,20 @@ export function encodeTable(table: IptTable, validHooks: number): EncodedTable {
       numEntries++;
     }
     start.set(c.name, off);
-    const rs = c.rules.map((r) => ruleSize(r, L, family));
-    sizes.push(rs);
-    for (const s of rs) off += s;
+    const rules = c.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const s = ruleSize(rules[i]!, L, family);
+      sizes.push(s);
+      off += s;
+    }
     off += tailSize;
-    numEntries += c.rules.length + 1;
+    numEntries += rules.length + 1;
   }
   const total = off + headSize;
   numEntries++;
 
-  const blob = Buffer.alloc(REPLACE_HEADER + total);
-  const counters = Buffer.alloc(numEntries * 16);
-  let anyCounter = false;
+  const blob = alloc(REPLACE_HEADER + total);
+  let counters: Buffer | null = null;
   blob.write(table.name, 0, Math.min(table.name.length, 31), 'latin1');
   blob.writeUInt32LE(validHooks, 32);
   blob.writeUInt32LE(numEntries, 36);
@@ -150,80 +170,80 @@ export function encodeTable(table: IptTable, validHooks: number): EncodedTable {
     blob.writeUInt32LE(0xffffffff, 44 + h * 4);
     blob.writeUInt32LE(0xffffffff, 64 + h * 4);
   }
+  // Counters are rare in a model a controller builds: the array is allocated on the first one.
+  const setCounters = (i: number, c: { packets: number; bytes: number } | undefined) => {
+    if (!c || (!c.packets && !c.bytes)) return;
+    if (!counters) counters = Buffer.alloc(numEntries * 16);
+    writeCounters(counters, i * 16, c);
+  };
 
   const b = blob.subarray(REPLACE_HEADER);
+  const mcache = matchInfo[family], tcache = targetInfo[family];
   off = 0;
-  let idx = 0;
-  const entryEnd = (e: number, targetAt: number, next: number) => {
-    b.writeUInt16LE(targetAt - e, e + L.targetOffset);
-    b.writeUInt16LE(next - e, e + L.nextOffset);
-  };
+  let idx = 0, si = 0;
   const writeError = (name: string) => {
     const t = off + L.size;
     b.writeUInt16LE(ERROR_TARGET_SIZE, t);
     b.write('ERROR', t + 2, 'latin1');
     b.write(name, t + EXT_HEADER, Math.min(name.length, 29), 'latin1');
-    entryEnd(off, t, off + headSize);
+    b.writeUInt16LE(L.size, off + L.targetOffset);
+    b.writeUInt16LE(headSize, off + L.nextOffset);
     off += headSize;
     idx++;
   };
 
-  chains.forEach((c, ci) => {
+  for (const c of chains) {
     const builtin = c.policy !== undefined;
-    if (builtin) {
-      const h = HOOKS.indexOf(c.name as never);
-      blob.writeUInt32LE(off, 44 + h * 4);
-    } else writeError(c.name);
-    c.rules.forEach((r, ri) => {
+    if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
+    else writeError(c.name);
+    const rules = c.rules;
+    for (let ri = 0; ri < rules.length; ri++) {
+      const r = rules[ri]!;
       const e = off;
       writeRuleHead(b, e, r, L, family);
       let p = e + L.size;
-      for (const m of r.matches ?? []) p += writeExt(b, p, matchByType.get(m.type), m, family);
+      const ms = r.matches;
+      if (ms) {
+        for (let i = 0; i < ms.length; i++) {
+          const m = ms[i]!;
+          p += m.type === 'raw' ? writeRaw(b, p, m) : writeTyped(b, p, infoOf(mcache, 'm', m.type, family), m, family);
+        }
+      }
       const t = r.target;
-      const next = e + sizes[ci]![ri]!;
+      const next = e + sizes[si++]!;
       const targetAt = p;
       if (!t) writeStandard(b, p, next);
       else if (t.type === 'jump' || t.type === 'goto') {
         writeStandard(b, p, start.get(t.chain)!);
         if (t.type === 'goto') b[e + L.flags] |= L.fGoto;
       } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
-      else writeExt(b, p, targetByType.get(t.type), t, family);
-      entryEnd(e, targetAt, next);
-      if (writeCounters(counters, idx * 16, r.counters)) anyCounter = true;
+      else if (t.type === 'raw') writeRaw(b, p, t);
+      else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
+      b.writeUInt16LE(targetAt - e, e + L.targetOffset);
+      b.writeUInt16LE(next - e, e + L.nextOffset);
+      if (r.counters) setCounters(idx, r.counters);
       off = next;
       idx++;
-    });
+    }
     // Chain end: the policy for a built-in chain, RETURN for a user chain.
     if (builtin) {
-      const h = HOOKS.indexOf(c.name as never);
-      blob.writeUInt32LE(off, 64 + h * 4);
-      if (writeCounters(counters, idx * 16, c.counters)) anyCounter = true;
+      blob.writeUInt32LE(off, 64 + HOOKS.indexOf(c.name as never) * 4);
+      setCounters(idx, c.counters);
     }
     writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
-    entryEnd(off, off + L.size, off + tailSize);
+    b.writeUInt16LE(L.size, off + L.targetOffset);
+    b.writeUInt16LE(tailSize, off + L.nextOffset);
     off += tailSize;
     idx++;
-  });
+  }
   writeError('ERROR');
-  return { blob, numEntries, validHooks, counters: anyCounter ? counters : null };
+  return { blob, numEntries, validHooks, counters };
 }
 
 function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family: IptFamily): void {
-  let inv = 0, flags = 0;
-  const iv = r.invert ?? {};
-  const addr = (s: string, a: number, m: number) => {
-    const fast = family === 'ipv4' ? parseCidr4Fast(s) : undefined;
-    if (fast) {
-      b.writeUInt32BE(fast[0], e + a);
-      b.writeUInt32BE(fast[1], e + m);
-      return;
-    }
-    const am = parseCidr(s, family)!;
-    am.addr.copy(b, e + a);
-    am.mask.copy(b, e + m);
-  };
-  if (r.source !== undefined) addr(r.source, L.src, L.smsk);
-  if (r.destination !== undefined) addr(r.destination, L.dst, L.dmsk);
+  let flags = 0;
+  if (r.source !== undefined) writeAddr(b, e, r.source, L.src, L.smsk, family);
+  if (r.destination !== undefined) writeAddr(b, e, r.destination, L.dst, L.dmsk, family);
   if (r.inInterface) encodeIface(b, e + L.iniface, e + L.inifaceMask, r.inInterface);
   if (r.outInterface) encodeIface(b, e + L.outiface, e + L.outifaceMask, r.outInterface);
   if (r.protocol !== undefined) {
@@ -232,9 +252,24 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
     if (p !== 0) flags |= L.fProto;
   }
   if (r.fragment) flags |= L.fFrag;
-  if (r.invert) for (const k of INV_KEYS) if (iv[k]) inv |= INV[k];
   b[e + L.flags] = flags;
-  b[e + L.invflags] = inv;
+  const iv = r.invert;
+  if (iv) {
+    let inv = 0;
+    for (const k of INV_KEYS) if (iv[k]) inv |= INV[k];
+    b[e + L.invflags] = inv;
+  }
+}
+
+function writeAddr(b: Buffer, e: number, s: string, a: number, m: number, family: IptFamily): void {
+  if (family === 'ipv4' && parseCidr4Into(s)) {
+    b.writeUInt32BE(cidr4.addr, e + a);
+    b.writeUInt32BE(cidr4.mask, e + m);
+    return;
+  }
+  const am = parseCidr(s, family)!;
+  b.set(am.addr, e + a);
+  b.set(am.mask, e + m);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,31 +295,55 @@ function latin1Name(b: Buffer, off: number, len: number): string {
   return b.toString('latin1', off, end);
 }
 
+/** An extension name met in a blob, with the codecs that may own it. */
+interface NameEntry {
+  name: string;
+  matches: AnyCodec[];
+  targets: AnyCodec[];
+}
+// Names by their first four bytes: an extension's name is matched in place, byte by byte, instead
+// of becoming a new string (and a Map lookup by string) once per extension of the table.
+const names = new Map<number, NameEntry[]>();
+let namesCached = 0;
+function sameName(b: Buffer, off: number, name: string): boolean {
+  const n = name.length;
+  for (let i = 0; i < n; i++) if (b[off + i] !== name.charCodeAt(i)) return false;
+  return n === 29 || b[off + n] === 0;
+}
+function nameEntry(b: Buffer, off: number): NameEntry {
+  const key = b.readUInt32LE(off);
+  let list = names.get(key);
+  if (list) for (let i = 0; i < list.length; i++) if (sameName(b, off, list[i]!.name)) return list[i]!;
+  const name = latin1Name(b, off, 29);
+  const e: NameEntry = { name, matches: matchByName.get(name) ?? [], targets: targetByName.get(name) ?? [] };
+  // Bounded: a table full of distinct unknown names must not grow this without end.
+  if (namesCached < 4096) {
+    if (!list) names.set(key, (list = []));
+    list.push(e);
+    namesCached++;
+  }
+  return e;
+}
+
 function decodeExt(b: Buffer, off: number, size: number, family: IptFamily, kind: 'match' | 'target'): IptMatch | IptTarget {
-  const name = latin1Name(b, off + 2, 29);
+  const entry = nameEntry(b, off + 2);
   const revision = b[off + 31]!;
-  const data = b.subarray(off + EXT_HEADER, off + size);
-  for (const c of (kind === 'match' ? matchByName : targetByName).get(name) ?? []) {
+  const data = off + EXT_HEADER, len = size - EXT_HEADER;
+  const list = kind === 'match' ? entry.matches : entry.targets;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
     if (c.families && !c.families.includes(family)) continue;
-    if (xtAlign(c.size(family, revision)) !== data.length) continue;
-    const v = c.decode(data, family, revision);
+    if (xtAlign(c.size(family, revision)) !== len) continue;
+    const v = c.decodeAt ? c.decodeAt(b, data, len, family, revision) : c.decode(b.subarray(data, off + size), family, revision);
     if (v) return v as IptMatch;
   }
-  return { type: 'raw', name, revision, data: Buffer.from(data) };
+  return { type: 'raw', name: entry.name, revision, data: Buffer.from(b.subarray(data, off + size)) };
 }
 
 /** Decodes a table read from the kernel. Throws on a blob libiptc would also reject. */
 export function decodeTable(h: TableHeader, family: IptFamily, name: string): IptTable {
   const L = layoutOf(family);
   const b = h.entries;
-  // Entry offsets first: jumps are offsets, and chain starts are known only once heads are found.
-  const offsets: number[] = [];
-  for (let off = 0; off < b.length; ) {
-    offsets.push(off);
-    const next = b.readUInt16LE(off + L.nextOffset);
-    if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
-    off += next;
-  }
   // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
   const isError = (off: number) => {
     const t = off + b.readUInt16LE(off + L.targetOffset) + 2;
@@ -297,41 +356,59 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     hookAt.set(h.hookEntry[i]!, i);
     underflowAt.add(h.underflow[i]!);
   }
+  // Pass 1: entry offsets, ERROR heads, and chain starts (jumps are offsets; a chain's start is
+  // known only once its head is found).
+  // Typed arrays (counted first): 10^5-10^6 numbers the garbage collector then never scans or copies.
+  let count = 0;
+  for (let off = 0; off < b.length; count++) {
+    const next = b.readUInt16LE(off + L.nextOffset);
+    if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
+    off += next;
+  }
+  const offsets = new Uint32Array(count);
+  const errors = new Uint8Array(count + 1);
   const chainAt = new Map<number, string>();
-  for (const off of offsets) {
-    if (hookAt.has(off)) chainAt.set(off, HOOKS[hookAt.get(off)!]!);
-    if (isError(off)) {
+  for (let off = 0, i = 0; off < b.length; i++) {
+    offsets[i] = off;
+    const next = b.readUInt16LE(off + L.nextOffset);
+    const hook = hookAt.get(off);
+    if (hook !== undefined) chainAt.set(off, HOOKS[hook]!);
+    const err = isError(off);
+    errors[i] = err ? 1 : 0;
+    if (err) {
       const cname = readCString(b, off + b.readUInt16LE(off + L.targetOffset) + EXT_HEADER, 30);
       if (cname !== 'ERROR') chainAt.set(off + L.size + ERROR_TARGET_SIZE, cname);
     }
+    off += next;
   }
 
   const chains: IptChain[] = [];
   let cur: IptChain | undefined;
-  for (let i = 0; i < offsets.length; i++) {
+  for (let i = 0; i < count; i++) {
     const off = offsets[i]!;
-    const next = offsets[i + 1];
+    const next = i + 1 < count ? offsets[i + 1] : undefined;
     const to = b.readUInt16LE(off + L.targetOffset);
-    if (isError(off)) {
+    if (errors[i]) {
       const cname = readCString(b, off + to + EXT_HEADER, 30);
       if (cname === 'ERROR' && next === undefined) break;
       cur = { name: cname, rules: [] };
       chains.push(cur);
       continue;
     }
-    if (hookAt.has(off)) {
-      cur = { name: HOOKS[hookAt.get(off)!]!, policy: 'ACCEPT', rules: [] };
+    const hook = hookAt.get(off);
+    if (hook !== undefined) {
+      cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: [] };
       chains.push(cur);
     }
     if (!cur) throw new Error(`table ${name}: entry at offset ${off} belongs to no chain`);
-    if (underflowAt.has(off) && cur.policy !== undefined) {
+    if (cur.policy !== undefined && underflowAt.has(off)) {
       const v = b.readInt32LE(off + to + EXT_HEADER);
       cur.policy = v === VERDICT.DROP ? 'DROP' : 'ACCEPT';
       cur.counters = readCounters(b, off + L.counters);
       cur = undefined;
       continue;
     }
-    if (cur.policy === undefined && next !== undefined && isError(next)) {
+    if (cur.policy === undefined && next !== undefined && errors[i + 1]) {
       cur = undefined; // a user chain's RETURN tail
       continue;
     }
@@ -371,23 +448,21 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   if (ii !== undefined) r.inInterface = ii;
   if (oi !== undefined) r.outInterface = oi;
   const p = b.readUInt16LE(e + L.proto);
-  if (p !== 0 || invert.protocol) {
-    const n = protoName(p);
-    r.protocol = n === String(p) ? p : n;
-  }
+  if (p !== 0 || invert.protocol) r.protocol = knownProtoName(p) ?? p;
   if (L.fFrag && flags & L.fFrag) r.fragment = true;
   if (inv && Object.keys(invert).length) r.invert = invert;
-  const matches: IptMatch[] = [];
-  for (let m = e + L.size; m < e + to; ) {
-    const size = b.readUInt16LE(m);
-    if (size < EXT_HEADER) throw new Error(`malformed match at offset ${m}`);
-    matches.push(decodeExt(b, m, size, family, 'match') as IptMatch);
-    m += size;
+  if (to > L.size) {
+    const matches: IptMatch[] = [];
+    for (let m = e + L.size; m < e + to; ) {
+      const size = b.readUInt16LE(m);
+      if (size < EXT_HEADER) throw new Error(`malformed match at offset ${m}`);
+      matches.push(decodeExt(b, m, size, family, 'match') as IptMatch);
+      m += size;
+    }
+    r.matches = matches;
   }
-  if (matches.length) r.matches = matches;
   const t = e + to;
-  const tname = b[t + 2] === 0 ? '' : latin1Name(b, t + 2, 29);
-  if (tname === '') {
+  if (b[t + 2] === 0) {
     const v = b.readInt32LE(t + EXT_HEADER);
     if (v < 0) {
       const verdict = VERDICT_NAME.get(v);

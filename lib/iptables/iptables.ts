@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
+import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeTable, orderChains } from './blob';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
@@ -82,10 +83,20 @@ export class Iptables extends KernelHandle {
   /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
   async read(table = 'filter'): Promise<IptTable> {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
-    const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table)));
-    const t = decodeTable(raw, this.family, table);
-    t.readState = { numEntries: raw.numEntries, digest: raw.digest };
-    return t;
+    // The read goes into the blob arena when it is free (no fresh pages for the kernel to fault in),
+    // and the block goes back to it once decoded: decoding copies everything it keeps.
+    const scratch = takeArena();
+    let block: Buffer | null = scratch;
+    try {
+      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table, scratch)));
+      if (raw.block) block = raw.block;
+      const entries = (raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size);
+      const t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries }, this.family, table);
+      t.readState = { numEntries: raw.numEntries, digest: raw.digest };
+      return t;
+    } finally {
+      if (block) releaseBlob(block);
+    }
   }
 
   /** Replaces the whole table in one kernel call. */
@@ -98,7 +109,7 @@ export class Iptables extends KernelHandle {
       const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
       hooks = info.validHooks;
     }
-    const enc = encodeTable(table, hooks);
+    const enc = encodeTable(table, hooks, takeBlob);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
     await this.diagnose(table, explain(this.family, this.run(
@@ -107,7 +118,7 @@ export class Iptables extends KernelHandle {
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    )));
+    ).finally(() => releaseBlob(enc.blob))));
   }
 
   /**

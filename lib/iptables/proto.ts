@@ -21,6 +21,11 @@ export function protoName(n: number): string {
   return NAMES[n] ?? String(n);
 }
 
+/** The name of a protocol number, undefined when it has none. */
+export function knownProtoName(n: number): string | undefined {
+  return NAMES[n];
+}
+
 /** A protocol name or number to its number; undefined when unknown. */
 export function protoNumber(p: string | number): number | undefined {
   if (typeof p === 'number') return Number.isInteger(p) && p >= 0 && p <= 255 ? p : undefined;

@@ -3,7 +3,7 @@
  * number (1-based, as iptables numbers rules) and the field.
  */
 import { ValidationError, ValidationErrors } from '../errors';
-import { parseCidr, parseCidr4Fast } from './addr';
+import { parseCidr, parseCidr4Into } from './addr';
 import { validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { isHook, TABLE_HOOKS, VERDICT } from './layout';
@@ -24,20 +24,21 @@ export function validateTable(t: IptTable): void {
   const names = new Set<string>();
   const hooks = TABLE_HOOKS[t.name];
   for (const [i, c] of t.chains.entries()) {
-    const at = `chains[${i}]${typeof c?.name === 'string' ? ` (${c.name})` : ''}`;
+    // Built only for a problem: this runs once per chain (10^5 chains in a big kube-proxy table).
+    const at = () => `chains[${i}]${typeof c?.name === 'string' ? ` (${c.name})` : ''}`;
     if (!c || typeof c.name !== 'string' || !CHAIN_NAME.test(c.name) || c.name === 'ERROR') {
-      add(`${at}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
+      add(`${at()}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
       continue;
     }
-    if (names.has(c.name)) add(`${at}.name`, 'duplicate chain name', c.name);
+    if (names.has(c.name)) add(`${at()}.name`, 'duplicate chain name', c.name);
     names.add(c.name);
     const builtin = hooks ? hooks.includes(c.name as never) : isHook(c.name) && c.policy !== undefined;
-    if (builtin && c.policy === undefined) add(`${at}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
-    if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${at}.policy`, 'must be ACCEPT or DROP', c.policy);
-    if (!builtin && c.policy !== undefined) add(`${at}.policy`, `only built-in chains of table ${t.name} have a policy`);
-    if (!builtin && /^[-]/.test(c.name)) add(`${at}.name`, 'must not start with "-"', c.name);
-    if (!builtin && (c.name in VERDICT || isHook(c.name))) add(`${at}.name`, 'is reserved', c.name);
-    if (!Array.isArray(c.rules)) add(`${at}.rules`, 'must be an array');
+    if (builtin && c.policy === undefined) add(`${at()}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
+    if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${at()}.policy`, 'must be ACCEPT or DROP', c.policy);
+    if (!builtin && c.policy !== undefined) add(`${at()}.policy`, `only built-in chains of table ${t.name} have a policy`);
+    if (!builtin && /^[-]/.test(c.name)) add(`${at()}.name`, 'must not start with "-"', c.name);
+    if (!builtin && (c.name in VERDICT || isHook(c.name))) add(`${at()}.name`, 'is reserved', c.name);
+    if (!Array.isArray(c.rules)) add(`${at()}.rules`, 'must be an array');
   }
   if (hooks) for (const h of hooks) if (!names.has(h)) add('chains', `table ${t.name} needs its built-in chain ${h}`);
   for (const c of t.chains) {
@@ -54,15 +55,17 @@ export function validateRule(
   // Field names are built only when there is a problem to report (this runs once per rule).
   const at = () => `chain ${chain} rule ${ruleNo}`;
   if (!r || typeof r !== 'object') return add(at(), 'must be an object', r);
-  for (const k of ['source', 'destination'] as const)
-    if (r[k] !== undefined && (typeof r[k] !== 'string' || !((family === 'ipv4' && parseCidr4Fast(r[k]!)) || parseCidr(r[k]!, family)))) add(`${at()}: ${k}`, `not an ${family} address or network`, r[k]);
-  for (const k of ['inInterface', 'outInterface'] as const)
-    if (r[k] !== undefined && !validIface(r[k])) add(`${at()}: ${k}`, 'must be an interface name of 1-15 characters ("+" suffix = prefix)', r[k]);
+  if (r.source !== undefined && !addrOk(r.source, family)) add(`${at()}: source`, `not an ${family} address or network`, r.source);
+  if (r.destination !== undefined && !addrOk(r.destination, family)) add(`${at()}: destination`, `not an ${family} address or network`, r.destination);
+  if (r.inInterface !== undefined && !validIface(r.inInterface)) add(`${at()}: inInterface`, IFACE_PROBLEM, r.inInterface);
+  if (r.outInterface !== undefined && !validIface(r.outInterface)) add(`${at()}: outInterface`, IFACE_PROBLEM, r.outInterface);
   if (r.protocol !== undefined && protoNumber(r.protocol) === undefined) add(`${at()}: protocol`, 'unknown protocol', r.protocol);
   if (r.fragment !== undefined && family === 'ipv6') add(`${at()}: fragment`, 'IPv4 only (use the frag match on IPv6)');
   if (r.invert?.fragment && !r.fragment) add(`${at()}: invert.fragment`, 'needs fragment: true');
-  if (r.matches !== undefined && !Array.isArray(r.matches)) add(`${at()}: matches`, 'must be an array');
-  for (const [i, m] of (r.matches ?? []).entries()) {
+  const ms = r.matches;
+  if (ms !== undefined && !Array.isArray(ms)) add(`${at()}: matches`, 'must be an array');
+  else if (ms) for (let i = 0; i < ms.length; i++) {
+    const m = ms[i];
     const f = () => `${at()}: matches[${i}]`;
     if (!m || typeof m !== 'object') {
       add(f(), 'must be an object', m);
@@ -78,7 +81,8 @@ export function validateRule(
       continue;
     }
     if (c.families && !c.families.includes(family)) add(`${f()}.type`, `not available for ${family}`, m.type);
-    for (const [k, p] of c.validate(m, family, r)) add(k ? `${f()}.${k}` : f(), p);
+    const problems = c.validate(m, family, r);
+    for (let k = 0; k < problems.length; k++) add(problems[k]![0] ? `${f()}.${problems[k]![0]}` : f(), problems[k]![1]);
   }
   const t = r.target;
   if (t === undefined) return;
@@ -94,7 +98,14 @@ export function validateRule(
   const c = targetByType.get(t.type);
   if (!c) return add(`${f()}.type`, 'unknown target type', t.type);
   if (c.families && !c.families.includes(family)) add(`${f()}.type`, `not available for ${family}`, t.type);
-  for (const [k, p] of c.validate(t, family, r)) add(k ? `${f()}.${k}` : f(), p);
+  const problems = c.validate(t, family, r);
+  for (let k = 0; k < problems.length; k++) add(problems[k]![0] ? `${f()}.${problems[k]![0]}` : f(), problems[k]![1]);
+}
+
+const IFACE_PROBLEM = 'must be an interface name of 1-15 characters ("+" suffix = prefix)';
+
+function addrOk(s: unknown, family: IptFamily): boolean {
+  return typeof s === 'string' && ((family === 'ipv4' && parseCidr4Into(s)) || parseCidr(s, family) !== undefined);
 }
 
 function checkRaw(m: { name?: unknown; revision?: unknown; data?: unknown }, f: string, add: (field: string, problem: string, value?: unknown) => void) {

@@ -33,6 +33,8 @@ function samePersistence(a: Service['persistence'], b: Service['persistence']): 
 
 /** Compares one service's two versions (same key); undefined when equal. */
 export function diffService(from: Service, to: Service): ServiceChange | undefined {
+  // The validation cache hands back the same object for an unchanged service.
+  if (from === to) return undefined;
   const fields: string[] = [];
   if (from.name !== to.name) fields.push('name');
   if (from.scheduler !== to.scheduler) fields.push('scheduler');

@@ -19,10 +19,11 @@ import { Nftables } from '../nft';
 import { describeNetns, type NetnsSpec } from '../netns';
 import { diffStates, formatDiff, isEmptyDiff } from './diff';
 import { IptablesBackend } from './modes/iptables/backend';
+import { RawNatReader } from './modes/iptables/raw';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
-import { validateState, type DesiredState, type State } from './state';
+import { validateState, ValidationCache, type DesiredState, type State } from './state';
 import type { ApplySummary, BackendRead, LbStatus, ModeBackend } from './types';
 
 export interface LoadBalancerOptions {
@@ -53,7 +54,13 @@ const factories: Record<Mode, BackendFactory> = {
     const ns = netns !== undefined ? { netns } : {};
     const ipv4 = await Iptables.open({ ...ns, family: 'ipv4' });
     try {
-      return new IptablesBackend({ ipv4, ipv6: await Iptables.open({ ...ns, family: 'ipv6' }) });
+      const ipv6 = await Iptables.open({ ...ns, family: 'ipv6' });
+      try {
+        return new IptablesBackend({ ipv4, ipv6 }, await RawNatReader.open(netns));
+      } catch (e) {
+        await ipv6.close();
+        throw e;
+      }
     } catch (e) {
       await ipv4.close();
       throw e;
@@ -72,12 +79,15 @@ export class LoadBalancer implements AsyncDisposable {
   #backend: ModeBackend;
   #opts: LoadBalancerOptions;
   #otherModesChecked = false;
+  /** Unchanged services of the next input skip validation and come back as the same objects. */
+  #validated: ValidationCache;
 
   private constructor(backend: ModeBackend, opts: LoadBalancerOptions) {
     this.#backend = backend;
     this.mode = opts.mode;
     this.netns = opts.netns;
     this.#opts = opts;
+    this.#validated = new ValidationCache(opts.mode);
   }
 
   static async open(opts: LoadBalancerOptions): Promise<LoadBalancer> {
@@ -89,7 +99,7 @@ export class LoadBalancer implements AsyncDisposable {
 
   /** Validates `input` for this mode (throws ValidationError naming the field) and normalises it. */
   validate(input: DesiredState | unknown): State {
-    return validateState(input, this.mode);
+    return validateState(input, this.mode, this.#validated);
   }
 
   /** Makes the kernel match `input`; returns what changed. Applying the same state twice changes nothing. */

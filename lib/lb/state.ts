@@ -191,7 +191,74 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
  * Validates and normalises a desired state. With `mode`, also checks that the mode can do every
  * scheduler and option. Throws ValidationError (one problem) or ValidationErrors (several).
  */
-export function validateState(input: unknown, mode?: Mode): State {
+/** Whether `input` is exactly the plain data `raw` (a validated input's copy): same keys, same values. */
+function samePlain(input: unknown, raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null) return input === raw;
+  if (typeof input !== 'object' || input === null) return false;
+  if (Array.isArray(raw)) {
+    if (!Array.isArray(input) || input.length !== raw.length) return false;
+    for (let i = 0; i < raw.length; i++) if (!(i in input) || !samePlain(input[i], raw[i])) return false;
+    return true;
+  }
+  if (Array.isArray(input)) return false;
+  const proto = Object.getPrototypeOf(input) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  let n = 0;
+  for (const k in raw) {
+    if (!Object.prototype.hasOwnProperty.call(input, k) || !samePlain((input as Record<string, unknown>)[k], (raw as Record<string, unknown>)[k])) return false;
+    n++;
+  }
+  // Extra keys in the input (even with an undefined value) are validation's business.
+  for (const k in input) if (--n < 0 || !Object.prototype.hasOwnProperty.call(raw, k)) return false;
+  return n === 0;
+}
+
+interface CacheEntry {
+  /** A private copy of the input that validated (the caller may mutate theirs). */
+  raw: unknown;
+  svc: Service;
+  key: string;
+}
+
+/**
+ * Normalised services of the last successful validation, by service name (one cache per
+ * LoadBalancer: validation depends on the mode). A service whose input is exactly what validated
+ * last time (compared field by field with a private copy) is not validated again and comes back as
+ * the same Service object, which lets the diff and the per-service compile caches skip it by
+ * identity: at 10k services an apply that changes one validates one. Service objects are never
+ * mutated.
+ */
+export class ValidationCache {
+  #byName = new Map<string, CacheEntry>();
+  constructor(readonly mode: Mode | undefined) {}
+
+  /** @internal validateState's lookup; undefined = validate this one. */
+  lookup(input: unknown): CacheEntry | undefined {
+    if (typeof input !== 'object' || input === null) return undefined;
+    const name = (input as Record<string, unknown>).name;
+    if (typeof name !== 'string') return undefined;
+    const e = this.#byName.get(name);
+    return e && samePlain(input, e.raw) ? e : undefined;
+  }
+
+  /** @internal Keeps exactly the services of the state that just validated. */
+  replace(next: Map<string, CacheEntry>): void {
+    this.#byName = next;
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+}
+
+/** A private copy of a validated service input (JSON data: validation accepted it). */
+function copyInput(s: unknown): unknown {
+  return JSON.parse(JSON.stringify(s)) as unknown;
+}
+
+export function validateState(input: unknown, mode?: Mode, cache?: ValidationCache): State {
+  if (cache && cache.mode !== mode) throw new Error('ValidationCache used with another mode');
+  const next = cache ? new Map<string, CacheEntry>() : undefined;
   const c = new Collector();
   if (!isObject(input)) throw new ValidationError('state', 'must be an object { services: [...] }', input);
   checkKeys(c, input, ['services'], '');
@@ -200,10 +267,12 @@ export function validateState(input: unknown, mode?: Mode): State {
   const byKey = new Map<string, number>();
   const byName = new Map<string, number>();
   input.services.forEach((s, i) => {
+    const hit = cache?.lookup(s);
     const path = `services[${i}]`;
-    const svc = validateService(c, s, path, mode);
+    const svc = hit ? hit.svc : validateService(c, s, path, mode);
     if (!svc) return;
-    const k = serviceKey(svc);
+    const k = hit ? hit.key : serviceKey(svc);
+    if (next) next.set(svc.name, hit ?? { raw: copyInput(s), svc, key: k });
     const dupKey = byKey.get(k);
     if (dupKey !== undefined) c.add(path, `service "${svc.name}": duplicate VIP:port:protocol ${k} (also services[${dupKey}] "${services.find((x) => serviceKey(x) === k)?.name}")`, k);
     else byKey.set(k, i);
@@ -222,6 +291,7 @@ export function validateState(input: unknown, mode?: Mode): State {
     });
     throw errs.length === 1 ? errs[0]! : new ValidationErrors(errs);
   }
+  if (cache && next) cache.replace(next);
   return { services };
 }
 

@@ -70,29 +70,46 @@ Napi::Value GetInfo(const Napi::CallbackInfo& info) {
       [](Napi::Env env, TableInfo& r) { return InfoToJs(env, r); });
 }
 
-// getTable(handle, v6, table) -> Promise<{...info, entries: Buffer, digest: string}>
+// getTable(handle, v6, table, scratch: Buffer | null) -> Promise<{...info, block: Buffer | null,
+// entriesOffset, digest}>. The entries are at [entriesOffset, entriesOffset + size) of `block` (a
+// new block owned by the Buffer) or, when `block` is null, of the scratch Buffer they were read into.
 Napi::Value GetTable(const Napi::CallbackInfo& info) {
   Args a = CommonArgs(info);
+  uint8_t* scratch = nullptr;
+  size_t scratchLength = 0;
+  // The scratch Buffer stays referenced until the job is destroyed (on the JS thread).
+  auto refs = std::make_shared<std::vector<Napi::ObjectReference>>();
+  if (info.Length() > 3 && info[3].IsBuffer()) {
+    auto sb = info[3].As<Napi::Buffer<uint8_t>>();
+    scratch = sb.Data();
+    scratchLength = sb.Length();
+    refs->push_back(Napi::Persistent(sb.As<Napi::Object>()));
+  }
   return RunAsync<std::shared_ptr<TableBlob>>(
       info.Env(),
-      [a]() {
+      [a, scratch, scratchLength, refs]() {
         NetnsGuard in(*a.ns);
         // shared_ptr with a deleter: the entries are freed if the result never reaches JS.
-        std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table)), [](TableBlob* b) {
-          free(b->base);
+        std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table, scratch, scratchLength)), [](TableBlob* b) {
+          if (!b->inScratch) free(b->base);
           delete b;
         });
         return out;
       },
       [](Napi::Env env, std::shared_ptr<TableBlob>& r) {
         Napi::Object o = InfoToJs(env, r->info);
-        // The Buffer views the entries inside the block; its finalizer frees the whole block.
+        o.Set("entriesOffset", static_cast<double>(iptables::EntriesOffset()));
+        o.Set("digest", DigestHex(r->digest));
+        if (r->inScratch) {
+          o.Set("block", env.Null());
+          return o;
+        }
+        // The Buffer is the whole block; its finalizer frees it.
         Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-            env, r->entries, r->length, [](Napi::Env, uint8_t*, uint8_t* base) { free(base); }, r->base);
+            env, r->base, r->capacity, [](Napi::Env, uint8_t* base) { free(base); });
         r->base = nullptr;
         r->entries = nullptr;
-        o.Set("entries", buf);
-        o.Set("digest", DigestHex(r->digest));
+        o.Set("block", buf);
         return o;
       });
 }

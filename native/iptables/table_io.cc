@@ -72,7 +72,7 @@ TableInfo InfoLocked(int fd, bool v6, const std::string& table) {
   return info;
 }
 
-TableBlob GetLocked(int fd, bool v6, const std::string& table) {
+TableBlob GetLocked(int fd, bool v6, const std::string& table, uint8_t* scratch = nullptr, size_t scratchLength = 0) {
   // The table can change between GET_INFO and GET_ENTRIES (the kernel then says EAGAIN because the
   // size differs): bounded retries.
   for (int attempt = 0;; attempt++) {
@@ -82,9 +82,15 @@ TableBlob GetLocked(int fd, bool v6, const std::string& table) {
     // only up to its NUL (xt_obj_to_user), so the rest of the field keeps what the buffer held, and
     // the digest must see the same bytes every time. The entries are then handed to JavaScript in
     // place, without a second copy (a 10k-service table is ~200 MB).
-    std::unique_ptr<uint8_t, decltype(&free)> buf(static_cast<uint8_t*>(calloc(1, total)), &free);
-    if (!buf) throw KernelFailure(ENOMEM, "allocate table buffer");
-    auto* ge = reinterpret_cast<ipt_get_entries*>(buf.get());
+    const bool inScratch = scratch != nullptr && total <= scratchLength;
+    // Room to spare (never touched, so it costs no page): the block is kept by JavaScript as its
+    // blob arena, and the next read or commit of a table that grew a little still fits.
+    const size_t capacity = total + total / 8 + 4096;
+    std::unique_ptr<uint8_t, decltype(&free)> buf(inScratch ? nullptr : static_cast<uint8_t*>(calloc(1, capacity)), &free);
+    if (inScratch) memset(scratch, 0, total);
+    else if (!buf) throw KernelFailure(ENOMEM, "allocate table buffer");
+    uint8_t* block = inScratch ? scratch : buf.get();
+    auto* ge = reinterpret_cast<ipt_get_entries*>(block);
     strncpy(ge->name, table.c_str(), sizeof ge->name - 1);
     ge->size = info.size;
     socklen_t len = static_cast<socklen_t>(total);
@@ -96,7 +102,9 @@ TableBlob GetLocked(int fd, bool v6, const std::string& table) {
     TableBlob out;
     out.info = info;
     out.length = info.size;
-    out.base = buf.release();
+    out.inScratch = inScratch;
+    out.capacity = inScratch ? scratchLength : capacity;
+    out.base = inScratch ? scratch : buf.release();
     out.entries = out.base + sizeof(ipt_get_entries);
     out.digest = DigestEntries(v6, out.entries, out.length);
     return out;
@@ -143,12 +151,14 @@ TableInfo GetTableInfo(bool v6, const std::string& table) {
   return InfoLocked(s.fd(), v6, table);
 }
 
-TableBlob GetTable(bool v6, const std::string& table) {
+TableBlob GetTable(bool v6, const std::string& table, uint8_t* scratch, size_t scratchLength) {
   CheckName(table);
   std::lock_guard<std::mutex> lock(XtMutex());
   RawSocket s(v6);
-  return GetLocked(s.fd(), v6, table);
+  return GetLocked(s.fd(), v6, table, scratch, scratchLength);
 }
+
+size_t EntriesOffset() { return sizeof(ipt_get_entries); }
 
 void ReplaceTable(const ReplaceRequest& req) {
   CheckName(req.table);

@@ -21,7 +21,10 @@ struct TableInfo {
 
 struct TableBlob {
   TableInfo info;
-  uint8_t* base = nullptr;     // malloc'd block, owned by whoever takes it (handed to a JS Buffer)
+  uint8_t* base = nullptr;     // malloc'd block, owned by whoever takes it (handed to a JS Buffer),
+                               // or the caller's scratch block when inScratch (not owned)
+  bool inScratch = false;
+  size_t capacity = 0;         // bytes of the block at base
   uint8_t* entries = nullptr;  // inside base: the entries after the ipt_get_entries header
   size_t length = 0;
   uint64_t digest = 0;         // of the entries with counters left out: what "unchanged" compares
@@ -43,7 +46,13 @@ struct ReplaceRequest {
 
 // Both run on a worker thread already inside the target namespace; both take the process-wide
 // x_tables mutex so that kernlb's own check-then-replace sequences never interleave.
-TableBlob GetTable(bool v6, const std::string& table);
+// With a scratch block of at least the table's size plus the get_entries header, the entries are
+// read into it (zeroed first) instead of a fresh allocation: fresh memory costs a page fault per
+// 4 KiB while the kernel copies into it, ~100 ms of system time for a 160 MB table.
+TableBlob GetTable(bool v6, const std::string& table, uint8_t* scratch = nullptr, size_t scratchLength = 0);
+
+// Where the entries start in a block read by GetTable (sizeof ipt_get_entries).
+size_t EntriesOffset();
 TableInfo GetTableInfo(bool v6, const std::string& table);
 void ReplaceTable(const ReplaceRequest& req);
 

@@ -38,6 +38,39 @@ describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` :
     expect(st.state.services.map((s) => [s.name, s.scheduler, s.endpoints.length])).toEqual([['api', 'random', 2], ['web', 'rr', 3]]);
   });
 
+  it('a small change reuses the last commit: unchanged services keep counters set meanwhile; a foreign rule added meanwhile is kept', async () => {
+    await using a = await createNetns('lbi');
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    // web and extra are IPv4: a change of extra commits the IPv4 table, web's chains are reused.
+    const change = (weight: number): DesiredState => ({
+      services: [...iptState.services, { name: 'extra', vip: '10.96.0.20', port: 80, scheduler: 'random', endpoints: [{ address: '10.244.2.1', port: 80, weight }, { address: '10.244.2.2', port: 80 }] }],
+    });
+    await lb.apply(change(1));
+    // Someone sets counters on web's endpoint rules (same entries: the digest, which skips counters, is unchanged).
+    const saved = (await a.exec(['iptables-legacy-save', '-c', '-t', 'nat'])).stdout;
+    const svcWeb = /-j (KERNLB-SVC-\S+)$/m.exec(saved.split('\n').find((l) => l.includes('"web tcp/'))!)![1]!;
+    const bumped = saved.replace(new RegExp(`^\\[0:0\\] (-A ${svcWeb} .*-j KERNLB-SEP-.*)$`, 'gm'), '[7:700] $1');
+    expect(bumped).not.toBe(saved);
+    await a.exec(['iptables-legacy-restore', '-c'], { input: bumped });
+    const r = await lb.apply(change(3));
+    expect(r.lines).toHaveLength(1);
+    const web = (await lb.status()).services.find((s) => s.name === 'web')!;
+    expect(web.endpoints.filter((e) => e.weight > 0).map((e) => e.counters.packets)).toEqual([7, 7]);
+    // A foreign rule between two applies: the table is no longer what kernlb committed, so it is read again.
+    await a.exec(['iptables-legacy', '-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '--dport', '22', '-j', 'DNAT', '--to-destination', '10.9.9.9:22']);
+    const r2 = await lb.apply(change(4));
+    expect(r2.lines).toHaveLength(1);
+    const out = await save(a);
+    expect(out).toMatch(/--dport 22 -j DNAT --to-destination 10\.9\.9\.9:22/);
+    const fresh = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    try {
+      expect((await fresh.diff(change(4))).empty).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+    expect((await lb.apply(change(4))).changed).toBe(false);
+  });
+
   it('leaves rules that are not kernlb\'s alone and removes only its own on clear()', async () => {
     await using a = await createNetns('lbi');
     await a.exec(['iptables-legacy', '-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '--dport', '22', '-j', 'DNAT', '--to-destination', '10.9.9.9:22']);

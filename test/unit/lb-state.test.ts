@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError, ValidationErrors } from '../../lib/errors';
 import { parseAddress } from '../../lib/lb/address';
-import { validateState } from '../../lib/lb/state';
+import { validateState, ValidationCache } from '../../lib/lb/state';
 import { demoState } from '../fixtures/lb-state';
 
 function problems(input: unknown, mode?: 'ipvs' | 'nftables' | 'iptables'): string[] {
@@ -106,5 +106,51 @@ describe('lb state: validation names the field and the service', () => {
       expect((e as ValidationErrors).errors).toHaveLength(2);
       expect((e as Error).message).toMatch(/and 1 more/);
     }
+  });
+});
+
+describe('ValidationCache', () => {
+  const copy = () => JSON.parse(JSON.stringify(demoState)) as typeof demoState;
+
+  it('an unchanged service (even a fresh copy of the input) comes back as the same object; a changed one is validated again', () => {
+    const cache = new ValidationCache('nftables');
+    const a = validateState(copy(), 'nftables', cache);
+    const b = validateState(copy(), 'nftables', cache);
+    expect(b.services[0]).toBe(a.services[0]);
+    expect(b.services[1]).toBe(a.services[1]);
+    expect(b).toEqual(validateState(copy(), 'nftables'));
+    const input = copy();
+    input.services[0]!.endpoints[0]!.weight = 5;
+    const c = validateState(input, 'nftables', cache);
+    expect(c.services[0]).not.toBe(a.services[0]);
+    expect(c.services[0]!.endpoints.find((e) => e.address === '10.244.1.3')!.weight).toBe(5);
+    expect(c.services[1]).toBe(a.services[1]);
+  });
+
+  it('the caller mutating its input after validation does not leak into the cache', () => {
+    const cache = new ValidationCache('nftables');
+    const input = copy();
+    validateState(input, 'nftables', cache);
+    input.services[0]!.port = 81;
+    expect(validateState(input, 'nftables', cache).services.find((s) => s.name === 'web')!.port).toBe(81);
+  });
+
+  it('invalid input that differs from a cached one only in ways JSON would hide is still refused', () => {
+    const cache = new ValidationCache('nftables');
+    validateState(copy(), 'nftables', cache);
+    const extra = copy() as unknown as { services: Record<string, unknown>[] };
+    extra.services[0]!.extra = undefined;
+    expect(() => validateState(extra, 'nftables', cache)).toThrow(/services\[0\]\.extra/);
+    const nan = copy() as unknown as { services: { endpoints: { weight?: number }[] }[] };
+    nan.services[0]!.endpoints[0]!.weight = NaN;
+    expect(() => validateState(nan, 'nftables', cache)).toThrow(/weight/);
+    // A duplicate of a cached service is still caught by the cross-service checks.
+    const dup = copy();
+    dup.services.push(dup.services[0]!);
+    expect(() => validateState(dup, 'nftables', cache)).toThrow(/duplicate/);
+  });
+
+  it('is tied to one mode', () => {
+    expect(() => validateState(copy(), 'iptables', new ValidationCache('nftables'))).toThrow(/mode/);
   });
 });

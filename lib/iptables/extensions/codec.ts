@@ -31,8 +31,15 @@ export interface Codec<T extends { type: string }> {
   /** Unaligned kernel struct size for a family and revision. */
   size(family: IptFamily, revision: number): number;
   encode(v: T, b: Buffer, family: IptFamily): void;
+  /**
+   * Optional fast path of encode: writes the same bytes straight into a zero-filled table blob at
+   * `off` (where the data starts), without a view object per extension.
+   */
+  encodeAt?(v: T, b: Buffer, off: number, family: IptFamily): void;
   /** undefined: this codec does not own these bytes (another alias does, or a revision not typed). */
   decode(b: Buffer, family: IptFamily, revision: number): T | undefined;
+  /** Optional fast path of decode: the same answer from `len` data bytes at `off` of a table blob. */
+  decodeAt?(b: Buffer, off: number, len: number, family: IptFamily, revision: number): T | undefined;
   /** Problems with v, as [field suffix, problem]; empty when valid. */
   validate(v: T, family: IptFamily, rule: IptRule): Array<[string, string]>;
   /** Text printed after "-m name" / "-j NAME", each option starting with a space. */
@@ -99,6 +106,35 @@ export function readCString(b: Buffer, off: number, len: number): string {
   return b.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
 }
 export function writeCString(b: Buffer, off: number, len: number, s: string): void {
+  b.write(s, off, Math.min(Buffer.byteLength(s), len - 1), 'utf8');
+}
+
+/**
+ * readCString for a field at an offset of a big buffer (no view object): ASCII, the common case, is
+ * decoded as Latin-1 (same characters, cheaper than the UTF-8 decoder); anything else as UTF-8.
+ */
+export function readCStringAt(b: Buffer, off: number, len: number): string {
+  let end = off, ascii = true;
+  const max = off + len;
+  for (; end < max; end++) {
+    const c = b[end]!;
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+  }
+  return b.toString(ascii ? 'latin1' : 'utf8', off, end);
+}
+/** writeCString at an offset of a zero-filled buffer (ASCII written here, else the UTF-8 encoder). */
+export function writeCStringAt(b: Buffer, off: number, len: number, s: string): void {
+  const n = s.length;
+  if (n < len) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[off + i] = c;
+    }
+    if (i === n) return;
+  }
   b.write(s, off, Math.min(Buffer.byteLength(s), len - 1), 'utf8');
 }
 

@@ -36,6 +36,13 @@ export const markTarget: Codec<MarkTarget> = {
     b.writeUInt32LE(mark, 0);
     b.writeUInt32LE(mask, 4);
   },
+  decodeAt: (b, off, _len, _f, revision) =>
+    (revision === 2 ? { type: 'MARK', op: 'xset', value: b.readUInt32LE(off), mask: b.readUInt32LE(off + 4) } : undefined),
+  encodeAt(v, b, off) {
+    const [mark, mask] = markBits(v);
+    b.writeUInt32LE(mark, off);
+    b.writeUInt32LE(mask, off + 4);
+  },
   decode: (b, _f, revision) => (revision === 2 ? { type: 'MARK', op: 'xset', value: b.readUInt32LE(0), mask: b.readUInt32LE(4) } : undefined),
   validate(v) {
     if (!['set', 'xset', 'or', 'and', 'xor'].includes(v.op)) return [['op', 'must be set, xset, or, and or xor']];

@@ -30,6 +30,14 @@ function codec<T extends MarkMatch | ConnmarkMatch>(type: T['type']): Codec<T> {
       b.writeUInt32LE((v.mask ?? 0xffffffff) >>> 0, 4);
       b[8] = v.invert ? 1 : 0;
     },
+    decodeAt(b, off, _len, _f, revision) {
+      if (revision !== 1) return undefined;
+      const v = { type, mark: b.readUInt32LE(off) } as T;
+      const mask = b.readUInt32LE(off + 4);
+      if (mask !== 0xffffffff) v.mask = mask;
+      if (b[off + 8]) v.invert = true;
+      return v;
+    },
     decode(b, _f, revision) {
       if (revision !== 1) return undefined;
       const mask = b.readUInt32LE(4);

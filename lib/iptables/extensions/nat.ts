@@ -6,7 +6,7 @@
  * `iptables -t nat -A KUBE-SEP-X -p tcp -j DNAT --to-destination 10.244.1.5:8080`
  * `iptables -t nat -A POSTROUTING -j MASQUERADE --random-fully`
  */
-import { formatAddr, parseAddr } from '../addr';
+import { cidr4, formatAddr, parseAddr, parseCidr4Into } from '../addr';
 import type { IptFamily, IptRule } from '../types';
 import { arg, opt, port, ParseProblem, type Codec, type ParsedOption } from './codec';
 
@@ -118,6 +118,83 @@ function fromRange(r: Range): NatRangeFields & { random?: boolean; persistent?: 
   return out;
 }
 
+// IPv4 fast paths (kube-proxy writes one DNAT per endpoint): the same bytes and the same model as
+// writeRange/readRange, without a Buffer per address.
+
+/** An IPv4 address as a number, or -1 when it is not a plain dotted quad. */
+function v4(s: string): number {
+  return s.indexOf('/') < 0 && parseCidr4Into(s) ? cidr4.addr : -1;
+}
+function flagsOf(v: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean }): number {
+  return (v.address ? MAP_IPS : 0) | (v.port !== undefined ? PROTO : 0) | (v.random ? RANDOM : 0) | (v.persistent ? PERSISTENT : 0) | (v.fullyRandom ? FULLY : 0);
+}
+function encodeRangeAt(
+  v: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean }, b: Buffer, off: number, layout: Layout, family: IptFamily,
+): void {
+  let min = 0, max = 0;
+  if (family === 'ipv4' && v.address) {
+    min = v4(v.address);
+    max = v.addressMax ? v4(v.addressMax) : min;
+  }
+  if (family !== 'ipv4' || min < 0 || max < 0) {
+    writeRange(b.subarray(off, off + SIZE[layout]), layout, toRange(v, family));
+    return;
+  }
+  const minPort = v.port ?? 0, maxPort = v.port === undefined ? 0 : v.portMax ?? v.port;
+  if (layout === 'compat') {
+    b.writeUInt32LE(1, off);
+    b.writeUInt32LE(flagsOf(v), off + 4);
+    b.writeUInt32BE(min, off + 8);
+    b.writeUInt32BE(max, off + 12);
+    b.writeUInt16BE(minPort, off + 16);
+    b.writeUInt16BE(maxPort, off + 18);
+    return;
+  }
+  b.writeUInt32LE(flagsOf(v), off);
+  b.writeUInt32BE(min, off + 4);
+  b.writeUInt32BE(max, off + 20);
+  b.writeUInt16BE(minPort, off + 36);
+  b.writeUInt16BE(maxPort, off + 38);
+}
+const quad = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+/** readRange + fromRange for IPv4 in place; undefined where readRange declines. */
+function decodeRange4At(
+  b: Buffer, off: number, layout: Layout,
+): { flags: number; fields: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean } } | undefined {
+  let flags: number, min: number, max: number, minPort: number, maxPort: number;
+  if (layout === 'compat') {
+    if (b.readUInt32LE(off) !== 1) return undefined;
+    flags = b.readUInt32LE(off + 4);
+    min = b.readUInt32BE(off + 8);
+    max = b.readUInt32BE(off + 12);
+    minPort = b.readUInt16BE(off + 16);
+    maxPort = b.readUInt16BE(off + 18);
+  } else {
+    if (layout === 'range2' && b.readUInt16BE(off + 40) !== 0) return undefined;
+    flags = b.readUInt32LE(off);
+    min = b.readUInt32BE(off + 4);
+    max = b.readUInt32BE(off + 20);
+    minPort = b.readUInt16BE(off + 36);
+    maxPort = b.readUInt16BE(off + 38);
+  }
+  const out: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean } = {};
+  if (flags & MAP_IPS) {
+    out.address = quad(min);
+    if (min !== max) out.addressMax = quad(max);
+  }
+  if (flags & PROTO) {
+    out.port = minPort;
+    if (maxPort !== minPort) out.portMax = maxPort;
+  }
+  if (flags & RANDOM) out.random = true;
+  if (flags & PERSISTENT) out.persistent = true;
+  if (flags & FULLY) out.fullyRandom = true;
+  return { flags, fields: out };
+}
+function addrOk(s: string, family: IptFamily): boolean {
+  return (family === 'ipv4' && typeof s === 'string' && v4(s) >= 0) || parseAddr(s, family) !== undefined;
+}
+
 /** sprint_range: addr[-addr][:port[-port]], IPv6 addresses in brackets when a port follows. */
 function rangeText(v: NatRangeFields, family: IptFamily): string {
   // IPv6 with ports: "[first-last]:ports" (the brackets hold the whole address range).
@@ -169,7 +246,7 @@ const PORT_PROTOS = ['tcp', 'udp', 'sctp', 'dccp', 'udplite', 6, 17, 132, 33, 13
 function validateRange(v: NatRangeFields, family: IptFamily, rule: IptRule, needAddress: boolean): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   if (needAddress && !v.address) out.push(['address', 'is required']);
-  if (v.address !== undefined && !parseAddr(v.address, family)) out.push(['address', `not an ${family} address`]);
+  if (v.address !== undefined && !addrOk(v.address, family)) out.push(['address', `not an ${family} address`]);
   if (v.addressMax !== undefined) {
     const lo = v.address ? parseAddr(v.address, family) : undefined, hi = parseAddr(v.addressMax, family);
     if (!hi) out.push(['addressMax', `not an ${family} address`]);
@@ -218,6 +295,12 @@ export const dnat: Codec<DnatTarget> = {
   revision: () => 2,
   size: () => SIZE.range2,
   encode: (v, b, family) => writeRange(b, 'range2', toRange(v, family)),
+  encodeAt: (v, b, off, family) => encodeRangeAt(v, b, off, 'range2', family),
+  decodeAt(b, off, len, family, revision) {
+    if (family !== 'ipv4' || revision !== 2) return dnat.decode(b.subarray(off, off + len), family, revision);
+    const r = decodeRange4At(b, off, 'range2');
+    return r && !(r.flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) ? ({ type: 'DNAT', ...r.fields } as DnatTarget) : undefined;
+  },
   decode(b, family, revision) {
     const layout: Layout | undefined = revision === 2 ? 'range2' : revision === 1 ? 'range' : family === 'ipv4' && revision === 0 ? 'compat' : undefined;
     const r = layout && readRange(b, layout, family);
@@ -242,6 +325,7 @@ export const snat: Codec<SnatTarget> = {
   revision: (family) => (family === 'ipv4' ? 0 : 1),
   size: (family) => SIZE[v4layout(family)],
   encode: (v, b, family) => writeRange(b, v4layout(family), toRange(v, family)),
+  encodeAt: (v, b, off, family) => encodeRangeAt(v, b, off, v4layout(family), family),
   decode(b, family, revision) {
     const layout: Layout | undefined = revision === 2 ? 'range2' : revision === 1 ? 'range' : family === 'ipv4' ? 'compat' : undefined;
     const r = layout && readRange(b, layout, family);
@@ -266,6 +350,7 @@ export const masquerade: Codec<MasqueradeTarget> = {
   revision: () => 0,
   size: (family) => SIZE[v4layout(family)],
   encode: (v, b, family) => writeRange(b, v4layout(family), toRange(v, family)),
+  encodeAt: (v, b, off, family) => encodeRangeAt(v, b, off, v4layout(family), family),
   decode(b, family, revision) {
     const r = revision === 0 ? readRange(b, v4layout(family), family) : undefined;
     if (!r || r.flags & (MAP_IPS | PERSISTENT)) return undefined;

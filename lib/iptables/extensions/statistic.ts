@@ -33,6 +33,15 @@ export const statistic: Codec<StatisticMatch> = {
   name: 'statistic',
   revision: () => 0,
   size: () => 24,
+  encodeAt(v, b, off) {
+    b[off] = v.mode === 'random' ? 0 : 1;
+    b[off + 2] = v.invert ? 1 : 0;
+    const first = v.mode === 'random' ? probabilityToKernel(v.probability) : v.every - 1;
+    const packet = v.mode === 'nth' ? v.packet ?? 0 : 0;
+    b.writeUInt32LE(first, off + 4);
+    b.writeUInt32LE(packet, off + 8);
+    b.writeUInt32LE((first - packet) >>> 0, off + 12);
+  },
   encode(v, b) {
     b.writeUInt16LE(v.mode === 'random' ? 0 : 1, 0);
     b.writeUInt16LE(v.invert ? 1 : 0, 2);
@@ -43,6 +52,15 @@ export const statistic: Codec<StatisticMatch> = {
     b.writeUInt32LE(first, 4);
     b.writeUInt32LE(packet, 8);
     b.writeUInt32LE((first - packet) >>> 0, 12);
+  },
+  decodeAt(b, off) {
+    const mode = b.readUInt16LE(off);
+    const invert = (b.readUInt16LE(off + 2) & 1) === 1;
+    if (mode === 0) {
+      const probability = b.readUInt32LE(off + 4) / SCALE;
+      return invert ? { type: 'statistic', mode: 'random', probability, invert } : { type: 'statistic', mode: 'random', probability };
+    }
+    return statistic.decode(b.subarray(off, off + 24), 'ipv4', 0);
   },
   decode(b) {
     const mode = b.readUInt16LE(0);

@@ -29,6 +29,11 @@ function flagBits(list: TcpFlag[]): number {
 }
 
 export function writePorts(b: Buffer, off: number, p: PortRange | undefined): void {
+  if (typeof p === 'number') {
+    b.writeUInt16LE(p, off);
+    b.writeUInt16LE(p, off + 2);
+    return;
+  }
   const [lo, hi] = p === undefined ? [0, 65535] : portRange(p);
   b.writeUInt16LE(lo, off);
   b.writeUInt16LE(hi, off + 2);
@@ -49,6 +54,17 @@ export const tcp: Codec<TcpMatch> = {
   name: 'tcp',
   revision: () => 0,
   size: () => 12,
+  encodeAt(v, b, off) {
+    writePorts(b, off, v.sport);
+    writePorts(b, off + 4, v.dport);
+    b[off + 8] = v.option ?? 0;
+    if (v.flags) {
+      b[off + 9] = flagBits(v.flags.mask);
+      b[off + 10] = flagBits(v.flags.set);
+    }
+    const iv = v.invert;
+    if (iv) b[off + 11] = (iv.sport ? INV.sport : 0) | (iv.dport ? INV.dport : 0) | (iv.flags ? INV.flags : 0) | (iv.option ? INV.option : 0);
+  },
   encode(v, b) {
     writePorts(b, 0, v.sport);
     writePorts(b, 4, v.dport);
@@ -60,6 +76,22 @@ export const tcp: Codec<TcpMatch> = {
     let inv = 0;
     for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (v.invert?.[k]) inv |= INV[k];
     b[11] = inv;
+  },
+  decodeAt(b, off) {
+    const mask = b[off + 9]!, set = b[off + 10]!, inv = b[off + 11]!, option = b[off + 8]!;
+    if ((mask | set) & ~0x3f || inv & ~0xf) return undefined;
+    const v: TcpMatch = { type: 'tcp' };
+    const sp = readPorts(b, off), dp = readPorts(b, off + 4);
+    if (sp !== undefined) v.sport = sp;
+    if (dp !== undefined) v.dport = dp;
+    if (option || inv & INV.option) v.option = option;
+    if (mask || inv & INV.flags) v.flags = { mask: bitNames(mask, TCP_FLAGS) as TcpFlag[], set: bitNames(set, TCP_FLAGS) as TcpFlag[] };
+    if (inv) {
+      const invert: NonNullable<TcpMatch['invert']> = {};
+      for (const k of Object.keys(INV) as Array<keyof typeof INV>) if (inv & INV[k]) invert[k] = true;
+      v.invert = invert;
+    }
+    return v;
   },
   decode(b) {
     if ((b[9]! | b[10]!) & ~0x3f || b[11]! & ~0xf) return undefined;

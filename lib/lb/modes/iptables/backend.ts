@@ -9,6 +9,8 @@ import { parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
+import { orderChains } from '../../../iptables/blob';
+import { entryCount, RawNatReader, refreshCounters } from './raw';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
   CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
@@ -132,23 +134,64 @@ export interface IptRead extends BackendRead {
   decoded: Record<Fam, ReturnType<typeof decodeIptables>>;
 }
 
+type Decoded = ReturnType<typeof decodeIptables>;
+
+/** One family's nat table as kernlb last saw or committed it, with what the next apply needs. */
+interface Known {
+  table: IptTable;
+  decoded: Decoded;
+  /** table.chains in the kernel's order, computed once (for refreshCounters). */
+  ordered?: IptTable['chains'];
+}
+
 export class IptablesBackend implements ModeBackend<IptRead> {
   readonly mode = 'iptables' as const;
-  constructor(private readonly handles: Record<Fam, Iptables>) {}
+  /**
+   * Per family, the table kernlb read or committed last. Trusted for apply only while the kernel's
+   * nat table has the same entry count and digest (read raw, not decoded); the counters are then
+   * refreshed from the raw entries. Anything else (someone else's commit, a conflict, an error)
+   * drops it and the table is read and decoded again. The commit's own expectUnchanged check
+   * still guards the window between that read and the replace.
+   */
+  #known: Partial<Record<Fam, Known>> = {};
 
-  async read(): Promise<IptRead> {
-    const [t4, t6] = await Promise.all([this.handles.ipv4.read('nat'), this.handles.ipv6.read('nat')]);
-    const d4 = decodeIptables(t4);
-    const d6 = decodeIptables(t6);
+  constructor(
+    private readonly handles: Record<Fam, Iptables>,
+    private readonly raw?: RawNatReader,
+  ) {}
+
+  async #family(f: Fam, forApply: boolean): Promise<Known> {
+    const k = this.#known[f];
+    if (forApply && k && this.raw) {
+      const rs = k.table.readState!;
+      let same = false;
+      await this.raw.read(f, (entries, r) => {
+        same = r.numEntries === rs.numEntries && r.digest === rs.digest;
+        if (same) refreshCounters(k.table, entries, (k.ordered ??= orderChains(k.table.chains)));
+      });
+      if (same) return k;
+    }
+    if (forApply) delete this.#known[f];
+    const table = await this.handles[f].read('nat');
+    const known = { table, decoded: decodeIptables(table) };
+    if (forApply) this.#known[f] = known;
+    return known;
+  }
+
+  async read(opts: { forApply?: boolean } = {}): Promise<IptRead> {
+    const forApply = !!opts.forApply;
+    const [k4, k6] = await Promise.all([this.#family('ipv4', forApply), this.#family('ipv6', forApply)]);
+    const d4 = k4.decoded;
+    const d6 = k6.decoded;
     const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
     const state: State = { services: [...d4.state.services, ...d6.state.services].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-    return { state, services, draining: [], tables: { ipv4: t4, ipv6: t6 }, decoded: { ipv4: d4, ipv6: d6 } };
+    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 } };
   }
 
   async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }) {
     const plan = compileIptables(desired);
     let operations = 0;
-    const commits: [Fam, IptTable][] = [];
+    const commits: [Fam, IptTable, State][] = [];
     for (const f of ['ipv4', 'ipv6'] as const) {
       const want: State = { services: desired.services.filter((s) => s.family === f) };
       const d = diffStates(cur.decoded[f].state, want);
@@ -159,11 +202,31 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       const unchanged = new Set(want.services.map(serviceKey).filter((k) => !changed.has(k)));
       const next = mergeTable(cur.tables[f], plan[f], unchanged, cur.decoded[f].chains);
       operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
-      commits.push([f, next]);
+      commits.push([f, next, want]);
     }
     if (!commits.length) return { operations: 0, draining: [], changed: false };
-    if (!opts.dryRun) for (const [f, t] of commits) await this.handles[f].commit(t, { expectUnchanged: true });
+    if (!opts.dryRun) {
+      for (const [f, t, want] of commits) {
+        delete this.#known[f];
+        await this.handles[f].commit(t, { expectUnchanged: true });
+        await this.#remember(f, t, want);
+      }
+    }
     return { operations, draining: [], changed: true };
+  }
+
+  /**
+   * After a commit: the kernel holds `t`. Its digest comes from one raw read; when the entry count
+   * is not the one committed, someone wrote in between and the next apply reads everything.
+   */
+  async #remember(f: Fam, t: IptTable, want: State): Promise<void> {
+    if (!this.raw) return;
+    const r = await this.raw.read(f);
+    if (r.numEntries !== entryCount(t)) return;
+    const table: IptTable = { ...t, readState: { numEntries: r.numEntries, digest: r.digest } };
+    const chains = new Map(t.chains.filter((c) => c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => [c.name, c]));
+    // The state is the desired services themselves: the next diff skips them by identity.
+    this.#known[f] = { table, decoded: { state: want, services: [], chains, hooked: true } };
   }
 
   async present(): Promise<boolean> {
@@ -182,6 +245,6 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.handles.ipv4.close(), this.handles.ipv6.close()]);
+    await Promise.all([this.handles.ipv4.close(), this.handles.ipv6.close(), this.raw?.close()]);
   }
 }

@@ -114,7 +114,19 @@ export function storedProbability(p: number): number {
   return Math.round(p * 0x80000000);
 }
 
+/**
+ * Per Service object (normalised services are immutable, and the validation cache hands back the
+ * same object for an unchanged service): an apply recompiles only what changed.
+ */
+const compiled = new WeakMap<Service, IptChain[]>();
+
 function serviceChains(s: Service): IptChain[] {
+  let c = compiled.get(s);
+  if (!c) compiled.set(s, (c = compileServiceChains(s)));
+  return c;
+}
+
+function compileServiceChains(s: Service): IptChain[] {
   const svc: IptChain = { name: svcChainName(s), rules: [{ matches: [{ kind: 'comment', comment: headerComment(s) }] }] };
   const seps: IptChain[] = [];
   const active = activeEndpoints(s);

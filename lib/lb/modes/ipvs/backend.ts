@@ -9,7 +9,7 @@ import { compareAddress, parseAddress } from '../../address';
 import { isNotFound } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
-import { compileIpvs, drainingAfter, drainStart, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
+import { compileIpvs, compileIpvsService, drainingAfter, drainStart, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
 export interface IpvsRead extends BackendRead {
   current: IpvsCurrentSvc[];
@@ -54,6 +54,26 @@ export function stepToOp(step: IpvsStep): IpvsOp {
     case 'deleteDestination':
       return { op: 'deleteDestination', service: keyOf(step.svc), destination: { address: step.dest.address, port: step.dest.port } };
   }
+}
+
+/** The kernel's services once `steps` succeeded: the desired ones plus destinations still draining. */
+function afterSteps(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[]): IpvsCurrentSvc[] {
+  const prev = new Map(before.map((c) => [c.key, c]));
+  const deleted = new Set(steps.flatMap((s) => (s.op === 'deleteDestination' ? [`${s.svc.key}>${endpointKey(s.dest)}`] : [])));
+  const drained = new Map<string, IpvsDest>(steps.flatMap((s) => (s.op === 'updateDestination' && s.why === 'drain' ? [[`${s.svc.key}>${endpointKey(s.dest)}`, s.dest] as [string, IpvsDest]] : [])));
+  return want.map((w) => {
+    const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: 0, inactiveConnections: 0 }));
+    const old = prev.get(w.key);
+    if (old) {
+      const wanted = new Set(w.dests.map(endpointKey));
+      for (const d of old.dests) {
+        const k = `${w.key}>${endpointKey(d)}`;
+        if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
+        dests.push({ ...d, ...(drained.get(k) ?? {}) });
+      }
+    }
+    return { ...w, dests };
+  });
 }
 
 export class IpvsBackend implements ModeBackend<IpvsRead> {
@@ -144,34 +164,38 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
    * The kernel view after our last apply. IPVS has no generation counter, so this is trusted only
    * for services the next apply does not touch; every touched service (and every one with a
    * draining destination) is read again before the plan is made. Any error drops it; a new
-   * LoadBalancer starts from a full read.
+   * LoadBalancer starts from a full read. `applied` holds the Service objects last applied, by
+   * key: the validation cache returns the same object for an unchanged service, so the next apply
+   * finds what changed by identity and plans, reads and records only that.
    */
-  #last: IpvsRead | undefined;
+  #last: { read: IpvsRead; byKey: Map<string, IpvsCurrentSvc>; applied: Map<string, Service>; drains: Set<string> } | undefined;
 
   async read(opts: { forApply?: boolean } = {}): Promise<IpvsRead> {
-    if (opts.forApply && this.#last) return this.#last;
+    if (opts.forApply && this.#last) return this.#last.read;
     this.#last = undefined;
     const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
     const conv = list.map((s) => this.#convert(s)).sort((a, b) => (a.cur.key < b.cur.key ? -1 : 1));
     return this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
   }
 
-  /** Re-reads the given services from the kernel into `cur` (the cached view). */
-  async #refresh(cur: IpvsRead, keys: Set<string>, desired: IpvsSvc[]): Promise<IpvsCurrentSvc[]> {
-    const byKey = new Map(cur.current.map((c) => [c.key, c]));
+  /** Reads the given services back from the kernel (those it does not have are left out). */
+  async #refresh(known: Map<string, IpvsCurrentSvc>, keys: Set<string>, desired: IpvsSvc[]): Promise<IpvsCurrentSvc[]> {
     const spec = new Map<string, Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>>();
     for (const d of desired) if (keys.has(d.key)) spec.set(d.key, d);
-    for (const c of cur.current) if (keys.has(c.key)) spec.set(c.key, c);
-    for (const [key, k] of spec) {
+    for (const k of keys) {
+      const c = known.get(k);
+      if (c) spec.set(k, c);
+    }
+    const out: IpvsCurrentSvc[] = [];
+    for (const k of spec.values()) {
       try {
         const s = await this.ipvs.getService(keyOf(k));
-        if ('protocol' in s) byKey.set(key, this.#convert(s).cur);
+        if ('protocol' in s) out.push(this.#convert(s).cur);
       } catch (e) {
         if (!isNotFound(e)) throw e;
-        byKey.delete(key);
       }
     }
-    return [...byKey.values()];
+    return out;
   }
 
   /** Names the read-back services after the desired ones with the same identity (for the diff). */
@@ -182,16 +206,31 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   }
 
   async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }) {
-    const want = compileIpvs(desired);
     const planOpts = { now: this.#now(), drainTimeout: this.#drainTimeout };
-    let current = cur.current;
-    if (cur === this.#last) {
-      // Cached view: read back what this apply touches (and pending drains) before deciding.
-      const touched = new Set(planIpvs(current, want, planOpts).map((s) => s.svc.key));
-      for (const c of current) if (c.dests.some((d) => drainStart(d) !== undefined)) touched.add(c.key);
-      if (touched.size) current = await this.#refresh(cur, touched, want);
-    }
+    const last = cur === this.#last?.read ? this.#last : undefined;
     this.#last = undefined;
+    let want: IpvsSvc[];
+    let current: IpvsCurrentSvc[];
+    const touched = new Set(last?.drains);
+    if (last) {
+      // Cached view: only services whose Service object changed, that went away, or that have a
+      // draining destination; those are read back from the kernel before deciding.
+      want = [];
+      const keys = new Set<string>();
+      for (const s of desired.services) {
+        const w = compileIpvsService(s);
+        keys.add(w.key);
+        if (last.applied.get(w.key) !== s || touched.has(w.key)) {
+          touched.add(w.key);
+          want.push(w);
+        }
+      }
+      for (const k of last.byKey.keys()) if (!keys.has(k)) touched.add(k);
+      current = touched.size ? await this.#refresh(last.byKey, touched, want) : [];
+    } else {
+      want = compileIpvs(desired);
+      current = cur.current;
+    }
     const steps = planIpvs(current, want, planOpts);
     const draining = drainingAfter(current, steps);
     if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
@@ -202,33 +241,17 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       if (r.failures.length) throw r.failures[0]!;
       applied = r.applied;
     }
-    this.#last = this.#afterApply(want, current, steps, desired);
+    const byKey = last ? last.byKey : new Map<string, IpvsCurrentSvc>();
+    for (const k of touched) byKey.delete(k);
+    for (const c of afterSteps(want, current, steps)) byKey.set(c.key, c);
+    const drains = new Set<string>();
+    for (const c of byKey.values()) if (c.dests.some((d) => drainStart(d) !== undefined)) drains.add(c.key);
+    const appliedNow = new Map(desired.services.map((s) => [serviceKey(s), s]));
+    const allDraining = drainingAfter([...drains].map((k) => byKey.get(k)!), []);
+    // The state is the desired one itself (draining destinations are not part of it): the next
+    // diff skips unchanged services by identity. Counters and statuses come from status().
+    this.#last = { read: { state: desired, services: [], draining: allDraining, current: [...byKey.values()] }, byKey, applied: appliedNow, drains };
     return { operations: applied, draining, changed: steps.length > 0 };
-  }
-
-  /** The kernel view once `steps` succeeded: the desired services plus destinations still draining. */
-  #afterApply(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[], desired: State): IpvsRead {
-    const prev = new Map(before.map((c) => [c.key, c]));
-    const deleted = new Set(steps.flatMap((s) => (s.op === 'deleteDestination' ? [`${s.svc.key}>${endpointKey(s.dest)}`] : [])));
-    const drained = new Map<string, IpvsDest>(steps.flatMap((s) => (s.op === 'updateDestination' && s.why === 'drain' ? [[`${s.svc.key}>${endpointKey(s.dest)}`, s.dest] as [string, IpvsDest]] : [])));
-    const current: IpvsCurrentSvc[] = want.map((w) => {
-      const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: 0, inactiveConnections: 0 }));
-      const wanted = new Set(w.dests.map(endpointKey));
-      for (const d of prev.get(w.key)?.dests ?? []) {
-        const k = `${w.key}>${endpointKey(d)}`;
-        if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
-        dests.push({ ...d, ...(drained.get(k) ?? {}) });
-      }
-      return { ...w, dests };
-    });
-    const byKey = new Map(desired.services.map((s) => [serviceKey(s), s]));
-    const statusOf = (c: IpvsCurrentSvc): ServiceStatus => {
-      const svc = byKey.get(c.key)!;
-      const { endpoints: _e, ...rest } = svc;
-      const zero = { connections: 0, packets: 0, bytes: 0 };
-      return { ...rest, endpoints: c.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, counters: zero, ...(drainStart(d) !== undefined ? { drainingSince: drainStart(d)! } : {}) })) };
-    };
-    return this.#assemble(current, current.map(statusOf));
   }
 
   /** Deletes drained destinations (no connections left, or drain timeout passed); the state is the kernel's own. */

@@ -14,7 +14,7 @@
  * from the kernel and finishes the job. An endpoint the state keeps at weight 0 has thresholds 0:
  * it stays.
  */
-import { endpointKey, serviceKey, type Protocol, type State } from '../../state';
+import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 
 /** Anything before this (2001-09-09) cannot be a drain start: a user's own threshold instead. */
 export const MIN_DRAIN_STAMP = 1_000_000_000;
@@ -47,8 +47,21 @@ export interface IpvsCurrentSvc extends Omit<IpvsSvc, 'dests'> {
   dests: IpvsCurrentDest[];
 }
 
+/** Per Service object (immutable; the validation cache returns the same one while unchanged). */
+const compiled = new WeakMap<Service, IpvsSvc>();
+
 export function compileIpvs(state: State): IpvsSvc[] {
-  return state.services.map((s) => ({
+  return state.services.map(compileIpvsService);
+}
+
+export function compileIpvsService(s: Service): IpvsSvc {
+  let c = compiled.get(s);
+  if (!c) compiled.set(s, (c = compileOne(s)));
+  return c;
+}
+
+function compileOne(s: Service): IpvsSvc {
+  return {
     key: serviceKey(s),
     protocol: s.protocol,
     address: s.vip,
@@ -57,7 +70,7 @@ export function compileIpvs(state: State): IpvsSvc[] {
     scheduler: s.scheduler,
     ...(s.persistence ? { persistence: { timeout: s.persistence.timeout } } : {}),
     dests: s.endpoints.map((e) => ({ address: e.address, port: e.port, weight: e.weight, upperThreshold: 0, lowerThreshold: 0 })),
-  }));
+  };
 }
 
 export type IpvsStep =

@@ -5,7 +5,7 @@ import { parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Service, type State } from '../../state';
 import type { ModeBackend } from '../../types';
-import { compileNft, compileService, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftServiceRule } from './compile';
+import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftServiceRule } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
@@ -169,7 +169,7 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
 
 /** What the table holds after a successful commit of `desired` (enough for the next diff). */
 function committedView(desired: State, generation: number): NftCurrent {
-  const chains = new Set(['prerouting', 'output', ...desired.services.map((s) => compileService(s).chain)]);
+  const chains = new Set(['prerouting', 'output', ...desired.services.map(nftChainName)]);
   return { state: desired, services: [], draining: [], chains, hasTable: true, hasBase: true, generation };
 }
 

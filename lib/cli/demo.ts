@@ -2,17 +2,17 @@
  * `kernlb demo`: the README's main job. Builds a throwaway topology with the kernlb/testing kit
  * (client, balancer, three backends with HTTP servers), applies one service per mode, sends real
  * requests through the VIP and prints the distribution, the kernel's view as the reference tool
- * prints it, and the apply time. This is CLI code (it runs tools and prints), kept here next to the
- * load balancer it shows; the library proper never shells out.
+ * prints it, and the apply time. CLI code (it runs tools and prints), which is why it lives in
+ * lib/cli and not in lib/lb: the library proper never shells out or prints.
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { CliIO } from '../cli/command';
-import { ExitCode } from '../cli/command';
+import type { CliIO } from './command';
+import { ExitCode } from './command';
 import { createTopology, kernelTestsSkipReason, runInUml, sendRequests, umlAvailable, type Topology } from '../testing';
-import { LoadBalancer } from './load-balancer';
-import type { Mode } from './schedulers';
-import type { DesiredState } from './state';
+import { LoadBalancer } from '../lb/load-balancer';
+import type { Mode } from '../lb/schedulers';
+import type { DesiredState } from '../lb/state';
 
 export interface DemoOptions {
   requests: number;
@@ -84,7 +84,7 @@ async function demoMode(io: CliIO, topo: Topology, mode: Mode, requests: number)
 
 /** How to start this same CLI again (inside the UML guest). */
 function selfCommand(): string[] {
-  const compiled = path.join(__dirname, '..', 'cli', 'main.js');
+  const compiled = path.join(__dirname, 'main.js');
   if (existsSync(compiled)) return [process.execPath, compiled];
   const root = path.join(__dirname, '..', '..');
   return [path.join(root, 'node_modules', '.bin', 'vite-node'), path.join(root, 'lib', 'cli', 'main.ts'), '--'];
