@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nft/objects.h"
+#include "nft/packed.h"
 
 namespace kernlb {
 namespace nft {
@@ -16,29 +17,6 @@ enum : uint16_t {
   kTimeout = 1 << 6, kExpiration = 1 << 7, kFlags = 1 << 8, kUserdata = 1 << 9, kCounter = 1 << 10,
 };
 
-struct Reader {
-  const uint8_t* p;
-  size_t len;
-  size_t off = 0;
-  bool ok = true;
-  const uint8_t* take(size_t n) {
-    if (!ok || off + n > len) {
-      ok = false;
-      return nullptr;
-    }
-    const uint8_t* r = p + off;
-    off += n;
-    return r;
-  }
-  template <class T>
-  T num() {
-    const uint8_t* b = take(sizeof(T));
-    T v{};
-    if (b) memcpy(&v, b, sizeof(T));  // little endian on every Linux target kernlb builds for
-    return v;
-  }
-};
-
 }  // namespace
 
 void ElemsFromPacked(const JsObj& o, nftnl_set* s) {
@@ -46,7 +24,7 @@ void ElemsFromPacked(const JsObj& o, nftnl_set* s) {
   if (!v.IsBuffer()) o.fail("packed", "expected a Buffer");
   auto buf = v.As<Napi::Buffer<uint8_t>>();
   uint32_t count = o.u32("count");
-  Reader r{buf.Data(), buf.Length()};
+  PackedReader r{buf.Data(), buf.Length()};
   for (uint32_t i = 0; i < count; i++) {
     ElemPtr e(nftnl_set_elem_alloc());
     uint16_t mask = r.num<uint16_t>();
