@@ -452,11 +452,17 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   if (L.fFrag && flags & L.fFrag) r.fragment = true;
   if (inv && Object.keys(invert).length) r.invert = invert;
   if (to > L.size) {
-    const matches: IptMatch[] = [];
-    for (let m = e + L.size; m < e + to; ) {
+    // Counted first so the array is allocated at its size (a push onto [] reserves 17 slots).
+    let n = 0;
+    for (let m = e + L.size; m < e + to; n++) {
       const size = b.readUInt16LE(m);
       if (size < EXT_HEADER) throw new Error(`malformed match at offset ${m}`);
-      matches.push(decodeExt(b, m, size, family, 'match') as IptMatch);
+      m += size;
+    }
+    const matches: IptMatch[] = new Array<IptMatch>(n);
+    for (let m = e + L.size, i = 0; i < n; i++) {
+      const size = b.readUInt16LE(m);
+      matches[i] = decodeExt(b, m, size, family, 'match') as IptMatch;
       m += size;
     }
     r.matches = matches;

@@ -158,9 +158,9 @@ function encodeRangeAt(
 }
 const quad = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 /** readRange + fromRange for IPv4 in place; undefined where readRange declines. */
-function decodeRange4At(
-  b: Buffer, off: number, layout: Layout,
-): { flags: number; fields: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean } } | undefined {
+function decodeRange4At<T extends NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean }>(
+  b: Buffer, off: number, layout: Layout, out: T,
+): { flags: number; fields: T } | undefined {
   let flags: number, min: number, max: number, minPort: number, maxPort: number;
   if (layout === 'compat') {
     if (b.readUInt32LE(off) !== 1) return undefined;
@@ -177,7 +177,7 @@ function decodeRange4At(
     minPort = b.readUInt16BE(off + 36);
     maxPort = b.readUInt16BE(off + 38);
   }
-  const out: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean } = {};
+  // Fields are added to the caller's object in fromRange's order (the model's key order).
   if (flags & MAP_IPS) {
     out.address = quad(min);
     if (min !== max) out.addressMax = quad(max);
@@ -298,8 +298,8 @@ export const dnat: Codec<DnatTarget> = {
   encodeAt: (v, b, off, family) => encodeRangeAt(v, b, off, 'range2', family),
   decodeAt(b, off, len, family, revision) {
     if (family !== 'ipv4' || revision !== 2) return dnat.decode(b.subarray(off, off + len), family, revision);
-    const r = decodeRange4At(b, off, 'range2');
-    return r && !(r.flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) ? ({ type: 'DNAT', ...r.fields } as DnatTarget) : undefined;
+    const r = decodeRange4At(b, off, 'range2', { type: 'DNAT' } as DnatTarget);
+    return r && !(r.flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) ? r.fields : undefined;
   },
   decode(b, family, revision) {
     const layout: Layout | undefined = revision === 2 ? 'range2' : revision === 1 ? 'range' : family === 'ipv4' && revision === 0 ? 'compat' : undefined;
