@@ -1,5 +1,6 @@
 /** IP address parsing and canonical text for the load-balancer model (IPv4 dotted quad, IPv6 RFC 5952). */
 import { isIPv6 } from 'node:net';
+import { formatAddr } from '../address';
 
 export type Family = 'ipv4' | 'ipv6';
 
@@ -26,30 +27,6 @@ function v6Bytes(text: string): Buffer {
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
-}
-
-function v6Text(b: Buffer): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
-  // Longest run of two or more zero groups, first one on a tie (RFC 5952 4.2).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 /** Dotted quad without leading zeros; a hand-written parser because states hold 100k+ addresses. */
@@ -80,7 +57,7 @@ export function parseAddress(text: unknown): ParsedAddress | undefined {
   if (!text.includes(':')) return text.length <= 15 ? parseV4(text) : undefined;
   if (isIPv6(text) && !text.includes('%')) {
     const bytes = v6Bytes(text.toLowerCase());
-    return { family: 'ipv6', bytes, text: v6Text(bytes) };
+    return { family: 'ipv6', bytes, text: formatAddr(bytes) };
   }
   return undefined;
 }

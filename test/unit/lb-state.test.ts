@@ -36,7 +36,8 @@ describe('lb state: normalisation', () => {
   it('formats IPv6 per RFC 5952', () => {
     expect(parseAddress('2001:DB8:0:0:1:0:0:1')?.text).toBe('2001:db8::1:0:0:1');
     expect(parseAddress('2001:db8:0:0:0:0:2:1')?.text).toBe('2001:db8::2:1');
-    expect(parseAddress('::ffff:1.2.3.4')?.text).toBe('::ffff:102:304');
+    // RFC 5952 section 5: IPv4-mapped addresses in mixed notation, as inet_ntop and the kernel tools print them.
+    expect(parseAddress('::ffff:1.2.3.4')?.text).toBe('::ffff:1.2.3.4');
     expect(parseAddress('fe80::1%eth0')).toBeUndefined();
     expect(parseAddress('1.2.3.04')).toBeUndefined();
   });
