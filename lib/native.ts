@@ -146,20 +146,11 @@ export interface NativeIpvsServiceOut {
   stats: NativeIpvsStats;
 }
 
-export interface NativeIpvsDestOut {
-  family: number;
-  address: string;
-  port: number;
-  fwd: number;
-  weight: number;
-  upperThreshold: number;
-  lowerThreshold: number;
+/** A destination as dumped: what addDestination takes, plus connection counts and stats. */
+export interface NativeIpvsDestOut extends NativeIpvsDestDesc {
   activeConns: number;
   inactConns: number;
   persistConns: number;
-  tunType?: number;
-  tunPort?: number;
-  tunFlags?: number;
   stats: NativeIpvsStats;
 }
 

@@ -49,15 +49,9 @@ Napi::Object ElemToJs(Napi::Env env, nftnl_set_elem* e) {
   u64("expiration", NFTNL_SET_ELEM_EXPIRATION);
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS)) o.Set("flags", nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS));
   data("userdata", NFTNL_SET_ELEM_USERDATA);
-  Napi::Array exprs = Napi::Array::New(env);
-  struct Ctx { Napi::Env env; Napi::Array* arr; };
-  Ctx ctx{env, &exprs};
-  nftnl_set_elem_expr_foreach(e, [](nftnl_expr* x, void* d) {
-    Ctx* c = static_cast<Ctx*>(d);
-    c->arr->Set(c->arr->Length(), ExprToJs(c->env, x));
-    return 0;
-  }, &ctx);
-  if (exprs.Length()) o.Set("exprs", exprs);
+  ExprCollector exprs{env, Napi::Array::New(env)};
+  nftnl_set_elem_expr_foreach(e, ExprCollector::Add, &exprs);
+  if (exprs.arr.Length()) o.Set("exprs", exprs.arr);
   return o;
 }
 

@@ -68,15 +68,9 @@ Napi::Object ExprToJs(Napi::Env env, const nftnl_expr* e) {
     }
   }
   if (spec->nestedId) {
-    Napi::Array subs = Napi::Array::New(env);
-    struct Ctx { Napi::Env env; Napi::Array* arr; };
-    Ctx ctx{env, &subs};
-    nftnl_expr_expr_foreach(e, [](nftnl_expr* sub, void* data) {
-      Ctx* c = static_cast<Ctx*>(data);
-      c->arr->Set(c->arr->Length(), ExprToJs(c->env, sub));
-      return 0;
-    }, &ctx);
-    if (subs.Length()) o.Set("exprs", subs);
+    ExprCollector subs{env, Napi::Array::New(env)};
+    nftnl_expr_expr_foreach(e, ExprCollector::Add, &subs);
+    if (subs.arr.Length()) o.Set("exprs", subs.arr);
   }
   return o;
 }

@@ -33,6 +33,18 @@ const ExprSpec* FindExprSpec(const char* name, size_t len);  // name need not be
 nftnl_expr* ExprFromJs(const JsObj& o);
 Napi::Object ExprToJs(Napi::Env env, const nftnl_expr* e);
 
+// Collects the expressions any nftnl_*_expr_foreach visits into a JS array:
+//   ExprCollector c{env, Napi::Array::New(env)}; nftnl_expr_foreach(r, ExprCollector::Add, &c);
+struct ExprCollector {
+  Napi::Env env;
+  Napi::Array arr;
+  static int Add(nftnl_expr* e, void* self) {
+    auto* c = static_cast<ExprCollector*>(self);
+    c->arr.Set(c->arr.Length(), ExprToJs(c->env, e));
+    return 0;
+  }
+};
+
 // Reads a JS array of expressions into a callback taking ownership of each.
 template <class F>
 void ExprsFromJs(const JsObj& o, const char* key, F&& add) {

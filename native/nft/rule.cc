@@ -33,15 +33,9 @@ Napi::Object RuleToJs(Napi::Env env, nftnl_rule* r) {
     const void* d = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
     SetHex(env, o, "userdata", d, len);
   }
-  Napi::Array exprs = Napi::Array::New(env);
-  struct Ctx { Napi::Env env; Napi::Array* arr; };
-  Ctx ctx{env, &exprs};
-  nftnl_expr_foreach(r, [](nftnl_expr* e, void* data) {
-    Ctx* c = static_cast<Ctx*>(data);
-    c->arr->Set(c->arr->Length(), ExprToJs(c->env, e));
-    return 0;
-  }, &ctx);
-  o.Set("exprs", exprs);
+  ExprCollector exprs{env, Napi::Array::New(env)};
+  nftnl_expr_foreach(r, ExprCollector::Add, &exprs);
+  o.Set("exprs", exprs.arr);
   return o;
 }
 

@@ -69,15 +69,9 @@ Napi::Object SetToJs(Napi::Env env, nftnl_set* s) {
     const void* d = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &len);
     SetHex(env, o, "userdata", d, len);
   }
-  Napi::Array exprs = Napi::Array::New(env);
-  struct Ctx { Napi::Env env; Napi::Array* arr; };
-  Ctx ctx{env, &exprs};
-  nftnl_set_expr_foreach(s, [](nftnl_expr* e, void* data) {
-    Ctx* c = static_cast<Ctx*>(data);
-    c->arr->Set(c->arr->Length(), ExprToJs(c->env, e));
-    return 0;
-  }, &ctx);
-  if (exprs.Length()) o.Set("exprs", exprs);
+  ExprCollector exprs{env, Napi::Array::New(env)};
+  nftnl_set_expr_foreach(s, ExprCollector::Add, &exprs);
+  if (exprs.arr.Length()) o.Set("exprs", exprs.arr);
   return o;
 }
 
