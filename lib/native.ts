@@ -177,6 +177,17 @@ export type NativeIpvsReply =
   | ({ kind: 'info' } & NativeIpvsInfo)
   | { kind: 'none' };
 
+/**
+ * Services with their destinations as fixed-size records in one buffer (native/ipvs/packed.h,
+ * decoded by lib/ipvs/packed.ts): `services` service records, then the destination records.
+ */
+export interface NativeIpvsListing {
+  buffer: ArrayBuffer;
+  services: number;
+  /** Scheduler and persistence-engine names the records index ("" is index 0). */
+  strings: string[];
+}
+
 export interface NativeIpvsBatchFailure {
   index: number;
   errno: number;
@@ -194,8 +205,15 @@ export interface NativeIpvs {
   apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; failures: NativeIpvsBatchFailure[] }>;
   /** A GET command as a dump (dump=true) or a single request. */
   query(handle: NativeHandle, op: NativeIpvsOp, dump: boolean): Promise<NativeIpvsReply[]>;
-  /** All services, each with its destinations. */
-  listAll(handle: NativeHandle): Promise<(NativeIpvsServiceOut & { destinations: NativeIpvsDestOut[] })[]>;
+  /**
+   * All services (or the one a GET_SERVICE `get` names; ESRCH if missing), each with its destinations,
+   * packed. `reuse`: the buffer of an earlier listing nobody reads any more, overwritten when large
+   * enough. `dumpSockets`: destination dumps run over that many sockets at once through io_uring (0:
+   * one socket, one dump after the other).
+   */
+  listAll(handle: NativeHandle, reuse: ArrayBuffer | null, dumpSockets: number, get?: NativeIpvsOp): Promise<NativeIpvsListing>;
+  /** Kernel reply messages (each NEW_SERVICE followed by its NEW_DEST) packed as listAll packs them. */
+  pack(replies: Buffer): NativeIpvsListing;
   /** Text of the namespace's /proc/net/ip_vs_conn. */
   readConnections(handle: NativeHandle): Promise<string>;
 }

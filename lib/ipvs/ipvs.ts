@@ -5,10 +5,11 @@
  */
 import { fromNative, KernelError, ValidationError } from '../errors';
 import { native, type NativeHandle, type NativeIpvsOp, type NativeIpvsServiceDesc } from '../native';
-import { KernelHandle, NETLINK_GENERIC, openNativeHandle, type OpenOptions } from '../netlink/handle';
+import { KernelHandle, NETLINK_GENERIC, openNativeHandle, type OpenOptions, type RunContext } from '../netlink/handle';
 import { Cmd } from './constants';
 import { parseConnections } from './connections';
-import { daemonFrom, destinationFrom, serviceFrom } from './decode';
+import { daemonFrom } from './decode';
+import { servicesFromListing } from './packed';
 import { describeDestination, describeService } from './describe';
 import { daemonDesc, destDesc, destKeyDesc, serviceDesc, serviceKeyDesc, timeoutsDesc } from './validate';
 import type {
@@ -27,6 +28,16 @@ import type {
   ServiceSpec,
   Timeouts,
 } from './types';
+
+export interface IpvsOpenOptions extends OpenOptions {
+  /**
+   * Sockets that listServices() runs destination dumps on at once, driven by one io_uring (a socket
+   * runs one dump at a time; each service needs its own). Default 64; 0 = the handle's own socket,
+   * one service after the other (two syscalls per service). Kernels without io_uring's socket
+   * operations fall back to 0 by themselves. Below 8 services the single socket is used anyway.
+   */
+  dumpSockets?: number;
+}
 
 export const IPVS_EPERM_HINT = 'CAP_NET_ADMIN in the initial user namespace is needed for IPVS';
 
@@ -96,7 +107,10 @@ function identity(svc: NativeIpvsServiceDesc): NativeIpvsServiceDesc {
 
 export class Ipvs extends KernelHandle {
   /** Opens a handle; a kernel without IPVS fails here with ENOENT "kernel has no IPVS". */
-  static async open(opts: OpenOptions = {}): Promise<Ipvs> {
+  static async open(opts: IpvsOpenOptions = {}): Promise<Ipvs> {
+    const dumpSockets = opts.dumpSockets ?? 64;
+    if (!Number.isInteger(dumpSockets) || dumpSockets < 0 || dumpSockets > 1024)
+      throw new ValidationError('dumpSockets', 'must be an integer from 0 to 1024', opts.dumpSockets);
     const h = await openNativeHandle(NETLINK_GENERIC, opts, 'open IPVS');
     const ipvs = new Ipvs(h, opts);
     try {
@@ -108,8 +122,23 @@ export class Ipvs extends KernelHandle {
     return ipvs;
   }
 
-  private constructor(h: NativeHandle, opts: OpenOptions) {
+  readonly #dumpSockets: number;
+  /**
+   * The buffer of the last listing, handed back to the next one to overwrite: a steady listing then
+   * touches no fresh memory (which is what a big listing mostly cost). Taken while a listing runs, so
+   * concurrent listings never share it.
+   */
+  #arena: ArrayBuffer | null = null;
+
+  private constructor(h: NativeHandle, opts: IpvsOpenOptions) {
     super(h, opts.netns);
+    this.#dumpSockets = opts.dumpSockets ?? 64;
+  }
+
+  /** Also drops the reused listing buffer. */
+  override close(): Promise<void> {
+    this.#arena = null;
+    return super.close();
   }
 
   // ---- batches --------------------------------------------------------------------------------
@@ -184,19 +213,31 @@ export class Ipvs extends KernelHandle {
   async getService(service: ServiceKey): Promise<Service> {
     const key = serviceKeyDesc(service, 'service');
     const what = describeService(service);
-    const replies = await this.run({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, (h) =>
-      native().ipvs.query(h, { cmd: Cmd.GET_SERVICE, service: key }, false),
-    );
-    const svc = replies.find((r) => r.kind === 'service');
-    if (!svc || svc.kind !== 'service') throw new KernelError({ errno: 3, op: 'get', object: what });
-    const dests = await this.listDestinationsRaw(key, what);
-    return serviceFrom(svc, dests);
+    const [svc] = await this.list({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, { cmd: Cmd.GET_SERVICE, service: key });
+    if (!svc) throw new KernelError({ errno: 3, op: 'get', object: what });
+    return svc;
   }
 
   /** Every service, each with its destinations and stats. */
   async listServices(): Promise<Service[]> {
-    const all = await this.run({ op: 'list services', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.listAll(h));
-    return all.map((s) => serviceFrom(s, s.destinations));
+    return this.list({ op: 'list services', hint: IPVS_EPERM_HINT });
+  }
+
+  private async list(ctx: RunContext, get?: NativeIpvsOp): Promise<Service[]> {
+    const arena = this.#arena;
+    this.#arena = null;
+    let listing;
+    try {
+      listing = await this.run(ctx, (h) => native().ipvs.listAll(h, arena, this.#dumpSockets, get));
+    } catch (e) {
+      this.#arena ??= arena;
+      throw e;
+    }
+    const services = servicesFromListing(listing);
+    // Keep the bigger one: a single-service get must not shrink the buffer a full listing reuses.
+    const kept = this.#arena as ArrayBuffer | null; // another listing may have finished meanwhile
+    if (!kept || kept.byteLength < listing.buffer.byteLength) this.#arena = listing.buffer;
+    return services;
   }
 
   // ---- destinations ---------------------------------------------------------------------------
@@ -216,13 +257,6 @@ export class Ipvs extends KernelHandle {
   /** The service's destinations; a missing service is ESRCH (the kernel itself answers an empty list). */
   async listDestinations(service: ServiceKey): Promise<Destination[]> {
     return (await this.getService(service)).destinations;
-  }
-
-  private async listDestinationsRaw(key: NativeIpvsServiceDesc, what: string) {
-    const replies = await this.run({ op: 'list destinations of', object: what, hint: IPVS_EPERM_HINT }, (h) =>
-      native().ipvs.query(h, { cmd: Cmd.GET_DEST, service: key }, true),
-    );
-    return replies.flatMap((r) => (r.kind === 'dest' ? [r] : []));
   }
 
   // ---- global state ---------------------------------------------------------------------------

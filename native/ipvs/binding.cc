@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "ipvs/convert.h"
+#include "ipvs/packed.h"
 #include "ipvs/pipeline.h"
 #include "netlink/async.h"
 #include "netlink/handle.h"
@@ -171,62 +172,112 @@ static Napi::Value Query(const Napi::CallbackInfo& info) {
       });
 }
 
-struct Listing {
-  std::vector<Service> services;
-  std::vector<std::vector<Dest>> dests;
-};
-
 // Below this many services the plain path wins: the fan-out's fixed cost (ring setup, one socket per
 // service up to the pool size) exceeds the two syscalls per service it saves.
 static constexpr size_t kFanoutMin = 8;
 
-// Pool size; KERNLB_IPVS_FANOUT=0 disables the fan-out (benchmarks compare both paths with it).
-static size_t FanoutSockets() {
-  static const size_t n = [] {
-    const char* v = getenv("KERNLB_IPVS_FANOUT");
-    return v ? static_cast<size_t>(strtoul(v, nullptr, 10)) : size_t(64);
-  }();
-  return n;
+// What the first allocation of a listing assumes per service (untouched memory costs nothing).
+static constexpr size_t kExpectDestsPerService = 16;
+
+struct ListingJob {
+  ListingJob(uint8_t* reuse, size_t cap) : packed(reuse, cap) {}
+  PackedListing packed;
+};
+
+// The JS side of a packed listing: its records are handed over (or were written into `reused`, the
+// caller's own buffer), the strings they index are made here.
+static Napi::Value ListingToJs(Napi::Env env, PackedListing& l, Napi::Value reused) {
+  Napi::Object o = Napi::Object::New(env);
+  if (l.inReuse()) {
+    o.Set("buffer", reused);
+  } else if (size_t n = l.bytes()) {
+    uint8_t* p = l.Release();
+    o.Set("buffer", Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* d) { free(d); }));
+  } else {
+    o.Set("buffer", Napi::ArrayBuffer::New(env, 0));
+  }
+  o.Set("services", Napi::Number::New(env, static_cast<double>(l.services())));
+  const auto& strs = l.strings();
+  Napi::Array a = Napi::Array::New(env, strs.size());
+  for (size_t i = 0; i < strs.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, strs[i]));
+  o.Set("strings", a);
+  return o;
 }
 
-// listAll(handle) -> services with their destinations: one service dump, then the destination dumps
-// of all services pipelined (pipeline.h), in one job under one lock.
+// listAll(handle, reuse, dumpSockets, get?) -> { buffer, services, strings }: every service (or the
+// one a GET_SERVICE op `get` names: ESRCH when it does not exist) with its destinations, packed (packed.h) for
+// lib/ipvs/packed.ts. One service dump (or get), then the destination dumps, fanned out over
+// `dumpSockets` sockets through io_uring (0: one socket, two syscalls per service), in one job under
+// one lock. `reuse` is the buffer of an earlier listing that the caller no longer reads: it is
+// overwritten when large enough, so a steady listing touches no fresh memory.
 static Napi::Value ListAll(const Napi::CallbackInfo& info) {
   Target t = TargetOf(info[0]);
-  return RunAsync<Listing>(
+  uint8_t* reuse = nullptr;
+  size_t reuseCap = 0;
+  std::shared_ptr<Napi::Reference<Napi::ArrayBuffer>> reuseRef;
+  if (info[1].IsArrayBuffer()) {
+    auto ab = info[1].As<Napi::ArrayBuffer>();
+    reuse = static_cast<uint8_t*>(ab.Data());
+    reuseCap = ab.ByteLength();
+    reuseRef = std::make_shared<Napi::Reference<Napi::ArrayBuffer>>(Napi::Persistent(ab));
+  }
+  size_t sockets = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  bool one = info[3].IsObject();
+  Op get;
+  get.cmd = IPVS_CMD_GET_SERVICE;
+  if (one) {
+    get = OpFromJs(info[3]);
+    if (get.cmd != IPVS_CMD_GET_SERVICE || !get.hasService)
+      throw Napi::TypeError::New(info.Env(), "ipvs: listAll's op must be a GET_SERVICE with a service");
+    get.service.hasAttrs = false;  // identity only
+  }
+  auto job = std::make_shared<ListingJob>(reuse, reuseCap);
+  return RunAsync<std::shared_ptr<ListingJob>>(
       info.Env(),
-      [t]() {
+      [t, get, one, sockets, job]() {
         uint16_t fam = FamilyId(t);
-        Listing l;
+        std::vector<Service> services;
         std::lock_guard<std::mutex> lock(t.sock->mutex());
         MsgWriter w;
-        Op get;
-        get.cmd = IPVS_CMD_GET_SERVICE;
         EncodeOp(w, fam, get, NLM_F_REQUEST);
-        t.sock->Dump(w, "IPVS_CMD_GET_SERVICE", [&](const nlmsghdr* h) {
+        auto collect = [&](const nlmsghdr* h) {
           Reply r = ParseReply(h);
-          if (r.kind == Reply::kService) l.services.push_back(std::move(r.service));
-        });
-        if (!(l.services.size() >= kFanoutMin &&
-              DumpDestinationsFanout(*t.ns, fam, l.services, l.dests, t.sock->timeoutMs(), FanoutSockets())))
-          DumpDestinations(*t.sock, fam, l.services, l.dests);
-        return l;
+          if (r.kind == Reply::kService) services.push_back(std::move(r.service));
+        };
+        if (one) t.sock->Get(w, CmdName(get.cmd), collect);
+        else t.sock->Dump(w, "IPVS_CMD_GET_SERVICE", collect);
+        PackedListing& l = job->packed;
+        l.SetServices(services, services.size() * kExpectDestsPerService);
+        if (!(services.size() >= kFanoutMin &&
+              DumpDestinationsFanout(*t.ns, fam, services, l, t.sock->timeoutMs(), sockets)))
+          DumpDestinations(*t.sock, fam, services, l);
+        return job;
       },
-      [t](Napi::Env env, Listing& l) -> Napi::Value {
-        Napi::Array out = Napi::Array::New(env, l.services.size());
-        Keys keys(env);
-        Napi::String destinations = Napi::String::New(env, "destinations");
-        for (size_t i = 0; i < l.services.size(); i++) {
-          Napi::HandleScope scope(env);  // the objects live on through `out`; the handles need not
-          Napi::Object s = ServiceToJs(env, keys, l.services[i]);
-          Napi::Array ds = Napi::Array::New(env, l.dests[i].size());
-          for (size_t j = 0; j < l.dests[i].size(); j++)
-            ds.Set(static_cast<uint32_t>(j), DestToJs(env, keys, l.dests[i][j], l.services[i].af));
-          s.Set(destinations, ds);
-          out.Set(static_cast<uint32_t>(i), s);
-        }
-        return out;
+      [t, reuseRef](Napi::Env env, std::shared_ptr<ListingJob>& job) -> Napi::Value {
+        return ListingToJs(env, job->packed, reuseRef ? reuseRef->Value() : Napi::Value());
       });
+}
+
+// pack(buf) -> { buffer, services, strings }: kernel reply messages (NEW_SERVICE, each followed by
+// its NEW_DEST messages) packed as listAll packs them, for unit tests with recorded replies.
+static Napi::Value Pack(const Napi::CallbackInfo& info) {
+  auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<Service> services;
+  std::vector<DestRecords> dests;
+  size_t len = buf.Length();
+  for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf.Data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    Reply r = ParseReply(h);
+    if (r.kind == Reply::kService) {
+      services.push_back(std::move(r.service));
+      dests.emplace_back();
+    } else if (r.kind == Reply::kDest && !services.empty()) {
+      AppendDestRecord(h, services.back().af, dests.back());
+    }
+  }
+  PackedListing l(nullptr, 0);
+  l.SetServices(services, 0);
+  for (size_t i = 0; i < services.size(); i++) l.SetDests(i, dests[i]);
+  return ListingToJs(info.Env(), l, Napi::Value());
 }
 
 // readConnections(handle) -> text of the namespace's ip_vs_conn table. /proc/net is the reading
@@ -275,6 +326,7 @@ void InitIpvs(Napi::Env env, Napi::Object exports) {
   o.Set("apply", Napi::Function::New(env, ipvs::Apply));
   o.Set("query", Napi::Function::New(env, ipvs::Query));
   o.Set("listAll", Napi::Function::New(env, ipvs::ListAll));
+  o.Set("pack", Napi::Function::New(env, ipvs::Pack));
   o.Set("readConnections", Napi::Function::New(env, ipvs::ReadConnections));
   exports.Set("ipvs", o);
 }

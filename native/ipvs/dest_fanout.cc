@@ -42,13 +42,13 @@ struct Slot {
   bool done = false;      // NLMSG_DONE (or the error) of the current dump was seen
   bool sawData = false;   // a RECV of the current round returned bytes
   std::vector<uint8_t> req;
-  std::vector<Dest> scratch;  // the current dump's destinations (reused: its memory is touched once)
+  DestRecords scratch;  // the current dump's destination records (reused: its memory is touched once)
   std::unique_ptr<uint8_t[]> buf[2];  // uninitialised: untouched pages cost nothing
 };
 
 class Fanout {
  public:
-  Fanout(uint16_t fam, const std::vector<Service>& services, std::vector<std::vector<Dest>>& out, int timeoutMs)
+  Fanout(uint16_t fam, const std::vector<Service>& services, PackedListing& out, int timeoutMs)
       : fam_(fam), services_(services), out_(out), deadline_(NowMs() + timeoutMs) {}
   ~Fanout() {
     Drain();
@@ -184,17 +184,16 @@ class Fanout {
         if (e.err) Fail(KernelFailure(e.err, kOp, e.extack));
         Finish(s);
       } else {
-        Reply r = ParseReply(h);
-        if (r.kind == Reply::kDest) s.scratch.push_back(std::move(r.dest));
+        AppendDestRecord(h, services_[s.service].af, s.scratch);
       }
     }
   }
 
-  // The result is copied at its exact size: fresh memory is what costs (a page fault in User-mode
-  // Linux costs about as much as a syscall), and a vector grown by doubling touches ~1.6x as much.
+  // A service's records go to the listing in one piece once its dump is complete (dumps of other
+  // services interleave with it until then).
   void Finish(Slot& s) {
     s.done = true;
-    out_[s.service].assign(s.scratch.begin(), s.scratch.end());
+    out_.SetDests(s.service, s.scratch);
     s.scratch.clear();
   }
 
@@ -223,7 +222,7 @@ class Fanout {
 
   uint16_t fam_;
   const std::vector<Service>& services_;
-  std::vector<std::vector<Dest>>& out_;
+  PackedListing& out_;
   int64_t deadline_;
   Uring ring_;
   std::vector<Slot> slots_;
@@ -235,9 +234,8 @@ class Fanout {
 }  // namespace
 
 bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, const std::vector<Service>& services,
-                            std::vector<std::vector<Dest>>& out, int timeoutMs, size_t sockets) {
+                            PackedListing& out, int timeoutMs, size_t sockets) {
   if (sockets == 0 || services.empty()) return false;
-  out.assign(services.size(), {});
   size_t k = std::min(sockets, services.size());
   Fanout f(fam, services, out, timeoutMs);
   if (f.Init(ns, k) != 0) return false;
@@ -245,6 +243,7 @@ bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, const std::vector<Ser
     f.Run();
   } catch (const KernelFailure&) {
     if (!f.unsupported) throw;
+    out.ResetDests();
     return false;
   }
   return true;

@@ -49,9 +49,8 @@ static constexpr size_t kSlotSize = 64 * 1024;
 // would get EBUSY). What can be saved is syscalls: the first reply is queued during sendmsg, and the
 // recvmsg that drains it makes the kernel queue NLMSG_DONE at once, so one recvmmsg usually
 // returns both: two syscalls per service, no poll.
-void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services,
-                      std::vector<std::vector<Dest>>& out) {
-  out.assign(services.size(), {});
+void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services, PackedListing& out) {
+  DestRecords recs;
   std::vector<uint8_t> buf(kSlots * kSlotSize);
   mmsghdr msgs[kSlots];
   iovec iov[kSlots];
@@ -68,6 +67,7 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Servi
     EncodeOp(w, fam, get, NLM_F_REQUEST | NLM_F_DUMP);
     w.Finish();
     uint32_t seq = sock.Stamp(w.data());
+    recs.clear();
     sock.Send(w.data(), op);
     bool done = false;
     while (!done) {
@@ -105,12 +105,12 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Servi
             if (e.err) throw KernelFailure(e.err, op, e.extack);
             done = true;
           } else {
-            Reply r = ParseReply(h);
-            if (r.kind == Reply::kDest) out[idx].push_back(std::move(r.dest));
+            AppendDestRecord(h, services[idx].af, recs);
           }
         }
       }
     }
+    out.SetDests(idx, recs);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ipvs/codec.h"
+#include "ipvs/packed.h"
 #include "netlink/socket.h"
 
 namespace kernlb {
@@ -16,15 +17,15 @@ namespace ipvs {
 std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std::vector<Op>& ops, size_t chunk,
                                    bool stopOnError, size_t* sent);
 
-// out[i] = destinations of services[i]. Caller holds sock.mutex().
-void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services,
-                      std::vector<std::vector<Dest>>& out);
+// Packs the destinations of every service into `out` (whose services are `services`). Caller holds
+// sock.mutex().
+void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services, PackedListing& out);
 
 // The same result through io_uring over `sockets` netlink sockets opened in `ns` (dest_fanout.cc).
 // Returns false, with nothing half-done, when io_uring is unavailable here (ENOSYS, EPERM, a kernel
 // without IORING_OP_SEND/RECV or bounded waits): the caller then uses DumpDestinations.
 bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, const std::vector<Service>& services,
-                            std::vector<std::vector<Dest>>& out, int timeoutMs, size_t sockets);
+                            PackedListing& out, int timeoutMs, size_t sockets);
 
 }  // namespace ipvs
 }  // namespace kernlb

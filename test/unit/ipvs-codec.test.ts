@@ -4,6 +4,7 @@
  * command that asks the kernel for the same thing.
  */
 import { describe, expect, it } from 'vitest';
+import { DestWord, servicesFromListing, SvcWord } from '../../lib/ipvs/packed';
 import { native, type NativeIpvsOp } from '../../lib/native';
 
 const FAM = 0x24; // any family id: the kernel assigns IPVS's at module load
@@ -138,5 +139,44 @@ describe('IPVS codec: replies', () => {
       { kind: 'config', tcp: 900, tcpFin: 120, udp: 300 },
       { kind: 'daemon', state: 1, ifname: 'eth0', syncId: 9, syncMaxLen: 0, group: 'ff02::51', port: 8848, ttl: 1 },
     ]);
+  });
+});
+
+describe('IPVS codec: packed listings (what listServices decodes)', () => {
+  const stats = (conns: number, wide: boolean) => {
+    const v = wide ? u64 : u32;
+    const attrs = [nla(1, v(conns)), nla(2, v(10)), nla(3, v(9)), nla(4, v(1000)), nla(5, v(900)), nla(6, v(1)), nla(7, v(2)), nla(8, v(3)), nla(9, v(4)), nla(10, v(5))];
+    return wide ? attrs.flatMap((a) => [nla(11, Buffer.alloc(0)), a]) : attrs;
+  };
+  const svc6 = (port: number) => [nla(SVC.AF, u16(10)), nla(SVC.PROTOCOL, u16(17)), nla(SVC.ADDR, addr16([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])), nla(SVC.PORT, be16(port))];
+  const dest = (a: number[], ...more: Buffer[]) => msg(5, [nest(CMD.DEST, nla(DST.ADDR, addr16(a)), nla(DST.PORT, be16(53)), nla(DST.FWD, u32(0)), nla(DST.WEIGHT, u32(1)), nla(DST.U, u32(0)), nla(DST.L, u32(0)), ...more)], 0x2);
+
+  it('services in dump order, each with its own destinations; 64-bit counters exact beyond 2^32; IPv6 text as inet_ntop', () => {
+    const replies = Buffer.concat([
+      msg(1, [nest(CMD.SERVICE, ...svcTcp([10, 0, 0, 1], 80), nla(SVC.SCHED, str('wrr')), nla(SVC.FLAGS, flags(0x3)), nla(SVC.TIMEOUT, u32(300)),
+        nla(SVC.NETMASK, Buffer.from([255, 255, 0, 0])), nest(SVC.STATS, ...stats(7, false)), nest(SVC.STATS64, ...stats(5_000_000_000, true)))], 0x2),
+      dest([10, 1, 0, 2], nla(DST.AF, u16(2)), nla(DST.ACTIVE, u32(3)), nest(DST.STATS, ...stats(42, false))),
+      dest([10, 1, 0, 3], nla(DST.AF, u16(2))),
+      // ipvsadm -A -u [2001:db8::1]:53 -s wlc: an older kernel's destination without ADDR_FAMILY is of the service's family
+      msg(1, [nest(CMD.SERVICE, ...svc6(53), nla(SVC.SCHED, str('wlc')), nla(SVC.FLAGS, flags(0x2)), nla(SVC.TIMEOUT, u32(0)), nla(SVC.NETMASK, u32(128)))], 0x2),
+      dest([0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]),
+      dest([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 9], nla(DST.AF, u16(10))),
+    ]);
+    const l = native().ipvs.pack(replies);
+    expect(l.services).toBe(2);
+    expect(l.buffer.byteLength).toBe((2 * SvcWord.size + 4 * DestWord.size) * 4);
+    const [a, b] = servicesFromListing(l);
+    expect(a).toMatchObject({ protocol: 'tcp', address: '10.0.0.1', port: 80, family: 'inet', scheduler: 'wrr', persistence: { timeout: 300, netmask: '255.255.0.0' } });
+    expect(a!.stats).toEqual({ connections: 5_000_000_000, packetsIn: 10, packetsOut: 9, bytesIn: 1000, bytesOut: 900, rates: { connections: 1, packetsIn: 2, packetsOut: 3, bytesIn: 4, bytesOut: 5 } });
+    expect(a!.destinations.map((d) => [d.address, d.activeConnections, d.stats.connections])).toEqual([['10.1.0.2', 3, 42], ['10.1.0.3', 0, 0]]);
+    expect(b).toMatchObject({ protocol: 'udp', address: '2001:db8::1', port: 53, family: 'inet6', scheduler: 'wlc' });
+    expect(b!.persistence).toBeUndefined();
+    expect(b!.destinations.map((d) => [d.address, d.family, d.port])).toEqual([['2001:db8:1::5', 'inet6', 53], ['::ffff:10.1.0.9', 'inet6', 53]]);
+  });
+
+  it('an empty listing, and a service without destinations', () => {
+    expect(servicesFromListing(native().ipvs.pack(Buffer.alloc(0)))).toEqual([]);
+    const [s] = servicesFromListing(native().ipvs.pack(msg(1, [nest(CMD.SERVICE, nla(SVC.AF, u16(2)), nla(SVC.FWMARK, u32(7)), nla(SVC.SCHED, str('rr')), nla(SVC.FLAGS, flags(2)), nla(SVC.TIMEOUT, u32(0)), nla(SVC.NETMASK, be32(0xffffffff)))], 0x2)));
+    expect(s).toEqual({ fwmark: 7, family: 'inet', scheduler: 'rr', schedulerFlags: [], onePacket: false, stats: expect.any(Object), destinations: [] });
   });
 });

@@ -6,13 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors';
 import { parseConnections } from '../../lib/ipvs/connections';
-import { destinationFrom, schedulerFlagsFrom, serviceFrom } from '../../lib/ipvs/decode';
+import { schedulerFlagsFrom, servicesFromListing } from '../../lib/ipvs/packed';
 import { formatIpvsadm, formatIpvsadmConnections, largeNum } from '../../lib/ipvs/format';
 import { daemonDesc, destDesc, serviceDesc, serviceKeyDesc } from '../../lib/ipvs/validate';
-import type { NativeIpvsDestOut, NativeIpvsServiceOut, NativeIpvsStats } from '../../lib/native';
+import { native, type NativeIpvsDestDesc, type NativeIpvsServiceDesc } from '../../lib/native';
+import type { Destination, Service } from '../../lib/ipvs/types';
 
-const rates = { connections: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
-const zero: NativeIpvsStats = { ...rates, rates };
 
 function fieldOf(fn: () => unknown): string | undefined {
   try {
@@ -74,19 +73,33 @@ describe('IPVS validation', () => {
   });
 });
 
-const svcOut = (over: Partial<NativeIpvsServiceOut>): NativeIpvsServiceOut => ({
-  family: 2, protocol: 6, address: '10.0.0.1', port: 80, fwmark: 0, scheduler: 'rr', flags: 2, timeout: 0, netmask: 0xffffffff, pe: '', stats: zero, ...over,
+// Replies as the kernel dumps them (a NEW_SERVICE/NEW_DEST message carries the same nests as the
+// request encode() builds), packed natively and decoded as listServices() decodes them.
+const svcDesc = (over: Partial<NativeIpvsServiceDesc>): NativeIpvsServiceDesc => ({
+  family: 2, protocol: 6, address: '10.0.0.1', port: 80, scheduler: 'rr', flags: 2, timeout: 0, netmask: 0xffffffff, ...over,
 });
-const destOut = (over: Partial<NativeIpvsDestOut>): NativeIpvsDestOut => ({
-  family: 2, address: '10.1.0.1', port: 8080, fwd: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactConns: 0, persistConns: 0, tunType: 0, tunPort: 0, tunFlags: 0, stats: zero, ...over,
+const destOf = (over: Partial<NativeIpvsDestDesc>): NativeIpvsDestDesc => ({
+  family: 2, address: '10.1.0.1', port: 8080, fwd: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, ...over,
 });
+function read(...services: [Partial<NativeIpvsServiceDesc>, Partial<NativeIpvsDestDesc>[]?][]): Service[] {
+  const parts: Buffer[] = [];
+  for (const [over, dests = []] of services) {
+    const svc = svcDesc(over);
+    parts.push(native().ipvs.encode({ cmd: 1, service: svc }, 0x20, 0));
+    const key = svc.fwmark ? { family: svc.family, fwmark: svc.fwmark } : { family: svc.family, protocol: svc.protocol, address: svc.address, port: svc.port };
+    for (const d of dests) parts.push(native().ipvs.encode({ cmd: 5, service: key, dest: destOf(d) }, 0x20, 0));
+  }
+  return servicesFromListing(native().ipvs.pack(Buffer.concat(parts)));
+}
+const serviceFrom = (over: Partial<NativeIpvsServiceDesc>, dests?: Partial<NativeIpvsDestDesc>[]): Service => read([over, dests])[0]!;
+const destinationFrom = (over: Partial<NativeIpvsDestDesc>): Destination => serviceFrom({}, [over]).destinations[0]!;
 
 describe('IPVS decoding', () => {
   it('returns the shape addService accepts: persistence only when set, HASHED dropped, mask as text', () => {
-    const s = serviceFrom(svcOut({ flags: 0x2 | 0x1 | 0x4, timeout: 300, netmask: 0xffffff00, pe: 'sip' }));
+    const s = serviceFrom({ flags: 0x2 | 0x1 | 0x4, timeout: 300, netmask: 0xffffff00, pe: 'sip' });
     expect(s).toMatchObject({ protocol: 'tcp', address: '10.0.0.1', port: 80, family: 'inet', scheduler: 'rr', schedulerFlags: [], onePacket: true, persistence: { timeout: 300, netmask: '255.255.255.0' }, persistenceEngine: 'sip' });
     expect(serviceDesc(s, 's')).toEqual({ family: 2, protocol: 6, address: '10.0.0.1', port: 80, scheduler: 'rr', flags: 0x5, timeout: 300, netmask: 0xffffff00, pe: 'sip' });
-    const f = serviceFrom(svcOut({ family: 10, protocol: 0, fwmark: 12, address: '::', port: 0, flags: 2 }));
+    const f = serviceFrom({ family: 10, fwmark: 12, flags: 2, netmask: 128 });
     expect(f).toEqual({ fwmark: 12, family: 'inet6', scheduler: 'rr', schedulerFlags: [], onePacket: false, stats: expect.any(Object), destinations: [] });
   });
 
@@ -97,10 +110,10 @@ describe('IPVS decoding', () => {
   });
 
   it('tunnel details only for tunnel destinations; gue keeps its port', () => {
-    expect(destinationFrom(destOut({ fwd: 0, tunType: 1, tunPort: 99 })).tunnel).toBeUndefined();
-    expect(destinationFrom(destOut({ fwd: 2, tunType: 1, tunPort: 6080, tunFlags: 2 })).tunnel).toEqual({ type: 'gue', port: 6080, checksum: 'remcsum' });
-    expect(destinationFrom(destOut({ fwd: 2, tunType: 2, tunFlags: 1 })).tunnel).toEqual({ type: 'gre', checksum: 'csum' });
-    expect(destinationFrom(destOut({ fwd: 1 })).forwarding).toBe('local');
+    expect(destinationFrom({ fwd: 0, tunType: 1, tunPort: 99 }).tunnel).toBeUndefined();
+    expect(destinationFrom({ fwd: 2, tunType: 1, tunPort: 6080, tunFlags: 2 }).tunnel).toEqual({ type: 'gue', port: 6080, checksum: 'remcsum' });
+    expect(destinationFrom({ fwd: 2, tunType: 2, tunFlags: 1 }).tunnel).toEqual({ type: 'gre', checksum: 'csum' });
+    expect(destinationFrom({ fwd: 1 }).forwarding).toBe('local');
   });
 });
 
@@ -119,14 +132,14 @@ describe('ipvsadm rendering', () => {
     // FWM 4294967295 prints as -1 and sorts first (0xffffffff - 0 is -1 as an int). Addresses far
     // apart (200.x vs 1.x) compare wrapped; that case is checked against ipvsadm in the UML oracle.
     const services = [
-      serviceFrom(svcOut({ address: '10.0.0.1' })),
-      serviceFrom(svcOut({ address: '100.0.0.1' })),
-      serviceFrom(svcOut({ address: '1.0.0.1' })),
-      serviceFrom(svcOut({ fwmark: 4294967295, protocol: 0, address: '0.0.0.0', port: 0 })),
-      serviceFrom(svcOut({ fwmark: 1, protocol: 0, address: '0.0.0.0', port: 0 })),
-      serviceFrom(svcOut({ address: '10.0.0.5', protocol: 17, scheduler: 'sh', flags: 0x1b, timeout: 60, netmask: 0xffff0000 }), [
-        destOut({ address: '10.1.0.2' }),
-        destOut({ address: '10.1.0.1', fwd: 3, weight: 0 }),
+      serviceFrom({ address: '10.0.0.1' }),
+      serviceFrom({ address: '100.0.0.1' }),
+      serviceFrom({ address: '1.0.0.1' }),
+      serviceFrom({ fwmark: 4294967295 }),
+      serviceFrom({ fwmark: 1 }),
+      serviceFrom({ address: '10.0.0.5', protocol: 17, scheduler: 'sh', flags: 0x1b, timeout: 60, netmask: 0xffff0000 }, [
+        ({ address: '10.1.0.2' }),
+        ({ address: '10.1.0.1', fwd: 3, weight: 0 }),
       ]),
     ];
     expect(formatIpvsadm(info, services)).toBe(
