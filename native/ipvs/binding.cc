@@ -176,9 +176,6 @@ static Napi::Value Query(const Napi::CallbackInfo& info) {
 // service up to the pool size) exceeds the two syscalls per service it saves.
 static constexpr size_t kFanoutMin = 8;
 
-// What the first allocation of a listing assumes per service (untouched memory costs nothing).
-static constexpr size_t kExpectDestsPerService = 16;
-
 struct ListingJob {
   ListingJob(uint8_t* reuse, size_t cap) : packed(reuse, cap) {}
   PackedListing packed;
@@ -236,21 +233,19 @@ static Napi::Value ListAll(const Napi::CallbackInfo& info) {
       info.Env(),
       [t, get, one, sockets, job]() {
         uint16_t fam = FamilyId(t);
-        std::vector<Service> services;
+        PackedListing& l = job->packed;
         std::lock_guard<std::mutex> lock(t.sock->mutex());
         MsgWriter w;
         EncodeOp(w, fam, get, NLM_F_REQUEST);
+        // Straight into the records: no intermediate vector (its growth was ~1000 fresh pages at 10k).
         auto collect = [&](const nlmsghdr* h) {
           Reply r = ParseReply(h);
-          if (r.kind == Reply::kService) services.push_back(std::move(r.service));
+          if (r.kind == Reply::kService) l.AddService(r.service);
         };
         if (one) t.sock->Get(w, CmdName(get.cmd), collect);
         else t.sock->Dump(w, "IPVS_CMD_GET_SERVICE", collect);
-        PackedListing& l = job->packed;
-        l.SetServices(services, services.size() * kExpectDestsPerService);
-        if (!(services.size() >= kFanoutMin &&
-              DumpDestinationsFanout(*t.ns, fam, services, l, t.sock->timeoutMs(), sockets)))
-          DumpDestinations(*t.sock, fam, services, l);
+        if (!(l.services() >= kFanoutMin && DumpDestinationsFanout(*t.ns, fam, l, t.sock->timeoutMs(), sockets)))
+          DumpDestinations(*t.sock, fam, l);
         return job;
       },
       [t, reuseRef](Napi::Env env, std::shared_ptr<ListingJob>& job) -> Napi::Value {
@@ -275,7 +270,7 @@ static Napi::Value Pack(const Napi::CallbackInfo& info) {
     }
   }
   PackedListing l(nullptr, 0);
-  l.SetServices(services, 0);
+  for (const Service& s : services) l.AddService(s);
   for (size_t i = 0; i < services.size(); i++) l.SetDests(i, dests[i]);
   return ListingToJs(info.Env(), l, Napi::Value());
 }

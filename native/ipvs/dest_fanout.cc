@@ -37,6 +37,7 @@ int64_t NowMs() {
 struct Slot {
   int fd = -1;
   size_t service = 0;
+  uint16_t af = 0;  // the service's family (destinations of kernels before 3.18 have no other)
   uint32_t seq = 0;
   unsigned inflight = 0;  // SQEs of this socket not yet completed
   bool done = false;      // NLMSG_DONE (or the error) of the current dump was seen
@@ -48,8 +49,8 @@ struct Slot {
 
 class Fanout {
  public:
-  Fanout(uint16_t fam, const std::vector<Service>& services, PackedListing& out, int timeoutMs)
-      : fam_(fam), services_(services), out_(out), deadline_(NowMs() + timeoutMs) {}
+  Fanout(uint16_t fam, PackedListing& out, int timeoutMs)
+      : fam_(fam), services_(out.services()), out_(out), deadline_(NowMs() + timeoutMs) {}
   ~Fanout() {
     Drain();
     for (Slot& s : slots_)
@@ -72,7 +73,7 @@ class Fanout {
 
   void Run() {
     for (Slot& s : slots_)
-      if (next_ < services_.size()) Start(s);
+      if (next_ < services_) Start(s);
     while (inflight_ > 0) {
       if (ring_.Ready() == 0) {
         int64_t left = deadline_ - NowMs();
@@ -97,8 +98,8 @@ class Fanout {
     Op get;
     get.cmd = IPVS_CMD_GET_DEST;
     get.hasService = true;
-    get.service = services_[s.service];
-    get.service.hasAttrs = false;  // identity only
+    get.service = out_.ServiceKey(s.service);
+    s.af = get.service.af;
     MsgWriter w;
     EncodeOp(w, fam_, get, NLM_F_REQUEST | NLM_F_DUMP);
     w.Finish();
@@ -160,7 +161,7 @@ class Fanout {
     }
     if (s.inflight > 0) return;
     if (s.done) {
-      if (next_ < services_.size()) Start(s);
+      if (next_ < services_) Start(s);
     } else {
       // The dump needs more rounds (big service), or nothing was queued yet: read on; wait in the
       // kernel (poll-armed) only when the last round found nothing.
@@ -184,7 +185,7 @@ class Fanout {
         if (e.err) Fail(KernelFailure(e.err, kOp, e.extack));
         Finish(s);
       } else {
-        AppendDestRecord(h, services_[s.service].af, s.scratch);
+        AppendDestRecord(h, s.af, s.scratch);
       }
     }
   }
@@ -221,7 +222,7 @@ class Fanout {
   }
 
   uint16_t fam_;
-  const std::vector<Service>& services_;
+  size_t services_;
   PackedListing& out_;
   int64_t deadline_;
   Uring ring_;
@@ -233,11 +234,10 @@ class Fanout {
 
 }  // namespace
 
-bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, const std::vector<Service>& services,
-                            PackedListing& out, int timeoutMs, size_t sockets) {
-  if (sockets == 0 || services.empty()) return false;
-  size_t k = std::min(sockets, services.size());
-  Fanout f(fam, services, out, timeoutMs);
+bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, PackedListing& out, int timeoutMs, size_t sockets) {
+  if (sockets == 0 || out.services() == 0) return false;
+  size_t k = std::min(sockets, out.services());
+  Fanout f(fam, out, timeoutMs);
   if (f.Init(ns, k) != 0) return false;
   try {
     f.Run();

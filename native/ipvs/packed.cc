@@ -21,6 +21,10 @@ static void PutStats(uint8_t* rec, uint32_t word, const Stats& s) {
   }
 }
 
+// The first allocation without a buffer to reuse: room for ~29k records, mmap'd by malloc, so only
+// the pages written are ever touched.
+static constexpr size_t kFirstAlloc = 4 << 20;
+
 static void PutWord(uint8_t* rec, uint32_t word, uint32_t v) { memcpy(rec + word * 4, &v, 4); }
 
 bool AppendDestRecord(const nlmsghdr* h, uint16_t serviceAf, DestRecords& out) {
@@ -85,9 +89,9 @@ uint8_t* PackedListing::Reserve(size_t n) {
       base_ = reuse_;
       cap_ = reuseCap_;
     } else {
-      base_ = static_cast<uint8_t*>(malloc(n));
+      cap_ = std::max<size_t>(n, kFirstAlloc);
+      base_ = static_cast<uint8_t*>(malloc(cap_));
       if (!base_) throw std::bad_alloc();
-      cap_ = n;
     }
   }
   if (len_ + n > cap_) {
@@ -116,35 +120,43 @@ uint32_t PackedListing::Intern(const std::string& s) {
   return static_cast<uint32_t>(strings_.size() - 1);
 }
 
-void PackedListing::SetServices(const std::vector<Service>& services, size_t expectDests) {
-  services_ = services.size();
-  // The caller's memory when the services fit (Reserve grows it if the destinations do not);
-  // otherwise one allocation sized for the expected listing.
-  size_t svcBytes = services.size() * kServiceBytes;
-  if (!base_ && !(reuse_ && reuseCap_ >= svcBytes)) {
-    cap_ = std::max<size_t>(svcBytes + expectDests * kDestBytes, 8);
-    base_ = static_cast<uint8_t*>(malloc(cap_));
-    if (!base_) throw std::bad_alloc();
+void PackedListing::AddService(const Service& s) {
+  if (strings_.empty()) Intern("");  // index 0: no persistence engine
+  uint8_t* rec = Reserve(kServiceBytes);
+  PutWord(rec, svcw::kAf, s.af);
+  PutWord(rec, svcw::kProtocol, s.protocol);
+  PutWord(rec, svcw::kPort, s.port);
+  PutWord(rec, svcw::kFwmark, s.fwmark);
+  PutWord(rec, svcw::kFlags, s.flags);
+  PutWord(rec, svcw::kTimeout, s.timeout);
+  PutWord(rec, svcw::kNetmask, s.netmask);
+  PutWord(rec, svcw::kSched, Intern(s.sched));
+  PutWord(rec, svcw::kPe, Intern(s.pe));
+  PutWord(rec, svcw::kFirstDest, 0);
+  PutWord(rec, svcw::kDestCount, 0);
+  PutWord(rec, svcw::kPad, 0);
+  memcpy(rec + svcw::kAddr * 4, s.addr.b, 16);
+  PutStats(rec, svcw::kStats, s.stats);
+  services_++;
+}
+
+static uint32_t GetWord(const uint8_t* rec, uint32_t word) {
+  uint32_t v;
+  memcpy(&v, rec + word * 4, 4);
+  return v;
+}
+
+Service PackedListing::ServiceKey(size_t i) const {
+  const uint8_t* rec = base_ + i * kServiceBytes;
+  Service s;
+  s.af = static_cast<uint16_t>(GetWord(rec, svcw::kAf));
+  s.fwmark = GetWord(rec, svcw::kFwmark);
+  if (!s.fwmark) {
+    s.protocol = static_cast<uint16_t>(GetWord(rec, svcw::kProtocol));
+    s.port = static_cast<uint16_t>(GetWord(rec, svcw::kPort));
+    memcpy(s.addr.b, rec + svcw::kAddr * 4, 16);
   }
-  uint8_t* rec = Reserve(svcBytes);
-  Intern("");  // index 0: no persistence engine
-  for (const Service& s : services) {
-    PutWord(rec, svcw::kAf, s.af);
-    PutWord(rec, svcw::kProtocol, s.protocol);
-    PutWord(rec, svcw::kPort, s.port);
-    PutWord(rec, svcw::kFwmark, s.fwmark);
-    PutWord(rec, svcw::kFlags, s.flags);
-    PutWord(rec, svcw::kTimeout, s.timeout);
-    PutWord(rec, svcw::kNetmask, s.netmask);
-    PutWord(rec, svcw::kSched, Intern(s.sched));
-    PutWord(rec, svcw::kPe, Intern(s.pe));
-    PutWord(rec, svcw::kFirstDest, 0);
-    PutWord(rec, svcw::kDestCount, 0);
-    PutWord(rec, svcw::kPad, 0);
-    memcpy(rec + svcw::kAddr * 4, s.addr.b, 16);
-    PutStats(rec, svcw::kStats, s.stats);
-    rec += kServiceBytes;
-  }
+  return s;
 }
 
 void PackedListing::ResetDests() {

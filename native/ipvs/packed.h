@@ -58,8 +58,10 @@ class PackedListing {
   PackedListing(PackedListing&& o) noexcept;
   PackedListing& operator=(PackedListing&& o) = delete;
 
-  // Writes the service records; `expectDests` sizes the first allocation (untouched memory is free).
-  void SetServices(const std::vector<Service>& services, size_t expectDests);
+  // Appends a service's record: every service comes before the first destination (SetDests).
+  void AddService(const Service& s);
+  // Service i's identity (family and fwmark, or protocol, address and port), read back from its record.
+  Service ServiceKey(size_t i) const;
   // Appends service i's destination records (all at once: a service's records are contiguous).
   void SetDests(size_t i, const uint8_t* records, size_t bytes);
   void SetDests(size_t i, const DestRecords& r) { SetDests(i, r.data(), r.size()); }

@@ -49,7 +49,7 @@ static constexpr size_t kSlotSize = 64 * 1024;
 // would get EBUSY). What can be saved is syscalls: the first reply is queued during sendmsg, and the
 // recvmsg that drains it makes the kernel queue NLMSG_DONE at once, so one recvmmsg usually
 // returns both: two syscalls per service, no poll.
-void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services, PackedListing& out) {
+void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out) {
   DestRecords recs;
   std::vector<uint8_t> buf(kSlots * kSlotSize);
   mmsghdr msgs[kSlots];
@@ -57,12 +57,11 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Servi
   const std::string op = "IPVS_CMD_GET_DEST";
   const int64_t deadline = NowMs() + sock.timeoutMs();
   MsgWriter w;
-  for (size_t idx = 0; idx < services.size(); idx++) {
+  for (size_t idx = 0; idx < out.services(); idx++) {
     Op get;
     get.cmd = IPVS_CMD_GET_DEST;
     get.hasService = true;
-    get.service = services[idx];
-    get.service.hasAttrs = false;  // identity only
+    get.service = out.ServiceKey(idx);
     w.Clear();
     EncodeOp(w, fam, get, NLM_F_REQUEST | NLM_F_DUMP);
     w.Finish();
@@ -105,7 +104,7 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Servi
             if (e.err) throw KernelFailure(e.err, op, e.extack);
             done = true;
           } else {
-            AppendDestRecord(h, services[idx].af, recs);
+            AppendDestRecord(h, get.service.af, recs);
           }
         }
       }

@@ -17,15 +17,13 @@ namespace ipvs {
 std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std::vector<Op>& ops, size_t chunk,
                                    bool stopOnError, size_t* sent);
 
-// Packs the destinations of every service into `out` (whose services are `services`). Caller holds
-// sock.mutex().
-void DumpDestinations(NetlinkSocket& sock, uint16_t fam, const std::vector<Service>& services, PackedListing& out);
+// Packs the destinations of every service of `out` into it. Caller holds sock.mutex().
+void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out);
 
 // The same result through io_uring over `sockets` netlink sockets opened in `ns` (dest_fanout.cc).
 // Returns false, with nothing half-done, when io_uring is unavailable here (ENOSYS, EPERM, a kernel
 // without IORING_OP_SEND/RECV or bounded waits): the caller then uses DumpDestinations.
-bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, const std::vector<Service>& services,
-                            PackedListing& out, int timeoutMs, size_t sockets);
+bool DumpDestinationsFanout(const Netns& ns, uint16_t fam, PackedListing& out, int timeoutMs, size_t sockets);
 
 }  // namespace ipvs
 }  // namespace kernlb
