@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors';
 import { parseConnections } from '../../lib/ipvs/connections';
+import { Ipvs } from '../../lib/ipvs/ipvs';
 import { schedulerFlagsFrom, servicesFromListing } from '../../lib/ipvs/packed';
 import { formatIpvsadm, formatIpvsadmConnections, largeNum } from '../../lib/ipvs/format';
 import { daemonDesc, destDesc, serviceDesc, serviceKeyDesc } from '../../lib/ipvs/validate';
@@ -95,6 +96,10 @@ const serviceFrom = (over: Partial<NativeIpvsServiceDesc>, dests?: Partial<Nativ
 const destinationFrom = (over: Partial<NativeIpvsDestDesc>): Destination => serviceFrom({}, [over]).destinations[0]!;
 
 describe('IPVS decoding', () => {
+  it('dumpSockets is checked before anything is opened', async () => {
+    for (const bad of [-1, 1.5, 1025]) await expect(Ipvs.open({ dumpSockets: bad })).rejects.toMatchObject({ field: 'dumpSockets' });
+  });
+
   it('returns the shape addService accepts: persistence only when set, HASHED dropped, mask as text', () => {
     const s = serviceFrom({ flags: 0x2 | 0x1 | 0x4, timeout: 300, netmask: 0xffffff00, pe: 'sip' });
     expect(s).toMatchObject({ protocol: 'tcp', address: '10.0.0.1', port: 80, family: 'inet', scheduler: 'rr', schedulerFlags: [], onePacket: true, persistence: { timeout: 300, netmask: '255.255.255.0' }, persistenceEngine: 'sip' });
