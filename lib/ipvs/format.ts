@@ -3,7 +3,6 @@
  * widths, number abbreviations, sort order and truncation. Pure: the CLI and the load-balancer demo
  * feed it what listServices()/info() returned.
  */
-import { isIPv6 } from 'node:net';
 import type { Connection, Destination, IpvsInfo, Service } from './types';
 
 export interface IpvsadmFormat {
@@ -34,12 +33,12 @@ export function largeNum(i: number, exact = false): string {
 }
 
 function addrPort(address: string, port: number): string {
-  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`; // inet_ntop text: only IPv6 has ':'
 }
 
 /** Address as 32-bit words (network order) for ipvsadm's comparisons. */
 function words(address: string): number[] {
-  if (!isIPv6(address)) return [address.split('.').reduce((a, b) => a * 256 + Number(b), 0)];
+  if (!address.includes(':')) return [address.split('.').reduce((a, b) => a * 256 + Number(b), 0)];
   const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
@@ -61,9 +60,7 @@ function cdiff(a: number, b: number): number {
   return (a - b) | 0;
 }
 
-function cmpAddr(a: string, b: string): number {
-  const wa = words(a);
-  const wb = words(b);
+function cmpWords(wa: number[], wb: number[]): number {
   for (let i = 0; i < Math.max(wa.length, wb.length); i++) {
     const r = cdiff(wa[i] ?? 0, wb[i] ?? 0);
     if (r) return r;
@@ -73,21 +70,43 @@ function cmpAddr(a: string, b: string): number {
 
 const protoNum = { tcp: 6, udp: 17, sctp: 132 } as const;
 
-function svcFields(s: Service) {
+/** What ipvsadm compares, computed once per item (not once per comparison: 10k services sort in n log n). */
+interface SortKey {
+  fwmark: number;
+  af: number;
+  proto: number;
+  words: number[];
+  port: number;
+}
+
+function serviceKey(s: Service): SortKey {
   const af = s.family === 'inet6' ? 10 : 2;
-  if ('fwmark' in s) return { fwmark: s.fwmark, af, proto: 0, address: s.family === 'inet6' ? '::' : '0.0.0.0', port: 0 };
-  return { fwmark: 0, af, proto: protoNum[s.protocol], address: s.address, port: s.port };
+  if ('fwmark' in s) return { fwmark: s.fwmark, af, proto: 0, words: words(s.family === 'inet6' ? '::' : '0.0.0.0'), port: 0 };
+  return { fwmark: 0, af, proto: protoNum[s.protocol], words: words(s.address), port: s.port };
 }
 
-function cmpServices(a: Service, b: Service): number {
-  const x = svcFields(a);
-  const y = svcFields(b);
-  return cdiff(x.fwmark, y.fwmark) || x.af - y.af || x.proto - y.proto || cmpAddr(x.address, y.address) || x.port - y.port;
+// Destination addresses repeat across services: their words are made once per formatting.
+let destWords = new Map<string, number[]>();
+
+function destKey(d: Destination): SortKey {
+  let w = destWords.get(d.address);
+  if (!w) destWords.set(d.address, (w = words(d.address)));
+  return { fwmark: 0, af: d.family === 'inet6' ? 10 : 2, proto: 0, words: w, port: d.port };
 }
 
-function cmpDests(a: Destination, b: Destination): number {
-  const af = (d: Destination) => (d.family === 'inet6' ? 10 : 2);
-  return af(a) - af(b) || cmpAddr(a.address, b.address) || a.port - b.port;
+function cmpServices(x: SortKey, y: SortKey): number {
+  return cdiff(x.fwmark, y.fwmark) || x.af - y.af || x.proto - y.proto || cmpWords(x.words, y.words) || x.port - y.port;
+}
+
+function cmpDests(x: SortKey, y: SortKey): number {
+  return x.af - y.af || cmpWords(x.words, y.words) || x.port - y.port;
+}
+
+/** Items in ipvsadm's order: glibcSort over keys computed once. */
+function sorted<T>(items: T[], key: (v: T) => SortKey, cmp: (a: SortKey, b: SortKey) => number): T[] {
+  if (items.length <= 1) return items.slice();
+  const keyed = items.map((v) => ({ v, k: key(v) }));
+  return glibcSort(keyed, (a, b) => cmp(a.k, b.k)).map((e) => e.v);
 }
 
 /**
@@ -203,10 +222,12 @@ function title(f: IpvsadmFormat): string {
 export function formatIpvsadm(info: IpvsInfo, services: Service[], format: IpvsadmFormat = {}): string {
   let out = `IP Virtual Server version ${info.version} (size=${info.connectionTableSize})\n`;
   out += title(format);
-  for (const s of glibcSort(services, cmpServices)) {
+  destWords = new Map();
+  for (const s of sorted(services, serviceKey, cmpServices)) {
     out += serviceLine(s, format) + '\n';
-    for (const d of glibcSort(s.destinations, cmpDests)) out += destLine(s, d, format) + '\n';
+    for (const d of sorted(s.destinations, destKey, cmpDests)) out += destLine(s, d, format) + '\n';
   }
+  destWords = new Map();
   return out;
 }
 
