@@ -106,25 +106,30 @@ async function loadOnce(services) {
 }
 
 async function listings(n, { ipvs, a, b }) {
-  // Warm: one long-lived handle (a controller), the result dropped before the next call.
+  // Interleaved so that the shared machine's load falls on both sides alike. Warm: one long-lived
+  // handle (a controller), the result dropped before the next call. Fresh: the first call of a new
+  // process (after Ipvs.open). ipvsadm -Ln: always a new process.
   const warm = [];
   const text = [];
-  for (let i = 0; i < listReps; i++) {
-    let t = now();
-    const listed = await ipvs.listServices();
-    warm.push(ms(t));
-    if (listed.length !== n || listed.reduce((x, s) => x + s.destinations.length, 0) !== n * DESTS) throw new Error('kernlb listed the wrong number of objects');
-    t = now();
-    formatIpvsadm(await ipvs.info(), await ipvs.listServices());
-    text.push(ms(t));
-  }
   const fresh = [];
-  for (let i = 0; i < freshReps; i++) {
-    const c = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--first-list', a], { encoding: 'utf8', env: process.env });
-    if (c.status !== 0) throw new Error(`fresh child failed: ${c.stderr}`);
-    fresh.push(JSON.parse(c.stdout).firstMs);
+  const theirs = [];
+  for (let i = 0; i < Math.max(listReps, freshReps); i++) {
+    if (i < listReps) {
+      let t = now();
+      const listed = await ipvs.listServices();
+      warm.push(ms(t));
+      if (listed.length !== n || listed.reduce((x, s) => x + s.destinations.length, 0) !== n * DESTS) throw new Error('kernlb listed the wrong number of objects');
+      t = now();
+      formatIpvsadm(await ipvs.info(), await ipvs.listServices());
+      text.push(ms(t));
+    }
+    if (i < freshReps) {
+      const c = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--first-list', a], { encoding: 'utf8', env: process.env });
+      if (c.status !== 0) throw new Error(`fresh child failed: ${c.stderr}`);
+      fresh.push(JSON.parse(c.stdout).firstMs);
+    }
+    theirs.push(...ipvsadmListMs(b, 1));
   }
-  const theirs = ipvsadmListMs(b, listReps);
   // What kernlb read prints exactly as ipvsadm prints the same set loaded by ipvsadm -R.
   const out = spawnSync('nsenter', [`--net=/run/netns/${b}`, 'ipvsadm', '-Ln'], { maxBuffer: 1 << 30 }).stdout.toString();
   const same = out === formatIpvsadm(await ipvs.info(), await ipvs.listServices());

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <memory>
 
 namespace kernlb {
 namespace ipvs {
@@ -51,7 +52,9 @@ static constexpr size_t kSlotSize = 64 * 1024;
 // returns both: two syscalls per service, no poll.
 void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out) {
   DestRecords recs;
-  std::vector<uint8_t> buf(kSlots * kSlotSize);
+  // Uninitialised: a zero-filled vector touched all 128 pages on every call (a single-service read
+  // included); replies touch only what they fill.
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kSlots * kSlotSize]);
   mmsghdr msgs[kSlots];
   iovec iov[kSlots];
   const std::string op = "IPVS_CMD_GET_DEST";
@@ -71,7 +74,7 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out) {
     bool done = false;
     while (!done) {
       for (int k = 0; k < kSlots; k++) {
-        iov[k] = {buf.data() + k * kSlotSize, kSlotSize};
+        iov[k] = {buf.get() + k * kSlotSize, kSlotSize};
         msgs[k] = {};
         msgs[k].msg_hdr.msg_iov = &iov[k];
         msgs[k].msg_hdr.msg_iovlen = 1;
