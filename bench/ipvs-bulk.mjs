@@ -12,7 +12,8 @@
 //   10k x 10: list 2.04 s vs 4.15 s (2.0x) -> 1.59 s vs 5.23 s (3.3x; the host was busier in this run)
 // What remains is memory, not syscalls: in UML a first touch of a page costs ~80 us (64 MB: 1.3 s),
 // and 100k destinations become ~100 MB of C++ and JS objects.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -71,14 +72,34 @@ function rules(services) {
   return out;
 }
 
-// ipvsadm -Ln timed by a shell in the guest, output to /dev/null, entering the namespace with
-// nsenter (setns only; `ip netns exec` also remounts /sys): nothing of this node process (its fork)
-// or of a pipe is charged to ipvsadm.
-function ipvsadmListMs(ns, reps) {
-  const script = `for i in $(seq ${reps}); do s=$(date +%s%N); nsenter --net=/run/netns/${ns} ipvsadm -Ln >/dev/null || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`;
-  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ipvsadm -Ln failed: ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((us) => Number(us) / 1000);
+// Commands run by one shell started before any listing is timed. Spawning from this process would
+// fork it, and after a fork every page it writes again takes a copy-on-write fault (~80 us each in
+// UML): the warm listings would then pay for the benchmark's own process juggling.
+function helperShell() {
+  const sh = spawn('sh', [], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+  const lines = createInterface({ input: sh.stdout })[Symbol.asyncIterator]();
+  return {
+    async run(cmd) {
+      sh.stdin.write(`${cmd}\n`);
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`helper shell ended during: ${cmd}`);
+      return value;
+    },
+    close: () => sh.stdin.end(),
+  };
+}
+
+// ipvsadm -Ln timed by the shell, output to /dev/null, entering the namespace with nsenter (setns
+// only; `ip netns exec` also remounts /sys): no fork of node and no pipe is charged to ipvsadm.
+async function ipvsadmListMs(helper, ns) {
+  const us = await helper.run(`s=$(date +%s%N); if nsenter --net=/run/netns/${ns} ipvsadm -Ln >/dev/null; then e=$(date +%s%N); echo $(( (e - s) / 1000 )); else echo fail; fi`);
+  if (!/^\d+$/.test(us)) throw new Error(`ipvsadm -Ln failed: ${us}`);
+  return Number(us) / 1000;
+}
+
+async function freshFirstListMs(helper, ns) {
+  const out = await helper.run(`${process.execPath} ${fileURLToPath(import.meta.url)} --first-list ${ns} || echo fail`);
+  return JSON.parse(out).firstMs;
 }
 
 // Repeat and keep the best (noise on a shared machine only ever adds) and the median.
@@ -105,7 +126,7 @@ async function loadOnce(services) {
   return { a, b, ipvs, openMs, kernlbLoad, ipvsadmLoad };
 }
 
-async function listings(n, { ipvs, a, b }) {
+async function listings(n, { ipvs, a, b }, helper) {
   // Interleaved so that the shared machine's load falls on both sides alike. Warm: one long-lived
   // handle (a controller), the result dropped before the next call. Fresh: the first call of a new
   // process (after Ipvs.open). ipvsadm -Ln: always a new process.
@@ -113,6 +134,7 @@ async function listings(n, { ipvs, a, b }) {
   const text = [];
   const fresh = [];
   const theirs = [];
+  await ipvs.listServices(); // untimed: after the helper's fork, this process's pages fault once more
   for (let i = 0; i < Math.max(listReps, freshReps); i++) {
     if (i < listReps) {
       let t = now();
@@ -123,12 +145,8 @@ async function listings(n, { ipvs, a, b }) {
       formatIpvsadm(await ipvs.info(), await ipvs.listServices());
       text.push(ms(t));
     }
-    if (i < freshReps) {
-      const c = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--first-list', a], { encoding: 'utf8', env: process.env });
-      if (c.status !== 0) throw new Error(`fresh child failed: ${c.stderr}`);
-      fresh.push(JSON.parse(c.stdout).firstMs);
-    }
-    theirs.push(...ipvsadmListMs(b, 1));
+    if (i < freshReps) fresh.push(await freshFirstListMs(helper, a));
+    theirs.push(await ipvsadmListMs(helper, b));
   }
   // What kernlb read prints exactly as ipvsadm prints the same set loaded by ipvsadm -R.
   const out = spawnSync('nsenter', [`--net=/run/netns/${b}`, 'ipvsadm', '-Ln'], { maxBuffer: 1 << 30 }).stdout.toString();
@@ -146,7 +164,8 @@ for (const n of sizes) {
     try {
       loads.push(l);
       if (i === 0) {
-        const r = await listings(n, l);
+        const helper = helperShell();
+        const r = await listings(n, l, helper).finally(() => helper.close());
         row = {
           services: n,
           destinations: n * DESTS,
