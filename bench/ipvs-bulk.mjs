@@ -1,17 +1,41 @@
-// Bulk load and listing: kernlb vs ipvsadm, N services x 10 destinations, each in a fresh netns.
+// Bulk load and listing: kernlb vs ipvsadm, N services x 10 destinations, each side in a fresh netns.
 // Needs a kernel with IPVS (run inside UML here) and a build: npm run build:native && npm run build:ts
 //   scripts/uml-run.sh -- node bench/ipvs-bulk.mjs 1000 10000
-// Timings compare only within one run (UML syscalls are slow; the ratios are what matter).
-// Measured 2026-11-25 in UML 6.1 on a loaded 2-core host (best of 3 for 1k, 1 run for 10k):
-//   1k x 10:  load 0.21 s vs ipvsadm -R 3.3 s (15.9x); list 0.15 s vs ipvsadm -Ln 0.48 s (3.2x)
-//   10k x 10: load 4.6 s vs ipvsadm -R 51.1 s (11.1x); list 2.7 s vs ipvsadm -Ln 5.4 s (2.0x)
-// Destination dumps over the io_uring socket pool (native/ipvs/dest_fanout.cc), before/after in ONE
-// guest, best of 2 (before = KERNLB_IPVS_FANOUT=0, the plain two-syscalls-per-service path):
-//   scripts/uml-run.sh -- sh -c 'env KERNLB_IPVS_FANOUT=0 REPS=2 node bench/ipvs-bulk.mjs 1000 10000; env REPS=2 node bench/ipvs-bulk.mjs 1000 10000'
-//   1k x 10:  list 215 ms vs 594 ms (2.8x) -> 135 ms vs 503 ms (3.7x)
-//   10k x 10: list 2.04 s vs 4.15 s (2.0x) -> 1.59 s vs 5.23 s (3.3x; the host was busier in this run)
-// What remains is memory, not syscalls: in UML a first touch of a page costs ~80 us (64 MB: 1.3 s),
-// and 100k destinations become ~100 MB of C++ and JS objects.
+// Knobs (inside the guest: sh -c 'env ... node bench/ipvs-bulk.mjs ...'): REPS (loads; 3 at 1k, else 1),
+// LIST_REPS (5), FRESH_REPS (3), KERNLB_IPVS_FANOUT=n (the dumpSockets open option; 0 = one socket).
+// What is timed:
+//   warm   Ipvs#listServices(): every service with its destinations and stats, the full typed model,
+//          on one long-lived handle (a controller), after one untimed call; best and median.
+//   fresh  the first listServices() of a new node process, after Ipvs.open (node's own start-up is
+//          not included).
+//   ipvsadm -Ln, the whole command (always a new process), text to /dev/null, run by a shell via
+//          nsenter (`ip netns exec` would add its /sys remount to ipvsadm's time).
+// The sides are interleaved round by round, so load on the shared host falls on both alike, and all
+// children are started by one helper shell: a fork of the measuring process makes every page it
+// writes afterwards take a copy-on-write fault (~80 us each in UML), which earlier runs of this
+// bench charged to kernlb. Timings compare only within one run (UML syscalls and page faults are
+// slow; the ratios are what matter).
+//
+// Listing, 2026-11-25, one UML 6.1 boot, host load average 1.7-3.4 (2 cores shared), REPS=1:
+//   before = 3668d6a (objects built through N-API, copied in TypeScript), after = packed records:
+//   scripts/uml-run.sh -- sh -c 'cd $BEFORE && env REPS=1 node bench/ipvs-bulk.mjs 1000 10000; cd $AFTER && env REPS=1 node bench/ipvs-bulk.mjs 1000 10000'
+//   ($BEFORE: a checkout of 3668d6a built with this bench file copied in)
+//              warm best / median            fresh first call        ipvsadm -Ln best / median
+//   1k  before   55.6 /   83.8 ms (6.7x / 4.5x)   253 ms (1.5x)          372 / 375 ms
+//   1k  after    18.2 /   18.7 ms (21x / 21x)     142 ms (2.7x)          382 / 387 ms
+//   10k before    732 / 1005 ms (4.8x / 3.6x)    2307 ms (1.5x)         3512 / 3588 ms
+//   10k after     397 /  429 ms (8.5x / 8.6x)    1022 ms (3.3x)         3380 / 3680 ms
+//   a second "after" pass in the same boot: 1k 18.4 / 19.0 ms (20x / 20x), fresh 141 ms (2.6x);
+//   10k 413 / 417 ms (8.4x / 8.8x), fresh 1009 ms (3.4x).
+//   Bulk load in the same runs: 1k 414 ms vs ipvsadm -R 3.5 s (8.6x), 10k 2.85 s vs 35.8 s (12.6x).
+// Where the time goes (10k x 10, warm, profiled apart): about 40% on the worker (dumps over the
+// io_uring socket pool, records written into the reused buffer: almost no fresh pages) and 60%
+// building ~27 MB of JS objects (~266 B per destination; in UML ~1 page fault per 4 KB of them). A fresh process also pays the buffer's first
+// touch (144 B per destination) and V8 growing its heap from scratch: that is why the first call
+// stays at ~3x. listServices + formatIpvsadm (the CLI's text) is ~2x ipvsadm at 10k.
+//
+// Earlier (before the packed records), load 1k 15.9x / 10k 11.1x; listing measured 3.7x / 3.3x with
+// ipvsadm spawned from the measuring process between kernlb calls (the copy-on-write effect above).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
