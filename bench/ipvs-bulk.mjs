@@ -30,9 +30,10 @@
 //   Bulk load in the same runs: 1k 414 ms vs ipvsadm -R 3.5 s (8.6x), 10k 2.85 s vs 35.8 s (12.6x).
 // Where the time goes (10k x 10, warm, profiled apart): about 40% on the worker (dumps over the
 // io_uring socket pool, records written into the reused buffer: almost no fresh pages) and 60%
-// building ~27 MB of JS objects (~266 B per destination; in UML ~1 page fault per 4 KB of them). A fresh process also pays the buffer's first
-// touch (144 B per destination) and V8 growing its heap from scratch: that is why the first call
-// stays at ~3x. listServices + formatIpvsadm (the CLI's text) is ~2x ipvsadm at 10k.
+// building ~27 MB of JS objects (~266 B per destination; in UML ~1 page fault per 4 KB of them).
+// A fresh process also pays the buffer's first touch (144 B per destination) and V8 growing its
+// heap from scratch: that is why the first call stays at ~3x. listServices + formatIpvsadm (the
+// CLI's text) is ~2x ipvsadm at 10k.
 //
 // Earlier (before the packed records), load 1k 15.9x / 10k 11.1x; listing measured 3.7x / 3.3x with
 // ipvsadm spawned from the measuring process between kernlb calls (the copy-on-write effect above).
