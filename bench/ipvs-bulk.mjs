@@ -27,7 +27,9 @@
 //   10k after     397 /  429 ms (8.5x / 8.6x)    1022 ms (3.3x)         3380 / 3680 ms
 //   a second "after" pass in the same boot: 1k 18.4 / 19.0 ms (20x / 20x), fresh 141 ms (2.6x);
 //   10k 413 / 417 ms (8.4x / 8.8x), fresh 1009 ms (3.4x).
-//   Bulk load in the same runs: 1k 414 ms vs ipvsadm -R 3.5 s (8.6x), 10k 2.85 s vs 35.8 s (12.6x).
+//   Bulk load in the same runs (one load each): 1k 414 ms vs ipvsadm -R 3.5 s (8.6x), 10k 2.85 s vs
+//   35.8 s (12.6x); the 1k load with the default REPS=3 (best of 3, another boot): 236 ms vs 3.67 s
+//   (15.6x), listing there 19 ms vs 384 ms (20x).
 // Where the time goes (10k x 10, warm, profiled apart): about 40% on the worker (dumps over the
 // io_uring socket pool, records written into the reused buffer: almost no fresh pages) and 60%
 // building ~27 MB of JS objects (~266 B per destination; in UML ~1 page fault per 4 KB of them).
