@@ -218,7 +218,11 @@ export class Ipvs extends KernelHandle {
     return svc;
   }
 
-  /** Every service, each with its destinations and stats. */
+  /**
+   * Every service, each with its destinations and stats. The handle keeps the buffer the kernel's
+   * answer was packed into (144 bytes per service and per destination) and reuses it on the next
+   * listing, which then touches no fresh memory; close() lets it go.
+   */
   async listServices(): Promise<Service[]> {
     return this.list({ op: 'list services', hint: IPVS_EPERM_HINT });
   }
@@ -230,13 +234,13 @@ export class Ipvs extends KernelHandle {
     try {
       listing = await this.run(ctx, (h) => native().ipvs.listAll(h, arena, this.#dumpSockets, get));
     } catch (e) {
-      this.#arena ??= arena;
+      if (!this.closed) this.#arena ??= arena;
       throw e;
     }
     const services = servicesFromListing(listing);
     // Keep the bigger one: a single-service get must not shrink the buffer a full listing reuses.
     const kept = this.#arena as ArrayBuffer | null; // another listing may have finished meanwhile
-    if (!kept || kept.byteLength < listing.buffer.byteLength) this.#arena = listing.buffer;
+    if (!this.closed && (!kept || kept.byteLength < listing.buffer.byteLength)) this.#arena = listing.buffer;
     return services;
   }
 
