@@ -12,7 +12,7 @@ import { decodeTable, encodeTable, orderChains } from './blob';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
 import { validateTable } from './validate';
-import type { IptFamily, IptTable } from './types';
+import type { CommitResult, IptFamily, IptTable } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
   /** Default ipv4. */
@@ -99,8 +99,11 @@ export class Iptables extends KernelHandle {
     }
   }
 
-  /** Replaces the whole table in one kernel call. */
-  async commit(table: IptTable, opts: CommitOptions = {}): Promise<void> {
+  /**
+   * Replaces the whole table in one kernel call. Resolves to the new table's readState (assign it
+   * to `table.readState` to commit the same model again with expectUnchanged) and the kernel's time.
+   */
+  async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
     validateTable(table);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
@@ -112,7 +115,7 @@ export class Iptables extends KernelHandle {
     const enc = encodeTable(table, hooks, takeBlob);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
-    await this.diagnose(table, explain(this.family, this.run(
+    return this.diagnose(table, explain(this.family, this.run(
       {
         op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
@@ -178,7 +181,9 @@ export class Iptables extends KernelHandle {
       const out = (await edit(t)) ?? t;
       if (!out.readState) out.readState = t.readState!;
       try {
-        await this.commit(out, { expectUnchanged: true });
+        const done = await this.commit(out, { expectUnchanged: true });
+        // The returned table is what the kernel now holds: it can be committed again as it is.
+        out.readState = { numEntries: done.numEntries, digest: done.digest };
         return out;
       } catch (e) {
         if (!(e instanceof ConflictError) || i >= attempts) throw e;
