@@ -3,7 +3,7 @@
  * and RETURN tails, built-in chains ending in their policy, jumps as byte offsets, and a final ERROR
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
-import { cidr4, formatCidr, isZero, parseCidr, parseCidr4Into } from './addr';
+import { cidr4, formatCidr, formatQuad, isZero, parseCidr, parseCidr4Into } from './addr';
 import { decodeIface, encodeIface, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
@@ -340,6 +340,57 @@ function decodeExt(b: Buffer, off: number, size: number, family: IptFamily, kind
   return { type: 'raw', name: entry.name, revision, data: Buffer.from(b.subarray(data, off + size)) };
 }
 
+/**
+ * Chain starts by offset, ascending (pass 1 meets them in order), with their names. A jump finds
+ * its chain by a binary search that first tries where the last one ended (a service chain jumps
+ * to its endpoint chains in order; endpoint chains all jump to the same chain): 10^5 chains made a
+ * Map the largest single cost of a decode after the objects themselves.
+ */
+class ChainStarts {
+  private readonly offs: number[] = [];
+  private readonly names: string[] = [];
+  private hint = 0;
+
+  add(off: number, name: string): void {
+    const n = this.offs.length;
+    if (n && this.offs[n - 1]! >= off) {
+      // Not ascending (only in a malformed blob): keep the lookup exact, if slower.
+      const i = this.find(off);
+      if (i >= 0) this.names[i] = name;
+      else this.insert(off, name);
+      return;
+    }
+    this.offs.push(off);
+    this.names.push(name);
+  }
+
+  get(off: number): string | undefined {
+    const i = this.find(off);
+    return i >= 0 ? this.names[i] : undefined;
+  }
+
+  private find(off: number): number {
+    const o = this.offs, h = this.hint;
+    if (o[h] === off) return h;
+    if (o[h + 1] === off) return (this.hint = h + 1);
+    let lo = 0, hi = o.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1, v = o[mid]!;
+      if (v === off) return (this.hint = mid);
+      if (v < off) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private insert(off: number, name: string): void {
+    let i = this.offs.length;
+    while (i > 0 && this.offs[i - 1]! > off) i--;
+    this.offs.splice(i, 0, off);
+    this.names.splice(i, 0, name);
+  }
+}
+
 /** Decodes a table read from the kernel. Throws on a blob libiptc would also reject. */
 export function decodeTable(h: TableHeader, family: IptFamily, name: string): IptTable {
   const L = layoutOf(family);
@@ -349,13 +400,17 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     const t = off + b.readUInt16LE(off + L.targetOffset) + 2;
     return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
   };
-  const hookAt = new Map<number, number>();
-  const underflowAt = new Set<number>();
+  // Hook entries and policies (at most five each), compared in place: this runs per entry.
+  const hookOff = [-1, -1, -1, -1, -1], underflowOff = [-1, -1, -1, -1, -1];
   for (let i = 0; i < 5; i++) {
     if (!(h.validHooks & (1 << i))) continue;
-    hookAt.set(h.hookEntry[i]!, i);
-    underflowAt.add(h.underflow[i]!);
+    hookOff[i] = h.hookEntry[i]!;
+    underflowOff[i] = h.underflow[i]!;
   }
+  const hookAt = (off: number) => {
+    for (let k = 0; k < 5; k++) if (hookOff[k] === off) return k;
+    return -1;
+  };
   // Pass 1: entry offsets, ERROR heads, and chain starts (jumps are offsets; a chain's start is
   // known only once its head is found).
   // Typed arrays (counted first): 10^5-10^6 numbers the garbage collector then never scans or copies.
@@ -367,17 +422,17 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   }
   const offsets = new Uint32Array(count);
   const errors = new Uint8Array(count + 1);
-  const chainAt = new Map<number, string>();
+  const chainAt = new ChainStarts();
   for (let off = 0, i = 0; off < b.length; i++) {
     offsets[i] = off;
     const next = b.readUInt16LE(off + L.nextOffset);
-    const hook = hookAt.get(off);
-    if (hook !== undefined) chainAt.set(off, HOOKS[hook]!);
+    const hook = hookAt(off);
+    if (hook >= 0) chainAt.add(off, HOOKS[hook]!);
     const err = isError(off);
     errors[i] = err ? 1 : 0;
     if (err) {
       const cname = readCString(b, off + b.readUInt16LE(off + L.targetOffset) + EXT_HEADER, 30);
-      if (cname !== 'ERROR') chainAt.set(off + L.size + ERROR_TARGET_SIZE, cname);
+      if (cname !== 'ERROR') chainAt.add(off + L.size + ERROR_TARGET_SIZE, cname);
     }
     off += next;
   }
@@ -389,19 +444,20 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     const next = i + 1 < count ? offsets[i + 1] : undefined;
     const to = b.readUInt16LE(off + L.targetOffset);
     if (errors[i]) {
-      const cname = readCString(b, off + to + EXT_HEADER, 30);
+      // The name pass 1 read (one string per chain, shared with the jumps to it).
+      const cname = chainAt.get(off + L.size + ERROR_TARGET_SIZE) ?? readCString(b, off + to + EXT_HEADER, 30);
       if (cname === 'ERROR' && next === undefined) break;
       cur = { name: cname, rules: [] };
       chains.push(cur);
       continue;
     }
-    const hook = hookAt.get(off);
-    if (hook !== undefined) {
+    const hook = hookAt(off);
+    if (hook >= 0) {
       cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: [] };
       chains.push(cur);
     }
     if (!cur) throw new Error(`table ${name}: entry at offset ${off} belongs to no chain`);
-    if (cur.policy !== undefined && underflowAt.has(off)) {
+    if (cur.policy !== undefined && underflowOff.includes(off)) {
       const v = b.readInt32LE(off + to + EXT_HEADER);
       cur.policy = v === VERDICT.DROP ? 'DROP' : 'ACCEPT';
       cur.counters = readCounters(b, off + L.counters);
@@ -428,7 +484,7 @@ function decodeAddr(
     // A contiguous mask has all ones below its lowest set bit: mask | (mask - 1) is all ones.
     const prefix = mv === 0xffffffff ? 32 : mv === 0 ? 0 : ((mv | (mv - 1)) >>> 0) === 0xffffffff ? Math.clz32(~mv >>> 0) : -1;
     if (prefix >= 0) {
-      r[k] = `${av >>> 24}.${(av >>> 16) & 255}.${(av >>> 8) & 255}.${av & 255}/${prefix}`;
+      r[k] = formatQuad(av, prefix);
       return;
     }
   }
@@ -436,7 +492,7 @@ function decodeAddr(
   if (!isZero(ab) || !isZero(mb) || invert[k]) r[k] = formatCidr(ab, mb);
 }
 
-function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: Map<number, string>): IptRule {
+function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: ChainStarts): IptRule {
   const r: IptRule = {};
   const inv = b[e + L.invflags]!;
   const flags = b[e + L.flags]!;

@@ -6,7 +6,7 @@
  * `iptables -t nat -A KUBE-SEP-X -p tcp -j DNAT --to-destination 10.244.1.5:8080`
  * `iptables -t nat -A POSTROUTING -j MASQUERADE --random-fully`
  */
-import { cidr4, formatAddr, parseAddr, parseCidr4Into } from '../addr';
+import { cidr4, formatAddr, formatQuad, parseAddr, parseCidr4Into } from '../addr';
 import type { IptFamily, IptRule } from '../types';
 import { arg, opt, port, ParseProblem, type Codec, type ParsedOption } from './codec';
 
@@ -156,11 +156,11 @@ function encodeRangeAt(
   b.writeUInt16BE(minPort, off + 36);
   b.writeUInt16BE(maxPort, off + 38);
 }
-const quad = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+const quad = (n: number) => formatQuad(n);
 /** readRange + fromRange for IPv4 in place; undefined where readRange declines. */
 function decodeRange4At<T extends NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean }>(
   b: Buffer, off: number, layout: Layout, out: T,
-): { flags: number; fields: T } | undefined {
+): T | undefined {
   let flags: number, min: number, max: number, minPort: number, maxPort: number;
   if (layout === 'compat') {
     if (b.readUInt32LE(off) !== 1) return undefined;
@@ -189,7 +189,7 @@ function decodeRange4At<T extends NatRangeFields & { random?: boolean; persisten
   if (flags & RANDOM) out.random = true;
   if (flags & PERSISTENT) out.persistent = true;
   if (flags & FULLY) out.fullyRandom = true;
-  return { flags, fields: out };
+  return out;
 }
 function addrOk(s: string, family: IptFamily): boolean {
   return (family === 'ipv4' && typeof s === 'string' && v4(s) >= 0) || parseAddr(s, family) !== undefined;
@@ -298,8 +298,15 @@ export const dnat: Codec<DnatTarget> = {
   encodeAt: (v, b, off, family) => encodeRangeAt(v, b, off, 'range2', family),
   decodeAt(b, off, len, family, revision) {
     if (family !== 'ipv4' || revision !== 2) return dnat.decode(b.subarray(off, off + len), family, revision);
-    const r = decodeRange4At(b, off, 'range2', { type: 'DNAT' } as DnatTarget);
-    return r && !(r.flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) ? r.fields : undefined;
+    // range2's flags are its first word: flags the model does not type leave the bytes raw.
+    const flags = b.readUInt32LE(off);
+    if (flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) return undefined;
+    // kube-proxy's form (one address, one port) as one literal: no property store grown per field.
+    if (flags === (MAP_IPS | PROTO) && b.readUInt16BE(off + 40) === 0) {
+      const min = b.readUInt32BE(off + 4), port = b.readUInt16BE(off + 36);
+      if (min === b.readUInt32BE(off + 20) && port === b.readUInt16BE(off + 38)) return { type: 'DNAT', address: quad(min), port };
+    }
+    return decodeRange4At(b, off, 'range2', { type: 'DNAT' } as DnatTarget);
   },
   decode(b, family, revision) {
     const layout: Layout | undefined = revision === 2 ? 'range2' : revision === 1 ? 'range' : family === 'ipv4' && revision === 0 ? 'compat' : undefined;
