@@ -8,10 +8,9 @@ import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
-import { decodeTable, encodeTable, orderChains } from './blob';
+import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
-import { validateTable } from './validate';
 import type { CommitResult, IptFamily, IptTable } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
@@ -104,7 +103,16 @@ export class Iptables extends KernelHandle {
    * to `table.readState` to commit the same model again with expectUnchanged) and the kernel's time.
    */
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
-    validateTable(table);
+    // Validated and encoded in one walk (validHooks patched in below once known).
+    const enc = encodeValidTable(table, 0, takeBlob);
+    try {
+      return await this.replace(table, enc, opts);
+    } finally {
+      releaseBlob(enc.blob);
+    }
+  }
+
+  private async replace(table: IptTable, enc: EncodedTable, opts: CommitOptions): Promise<CommitResult> {
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
@@ -112,7 +120,7 @@ export class Iptables extends KernelHandle {
       const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
       hooks = info.validHooks;
     }
-    const enc = encodeTable(table, hooks, takeBlob);
+    enc.blob.writeUInt32LE(hooks, 32);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
     return this.diagnose(table, explain(this.family, this.run(
@@ -121,7 +129,7 @@ export class Iptables extends KernelHandle {
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    ).finally(() => releaseBlob(enc.blob))));
+    )));
   }
 
   /**
