@@ -228,6 +228,7 @@ function encodeCore(
       const r = rules[i]!;
       if (check) {
         validateRule(r, c.name, i + 1, family, index, flag, true);
+        if (bad) return null;
         const t = r.target;
         if (t && (t.type === 'jump' || t.type === 'goto')) {
           const to = typeof t.chain === 'string' ? jumps.get(t.chain) : undefined;
