@@ -260,33 +260,20 @@ function encodeCore(
     blob.writeUInt32LE(0xffffffff, 44 + h * 4);
     blob.writeUInt32LE(0xffffffff, 64 + h * 4);
   }
-  // Counters are rare in a model a controller builds: the array is allocated on the first one.
-  const setCounters = (i: number, c: { packets: number; bytes: number } | undefined) => {
-    if (!c || (!c.packets && !c.bytes)) return;
-    if (!counters) counters = Buffer.alloc(numEntries * 16);
-    writeCounters(counters, i * 16, c);
-  };
 
   const b = blob.subarray(REPLACE_HEADER);
   const mcache = matchInfo[family], tcache = targetInfo[family];
   off = 0;
   let idx = 0;
   si = 0;
-  const writeError = (name: string) => {
-    const t = off + L.size;
-    b.writeUInt16LE(ERROR_TARGET_SIZE, t);
-    b.write('ERROR', t + 2, 'latin1');
-    b.write(name, t + EXT_HEADER, Math.min(name.length, 29), 'latin1');
-    b.writeUInt16LE(L.size, off + L.targetOffset);
-    b.writeUInt16LE(headSize, off + L.nextOffset);
-    off += headSize;
-    idx++;
-  };
 
   for (const c of chains) {
     const builtin = c.policy !== undefined;
     if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
-    else writeError(c.name);
+    else {
+      off += writeError(b, off, L, c.name);
+      idx++;
+    }
     const rules = c.rules;
     for (let ri = 0; ri < rules.length; ri++) {
       const r = rules[ri]!;
@@ -312,7 +299,7 @@ function encodeCore(
       else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
       b.writeUInt16LE(targetAt - e, e + L.targetOffset);
       b.writeUInt16LE(next - e, e + L.nextOffset);
-      if (r.counters) setCounters(idx, r.counters);
+      if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
       off = next;
       idx++;
       si++;
@@ -320,7 +307,7 @@ function encodeCore(
     // Chain end: the policy for a built-in chain, RETURN for a user chain.
     if (builtin) {
       blob.writeUInt32LE(off, 64 + HOOKS.indexOf(c.name as never) * 4);
-      setCounters(idx, c.counters);
+      counters = addCounters(counters, numEntries, idx, c.counters);
     }
     writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
     b.writeUInt16LE(L.size, off + L.targetOffset);
@@ -328,8 +315,30 @@ function encodeCore(
     off += tailSize;
     idx++;
   }
-  writeError('ERROR');
+  writeError(b, off, L, 'ERROR');
   return { blob, numEntries, validHooks, counters };
+}
+
+// Top-level (not closures over the encoder's locals): a closure that assigns `off` would make it a
+// context variable, read from memory at every use in the encoder's loops.
+
+/** An ERROR entry (a user chain's head, or the table's end) at `off`; its size. */
+function writeError(b: Buffer, off: number, L: EntryLayout, name: string): number {
+  const t = off + L.size;
+  b.writeUInt16LE(ERROR_TARGET_SIZE, t);
+  b.write('ERROR', t + 2, 'latin1');
+  b.write(name, t + EXT_HEADER, Math.min(name.length, 29), 'latin1');
+  b.writeUInt16LE(L.size, off + L.targetOffset);
+  b.writeUInt16LE(L.size + ERROR_TARGET_SIZE, off + L.nextOffset);
+  return L.size + ERROR_TARGET_SIZE;
+}
+
+/** Entry `i`'s counters into the xt_counters array (made on the first non-zero one). */
+function addCounters(counters: Buffer | null, numEntries: number, i: number, c: { packets: number; bytes: number } | undefined): Buffer | null {
+  if (!c || (!c.packets && !c.bytes)) return counters;
+  const out = counters ?? Buffer.alloc(numEntries * 16);
+  writeCounters(out, i * 16, c);
+  return out;
 }
 
 function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family: IptFamily): void {
