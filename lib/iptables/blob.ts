@@ -540,6 +540,13 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
 
   const chains: IptChain[] = [];
   let cur: IptChain | undefined;
+  // Each chain's rules array is made at its size (counted from the entry marks): a push onto []
+  // reserves 17 slots, and most chains of a kube-proxy table hold 2 rules. `fill` counts what is
+  // in it; a malformed blob whose count was off still decodes (push, or the array trimmed).
+  let fill = 0;
+  const close = () => {
+    if (cur && fill < cur.rules.length) cur.rules.length = fill;
+  };
   for (let i = 0; i < count; i++) {
     const off = offsets[i]!;
     const next = i + 1 < count ? offsets[i + 1] : undefined;
@@ -548,13 +555,21 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
       // The name pass 1 read (one string per chain, shared with the jumps to it).
       const cname = chainAt.get(off + L.size + ERROR_TARGET_SIZE) ?? readCString(b, off + to + EXT_HEADER, 30);
       if (cname === 'ERROR' && next === undefined) break;
-      cur = { name: cname, rules: [] };
+      close();
+      let j = i + 1;
+      while (j < count && !errors[j]) j++;
+      cur = { name: cname, rules: new Array<IptRule>(Math.max(0, j - i - 2)) };
+      fill = 0;
       chains.push(cur);
       continue;
     }
     const hook = hookAt(off);
     if (hook >= 0) {
-      cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: [] };
+      close();
+      let j = i;
+      while (j < count && !underflowOff.includes(offsets[j]!)) j++;
+      cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: new Array<IptRule>(j - i) };
+      fill = 0;
       chains.push(cur);
     }
     if (!cur) throw new Error(`table ${name}: entry at offset ${off} belongs to no chain`);
@@ -562,15 +577,19 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
       const v = b.readInt32LE(off + to + EXT_HEADER);
       cur.policy = v === VERDICT.DROP ? 'DROP' : 'ACCEPT';
       cur.counters = readCounters(b, off + L.counters);
+      close();
       cur = undefined;
       continue;
     }
     if (cur.policy === undefined && next !== undefined && errors[i + 1]) {
+      close();
       cur = undefined; // a user chain's RETURN tail
       continue;
     }
-    cur.rules.push(decodeRule(b, off, to, off + b.readUInt16LE(off + L.nextOffset), L, family, chainAt));
+    const r = decodeRule(b, off, to, off + b.readUInt16LE(off + L.nextOffset), L, family, chainAt);
+    cur.rules[fill++] = r; // (past the count, in a malformed blob: the array grows)
   }
+  close();
   return { family, name, chains };
 }
 
