@@ -26,6 +26,7 @@ try {
     const scratch = takeArena();
     const raw = await ipt.run({ op: 'x' }, (hh) => native().iptables.getTable(hh, false, 'nat', scratch));
     row.getTable = ms(t0);
+    row.getTableKernel = raw.kernelMs;
     const block = raw.block ?? scratch;
     t0 = process.hrtime.bigint();
     const t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries: block.subarray(raw.entriesOffset, raw.entriesOffset + raw.size) }, 'ipv4', 'nat');
