@@ -40,14 +40,22 @@ export interface Codec<T extends { type: string }> {
   decode(b: Buffer, family: IptFamily, revision: number): T | undefined;
   /** Optional fast path of decode: the same answer from `len` data bytes at `off` of a table blob. */
   decodeAt?(b: Buffer, off: number, len: number, family: IptFamily, revision: number): T | undefined;
-  /** Problems with v, as [field suffix, problem]; empty when valid. */
-  validate(v: T, family: IptFamily, rule: IptRule): Array<[string, string]>;
+  /** Problems with v, as [field suffix, problem]; empty (VALID, shared) when valid. */
+  validate(v: T, family: IptFamily, rule: IptRule): Problems;
   /** Text printed after "-m name" / "-j NAME", each option starting with a space. */
   save(v: T, family: IptFamily, rule: IptRule): string;
   /** Options and how many arguments each takes, for parse(). */
   options: Record<string, number>;
   parse(opts: ParsedOption[], family: IptFamily): T;
 }
+
+export type Problems = ReadonlyArray<readonly [string, string]>;
+/**
+ * The answer for a valid value: one frozen empty array, not a new one per call (validation runs for
+ * every match of every rule on commit; 10^5-10^6 short-lived arrays meant scavenges, which also copy
+ * whatever young model the caller just built).
+ */
+export const VALID: Problems = Object.freeze([]);
 
 export class ParseProblem extends Error {}
 

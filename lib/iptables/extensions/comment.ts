@@ -1,5 +1,5 @@
 /** -m comment: xt_comment_info (revision 0, 256 bytes, NUL-terminated). `iptables -m comment --comment "ns/svc:http"` */
-import { arg, readCString, readCStringAt, saveString, writeCString, writeCStringAt, ParseProblem, type Codec } from './codec';
+import { VALID, arg, readCString, readCStringAt, saveString, writeCString, writeCStringAt, ParseProblem, type Codec } from './codec';
 
 export interface CommentMatch {
   type: 'comment';
@@ -37,7 +37,7 @@ export const comment: Codec<CommentMatch> = {
     // A UTF-16 unit is at most 3 UTF-8 bytes: short comments need no byte count.
     if (v.comment.length > 85 && Buffer.byteLength(v.comment) > 255) return [['comment', 'longer than 255 bytes']];
     if (v.comment.includes('\0')) return [['comment', 'contains a NUL character']];
-    return [];
+    return VALID;
   },
   save: (v) => ` --comment${saveString(v.comment)}`,
   options: { comment: 1 },

@@ -8,7 +8,7 @@
  */
 import { cidr4, formatAddr, formatQuad, parseAddr, parseCidr4Into } from '../addr';
 import type { IptFamily, IptRule } from '../types';
-import { arg, opt, port, ParseProblem, type Codec, type ParsedOption } from './codec';
+import { arg, opt, port, ParseProblem, VALID, type Codec, type ParsedOption, type Problems } from './codec';
 
 export interface NatRangeFields {
   /** First address of the range (absent: keep the address, change ports only). */
@@ -243,8 +243,8 @@ function parseRangeText(s: string, family: IptFamily): NatRangeFields {
 }
 
 const PORT_PROTOS = ['tcp', 'udp', 'sctp', 'dccp', 'udplite', 6, 17, 132, 33, 136];
-function validateRange(v: NatRangeFields, family: IptFamily, rule: IptRule, needAddress: boolean): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+function validateRange(v: NatRangeFields, family: IptFamily, rule: IptRule, needAddress: boolean): Problems {
+  const out: Array<readonly [string, string]> = [];
   if (needAddress && !v.address) out.push(['address', 'is required']);
   if (v.address !== undefined && !addrOk(v.address, family)) out.push(['address', `not an ${family} address`]);
   if (v.addressMax !== undefined) {
@@ -253,10 +253,12 @@ function validateRange(v: NatRangeFields, family: IptFamily, rule: IptRule, need
     else if (!lo) out.push(['addressMax', 'needs address']);
     else if (Buffer.compare(lo, hi) > 0) out.push(['addressMax', 'is below address']);
   }
-  out.push(...validatePorts(v, rule));
+  const ports = validatePorts(v, rule);
+  if (!out.length) return ports;
+  out.push(...ports);
   return out;
 }
-function validatePorts(v: { port?: number; portMax?: number }, rule: IptRule): Array<[string, string]> {
+function validatePorts(v: { port?: number; portMax?: number }, rule: IptRule): Problems {
   const out: Array<[string, string]> = [];
   if (v.port !== undefined && !port(v.port)) out.push(['port', 'must be 0-65535']);
   if (v.portMax !== undefined) {
@@ -266,7 +268,7 @@ function validatePorts(v: { port?: number; portMax?: number }, rule: IptRule): A
   }
   if (v.port !== undefined && (!PORT_PROTOS.includes(rule.protocol as string | number) || rule.invert?.protocol))
     out.push(['port', 'needs the rule protocol to be tcp, udp, sctp or dccp']);
-  return out;
+  return out.length ? out : VALID;
 }
 function flagsText(v: { random?: boolean; fullyRandom?: boolean; persistent?: boolean }): string {
   return `${v.random ? ' --random' : ''}${v.fullyRandom ? ' --random-fully' : ''}${v.persistent ? ' --persistent' : ''}`;

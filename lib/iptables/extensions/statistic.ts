@@ -3,7 +3,7 @@
  * part of what it copies back). Random probability is lround(p * 2^31).
  * `iptables -m statistic --mode random --probability 0.25`, `--mode nth --every 3 --packet 1`
  */
-import { arg, opt, ParseProblem, type Codec } from './codec';
+import { arg, opt, ParseProblem, VALID, type Codec } from './codec';
 
 export type StatisticMatch =
   | { type: 'statistic'; mode: 'random'; probability: number; invert?: boolean }
@@ -75,12 +75,12 @@ export const statistic: Codec<StatisticMatch> = {
   validate(v) {
     if (v.mode === 'random') {
       if (typeof v.probability !== 'number' || !(v.probability >= 0 && v.probability <= 1)) return [['probability', 'must be between 0 and 1']];
-      return [];
+      return VALID;
     }
     if (v.mode === 'nth') {
       if (!Number.isInteger(v.every) || v.every < 1 || v.every > 0xffffffff) return [['every', 'must be an integer >= 1']];
       if (v.packet !== undefined && !(Number.isInteger(v.packet) && v.packet >= 0 && v.packet < v.every)) return [['packet', 'must be 0..every-1']];
-      return [];
+      return VALID;
     }
     return [['mode', 'must be "random" or "nth"']];
   },

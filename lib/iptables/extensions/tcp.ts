@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -116,7 +116,7 @@ export const tcp: Codec<TcpMatch> = {
       for (const f of [...v.flags.mask, ...v.flags.set])
         if (!TCP_FLAGS.some(([n]) => n === f)) out.push(['flags', `unknown TCP flag "${f}"`]);
     }
-    return out;
+    return out.length ? out : VALID;
   },
   save(v) {
     let s = '';
