@@ -4,7 +4,7 @@
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
 import { cidr4, formatCidr, formatQuad, isZero, parseCidr, parseCidr4Into } from './addr';
-import { decodeIface, encodeIface, readCString, xtAlign } from './extensions/codec';
+import { decodeIface, encodeIface, putU16LE, putU32BE, putU32LE, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
   compareChainNames, ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, INV, isHook, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT,
@@ -127,7 +127,7 @@ function ruleSize(r: IptRule, L: EntryLayout, family: IptFamily): number {
 }
 
 function writeExtHeader(b: Buffer, off: number, size: number, name: string, revision: number): void {
-  b.writeUInt16LE(size, off);
+  putU16LE(b, off, size);
   b.write(name, off + 2, Math.min(name.length, 28), 'latin1');
   b[off + 31] = revision;
 }
@@ -150,8 +150,8 @@ function writeTyped(b: Buffer, off: number, info: ExtInfo, ext: { type: string }
 }
 
 function writeStandard(b: Buffer, off: number, verdict: number): number {
-  b.writeUInt16LE(STANDARD_TARGET_SIZE, off);
-  b.writeInt32LE(verdict, off + EXT_HEADER);
+  putU16LE(b, off, STANDARD_TARGET_SIZE);
+  putU32LE(b, off + EXT_HEADER, verdict);
   return STANDARD_TARGET_SIZE;
 }
 
@@ -297,8 +297,8 @@ function encodeCore(
       } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
       else if (t.type === 'raw') writeRaw(b, p, t);
       else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
-      b.writeUInt16LE(targetAt - e, e + L.targetOffset);
-      b.writeUInt16LE(next - e, e + L.nextOffset);
+      putU16LE(b, e + L.targetOffset, targetAt - e);
+      putU16LE(b, e + L.nextOffset, next - e);
       if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
       off = next;
       idx++;
@@ -310,8 +310,8 @@ function encodeCore(
       counters = addCounters(counters, numEntries, idx, c.counters);
     }
     writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
-    b.writeUInt16LE(L.size, off + L.targetOffset);
-    b.writeUInt16LE(tailSize, off + L.nextOffset);
+    putU16LE(b, off + L.targetOffset, L.size);
+    putU16LE(b, off + L.nextOffset, tailSize);
     off += tailSize;
     idx++;
   }
@@ -325,7 +325,7 @@ function encodeCore(
 /** An ERROR entry (a user chain's head, or the table's end) at `off`; its size. */
 function writeError(b: Buffer, off: number, L: EntryLayout, name: string): number {
   const t = off + L.size;
-  b.writeUInt16LE(ERROR_TARGET_SIZE, t);
+  putU16LE(b, t, ERROR_TARGET_SIZE);
   // "ERROR" and the chain name byte by byte (a Buffer.write is a native call: 10^5 chains).
   b[t + 2] = 0x45;
   b[t + 3] = 0x52;
@@ -334,8 +334,8 @@ function writeError(b: Buffer, off: number, L: EntryLayout, name: string): numbe
   b[t + 6] = 0x52;
   const n = Math.min(name.length, 29);
   for (let i = 0; i < n; i++) b[t + EXT_HEADER + i] = name.charCodeAt(i); // Latin-1, as b.write(name, 'latin1')
-  b.writeUInt16LE(L.size, off + L.targetOffset);
-  b.writeUInt16LE(L.size + ERROR_TARGET_SIZE, off + L.nextOffset);
+  putU16LE(b, off + L.targetOffset, L.size);
+  putU16LE(b, off + L.nextOffset, L.size + ERROR_TARGET_SIZE);
   return L.size + ERROR_TARGET_SIZE;
 }
 
@@ -355,7 +355,7 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
   if (r.outInterface) encodeIface(b, e + L.outiface, e + L.outifaceMask, r.outInterface);
   if (r.protocol !== undefined) {
     const p = protoNumber(r.protocol)!;
-    b.writeUInt16LE(p, e + L.proto);
+    putU16LE(b, e + L.proto, p);
     if (p !== 0) flags |= L.fProto;
   }
   if (r.fragment) flags |= L.fFrag;
@@ -370,8 +370,8 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
 
 function writeAddr(b: Buffer, e: number, s: string, a: number, m: number, family: IptFamily): void {
   if (family === 'ipv4' && parseCidr4Into(s)) {
-    b.writeUInt32BE(cidr4.addr, e + a);
-    b.writeUInt32BE(cidr4.mask, e + m);
+    putU32BE(b, e + a, cidr4.addr);
+    putU32BE(b, e + m, cidr4.mask);
     return;
   }
   const am = parseCidr(s, family)!;

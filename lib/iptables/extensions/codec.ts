@@ -4,6 +4,30 @@
  */
 import type { IptFamily, IptRule } from '../types';
 
+// Stores for the encoders' hot paths: plain byte stores. Buffer's writeUInt16LE & co. check their
+// arguments on every call (10^6 calls per big table); here the values were validated and the blob
+// was sized from the same layout before anything is written.
+export function putU16LE(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+}
+export function putU16BE(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
+}
+export function putU32LE(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+export function putU32BE(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
 /** XT_ALIGN: extension data is padded to 8 bytes. */
 export function xtAlign(n: number): number {
   return (n + 7) & ~7;

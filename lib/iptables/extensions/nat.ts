@@ -8,7 +8,7 @@
  */
 import { cidr4, formatAddr, formatQuad, parseAddr, parseCidr4Into } from '../addr';
 import type { IptFamily, IptRule } from '../types';
-import { arg, opt, port, ParseProblem, VALID, type Codec, type ParsedOption, type Problems } from './codec';
+import { arg, opt, port, ParseProblem, putU16BE, putU32BE, putU32LE, VALID, type Codec, type ParsedOption, type Problems } from './codec';
 
 export interface NatRangeFields {
   /** First address of the range (absent: keep the address, change ports only). */
@@ -142,19 +142,19 @@ function encodeRangeAt(
   }
   const minPort = v.port ?? 0, maxPort = v.port === undefined ? 0 : v.portMax ?? v.port;
   if (layout === 'compat') {
-    b.writeUInt32LE(1, off);
-    b.writeUInt32LE(flagsOf(v), off + 4);
-    b.writeUInt32BE(min, off + 8);
-    b.writeUInt32BE(max, off + 12);
-    b.writeUInt16BE(minPort, off + 16);
-    b.writeUInt16BE(maxPort, off + 18);
+    putU32LE(b, off, 1);
+    putU32LE(b, off + 4, flagsOf(v));
+    putU32BE(b, off + 8, min);
+    putU32BE(b, off + 12, max);
+    putU16BE(b, off + 16, minPort);
+    putU16BE(b, off + 18, maxPort);
     return;
   }
-  b.writeUInt32LE(flagsOf(v), off);
-  b.writeUInt32BE(min, off + 4);
-  b.writeUInt32BE(max, off + 20);
-  b.writeUInt16BE(minPort, off + 36);
-  b.writeUInt16BE(maxPort, off + 38);
+  putU32LE(b, off, flagsOf(v));
+  putU32BE(b, off + 4, min);
+  putU32BE(b, off + 20, max);
+  putU16BE(b, off + 36, minPort);
+  putU16BE(b, off + 38, maxPort);
 }
 const quad = (n: number) => formatQuad(n);
 /** readRange + fromRange for IPv4 in place; undefined where readRange declines. */

@@ -3,7 +3,7 @@
  * part of what it copies back). Random probability is lround(p * 2^31).
  * `iptables -m statistic --mode random --probability 0.25`, `--mode nth --every 3 --packet 1`
  */
-import { arg, opt, ParseProblem, VALID, type Codec } from './codec';
+import { arg, opt, ParseProblem, putU32LE, VALID, type Codec } from './codec';
 
 export type StatisticMatch =
   | { type: 'statistic'; mode: 'random'; probability: number; invert?: boolean }
@@ -38,9 +38,9 @@ export const statistic: Codec<StatisticMatch> = {
     b[off + 2] = v.invert ? 1 : 0;
     const first = v.mode === 'random' ? probabilityToKernel(v.probability) : v.every - 1;
     const packet = v.mode === 'nth' ? v.packet ?? 0 : 0;
-    b.writeUInt32LE(first, off + 4);
-    b.writeUInt32LE(packet, off + 8);
-    b.writeUInt32LE((first - packet) >>> 0, off + 12);
+    putU32LE(b, off + 4, first);
+    putU32LE(b, off + 8, packet);
+    putU32LE(b, off + 12, (first - packet) >>> 0);
   },
   encode(v, b) {
     b.writeUInt16LE(v.mode === 'random' ? 0 : 1, 0);

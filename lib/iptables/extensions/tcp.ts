@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, type Codec, type PortRange } from './codec';
+import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, putU16LE, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -30,13 +30,13 @@ function flagBits(list: TcpFlag[]): number {
 
 export function writePorts(b: Buffer, off: number, p: PortRange | undefined): void {
   if (typeof p === 'number') {
-    b.writeUInt16LE(p, off);
-    b.writeUInt16LE(p, off + 2);
+    putU16LE(b, off, p);
+    putU16LE(b, off + 2, p);
     return;
   }
   const [lo, hi] = p === undefined ? [0, 65535] : portRange(p);
-  b.writeUInt16LE(lo, off);
-  b.writeUInt16LE(hi, off + 2);
+  putU16LE(b, off, lo);
+  putU16LE(b, off + 2, hi);
 }
 export function readPorts(b: Buffer, off: number): PortRange | undefined {
   const lo = b.readUInt16LE(off), hi = b.readUInt16LE(off + 2);
