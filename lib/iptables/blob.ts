@@ -4,7 +4,7 @@
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
 import { cidr4, formatCidr, formatQuad, isZero, parseCidr, parseCidr4Into } from './addr';
-import { decodeIface, encodeIface, putU16LE, putU32BE, putU32LE, readCString, xtAlign } from './extensions/codec';
+import { decodeIface, encodeIface, getU16LE, getU32BE, getU32LE, putU16LE, putU32BE, putU32LE, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
   compareChainNames, ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, INV, isHook, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT,
@@ -382,12 +382,9 @@ function writeAddr(b: Buffer, e: number, s: string, a: number, m: number, family
 // ---------------------------------------------------------------------------------------------
 // decoding
 
-// Little-endian reads as plain byte loads: Buffer's readUInt16LE/readInt32LE (argument checks, a
-// call each) did not always inline here and were ~8% of a decode. Pass 1 checks that every entry
-// lies within the blob, so these reads stay inside it.
-function u16(b: Buffer, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
-}
+// Little-endian reads as plain byte loads (getU16LE & co.): Buffer's readUInt16LE/readInt32LE
+// (argument checks, a call each) did not always inline here and were ~8% of a decode. Pass 1
+// checks that every entry lies within the blob, so these reads stay inside it.
 function i32(b: Buffer, o: number): number {
   return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
 }
@@ -428,7 +425,7 @@ function sameName(b: Buffer, off: number, name: string): boolean {
   return n === 29 || b[off + n] === 0;
 }
 function nameEntry(b: Buffer, off: number): NameEntry {
-  const key = b.readUInt32LE(off);
+  const key = getU32LE(b, off);
   let list = names.get(key);
   if (list) for (let i = 0; i < list.length; i++) if (sameName(b, off, list[i]!.name)) return list[i]!;
   const name = latin1Name(b, off, 29);
@@ -514,7 +511,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   const b = h.entries;
   // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
   const isError = (off: number) => {
-    const t = off + u16(b, off + L.targetOffset) + 2;
+    const t = off + getU16LE(b, off + L.targetOffset) + 2;
     return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
   };
   // Hook entries and policies (at most five each), compared in place: this runs per entry.
@@ -533,7 +530,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   // Typed arrays (counted first): 10^5-10^6 numbers the garbage collector then never scans or copies.
   let count = 0;
   for (let off = 0; off < b.length; count++) {
-    const next = u16(b, off + L.nextOffset);
+    const next = getU16LE(b, off + L.nextOffset);
     if (next < L.size || off + next > b.length) throw new Error(`table ${name}: malformed entry at offset ${off}`);
     off += next;
   }
@@ -542,13 +539,13 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   const chainAt = new ChainStarts();
   for (let off = 0, i = 0; off < b.length; i++) {
     offsets[i] = off;
-    const next = u16(b, off + L.nextOffset);
+    const next = getU16LE(b, off + L.nextOffset);
     const hook = hookAt(off);
     if (hook >= 0) chainAt.add(off, HOOKS[hook]!);
     const err = isError(off);
     errors[i] = err ? 1 : 0;
     if (err) {
-      const cname = readCString(b, off + u16(b, off + L.targetOffset) + EXT_HEADER, 30);
+      const cname = readCString(b, off + getU16LE(b, off + L.targetOffset) + EXT_HEADER, 30);
       if (cname !== 'ERROR') chainAt.add(off + L.size + ERROR_TARGET_SIZE, cname);
     }
     off += next;
@@ -566,7 +563,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
   for (let i = 0; i < count; i++) {
     const off = offsets[i]!;
     const next = i + 1 < count ? offsets[i + 1] : undefined;
-    const to = u16(b, off + L.targetOffset);
+    const to = getU16LE(b, off + L.targetOffset);
     if (errors[i]) {
       // The name pass 1 read (one string per chain, shared with the jumps to it).
       const cname = chainAt.get(off + L.size + ERROR_TARGET_SIZE) ?? readCString(b, off + to + EXT_HEADER, 30);
@@ -602,7 +599,7 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
       cur = undefined; // a user chain's RETURN tail
       continue;
     }
-    const r = decodeRule(b, off, to, off + u16(b, off + L.nextOffset), L, family, chainAt);
+    const r = decodeRule(b, off, to, off + getU16LE(b, off + L.nextOffset), L, family, chainAt);
     cur.rules[fill++] = r; // (past the count, in a malformed blob: the array grows)
   }
   close();
@@ -615,7 +612,7 @@ function decodeAddr(
   b: Buffer, e: number, a: number, m: number, len: number, k: 'source' | 'destination', invert: NonNullable<IptRule['invert']>, r: IptRule,
 ): void {
   if (len === 4) {
-    const av = b.readUInt32BE(e + a), mv = b.readUInt32BE(e + m);
+    const av = getU32BE(b, e + a), mv = getU32BE(b, e + m);
     if (!av && !mv && !invert[k]) return;
     // A contiguous mask has all ones below its lowest set bit: mask | (mask - 1) is all ones.
     const prefix = mv === 0xffffffff ? 32 : mv === 0 ? 0 : ((mv | (mv - 1)) >>> 0) === 0xffffffff ? Math.clz32(~mv >>> 0) : -1;
@@ -639,7 +636,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   const ii = decodeIface(b, e + L.iniface, e + L.inifaceMask), oi = decodeIface(b, e + L.outiface, e + L.outifaceMask);
   if (ii !== undefined) r.inInterface = ii;
   if (oi !== undefined) r.outInterface = oi;
-  const p = u16(b, e + L.proto);
+  const p = getU16LE(b, e + L.proto);
   if (p !== 0 || invert.protocol) r.protocol = knownProtoName(p) ?? p;
   if (L.fFrag && flags & L.fFrag) r.fragment = true;
   if (inv && Object.keys(invert).length) r.invert = invert;
@@ -647,13 +644,13 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
     // Counted first so the array is allocated at its size (a push onto [] reserves 17 slots).
     let n = 0;
     for (let m = e + L.size; m < e + to; n++) {
-      const size = u16(b, m);
+      const size = getU16LE(b, m);
       if (size < EXT_HEADER) throw new Error(`malformed match at offset ${m}`);
       m += size;
     }
     const matches: IptMatch[] = new Array<IptMatch>(n);
     for (let m = e + L.size, i = 0; i < n; i++) {
-      const size = u16(b, m);
+      const size = getU16LE(b, m);
       matches[i] = decodeExt(b, m, size, family, 'match') as IptMatch;
       m += size;
     }
@@ -672,7 +669,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
       r.target = { type: flags & L.fGoto ? 'goto' : 'jump', chain };
     }
   } else {
-    r.target = decodeExt(b, t, u16(b, t), family, 'target') as IptTarget;
+    r.target = decodeExt(b, t, getU16LE(b, t), family, 'target') as IptTarget;
   }
   // Zero counters are left out (most rules of a fresh table): one object fewer per rule.
   const co = e + L.counters;

@@ -28,6 +28,20 @@ export function putU32BE(b: Buffer, o: number, v: number): void {
   b[o + 3] = v;
 }
 
+// And the decoders' loads (the entries are the kernel's, each checked to lie within the blob).
+export function getU16LE(b: Buffer, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+export function getU16BE(b: Buffer, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+export function getU32LE(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+export function getU32BE(b: Buffer, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 /** XT_ALIGN: extension data is padded to 8 bytes. */
 export function xtAlign(n: number): number {
   return (n + 7) & ~7;

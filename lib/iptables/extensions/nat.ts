@@ -8,7 +8,7 @@
  */
 import { cidr4, formatAddr, formatQuad, parseAddr, parseCidr4Into } from '../addr';
 import type { IptFamily, IptRule } from '../types';
-import { arg, opt, port, ParseProblem, putU16BE, putU32BE, putU32LE, VALID, type Codec, type ParsedOption, type Problems } from './codec';
+import { arg, getU16BE, getU32BE, getU32LE, opt, port, ParseProblem, putU16BE, putU32BE, putU32LE, VALID, type Codec, type ParsedOption, type Problems } from './codec';
 
 export interface NatRangeFields {
   /** First address of the range (absent: keep the address, change ports only). */
@@ -163,19 +163,19 @@ function decodeRange4At<T extends NatRangeFields & { random?: boolean; persisten
 ): T | undefined {
   let flags: number, min: number, max: number, minPort: number, maxPort: number;
   if (layout === 'compat') {
-    if (b.readUInt32LE(off) !== 1) return undefined;
-    flags = b.readUInt32LE(off + 4);
-    min = b.readUInt32BE(off + 8);
-    max = b.readUInt32BE(off + 12);
-    minPort = b.readUInt16BE(off + 16);
-    maxPort = b.readUInt16BE(off + 18);
+    if (getU32LE(b, off) !== 1) return undefined;
+    flags = getU32LE(b, off + 4);
+    min = getU32BE(b, off + 8);
+    max = getU32BE(b, off + 12);
+    minPort = getU16BE(b, off + 16);
+    maxPort = getU16BE(b, off + 18);
   } else {
-    if (layout === 'range2' && b.readUInt16BE(off + 40) !== 0) return undefined;
-    flags = b.readUInt32LE(off);
-    min = b.readUInt32BE(off + 4);
-    max = b.readUInt32BE(off + 20);
-    minPort = b.readUInt16BE(off + 36);
-    maxPort = b.readUInt16BE(off + 38);
+    if (layout === 'range2' && getU16BE(b, off + 40) !== 0) return undefined;
+    flags = getU32LE(b, off);
+    min = getU32BE(b, off + 4);
+    max = getU32BE(b, off + 20);
+    minPort = getU16BE(b, off + 36);
+    maxPort = getU16BE(b, off + 38);
   }
   // Fields are added to the caller's object in fromRange's order (the model's key order).
   if (flags & MAP_IPS) {
@@ -307,12 +307,12 @@ export const dnat: Codec<DnatTarget> = {
   decodeAt(b, off, len, family, revision) {
     if (family !== 'ipv4' || revision !== 2) return dnat.decode(b.subarray(off, off + len), family, revision);
     // range2's flags are its first word: flags the model does not type leave the bytes raw.
-    const flags = b.readUInt32LE(off);
+    const flags = getU32LE(b, off);
     if (flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) return undefined;
     // kube-proxy's form (one address, one port) as one literal: no property store grown per field.
-    if (flags === (MAP_IPS | PROTO) && b.readUInt16BE(off + 40) === 0) {
-      const min = b.readUInt32BE(off + 4), port = b.readUInt16BE(off + 36);
-      if (min === b.readUInt32BE(off + 20) && port === b.readUInt16BE(off + 38)) return { type: 'DNAT', address: quad(min), port };
+    if (flags === (MAP_IPS | PROTO) && getU16BE(b, off + 40) === 0) {
+      const min = getU32BE(b, off + 4), port = getU16BE(b, off + 36);
+      if (min === getU32BE(b, off + 20) && port === getU16BE(b, off + 38)) return { type: 'DNAT', address: quad(min), port };
     }
     return decodeRange4At(b, off, 'range2', { type: 'DNAT' } as DnatTarget);
   },

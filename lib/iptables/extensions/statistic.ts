@@ -3,7 +3,7 @@
  * part of what it copies back). Random probability is lround(p * 2^31).
  * `iptables -m statistic --mode random --probability 0.25`, `--mode nth --every 3 --packet 1`
  */
-import { arg, opt, ParseProblem, putU32LE, VALID, type Codec } from './codec';
+import { arg, getU16LE, getU32LE, opt, ParseProblem, putU32LE, VALID, type Codec } from './codec';
 
 export type StatisticMatch =
   | { type: 'statistic'; mode: 'random'; probability: number; invert?: boolean }
@@ -54,10 +54,10 @@ export const statistic: Codec<StatisticMatch> = {
     b.writeUInt32LE((first - packet) >>> 0, 12);
   },
   decodeAt(b, off) {
-    const mode = b.readUInt16LE(off);
-    const invert = (b.readUInt16LE(off + 2) & 1) === 1;
+    const mode = getU16LE(b, off);
+    const invert = (getU16LE(b, off + 2) & 1) === 1;
     if (mode === 0) {
-      const probability = b.readUInt32LE(off + 4) / SCALE;
+      const probability = getU32LE(b, off + 4) / SCALE;
       return invert ? { type: 'statistic', mode: 'random', probability, invert } : { type: 'statistic', mode: 'random', probability };
     }
     return statistic.decode(b.subarray(off, off + 24), 'ipv4', 0);

@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, putU16LE, type Codec, type PortRange } from './codec';
+import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, getU16LE, putU16LE, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -39,7 +39,7 @@ export function writePorts(b: Buffer, off: number, p: PortRange | undefined): vo
   putU16LE(b, off + 2, hi);
 }
 export function readPorts(b: Buffer, off: number): PortRange | undefined {
-  const lo = b.readUInt16LE(off), hi = b.readUInt16LE(off + 2);
+  const lo = getU16LE(b, off), hi = getU16LE(b, off + 2);
   if (lo === 0 && hi === 65535) return undefined;
   return lo === hi ? lo : [lo, hi];
 }
