@@ -8,7 +8,7 @@ import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
-import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
+import { decodeTable, encodeValidTable, orderChains } from './blob';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
 import type { CommitResult, IptFamily, IptTable } from './types';
@@ -103,16 +103,9 @@ export class Iptables extends KernelHandle {
    * to `table.readState` to commit the same model again with expectUnchanged) and the kernel's time.
    */
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
-    // Validated and encoded in one walk (validHooks patched in below once known).
+    // Validated and encoded in one walk (it throws what validateTable throws); valid_hooks is patched
+    // in below once known. (A throw before the replace leaves the blob to the garbage collector.)
     const enc = encodeValidTable(table, 0, takeBlob);
-    try {
-      return await this.replace(table, enc, opts);
-    } finally {
-      releaseBlob(enc.blob);
-    }
-  }
-
-  private async replace(table: IptTable, enc: EncodedTable, opts: CommitOptions): Promise<CommitResult> {
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
@@ -129,7 +122,7 @@ export class Iptables extends KernelHandle {
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
-    )));
+    ).finally(() => releaseBlob(enc.blob))));
   }
 
   /**
