@@ -319,6 +319,17 @@ export interface NativeIptTable extends NativeIptTableInfo {
   entriesOffset: number;
   /** 16 hex digits over the entries without counters: what expectUnchanged compares. */
   digest: string;
+  /** Time in the IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES calls themselves (CLOCK_MONOTONIC), ms. */
+  kernelMs: number;
+}
+
+/** What a replace left in the kernel: entry count and digest of the new table, and the kernel's time. */
+export interface NativeIptReplaceResult {
+  numEntries: number;
+  /** Of the entries sent, computed like NativeIptTable.digest (a read of the table returns the same). */
+  digest: string;
+  /** Time in the IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) calls themselves (CLOCK_MONOTONIC), ms. */
+  kernelMs: number;
 }
 
 export interface NativeIptables {
@@ -342,7 +353,7 @@ export interface NativeIptables {
     blob: Buffer,
     expect: { numEntries: number; digest: string } | null,
     counters: Buffer | null,
-  ): Promise<void>;
+  ): Promise<NativeIptReplaceResult>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -142,6 +142,37 @@ export function parseCidr(s: string, family: IptFamily): AddrMask | undefined {
   return { addr, mask };
 }
 
+// formatQuad's scratch: the digits are written as bytes and become one string in one step. A
+// template literal builds "a.b.c.d/len" from eight partial strings (~1 us each, and garbage that a
+// 10^5-rule decode pays for in scavenges); this is ~4x cheaper.
+const quadScratch = Buffer.alloc(24);
+function putOctet(o: number, n: number): number {
+  const b = quadScratch;
+  if (n >= 100) {
+    b[o++] = 48 + ((n / 100) | 0);
+    n %= 100;
+    b[o++] = 48 + ((n / 10) | 0);
+  } else if (n >= 10) b[o++] = 48 + ((n / 10) | 0);
+  b[o++] = 48 + (n % 10);
+  return o;
+}
+
+/** An IPv4 address (a number) as "a.b.c.d", or "a.b.c.d/prefix" when prefix >= 0. */
+export function formatQuad(a: number, prefix = -1): string {
+  let o = putOctet(0, a >>> 24);
+  quadScratch[o++] = 46;
+  o = putOctet(o, (a >>> 16) & 255);
+  quadScratch[o++] = 46;
+  o = putOctet(o, (a >>> 8) & 255);
+  quadScratch[o++] = 46;
+  o = putOctet(o, a & 255);
+  if (prefix >= 0) {
+    quadScratch[o++] = 47;
+    o = putOctet(o, prefix);
+  }
+  return quadScratch.toString('latin1', 0, o);
+}
+
 /** "addr/len" as iptables-save prints an address with its mask (a non-contiguous mask in full). */
 export function formatCidr(addr: Buffer, mask: Buffer): string {
   const p = maskPrefix(mask);

@@ -3,8 +3,8 @@
  * and RETURN tails, built-in chains ending in their policy, jumps as byte offsets, and a final ERROR
  * entry (the layout libiptc builds in iptc_commit and parses in iptc_init).
  */
-import { cidr4, formatCidr, isZero, parseCidr, parseCidr4Into } from './addr';
-import { decodeIface, encodeIface, readCString, xtAlign } from './extensions/codec';
+import { cidr4, formatCidr, formatQuad, isZero, parseCidr, parseCidr4Into } from './addr';
+import { decodeIface, encodeIface, getU16LE, getU32BE, getU32LE, putU16LE, putU32BE, putU32LE, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
   compareChainNames, ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, INV, isHook, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT,
@@ -12,6 +12,7 @@ import {
 } from './layout';
 import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
+import { validateChains, validateRule, validateTable, type Add } from './validate';
 
 const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
 
@@ -26,19 +27,51 @@ export interface EncodedTable {
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
 export function orderChains(chains: IptChain[]): IptChain[] {
-  const builtin: IptChain[] = [], user: IptChain[] = [];
+  const order = chainOrder(chains);
+  const out = new Array<IptChain>(order.length);
+  for (let i = 0; i < order.length; i++) out[i] = chains[order[i]!]!;
+  return out;
+}
+
+/** orderChains as indices into `chains` (the encoder keys its per-chain arrays by them). */
+function chainOrder(chains: IptChain[]): number[] {
+  const builtin: number[] = [], user: number[] = [];
   let sorted = true;
-  for (const c of chains) {
-    if (c.policy !== undefined && isHook(c.name)) builtin.push(c);
+  for (let i = 0; i < chains.length; i++) {
+    const c = chains[i]!;
+    if (c.policy !== undefined && isHook(c.name)) builtin.push(i);
     else {
       // A table read back or parsed from iptables-save is already in order: no sort then.
-      if (sorted && user.length && compareChainNames(user[user.length - 1]!.name, c.name) > 0) sorted = false;
-      user.push(c);
+      if (sorted && user.length && compareChainNames(chains[user[user.length - 1]!]!.name, c.name) > 0) sorted = false;
+      user.push(i);
     }
   }
-  builtin.sort((a, b) => HOOKS.indexOf(a.name as never) - HOOKS.indexOf(b.name as never));
-  if (!sorted) user.sort((a, b) => compareChainNames(a.name, b.name));
+  builtin.sort((a, b) => HOOKS.indexOf(chains[a]!.name as never) - HOOKS.indexOf(chains[b]!.name as never));
+  if (!sorted) user.sort((a, b) => compareChainNames(chains[a]!.name, chains[b]!.name));
   return builtin.concat(user);
+}
+
+/**
+ * Finds jump targets by name. A Map lookup among 10^5 chain names costs ~0.3 us (cache misses);
+ * most jumps go where the previous one went (every endpoint chain jumps to the same mark chain) or
+ * to the chain listed right after it (a service chain jumps to its endpoint chains in turn): both
+ * are tried first, with a string comparison.
+ */
+class JumpIndex {
+  private last = -1;
+  constructor(private readonly chains: IptChain[], private readonly index: Map<string, number>) {}
+
+  get(name: string): number | undefined {
+    const l = this.last;
+    if (l >= 0) {
+      if (this.chains[l]!.name === name) return l;
+      const n = this.chains[l + 1];
+      if (n !== undefined && n.name === name) return (this.last = l + 1);
+    }
+    const i = this.index.get(name);
+    if (i !== undefined) this.last = i;
+    return i;
+  }
 }
 
 /** A typed extension's fixed facts for one family: aligned data size and its 32-byte header. */
@@ -94,7 +127,7 @@ function ruleSize(r: IptRule, L: EntryLayout, family: IptFamily): number {
 }
 
 function writeExtHeader(b: Buffer, off: number, size: number, name: string, revision: number): void {
-  b.writeUInt16LE(size, off);
+  putU16LE(b, off, size);
   b.write(name, off + 2, Math.min(name.length, 28), 'latin1');
   b[off + 31] = revision;
 }
@@ -117,8 +150,8 @@ function writeTyped(b: Buffer, off: number, info: ExtInfo, ext: { type: string }
 }
 
 function writeStandard(b: Buffer, off: number, verdict: number): number {
-  b.writeUInt16LE(STANDARD_TARGET_SIZE, off);
-  b.writeInt32LE(verdict, off + EXT_HEADER);
+  putU16LE(b, off, STANDARD_TARGET_SIZE);
+  putU32LE(b, off + EXT_HEADER, verdict);
   return STANDARD_TARGET_SIZE;
 }
 
@@ -131,27 +164,84 @@ function writeCounters(b: Buffer, off: number, c: { packets: number; bytes: numb
 
 /** Builds the ipt_replace for a validated table; `alloc` gives the zero-filled buffer (default Buffer.alloc). */
 export function encodeTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
+  const index = new Map<string, number>();
+  const chains = table.chains;
+  for (let i = 0; i < chains.length; i++) index.set(chains[i]!.name, i);
+  return encodeCore(table, validHooks, alloc, index, null)!;
+}
+
+/**
+ * validateTable and encodeTable in one walk of the model (what commit runs): throws exactly what
+ * validateTable throws, and encodes only a valid table. A problem found on the way hands over to
+ * validateTable itself, so that errors (and their order) are always its own.
+ */
+export function encodeValidTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
+  let bad = false;
+  const add: Add = () => {
+    bad = true;
+  };
+  const index = validateChains(table, add);
+  const enc = index && !bad ? encodeCore(table, validHooks, alloc, index, add) : null;
+  if (enc) return enc;
+  validateTable(table); // throws: something above was invalid
+  return encodeTable(table, validHooks, alloc); // (not reached while both agree)
+}
+
+/**
+ * The encoder. `index`: chain name -> its index in table.chains. With `check`, every rule is
+ * validated (validateRule) just before it is measured, jumps are checked here (one lookup gives
+ * both the answer and the target), and null is returned at the first problem, before any buffer.
+ */
+function encodeCore(
+  table: IptTable, validHooks: number, alloc: (size: number) => Buffer, index: Map<string, number>, check: Add | null,
+): EncodedTable | null {
   const family = table.family;
   const L = layoutOf(family);
-  const chains = orderChains(table.chains);
+  const order = chainOrder(table.chains);
+  const chains = order.map((i) => table.chains[i]!);
+  const jumps = new JumpIndex(table.chains, index);
   const headSize = L.size + ERROR_TARGET_SIZE;
   const tailSize = L.size + STANDARD_TARGET_SIZE;
+  let ruleCount = 0;
+  for (let c = 0; c < chains.length; c++) ruleCount += chains[c]!.rules.length;
 
-  // Pass 1: offsets of every chain's first rule (jump targets) and the total size.
-  const start = new Map<string, number>();
-  let off = 0, numEntries = 0;
-  const sizes: number[] = [];
-  for (const c of chains) {
+  // Pass 1: offsets of every chain's first rule (jump targets, by the chain's index) and the total
+  // size; per rule its size and, for a jump, the index of its chain. Typed arrays: nothing for the
+  // garbage collector, and no Map lookup by name in pass 2.
+  const startOf = new Uint32Array(table.chains.length);
+  const sizes = new Uint32Array(ruleCount);
+  const jumpTo = new Int32Array(ruleCount);
+  let off = 0, numEntries = 0, si = 0, bad = false;
+  const flag: Add = () => {
+    bad = true;
+  };
+  for (let ci = 0; ci < chains.length; ci++) {
+    const c = chains[ci]!;
     const builtin = c.policy !== undefined;
     if (!builtin) {
       off += headSize;
       numEntries++;
     }
-    start.set(c.name, off);
+    startOf[order[ci]!] = off;
     const rules = c.rules;
     for (let i = 0; i < rules.length; i++) {
-      const s = ruleSize(rules[i]!, L, family);
-      sizes.push(s);
+      const r = rules[i]!;
+      if (check) {
+        validateRule(r, c.name, i + 1, family, index, flag, true);
+        if (bad) return null;
+        const t = r.target;
+        if (t && (t.type === 'jump' || t.type === 'goto')) {
+          const to = typeof t.chain === 'string' ? jumps.get(t.chain) : undefined;
+          if (to === undefined) bad = true;
+          else jumpTo[si] = to;
+        }
+        if (bad) return null;
+      } else {
+        const t = r.target;
+        if (t && (t.type === 'jump' || t.type === 'goto')) jumpTo[si] = jumps.get(t.chain)!;
+      }
+      const s = ruleSize(r, L, family);
+      sizes[si++] = s;
       off += s;
     }
     off += tailSize;
@@ -170,32 +260,20 @@ export function encodeTable(table: IptTable, validHooks: number, alloc: (size: n
     blob.writeUInt32LE(0xffffffff, 44 + h * 4);
     blob.writeUInt32LE(0xffffffff, 64 + h * 4);
   }
-  // Counters are rare in a model a controller builds: the array is allocated on the first one.
-  const setCounters = (i: number, c: { packets: number; bytes: number } | undefined) => {
-    if (!c || (!c.packets && !c.bytes)) return;
-    if (!counters) counters = Buffer.alloc(numEntries * 16);
-    writeCounters(counters, i * 16, c);
-  };
 
   const b = blob.subarray(REPLACE_HEADER);
   const mcache = matchInfo[family], tcache = targetInfo[family];
   off = 0;
-  let idx = 0, si = 0;
-  const writeError = (name: string) => {
-    const t = off + L.size;
-    b.writeUInt16LE(ERROR_TARGET_SIZE, t);
-    b.write('ERROR', t + 2, 'latin1');
-    b.write(name, t + EXT_HEADER, Math.min(name.length, 29), 'latin1');
-    b.writeUInt16LE(L.size, off + L.targetOffset);
-    b.writeUInt16LE(headSize, off + L.nextOffset);
-    off += headSize;
-    idx++;
-  };
+  let idx = 0;
+  si = 0;
 
   for (const c of chains) {
     const builtin = c.policy !== undefined;
     if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
-    else writeError(c.name);
+    else {
+      off += writeError(b, off, L, c.name);
+      idx++;
+    }
     const rules = c.rules;
     for (let ri = 0; ri < rules.length; ri++) {
       const r = rules[ri]!;
@@ -210,34 +288,63 @@ export function encodeTable(table: IptTable, validHooks: number, alloc: (size: n
         }
       }
       const t = r.target;
-      const next = e + sizes[si++]!;
+      const next = e + sizes[si]!;
       const targetAt = p;
       if (!t) writeStandard(b, p, next);
       else if (t.type === 'jump' || t.type === 'goto') {
-        writeStandard(b, p, start.get(t.chain)!);
+        writeStandard(b, p, startOf[jumpTo[si]!]!);
         if (t.type === 'goto') b[e + L.flags] |= L.fGoto;
       } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
       else if (t.type === 'raw') writeRaw(b, p, t);
       else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
-      b.writeUInt16LE(targetAt - e, e + L.targetOffset);
-      b.writeUInt16LE(next - e, e + L.nextOffset);
-      if (r.counters) setCounters(idx, r.counters);
+      putU16LE(b, e + L.targetOffset, targetAt - e);
+      putU16LE(b, e + L.nextOffset, next - e);
+      if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
       off = next;
       idx++;
+      si++;
     }
     // Chain end: the policy for a built-in chain, RETURN for a user chain.
     if (builtin) {
       blob.writeUInt32LE(off, 64 + HOOKS.indexOf(c.name as never) * 4);
-      setCounters(idx, c.counters);
+      counters = addCounters(counters, numEntries, idx, c.counters);
     }
     writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
-    b.writeUInt16LE(L.size, off + L.targetOffset);
-    b.writeUInt16LE(tailSize, off + L.nextOffset);
+    putU16LE(b, off + L.targetOffset, L.size);
+    putU16LE(b, off + L.nextOffset, tailSize);
     off += tailSize;
     idx++;
   }
-  writeError('ERROR');
+  writeError(b, off, L, 'ERROR');
   return { blob, numEntries, validHooks, counters };
+}
+
+// Top-level (not closures over the encoder's locals): a closure that assigns `off` would make it a
+// context variable, read from memory at every use in the encoder's loops.
+
+/** An ERROR entry (a user chain's head, or the table's end) at `off`; its size. */
+function writeError(b: Buffer, off: number, L: EntryLayout, name: string): number {
+  const t = off + L.size;
+  putU16LE(b, t, ERROR_TARGET_SIZE);
+  // "ERROR" and the chain name byte by byte (a Buffer.write is a native call: 10^5 chains).
+  b[t + 2] = 0x45;
+  b[t + 3] = 0x52;
+  b[t + 4] = 0x52;
+  b[t + 5] = 0x4f;
+  b[t + 6] = 0x52;
+  const n = Math.min(name.length, 29);
+  for (let i = 0; i < n; i++) b[t + EXT_HEADER + i] = name.charCodeAt(i); // Latin-1, as b.write(name, 'latin1')
+  putU16LE(b, off + L.targetOffset, L.size);
+  putU16LE(b, off + L.nextOffset, L.size + ERROR_TARGET_SIZE);
+  return L.size + ERROR_TARGET_SIZE;
+}
+
+/** Entry `i`'s counters into the xt_counters array (made on the first non-zero one). */
+function addCounters(counters: Buffer | null, numEntries: number, i: number, c: { packets: number; bytes: number } | undefined): Buffer | null {
+  if (!c || (!c.packets && !c.bytes)) return counters;
+  const out = counters ?? Buffer.alloc(numEntries * 16);
+  writeCounters(out, i * 16, c);
+  return out;
 }
 
 function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family: IptFamily): void {
@@ -248,7 +355,7 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
   if (r.outInterface) encodeIface(b, e + L.outiface, e + L.outifaceMask, r.outInterface);
   if (r.protocol !== undefined) {
     const p = protoNumber(r.protocol)!;
-    b.writeUInt16LE(p, e + L.proto);
+    putU16LE(b, e + L.proto, p);
     if (p !== 0) flags |= L.fProto;
   }
   if (r.fragment) flags |= L.fFrag;
@@ -263,8 +370,8 @@ function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, family:
 
 function writeAddr(b: Buffer, e: number, s: string, a: number, m: number, family: IptFamily): void {
   if (family === 'ipv4' && parseCidr4Into(s)) {
-    b.writeUInt32BE(cidr4.addr, e + a);
-    b.writeUInt32BE(cidr4.mask, e + m);
+    putU32BE(b, e + a, cidr4.addr);
+    putU32BE(b, e + m, cidr4.mask);
     return;
   }
   const am = parseCidr(s, family)!;
@@ -274,6 +381,13 @@ function writeAddr(b: Buffer, e: number, s: string, a: number, m: number, family
 
 // ---------------------------------------------------------------------------------------------
 // decoding
+
+// Little-endian reads as plain byte loads (getU16LE & co.): Buffer's readUInt16LE/readInt32LE
+// (argument checks, a call each) did not always inline here and were ~8% of a decode. Pass 1
+// checks that every entry lies within the blob, so these reads stay inside it.
+function i32(b: Buffer, o: number): number {
+  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+}
 
 export interface TableHeader {
   validHooks: number;
@@ -311,7 +425,7 @@ function sameName(b: Buffer, off: number, name: string): boolean {
   return n === 29 || b[off + n] === 0;
 }
 function nameEntry(b: Buffer, off: number): NameEntry {
-  const key = b.readUInt32LE(off);
+  const key = getU32LE(b, off);
   let list = names.get(key);
   if (list) for (let i = 0; i < list.length; i++) if (sameName(b, off, list[i]!.name)) return list[i]!;
   const name = latin1Name(b, off, 29);
@@ -340,80 +454,155 @@ function decodeExt(b: Buffer, off: number, size: number, family: IptFamily, kind
   return { type: 'raw', name: entry.name, revision, data: Buffer.from(b.subarray(data, off + size)) };
 }
 
+/**
+ * Chain starts by offset, ascending (pass 1 meets them in order), with their names. A jump finds
+ * its chain by a binary search that first tries where the last one ended (a service chain jumps
+ * to its endpoint chains in order; endpoint chains all jump to the same chain): 10^5 chains made a
+ * Map the largest single cost of a decode after the objects themselves.
+ */
+class ChainStarts {
+  private readonly offs: number[] = [];
+  private readonly names: string[] = [];
+  private hint = 0;
+
+  add(off: number, name: string): void {
+    const n = this.offs.length;
+    if (n && this.offs[n - 1]! >= off) {
+      // Not ascending (only in a malformed blob): keep the lookup exact, if slower.
+      const i = this.find(off);
+      if (i >= 0) this.names[i] = name;
+      else this.insert(off, name);
+      return;
+    }
+    this.offs.push(off);
+    this.names.push(name);
+  }
+
+  get(off: number): string | undefined {
+    const i = this.find(off);
+    return i >= 0 ? this.names[i] : undefined;
+  }
+
+  private find(off: number): number {
+    const o = this.offs, h = this.hint;
+    if (o[h] === off) return h;
+    if (o[h + 1] === off) return (this.hint = h + 1);
+    let lo = 0, hi = o.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1, v = o[mid]!;
+      if (v === off) return (this.hint = mid);
+      if (v < off) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private insert(off: number, name: string): void {
+    let i = this.offs.length;
+    while (i > 0 && this.offs[i - 1]! > off) i--;
+    this.offs.splice(i, 0, off);
+    this.names.splice(i, 0, name);
+  }
+}
+
 /** Decodes a table read from the kernel. Throws on a blob libiptc would also reject. */
 export function decodeTable(h: TableHeader, family: IptFamily, name: string): IptTable {
   const L = layoutOf(family);
   const b = h.entries;
   // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
   const isError = (off: number) => {
-    const t = off + b.readUInt16LE(off + L.targetOffset) + 2;
+    const t = off + getU16LE(b, off + L.targetOffset) + 2;
     return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
   };
-  const hookAt = new Map<number, number>();
-  const underflowAt = new Set<number>();
+  // Hook entries and policies (at most five each), compared in place: this runs per entry.
+  const hookOff = [-1, -1, -1, -1, -1], underflowOff = [-1, -1, -1, -1, -1];
   for (let i = 0; i < 5; i++) {
     if (!(h.validHooks & (1 << i))) continue;
-    hookAt.set(h.hookEntry[i]!, i);
-    underflowAt.add(h.underflow[i]!);
+    hookOff[i] = h.hookEntry[i]!;
+    underflowOff[i] = h.underflow[i]!;
   }
+  const hookAt = (off: number) => {
+    for (let k = 0; k < 5; k++) if (hookOff[k] === off) return k;
+    return -1;
+  };
   // Pass 1: entry offsets, ERROR heads, and chain starts (jumps are offsets; a chain's start is
   // known only once its head is found).
   // Typed arrays (counted first): 10^5-10^6 numbers the garbage collector then never scans or copies.
   let count = 0;
   for (let off = 0; off < b.length; count++) {
-    const next = b.readUInt16LE(off + L.nextOffset);
-    if (next < L.size) throw new Error(`table ${name}: malformed entry at offset ${off}`);
+    const next = getU16LE(b, off + L.nextOffset);
+    if (next < L.size || off + next > b.length) throw new Error(`table ${name}: malformed entry at offset ${off}`);
     off += next;
   }
   const offsets = new Uint32Array(count);
   const errors = new Uint8Array(count + 1);
-  const chainAt = new Map<number, string>();
+  const chainAt = new ChainStarts();
   for (let off = 0, i = 0; off < b.length; i++) {
     offsets[i] = off;
-    const next = b.readUInt16LE(off + L.nextOffset);
-    const hook = hookAt.get(off);
-    if (hook !== undefined) chainAt.set(off, HOOKS[hook]!);
+    const next = getU16LE(b, off + L.nextOffset);
+    const hook = hookAt(off);
+    if (hook >= 0) chainAt.add(off, HOOKS[hook]!);
     const err = isError(off);
     errors[i] = err ? 1 : 0;
     if (err) {
-      const cname = readCString(b, off + b.readUInt16LE(off + L.targetOffset) + EXT_HEADER, 30);
-      if (cname !== 'ERROR') chainAt.set(off + L.size + ERROR_TARGET_SIZE, cname);
+      const cname = readCString(b, off + getU16LE(b, off + L.targetOffset) + EXT_HEADER, 30);
+      if (cname !== 'ERROR') chainAt.add(off + L.size + ERROR_TARGET_SIZE, cname);
     }
     off += next;
   }
 
   const chains: IptChain[] = [];
   let cur: IptChain | undefined;
+  // Each chain's rules array is made at its size (counted from the entry marks): a push onto []
+  // reserves 17 slots, and most chains of a kube-proxy table hold 2 rules. `fill` counts what is
+  // in it; a malformed blob whose count was off still decodes (push, or the array trimmed).
+  let fill = 0;
+  const close = () => {
+    if (cur && fill < cur.rules.length) cur.rules.length = fill;
+  };
   for (let i = 0; i < count; i++) {
     const off = offsets[i]!;
     const next = i + 1 < count ? offsets[i + 1] : undefined;
-    const to = b.readUInt16LE(off + L.targetOffset);
+    const to = getU16LE(b, off + L.targetOffset);
     if (errors[i]) {
-      const cname = readCString(b, off + to + EXT_HEADER, 30);
+      // The name pass 1 read (one string per chain, shared with the jumps to it).
+      const cname = chainAt.get(off + L.size + ERROR_TARGET_SIZE) ?? readCString(b, off + to + EXT_HEADER, 30);
       if (cname === 'ERROR' && next === undefined) break;
-      cur = { name: cname, rules: [] };
+      close();
+      let j = i + 1;
+      while (j < count && !errors[j]) j++;
+      cur = { name: cname, rules: new Array<IptRule>(Math.max(0, j - i - 2)) };
+      fill = 0;
       chains.push(cur);
       continue;
     }
-    const hook = hookAt.get(off);
-    if (hook !== undefined) {
-      cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: [] };
+    const hook = hookAt(off);
+    if (hook >= 0) {
+      close();
+      let j = i;
+      while (j < count && !underflowOff.includes(offsets[j]!)) j++;
+      cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: new Array<IptRule>(j - i) };
+      fill = 0;
       chains.push(cur);
     }
     if (!cur) throw new Error(`table ${name}: entry at offset ${off} belongs to no chain`);
-    if (cur.policy !== undefined && underflowAt.has(off)) {
-      const v = b.readInt32LE(off + to + EXT_HEADER);
+    if (cur.policy !== undefined && underflowOff.includes(off)) {
+      const v = i32(b, off + to + EXT_HEADER);
       cur.policy = v === VERDICT.DROP ? 'DROP' : 'ACCEPT';
       cur.counters = readCounters(b, off + L.counters);
+      close();
       cur = undefined;
       continue;
     }
     if (cur.policy === undefined && next !== undefined && errors[i + 1]) {
+      close();
       cur = undefined; // a user chain's RETURN tail
       continue;
     }
-    cur.rules.push(decodeRule(b, off, to, off + b.readUInt16LE(off + L.nextOffset), L, family, chainAt));
+    const r = decodeRule(b, off, to, off + getU16LE(b, off + L.nextOffset), L, family, chainAt);
+    cur.rules[fill++] = r; // (past the count, in a malformed blob: the array grows)
   }
+  close();
   return { family, name, chains };
 }
 
@@ -423,12 +612,12 @@ function decodeAddr(
   b: Buffer, e: number, a: number, m: number, len: number, k: 'source' | 'destination', invert: NonNullable<IptRule['invert']>, r: IptRule,
 ): void {
   if (len === 4) {
-    const av = b.readUInt32BE(e + a), mv = b.readUInt32BE(e + m);
+    const av = getU32BE(b, e + a), mv = getU32BE(b, e + m);
     if (!av && !mv && !invert[k]) return;
     // A contiguous mask has all ones below its lowest set bit: mask | (mask - 1) is all ones.
     const prefix = mv === 0xffffffff ? 32 : mv === 0 ? 0 : ((mv | (mv - 1)) >>> 0) === 0xffffffff ? Math.clz32(~mv >>> 0) : -1;
     if (prefix >= 0) {
-      r[k] = `${av >>> 24}.${(av >>> 16) & 255}.${(av >>> 8) & 255}.${av & 255}/${prefix}`;
+      r[k] = formatQuad(av, prefix);
       return;
     }
   }
@@ -436,7 +625,7 @@ function decodeAddr(
   if (!isZero(ab) || !isZero(mb) || invert[k]) r[k] = formatCidr(ab, mb);
 }
 
-function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: Map<number, string>): IptRule {
+function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: ChainStarts): IptRule {
   const r: IptRule = {};
   const inv = b[e + L.invflags]!;
   const flags = b[e + L.flags]!;
@@ -447,7 +636,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   const ii = decodeIface(b, e + L.iniface, e + L.inifaceMask), oi = decodeIface(b, e + L.outiface, e + L.outifaceMask);
   if (ii !== undefined) r.inInterface = ii;
   if (oi !== undefined) r.outInterface = oi;
-  const p = b.readUInt16LE(e + L.proto);
+  const p = getU16LE(b, e + L.proto);
   if (p !== 0 || invert.protocol) r.protocol = knownProtoName(p) ?? p;
   if (L.fFrag && flags & L.fFrag) r.fragment = true;
   if (inv && Object.keys(invert).length) r.invert = invert;
@@ -455,13 +644,13 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
     // Counted first so the array is allocated at its size (a push onto [] reserves 17 slots).
     let n = 0;
     for (let m = e + L.size; m < e + to; n++) {
-      const size = b.readUInt16LE(m);
+      const size = getU16LE(b, m);
       if (size < EXT_HEADER) throw new Error(`malformed match at offset ${m}`);
       m += size;
     }
     const matches: IptMatch[] = new Array<IptMatch>(n);
     for (let m = e + L.size, i = 0; i < n; i++) {
-      const size = b.readUInt16LE(m);
+      const size = getU16LE(b, m);
       matches[i] = decodeExt(b, m, size, family, 'match') as IptMatch;
       m += size;
     }
@@ -469,7 +658,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   }
   const t = e + to;
   if (b[t + 2] === 0) {
-    const v = b.readInt32LE(t + EXT_HEADER);
+    const v = i32(b, t + EXT_HEADER);
     if (v < 0) {
       const verdict = VERDICT_NAME.get(v);
       if (!verdict) throw new Error(`unknown verdict ${v} at offset ${e}`);
@@ -480,10 +669,10 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
       r.target = { type: flags & L.fGoto ? 'goto' : 'jump', chain };
     }
   } else {
-    r.target = decodeExt(b, t, b.readUInt16LE(t), family, 'target') as IptTarget;
+    r.target = decodeExt(b, t, getU16LE(b, t), family, 'target') as IptTarget;
   }
   // Zero counters are left out (most rules of a fresh table): one object fewer per rule.
   const co = e + L.counters;
-  if (b.readUInt32LE(co) || b.readUInt32LE(co + 4) || b.readUInt32LE(co + 8) || b.readUInt32LE(co + 12)) r.counters = readCounters(b, co);
+  if (b[co] || b[co + 1] || b[co + 2] || b[co + 3] || b[co + 4] || b[co + 5] || b[co + 6] || b[co + 7] || i32(b, co + 8) || i32(b, co + 12)) r.counters = readCounters(b, co);
   return r;
 }

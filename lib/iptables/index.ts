@@ -9,6 +9,7 @@ export {
 export type {
   IptFamily, IptTable, IptChain, IptRule, IptMatch, IptTarget, Counters as IptCounters, RawExtension as IptRawExtension,
   StandardVerdict as IptVerdict, RuleInversions as IptRuleInversions, BuiltinTableName as IptTableName, TableReadState as IptReadState,
+  CommitResult as IptCommitResult,
 } from './types';
 export type { ExtensionMatch as IptExtensionMatch, ExtensionTarget as IptExtensionTarget } from './extensions/types';
 export type { PortRange as IptPortRange } from './extensions/codec';

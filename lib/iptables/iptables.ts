@@ -8,11 +8,10 @@ import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
-import { decodeTable, encodeTable, orderChains } from './blob';
+import { decodeTable, encodeValidTable, orderChains } from './blob';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
-import { validateTable } from './validate';
-import type { IptFamily, IptTable } from './types';
+import type { CommitResult, IptFamily, IptTable } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
   /** Default ipv4. */
@@ -99,9 +98,14 @@ export class Iptables extends KernelHandle {
     }
   }
 
-  /** Replaces the whole table in one kernel call. */
-  async commit(table: IptTable, opts: CommitOptions = {}): Promise<void> {
-    validateTable(table);
+  /**
+   * Replaces the whole table in one kernel call. Resolves to the new table's readState (assign it
+   * to `table.readState` to commit the same model again with expectUnchanged) and the kernel's time.
+   */
+  async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
+    // Validated and encoded in one walk (it throws what validateTable throws); valid_hooks is patched
+    // in below once known. (A throw before the replace leaves the blob to the garbage collector.)
+    const enc = encodeValidTable(table, 0, takeBlob);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
@@ -109,10 +113,10 @@ export class Iptables extends KernelHandle {
       const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
       hooks = info.validHooks;
     }
-    const enc = encodeTable(table, hooks, takeBlob);
+    enc.blob.writeUInt32LE(hooks, 32);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
-    await this.diagnose(table, explain(this.family, this.run(
+    return this.diagnose(table, explain(this.family, this.run(
       {
         op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
@@ -178,7 +182,9 @@ export class Iptables extends KernelHandle {
       const out = (await edit(t)) ?? t;
       if (!out.readState) out.readState = t.readState!;
       try {
-        await this.commit(out, { expectUnchanged: true });
+        const done = await this.commit(out, { expectUnchanged: true });
+        // The returned table is what the kernel now holds: it can be committed again as it is.
+        out.readState = { numEntries: done.numEntries, digest: done.digest };
         return out;
       } catch (e) {
         if (!(e instanceof ConflictError) || i >= attempts) throw e;

@@ -29,6 +29,10 @@ export function knownProtoName(n: number): string | undefined {
 /** A protocol name or number to its number; undefined when unknown. */
 export function protoNumber(p: string | number): number | undefined {
   if (typeof p === 'number') return Number.isInteger(p) && p >= 0 && p <= 255 ? p : undefined;
+  if (typeof p !== 'string') return undefined;
+  // The usual spelling first: one Map lookup (this runs for every rule on validate and encode).
+  const known = NUMBERS.get(p);
+  if (known !== undefined) return known;
   if (/^\d+$/.test(p)) return protoNumber(Number(p));
   return NUMBERS.get(p.toLowerCase());
 }

@@ -74,6 +74,15 @@ export interface TableReadState {
   digest: string;
 }
 
+/**
+ * What commit() resolves to: the committed table's readState (so the same model can be committed
+ * again with expectUnchanged without a read) and the kernel's own time for the replace.
+ */
+export interface CommitResult extends TableReadState {
+  /** Milliseconds inside the IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) calls (CLOCK_MONOTONIC). */
+  kernelMs: number;
+}
+
 export interface IptTable {
   family: IptFamily;
   name: string;

@@ -100,6 +100,7 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
         Napi::Object o = InfoToJs(env, r->info);
         o.Set("entriesOffset", static_cast<double>(iptables::EntriesOffset()));
         o.Set("digest", DigestHex(r->digest));
+        o.Set("kernelMs", r->kernelMs);
         if (r->inScratch) {
           o.Set("block", env.Null());
           return o;
@@ -115,6 +116,7 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
 }
 
 // replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null)
+//   -> Promise<{numEntries, digest, kernelMs}> (what the kernel now holds; see ReplaceResult)
 // blob is a whole ipt_replace built by TypeScript for this call; its header's num_counters and
 // counters pointer are filled here.
 Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
@@ -142,14 +144,19 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
     req->countersLength = c.Length();
     refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
   }
-  return RunAsync<bool>(
+  return RunAsync<iptables::ReplaceResult>(
       env,
       [a, req, refs]() {
         NetnsGuard in(*a.ns);
-        iptables::ReplaceTable(*req);
-        return true;
+        return iptables::ReplaceTable(*req);
       },
-      [](Napi::Env env, bool&) { return env.Undefined(); });
+      [](Napi::Env env, iptables::ReplaceResult& r) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("numEntries", r.numEntries);
+        o.Set("digest", DigestHex(r.digest));
+        o.Set("kernelMs", r.kernelMs);
+        return o;
+      });
 }
 
 // tableNames(handle, v6) -> Promise<string[]>

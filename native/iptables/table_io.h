@@ -28,6 +28,7 @@ struct TableBlob {
   uint8_t* entries = nullptr;  // inside base: the entries after the ipt_get_entries header
   size_t length = 0;
   uint64_t digest = 0;         // of the entries with counters left out: what "unchanged" compares
+  double kernelMs = 0;         // time spent in the IPT_SO_GET_INFO + GET_ENTRIES calls
 };
 
 struct ReplaceRequest {
@@ -54,7 +55,15 @@ TableBlob GetTable(bool v6, const std::string& table, uint8_t* scratch = nullptr
 // Where the entries start in a block read by GetTable (sizeof ipt_get_entries).
 size_t EntriesOffset();
 TableInfo GetTableInfo(bool v6, const std::string& table);
-void ReplaceTable(const ReplaceRequest& req);
+// What a successful replace leaves in the kernel: the table's entry count and digest (computed from
+// the blob sent, which is what a read returns: the kernel copies entries back as they were given,
+// with counters and comefrom set by itself and neither digested), and the time the kernel took.
+struct ReplaceResult {
+  uint32_t numEntries = 0;
+  uint64_t digest = 0;
+  double kernelMs = 0;  // IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) themselves, CLOCK_MONOTONIC
+};
+ReplaceResult ReplaceTable(const ReplaceRequest& req);
 
 // Whether the kernel knows a match or target at a revision: 1 yes, 0 the name but not that revision,
 // -1 not the name (IPT_SO_GET_REVISION_MATCH/TARGET; the kernel may load its module on the way).

@@ -53,6 +53,19 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
     expect(await toolSave(ns, 'ipv4', 'filter')).not.toContain('-A OUTPUT');
   });
 
+  it('commit resolves to the new readState: the same model commits again with expectUnchanged, and not after a foreign change', async () => {
+    const t = await ipt.read('filter');
+    appendRule(t, 'INPUT', { protocol: 'udp', target: { type: 'DROP' } });
+    const done = await ipt.commit(t);
+    expect(done.numEntries).toBe(t.chains.reduce((n, c) => n + c.rules.length + 1, 1));
+    t.readState = { numEntries: done.numEntries, digest: done.digest };
+    appendRule(t, 'INPUT', { protocol: 'icmp', target: { type: 'DROP' } });
+    await ipt.commit(t, { expectUnchanged: true });
+    expect(await toolSave(ns, 'ipv4', 'filter')).toContain('-A INPUT -p icmp -j DROP');
+    // Stale readState (the previous commit's): a conflict.
+    await expect(ipt.commit(t, { expectUnchanged: true })).rejects.toBeInstanceOf(ConflictError);
+  });
+
   it('update() re-reads and re-applies after a conflict', async () => {
     let calls = 0;
     const out = await ipt.update('filter', async (t) => {

@@ -41,11 +41,14 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
         // kernlb's save of what it read = the tool's text, raw extensions aside.
         expect(noRaw(saveTable(t))).toBe(noRaw(theirs));
         if (RAW_LINE.test(expected)) expect(saveTable(t)).toContain('--kernlb-raw');
-        await b.commit(t);
+        const done = await b.commit(t);
         expect(await toolSave(dst, family, name)).toBe(theirs);
-        // And reading back what kernlb wrote gives the same model.
+        // And reading back what kernlb wrote gives the same model, and the readState the commit
+        // reported (computed from the bytes sent) is the one a read of the kernel's table computes.
         const again = await b.read(name);
         expect(again.chains).toEqual(t.chains);
+        expect(again.readState).toEqual({ numEntries: done.numEntries, digest: done.digest });
+        expect(done.kernelMs).toBeGreaterThan(0);
       }
     });
 
@@ -53,8 +56,9 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
       await using ns = await createNetns('klipt');
       await using ipt = await Iptables.open({ family, netns: ns.name });
       for (const t of parseIptablesSave(typedOnly(text), family)) {
-        await ipt.commit(t);
+        const done = await ipt.commit(t);
         expect(await toolSave(ns, family, t.name)).toBe(splitTables(typedOnly(text)).get(t.name));
+        expect((await ipt.read(t.name)).readState).toEqual({ numEntries: done.numEntries, digest: done.digest });
       }
     });
   }

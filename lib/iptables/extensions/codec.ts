@@ -4,6 +4,44 @@
  */
 import type { IptFamily, IptRule } from '../types';
 
+// Stores for the encoders' hot paths: plain byte stores. Buffer's writeUInt16LE & co. check their
+// arguments on every call (10^6 calls per big table); here the values were validated and the blob
+// was sized from the same layout before anything is written.
+export function putU16LE(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+}
+export function putU16BE(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
+}
+export function putU32LE(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+export function putU32BE(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
+// And the decoders' loads (the entries are the kernel's, each checked to lie within the blob).
+export function getU16LE(b: Buffer, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+export function getU16BE(b: Buffer, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+export function getU32LE(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+export function getU32BE(b: Buffer, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 /** XT_ALIGN: extension data is padded to 8 bytes. */
 export function xtAlign(n: number): number {
   return (n + 7) & ~7;
@@ -40,14 +78,22 @@ export interface Codec<T extends { type: string }> {
   decode(b: Buffer, family: IptFamily, revision: number): T | undefined;
   /** Optional fast path of decode: the same answer from `len` data bytes at `off` of a table blob. */
   decodeAt?(b: Buffer, off: number, len: number, family: IptFamily, revision: number): T | undefined;
-  /** Problems with v, as [field suffix, problem]; empty when valid. */
-  validate(v: T, family: IptFamily, rule: IptRule): Array<[string, string]>;
+  /** Problems with v, as [field suffix, problem]; empty (VALID, shared) when valid. */
+  validate(v: T, family: IptFamily, rule: IptRule): Problems;
   /** Text printed after "-m name" / "-j NAME", each option starting with a space. */
   save(v: T, family: IptFamily, rule: IptRule): string;
   /** Options and how many arguments each takes, for parse(). */
   options: Record<string, number>;
   parse(opts: ParsedOption[], family: IptFamily): T;
 }
+
+export type Problems = ReadonlyArray<readonly [string, string]>;
+/**
+ * The answer for a valid value: one frozen empty array, not a new one per call (validation runs for
+ * every match of every rule on commit; 10^5-10^6 short-lived arrays meant scavenges, which also copy
+ * whatever young model the caller just built).
+ */
+export const VALID: Problems = Object.freeze([]);
 
 export class ParseProblem extends Error {}
 

@@ -3,7 +3,7 @@
  * Every form is stored as mark/mask, and iptables-save prints --set-xmark, so that is what a read returns.
  * `iptables -t nat -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000` (= --or-mark 0x4000)
  */
-import { arg, hex, parseNumber, parseValueMask, u32, ParseProblem, type Codec } from './codec';
+import { arg, hex, parseNumber, parseValueMask, u32, ParseProblem, VALID, type Codec } from './codec';
 
 export interface MarkTarget {
   type: 'MARK';
@@ -48,7 +48,7 @@ export const markTarget: Codec<MarkTarget> = {
     if (!['set', 'xset', 'or', 'and', 'xor'].includes(v.op)) return [['op', 'must be set, xset, or, and or xor']];
     if (!u32(v.value)) return [['value', 'must be a 32-bit unsigned integer']];
     if (v.mask !== undefined && (!u32(v.mask) || !['set', 'xset'].includes(v.op))) return [['mask', 'only with set/xset, a 32-bit unsigned integer']];
-    return [];
+    return VALID;
   },
   save(v) {
     const [mark, mask] = markBits(v);

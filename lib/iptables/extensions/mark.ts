@@ -2,7 +2,7 @@
  * -m mark and -m connmark: xt_mark_mtinfo1 / xt_connmark_mtinfo1 (revision 1, 12 bytes: mark, mask, invert).
  * `iptables -m mark --mark 0x4000/0x4000`, `iptables -m connmark ! --mark 0x2/0xff`
  */
-import { arg, hex, parseValueMask, u32, ParseProblem, type Codec } from './codec';
+import { arg, hex, parseValueMask, u32, ParseProblem, VALID, type Codec } from './codec';
 
 export interface MarkMatch {
   type: 'mark';
@@ -46,7 +46,7 @@ function codec<T extends MarkMatch | ConnmarkMatch>(type: T['type']): Codec<T> {
     validate(v) {
       if (!u32(v.mark)) return [['mark', 'must be a 32-bit unsigned integer']];
       if (v.mask !== undefined && !u32(v.mask)) return [['mask', 'must be a 32-bit unsigned integer']];
-      return [];
+      return VALID;
     },
     save(v) {
       const m = v.mask ?? 0xffffffff;

@@ -3,7 +3,7 @@
  * part of what it copies back). Random probability is lround(p * 2^31).
  * `iptables -m statistic --mode random --probability 0.25`, `--mode nth --every 3 --packet 1`
  */
-import { arg, opt, ParseProblem, type Codec } from './codec';
+import { arg, getU16LE, getU32LE, opt, ParseProblem, putU32LE, VALID, type Codec } from './codec';
 
 export type StatisticMatch =
   | { type: 'statistic'; mode: 'random'; probability: number; invert?: boolean }
@@ -38,9 +38,9 @@ export const statistic: Codec<StatisticMatch> = {
     b[off + 2] = v.invert ? 1 : 0;
     const first = v.mode === 'random' ? probabilityToKernel(v.probability) : v.every - 1;
     const packet = v.mode === 'nth' ? v.packet ?? 0 : 0;
-    b.writeUInt32LE(first, off + 4);
-    b.writeUInt32LE(packet, off + 8);
-    b.writeUInt32LE((first - packet) >>> 0, off + 12);
+    putU32LE(b, off + 4, first);
+    putU32LE(b, off + 8, packet);
+    putU32LE(b, off + 12, (first - packet) >>> 0);
   },
   encode(v, b) {
     b.writeUInt16LE(v.mode === 'random' ? 0 : 1, 0);
@@ -54,10 +54,10 @@ export const statistic: Codec<StatisticMatch> = {
     b.writeUInt32LE((first - packet) >>> 0, 12);
   },
   decodeAt(b, off) {
-    const mode = b.readUInt16LE(off);
-    const invert = (b.readUInt16LE(off + 2) & 1) === 1;
+    const mode = getU16LE(b, off);
+    const invert = (getU16LE(b, off + 2) & 1) === 1;
     if (mode === 0) {
-      const probability = b.readUInt32LE(off + 4) / SCALE;
+      const probability = getU32LE(b, off + 4) / SCALE;
       return invert ? { type: 'statistic', mode: 'random', probability, invert } : { type: 'statistic', mode: 'random', probability };
     }
     return statistic.decode(b.subarray(off, off + 24), 'ipv4', 0);
@@ -75,12 +75,12 @@ export const statistic: Codec<StatisticMatch> = {
   validate(v) {
     if (v.mode === 'random') {
       if (typeof v.probability !== 'number' || !(v.probability >= 0 && v.probability <= 1)) return [['probability', 'must be between 0 and 1']];
-      return [];
+      return VALID;
     }
     if (v.mode === 'nth') {
       if (!Number.isInteger(v.every) || v.every < 1 || v.every > 0xffffffff) return [['every', 'must be an integer >= 1']];
       if (v.packet !== undefined && !(Number.isInteger(v.packet) && v.packet >= 0 && v.packet < v.every)) return [['packet', 'must be 0..every-1']];
-      return [];
+      return VALID;
     }
     return [['mode', 'must be "random" or "nth"']];
   },

@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, getU16LE, putU16LE, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -30,16 +30,16 @@ function flagBits(list: TcpFlag[]): number {
 
 export function writePorts(b: Buffer, off: number, p: PortRange | undefined): void {
   if (typeof p === 'number') {
-    b.writeUInt16LE(p, off);
-    b.writeUInt16LE(p, off + 2);
+    putU16LE(b, off, p);
+    putU16LE(b, off + 2, p);
     return;
   }
   const [lo, hi] = p === undefined ? [0, 65535] : portRange(p);
-  b.writeUInt16LE(lo, off);
-  b.writeUInt16LE(hi, off + 2);
+  putU16LE(b, off, lo);
+  putU16LE(b, off + 2, hi);
 }
 export function readPorts(b: Buffer, off: number): PortRange | undefined {
-  const lo = b.readUInt16LE(off), hi = b.readUInt16LE(off + 2);
+  const lo = getU16LE(b, off), hi = getU16LE(b, off + 2);
   if (lo === 0 && hi === 65535) return undefined;
   return lo === hi ? lo : [lo, hi];
 }
@@ -116,7 +116,7 @@ export const tcp: Codec<TcpMatch> = {
       for (const f of [...v.flags.mask, ...v.flags.set])
         if (!TCP_FLAGS.some(([n]) => n === f)) out.push(['flags', `unknown TCP flag "${f}"`]);
     }
-    return out;
+    return out.length ? out : VALID;
   },
   save(v) {
     let s = '';

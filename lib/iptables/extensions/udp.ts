@@ -1,5 +1,5 @@
 /** -m udp: xt_udp (revision 0, 10 bytes). `iptables -p udp -m udp --dport 53` */
-import { arg, parsePortRange, validPortRange, type Codec, type PortRange } from './codec';
+import { arg, parsePortRange, validPortRange, VALID, type Codec, type PortRange } from './codec';
 import { readPorts, savePorts, writePorts } from './tcp';
 
 export interface UdpMatch {
@@ -32,7 +32,7 @@ export const udp: Codec<UdpMatch> = {
     const out: Array<[string, string]> = [];
     if (v.sport !== undefined && !validPortRange(v.sport)) out.push(['sport', 'must be a port 0-65535 or [low, high]']);
     if (v.dport !== undefined && !validPortRange(v.dport)) out.push(['dport', 'must be a port 0-65535 or [low, high]']);
-    return out;
+    return out.length ? out : VALID;
   },
   save(v) {
     let s = '';

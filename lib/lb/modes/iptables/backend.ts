@@ -4,13 +4,13 @@
  * (ConflictError when someone else wrote in between; LoadBalancer re-reads and retries). Unchanged
  * services keep their chains as read, counters included; rules that are not kernlb's are kept as is.
  */
-import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarget as KTarget, IptTable, Iptables } from '../../../iptables';
+import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarget as KTarget, IptReadState, IptTable, Iptables } from '../../../iptables';
 import { parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
 import { orderChains } from '../../../iptables/blob';
-import { entryCount, RawNatReader, refreshCounters } from './raw';
+import { RawNatReader, refreshCounters } from './raw';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
   CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
@@ -208,22 +208,17 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     if (!opts.dryRun) {
       for (const [f, t, want] of commits) {
         delete this.#known[f];
-        await this.handles[f].commit(t, { expectUnchanged: true });
-        await this.#remember(f, t, want);
+        const done = await this.handles[f].commit(t, { expectUnchanged: true });
+        this.#remember(f, t, want, done);
       }
     }
     return { operations, draining: [], changed: true };
   }
 
-  /**
-   * After a commit: the kernel holds `t`. Its digest comes from one raw read; when the entry count
-   * is not the one committed, someone wrote in between and the next apply reads everything.
-   */
-  async #remember(f: Fam, t: IptTable, want: State): Promise<void> {
+  /** After a commit: the kernel holds `t`, with the entry count and digest the commit reported. */
+  #remember(f: Fam, t: IptTable, want: State, done: IptReadState): void {
     if (!this.raw) return;
-    const r = await this.raw.read(f);
-    if (r.numEntries !== entryCount(t)) return;
-    const table: IptTable = { ...t, readState: { numEntries: r.numEntries, digest: r.digest } };
+    const table: IptTable = { ...t, readState: { numEntries: done.numEntries, digest: done.digest } };
     const chains = new Map(t.chains.filter((c) => c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => [c.name, c]));
     // The state is the desired services themselves: the next diff skips them by identity.
     this.#known[f] = { table, decoded: { state: want, services: [], chains, hooked: true } };

@@ -42,13 +42,6 @@ export class RawNatReader extends KernelHandle {
   }
 }
 
-/** Entries the kernel holds for `t`: per user chain an ERROR head and a RETURN tail, per built-in its policy, one final ERROR. */
-export function entryCount(t: IptTable): number {
-  let n = 1;
-  for (const c of t.chains) n += c.rules.length + (c.policy !== undefined ? 1 : 2);
-  return n;
-}
-
 function counters(b: Buffer, off: number): { packets: number; bytes: number } | undefined {
   const packets = b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 0x100000000;
   const bytes = b.readUInt32LE(off + 8) + b.readUInt32LE(off + 12) * 0x100000000;
