@@ -303,6 +303,15 @@ export interface NativeIptTable extends NativeIptTableInfo {
   digest: string;
 }
 
+/**
+ * iptables' lock file, flock()ed (LOCK_EX) around a commit's check-then-replace; the wait for another
+ * holder is bounded by timeoutMs (then ETIMEDOUT).
+ */
+export interface NativeXtablesLock {
+  path: string;
+  timeoutMs: number;
+}
+
 export interface NativeIptables {
   /** 1: the kernel has this match/target at this revision; 0: only other revisions; -1: not at all. */
   extensionKnown(handle: NativeHandle, v6: boolean, target: boolean, name: string, revision: number): Promise<number>;
@@ -324,6 +333,24 @@ export interface NativeIptables {
     blob: Buffer,
     expect: { numEntries: number; digest: string } | null,
     counters: Buffer | null,
+    lock?: NativeXtablesLock | null,
+  ): Promise<void>;
+  /**
+   * The libiptc engine: the same arguments as replaceTable, applied with iptc_init, flush and delete
+   * of what is there, iptc_create_chain, iptc_append_entry per rule, iptc_set_policy, iptc_commit
+   * (ip6tc_* when v6). The blob's entries are patched in place (built for this call only). A failure
+   * names the libiptc call (op), its iptc_strerror text (extack) and the blob entry index it
+   * concerned (index) when there is one; EAGAIN when `expect` no longer holds or the kernel's
+   * num_counters check fails at iptc_commit.
+   */
+  commitLibiptc(
+    handle: NativeHandle,
+    v6: boolean,
+    table: string,
+    blob: Buffer,
+    expect: { numEntries: number; digest: string } | null,
+    counters: Buffer | null,
+    lock?: NativeXtablesLock | null,
   ): Promise<void>;
 }
 

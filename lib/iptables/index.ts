@@ -6,6 +6,7 @@
 export {
   Iptables, type CommitOptions as IptCommitOptions, type IptablesOpenOptions, type UpdateOptions as IptUpdateOptions,
 } from './iptables';
+export { type IptEngine, XTABLES_LOCK_PATH as IPT_XTABLES_LOCK_PATH } from './engine';
 export type {
   IptFamily, IptTable, IptChain, IptRule, IptMatch, IptTarget, Counters as IptCounters, RawExtension as IptRawExtension,
   StandardVerdict as IptVerdict, RuleInversions as IptRuleInversions, BuiltinTableName as IptTableName, TableReadState as IptReadState,

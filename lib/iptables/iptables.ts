@@ -1,7 +1,7 @@
 /**
  * The iptables handle: reads and replaces whole x_tables tables of one family in one namespace.
- * A commit is one IPT_SO_SET_REPLACE (atomic per table); `expectUnchanged` turns it into a
- * compare-and-swap against what read() saw.
+ * A commit is one IPT_SO_SET_REPLACE (atomic per table), made directly or through libiptc's
+ * iptc_commit (engine.ts); `expectUnchanged` turns it into a compare-and-swap against what read() saw.
  */
 import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
@@ -9,6 +9,7 @@ import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeTable, orderChains } from './blob';
+import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
 import { validateTable } from './validate';
@@ -17,6 +18,18 @@ import type { IptFamily, IptTable } from './types';
 export interface IptablesOpenOptions extends OpenOptions {
   /** Default ipv4. */
   family?: IptFamily;
+  /**
+   * How commit() replaces a table: 'direct' (default: one IPT_SO_SET_REPLACE of the blob kernlb
+   * encodes) or 'libiptc' (the same rules through iptc_append_entry ... iptc_commit). read() takes
+   * the direct path with either engine. See lib/iptables/README.md for what each costs.
+   */
+  engine?: IptEngine;
+  /**
+   * iptables' lock (flock on XTABLES_LOCKFILE or /run/xtables.lock), held around each commit's
+   * check-then-replace and waited for at most timeoutMs: true (default), false (none), or the path
+   * of the lock file to use instead.
+   */
+  xtablesLock?: boolean | string;
 }
 
 export interface CommitOptions {
@@ -55,16 +68,22 @@ const EAGAIN = constants.errno.EAGAIN;
 
 export class Iptables extends KernelHandle {
   readonly family: IptFamily;
+  readonly engine: IptEngine;
+  readonly #lock: ReturnType<typeof resolveXtablesLock>;
 
-  private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily) {
+  private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily, lock: ReturnType<typeof resolveXtablesLock>) {
     super(h, opts.netns);
     this.family = family;
+    this.engine = checkEngine(opts.engine);
+    this.#lock = lock;
   }
 
   static async open(opts: IptablesOpenOptions = {}): Promise<Iptables> {
     const family = opts.family ?? 'ipv4';
     if (family !== 'ipv4' && family !== 'ipv6') throw new ValidationError('family', 'must be "ipv4" or "ipv6"', family);
-    return new Iptables(await openNativeHandle(NO_SOCKET, opts, 'open iptables handle'), opts, family);
+    checkEngine(opts.engine);
+    const lock = resolveXtablesLock(opts.xtablesLock, opts.timeoutMs ?? 30000);
+    return new Iptables(await openNativeHandle(NO_SOCKET, opts, 'open iptables handle'), opts, family, lock);
   }
 
   private get v6(): boolean {
@@ -112,12 +131,14 @@ export class Iptables extends KernelHandle {
     const enc = encodeTable(table, hooks, takeBlob);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
+    const replace = this.engine === 'libiptc' ? native().iptables.commitLibiptc : native().iptables.replaceTable;
     await this.diagnose(table, explain(this.family, this.run(
       {
-        op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
+        op: 'commit iptables', object: this.object(table.name),
+        conflictErrno: opts.expectUnchanged ? [EAGAIN] : [], describeItem: (i) => describeEntry(table, i),
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
-      (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
+      (h) => replace(h, this.v6, table.name, enc.blob, expect, counters, this.#lock),
     ).finally(() => releaseBlob(enc.blob))));
   }
 

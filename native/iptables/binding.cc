@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "iptables/libiptc_commit.h"
 #include "iptables/table_io.h"
 #include "netlink/async.h"
 #include "netlink/handle.h"
@@ -114,9 +115,20 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
       });
 }
 
-// replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null)
-// blob is a whole ipt_replace built by TypeScript for this call; its header's num_counters and
-// counters pointer are filled here.
+// The xtables lock argument: { path, timeoutMs } or null/undefined (no lock).
+iptables::LockSpec ParseLock(Napi::Env env, const Napi::Value& v) {
+  iptables::LockSpec spec;
+  if (!v.IsObject()) return spec;
+  Napi::Object o = v.As<Napi::Object>();
+  if (!o.Get("path").IsString() || !o.Get("timeoutMs").IsNumber()) throw Napi::TypeError::New(env, "lock must be { path, timeoutMs }");
+  spec.path = o.Get("path").As<Napi::String>();
+  spec.timeoutMs = o.Get("timeoutMs").As<Napi::Number>().Int32Value();
+  return spec;
+}
+
+// replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null,
+// lock: {path, timeoutMs} | null). blob is a whole ipt_replace built by TypeScript for this call;
+// its header's num_counters and counters pointer are filled here.
 Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args a = CommonArgs(info);
@@ -142,11 +154,49 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
     req->countersLength = c.Length();
     refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
   }
+  req->lock = ParseLock(env, info[6]);
   return RunAsync<bool>(
       env,
       [a, req, refs]() {
         NetnsGuard in(*a.ns);
         iptables::ReplaceTable(*req);
+        return true;
+      },
+      [](Napi::Env env, bool&) { return env.Undefined(); });
+}
+
+// commitLibiptc(handle, v6, table, blob, expect | null, counters | null, lock | null): the same
+// arguments as replaceTable, applied through libiptc (see iptables/libiptc_commit.h).
+Napi::Value CommitLibiptc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a = CommonArgs(info);
+  if (!info[3].IsBuffer()) throw Napi::TypeError::New(env, "blob must be a Buffer");
+  auto blob = info[3].As<Napi::Buffer<uint8_t>>();
+  auto req = std::make_shared<iptables::LibiptcRequest>();
+  req->v6 = a.v6;
+  req->table = a.table;
+  req->blob = blob.Data();
+  req->blobLength = blob.Length();
+  if (info[4].IsObject()) {
+    Napi::Object e = info[4].As<Napi::Object>();
+    req->expectUnchanged = true;
+    req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
+    req->expectDigest = ParseDigest(env, e.Get("digest"));
+  }
+  auto refs = std::make_shared<std::vector<Napi::ObjectReference>>();
+  refs->push_back(Napi::Persistent(blob.As<Napi::Object>()));
+  if (info[5].IsBuffer()) {
+    auto c = info[5].As<Napi::Buffer<uint8_t>>();
+    req->counters = c.Data();
+    req->countersLength = c.Length();
+    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
+  }
+  req->lock = ParseLock(env, info[6]);
+  return RunAsync<bool>(
+      env,
+      [a, req, refs]() {
+        NetnsGuard in(*a.ns);
+        iptables::CommitLibiptc(*req);
         return true;
       },
       [](Napi::Env env, bool&) { return env.Undefined(); });
@@ -197,6 +247,7 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("getInfo", Napi::Function::New(env, GetInfo));
   o.Set("getTable", Napi::Function::New(env, GetTable));
   o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
+  o.Set("commitLibiptc", Napi::Function::New(env, CommitLibiptc));
   o.Set("tableNames", Napi::Function::New(env, TableNames));
   o.Set("extensionKnown", Napi::Function::New(env, ExtensionKnown));
   exports.Set("iptables", o);

@@ -20,12 +20,12 @@
 namespace kernlb {
 namespace iptables {
 
-namespace {
-
 std::mutex& XtMutex() {
   static std::mutex mu;
   return mu;
 }
+
+namespace {
 
 // The raw socket libiptc would open: one per call, closed on every path.
 class RawSocket {
@@ -163,6 +163,7 @@ size_t EntriesOffset() { return sizeof(ipt_get_entries); }
 void ReplaceTable(const ReplaceRequest& req) {
   CheckName(req.table);
   if (req.blobLength < sizeof(ipt_replace)) throw InputFailure("replace blob shorter than its header");
+  XtablesLock xtLock(req.lock);
   std::lock_guard<std::mutex> lock(XtMutex());
   RawSocket s(req.v6);
   const char* op = req.v6 ? "IP6T_SO_SET_REPLACE" : "IPT_SO_SET_REPLACE";
@@ -170,10 +171,7 @@ void ReplaceTable(const ReplaceRequest& req) {
   if (req.expectUnchanged) {
     // Our own check catches same-size edits; the kernel's num_counters check (EAGAIN) closes the
     // window between this read and the replace for anything that changes the entry count.
-    TableBlob now = GetLocked(s.fd(), req.v6, req.table);
-    free(now.base);
-    if (now.info.numEntries != req.expectNumEntries || now.digest != req.expectDigest)
-      throw KernelFailure(EAGAIN, op, "table changed since it was read");
+    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, op);
     numCounters = req.expectNumEntries;
   } else {
     numCounters = InfoLocked(s.fd(), req.v6, req.table).numEntries;
@@ -200,6 +198,14 @@ void ReplaceTable(const ReplaceRequest& req) {
     if (setsockopt(s.fd(), Level(req.v6), IPT_SO_SET_ADD_COUNTERS, ci.get(), static_cast<socklen_t>(total)) != 0)
       throw KernelFailure(errno, req.v6 ? "IP6T_SO_SET_ADD_COUNTERS" : "IPT_SO_SET_ADD_COUNTERS");
   }
+}
+
+void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op) {
+  CheckName(table);
+  RawSocket s(v6);
+  TableBlob now = GetLocked(s.fd(), v6, table);
+  free(now.base);
+  if (now.info.numEntries != numEntries || now.digest != digest) throw KernelFailure(EAGAIN, op, "table changed since it was read");
 }
 
 int ExtensionKnown(bool v6, bool target, const std::string& name, uint8_t revision) {

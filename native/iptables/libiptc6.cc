@@ -1,0 +1,37 @@
+// The libiptc engine for IPv6 (libip6tc, whose header has no extern "C" of its own). See libiptc_commit.h.
+extern "C" {
+#include <libiptc/libip6tc.h>
+}
+
+#include "iptables/libiptc_engine.h"
+
+namespace kernlb {
+namespace iptables {
+namespace {
+
+struct Api6 {
+  using Entry = ip6t_entry;
+  using Replace = ip6t_replace;
+  static constexpr uint8_t kGoto = IP6T_F_GOTO;
+  static constexpr const char* kPrefix = "ip6tc_";
+  static uint8_t Flags(const Entry* e) { return e->ipv6.flags; }
+  static xtc_handle* Init(const char* t) { return ip6tc_init(t); }
+  static void Free(xtc_handle* h) { ip6tc_free(h); }
+  static const char* FirstChain(xtc_handle* h) { return ip6tc_first_chain(h); }
+  static const char* NextChain(xtc_handle* h) { return ip6tc_next_chain(h); }
+  static int Builtin(const char* c, xtc_handle* h) { return ip6tc_builtin(c, h); }
+  static int FlushEntries(const char* c, xtc_handle* h) { return ip6tc_flush_entries(c, h); }
+  static int DeleteChain(const char* c, xtc_handle* h) { return ip6tc_delete_chain(c, h); }
+  static int CreateChain(const char* c, xtc_handle* h) { return ip6tc_create_chain(c, h); }
+  static int Append(const char* c, const void* e, xtc_handle* h) { return ip6tc_append_entry(c, static_cast<const Entry*>(e), h); }
+  static int SetPolicy(const char* c, const char* p, xt_counters* n, xtc_handle* h) { return ip6tc_set_policy(c, p, n, h); }
+  static int Commit(xtc_handle* h) { return ip6tc_commit(h); }
+  static const char* StrError(int e) { return ip6tc_strerror(e); }
+};
+
+}  // namespace
+
+void CommitLibiptc6(LibiptcRequest& req) { libiptc::CommitWith<Api6>(req); }
+
+}  // namespace iptables
+}  // namespace kernlb
