@@ -1,22 +1,22 @@
 /**
  * Atomicity and conflicts: a change between read and commit is caught with expectUnchanged (also a
  * same-size change), update() retries, a commit the kernel refuses or validation rejects leaves the
- * table as it was, and a reader never sees half a table.
+ * table as it was, and a reader never sees half a table: with each commit engine.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
-import { loadXtables, tool4, toolSave } from './iptables-helpers';
+import { ENGINES, loadXtables, tool4, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
-describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip}` : ''}`, () => {
+describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${skip ? ` - skipped: ${skip}` : ''}`, (engine) => {
   let ns: TestNetns;
   let ipt: Iptables;
   beforeEach(async () => {
     ns = await createNetns('klipt');
     await loadXtables(ns);
-    ipt = await Iptables.open({ netns: ns.name });
+    ipt = await Iptables.open({ netns: ns.name, engine });
     await tool4(ns, 'ipv4', ['-A', 'INPUT', '-p', 'tcp', '-j', 'ACCEPT']);
   });
   afterEach(async () => {
@@ -140,7 +140,7 @@ describe.skipIf(skip !== undefined)(`iptables commit${skip ? ` - skipped: ${skip
   it('IPv6 tables commit and conflict the same way', async () => {
     // ip6_tables may be a module (UML guest): the tool loads it, as it does for its users.
     await tool4(ns, 'ipv6', ['-L', '-n']);
-    await using ip6 = await Iptables.open({ family: 'ipv6', netns: ns.name });
+    await using ip6 = await Iptables.open({ family: 'ipv6', netns: ns.name, engine });
     const t = await ip6.read('filter');
     appendRule(t, 'INPUT', { source: 'fd00::/8', protocol: 'ipv6-icmp', matches: [{ type: 'icmp6', icmpType: 128 }], target: { type: 'ACCEPT' } });
     await ip6.commit(t, { expectUnchanged: true });
