@@ -6,7 +6,7 @@
  * with a clear error, and ignore it with xtablesLock: false.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -164,22 +164,28 @@ describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${ski
       }
     });
 
-    it('holds the lock while it commits (flock -n, as iptables-legacy would try it, fails meanwhile)', async () => {
-      // A commit big enough to take a while; flock -n polls the file until the commit is done.
+    it('holds the lock while it replaces the table (/proc/locks shows its flock)', async () => {
       await using ipt = await Iptables.open({ netns: ns.name, engine, xtablesLock: lock });
+      writeFileSync(lock, '');
+      const held = new RegExp(`^\\d+: FLOCK\\s+ADVISORY\\s+WRITE ${process.pid} [0-9a-f]+:[0-9a-f]+:${statSync(lock).ino} `, 'm');
       const t = emptyTable('ipv4', 'filter');
       createChain(t, 'BIG');
-      for (let i = 0; i < 20000; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, target: { type: 'RETURN' } });
-      const commit = ipt.commit(t);
-      // Poll for the lock as another iptables would: flock -n fails while kernlb holds it.
+      for (let i = 0; i < 50000; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, target: { type: 'RETURN' } });
+      expect(held.test(readFileSync('/proc/locks', 'utf8'))).toBe(false);
+      // The replace runs on a worker thread; this thread watches the kernel's lock table meanwhile.
+      // On a loaded machine this thread may be descheduled for the whole replace: a few attempts.
       let sawHeld = false;
-      const done = commit.then(() => true);
-      while (!(await Promise.race([done, new Promise<false>((r) => setTimeout(() => r(false), 1))]))) {
-        const r = await ns.exec(['flock', '-n', lock, 'true'], { allowFail: true });
-        if (r.code !== 0) sawHeld = true;
+      for (let attempt = 0; attempt < 5 && !sawHeld; attempt++) {
+        let done = false;
+        const commit = ipt.commit(t).finally(() => (done = true));
+        while (!sawHeld && !done) {
+          sawHeld = held.test(readFileSync('/proc/locks', 'utf8'));
+          await new Promise((r) => setImmediate(r));
+        }
+        await commit;
       }
-      await commit;
       expect(sawHeld).toBe(true);
+      expect(held.test(readFileSync('/proc/locks', 'utf8'))).toBe(false);
     });
   });
 
