@@ -118,7 +118,11 @@ export class Iptables extends KernelHandle {
     }
   }
 
-  /** Replaces the whole table in one kernel call. */
+  /**
+   * Replaces the whole table atomically: one IPT_SO_SET_REPLACE made directly (engine 'direct') or by
+   * iptc_commit after the rules went through iptc_append_entry (engine 'libiptc'), with iptables'
+   * xtables lock held around the check-then-replace unless the handle opted out.
+   */
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<void> {
     validateTable(table);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
