@@ -12,36 +12,47 @@ import { createRequire } from 'node:module';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const require = createRequire(import.meta.url);
-const { Iptables, iptEmptyTable, iptCreateChain, iptAppendRule, iptablesSave } = require('../dist/index.js');
+const { Iptables, iptEmptyTable, iptablesSave } = require('../dist/index.js');
 
-/** kube-proxy's nat table (the rules bench/iptables-kube-proxy.mjs writes as text), as a typed model. */
+/**
+ * kube-proxy's nat table (the rules bench/iptables-kube-proxy.mjs writes as text), as a typed model.
+ * Chains are plain model objects kept in a Map (iptAppendRule looks its chain up by a linear search:
+ * fine for a controller's edits, quadratic for building 110k chains).
+ */
 function kubeProxyTable(n, e) {
   const t = iptEmptyTable('ipv4', 'nat');
+  const byName = new Map(t.chains.map((c) => [c.name, c]));
+  const chain = (name) => {
+    const c = { name, rules: [] };
+    t.chains.push(c);
+    byName.set(name, c);
+  };
+  const add = (name, rule) => byName.get(name).rules.push(rule);
   const comment = (c) => ({ type: 'comment', comment: c });
-  for (const c of ['KUBE-MARK-MASQ', 'KUBE-POSTROUTING', 'KUBE-SERVICES']) iptCreateChain(t, c);
-  iptAppendRule(t, 'PREROUTING', { matches: [comment('kubernetes service portals')], target: { type: 'jump', chain: 'KUBE-SERVICES' } });
-  iptAppendRule(t, 'OUTPUT', { matches: [comment('kubernetes service portals')], target: { type: 'jump', chain: 'KUBE-SERVICES' } });
-  iptAppendRule(t, 'POSTROUTING', { matches: [comment('kubernetes postrouting rules')], target: { type: 'jump', chain: 'KUBE-POSTROUTING' } });
-  iptAppendRule(t, 'KUBE-MARK-MASQ', { target: { type: 'MARK', op: 'or', value: 0x4000 } });
-  iptAppendRule(t, 'KUBE-POSTROUTING', { matches: [{ type: 'mark', mark: 0x4000, mask: 0x4000, invert: true }], target: { type: 'RETURN' } });
-  iptAppendRule(t, 'KUBE-POSTROUTING', { target: { type: 'MARK', op: 'xset', value: 0x4000, mask: 0 } });
-  iptAppendRule(t, 'KUBE-POSTROUTING', { matches: [comment('kubernetes service traffic requiring SNAT')], target: { type: 'MASQUERADE', fullyRandom: true } });
+  for (const c of ['KUBE-MARK-MASQ', 'KUBE-POSTROUTING', 'KUBE-SERVICES']) chain(c);
+  add('PREROUTING', { matches: [comment('kubernetes service portals')], target: { type: 'jump', chain: 'KUBE-SERVICES' } });
+  add('OUTPUT', { matches: [comment('kubernetes service portals')], target: { type: 'jump', chain: 'KUBE-SERVICES' } });
+  add('POSTROUTING', { matches: [comment('kubernetes postrouting rules')], target: { type: 'jump', chain: 'KUBE-POSTROUTING' } });
+  add('KUBE-MARK-MASQ', { target: { type: 'MARK', op: 'or', value: 0x4000 } });
+  add('KUBE-POSTROUTING', { matches: [{ type: 'mark', mark: 0x4000, mask: 0x4000, invert: true }], target: { type: 'RETURN' } });
+  add('KUBE-POSTROUTING', { target: { type: 'MARK', op: 'xset', value: 0x4000, mask: 0 } });
+  add('KUBE-POSTROUTING', { matches: [comment('kubernetes service traffic requiring SNAT')], target: { type: 'MASQUERADE', fullyRandom: true } });
   for (let s = 0; s < n; s++) {
     const vip = `10.96.${(s >> 8) & 255}.${s & 255}`;
     const svc = `KUBE-SVC-${String(s).padStart(16, '0')}`;
     const name = `ns${s % 7}/svc-${s}:http`;
-    iptCreateChain(t, svc);
-    iptAppendRule(t, 'KUBE-SERVICES', { destination: `${vip}/32`, protocol: 'tcp', matches: [comment(`${name} cluster IP`), { type: 'tcp', dport: 80 }], target: { type: 'jump', chain: svc } });
-    iptAppendRule(t, svc, { source: '10.244.0.0/16', destination: `${vip}/32`, protocol: 'tcp', invert: { source: true }, matches: [comment(`${name} cluster IP`), { type: 'tcp', dport: 80 }], target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } });
+    chain(svc);
+    add('KUBE-SERVICES', { destination: `${vip}/32`, protocol: 'tcp', matches: [comment(`${name} cluster IP`), { type: 'tcp', dport: 80 }], target: { type: 'jump', chain: svc } });
+    add(svc, { source: '10.244.0.0/16', destination: `${vip}/32`, protocol: 'tcp', invert: { source: true }, matches: [comment(`${name} cluster IP`), { type: 'tcp', dport: 80 }], target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } });
     for (let i = 0; i < e; i++) {
       const ep = `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`;
       const sep = `KUBE-SEP-${String(s * e + i).padStart(16, '0')}`;
-      iptCreateChain(t, sep);
+      chain(sep);
       const left = e - i;
       const stat = left > 1 ? [{ type: 'statistic', mode: 'random', probability: 1 / left }] : [];
-      iptAppendRule(t, svc, { matches: [comment(`${name} -> ${ep}:8080`), ...stat], target: { type: 'jump', chain: sep } });
-      iptAppendRule(t, sep, { source: `${ep}/32`, matches: [comment(name)], target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } });
-      iptAppendRule(t, sep, { protocol: 'tcp', matches: [comment(name), { type: 'tcp' }], target: { type: 'DNAT', address: ep, port: 8080 } });
+      add(svc, { matches: [comment(`${name} -> ${ep}:8080`), ...stat], target: { type: 'jump', chain: sep } });
+      add(sep, { source: `${ep}/32`, matches: [comment(name)], target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } });
+      add(sep, { protocol: 'tcp', matches: [comment(name), { type: 'tcp' }], target: { type: 'DNAT', address: ep, port: 8080 } });
     }
   }
   return t;

@@ -232,16 +232,25 @@ void CommitWith(LibiptcRequest& req) {
   if (req.expectUnchanged)
     ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, (std::string(Api::kPrefix) + "init").c_str());
 
-  // Empty what libiptc read: every rule, then every user chain (no references are left).
+  // Empty what libiptc read: every rule, then the user chains the new table does not have (no
+  // references are left once every chain is flushed). A chain in both is kept: deleting and
+  // re-creating 10^5 chains costs libiptc more than the rest of the commit (its chain index is
+  // rebuilt as chains go and come).
+  std::unordered_set<std::string> wanted;
+  for (const UserChainPlan& c : plan.userChains) wanted.insert(plan.labels[c.chain].s);
   std::vector<Label> chains;
   for (const char* c = Api::FirstChain(h.h); c; c = Api::NextChain(h.h)) chains.emplace_back(c);
   for (const Label& c : chains)
     if (!Api::FlushEntries(c.s, h.h)) Fail<Api>("flush_entries");
-  for (const Label& c : chains)
-    if (!Api::Builtin(c.s, h.h) && !Api::DeleteChain(c.s, h.h)) Fail<Api>("delete_chain");
+  std::unordered_set<std::string> kept;
+  for (const Label& c : chains) {
+    if (Api::Builtin(c.s, h.h)) continue;
+    if (wanted.count(c.s)) kept.insert(c.s);
+    else if (!Api::DeleteChain(c.s, h.h)) Fail<Api>("delete_chain");
+  }
 
   for (const UserChainPlan& c : plan.userChains)
-    if (!Api::CreateChain(plan.labels[c.chain].s, h.h)) Fail<Api>("create_chain", c.index);
+    if (!kept.count(plan.labels[c.chain].s) && !Api::CreateChain(plan.labels[c.chain].s, h.h)) Fail<Api>("create_chain", c.index);
   for (const RulePlan& r : plan.rules)
     if (!Api::Append(plan.labels[r.chain].s, r.entry, h.h)) Fail<Api>("append_entry", r.index);
   for (PolicyPlan& p : plan.policies) {

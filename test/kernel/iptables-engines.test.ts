@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, IPT_XTABLES_LOCK_PATH, type IptTable } from '../../lib';
+import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, IPT_XTABLES_LOCK_PATH, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { ENGINES, loadXtables, tool4, toolSave, type Family } from './iptables-helpers';
 
@@ -45,6 +45,12 @@ async function holdLock(file: string, seconds: number): Promise<{ release: () =>
     },
     gone,
   };
+}
+
+/** Whether this process holds a flock on `file` (which must exist), per /proc/locks. */
+function lockedBy(file: string): () => boolean {
+  const re = new RegExp(`^\\d+: FLOCK\\s+ADVISORY\\s+WRITE ${process.pid} [0-9a-f]+:[0-9a-f]+:${statSync(file).ino} `, 'm');
+  return () => re.test(readFileSync('/proc/locks', 'utf8'));
 }
 
 describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${skip}` : ''}`, () => {
@@ -96,6 +102,69 @@ describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${ski
       expect(err.item).toBe(`chain USER rule 2: target "${name}" is unknown to this kernel`);
     }
     expect(await toolSave(ns, 'ipv4', 'filter')).toBe(before);
+  });
+
+  it.each(ENGINES)('expectUnchanged never loses a concurrent change, whenever it lands (%s engine)', async (engine) => {
+    // A concurrent iptables-legacy -A lands before the commit's check, inside its check-to-replace
+    // window (caught by the kernel's num_counters EAGAIN; for libiptc that window is iptc_init ..
+    // iptc_commit), or after the replace. Whichever: a ConflictError with the table as the other
+    // writer left it, or success with the other writer's rule on top. The start of the commit is
+    // swept over the tool's run so that each case happens. (The lock is another file: the tool
+    // must be able to run at any time.)
+    const dir = mkdtempSync(path.join(tmpdir(), 'kernlb-xtlock-'));
+    try {
+      await using ipt = await Iptables.open({ netns: ns.name, engine, xtablesLock: path.join(dir, 'lock') });
+      const outcomes: string[] = [];
+      for (let attempt = 0; attempt < 24; attempt++) {
+        await ns.exec(['iptables-legacy-restore'], { input: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j ACCEPT\nCOMMIT\n' });
+        const t = await ipt.read('filter');
+        createChain(t, 'BIG');
+        for (let i = 0; i < 30000; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, target: { type: 'RETURN' } });
+        const other = tool4(ns, 'ipv4', ['-w', '-A', 'OUTPUT', '-j', 'ACCEPT']);
+        await new Promise((r) => setTimeout(r, (attempt % 12) * 2));
+        const outcome = await ipt.commit(t, { expectUnchanged: true }).then(() => 'committed', (e: unknown) => {
+          if (e instanceof ConflictError) return e.extack?.includes('changed since it was read') ? 'conflict at the check' : 'conflict at the replace';
+          throw e;
+        });
+        await other;
+        outcomes.push(outcome);
+        const text = await toolSave(ns, 'ipv4', 'filter');
+        expect(text, outcome).toContain('-A OUTPUT -j ACCEPT');
+        expect(text.includes('-A BIG -s 10.0.0.1/32 -j RETURN'), outcome).toBe(outcome === 'committed');
+        if (new Set(outcomes).size === 3) break;
+      }
+      expect(outcomes.some((o) => o.startsWith('conflict'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('libiptc: a change after iptc_init fails iptc_commit with the kernel\'s EAGAIN: a ConflictError, nothing lost', async () => {
+    // The tool starts once the commit holds its lock (taken right before iptc_init: /proc/locks shows
+    // it); 200k rules keep libiptc busy from there to iptc_commit for far longer than the tool takes.
+    const dir = mkdtempSync(path.join(tmpdir(), 'kernlb-xtlock-'));
+    try {
+      const lock = path.join(dir, 'lock');
+      writeFileSync(lock, '');
+      const held = lockedBy(lock);
+      await using ipt = await Iptables.open({ netns: ns.name, engine: 'libiptc', xtablesLock: lock });
+      const t = await ipt.read('filter');
+      createChain(t, 'BIG');
+      for (let i = 0; i < 200000; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, target: { type: 'RETURN' } });
+      let done = false;
+      const commit = ipt.commit(t, { expectUnchanged: true }).catch((e: unknown) => e).finally(() => (done = true));
+      while (!done && !held()) await new Promise((r) => setImmediate(r));
+      await tool4(ns, 'ipv4', ['-w', '-A', 'OUTPUT', '-j', 'ACCEPT']);
+      const err = (await commit) as ConflictError;
+      expect(err).toBeInstanceOf(ConflictError);
+      expect(err.code).toBe('EAGAIN');
+      expect(err.extack).toBe('iptc_commit: Resource temporarily unavailable');
+      const text = await toolSave(ns, 'ipv4', 'filter');
+      expect(text).toContain('-A OUTPUT -j ACCEPT');
+      expect(text).not.toContain('BIG');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(ENGINES)('counters: a read table keeps them through a commit, counters: false zeroes them (%s engine)', async (engine) => {
@@ -167,11 +236,11 @@ describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${ski
     it('holds the lock while it replaces the table (/proc/locks shows its flock)', async () => {
       await using ipt = await Iptables.open({ netns: ns.name, engine, xtablesLock: lock });
       writeFileSync(lock, '');
-      const held = new RegExp(`^\\d+: FLOCK\\s+ADVISORY\\s+WRITE ${process.pid} [0-9a-f]+:[0-9a-f]+:${statSync(lock).ino} `, 'm');
+      const held = lockedBy(lock);
       const t = emptyTable('ipv4', 'filter');
       createChain(t, 'BIG');
       for (let i = 0; i < 50000; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, target: { type: 'RETURN' } });
-      expect(held.test(readFileSync('/proc/locks', 'utf8'))).toBe(false);
+      expect(held()).toBe(false);
       // The replace runs on a worker thread; this thread watches the kernel's lock table meanwhile.
       // On a loaded machine this thread may be descheduled for the whole replace: a few attempts.
       let sawHeld = false;
@@ -179,13 +248,13 @@ describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${ski
         let done = false;
         const commit = ipt.commit(t).finally(() => (done = true));
         while (!sawHeld && !done) {
-          sawHeld = held.test(readFileSync('/proc/locks', 'utf8'));
+          sawHeld = held();
           await new Promise((r) => setImmediate(r));
         }
         await commit;
       }
       expect(sawHeld).toBe(true);
-      expect(held.test(readFileSync('/proc/locks', 'utf8'))).toBe(false);
+      expect(held()).toBe(false);
     });
   });
 
