@@ -343,6 +343,13 @@ export interface NativeIptables {
    * concerned (index) when there is one; EAGAIN when `expect` no longer holds or the kernel's
    * num_counters check fails at iptc_commit.
    */
+  /**
+   * The libiptc engine's read: the table as iptc_init/iptc_first_chain/iptc_first_rule/
+   * iptc_get_policy/iptc_get_target see it, laid out as the kernel's entries in a new `block`, with
+   * the entry count and digest of the kernel's copy read in the same locked section (which must
+   * match libiptc's; EAGAIN after retries otherwise). Takes `lock` like a commit.
+   */
+  readLibiptc(handle: NativeHandle, v6: boolean, table: string, lock?: NativeXtablesLock | null): Promise<NativeIptTable>;
   commitLibiptc(
     handle: NativeHandle,
     v6: boolean,

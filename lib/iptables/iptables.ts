@@ -20,14 +20,15 @@ export interface IptablesOpenOptions extends OpenOptions {
   family?: IptFamily;
   /**
    * How commit() replaces a table: 'direct' (default: one IPT_SO_SET_REPLACE of the blob kernlb
-   * encodes) or 'libiptc' (the same rules through iptc_append_entry ... iptc_commit). read() takes
-   * the direct path with either engine. See lib/iptables/README.md for what each costs.
+   * encodes) or 'libiptc' (the same rules through iptc_append_entry ... iptc_commit); and how read()
+   * reads one: IPT_SO_GET_ENTRIES, or iptc_init and libiptc's chain/rule iterators. See
+   * lib/iptables/README.md for what each costs.
    */
   engine?: IptEngine;
   /**
    * iptables' lock (flock on XTABLES_LOCKFILE or /run/xtables.lock), held around each commit's
-   * check-then-replace and waited for at most timeoutMs: true (default), false (none), or the path
-   * of the lock file to use instead.
+   * check-then-replace (and the libiptc engine's read) and waited for at most timeoutMs: true
+   * (default), false (none), or the path of the lock file to use instead.
    */
   xtablesLock?: boolean | string;
 }
@@ -104,10 +105,13 @@ export class Iptables extends KernelHandle {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
     // The read goes into the blob arena when it is free (no fresh pages for the kernel to fault in),
     // and the block goes back to it once decoded: decoding copies everything it keeps.
-    const scratch = takeArena();
+    // libiptc reads into its own memory: its engine's read returns a new block.
+    const viaLibiptc = this.engine === 'libiptc';
+    const scratch = viaLibiptc ? null : takeArena();
     let block: Buffer | null = scratch;
     try {
-      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table, scratch)));
+      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) =>
+        viaLibiptc ? native().iptables.readLibiptc(h, this.v6, table, this.#lock) : native().iptables.getTable(h, this.v6, table, scratch)));
       if (raw.block) block = raw.block;
       const entries = (raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size);
       const t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries }, this.family, table);

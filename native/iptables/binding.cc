@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "iptables/libiptc_commit.h"
+#include "iptables/libiptc.h"
 #include "iptables/table_io.h"
 #include "netlink/async.h"
 #include "netlink/handle.h"
@@ -71,6 +71,31 @@ Napi::Value GetInfo(const Napi::CallbackInfo& info) {
       [](Napi::Env env, TableInfo& r) { return InfoToJs(env, r); });
 }
 
+// A read table as getTable's result: the block (owned by a Buffer from here on) and its header.
+Napi::Value BlobToJs(Napi::Env env, std::shared_ptr<TableBlob>& r) {
+  Napi::Object o = InfoToJs(env, r->info);
+  o.Set("entriesOffset", static_cast<double>(iptables::EntriesOffset()));
+  o.Set("digest", DigestHex(r->digest));
+  if (r->inScratch) {
+    o.Set("block", env.Null());
+    return o;
+  }
+  // The Buffer is the whole block; its finalizer frees it.
+  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, r->base, r->capacity, [](Napi::Env, uint8_t* base) { free(base); });
+  r->base = nullptr;
+  r->entries = nullptr;
+  o.Set("block", buf);
+  return o;
+}
+
+// A TableBlob that frees its block unless it reached JavaScript.
+std::shared_ptr<TableBlob> OwnedBlob(TableBlob&& b) {
+  return std::shared_ptr<TableBlob>(new TableBlob(std::move(b)), [](TableBlob* p) {
+    if (!p->inScratch) free(p->base);
+    delete p;
+  });
+}
+
 // getTable(handle, v6, table, scratch: Buffer | null) -> Promise<{...info, block: Buffer | null,
 // entriesOffset, digest}>. The entries are at [entriesOffset, entriesOffset + size) of `block` (a
 // new block owned by the Buffer) or, when `block` is null, of the scratch Buffer they were read into.
@@ -90,29 +115,10 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
       info.Env(),
       [a, scratch, scratchLength, refs]() {
         NetnsGuard in(*a.ns);
-        // shared_ptr with a deleter: the entries are freed if the result never reaches JS.
-        std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table, scratch, scratchLength)), [](TableBlob* b) {
-          if (!b->inScratch) free(b->base);
-          delete b;
-        });
-        return out;
+        // With a deleter: the entries are freed if the result never reaches JS.
+        return OwnedBlob(iptables::GetTable(a.v6, a.table, scratch, scratchLength));
       },
-      [](Napi::Env env, std::shared_ptr<TableBlob>& r) {
-        Napi::Object o = InfoToJs(env, r->info);
-        o.Set("entriesOffset", static_cast<double>(iptables::EntriesOffset()));
-        o.Set("digest", DigestHex(r->digest));
-        if (r->inScratch) {
-          o.Set("block", env.Null());
-          return o;
-        }
-        // The Buffer is the whole block; its finalizer frees it.
-        Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-            env, r->base, r->capacity, [](Napi::Env, uint8_t* base) { free(base); });
-        r->base = nullptr;
-        r->entries = nullptr;
-        o.Set("block", buf);
-        return o;
-      });
+      BlobToJs);
 }
 
 // The xtables lock argument: { path, timeoutMs } or null/undefined (no lock).
@@ -166,7 +172,7 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
 }
 
 // commitLibiptc(handle, v6, table, blob, expect | null, counters | null, lock | null): the same
-// arguments as replaceTable, applied through libiptc (see iptables/libiptc_commit.h).
+// arguments as replaceTable, applied through libiptc (see iptables/libiptc.h).
 Napi::Value CommitLibiptc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args a = CommonArgs(info);
@@ -200,6 +206,20 @@ Napi::Value CommitLibiptc(const Napi::CallbackInfo& info) {
         return true;
       },
       [](Napi::Env env, bool&) { return env.Undefined(); });
+}
+
+// readLibiptc(handle, v6, table, lock: {path, timeoutMs} | null) -> Promise<getTable's result>:
+// the table as libiptc sees it, laid out as the kernel's entries (see iptables/libiptc.h).
+Napi::Value ReadLibiptc(const Napi::CallbackInfo& info) {
+  Args a = CommonArgs(info);
+  iptables::LockSpec lock = ParseLock(info.Env(), info[3]);
+  return RunAsync<std::shared_ptr<TableBlob>>(
+      info.Env(),
+      [a, lock]() {
+        NetnsGuard in(*a.ns);
+        return OwnedBlob(iptables::ReadLibiptc(a.v6, a.table, lock));
+      },
+      BlobToJs);
 }
 
 // tableNames(handle, v6) -> Promise<string[]>
@@ -248,6 +268,7 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("getTable", Napi::Function::New(env, GetTable));
   o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
   o.Set("commitLibiptc", Napi::Function::New(env, CommitLibiptc));
+  o.Set("readLibiptc", Napi::Function::New(env, ReadLibiptc));
   o.Set("tableNames", Napi::Function::New(env, TableNames));
   o.Set("extensionKnown", Napi::Function::New(env, ExtensionKnown));
   exports.Set("iptables", o);

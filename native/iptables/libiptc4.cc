@@ -1,7 +1,7 @@
-// The libiptc engine for IPv4 (libip4tc). See libiptc_commit.h.
+// The libiptc engine for IPv4 (libip4tc). See libiptc.h.
 #include <libiptc/libiptc.h>
 
-#include "iptables/libiptc_engine.h"
+#include "iptables/libiptc_impl.h"
 
 namespace kernlb {
 namespace iptables {
@@ -25,11 +25,16 @@ struct Api4 {
   static int SetPolicy(const char* c, const char* p, xt_counters* n, xtc_handle* h) { return iptc_set_policy(c, p, n, h); }
   static int Commit(xtc_handle* h) { return iptc_commit(h); }
   static const char* StrError(int e) { return iptc_strerror(e); }
+  static const char* GetPolicy(const char* c, xt_counters* n, xtc_handle* h) { return iptc_get_policy(c, n, h); }
+  static const Entry* FirstRule(const char* c, xtc_handle* h) { return iptc_first_rule(c, h); }
+  static const Entry* NextRule(const Entry* e, xtc_handle* h) { return iptc_next_rule(e, h); }
+  static const char* GetTarget(const Entry* e, xtc_handle* h) { return iptc_get_target(e, h); }
 };
 
 }  // namespace
 
 void CommitLibiptc4(LibiptcRequest& req) { libiptc::CommitWith<Api4>(req); }
+TableBlob ReadLibiptc4(const std::string& table, const LockSpec& lock) { return libiptc::ReadWith<Api4>(false, table, lock); }
 
 }  // namespace iptables
 }  // namespace kernlb

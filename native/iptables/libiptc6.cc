@@ -1,9 +1,9 @@
-// The libiptc engine for IPv6 (libip6tc, whose header has no extern "C" of its own). See libiptc_commit.h.
+// The libiptc engine for IPv6 (libip6tc, whose header has no extern "C" of its own). See libiptc.h.
 extern "C" {
 #include <libiptc/libip6tc.h>
 }
 
-#include "iptables/libiptc_engine.h"
+#include "iptables/libiptc_impl.h"
 
 namespace kernlb {
 namespace iptables {
@@ -27,11 +27,16 @@ struct Api6 {
   static int SetPolicy(const char* c, const char* p, xt_counters* n, xtc_handle* h) { return ip6tc_set_policy(c, p, n, h); }
   static int Commit(xtc_handle* h) { return ip6tc_commit(h); }
   static const char* StrError(int e) { return ip6tc_strerror(e); }
+  static const char* GetPolicy(const char* c, xt_counters* n, xtc_handle* h) { return ip6tc_get_policy(c, n, h); }
+  static const Entry* FirstRule(const char* c, xtc_handle* h) { return ip6tc_first_rule(c, h); }
+  static const Entry* NextRule(const Entry* e, xtc_handle* h) { return ip6tc_next_rule(e, h); }
+  static const char* GetTarget(const Entry* e, xtc_handle* h) { return ip6tc_get_target(e, h); }
 };
 
 }  // namespace
 
 void CommitLibiptc6(LibiptcRequest& req) { libiptc::CommitWith<Api6>(req); }
+TableBlob ReadLibiptc6(const std::string& table, const LockSpec& lock) { return libiptc::ReadWith<Api6>(true, table, lock); }
 
 }  // namespace iptables
 }  // namespace kernlb

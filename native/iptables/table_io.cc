@@ -200,10 +200,14 @@ void ReplaceTable(const ReplaceRequest& req) {
   }
 }
 
-void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op) {
+TableBlob GetTableLocked(bool v6, const std::string& table) {
   CheckName(table);
   RawSocket s(v6);
-  TableBlob now = GetLocked(s.fd(), v6, table);
+  return GetLocked(s.fd(), v6, table);
+}
+
+void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op) {
+  TableBlob now = GetTableLocked(v6, table);
   free(now.base);
   if (now.info.numEntries != numEntries || now.digest != digest) throw KernelFailure(EAGAIN, op, "table changed since it was read");
 }

@@ -53,6 +53,9 @@ struct ReplaceRequest {
 // not thread-safe) never interleave. Taken after the xtables file lock, never before.
 std::mutex& XtMutex();
 
+// GetTable with XtMutex already held (the caller frees base).
+TableBlob GetTableLocked(bool v6, const std::string& table);
+
 // With XtMutex held: reads the table and throws KernelFailure(EAGAIN, op) unless its entry count and
 // digest are still the expected ones (what commit(expectUnchanged) compares).
 void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op);

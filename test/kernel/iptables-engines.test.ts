@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, IPT_XTABLES_LOCK_PATH, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
-import { ENGINES, loadXtables, tool4, toolSave, type Family } from './iptables-helpers';
+import { ALL_IPV4, ALL_IPV6, KUBE_PROXY } from '../unit/iptables-fixtures';
+import { ENGINES, loadXtables, splitTables, tool4, toolSave, type Family } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
@@ -25,6 +26,15 @@ function withTarget(family: Family, name: string): IptTable {
   appendRule(t, 'USER', { target: { type: 'ACCEPT' } });
   appendRule(t, 'USER', { target: { type: 'raw', name, revision: 0, data: Buffer.alloc(8) } });
   return t;
+}
+
+/** The save text with distinct counters on every rule and policy (iptables-restore -c input). */
+function withCounters(text: string): string {
+  let n = 0;
+  return text.split('\n').map((l) => {
+    if (l.startsWith('-A ')) return `[${++n}:${n * 100}] ${l}`;
+    return l.replace(/^(:\S+ (?:ACCEPT|DROP)) \[0:0\]$/, (_, head: string) => `${head} [${++n}:${n * 10}]`);
+  }).join('\n');
 }
 
 /** Holds `file` with flock(1) (as iptables-legacy would) until release() or `seconds` pass. */
@@ -164,6 +174,21 @@ describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${ski
       expect(text).not.toContain('BIG');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('libiptc reads every table exactly as the direct read does, read state and counters included (IPv4 and IPv6)', async () => {
+    for (const [family, text] of [['ipv4', ALL_IPV4], ['ipv6', ALL_IPV6], ['ipv4', KUBE_PROXY]] as const) {
+      await using scratch = await createNetns('klipt');
+      await scratch.exec([family === 'ipv6' ? 'ip6tables-legacy-restore' : 'iptables-legacy-restore', '-c'], { input: withCounters(text) });
+      await using direct = await Iptables.open({ family, netns: scratch.name, engine: 'direct' });
+      await using viaLibiptc = await Iptables.open({ family, netns: scratch.name, engine: 'libiptc' });
+      for (const name of splitTables(text).keys()) {
+        const a = await direct.read(name);
+        const b = await viaLibiptc.read(name);
+        expect(b).toEqual(a);
+        expect(b.chains.some((c) => c.rules.some((r) => r.counters))).toBe(true);
+      }
     }
   });
 

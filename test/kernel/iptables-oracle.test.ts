@@ -32,7 +32,7 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables oracle (%s engine)${
   for (const [what, text, family] of cases) {
     it(`tool -> kernlb -> tool: ${what}`, async () => {
       await toolRestore(src, family, text);
-      await using a = await Iptables.open({ family, netns: src.name });
+      await using a = await Iptables.open({ family, netns: src.name, engine });
       await using b = await Iptables.open({ family, netns: dst.name, engine });
       for (const [name, expected] of splitTables(text)) {
         const theirs = await toolSave(src, family, name);

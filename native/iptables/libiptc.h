@@ -1,14 +1,15 @@
-// The libiptc engine's commit: the table TypeScript encoded (the same ipt_replace blob the direct
+// The libiptc engine. Commit: the table TypeScript encoded (the same ipt_replace blob the direct
 // engine hands to IPT_SO_SET_REPLACE) is applied through libiptc's own calls instead: iptc_init,
 // flush and delete what is there, create the user chains, iptc_append_entry each rule,
 // iptc_set_policy, iptc_commit. libip4tc and libip6tc cannot share a translation unit (their headers
 // clash), so each family has its own file (libiptc4.cc, libiptc6.cc) over one template
-// (libiptc_engine.h); this header is all the rest of the addon sees.
+// (libiptc_impl.h); this header is all the rest of the addon sees.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "iptables/table_io.h"
 #include "iptables/xtables_lock.h"
 
 namespace kernlb {
@@ -39,6 +40,18 @@ struct LibiptcRequest {
 void CommitLibiptc4(LibiptcRequest& req);
 void CommitLibiptc6(LibiptcRequest& req);
 inline void CommitLibiptc(LibiptcRequest& req) { req.v6 ? CommitLibiptc6(req) : CommitLibiptc4(req); }
+
+// Read: iptc_init, then every chain (iptc_first_chain/next_chain), policy (iptc_get_policy) and rule
+// (iptc_first_rule/next_rule, jump targets by name from iptc_get_target) laid out again as the
+// kernel's entries (what GetTable returns, for the same TypeScript decoder). The kernel's own copy is
+// read in the same locked section (xtables lock, then the x_tables mutex) for the digest
+// expectUnchanged compares, and must match libiptc's entry for entry (counters aside), else the read
+// is retried and finally fails with EAGAIN.
+TableBlob ReadLibiptc4(const std::string& table, const LockSpec& lock);
+TableBlob ReadLibiptc6(const std::string& table, const LockSpec& lock);
+inline TableBlob ReadLibiptc(bool v6, const std::string& table, const LockSpec& lock) {
+  return v6 ? ReadLibiptc6(table, lock) : ReadLibiptc4(table, lock);
+}
 
 }  // namespace iptables
 }  // namespace kernlb

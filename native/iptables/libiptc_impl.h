@@ -7,13 +7,14 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include "iptables/libiptc_commit.h"
+#include "iptables/libiptc.h"
 #include "iptables/table_io.h"
 #include "netlink/error.h"
 
@@ -258,6 +259,168 @@ void CommitWith(LibiptcRequest& req) {
     if (!Api::SetPolicy(plan.labels[p.chain].s, verdict.s, &p.counters, h.h)) Fail<Api>("set_policy", p.index);
   }
   if (!Api::Commit(h.h)) Fail<Api>("commit");
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// read
+
+inline int VerdictOf(const char* label) {
+  if (!strcmp(label, "ACCEPT")) return -NF_ACCEPT - 1;
+  if (!strcmp(label, "DROP")) return -NF_DROP - 1;
+  if (!strcmp(label, "QUEUE")) return -NF_QUEUE - 1;
+  if (!strcmp(label, "RETURN")) return XT_RETURN;
+  return 0;
+}
+
+// The kernel writes a match's or target's name only up to its NUL; the rest of the field is whatever
+// the reader's buffer held (libiptc's is malloc'd). Zeroed, as in GetTable's zeroed buffer.
+inline void ZeroNameTail(char* name, size_t size) {
+  size_t n = strnlen(name, size);
+  memset(name + n, 0, size - n);
+}
+
+template <class Api>
+struct ChainView {
+  std::string name;
+  int hook = -1;
+  int policy = 0;
+  xt_counters counters{};
+  std::vector<const typename Api::Entry*> rules;
+};
+
+// Lays libiptc's view out as the kernel's entries (the layout iptc_commit builds) into `out`.
+template <class Api>
+void Layout(xtc_handle* h, TableBlob& out) {
+  using Entry = typename Api::Entry;
+  constexpr size_t kHead = sizeof(Entry) + XT_ALIGN(sizeof(xt_error_target));
+  constexpr size_t kFoot = sizeof(Entry) + XT_ALIGN(sizeof(xt_standard_target));
+  std::vector<ChainView<Api>> chains;
+  for (const char* c = Api::FirstChain(h); c; c = Api::NextChain(h)) {
+    ChainView<Api> v;
+    v.name = c;
+    if (Api::Builtin(c, h)) {
+      for (int k = 0; k < 5; k++)
+        if (v.name == kHookNames[k]) v.hook = k;
+      if (v.hook < 0) throw InputFailure("libiptc reports an unknown built-in chain " + v.name);
+      const char* p = Api::GetPolicy(c, &v.counters, h);
+      if (!p || !(v.policy = VerdictOf(p))) throw InputFailure("built-in chain " + v.name + " without a policy");
+    }
+    chains.push_back(std::move(v));
+  }
+  for (auto& v : chains)
+    for (const Entry* e = Api::FirstRule(v.name.c_str(), h); e; e = Api::NextRule(e, h)) v.rules.push_back(e);
+
+  // Offsets: each chain's first rule (jump targets), the total size.
+  std::unordered_map<std::string, uint32_t> start;
+  size_t size = 0;
+  uint32_t count = 0;
+  for (auto& v : chains) {
+    if (v.hook < 0) size += kHead, count++;
+    start[v.name] = static_cast<uint32_t>(size);
+    for (const Entry* e : v.rules) size += e->next_offset;
+    size += kFoot;
+    count += static_cast<uint32_t>(v.rules.size()) + 1;
+  }
+  size += kHead;
+  count++;
+  const size_t total = EntriesOffset() + size;
+  out.base = static_cast<uint8_t*>(calloc(1, total));
+  if (!out.base) throw KernelFailure(ENOMEM, "allocate table buffer");
+  out.capacity = total;
+  out.entries = out.base + EntriesOffset();
+  out.length = size;
+  out.info.size = static_cast<uint32_t>(size);
+  out.info.numEntries = count;
+  for (int k = 0; k < kHooks; k++) out.info.hookEntry[k] = out.info.underflow[k] = 0;
+
+  uint8_t* b = out.entries;
+  size_t off = 0;
+  auto head = [&](const char* name) {
+    auto* e = reinterpret_cast<Entry*>(b + off);
+    e->target_offset = sizeof(Entry);
+    e->next_offset = kHead;
+    auto* t = reinterpret_cast<xt_error_target*>(b + off + sizeof(Entry));
+    t->target.u.user.target_size = XT_ALIGN(sizeof(xt_error_target));
+    strncpy(t->target.u.user.name, XT_ERROR_TARGET, sizeof t->target.u.user.name - 1);
+    strncpy(t->errorname, name, sizeof t->errorname - 1);
+    off += kHead;
+  };
+  for (auto& v : chains) {
+    if (v.hook < 0) head(v.name.c_str());
+    else out.info.hookEntry[v.hook] = static_cast<uint32_t>(off);
+    for (const Entry* src : v.rules) {
+      auto* e = reinterpret_cast<Entry*>(b + off);
+      memcpy(e, src, src->next_offset);
+      for (size_t m = sizeof(Entry); m < e->target_offset;) {
+        auto* mt = reinterpret_cast<xt_entry_match*>(reinterpret_cast<uint8_t*>(e) + m);
+        if (mt->u.match_size < sizeof(xt_entry_match)) throw InputFailure("malformed match in chain " + v.name);
+        ZeroNameTail(mt->u.user.name, sizeof mt->u.user.name);
+        m += mt->u.match_size;
+      }
+      auto* t = reinterpret_cast<xt_entry_target*>(reinterpret_cast<uint8_t*>(e) + e->target_offset);
+      ZeroNameTail(t->u.user.name, sizeof t->u.user.name);
+      if (t->u.user.name[0] == 0 && t->u.target_size == XT_ALIGN(sizeof(xt_standard_target))) {
+        // A standard target: a verdict, a jump (libiptc names its chain) or a fall-through ("").
+        const char* to = Api::GetTarget(src, h);
+        int& verdict = reinterpret_cast<xt_standard_target*>(t)->verdict;
+        if (!to) throw InputFailure("libiptc has no target for a rule of chain " + v.name);
+        if (!*to) verdict = static_cast<int>(off + e->next_offset);
+        else if (int vv = VerdictOf(to)) verdict = vv;
+        else {
+          auto it = start.find(to);
+          if (it == start.end()) throw InputFailure(std::string("jump to unknown chain ") + to);
+          verdict = static_cast<int>(it->second);
+        }
+      }
+      off += e->next_offset;
+    }
+    auto* e = reinterpret_cast<Entry*>(b + off);
+    e->target_offset = sizeof(Entry);
+    e->next_offset = kFoot;
+    auto* t = reinterpret_cast<xt_standard_target*>(b + off + sizeof(Entry));
+    t->target.u.user.target_size = XT_ALIGN(sizeof(xt_standard_target));
+    if (v.hook >= 0) {
+      out.info.underflow[v.hook] = static_cast<uint32_t>(off);
+      t->verdict = v.policy;
+      e->counters = v.counters;
+    } else {
+      t->verdict = XT_RETURN;
+    }
+    off += kFoot;
+  }
+  head(XT_ERROR_TARGET);
+}
+
+template <class Api>
+TableBlob ReadWith(bool v6, const std::string& table, const LockSpec& lockSpec) {
+  if (table.empty() || table.size() >= XT_TABLE_MAXNAMELEN) throw InputFailure("bad table name: " + table);
+  XtablesLock xtLock(lockSpec);
+  std::lock_guard<std::mutex> lock(XtMutex());
+  for (int attempt = 0;; attempt++) {
+    errno = 0;
+    HandleGuard<Api> h{Api::Init(table.c_str())};
+    if (!h.h) Fail<Api>("init");
+    TableBlob raw = GetTableLocked(v6, table);
+    std::unique_ptr<uint8_t, decltype(&free)> rawBase(raw.base, &free);
+    TableBlob out;
+    std::unique_ptr<uint8_t, decltype(&free)> outBase(nullptr, &free);
+    Layout<Api>(h.h, out);
+    outBase.reset(out.base);
+    out.info.validHooks = raw.info.validHooks;
+    out.digest = DigestEntries(v6, out.entries, out.length);
+    // Both copies of the same table agree entry for entry: libiptc's view then has the digest and
+    // entry count expectUnchanged will compare. They differ when the table changed between the two
+    // reads (a writer ignoring the xtables lock), or when the kernel's layout is not libiptc's
+    // (user chains out of name order: libiptc sorts them).
+    if (out.digest == raw.digest && out.length == raw.length && out.info.numEntries == raw.info.numEntries) {
+      outBase.release();
+      return out;
+    }
+    if (attempt >= 2)
+      throw KernelFailure(EAGAIN, std::string(Api::kPrefix) + "init",
+                          "libiptc's copy of the table and the kernel's differ: it kept changing during the read, or its layout is not libiptc's");
+  }
 }
 
 }  // namespace libiptc
