@@ -3,6 +3,7 @@
 //   direct:  validate + encode + one IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS)
 //   libiptc: validate + encode + iptc_init, iptc_create_chain/iptc_append_entry per chain/rule, iptc_commit
 //   restore: iptables-legacy-restore of the same table's iptables-save text (a process: parse + libiptc)
+// and reads of the result: read() with each engine (to the typed model) vs iptables-legacy-save.
 // Wall and CPU (user + sys) time, best of REPS (default 3). The model is built with the edit helpers
 // (what a controller holds) before any clock starts.
 // Run (root): npm run build:ts && node bench/iptables-engines.mjs [N ...]   (default 1000 10000)
@@ -113,7 +114,7 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   const rules = table.chains.reduce((s, c) => s + c.rules.length, 0);
   const file = `/tmp/kernlb-bench-engines-${tag}.txt`;
   writeFileSync(file, iptablesSave(table));
-  const runs = { direct: [], libiptc: [], restore: [], 'direct again': [], 'libiptc again': [] };
+  const runs = { direct: [], libiptc: [], restore: [], 'direct again': [], 'libiptc again': [], 'read direct': [], 'read libiptc': [], save: [] };
   for (let rep = 0; rep < REPS; rep++) {
     const names = { direct: `klbench-d-${tag}`, libiptc: `klbench-l-${tag}`, restore: `klbench-r-${tag}` };
     for (const ns of Object.values(names)) netns('add', ns);
@@ -124,8 +125,15 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
         runs[engine].push(await timedCommit(ipt, table));
         // Over the table it just wrote: libiptc first flushes and deletes every chain it read.
         runs[`${engine} again`].push(await timedCommit(ipt, table));
+        const cpu0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        await ipt.read('nat');
+        const wall = ms(t0);
+        const cpu = process.cpuUsage(cpu0);
+        runs[`read ${engine}`].push({ wall, cpu: (cpu.user + cpu.system) / 1e6 });
         await ipt.close();
       }
+      runs.save.push(timed(names.restore, 'iptables-legacy-save -t nat > /dev/null'));
       if (rep === 0) {
         const h = saveHash(names.restore);
         if (saveHash(names.direct) !== h || saveHash(names.libiptc) !== h) throw new Error(`N=${n}: iptables-legacy-save differs between the engines' and the tool's tables`);
@@ -145,7 +153,9 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
     'libiptc/direct wall': r('libiptc', 'direct', 'wall'), 'libiptc/direct cpu': r('libiptc', 'direct', 'cpu'),
     'direct/restore wall': r('direct', 'restore', 'wall'), 'direct/restore cpu': r('direct', 'restore', 'cpu'),
     'libiptc/restore wall': r('libiptc', 'restore', 'wall'), 'libiptc/restore cpu': r('libiptc', 'restore', 'cpu'),
-    'again libiptc/direct wall': r('libiptc again', 'direct again', 'wall'),
+    'again libiptc/direct wall': r('libiptc again', 'direct again', 'wall'), 'again libiptc/direct cpu': r('libiptc again', 'direct again', 'cpu'),
+    'read libiptc/direct wall': r('read libiptc', 'read direct', 'wall'), 'read libiptc/direct cpu': r('read libiptc', 'read direct', 'cpu'),
+    'read direct/save cpu': r('read direct', 'save', 'cpu'), 'read libiptc/save cpu': r('read libiptc', 'save', 'cpu'),
   });
   rows.push(row);
   loads.push(loadavg());
