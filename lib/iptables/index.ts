@@ -1,7 +1,8 @@
 /**
  * iptables (the legacy x_tables interface, through the kernel socket options libiptc uses, or through
- * libiptc itself with engine 'libiptc'): typed tables read exactly and replaced atomically. Generic names carry an Ipt/iptables prefix so that
- * lib/index.ts's `export *` never clashes with another subsystem.
+ * libiptc itself with engine 'libiptc'): typed tables read exactly and replaced atomically. Generic
+ * names carry an Ipt/iptables prefix so that lib/index.ts's `export *` never clashes with another
+ * subsystem.
  */
 export {
   Iptables, type CommitOptions as IptCommitOptions, type IptablesOpenOptions, type UpdateOptions as IptUpdateOptions,
