@@ -66,7 +66,7 @@ inline const char* VerdictLabel(int v) {
   }
 }
 
-inline bool IsErrorTarget(const xt_entry_target* t) { return strcmp(t->u.user.name, XT_ERROR_TARGET) == 0; }
+inline bool IsErrorTarget(const xt_entry_target* t) { return strncmp(t->u.user.name, XT_ERROR_TARGET, sizeof t->u.user.name) == 0; }
 
 inline xt_counters CountersAt(const LibiptcRequest& req, int index) {
   xt_counters c{};
