@@ -332,6 +332,15 @@ export interface NativeIptReplaceResult {
   kernelMs: number;
 }
 
+/**
+ * iptables' lock file, flock()ed (LOCK_EX) around a commit's check-then-replace; the wait for another
+ * holder is bounded by timeoutMs (then ETIMEDOUT).
+ */
+export interface NativeXtablesLock {
+  path: string;
+  timeoutMs: number;
+}
+
 export interface NativeIptables {
   /** 1: the kernel has this match/target at this revision; 0: only other revisions; -1: not at all. */
   extensionKnown(handle: NativeHandle, v6: boolean, target: boolean, name: string, revision: number): Promise<number>;
@@ -353,6 +362,31 @@ export interface NativeIptables {
     blob: Buffer,
     expect: { numEntries: number; digest: string } | null,
     counters: Buffer | null,
+    lock?: NativeXtablesLock | null,
+  ): Promise<NativeIptReplaceResult>;
+  /**
+   * The libiptc engine's read: the table as iptc_init/iptc_first_chain/iptc_first_rule/
+   * iptc_get_policy/iptc_get_target see it, laid out as the kernel's entries in a new `block`, with
+   * the entry count and digest of the kernel's copy read in the same locked section (which must
+   * match libiptc's; EAGAIN after retries otherwise). Takes `lock` like a commit.
+   */
+  readLibiptc(handle: NativeHandle, v6: boolean, table: string, lock?: NativeXtablesLock | null): Promise<NativeIptTable>;
+  /**
+   * The libiptc engine: the same arguments as replaceTable, applied with iptc_init, flush and delete
+   * of what is there, iptc_create_chain, iptc_append_entry per rule, iptc_set_policy, iptc_commit
+   * (ip6tc_* when v6). The blob's entries are patched in place (built for this call only). A failure
+   * names the libiptc call (op), its iptc_strerror text (extack) and the blob entry index it
+   * concerned (index) when there is one; EAGAIN when `expect` no longer holds or the kernel's
+   * num_counters check fails at iptc_commit. kernelMs is all of iptc_commit (libiptc's compile too).
+   */
+  commitLibiptc(
+    handle: NativeHandle,
+    v6: boolean,
+    table: string,
+    blob: Buffer,
+    expect: { numEntries: number; digest: string } | null,
+    counters: Buffer | null,
+    lock?: NativeXtablesLock | null,
   ): Promise<NativeIptReplaceResult>;
 }
 

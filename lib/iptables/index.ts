@@ -1,11 +1,13 @@
 /**
- * iptables (the legacy x_tables interface, through the kernel socket options libiptc uses): typed
- * tables read exactly and replaced atomically. Generic names carry an Ipt/iptables prefix so that
- * lib/index.ts's `export *` never clashes with another subsystem.
+ * iptables (the legacy x_tables interface, through the kernel socket options libiptc uses, or through
+ * libiptc itself with engine 'libiptc'): typed tables read exactly and replaced atomically. Generic
+ * names carry an Ipt/iptables prefix so that lib/index.ts's `export *` never clashes with another
+ * subsystem.
  */
 export {
   Iptables, type CommitOptions as IptCommitOptions, type IptablesOpenOptions, type UpdateOptions as IptUpdateOptions,
 } from './iptables';
+export { type IptEngine, XTABLES_LOCK_PATH as IPT_XTABLES_LOCK_PATH } from './engine';
 export type {
   IptFamily, IptTable, IptChain, IptRule, IptMatch, IptTarget, Counters as IptCounters, RawExtension as IptRawExtension,
   StandardVerdict as IptVerdict, RuleInversions as IptRuleInversions, BuiltinTableName as IptTableName, TableReadState as IptReadState,

@@ -1,7 +1,7 @@
 /**
  * The iptables handle: reads and replaces whole x_tables tables of one family in one namespace.
- * A commit is one IPT_SO_SET_REPLACE (atomic per table); `expectUnchanged` turns it into a
- * compare-and-swap against what read() saw.
+ * A commit is one IPT_SO_SET_REPLACE (atomic per table), made directly or through libiptc's
+ * iptc_commit (engine.ts); `expectUnchanged` turns it into a compare-and-swap against what read() saw.
  */
 import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
@@ -9,6 +9,7 @@ import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeValidTable, orderChains } from './blob';
+import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
 import type { CommitResult, IptFamily, IptTable } from './types';
@@ -16,6 +17,19 @@ import type { CommitResult, IptFamily, IptTable } from './types';
 export interface IptablesOpenOptions extends OpenOptions {
   /** Default ipv4. */
   family?: IptFamily;
+  /**
+   * How commit() replaces a table: 'direct' (default: one IPT_SO_SET_REPLACE of the blob kernlb
+   * encodes) or 'libiptc' (the same rules through iptc_append_entry ... iptc_commit); and how read()
+   * reads one: IPT_SO_GET_ENTRIES, or iptc_init and libiptc's chain/rule iterators. See
+   * lib/iptables/README.md for what each costs.
+   */
+  engine?: IptEngine;
+  /**
+   * iptables' lock (flock on XTABLES_LOCKFILE or /run/xtables.lock), held around each commit's
+   * check-then-replace (and the libiptc engine's read) and waited for at most timeoutMs: true
+   * (default), false (none), or the path of the lock file to use instead.
+   */
+  xtablesLock?: boolean | string;
 }
 
 export interface CommitOptions {
@@ -54,16 +68,22 @@ const EAGAIN = constants.errno.EAGAIN;
 
 export class Iptables extends KernelHandle {
   readonly family: IptFamily;
+  readonly engine: IptEngine;
+  readonly #lock: ReturnType<typeof resolveXtablesLock>;
 
-  private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily) {
+  private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily, lock: ReturnType<typeof resolveXtablesLock>) {
     super(h, opts.netns);
     this.family = family;
+    this.engine = checkEngine(opts.engine);
+    this.#lock = lock;
   }
 
   static async open(opts: IptablesOpenOptions = {}): Promise<Iptables> {
     const family = opts.family ?? 'ipv4';
     if (family !== 'ipv4' && family !== 'ipv6') throw new ValidationError('family', 'must be "ipv4" or "ipv6"', family);
-    return new Iptables(await openNativeHandle(NO_SOCKET, opts, 'open iptables handle'), opts, family);
+    checkEngine(opts.engine);
+    const lock = resolveXtablesLock(opts.xtablesLock, opts.timeoutMs ?? 30000);
+    return new Iptables(await openNativeHandle(NO_SOCKET, opts, 'open iptables handle'), opts, family, lock);
   }
 
   private get v6(): boolean {
@@ -84,10 +104,13 @@ export class Iptables extends KernelHandle {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
     // The read goes into the blob arena when it is free (no fresh pages for the kernel to fault in),
     // and the block goes back to it once decoded: decoding copies everything it keeps.
-    const scratch = takeArena();
+    // libiptc reads into its own memory: its engine's read returns a new block.
+    const viaLibiptc = this.engine === 'libiptc';
+    const scratch = viaLibiptc ? null : takeArena();
     let block: Buffer | null = scratch;
     try {
-      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table, scratch)));
+      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) =>
+        viaLibiptc ? native().iptables.readLibiptc(h, this.v6, table, this.#lock) : native().iptables.getTable(h, this.v6, table, scratch)));
       if (raw.block) block = raw.block;
       const entries = (raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size);
       const t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries }, this.family, table);
@@ -99,8 +122,11 @@ export class Iptables extends KernelHandle {
   }
 
   /**
-   * Replaces the whole table in one kernel call. Resolves to the new table's readState (assign it
-   * to `table.readState` to commit the same model again with expectUnchanged) and the kernel's time.
+   * Replaces the whole table atomically: one IPT_SO_SET_REPLACE made directly (engine 'direct') or by
+   * iptc_commit after the rules went through iptc_append_entry (engine 'libiptc'), with iptables'
+   * xtables lock held around the check-then-replace unless the handle opted out. Resolves to the new
+   * table's readState (assign it to `table.readState` to commit the same model again with
+   * expectUnchanged) and the kernel's time.
    */
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
     // Validated and encoded in one walk (it throws what validateTable throws); valid_hooks is patched
@@ -116,12 +142,14 @@ export class Iptables extends KernelHandle {
     enc.blob.writeUInt32LE(hooks, 32);
     const expect = opts.expectUnchanged ? table.readState! : null;
     const counters = opts.counters === false ? null : enc.counters;
+    const replace = this.engine === 'libiptc' ? native().iptables.commitLibiptc : native().iptables.replaceTable;
     return this.diagnose(table, explain(this.family, this.run(
       {
-        op: 'commit iptables', object: this.object(table.name), conflictErrno: opts.expectUnchanged ? [EAGAIN] : [],
+        op: 'commit iptables', object: this.object(table.name),
+        conflictErrno: opts.expectUnchanged ? [EAGAIN] : [], describeItem: (i) => describeEntry(table, i),
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
-      (h) => native().iptables.replaceTable(h, this.v6, table.name, enc.blob, expect, counters),
+      (h) => replace(h, this.v6, table.name, enc.blob, expect, counters, this.#lock),
     ).finally(() => releaseBlob(enc.blob))));
   }
 

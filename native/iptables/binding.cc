@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "iptables/libiptc.h"
 #include "iptables/table_io.h"
 #include "netlink/async.h"
 #include "netlink/handle.h"
@@ -70,6 +71,41 @@ Napi::Value GetInfo(const Napi::CallbackInfo& info) {
       [](Napi::Env env, TableInfo& r) { return InfoToJs(env, r); });
 }
 
+// A read table as getTable's result: the block (owned by a Buffer from here on) and its header.
+Napi::Value BlobToJs(Napi::Env env, std::shared_ptr<TableBlob>& r) {
+  Napi::Object o = InfoToJs(env, r->info);
+  o.Set("entriesOffset", static_cast<double>(iptables::EntriesOffset()));
+  o.Set("digest", DigestHex(r->digest));
+  o.Set("kernelMs", r->kernelMs);
+  if (r->inScratch) {
+    o.Set("block", env.Null());
+    return o;
+  }
+  // The Buffer is the whole block; its finalizer frees it.
+  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, r->base, r->capacity, [](Napi::Env, uint8_t* base) { free(base); });
+  r->base = nullptr;
+  r->entries = nullptr;
+  o.Set("block", buf);
+  return o;
+}
+
+// What a commit left in the kernel: {numEntries, digest, kernelMs}.
+Napi::Value ResultToJs(Napi::Env env, iptables::ReplaceResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("numEntries", r.numEntries);
+  o.Set("digest", DigestHex(r.digest));
+  o.Set("kernelMs", r.kernelMs);
+  return o;
+}
+
+// A TableBlob that frees its block unless it reached JavaScript.
+std::shared_ptr<TableBlob> OwnedBlob(TableBlob&& b) {
+  return std::shared_ptr<TableBlob>(new TableBlob(std::move(b)), [](TableBlob* p) {
+    if (!p->inScratch) free(p->base);
+    delete p;
+  });
+}
+
 // getTable(handle, v6, table, scratch: Buffer | null) -> Promise<{...info, block: Buffer | null,
 // entriesOffset, digest}>. The entries are at [entriesOffset, entriesOffset + size) of `block` (a
 // new block owned by the Buffer) or, when `block` is null, of the scratch Buffer they were read into.
@@ -89,36 +125,27 @@ Napi::Value GetTable(const Napi::CallbackInfo& info) {
       info.Env(),
       [a, scratch, scratchLength, refs]() {
         NetnsGuard in(*a.ns);
-        // shared_ptr with a deleter: the entries are freed if the result never reaches JS.
-        std::shared_ptr<TableBlob> out(new TableBlob(iptables::GetTable(a.v6, a.table, scratch, scratchLength)), [](TableBlob* b) {
-          if (!b->inScratch) free(b->base);
-          delete b;
-        });
-        return out;
+        // With a deleter: the entries are freed if the result never reaches JS.
+        return OwnedBlob(iptables::GetTable(a.v6, a.table, scratch, scratchLength));
       },
-      [](Napi::Env env, std::shared_ptr<TableBlob>& r) {
-        Napi::Object o = InfoToJs(env, r->info);
-        o.Set("entriesOffset", static_cast<double>(iptables::EntriesOffset()));
-        o.Set("digest", DigestHex(r->digest));
-        o.Set("kernelMs", r->kernelMs);
-        if (r->inScratch) {
-          o.Set("block", env.Null());
-          return o;
-        }
-        // The Buffer is the whole block; its finalizer frees it.
-        Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-            env, r->base, r->capacity, [](Napi::Env, uint8_t* base) { free(base); });
-        r->base = nullptr;
-        r->entries = nullptr;
-        o.Set("block", buf);
-        return o;
-      });
+      BlobToJs);
 }
 
-// replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null)
-//   -> Promise<{numEntries, digest, kernelMs}> (what the kernel now holds; see ReplaceResult)
-// blob is a whole ipt_replace built by TypeScript for this call; its header's num_counters and
-// counters pointer are filled here.
+// The xtables lock argument: { path, timeoutMs } or null/undefined (no lock).
+iptables::LockSpec ParseLock(Napi::Env env, const Napi::Value& v) {
+  iptables::LockSpec spec;
+  if (!v.IsObject()) return spec;
+  Napi::Object o = v.As<Napi::Object>();
+  if (!o.Get("path").IsString() || !o.Get("timeoutMs").IsNumber()) throw Napi::TypeError::New(env, "lock must be { path, timeoutMs }");
+  spec.path = o.Get("path").As<Napi::String>();
+  spec.timeoutMs = o.Get("timeoutMs").As<Napi::Number>().Int32Value();
+  return spec;
+}
+
+// replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null,
+// lock: {path, timeoutMs} | null) -> Promise<{numEntries, digest, kernelMs}> (what the kernel now
+// holds; see ReplaceResult). blob is a whole ipt_replace built by TypeScript for this call;
+// its header's num_counters and counters pointer are filled here.
 Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args a = CommonArgs(info);
@@ -144,19 +171,64 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
     req->countersLength = c.Length();
     refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
   }
+  req->lock = ParseLock(env, info[6]);
   return RunAsync<iptables::ReplaceResult>(
       env,
       [a, req, refs]() {
         NetnsGuard in(*a.ns);
         return iptables::ReplaceTable(*req);
       },
-      [](Napi::Env env, iptables::ReplaceResult& r) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("numEntries", r.numEntries);
-        o.Set("digest", DigestHex(r.digest));
-        o.Set("kernelMs", r.kernelMs);
-        return o;
-      });
+      ResultToJs);
+}
+
+// commitLibiptc(handle, v6, table, blob, expect | null, counters | null, lock | null): the same
+// arguments as replaceTable, applied through libiptc (see iptables/libiptc.h).
+Napi::Value CommitLibiptc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a = CommonArgs(info);
+  if (!info[3].IsBuffer()) throw Napi::TypeError::New(env, "blob must be a Buffer");
+  auto blob = info[3].As<Napi::Buffer<uint8_t>>();
+  auto req = std::make_shared<iptables::LibiptcRequest>();
+  req->v6 = a.v6;
+  req->table = a.table;
+  req->blob = blob.Data();
+  req->blobLength = blob.Length();
+  if (info[4].IsObject()) {
+    Napi::Object e = info[4].As<Napi::Object>();
+    req->expectUnchanged = true;
+    req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
+    req->expectDigest = ParseDigest(env, e.Get("digest"));
+  }
+  auto refs = std::make_shared<std::vector<Napi::ObjectReference>>();
+  refs->push_back(Napi::Persistent(blob.As<Napi::Object>()));
+  if (info[5].IsBuffer()) {
+    auto c = info[5].As<Napi::Buffer<uint8_t>>();
+    req->counters = c.Data();
+    req->countersLength = c.Length();
+    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
+  }
+  req->lock = ParseLock(env, info[6]);
+  return RunAsync<iptables::ReplaceResult>(
+      env,
+      [a, req, refs]() {
+        NetnsGuard in(*a.ns);
+        return iptables::CommitLibiptc(*req);
+      },
+      ResultToJs);
+}
+
+// readLibiptc(handle, v6, table, lock: {path, timeoutMs} | null) -> Promise<getTable's result>:
+// the table as libiptc sees it, laid out as the kernel's entries (see iptables/libiptc.h).
+Napi::Value ReadLibiptc(const Napi::CallbackInfo& info) {
+  Args a = CommonArgs(info);
+  iptables::LockSpec lock = ParseLock(info.Env(), info[3]);
+  return RunAsync<std::shared_ptr<TableBlob>>(
+      info.Env(),
+      [a, lock]() {
+        NetnsGuard in(*a.ns);
+        return OwnedBlob(iptables::ReadLibiptc(a.v6, a.table, lock));
+      },
+      BlobToJs);
 }
 
 // tableNames(handle, v6) -> Promise<string[]>
@@ -204,6 +276,8 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("getInfo", Napi::Function::New(env, GetInfo));
   o.Set("getTable", Napi::Function::New(env, GetTable));
   o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
+  o.Set("commitLibiptc", Napi::Function::New(env, CommitLibiptc));
+  o.Set("readLibiptc", Napi::Function::New(env, ReadLibiptc));
   o.Set("tableNames", Napi::Function::New(env, TableNames));
   o.Set("extensionKnown", Napi::Function::New(env, ExtensionKnown));
   exports.Set("iptables", o);

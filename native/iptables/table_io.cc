@@ -21,12 +21,12 @@
 namespace kernlb {
 namespace iptables {
 
-namespace {
-
 std::mutex& XtMutex() {
   static std::mutex mu;
   return mu;
 }
+
+namespace {
 
 // The raw socket libiptc would open: one per call, closed on every path.
 class RawSocket {
@@ -45,12 +45,6 @@ class RawSocket {
 };
 
 int Level(bool v6) { return v6 ? IPPROTO_IPV6 : IPPROTO_IP; }
-
-double NowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
 
 void CheckName(const std::string& table) {
   if (table.empty() || table.size() >= XT_TABLE_MAXNAMELEN) throw InputFailure("bad table name: " + table);
@@ -127,6 +121,13 @@ TableBlob GetLocked(int fd, bool v6, const std::string& table, uint8_t* scratch 
 
 }  // namespace
 
+double NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+
 uint64_t DigestEntries(bool v6, const uint8_t* entries, size_t length) {
   // 8-byte words (entries are 8-aligned) mixed with a multiply-xor into four independent lanes, so
   // that the multiplications overlap (one chain was latency-bound: ~40 ms for a 160 MB table).
@@ -196,6 +197,7 @@ ReplaceResult ReplaceTable(const ReplaceRequest& req) {
   CheckName(req.table);
   if (req.blobLength < sizeof(ipt_replace)) throw InputFailure("replace blob shorter than its header");
   ReplaceResult out;
+  XtablesLock xtLock(req.lock);
   std::lock_guard<std::mutex> lock(XtMutex());
   RawSocket s(req.v6);
   const char* op = req.v6 ? "IP6T_SO_SET_REPLACE" : "IPT_SO_SET_REPLACE";
@@ -203,10 +205,7 @@ ReplaceResult ReplaceTable(const ReplaceRequest& req) {
   if (req.expectUnchanged) {
     // Our own check catches same-size edits; the kernel's num_counters check (EAGAIN) closes the
     // window between this read and the replace for anything that changes the entry count.
-    TableBlob now = GetLocked(s.fd(), req.v6, req.table);
-    free(now.base);
-    if (now.info.numEntries != req.expectNumEntries || now.digest != req.expectDigest)
-      throw KernelFailure(EAGAIN, op, "table changed since it was read");
+    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, op);
     numCounters = req.expectNumEntries;
   } else {
     numCounters = InfoLocked(s.fd(), req.v6, req.table).numEntries;
@@ -241,6 +240,18 @@ ReplaceResult ReplaceTable(const ReplaceRequest& req) {
   out.numEntries = head->num_entries;
   out.digest = DigestEntries(req.v6, req.blob + sizeof(ipt_replace), req.blobLength - sizeof(ipt_replace));
   return out;
+}
+
+TableBlob GetTableLocked(bool v6, const std::string& table) {
+  CheckName(table);
+  RawSocket s(v6);
+  return GetLocked(s.fd(), v6, table);
+}
+
+void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op) {
+  TableBlob now = GetTableLocked(v6, table);
+  free(now.base);
+  if (now.info.numEntries != numEntries || now.digest != digest) throw KernelFailure(EAGAIN, op, "table changed since it was read");
 }
 
 int ExtensionKnown(bool v6, bool target, const std::string& name, uint8_t revision) {

@@ -3,8 +3,11 @@
 // TypeScript encodes and decodes the blob; this layer only moves it and guards the compare-and-swap.
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include "iptables/xtables_lock.h"
 
 namespace kernlb {
 namespace iptables {
@@ -43,7 +46,20 @@ struct ReplaceRequest {
   // numEntries xt_counters to add after the replace (IPT_SO_SET_ADD_COUNTERS); empty = none.
   const uint8_t* counters = nullptr;
   size_t countersLength = 0;
+  // iptables' flock, held around the check-then-replace (empty path: none).
+  LockSpec lock;
 };
+
+// The process-wide x_tables mutex: kernlb's own check-then-replace sequences (and libiptc, which is
+// not thread-safe) never interleave. Taken after the xtables file lock, never before.
+std::mutex& XtMutex();
+
+// GetTable with XtMutex already held (the caller frees base).
+TableBlob GetTableLocked(bool v6, const std::string& table);
+
+// With XtMutex held: reads the table and throws KernelFailure(EAGAIN, op) unless its entry count and
+// digest are still the expected ones (what commit(expectUnchanged) compares).
+void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op);
 
 // Both run on a worker thread already inside the target namespace; both take the process-wide
 // x_tables mutex so that kernlb's own check-then-replace sequences never interleave.
@@ -64,6 +80,9 @@ struct ReplaceResult {
   double kernelMs = 0;  // IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) themselves, CLOCK_MONOTONIC
 };
 ReplaceResult ReplaceTable(const ReplaceRequest& req);
+
+// CLOCK_MONOTONIC in milliseconds: what the kernelMs fields are measured with.
+double NowMs();
 
 // Whether the kernel knows a match or target at a revision: 1 yes, 0 the name but not that revision,
 // -1 not the name (IPT_SO_GET_REVISION_MATCH/TARGET; the kernel may load its module on the way).

@@ -37,6 +37,21 @@ describe.skipIf(skip !== undefined)(`kernlb iptables CLI${skip ? ` - skipped: ${
     expect(await toolSave(c, 'ipv4', 'nat')).toBe(await toolSave(a, 'ipv4', 'nat'));
   });
 
+  it('--engine libiptc restores and saves the same text; a bad engine is a usage error', async () => {
+    await using a = await createNetns('klipt');
+    await loadXtables(a);
+    const r = io(KUBE_PROXY);
+    expect(await main(['iptables', 'restore', '-', '--netns', a.name, '--engine', 'libiptc', '--no-xtables-lock'], r.cli)).toBe(0);
+    const s = io();
+    expect(await main(['iptables', 'save', '--netns', a.name, '--engine', 'libiptc'], s.cli)).toBe(0);
+    const all = (await a.exec(['iptables-legacy-save'])).stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    expect(s.out()).toBe(all);
+    expect(all).toContain('KUBE-SERVICES');
+    const bad = io();
+    expect(await main(['iptables', 'save', '--netns', a.name, '--engine', 'iptc'], bad.cli)).toBe(2);
+    expect(bad.err()).toContain('--engine must be direct or libiptc');
+  });
+
   it('restore of bad input exits 2 naming the line and changes nothing', async () => {
     await using a = await createNetns('klipt');
     await toolRestore(a, 'ipv4', '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n');

@@ -2,6 +2,9 @@
 import type { TestNetns } from '../../lib/testing';
 
 export type Family = 'ipv4' | 'ipv6';
+
+/** Every commit engine: the commit and oracle suites run once per engine. */
+export const ENGINES = ['direct', 'libiptc'] as const;
 const tool = (f: Family, what: 'save' | 'restore' | '') => `${f === 'ipv6' ? 'ip6tables' : 'iptables'}-legacy${what ? `-${what}` : ''}`;
 
 /** iptables-legacy-save of one table, without its "# Generated/Completed" lines. */

@@ -1,18 +1,18 @@
 /**
  * Oracle both ways in fresh namespaces: what iptables-legacy-restore loads, kernlb reads exactly and
  * commits into an empty namespace where iptables-legacy-save prints the same text (raw extensions
- * included); what kernlb commits, iptables-legacy-save prints exactly as expected.
+ * included); what kernlb commits, iptables-legacy-save prints exactly as expected. With each commit engine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, parseIptablesSave, iptablesSave as saveTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, RAW_LINE, typedOnly } from '../unit/iptables-fixtures';
-import { loadXtables, splitTables, toolRestore, toolSave, type Family } from './iptables-helpers';
+import { ENGINES, loadXtables, splitTables, toolRestore, toolSave, type Family } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 const noRaw = (s: string) => s.split('\n').filter((l) => !RAW_LINE.test(l) && !l.includes('--kernlb-raw')).join('\n');
 
-describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip}` : ''}`, () => {
+describe.skipIf(skip !== undefined).each(ENGINES)(`iptables oracle (%s engine)${skip ? ` - skipped: ${skip}` : ''}`, (engine) => {
   let src: TestNetns, dst: TestNetns;
   beforeAll(async () => {
     src = await createNetns('klipt');
@@ -32,8 +32,8 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
   for (const [what, text, family] of cases) {
     it(`tool -> kernlb -> tool: ${what}`, async () => {
       await toolRestore(src, family, text);
-      await using a = await Iptables.open({ family, netns: src.name });
-      await using b = await Iptables.open({ family, netns: dst.name });
+      await using a = await Iptables.open({ family, netns: src.name, engine });
+      await using b = await Iptables.open({ family, netns: dst.name, engine });
       for (const [name, expected] of splitTables(text)) {
         const theirs = await toolSave(src, family, name);
         expect(theirs).toBe(expected);
@@ -54,7 +54,7 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
 
     it(`kernlb -> tool: parse(${what}) committed prints the same text`, async () => {
       await using ns = await createNetns('klipt');
-      await using ipt = await Iptables.open({ family, netns: ns.name });
+      await using ipt = await Iptables.open({ family, netns: ns.name, engine });
       for (const t of parseIptablesSave(typedOnly(text), family)) {
         const done = await ipt.commit(t);
         expect(await toolSave(ns, family, t.name)).toBe(splitTables(typedOnly(text)).get(t.name));
@@ -66,7 +66,7 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
   it('a table built with the edit helpers prints exactly the expected iptables-save text (IPv4 and IPv6)', async () => {
     for (const family of ['ipv4', 'ipv6'] as const) {
       await using ns = await createNetns('klipt');
-      await using ipt = await Iptables.open({ family, netns: ns.name });
+      await using ipt = await Iptables.open({ family, netns: ns.name, engine });
       const vip = family === 'ipv4' ? '10.96.0.1' : 'fd00:96::1';
       const ep = family === 'ipv4' ? '10.244.0.5' : 'fd00:244::5';
       const len = family === 'ipv4' ? 32 : 128;
@@ -98,7 +98,7 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
 
   it('restores counters from the model (iptables-save -c shows them)', async () => {
     await using ns = await createNetns('klipt');
-    await using ipt = await Iptables.open({ netns: ns.name });
+    await using ipt = await Iptables.open({ netns: ns.name, engine });
     const t = emptyTable('ipv4', 'filter');
     t.chains[0]!.counters = { packets: 7, bytes: 700 };
     appendRule(t, 'INPUT', { protocol: 'udp', target: { type: 'ACCEPT' }, counters: { packets: 5, bytes: 12345678901 } });
@@ -112,7 +112,7 @@ describe.skipIf(skip !== undefined)(`iptables oracle${skip ? ` - skipped: ${skip
 
   it('lists the namespace tables in iptables-save order', async () => {
     await using ns = await createNetns('klipt');
-    await using ipt = await Iptables.open({ netns: ns.name });
+    await using ipt = await Iptables.open({ netns: ns.name, engine });
     expect(await ipt.tables()).toEqual([]);
     await toolRestore(ns, 'ipv4', '*filter\nCOMMIT\n*nat\nCOMMIT\n');
     const names = await ipt.tables();
