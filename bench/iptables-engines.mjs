@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ms, timed } from './iptables-layout.mjs';
 
 const require = createRequire(import.meta.url);
 const { Iptables, iptEmptyTable, iptablesSave } = require('../dist/index.js');
@@ -59,18 +60,7 @@ function kubeProxyTable(n, e) {
   return t;
 }
 
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const netns = (verb, name) => execFileSync('ip', ['netns', verb, name]);
-
-/** A shell command in a namespace: wall ms and the children's user + sys seconds (bash `times`). */
-function timed(ns, cmd) {
-  const t0 = process.hrtime.bigint();
-  const out = execFileSync('bash', ['-c', `ip netns exec ${ns} bash -c '${cmd}' ; times`], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  const wall = ms(t0);
-  const lines = out.trim().split('\n');
-  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[lines.length - 1]);
-  return { wall, cpu: Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) };
-}
 
 /** One commit from this process: wall ms and the process's CPU seconds (the worker thread included). */
 async function timedCommit(ipt, table) {

@@ -10,22 +10,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { writeFileSync, rmSync } from 'node:fs';
-import { kubeProxyLayout } from './iptables-layout.mjs';
+import { kubeProxyLayout, ms, timed } from './iptables-layout.mjs';
 
 const require = createRequire(import.meta.url);
 const { Iptables, parseIptablesSave, iptablesSave } = require('../dist/index.js');
 
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-
-/** Runs a shell command in a namespace; returns wall ms and the children's user/sys seconds (bash `times`). */
-function timed(ns, cmd) {
-  const t0 = process.hrtime.bigint();
-  const out = execFileSync('bash', ['-c', `ip netns exec ${ns} bash -c '${cmd}' ; times`], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  const wall = ms(t0);
-  const lines = out.trim().split('\n');
-  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[lines.length - 1]);
-  return { wall, user: Number(m[1]) * 60 + Number(m[2]), sys: Number(m[3]) * 60 + Number(m[4]) };
-}
 
 const toolSave = (ns) =>
   execFileSync('ip', ['netns', 'exec', ns, 'iptables-legacy-save', '-t', 'nat'], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n').filter((l) => !l.startsWith('#')).join('\n');

@@ -1,33 +1,20 @@
-// kube-proxy's iptables-save layout of the nat table: N services x E endpoints (shared by the iptables benches).
-export function kubeProxyLayout(n, e) {
-  const chains = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
-    ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]', ':KUBE-SERVICES - [0:0]'];
-  const rules = [
-    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
-    '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
-    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
-    '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
-    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
-  ];
-  for (let s = 0; s < n; s++) {
-    const vip = `10.96.${(s >> 8) & 255}.${s & 255}`;
-    const svc = `KUBE-SVC-${String(s).padStart(16, '0')}`;
-    const name = `ns${s % 7}/svc-${s}:http`;
-    chains.push(`:${svc} - [0:0]`);
-    rules.push(`-A KUBE-SERVICES -d ${vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport 80 -j ${svc}`);
-    rules.push(`-A ${svc} ! -s 10.244.0.0/16 -d ${vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`);
-    for (let i = 0; i < e; i++) {
-      const ep = `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`;
-      const sep = `KUBE-SEP-${String(s * e + i).padStart(16, '0')}`;
-      chains.push(`:${sep} - [0:0]`);
-      const left = e - i;
-      const stat = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(11)}` : '';
-      rules.push(`-A ${svc} -m comment --comment "${name} -> ${ep}:8080"${stat} -j ${sep}`);
-      rules.push(`-A ${sep} -s ${ep}/32 -m comment --comment "${name}" -j KUBE-MARK-MASQ`);
-      rules.push(`-A ${sep} -p tcp -m comment --comment "${name}" -m tcp -j DNAT --to-destination ${ep}:8080`);
-    }
-  }
-  return [...chains, ...rules, 'COMMIT', ''].join('\n');
+// What the iptables benches share: kube-proxy's nat table as iptables-save text (from kernlb/testing)
+// and a timer for the reference tools run in a namespace.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+export const { kubeProxyIptablesText: kubeProxyLayout } = require('../dist/testing/index.js');
+
+export const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** Runs a shell command in a namespace; returns wall ms and the children's user/sys seconds (bash `times`). */
+export function timed(ns, cmd) {
+  const t0 = process.hrtime.bigint();
+  const out = execFileSync('bash', ['-c', `ip netns exec ${ns} bash -c '${cmd}' ; times`], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const wall = ms(t0);
+  const lines = out.trim().split('\n');
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[lines.length - 1]);
+  const user = Number(m[1]) * 60 + Number(m[2]), sys = Number(m[3]) * 60 + Number(m[4]);
+  return { wall, user, sys, cpu: user + sys };
 }

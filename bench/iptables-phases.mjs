@@ -3,7 +3,7 @@
 // iptables codec: run (root) after npm run build:ts: node bench/iptables-phases.mjs [N] [reps]
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { kubeProxyLayout } from './iptables-layout.mjs';
+import { kubeProxyLayout, ms } from './iptables-layout.mjs';
 
 const require = createRequire(import.meta.url);
 const { Iptables, parseIptablesSave } = require('../dist/index.js');
@@ -13,7 +13,6 @@ const { validateTable } = require('../dist/iptables/validate.js');
 const { takeArena, takeBlob, releaseBlob } = require('../dist/iptables/arena.js');
 
 const n = Number(process.argv[2] ?? 10000), reps = Number(process.argv[3] ?? 3);
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const ns = `klphase-${process.pid}`;
 execFileSync('ip', ['netns', 'add', ns]);
 try {

@@ -13,7 +13,8 @@
  *   removed (new mode live first).
  */
 import { isConflict, ValidationError } from '../errors';
-import { Iptables } from '../iptables';
+import { Iptables, type IptEngine } from '../iptables';
+import { IPT_ENGINES } from '../iptables/engine';
 import { Ipvs } from '../ipvs';
 import { Nftables } from '../nft';
 import { describeNetns, type NetnsSpec } from '../netns';
@@ -38,6 +39,11 @@ export interface LoadBalancerOptions {
   removeOtherModes?: boolean;
   /** Commit attempts when another writer races (nftables/iptables; default 5). */
   attempts?: number;
+  /**
+   * iptables mode: the commit engine and iptables' xtables lock, as Iptables.open takes them
+   * (default engine 'direct', lock on). The mode's status counters are read directly either way.
+   */
+  iptables?: { engine?: IptEngine; xtablesLock?: boolean | string };
 }
 
 export interface ApplyOptions {
@@ -50,8 +56,8 @@ type BackendFactory = (netns: NetnsSpec | undefined, opts: LoadBalancerOptions) 
 const factories: Record<Mode, BackendFactory> = {
   nftables: async (netns) => new NftBackend(await Nftables.open(netns !== undefined ? { netns } : {})),
   ipvs: async (netns, o) => new IpvsBackend(await Ipvs.open(netns !== undefined ? { netns } : {}), o.drainTimeout !== undefined ? { drainTimeout: o.drainTimeout } : {}),
-  iptables: async (netns) => {
-    const ns = netns !== undefined ? { netns } : {};
+  iptables: async (netns, o) => {
+    const ns = { ...(netns !== undefined ? { netns } : {}), ...(o.iptables ?? {}) };
     const ipv4 = await Iptables.open({ ...ns, family: 'ipv4' });
     try {
       const ipv6 = await Iptables.open({ ...ns, family: 'ipv6' });
@@ -94,6 +100,8 @@ export class LoadBalancer implements AsyncDisposable {
     if (!opts || !MODES.includes(opts.mode)) throw new ValidationError('mode', `must be one of ${MODES.join(', ')}`, opts?.mode);
     if (opts.drainTimeout !== undefined && (!Number.isInteger(opts.drainTimeout) || opts.drainTimeout < 0))
       throw new ValidationError('drainTimeout', 'must be a whole number of seconds >= 0', opts.drainTimeout);
+    const engine = opts.iptables?.engine;
+    if (engine !== undefined && !IPT_ENGINES.includes(engine)) throw new ValidationError('iptables.engine', `must be one of ${IPT_ENGINES.join(', ')}`, engine);
     return new LoadBalancer(await factories[opts.mode](opts.netns, opts), opts);
   }
 

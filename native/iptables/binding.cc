@@ -142,16 +142,17 @@ iptables::LockSpec ParseLock(Napi::Env env, const Napi::Value& v) {
   return spec;
 }
 
-// replaceTable(handle, v6, table, blob, expect: {numEntries, digest} | null, counters: Buffer | null,
-// lock: {path, timeoutMs} | null) -> Promise<{numEntries, digest, kernelMs}> (what the kernel now
-// holds; see ReplaceResult). blob is a whole ipt_replace built by TypeScript for this call;
-// its header's num_counters and counters pointer are filled here.
-Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
+// The arguments replaceTable and commitLibiptc share: (handle, v6, table, blob, expect: {numEntries,
+// digest} | null, counters: Buffer | null, lock: {path, timeoutMs} | null). The request is handed
+// to `apply` on a worker thread inside the handle's namespace; it resolves to {numEntries, digest,
+// kernelMs} (what the kernel now holds; see ReplaceResult).
+template <class Request, class Apply>
+Napi::Value StartCommit(const Napi::CallbackInfo& info, Apply apply) {
   Napi::Env env = info.Env();
   Args a = CommonArgs(info);
   if (!info[3].IsBuffer()) throw Napi::TypeError::New(env, "blob must be a Buffer");
   auto blob = info[3].As<Napi::Buffer<uint8_t>>();
-  auto req = std::make_shared<iptables::ReplaceRequest>();
+  auto req = std::make_shared<Request>();
   req->v6 = a.v6;
   req->table = a.table;
   req->blob = blob.Data();
@@ -174,47 +175,22 @@ Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
   req->lock = ParseLock(env, info[6]);
   return RunAsync<iptables::ReplaceResult>(
       env,
-      [a, req, refs]() {
+      [a, req, refs, apply]() {
         NetnsGuard in(*a.ns);
-        return iptables::ReplaceTable(*req);
+        return apply(*req);
       },
       ResultToJs);
 }
 
-// commitLibiptc(handle, v6, table, blob, expect | null, counters | null, lock | null): the same
-// arguments as replaceTable, applied through libiptc (see iptables/libiptc.h).
+// replaceTable(...): the direct engine. blob is a whole ipt_replace built by TypeScript for this
+// call; its header's num_counters and counters pointer are filled here.
+Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
+  return StartCommit<iptables::ReplaceRequest>(info, [](iptables::ReplaceRequest& r) { return iptables::ReplaceTable(r); });
+}
+
+// commitLibiptc(...): the same arguments, applied through libiptc (see iptables/libiptc.h).
 Napi::Value CommitLibiptc(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a = CommonArgs(info);
-  if (!info[3].IsBuffer()) throw Napi::TypeError::New(env, "blob must be a Buffer");
-  auto blob = info[3].As<Napi::Buffer<uint8_t>>();
-  auto req = std::make_shared<iptables::LibiptcRequest>();
-  req->v6 = a.v6;
-  req->table = a.table;
-  req->blob = blob.Data();
-  req->blobLength = blob.Length();
-  if (info[4].IsObject()) {
-    Napi::Object e = info[4].As<Napi::Object>();
-    req->expectUnchanged = true;
-    req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
-    req->expectDigest = ParseDigest(env, e.Get("digest"));
-  }
-  auto refs = std::make_shared<std::vector<Napi::ObjectReference>>();
-  refs->push_back(Napi::Persistent(blob.As<Napi::Object>()));
-  if (info[5].IsBuffer()) {
-    auto c = info[5].As<Napi::Buffer<uint8_t>>();
-    req->counters = c.Data();
-    req->countersLength = c.Length();
-    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
-  }
-  req->lock = ParseLock(env, info[6]);
-  return RunAsync<iptables::ReplaceResult>(
-      env,
-      [a, req, refs]() {
-        NetnsGuard in(*a.ns);
-        return iptables::CommitLibiptc(*req);
-      },
-      ResultToJs);
+  return StartCommit<iptables::LibiptcRequest>(info, [](iptables::LibiptcRequest& r) { return iptables::CommitLibiptc(r); });
 }
 
 // readLibiptc(handle, v6, table, lock: {path, timeoutMs} | null) -> Promise<getTable's result>:

@@ -22,12 +22,12 @@ async function save(ns: TestNetns, v6 = false): Promise<string> {
 }
 
 describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` : ''}`, () => {
-  it('commits what iptables-legacy-restore of the golden file makes (IPv4 and IPv6); same state again is a no-op', async () => {
+  it.each(['direct', 'libiptc'] as const)('commits what iptables-legacy-restore of the golden file makes (IPv4 and IPv6); same state again is a no-op (%s engine)', async (engine) => {
     await using a = await createNetns('lbi');
     await using b = await createNetns('lbi');
     await b.exec(['iptables-legacy-restore'], { input: golden4 });
     await b.exec(['ip6tables-legacy-restore'], { input: golden6 });
-    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name, iptables: { engine } });
     const r = await lb.apply(iptState);
     expect(r.changed).toBe(true);
     expect(await save(a)).toBe(await save(b));
@@ -85,6 +85,10 @@ describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` :
     expect(after).not.toMatch(/KERNLB/);
     expect(after).toMatch(/:MY-CHAIN - \[0:0\]/);
     expect(after).toMatch(/--dport 22 -j DNAT/);
+  });
+
+  it('a bad iptables engine is a ValidationError naming iptables.engine, before anything is opened', async () => {
+    await expect(LoadBalancer.open({ mode: 'iptables', iptables: { engine: 'xtables' as never } })).rejects.toMatchObject({ field: 'iptables.engine' });
   });
 
   it('sctp and schedulers iptables cannot do are ValidationErrors before the kernel is touched', async () => {
