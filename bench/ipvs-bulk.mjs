@@ -30,6 +30,11 @@
 //   Bulk load in the same runs (one load each): 1k 414 ms vs ipvsadm -R 3.5 s (8.6x), 10k 2.85 s vs
 //   35.8 s (12.6x); the 1k load with the default REPS=3 (best of 3, another boot): 236 ms vs 3.67 s
 //   (15.6x), listing there 19 ms vs 384 ms (20x).
+// Re-run after the merge (one boot, defaults; host load 1.1-1.8, the guest slower overall that day):
+//   1k:  warm 18.4 / 20.6 ms vs ipvsadm -Ln 1168 / 1259 ms (64x / 61x), fresh first call 358 ms (3.3x);
+//        load best of 3 673 ms vs ipvsadm -R 10.8 s (16.1x)
+//   10k: warm 887 / 997 ms vs ipvsadm -Ln 11.1 / 11.8 s (12.5x / 11.8x), fresh first call 2.75 s (4.0x);
+//        load 7.6 s vs ipvsadm -R 106 s (14.0x)
 // Where the time goes (10k x 10, warm, profiled apart): about 40% on the worker (dumps over the
 // io_uring socket pool, records written into the reused buffer: almost no fresh pages) and 60%
 // building ~27 MB of JS objects (~266 B per destination; in UML ~1 page fault per 4 KB of them).
