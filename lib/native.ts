@@ -341,6 +341,17 @@ export interface NativeXtablesLock {
   timeoutMs: number;
 }
 
+/** Both engines' commit: (handle, v6, table, blob, expect, counters, lock) -> what the kernel now holds. */
+export type NativeIptCommit = (
+  handle: NativeHandle,
+  v6: boolean,
+  table: string,
+  blob: Buffer,
+  expect: { numEntries: number; digest: string } | null,
+  counters: Buffer | null,
+  lock?: NativeXtablesLock | null,
+) => Promise<NativeIptReplaceResult>;
+
 export interface NativeIptables {
   /** 1: the kernel has this match/target at this revision; 0: only other revisions; -1: not at all. */
   extensionKnown(handle: NativeHandle, v6: boolean, target: boolean, name: string, revision: number): Promise<number>;
@@ -355,15 +366,7 @@ export interface NativeIptables {
    * `counters` is given, IPT_SO_SET_ADD_COUNTERS with those xt_counters. With `expect`, fails with
    * EAGAIN when the table's entry count or digest differ from it.
    */
-  replaceTable(
-    handle: NativeHandle,
-    v6: boolean,
-    table: string,
-    blob: Buffer,
-    expect: { numEntries: number; digest: string } | null,
-    counters: Buffer | null,
-    lock?: NativeXtablesLock | null,
-  ): Promise<NativeIptReplaceResult>;
+  replaceTable: NativeIptCommit;
   /**
    * The libiptc engine's read: the table as iptc_init/iptc_first_chain/iptc_first_rule/
    * iptc_get_policy/iptc_get_target see it, laid out as the kernel's entries in a new `block`, with
@@ -379,15 +382,7 @@ export interface NativeIptables {
    * concerned (index) when there is one; EAGAIN when `expect` no longer holds or the kernel's
    * num_counters check fails at iptc_commit. kernelMs is all of iptc_commit (libiptc's compile too).
    */
-  commitLibiptc(
-    handle: NativeHandle,
-    v6: boolean,
-    table: string,
-    blob: Buffer,
-    expect: { numEntries: number; digest: string } | null,
-    counters: Buffer | null,
-    lock?: NativeXtablesLock | null,
-  ): Promise<NativeIptReplaceResult>;
+  commitLibiptc: NativeIptCommit;
 }
 
 // ---------------------------------------------------------------------------------------------
