@@ -12,7 +12,9 @@ import {
 } from './layout';
 import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
-import { validateChains, validateRule, validateTable, type Add } from './validate';
+import { chainOrder } from './chain-order';
+import { ChainIndex, validateChains, validateRule, validateTable, type Add } from './validate';
+import { cachedEntry, isDeepFrozen, setCachedEntry, type CachedEntry, type RuleCache, type Slab } from './rule-cache';
 
 const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
 
@@ -23,6 +25,8 @@ export interface EncodedTable {
   validHooks: number;
   /** xt_counters per entry when any counter in the model is non-zero, else null. */
   counters: Buffer | null;
+  /** With a rule cache: the blob as a slab, when cached entries now live in it (see rule-cache.ts). */
+  slab: Slab | null;
 }
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
@@ -33,24 +37,6 @@ export function orderChains(chains: IptChain[]): IptChain[] {
   return out;
 }
 
-/** orderChains as indices into `chains` (the encoder keys its per-chain arrays by them). */
-function chainOrder(chains: IptChain[]): number[] {
-  const builtin: number[] = [], user: number[] = [];
-  let sorted = true;
-  for (let i = 0; i < chains.length; i++) {
-    const c = chains[i]!;
-    if (c.policy !== undefined && isHook(c.name)) builtin.push(i);
-    else {
-      // A table read back or parsed from iptables-save is already in order: no sort then.
-      if (sorted && user.length && compareChainNames(chains[user[user.length - 1]!]!.name, c.name) > 0) sorted = false;
-      user.push(i);
-    }
-  }
-  builtin.sort((a, b) => HOOKS.indexOf(chains[a]!.name as never) - HOOKS.indexOf(chains[b]!.name as never));
-  if (!sorted) user.sort((a, b) => compareChainNames(chains[a]!.name, chains[b]!.name));
-  return builtin.concat(user);
-}
-
 /**
  * Finds jump targets by name. A Map lookup among 10^5 chain names costs ~0.3 us (cache misses);
  * most jumps go where the previous one went (every endpoint chain jumps to the same mark chain) or
@@ -59,7 +45,7 @@ function chainOrder(chains: IptChain[]): number[] {
  */
 class JumpIndex {
   private last = -1;
-  constructor(private readonly chains: IptChain[], private readonly index: Map<string, number>) {}
+  constructor(private readonly chains: IptChain[], private readonly index: ChainIndex) {}
 
   get(name: string): number | undefined {
     const l = this.last;
@@ -164,10 +150,7 @@ function writeCounters(b: Buffer, off: number, c: { packets: number; bytes: numb
 
 /** Builds the ipt_replace for a validated table; `alloc` gives the zero-filled buffer (default Buffer.alloc). */
 export function encodeTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
-  const index = new Map<string, number>();
-  const chains = table.chains;
-  for (let i = 0; i < chains.length; i++) index.set(chains[i]!.name, i);
-  return encodeCore(table, validHooks, alloc, index, null)!;
+  return encodeCore(table, validHooks, alloc, new ChainIndex(table.chains), null, null)!;
 }
 
 /**
@@ -175,13 +158,15 @@ export function encodeTable(table: IptTable, validHooks: number, alloc: (size: n
  * validateTable throws, and encodes only a valid table. A problem found on the way hands over to
  * validateTable itself, so that errors (and their order) are always its own.
  */
-export function encodeValidTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
+export function encodeValidTable(
+  table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc, cache: RuleCache | null = null,
+): EncodedTable {
   let bad = false;
   const add: Add = () => {
     bad = true;
   };
   const index = validateChains(table, add);
-  const enc = index && !bad ? encodeCore(table, validHooks, alloc, index, add) : null;
+  const enc = index && !bad ? encodeCore(table, validHooks, alloc, index, add, cache) : null;
   if (enc) return enc;
   validateTable(table); // throws: something above was invalid
   return encodeTable(table, validHooks, alloc); // (not reached while both agree)
@@ -191,11 +176,16 @@ export function encodeValidTable(table: IptTable, validHooks: number, alloc: (si
  * The encoder. `index`: chain name -> its index in table.chains. With `check`, every rule is
  * validated (validateRule) just before it is measured, jumps are checked here (one lookup gives
  * both the answer and the target), and null is returned at the first problem, before any buffer.
+ * With `cache`, a deep-frozen rule encoded before (same family) is copied from where its entry
+ * was last written, its jump checked and patched: it was validated when it was first encoded, and
+ * nothing in it can have changed since.
  */
 function encodeCore(
-  table: IptTable, validHooks: number, alloc: (size: number) => Buffer, index: Map<string, number>, check: Add | null,
+  table: IptTable, validHooks: number, alloc: (size: number) => Buffer, index: ChainIndex, check: Add | null,
+  cache: RuleCache | null,
 ): EncodedTable | null {
   const family = table.family;
+  const v6 = family === 'ipv6';
   const L = layoutOf(family);
   const order = chainOrder(table.chains);
   const chains = order.map((i) => table.chains[i]!);
@@ -211,6 +201,8 @@ function encodeCore(
   const startOf = new Uint32Array(table.chains.length);
   const sizes = new Uint32Array(ruleCount);
   const jumpTo = new Int32Array(ruleCount);
+  // With a cache: per rule its cached entry (a hit), or 1 for a frozen rule to cache once written.
+  const hits: Array<CachedEntry | 0 | 1> | null = cache ? new Array<CachedEntry | 0 | 1>(ruleCount).fill(0) : null;
   let off = 0, numEntries = 0, si = 0, bad = false;
   const flag: Add = () => {
     bad = true;
@@ -226,6 +218,29 @@ function encodeCore(
     const rules = c.rules;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
+      if (hits !== null) {
+        const ce = cachedEntry(cache!, v6, r);
+        if (ce !== undefined && ce.slab.buf !== null) {
+          const t = r.target;
+          if (t && (t.type === 'jump' || t.type === 'goto')) {
+            // Where the jump went last time, if that chain is still there (no lookup by name).
+            let to = ce.jumpTo;
+            const at = table.chains[to];
+            if (at === undefined || at.name !== t.chain) {
+              const found = jumps.get(t.chain);
+              if (found === undefined) return null; // (only the checking encoder has a cache)
+              ce.jumpTo = to = found;
+            }
+            jumpTo[si] = to;
+          }
+          hits[si] = ce;
+          sizes[si++] = ce.size;
+          off += ce.size;
+          continue;
+        }
+        // (Frozen is for good: a rule cached before whose slab was given back needs no new look.)
+        if (ce !== undefined || isDeepFrozen(r)) hits[si] = 1;
+      }
       if (check) {
         validateRule(r, c.name, i + 1, family, index, flag, true);
         if (bad) return null;
@@ -266,6 +281,8 @@ function encodeCore(
   off = 0;
   let idx = 0;
   si = 0;
+  const slab: Slab | null = hits !== null ? { buf: b } : null;
+  let slabUsed = false;
 
   for (const c of chains) {
     const builtin = c.policy !== undefined;
@@ -278,6 +295,23 @@ function encodeCore(
     for (let ri = 0; ri < rules.length; ri++) {
       const r = rules[ri]!;
       const e = off;
+      if (hits !== null) {
+        const h = hits[si]!;
+        if (h !== 0 && h !== 1) {
+          // A cached entry: copied (from this very blob when the rule came up earlier in this table).
+          const next = e + h.size;
+          b.set(h.slab.buf!.subarray(h.off, h.off + h.size), e);
+          if (h.verdictAt >= 0) putU32LE(b, e + h.verdictAt, r.target ? startOf[jumpTo[si]!]! : next);
+          h.slab = slab!;
+          h.off = e;
+          slabUsed = true;
+          if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
+          off = next;
+          idx++;
+          si++;
+          continue;
+        }
+      }
       writeRuleHead(b, e, r, L, family);
       let p = e + L.size;
       const ms = r.matches;
@@ -299,6 +333,11 @@ function encodeCore(
       else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
       putU16LE(b, e + L.targetOffset, targetAt - e);
       putU16LE(b, e + L.nextOffset, next - e);
+      if (hits !== null && hits[si] === 1) {
+        const patch = !t || t.type === 'jump' || t.type === 'goto';
+        setCachedEntry(cache!, v6, r, { slab: slab!, off: e, size: next - e, verdictAt: patch ? targetAt - e + EXT_HEADER : -1, jumpTo: t && patch ? jumpTo[si]! : -1 });
+        slabUsed = true;
+      }
       if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
       off = next;
       idx++;
@@ -316,7 +355,7 @@ function encodeCore(
     idx++;
   }
   writeError(b, off, L, 'ERROR');
-  return { blob, numEntries, validHooks, counters };
+  return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : null };
 }
 
 // Top-level (not closures over the encoder's locals): a closure that assigns `off` would make it a

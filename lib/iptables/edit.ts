@@ -4,6 +4,7 @@
  */
 import { ValidationError } from '../errors';
 import { isHook, TABLE_HOOKS } from './layout';
+import { freezeRule } from './rule-cache';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
 /** A table with its built-in chains (policy ACCEPT) and no rules. */
@@ -84,9 +85,21 @@ export function renameChain(t: IptTable, from: string, to: string): IptTable {
   if (c.policy !== undefined || isHook(to)) throw new ValidationError('chain', 'built-in chains cannot be renamed', from);
   if (t.chains.some((x) => x.name === to)) throw new ValidationError('chain', `chain "${to}" already exists`, to);
   c.name = to;
-  for (const ch of t.chains)
-    for (const r of ch.rules) if ((r.target?.type === 'jump' || r.target?.type === 'goto') && r.target.chain === from) r.target.chain = to;
+  for (const ch of t.chains) {
+    const rules = ch.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!, tg = r.target;
+      if ((tg?.type !== 'jump' && tg?.type !== 'goto') || tg.chain !== from) continue;
+      // A frozen rule (freezeRule) is replaced by a frozen copy that jumps to the new name.
+      if (Object.isFrozen(tg) || Object.isFrozen(r)) rules[i] = refreeze(r, { ...r, target: { type: tg.type, chain: to } });
+      else tg.chain = to;
+    }
+  }
   return t;
+}
+
+function refreeze(old: IptRule, r: IptRule): IptRule {
+  return Object.isFrozen(old) ? freezeRule(r) : r;
 }
 export function setPolicy(t: IptTable, chain: string, policy: 'ACCEPT' | 'DROP'): IptTable {
   const c = getChain(t, chain);
@@ -99,7 +112,17 @@ export function setPolicy(t: IptTable, chain: string, policy: 'ACCEPT' | 'DROP')
 export function zeroCounters(t: IptTable, chain?: string): IptTable {
   for (const c of chain ? [getChain(t, chain)] : t.chains) {
     if (c.counters) c.counters = { packets: 0, bytes: 0 };
-    for (const r of c.rules) delete r.counters;
+    const rules = c.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      if (!r.counters) continue;
+      if (!Object.isFrozen(r)) delete r.counters;
+      else if (!Object.isFrozen(r.counters)) r.counters.packets = r.counters.bytes = 0; // (freezeRule leaves counters writable)
+      else {
+        const { counters: _, ...rest } = r;
+        rules[i] = freezeRule(rest);
+      }
+    }
   }
   return t;
 }

@@ -32,6 +32,7 @@ export {
   zeroCounters as iptZeroCounters,
 } from './edit';
 export { validateTable as validateIptTable } from './validate';
+export { freezeRule as iptFreezeRule, freezeRules as iptFreezeRules } from './rule-cache';
 export { saveTable as iptablesSave, saveRule as iptablesSaveRule, type SaveOptions as IptSaveOptions } from './save';
 export { parseIptablesSave, parseRuleArgs as parseIptablesRule, type ParsedTables as IptParsedTables } from './parse';
 export { encodeTable as encodeIptTable, decodeTable as decodeIptTable } from './blob';

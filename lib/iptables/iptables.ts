@@ -8,10 +8,11 @@ import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
-import { decodeTable, encodeValidTable, orderChains } from './blob';
+import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
 import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
+import { ruleCaches, type Slab } from './rule-cache';
 import type { CommitResult, IptFamily, IptTable } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
@@ -46,6 +47,17 @@ export interface UpdateOptions {
 
 const ENOPROTOOPT = constants.errno.ENOPROTOOPT;
 
+interface Home {
+  slab: Slab;
+  blob: Buffer;
+}
+
+/** Makes the cached entries in a home stale and gives its blob back to the arena. */
+function retire(h: Home): void {
+  h.slab.buf = null;
+  releaseBlob(h.blob);
+}
+
 /** The kernel has no x_tables for the family (module not loaded): say what to do. */
 function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
   return p.catch((e: unknown) => {
@@ -70,6 +82,8 @@ export class Iptables extends KernelHandle {
   readonly family: IptFamily;
   readonly engine: IptEngine;
   readonly #lock: ReturnType<typeof resolveXtablesLock>;
+  /** Per table, the last committed blob that holds cached entries of frozen rules (rule-cache.ts). */
+  readonly #homes = new Map<string, Home>();
 
   private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily, lock: ReturnType<typeof resolveXtablesLock>) {
     super(h, opts.netns);
@@ -131,7 +145,7 @@ export class Iptables extends KernelHandle {
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
     // Validated and encoded in one walk (it throws what validateTable throws); valid_hooks is patched
     // in below once known. (A throw before the replace leaves the blob to the garbage collector.)
-    const enc = encodeValidTable(table, 0, takeBlob);
+    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family]);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
@@ -150,7 +164,25 @@ export class Iptables extends KernelHandle {
         hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
       },
       (h) => replace(h, this.v6, table.name, enc.blob, expect, counters, this.#lock),
-    ).finally(() => releaseBlob(enc.blob))));
+    ).finally(() => this.#settled(table.name, enc))));
+  }
+
+  /**
+   * A commit's blob once the kernel is done with it: back to the arena, or, when cached entries of
+   * frozen rules now live in it, kept as this table's home until the next commit of the table has
+   * copied them (rule-cache.ts); the home it replaces is given back then.
+   */
+  #settled(name: string, enc: EncodedTable): void {
+    if (!enc.slab) return releaseBlob(enc.blob);
+    const old = this.#homes.get(name);
+    this.#homes.set(name, { slab: enc.slab, blob: enc.blob });
+    if (old) retire(old);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    for (const h of this.#homes.values()) retire(h);
+    this.#homes.clear();
   }
 
   /**

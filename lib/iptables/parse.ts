@@ -236,6 +236,10 @@ export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): Par
       if (tokens[0] !== '-A' && tokens[0] !== '--append') throw new ParseProblem(`only -A rules are supported, not "${tokens[0]}"`);
       const { chain, rule } = parseRuleArgs(tokens, family);
       if (cnt) rule.counters = cnt;
+      // A jump names its chain with the declared name's own string: comparing them (the encoder
+      // checks jumps by name) is then a pointer comparison.
+      const t = rule.target;
+      if (t && (t.type === 'jump' || t.type === 'goto')) t.chain = byName.get(t.chain)?.name ?? t.chain;
       const c = byName.get(chain);
       if (!c) throw new ParseProblem(`rule for undeclared chain ${chain}`);
       c.rules.push(rule);

@@ -6,9 +6,10 @@ import { ValidationError, ValidationErrors } from '../errors';
 import { parseCidr, parseCidr4Into } from './addr';
 import { validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
-import { isHook, TABLE_HOOKS, VERDICT } from './layout';
+import { duplicateUserNames } from './chain-order';
+import { HOOKS, isHook, TABLE_HOOKS, VERDICT } from './layout';
 import { protoNumber } from './proto';
-import type { IptFamily, IptRule, IptTable } from './types';
+import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
 const CHAIN_NAME = /^[^\s!]{1,28}$/;
 
@@ -25,6 +26,34 @@ function chainNameOk(s: string): boolean {
 }
 
 export type Add = (field: string, problem: string, value?: unknown) => void;
+
+/**
+ * Chain name -> index in the table's chains, built on first use: a commit whose rules all come
+ * from the rule cache (rule-cache.ts) finds its jumps without it, and 10^5 names cost ~50 ms.
+ */
+export class ChainIndex {
+  #map: Map<string, number> | undefined;
+  constructor(private readonly chains: readonly IptChain[]) {}
+
+  get(name: string): number | undefined {
+    return (this.#map ??= this.#build()).get(name);
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  #build(): Map<string, number> {
+    const m = new Map<string, number>();
+    const chains = this.chains;
+    // (With a duplicate, the last one's index: no table with a duplicate is encoded.)
+    for (let i = 0; i < chains.length; i++) {
+      const c = chains[i];
+      if (c && typeof c.name === 'string') m.set(c.name, i);
+    }
+    return m;
+  }
+}
 
 export function validateTable(t: IptTable): void {
   const errs: ValidationError[] = [];
@@ -44,42 +73,91 @@ export function validateTable(t: IptTable): void {
  * The table and chain checks of validateTable (rules aside): the chain names with their index in
  * `t.chains`, or undefined when `chains` is not even an array.
  */
-export function validateChains(t: IptTable, add: Add): Map<string, number> | undefined {
+export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
   if (t.family !== 'ipv4' && t.family !== 'ipv6') add('family', 'must be "ipv4" or "ipv6"', t.family);
   if (typeof t.name !== 'string' || !/^[a-z_0-9]{1,31}$/i.test(t.name)) add('name', 'must be a table name like "filter" or "nat"', t.name);
   if (!Array.isArray(t.chains)) {
     add('chains', 'must be an array');
     return undefined;
   }
-  const names = new Map<string, number>();
+  // Duplicates: user chains in strictly ascending order (a table read back or parsed, or ordered
+  // like the kernel's) cannot have one, so a set of names is made only once the order breaks.
+  let seen: { dups: Set<string> | undefined; names: Set<string> } | undefined;
+  let lastUser: string | undefined;
+  let hookBits = 0;
   const hooks = TABLE_HOOKS[t.name];
   const chains = t.chains;
   for (let i = 0; i < chains.length; i++) {
     const c = chains[i];
-    // Built only for a problem: this runs once per chain (10^5 chains in a big kube-proxy table).
-    const at = () => `chains[${i}]${typeof c?.name === 'string' ? ` (${c.name})` : ''}`;
     if (!c || typeof c.name !== 'string' || !chainNameOk(c.name) || c.name === 'ERROR') {
-      add(`${at()}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
+      add(`${chainField(i, c)}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
       continue;
     }
     const name = c.name;
-    const size = names.size;
-    names.set(name, i);
-    // (A duplicate's index is then the last one's: no table with a duplicate is encoded.)
-    if (names.size === size) add(`${at()}.name`, 'duplicate chain name', name);
     const hook = isHook(name);
-    const builtin = hooks ? hook && hooks.includes(name) : hook && c.policy !== undefined;
-    if (builtin && c.policy === undefined) add(`${at()}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
-    if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${at()}.policy`, 'must be ACCEPT or DROP', c.policy);
-    if (!builtin) {
-      if (c.policy !== undefined) add(`${at()}.policy`, `only built-in chains of table ${t.name} have a policy`);
-      if (name.charCodeAt(0) === 0x2d) add(`${at()}.name`, 'must not start with "-"', name);
-      if (name in VERDICT || hook) add(`${at()}.name`, 'is reserved', name);
+    let dup = false;
+    if (hook) {
+      const bit = 1 << HOOKS.indexOf(name as never);
+      dup = (hookBits & bit) !== 0;
+      hookBits |= bit;
+    } else if (!seen && (lastUser === undefined || lastUser < name)) lastUser = name;
+    else {
+      // Out of order: the names some other chain also has, found in the kernel's order (cached
+      // for this chains array: a controller's table is seldom in name order), then tracked.
+      if (!seen) {
+        const dups = allNamed(chains) ? duplicateUserNames(chains) : undefined;
+        seen = { dups, names: userNames(chains, i, dups) };
+      }
+      if (seen.dups === undefined || seen.dups.has(name)) {
+        dup = seen.names.has(name);
+        seen.names.add(name);
+      }
     }
-    if (!Array.isArray(c.rules)) add(`${at()}.rules`, 'must be an array');
+    if (dup) add(`${chainField(i, c)}.name`, 'duplicate chain name', name);
+    const builtin = hooks ? hook && hooks.includes(name) : hook && c.policy !== undefined;
+    if (builtin && c.policy === undefined) add(`${chainField(i, c)}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
+    if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${chainField(i, c)}.policy`, 'must be ACCEPT or DROP', c.policy);
+    if (!builtin) {
+      if (c.policy !== undefined) add(`${chainField(i, c)}.policy`, `only built-in chains of table ${t.name} have a policy`);
+      if (name.charCodeAt(0) === 0x2d) add(`${chainField(i, c)}.name`, 'must not start with "-"', name);
+      if (isVerdictName(name) || hook) add(`${chainField(i, c)}.name`, 'is reserved', name);
+    }
+    if (!Array.isArray(c.rules)) add(`${chainField(i, c)}.rules`, 'must be an array');
   }
-  if (hooks) for (const h of hooks) if (!names.has(h)) add('chains', `table ${t.name} needs its built-in chain ${h}`);
-  return names;
+  if (hooks) for (const h of hooks) if (!(hookBits & (1 << HOOKS.indexOf(h as never)))) add('chains', `table ${t.name} needs its built-in chain ${h}`);
+  return new ChainIndex(chains);
+}
+
+/** A chain's field name, built only for a problem (10^5 chains in a big kube-proxy table). */
+function chainField(i: number, c: IptChain | undefined): string {
+  return `chains[${i}]${typeof c?.name === 'string' ? ` (${c.name})` : ''}`;
+}
+
+/**
+ * `name in VERDICT` without the `in`: a chain name read from text is not an internalized string,
+ * and `in` looks every one up in V8's string table (~40% of validateChains for 10^5 chains).
+ */
+function isVerdictName(name: string): boolean {
+  return name === 'DROP' || name === 'ACCEPT' || name === 'QUEUE' || name === 'RETURN';
+}
+
+/** The valid user chain names before index `end` (once the ascending order breaks): all, or only those in `only`. */
+function userNames(chains: readonly IptChain[], end: number, only?: Set<string>): Set<string> {
+  const s = new Set<string>();
+  if (only?.size === 0) return s;
+  for (let i = 0; i < end; i++) {
+    const c = chains[i];
+    if (c && typeof c.name === 'string' && (!only || only.has(c.name)) && chainNameOk(c.name) && c.name !== 'ERROR' && !isHook(c.name)) s.add(c.name);
+  }
+  return s;
+}
+
+function allNamed(chains: readonly IptChain[]): boolean {
+  for (let i = 0; i < chains.length; i++) {
+    const c = chains[i];
+    if (!c || typeof c !== 'object' || typeof c.name !== 'string') return false;
+  }
+  return true;
 }
 
 const ruleAt = (chain: string, ruleNo: number) => `chain ${chain} rule ${ruleNo}`;

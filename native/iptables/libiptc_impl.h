@@ -227,6 +227,11 @@ ReplaceResult CommitWith(LibiptcRequest& req) {
   ReplaceResult out;
   out.numEntries = reinterpret_cast<const typename Api::Replace*>(req.blob)->num_entries;
   out.digest = DigestEntries(req.v6, req.blob + sizeof(typename Api::Replace), req.blobLength - sizeof(typename Api::Replace));
+  // The plan patches entries (verdict names, counters) in place, so it works on a copy: the blob
+  // may hold cached entries of frozen rules (lib/iptables/rule-cache.ts) that other commits copy
+  // from while this one runs, and that must stay exactly what the encoder wrote.
+  std::vector<uint8_t> own(req.blob, req.blob + req.blobLength);
+  req.blob = own.data();
   // Built before any lock: a malformed blob or a bad target name fails here, having touched nothing.
   Plan plan = MakePlan<Api>(req, std::string(Api::kPrefix) + "append_entry");
   XtablesLock xtLock(req.lock);

@@ -4,8 +4,11 @@
  * table as it was, and a reader never sees half a table: with each commit engine.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, Iptables, KernelError, ValidationError, type IptTable } from '../../lib';
-import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
+import {
+  iptAppendRule as appendRule, ConflictError, iptCreateChain as createChain, iptEmptyTable as emptyTable, iptFreezeRule as freezeRule, iptFreezeRules as freezeRules,
+  Iptables, iptablesSave, KernelError, parseIptablesSave, ValidationError, type IptRule, type IptTable,
+} from '../../lib';
+import { createNetns, kernelTestsSkipReason, kubeProxyIptablesText, type TestNetns } from '../../lib/testing';
 import { ENGINES, loadXtables, tool4, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
@@ -155,6 +158,41 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${
       expect(len).toBe(n);
       expect(ones === 0 || ones === n).toBe(true);
     }
+  });
+
+  it('frozen rules (a controller\'s sync loop): each recommit reuses their entries and the kernel holds exactly the model', async () => {
+    const [t] = parseIptablesSave(kubeProxyIptablesText(30, 3));
+    freezeRules(t!);
+    const same = async () => expect(await toolSave(ns, 'ipv4', 'nat')).toBe(iptablesSave(t!));
+    await ipt.commit(t!);
+    await same();
+    const counted = freezeRule({ counters: { packets: 7, bytes: 700 }, target: { type: 'RETURN' } } as IptRule);
+    for (let round = 0; round < 4; round++) {
+      // Some endpoints move (new frozen rules), a service chain is added and jumped to, one is dropped.
+      t!.chains.forEach((c) => {
+        c.rules = c.rules.map((r, i) => (r.target?.type === 'DNAT' && (i + round) % 5 === 0 ? freezeRule({ ...r, target: { ...r.target, port: 9000 + round } }) : r));
+      });
+      const name = `KUBE-SVC-ROUND${round}`;
+      t!.chains.push({ name, rules: [freezeRule({ target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } }), counted] });
+      t!.chains.find((c) => c.name === 'KUBE-SERVICES')!.rules.unshift(freezeRule({ destination: `10.97.0.${round}/32`, protocol: 'tcp', matches: [{ type: 'tcp', dport: 80 }], target: { type: 'jump', chain: name } } as IptRule));
+      if (round > 0) {
+        const old = `KUBE-SVC-ROUND${round - 1}`;
+        const svc = t!.chains.find((c) => c.name === 'KUBE-SERVICES')!;
+        svc.rules = svc.rules.filter((r) => !(r.target?.type === 'jump' && r.target.chain === old));
+        t!.chains = t!.chains.filter((c) => c.name !== old);
+      }
+      counted.counters!.packets = 7 + round; // a frozen rule's counters object stays writable
+      await ipt.commit(t!);
+      await same();
+      expect(await toolSave(ns, 'ipv4', 'nat', true)).toContain(`[${7 + round}:700] -A KUBE-SVC-ROUND${round} -j RETURN`);
+    }
+    // A commit the kernel refuses changes nothing, and the next one of the same frozen rules is right.
+    const bad = { ...t!, chains: t!.chains.map((c) => (c.name === 'KUBE-SERVICES' ? { ...c, rules: [...c.rules, { matches: [{ type: 'raw' as const, name: 'kernlbnosuch', revision: 0, data: Buffer.alloc(8) }] }] } : c)) };
+    await expect(ipt.commit(bad)).rejects.toBeInstanceOf(KernelError);
+    await same();
+    t!.chains.find((c) => c.name === 'KUBE-SERVICES')!.rules.reverse();
+    await ipt.commit(t!);
+    await same();
   });
 
   it('IPv6 tables commit and conflict the same way', async () => {

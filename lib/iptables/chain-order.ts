@@ -1,0 +1,73 @@
+/**
+ * The order chains take in the kernel: built-ins by hook, then user chains sorted by name (as
+ * libiptc sorts them). A controller commits the same chains array again and again, often not in
+ * that order (kube-proxy declares each service chain before its endpoint chains): sorting 10^5
+ * names costs ~40 ms a commit, so the last order of each array is kept and, when its length still
+ * matches, only checked (one comparison per chain). The check is also what proves that the user
+ * chains' names are all different.
+ */
+import { compareChainNames, HOOKS, isHook } from './layout';
+import type { IptChain } from './types';
+
+const orders = new WeakMap<readonly IptChain[], number[]>();
+
+const isBuiltin = (c: IptChain) => c.policy !== undefined && isHook(c.name);
+
+/** Indices into `chains` in the kernel's order. The array returned is shared: do not change it. */
+export function chainOrder(chains: readonly IptChain[]): number[] {
+  const last = orders.get(chains);
+  if (last !== undefined && last.length === chains.length && stillOrdered(chains, last)) return last;
+  const order = computeOrder(chains);
+  orders.set(chains, order);
+  return order;
+}
+
+/** Whether `order` (a permutation of the indices) still lists built-ins by hook, then user chains strictly ascending. */
+function stillOrdered(chains: readonly IptChain[], order: number[]): boolean {
+  let k = 0, hook = -1;
+  for (; k < order.length; k++) {
+    const c = chains[order[k]!]!;
+    if (!isBuiltin(c)) break;
+    const h = HOOKS.indexOf(c.name as never);
+    if (h <= hook) return false;
+    hook = h;
+  }
+  let prev: string | undefined;
+  for (; k < order.length; k++) {
+    const c = chains[order[k]!]!;
+    if (isBuiltin(c) || (prev !== undefined && !(compareChainNames(prev, c.name) < 0))) return false;
+    prev = c.name;
+  }
+  return true;
+}
+
+function computeOrder(chains: readonly IptChain[]): number[] {
+  const builtin: number[] = [], user: number[] = [];
+  let sorted = true;
+  for (let i = 0; i < chains.length; i++) {
+    const c = chains[i]!;
+    if (isBuiltin(c)) builtin.push(i);
+    else {
+      // A table read back or parsed from iptables-save is already in order: no sort then.
+      if (sorted && user.length && compareChainNames(chains[user[user.length - 1]!]!.name, c.name) > 0) sorted = false;
+      user.push(i);
+    }
+  }
+  builtin.sort((a, b) => HOOKS.indexOf(chains[a]!.name as never) - HOOKS.indexOf(chains[b]!.name as never));
+  if (!sorted) user.sort((a, b) => compareChainNames(chains[a]!.name, chains[b]!.name));
+  return builtin.concat(user);
+}
+
+/**
+ * Names that more than one user chain has, from the kernel's order (equal names are neighbours
+ * there). For validation: call only when every chain is an object with a string name.
+ */
+export function duplicateUserNames(chains: readonly IptChain[]): Set<string> {
+  const dups = new Set<string>();
+  const order = chainOrder(chains);
+  for (let k = 1; k < order.length; k++) {
+    const a = chains[order[k - 1]!]!, b = chains[order[k]!]!;
+    if (!isBuiltin(a) && !isBuiltin(b) && a.name === b.name) dups.add(a.name);
+  }
+  return dups;
+}

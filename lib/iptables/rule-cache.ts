@@ -1,0 +1,98 @@
+/**
+ * Encoded bytes of deep-frozen rules, reused by the next commit. A controller's sync loop commits
+ * nearly the same table again and again; a rule object that cannot change (Object.freeze, all the
+ * way down) encodes to the same entry every time, so its entry is copied from the blob last
+ * committed instead of being validated and encoded again. Only the standard verdict of a jump
+ * (and of a rule without a target, which continues at the next entry) depends on where things
+ * land, and it is patched in after the copy.
+ *
+ * The bytes live in the blob they were written to (a Slab), not in a copy: the commit keeps its
+ * blob as the handle's "home" for that table until the next commit of the table has copied what it
+ * needs, then gives it back to the arena. An entry whose slab was given back is stale (slab.buf is
+ * null) and the rule is simply encoded again. Counters are never cached: they are read from the
+ * rule at every commit (its `counters` object may change, the entry bytes carry none).
+ */
+import type { IptRule } from './types';
+
+/** One blob as a home for cached entries; `buf` becomes null when the blob is given back. */
+export interface Slab {
+  buf: Buffer | null;
+}
+
+export interface CachedEntry {
+  slab: Slab;
+  /** Entry offset in slab.buf, and its size. */
+  off: number;
+  size: number;
+  /** Offset in the entry of a standard target's verdict that must be patched (jump, goto, no target), else -1. */
+  verdictAt: number;
+  /** A jump's or goto's chain: its index in the table's chains when last encoded (checked by name before use). */
+  jumpTo: number;
+}
+
+export type RuleCache = WeakMap<IptRule, CachedEntry>;
+
+/** One cache per family (the same rule encodes differently in ip6t_entry). */
+export const ruleCaches = { ipv4: new WeakMap<IptRule, CachedEntry>(), ipv6: new WeakMap<IptRule, CachedEntry>() };
+
+/**
+ * freezeRule gives the rule a slot for its entries before freezing it: a property load instead of
+ * a WeakMap lookup (which was the largest cost of a commit of cached rules). Rules frozen some
+ * other way use the WeakMap. Not enumerable: spreads, JSON and equality checks do not see it.
+ */
+const SLOT = Symbol('kernlb.iptables.encoded');
+interface Slot {
+  v4: CachedEntry | undefined;
+  v6: CachedEntry | undefined;
+}
+type Slotted = IptRule & { [SLOT]?: Slot };
+
+export function cachedEntry(cache: RuleCache, v6: boolean, r: IptRule): CachedEntry | undefined {
+  const slot = (r as Slotted)[SLOT];
+  if (slot === undefined) return cache.get(r);
+  return v6 ? slot.v6 : slot.v4;
+}
+
+export function setCachedEntry(cache: RuleCache, v6: boolean, r: IptRule, e: CachedEntry): void {
+  const slot = (r as Slotted)[SLOT];
+  if (slot === undefined) cache.set(r, e);
+  else if (v6) slot.v6 = e;
+  else slot.v4 = e;
+}
+
+/**
+ * Whether `r` and everything reachable from it, counters aside, is frozen. Buffers (raw extensions)
+ * cannot be frozen, so a rule with one is never cached. Run once per rule that is not cached yet.
+ */
+export function isDeepFrozen(r: IptRule): boolean {
+  if (!Object.isFrozen(r)) return false;
+  for (const k in r) if (k !== 'counters' && !frozenValue((r as Record<string, unknown>)[k], 0)) return false;
+  return true;
+}
+
+function frozenValue(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth > 8 || ArrayBuffer.isView(v) || !Object.isFrozen(v)) return false;
+  for (const k in v) if (!frozenValue((v as Record<string, unknown>)[k], depth + 1)) return false;
+  return true;
+}
+
+/** Freezes a rule and everything in it (counters aside, which stay writable), so commits can reuse its encoding. */
+export function freezeRule<R extends IptRule>(r: R): Readonly<R> {
+  if (Object.isFrozen(r)) return r;
+  for (const k in r) if (k !== 'counters') freezeValue((r as Record<string, unknown>)[k]);
+  if (Object.isExtensible(r)) Object.defineProperty(r, SLOT, { value: { v4: undefined, v6: undefined } satisfies Slot });
+  return Object.freeze(r);
+}
+
+function freezeValue(v: unknown): void {
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || Object.isFrozen(v)) return;
+  for (const k in v) freezeValue((v as Record<string, unknown>)[k]);
+  Object.freeze(v);
+}
+
+/** freezeRule on every rule of a table, in place (chains and their rule arrays stay editable); returns the table. */
+export function freezeRules<T extends { chains: Array<{ rules: IptRule[] }> }>(t: T): T {
+  for (const c of t.chains) for (const r of c.rules) freezeRule(r);
+  return t;
+}

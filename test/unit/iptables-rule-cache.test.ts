@@ -1,0 +1,198 @@
+/**
+ * Commits of deep-frozen rules reuse their encoded entries (rule-cache.ts): whatever changes
+ * between commits, the bytes must be exactly what a fresh encode of the same table gives. And the
+ * kernel-order cache of chains (chain-order.ts) must never hide a reordering or a duplicate.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeValidTable } from '../../lib/iptables/blob';
+import { ruleCaches, type Slab } from '../../lib/iptables/rule-cache';
+import { chainOrder } from '../../lib/iptables/chain-order';
+import {
+  encodeIptTable as encodeTable, iptFreezeRule as freezeRule, iptFreezeRules as freezeRules, iptRenameChain as renameChain, iptZeroCounters as zeroCounters, parseIptablesSave,
+  ValidationError, ValidationErrors, validateIptTable as validateTable, type IptRule, type IptTable,
+} from '../../lib';
+import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, kubeProxyLayout, typedOnly } from './iptables-fixtures';
+
+const HOOKS: Record<string, number> = { filter: 0b01110, nat: 0b11011, raw: 0b01001, mangle: 0b11111 };
+
+/**
+ * What commit does with blobs: encode with the family's cache, keep the blob as the table's home
+ * until the next encode has copied from it, then give it back (here: overwrite it with garbage, so
+ * a stale entry that were still used would show).
+ */
+class Committer {
+  private home: { slab: Slab; blob: Buffer } | null = null;
+  hits = 0;
+
+  encode(t: IptTable): Buffer {
+    const enc = encodeValidTable(t, HOOKS[t.name]!, Buffer.alloc, ruleCaches[t.family]);
+    if (enc.slab) {
+      const old = this.home;
+      this.home = { slab: enc.slab, blob: enc.blob };
+      if (old) {
+        old.slab.buf = null;
+        old.blob.fill(0xa5);
+      }
+    }
+    // The same bytes as an encode that knows nothing of the cache, every time.
+    const fresh = encodeTable(t, HOOKS[t.name]!);
+    expect(enc.numEntries).toBe(fresh.numEntries);
+    expect(enc.blob.equals(fresh.blob)).toBe(true);
+    return enc.blob;
+  }
+}
+
+const kube = (n: number) => parseIptablesSave(kubeProxyLayout(n, 3))[0]!;
+const dnatRules = (t: IptTable) => t.chains.flatMap((c) => c.rules.map((r, i) => ({ c, i, r }))).filter((x) => x.r.target?.type === 'DNAT');
+
+describe('rule cache', () => {
+  it('re-encodes exactly after rules change, chains are added, renamed and removed', () => {
+    const t = freezeRules(kube(20));
+    const c = new Committer();
+    c.encode(t);
+    c.encode(t); // all from the cache
+    // Replace some rules (new frozen objects), insert a chain that shifts every offset after it.
+    for (const { c: ch, i, r } of dnatRules(t).filter((_, k) => k % 7 === 0)) {
+      ch.rules[i] = freezeRule({ ...r, target: { ...r.target!, port: 9999 } as IptRule['target'] });
+    }
+    t.chains.splice(5, 0, { name: 'KUBE-AAA-FIRST', rules: [freezeRule({ target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } })] });
+    c.encode(t);
+    // Some rules deleted, a chain emptied and removed (with the jumps to it).
+    const sep = t.chains.find((x) => x.name.startsWith('KUBE-SEP-'))!;
+    for (const ch of t.chains) ch.rules = ch.rules.filter((r) => !(r.target?.type === 'jump' && r.target.chain === sep.name));
+    t.chains.splice(t.chains.indexOf(sep), 1);
+    t.chains.find((x) => x.name === 'KUBE-SERVICES')!.rules.splice(1, 2);
+    c.encode(t);
+  });
+
+  it('renameChain and zeroCounters work on frozen rules (replacing them), and a renamed chain is found by name', () => {
+    const t = freezeRules(kube(5));
+    const c = new Committer();
+    c.encode(t);
+    const svc = t.chains.find((x) => x.name.startsWith('KUBE-SVC-'))!;
+    const jumper = t.chains.find((x) => x.name === 'KUBE-SERVICES')!.rules.find((r) => r.target?.type === 'jump' && r.target.chain === svc.name)!;
+    renameChain(t, svc.name, 'KUBE-SVC-NEW');
+    expect(svc.name).toBe('KUBE-SVC-NEW');
+    const now = t.chains.find((x) => x.name === 'KUBE-SERVICES')!.rules.find((r) => r.target?.type === 'jump' && r.target.chain === 'KUBE-SVC-NEW')!;
+    expect(now).not.toBe(jumper);
+    expect(Object.isFrozen(now)).toBe(true);
+    c.encode(t);
+    const counted = freezeRule({ counters: Object.freeze({ packets: 3, bytes: 4 }), target: { type: 'RETURN' } } as IptRule);
+    const live = freezeRule({ counters: { packets: 3, bytes: 4 }, target: { type: 'RETURN' } } as IptRule);
+    svc.rules.push(counted, live);
+    zeroCounters(t);
+    expect(svc.rules.at(-2)!.counters).toBeUndefined();
+    expect(Object.isFrozen(svc.rules.at(-2))).toBe(true);
+    expect(svc.rules.at(-1)).toBe(live);
+    expect(live.counters).toEqual({ packets: 0, bytes: 0 });
+    c.encode(t);
+    // Chains moved around (same names): cached jumps re-resolve by name.
+    t.chains.reverse();
+    c.encode(t);
+    t.chains.splice(4, 1);
+    expect(() => encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4)).toThrow(ValidationError); // its jump now goes nowhere
+  });
+
+  it('a rule that is frozen only on top is encoded afresh each time (a change inside it shows)', () => {
+    const t = kube(3);
+    const c = new Committer();
+    const r = t.chains.flatMap((x) => x.rules).find((x) => x.target?.type === 'DNAT')!;
+    Object.freeze(r); // the target object inside stays mutable
+    c.encode(t);
+    (r.target as { port: number }).port = 1234;
+    const blob = c.encode(t);
+    expect(blob.includes(Buffer.from([0x04, 0xd2]))).toBe(true); // 1234, big-endian, in the range
+  });
+
+  it('rules frozen with Object.freeze all the way down use the WeakMap; a rule twice in a table; counters stay live', () => {
+    const t = kube(4);
+    const deep = (v: unknown): void => {
+      if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+        for (const x of Object.values(v)) deep(x);
+        Object.freeze(v);
+      }
+    };
+    for (const ch of t.chains) for (const r of ch.rules) if (!r.counters) deep(r);
+    const shared = freezeRule({ protocol: 'tcp', matches: [{ type: 'tcp', dport: 53 }], target: { type: 'jump', chain: 'KUBE-MARK-MASQ' } } as IptRule);
+    const ch = t.chains.find((x) => x.name === 'KUBE-SERVICES')!;
+    ch.rules.push(shared, shared);
+    const counted = freezeRule({ counters: { packets: 1, bytes: 2 }, target: { type: 'RETURN' } } as IptRule);
+    ch.rules.push(counted);
+    const c = new Committer();
+    c.encode(t);
+    expect(ruleCaches.ipv4.has(ch.rules[0]!)).toBe(true);
+    c.encode(t);
+    counted.counters!.packets = 5; // the counters object of a frozen rule stays writable
+    const enc = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4);
+    const fresh = encodeTable(t, HOOKS.nat!);
+    expect(enc.counters!.equals(fresh.counters!)).toBe(true);
+    expect(enc.blob.equals(fresh.blob)).toBe(true);
+  });
+
+  it('IPv4 and IPv6 entries of one frozen rule are kept apart; raw extensions are never cached', () => {
+    const rule = freezeRule({ protocol: 'tcp', matches: [{ type: 'tcp', dport: 80 }, { type: 'comment', comment: 'both' }], target: { type: 'ACCEPT' } } as IptRule);
+    const raw = freezeRule({ matches: [{ type: 'raw', name: 'length', revision: 1, data: Buffer.from('0000ffff00000000', 'hex') }] } as IptRule);
+    const c4 = new Committer(), c6 = new Committer();
+    for (let i = 0; i < 2; i++) {
+      const t4 = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n')[0]!;
+      const t6 = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n', 'ipv6')[0]!;
+      t4.chains[0]!.rules.push(rule, raw);
+      t6.chains[0]!.rules.push(rule);
+      c4.encode(t4);
+      c6.encode(t6);
+    }
+    expect(ruleCaches.ipv4.has(raw)).toBe(false);
+  });
+
+  it('every typed extension, IPv4 and IPv6, encodes the same from the cache', () => {
+    for (const [text, family] of [[typedOnly(ALL_IPV4), 'ipv4'], [typedOnly(ALL_IPV6), 'ipv6'], [KUBE_PROXY, 'ipv4']] as const) {
+      for (const t of parseIptablesSave(text, family)) {
+        freezeRules(t);
+        const c = new Committer();
+        c.encode(t);
+        c.encode(t);
+      }
+    }
+  });
+});
+
+describe('chain order cache', () => {
+  it('follows renames and moves, and finds duplicates out of name order', () => {
+    const t = kube(3);
+    const before = [...chainOrder(t.chains)];
+    expect(chainOrder(t.chains)).toEqual(before);
+    const user = t.chains.filter((c) => c.policy === undefined);
+    renameChain(t, user[0]!.name, 'ZZZ-LAST');
+    const after = chainOrder(t.chains).map((i) => t.chains[i]!.name);
+    expect(after[after.length - 1]).toBe('ZZZ-LAST');
+    expect(encodeValidTable(t, HOOKS.nat!).blob.equals(encodeTable(t, HOOKS.nat!).blob)).toBe(true);
+    // A duplicate of a chain declared earlier, in a table that is not in name order.
+    t.chains.push({ name: user[3]!.name, rules: [] });
+    let err: unknown;
+    try {
+      validateTable(t);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(`chains[${t.chains.length - 1}] (${user[3]!.name}).name`);
+    expect((err as ValidationError).problem).toBe('duplicate chain name');
+    expect(() => encodeValidTable(t, HOOKS.nat!)).toThrow(/duplicate chain name/);
+  });
+
+  it('reports every duplicate, three of a name included, in order or not', () => {
+    for (const names of [['B', 'A', 'B', 'C', 'B'], ['A', 'A', 'B', 'A'], ['C', 'B', 'A', 'C']]) {
+      const t = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n')[0]!;
+      for (const n of names) t.chains.push({ name: n, rules: [] });
+      const expected = names.flatMap((n, i) => (names.indexOf(n) < i ? [`chains[${i + 3}] (${n}).name: duplicate chain name`] : []));
+      let got: string[] = [];
+      try {
+        validateTable(t);
+      } catch (e) {
+        const list = e instanceof ValidationErrors ? e.errors : [e as ValidationError];
+        got = list.map((x) => `${x.field}: ${x.problem}`);
+      }
+      expect(got).toEqual(expected);
+    }
+  });
+});
