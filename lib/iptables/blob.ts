@@ -14,7 +14,9 @@ import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
 import { chainOrder } from './chain-order';
 import { ChainIndex, validateChains, validateRule, validateTable, type Add } from './validate';
-import { cachedEntry, isDeepFrozen, setCachedEntry, type CachedEntry, type RuleCache, type Slab } from './rule-cache';
+import {
+  cachedChain, cachedEntry, isDeepFrozen, sameRules, setCachedChain, setCachedEntry, type CachedChain, type CachedEntry, type ChainCache, type RuleCache, type Slab,
+} from './rule-cache';
 
 const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
 
@@ -150,7 +152,7 @@ function writeCounters(b: Buffer, off: number, c: { packets: number; bytes: numb
 
 /** Builds the ipt_replace for a validated table; `alloc` gives the zero-filled buffer (default Buffer.alloc). */
 export function encodeTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
-  return encodeCore(table, validHooks, alloc, new ChainIndex(table.chains), null, null)!;
+  return encodeCore(table, validHooks, alloc, new ChainIndex(table.chains), null, null, null)!;
 }
 
 /**
@@ -160,13 +162,14 @@ export function encodeTable(table: IptTable, validHooks: number, alloc: (size: n
  */
 export function encodeValidTable(
   table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc, cache: RuleCache | null = null,
+  chainCache: ChainCache | null = null,
 ): EncodedTable {
   let bad = false;
   const add: Add = () => {
     bad = true;
   };
   const index = validateChains(table, add);
-  const enc = index && !bad ? encodeCore(table, validHooks, alloc, index, add, cache) : null;
+  const enc = index && !bad ? encodeCore(table, validHooks, alloc, index, add, cache, chainCache) : null;
   if (enc) return enc;
   validateTable(table); // throws: something above was invalid
   return encodeTable(table, validHooks, alloc); // (not reached while both agree)
@@ -182,7 +185,7 @@ export function encodeValidTable(
  */
 function encodeCore(
   table: IptTable, validHooks: number, alloc: (size: number) => Buffer, index: ChainIndex, check: Add | null,
-  cache: RuleCache | null,
+  cache: RuleCache | null, chainCache: ChainCache | null,
 ): EncodedTable | null {
   const family = table.family;
   const v6 = family === 'ipv6';
@@ -203,6 +206,8 @@ function encodeCore(
   const jumpTo = new Int32Array(ruleCount);
   // With a cache: per rule its cached entry (a hit), or 1 for a frozen rule to cache once written.
   const hits: Array<CachedEntry | 0 | 1> | null = cache ? new Array<CachedEntry | 0 | 1>(ruleCount).fill(0) : null;
+  // With a chain cache: per chain (kernel order) its cached copy, when it is unchanged.
+  const chainHits: Array<CachedChain | undefined> | null = chainCache !== null && hits !== null ? new Array<CachedChain | undefined>(chains.length) : null;
   let off = 0, numEntries = 0, si = 0, bad = false;
   const flag: Add = () => {
     bad = true;
@@ -210,12 +215,23 @@ function encodeCore(
   for (let ci = 0; ci < chains.length; ci++) {
     const c = chains[ci]!;
     const builtin = c.policy !== undefined;
+    const rules = c.rules;
+    if (chainHits !== null) {
+      const cc = cachedChain(chainCache!, v6, c);
+      if (cc !== undefined && cc.slab.buf !== null && cc.name === c.name && cc.policy === c.policy && sameRules(cc, rules) && jumpsStill(cc, table.chains, jumps)) {
+        chainHits[ci] = cc;
+        startOf[order[ci]!] = builtin ? off : off + headSize;
+        off += cc.size;
+        numEntries += rules.length + (builtin ? 1 : 2);
+        si += rules.length;
+        continue;
+      }
+    }
     if (!builtin) {
       off += headSize;
       numEntries++;
     }
     startOf[order[ci]!] = off;
-    const rules = c.rules;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
       if (hits !== null) {
@@ -284,14 +300,39 @@ function encodeCore(
   const slab: Slab | null = hits !== null ? { buf: b } : null;
   let slabUsed = false;
 
-  for (const c of chains) {
+  for (let ci = 0; ci < chains.length; ci++) {
+    const c = chains[ci]!;
     const builtin = c.policy !== undefined;
+    const start = off;
+    const rules = c.rules;
+    if (chainHits !== null) {
+      const cc = chainHits[ci];
+      if (cc !== undefined) {
+        // An unchanged chain: one copy, head to tail.
+        const n = rules.length;
+        if (builtin) {
+          blob.writeUInt32LE(start, 44 + HOOKS.indexOf(c.name as never) * 4);
+          blob.writeUInt32LE(start + cc.size - tailSize, 64 + HOOKS.indexOf(c.name as never) * 4);
+        }
+        counters = copyChain(b, cc, start, startOf, counters, numEntries, builtin ? idx : idx + 1, rules);
+        if (builtin) counters = addCounters(counters, numEntries, idx + n, c.counters);
+        cc.slab = slab!;
+        cc.off = start;
+        slabUsed = true;
+        idx += n + (builtin ? 1 : 2);
+        si += n;
+        off += cc.size;
+        continue;
+      }
+    }
+    // A chain written here is cached whole (chain cache) when every rule in it is deep-frozen.
+    let whole = chainHits !== null;
+    const rec = whole ? newChainScratch() : null;
     if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
     else {
       off += writeError(b, off, L, c.name);
       idx++;
     }
-    const rules = c.rules;
     for (let ri = 0; ri < rules.length; ri++) {
       const r = rules[ri]!;
       const e = off;
@@ -305,6 +346,11 @@ function encodeCore(
           h.slab = slab!;
           h.off = e;
           slabUsed = true;
+          if (rec !== null) {
+            const t = r.target as { chain?: string } | undefined;
+            if (h.verdictAt >= 0) rec.add(e - start + h.verdictAt, t ? jumpTo[si]! : -1 - (next - start), t?.chain);
+            if (r.counters) rec.counted.push(ri);
+          }
           if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
           off = next;
           idx++;
@@ -337,7 +383,11 @@ function encodeCore(
         const patch = !t || t.type === 'jump' || t.type === 'goto';
         setCachedEntry(cache!, v6, r, { slab: slab!, off: e, size: next - e, verdictAt: patch ? targetAt - e + EXT_HEADER : -1, jumpTo: t && patch ? jumpTo[si]! : -1 });
         slabUsed = true;
-      }
+        if (rec !== null) {
+          if (patch) rec.add(targetAt - start + EXT_HEADER, t ? jumpTo[si]! : -1 - (next - start), t ? (t as { chain: string }).chain : undefined);
+          if (r.counters) rec.counted.push(ri);
+        }
+      } else whole = false;
       if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
       off = next;
       idx++;
@@ -353,9 +403,70 @@ function encodeCore(
     putU16LE(b, off + L.nextOffset, tailSize);
     off += tailSize;
     idx++;
+    if (whole) {
+      setCachedChain(chainCache!, v6, c, rec!.done(slab!, start, off - start, c, rules));
+      slabUsed = true;
+    }
   }
   writeError(b, off, L, 'ERROR');
   return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : null };
+}
+
+/** Pass 1's check of an unchanged chain's jumps: each still names a chain, whose index is refreshed. */
+function jumpsStill(cc: CachedChain, chains: IptChain[], jumps: JumpIndex): boolean {
+  const to = cc.patchTo, names = cc.patchName;
+  for (let k = 0; k < to.length; k++) {
+    const j = to[k]!;
+    if (j < 0) continue;
+    const at = chains[j];
+    if (at !== undefined && at.name === names[k]) continue;
+    const found = jumps.get(names[k]!);
+    if (found === undefined) return false; // (the rule path then finds the bad jump)
+    to[k] = found;
+  }
+  return true;
+}
+
+/** Pass 2's copy of an unchanged chain to `start`: its bytes, its verdicts patched, its rules' counters. */
+function copyChain(
+  b: Buffer, cc: CachedChain, start: number, startOf: Uint32Array, counters: Buffer | null, numEntries: number, first: number, rules: IptRule[],
+): Buffer | null {
+  b.set(cc.slab.buf!.subarray(cc.off, cc.off + cc.size), start);
+  const at = cc.patchAt, to = cc.patchTo;
+  for (let k = 0; k < at.length; k++) {
+    const j = to[k]!;
+    putU32LE(b, start + at[k]!, j >= 0 ? startOf[j]! : start - 1 - j);
+  }
+  const counted = cc.counted;
+  for (let k = 0; k < counted.length; k++) counters = addCounters(counters, numEntries, first + counted[k]!, rules[counted[k]!]!.counters);
+  return counters;
+}
+
+/** What pass 2 gathers while it writes a chain that may be cached whole (one reused scratch). */
+class ChainScratch {
+  readonly at: number[] = [];
+  readonly to: number[] = [];
+  readonly names: Array<string | undefined> = [];
+  readonly counted: number[] = [];
+
+  add(at: number, to: number, name: string | undefined): void {
+    this.at.push(at);
+    this.to.push(to);
+    this.names.push(name);
+  }
+
+  done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[]): CachedChain {
+    return {
+      slab, off, size, name: c.name, policy: c.policy, rules: rules.slice(),
+      patchAt: Int32Array.from(this.at), patchTo: Int32Array.from(this.to), patchName: this.names.slice(), counted: Int32Array.from(this.counted),
+    };
+  }
+}
+const chainScratch = new ChainScratch();
+function newChainScratch(): ChainScratch {
+  const s = chainScratch;
+  s.at.length = s.to.length = s.names.length = s.counted.length = 0;
+  return s;
 }
 
 // Top-level (not closures over the encoder's locals): a closure that assigns `off` would make it a

@@ -9,17 +9,50 @@
 import { compareChainNames, HOOKS, isHook } from './layout';
 import type { IptChain } from './types';
 
-const orders = new WeakMap<readonly IptChain[], number[]>();
+interface Order {
+  order: number[];
+  /** The chain objects in that order and their names then: while all are the same, so is the order. */
+  objs: IptChain[];
+  names: string[];
+  builtin: Uint8Array;
+}
+const orders = new WeakMap<readonly IptChain[], Order>();
 
 const isBuiltin = (c: IptChain) => c.policy !== undefined && isHook(c.name);
 
 /** Indices into `chains` in the kernel's order. The array returned is shared: do not change it. */
 export function chainOrder(chains: readonly IptChain[]): number[] {
   const last = orders.get(chains);
-  if (last !== undefined && last.length === chains.length && stillOrdered(chains, last)) return last;
+  if (last !== undefined && last.order.length === chains.length && (unchanged(chains, last) || stillOrdered(chains, last.order))) {
+    if (last.objs.length === 0) remember(chains, last);
+    return last.order;
+  }
   const order = computeOrder(chains);
-  orders.set(chains, order);
+  const o: Order = { order, objs: [], names: [], builtin: new Uint8Array(order.length) };
+  remember(chains, o);
+  orders.set(chains, o);
   return order;
+}
+
+/** The same chain objects at the same places, with the same names and kinds: identity checks only. */
+function unchanged(chains: readonly IptChain[], o: Order): boolean {
+  const order = o.order, objs = o.objs, names = o.names, builtin = o.builtin;
+  if (objs.length !== order.length) return false;
+  for (let k = 0; k < order.length; k++) {
+    const c = chains[order[k]!];
+    if (c !== objs[k] || c.name !== names[k] || (builtin[k] === 1) !== isBuiltin(c)) {
+      objs.length = 0; // re-taken once the order is confirmed
+      return false;
+    }
+  }
+  return true;
+}
+
+function remember(chains: readonly IptChain[], o: Order): void {
+  const order = o.order;
+  o.objs = order.map((i) => chains[i]!);
+  o.names = o.objs.map((c) => c.name);
+  o.builtin = Uint8Array.from(o.objs, (c) => (isBuiltin(c) ? 1 : 0));
 }
 
 /** Whether `order` (a permutation of the indices) still lists built-ins by hook, then user chains strictly ascending. */

@@ -12,7 +12,7 @@ import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from '.
 import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
-import { ruleCaches, type Slab } from './rule-cache';
+import { chainCaches, ruleCaches, type Slab } from './rule-cache';
 import type { CommitResult, IptFamily, IptTable } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
@@ -145,7 +145,7 @@ export class Iptables extends KernelHandle {
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
     // Validated and encoded in one walk (it throws what validateTable throws); valid_hooks is patched
     // in below once known. (A throw before the replace leaves the blob to the garbage collector.)
-    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family]);
+    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family]);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);

@@ -12,7 +12,7 @@
  * null) and the rule is simply encoded again. Counters are never cached: they are read from the
  * rule at every commit (its `counters` object may change, the entry bytes carry none).
  */
-import type { IptRule } from './types';
+import type { IptChain, IptRule } from './types';
 
 /** One blob as a home for cached entries; `buf` becomes null when the blob is given back. */
 export interface Slab {
@@ -95,4 +95,73 @@ function freezeValue(v: unknown): void {
 export function freezeRules<T extends { chains: Array<{ rules: IptRule[] }> }>(t: T): T {
   for (const c of t.chains) for (const r of c.rules) freezeRule(r);
   return t;
+}
+
+/**
+ * A chain whose rules were all deep-frozen, as last written: while it keeps its name, policy and
+ * rule objects (compared by identity: no rule is even looked at), the whole chain, head to tail,
+ * is one copy, with its verdicts patched. Most chains of a controller's table are unchanged from
+ * one commit to the next; this turns their cost from per rule into per chain.
+ */
+export interface CachedChain {
+  slab: Slab;
+  /** Where the chain starts in slab.buf (a user chain's ERROR head, a built-in's first rule), and its size through its tail. */
+  off: number;
+  size: number;
+  name: string;
+  policy: string | undefined;
+  /** The rule objects, in order, when it was written. */
+  rules: IptRule[];
+  /**
+   * Verdicts to patch: offset from the chain start, and the index in the table's chains of the
+   * chain jumped to (checked by name, `patchName`, before use), or for a rule without a target
+   * -1 - (its next entry's offset from the chain start).
+   */
+  patchAt: Int32Array;
+  patchTo: Int32Array;
+  patchName: Array<string | undefined>;
+  /** Indices of rules with counters (read at every commit). */
+  counted: Int32Array;
+}
+
+export type ChainCache = WeakMap<IptChain, CachedChain>;
+
+export const chainCaches = { ipv4: new WeakMap<IptChain, CachedChain>(), ipv6: new WeakMap<IptChain, CachedChain>() };
+
+/**
+ * Like a frozen rule's, a chain's cached copy is kept on the chain itself once it has one (a
+ * property load instead of a WeakMap lookup, 10^5 times a commit): a symbol-keyed property that is
+ * not enumerable, so spreads, JSON, the CLI and equality checks do not see it. Chains that cannot
+ * take a property (frozen, sealed) use the WeakMap.
+ */
+const CHAIN_SLOT = Symbol('kernlb.iptables.encodedChain');
+interface ChainSlot {
+  v4: CachedChain | undefined;
+  v6: CachedChain | undefined;
+}
+type SlottedChain = IptChain & { [CHAIN_SLOT]?: ChainSlot };
+
+export function cachedChain(cache: ChainCache, v6: boolean, c: IptChain): CachedChain | undefined {
+  const slot = (c as SlottedChain)[CHAIN_SLOT];
+  if (slot === undefined) return cache.get(c);
+  return v6 ? slot.v6 : slot.v4;
+}
+
+export function setCachedChain(cache: ChainCache, v6: boolean, c: IptChain, cc: CachedChain): void {
+  let slot = (c as SlottedChain)[CHAIN_SLOT];
+  if (slot === undefined) {
+    if (!Object.isExtensible(c)) return void cache.set(c, cc);
+    slot = { v4: undefined, v6: undefined };
+    Object.defineProperty(c, CHAIN_SLOT, { value: slot });
+  }
+  if (v6) slot.v6 = cc;
+  else slot.v4 = cc;
+}
+
+/** Whether a chain still holds exactly the rule objects `cc` was written from. */
+export function sameRules(cc: CachedChain, rules: readonly IptRule[]): boolean {
+  const a = cc.rules;
+  if (a.length !== rules.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== rules[i]) return false;
+  return true;
 }

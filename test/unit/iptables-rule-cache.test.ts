@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeValidTable } from '../../lib/iptables/blob';
-import { ruleCaches, type Slab } from '../../lib/iptables/rule-cache';
+import { chainCaches, ruleCaches, type Slab } from '../../lib/iptables/rule-cache';
 import { chainOrder } from '../../lib/iptables/chain-order';
 import {
   encodeIptTable as encodeTable, iptFreezeRule as freezeRule, iptFreezeRules as freezeRules, iptRenameChain as renameChain, iptZeroCounters as zeroCounters, parseIptablesSave,
@@ -20,12 +20,14 @@ const HOOKS: Record<string, number> = { filter: 0b01110, nat: 0b11011, raw: 0b01
  * until the next encode has copied from it, then give it back (here: overwrite it with garbage, so
  * a stale entry that were still used would show).
  */
-class Committer {
+class BaseCommitter {
   private home: { slab: Slab; blob: Buffer } | null = null;
-  hits = 0;
+
+  /** `chains`: with the chain cache too (as commit), or the rule cache alone. */
+  constructor(private readonly chains = true) {}
 
   encode(t: IptTable): Buffer {
-    const enc = encodeValidTable(t, HOOKS[t.name]!, Buffer.alloc, ruleCaches[t.family]);
+    const enc = encodeValidTable(t, HOOKS[t.name]!, Buffer.alloc, ruleCaches[t.family], this.chains ? chainCaches[t.family] : null);
     if (enc.slab) {
       const old = this.home;
       this.home = { slab: enc.slab, blob: enc.blob };
@@ -38,6 +40,7 @@ class Committer {
     const fresh = encodeTable(t, HOOKS[t.name]!);
     expect(enc.numEntries).toBe(fresh.numEntries);
     expect(enc.blob.equals(fresh.blob)).toBe(true);
+    expect(enc.counters?.toString('hex')).toBe(fresh.counters?.toString('hex'));
     return enc.blob;
   }
 }
@@ -45,7 +48,13 @@ class Committer {
 const kube = (n: number) => parseIptablesSave(kubeProxyLayout(n, 3))[0]!;
 const dnatRules = (t: IptTable) => t.chains.flatMap((c) => c.rules.map((r, i) => ({ c, i, r }))).filter((x) => x.r.target?.type === 'DNAT');
 
-describe('rule cache', () => {
+describe.each([true, false])('rule cache (chain cache too: %s)', (withChains) => {
+  class Committer extends BaseCommitter {
+    constructor() {
+      super(withChains);
+    }
+  }
+
   it('re-encodes exactly after rules change, chains are added, renamed and removed', () => {
     const t = freezeRules(kube(20));
     const c = new Committer();
@@ -153,6 +162,65 @@ describe('rule cache', () => {
         c.encode(t);
       }
     }
+  });
+});
+
+describe('chain cache', () => {
+  const Committer = BaseCommitter;
+
+  it('rewrites a chain renamed, re-policied, reordered or with a rule swapped; patches fall-through rules and jumps that moved', () => {
+    const t = freezeRules(kube(10));
+    const sep = t.chains.find((x) => x.name.startsWith('KUBE-SEP-'))!;
+    sep.rules.splice(1, 0, freezeRule({ matches: [{ type: 'comment', comment: 'counts only' }] } as IptRule)); // no target: falls through
+    const c = new Committer();
+    c.encode(t);
+    c.encode(t);
+    expect(chainCaches.ipv4.has(sep) || Object.getOwnPropertySymbols(sep).length === 1).toBe(true);
+    expect(Object.keys(sep)).toEqual(['name', 'rules']); // the chain's slot is not enumerable
+    t.chains.splice(3, 0, { name: 'KUBE-AAA', rules: [freezeRule({ target: { type: 'jump', chain: sep.name } })] }); // everything after moves
+    c.encode(t);
+    sep.name = 'KUBE-SEP-RENAMED';
+    for (const ch of t.chains) ch.rules = ch.rules.map((r) => (r.target?.type === 'jump' && r.target.chain.startsWith('KUBE-SEP-') && !t.chains.some((x) => x.name === (r.target as { chain: string }).chain) ? freezeRule({ ...r, target: { type: 'jump', chain: 'KUBE-SEP-RENAMED' } }) : r));
+    c.encode(t);
+    t.chains.find((x) => x.name === 'PREROUTING')!.policy = 'DROP';
+    c.encode(t);
+    sep.rules.reverse();
+    c.encode(t);
+    sep.rules[0] = freezeRule({ target: { type: 'RETURN' } });
+    c.encode(t);
+    t.chains.reverse(); // chain indices (jump targets) all change, the kernel order does not
+    c.encode(t);
+  });
+
+  it('counters of rules in a copied chain and of built-in policies are read at each encode', () => {
+    const t = freezeRules(kube(3));
+    const counted = freezeRule({ counters: { packets: 1, bytes: 10 }, target: { type: 'RETURN' } } as IptRule);
+    t.chains.find((x) => x.name === 'KUBE-POSTROUTING')!.rules.push(counted);
+    const c = new Committer();
+    c.encode(t);
+    for (let i = 2; i < 5; i++) {
+      counted.counters!.packets = i;
+      t.chains[0]!.counters = { packets: i * 100, bytes: 1 };
+      c.encode(t); // (compares the counters too)
+      const enc = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4);
+      expect(enc.counters!.equals(encodeTable(t, HOOKS.nat!).counters!)).toBe(true);
+    }
+  });
+
+  it('a chain with a rule that is not deep-frozen is never copied whole; a frozen chain object uses the WeakMap', () => {
+    const t = freezeRules(kube(3));
+    const svc = t.chains.find((x) => x.name.startsWith('KUBE-SVC-'))!;
+    const loose: IptRule = { protocol: 'tcp', matches: [{ type: 'tcp', dport: 1 }], target: { type: 'ACCEPT' } };
+    svc.rules.push(loose);
+    const c = new Committer();
+    c.encode(t);
+    (loose.matches![0] as { dport: number }).dport = 2;
+    c.encode(t);
+    const frozenChain = Object.freeze({ name: 'KUBE-ZZZ', rules: Object.freeze([freezeRule({ target: { type: 'RETURN' } })]) as IptRule[] });
+    t.chains.push(frozenChain);
+    c.encode(t);
+    expect(chainCaches.ipv4.has(frozenChain)).toBe(true);
+    c.encode(t);
   });
 });
 
