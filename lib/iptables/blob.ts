@@ -12,7 +12,7 @@ import {
 } from './layout';
 import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
-import { chainOrder } from './chain-order';
+import { chainOrder, orderStamp } from './chain-order';
 import { ChainIndex, validateChains, validateRule, validateTable, type Add } from './validate';
 import {
   cachedChain, cachedEntry, isDeepFrozen, sameRules, setCachedChain, setCachedEntry, type CachedChain, type CachedEntry, type ChainCache, type RuleCache, type Slab,
@@ -191,6 +191,7 @@ function encodeCore(
   const v6 = family === 'ipv6';
   const L = layoutOf(family);
   const order = chainOrder(table.chains);
+  const stamp = orderStamp(table.chains);
   const chains = order.map((i) => table.chains[i]!);
   const jumps = new JumpIndex(table.chains, index);
   const headSize = L.size + ERROR_TARGET_SIZE;
@@ -218,7 +219,11 @@ function encodeCore(
     const rules = c.rules;
     if (chainHits !== null) {
       const cc = cachedChain(chainCache!, v6, c);
-      if (cc !== undefined && cc.slab.buf !== null && cc.name === c.name && cc.policy === c.policy && sameRules(cc, rules) && jumpsStill(cc, table.chains, jumps)) {
+      if (
+        cc !== undefined && cc.slab.buf !== null && cc.name === c.name && cc.policy === c.policy && sameRules(cc, rules) &&
+        (cc.stamp === stamp || jumpsStill(cc, table.chains, jumps))
+      ) {
+        cc.stamp = stamp;
         chainHits[ci] = cc;
         startOf[order[ci]!] = builtin ? off : off + headSize;
         off += cc.size;
@@ -404,7 +409,7 @@ function encodeCore(
     off += tailSize;
     idx++;
     if (whole) {
-      setCachedChain(chainCache!, v6, c, rec!.done(slab!, start, off - start, c, rules));
+      setCachedChain(chainCache!, v6, c, rec!.done(slab!, start, off - start, c, rules, stamp));
       slabUsed = true;
     }
   }
@@ -455,10 +460,10 @@ class ChainScratch {
     this.names.push(name);
   }
 
-  done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[]): CachedChain {
+  done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[], stamp: number): CachedChain {
     return {
       slab, off, size, name: c.name, policy: c.policy, rules: rules.slice(),
-      patchAt: Int32Array.from(this.at), patchTo: Int32Array.from(this.to), patchName: this.names.slice(), counted: Int32Array.from(this.counted),
+      patchAt: Int32Array.from(this.at), patchTo: Int32Array.from(this.to), patchName: this.names.slice(), counted: Int32Array.from(this.counted), stamp,
     };
   }
 }

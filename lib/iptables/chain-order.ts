@@ -15,10 +15,25 @@ interface Order {
   objs: IptChain[];
   names: string[];
   builtin: Uint8Array;
+  /** Changes whenever the array's index -> (chain, name) mapping may have (see orderStamp). */
+  stamp: number;
 }
 const orders = new WeakMap<readonly IptChain[], Order>();
+let stamps = 0;
+
+/**
+ * A number that stays the same from one chainOrder() of `chains` to the next only while every
+ * index of the array holds the same chain object with the same name (and kind): what the encoder
+ * checked about a jump (index k is the chain named so) then still holds. Unique across arrays.
+ * Call after chainOrder(chains).
+ */
+export function orderStamp(chains: readonly IptChain[]): number {
+  return orders.get(chains)?.stamp ?? -1;
+}
 
 const isBuiltin = (c: IptChain) => c.policy !== undefined && isHook(c.name);
+/** A chain the kernel order puts first (by hook): a hook name with a policy. */
+export const isBuiltinChain = isBuiltin;
 
 /** Indices into `chains` in the kernel's order. The array returned is shared: do not change it. */
 export function chainOrder(chains: readonly IptChain[]): number[] {
@@ -28,7 +43,7 @@ export function chainOrder(chains: readonly IptChain[]): number[] {
     return last.order;
   }
   const order = computeOrder(chains);
-  const o: Order = { order, objs: [], names: [], builtin: new Uint8Array(order.length) };
+  const o: Order = { order, objs: [], names: [], builtin: new Uint8Array(order.length), stamp: 0 };
   remember(chains, o);
   orders.set(chains, o);
   return order;
@@ -53,6 +68,7 @@ function remember(chains: readonly IptChain[], o: Order): void {
   o.objs = order.map((i) => chains[i]!);
   o.names = o.objs.map((c) => c.name);
   o.builtin = Uint8Array.from(o.objs, (c) => (isBuiltin(c) ? 1 : 0));
+  o.stamp = ++stamps;
 }
 
 /** Whether `order` (a permutation of the indices) still lists built-ins by hook, then user chains strictly ascending. */

@@ -122,6 +122,8 @@ export interface CachedChain {
   patchName: Array<string | undefined>;
   /** Indices of rules with counters (read at every commit). */
   counted: Int32Array;
+  /** The chains array's orderStamp when patchTo was last checked: the same stamp needs no new check. */
+  stamp: number;
 }
 
 export type ChainCache = WeakMap<IptChain, CachedChain>;

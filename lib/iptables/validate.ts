@@ -6,7 +6,7 @@ import { ValidationError, ValidationErrors } from '../errors';
 import { parseCidr, parseCidr4Into } from './addr';
 import { validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
-import { duplicateUserNames } from './chain-order';
+import { chainOrder, duplicateUserNames, isBuiltinChain } from './chain-order';
 import { HOOKS, isHook, TABLE_HOOKS, VERDICT } from './layout';
 import { protoNumber } from './proto';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
@@ -33,10 +33,46 @@ export type Add = (field: string, problem: string, value?: unknown) => void;
  */
 export class ChainIndex {
   #map: Map<string, number> | undefined;
+  /** The kernel order (cached per chains array: chain-order.ts) and how many built-ins lead it; null: use the Map. */
+  #order: number[] | null | undefined;
+  #builtins = 0;
   constructor(private readonly chains: readonly IptChain[]) {}
 
+  /**
+   * A binary search of the user chains in the kernel's order (name order), which a commit has at
+   * hand anyway: building a Map of 10^5 names cost ~25 ms a commit when a few jumps needed it.
+   */
   get(name: string): number | undefined {
-    return (this.#map ??= this.#build()).get(name);
+    if (this.#order === undefined) this.#sort();
+    const order = this.#order;
+    if (!order) return (this.#map ??= this.#build()).get(name);
+    const chains = this.chains;
+    for (let k = 0; k < this.#builtins; k++) if (chains[order[k]!]!.name === name) return order[k];
+    let lo = this.#builtins, hi = order.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const n = chains[order[mid]!]!.name;
+      if (n === name) return order[mid];
+      if (n < name) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  #sort(): void {
+    const chains = this.chains;
+    for (let i = 0; i < chains.length; i++) {
+      const c = chains[i];
+      if (!c || typeof c !== 'object' || typeof c.name !== 'string') {
+        this.#order = null;
+        return;
+      }
+    }
+    const order = chainOrder(chains);
+    let b = 0;
+    while (b < order.length && isBuiltinChain(chains[order[b]!]!)) b++;
+    this.#order = order;
+    this.#builtins = b;
   }
 
   has(name: string): boolean {
