@@ -304,6 +304,7 @@ function encodeCore(
   si = 0;
   const slab: Slab | null = hits !== null ? { buf: b } : null;
   let slabUsed = false;
+  const runs = chainHits !== null ? new ChainRuns(b, startOf) : null;
 
   for (let ci = 0; ci < chains.length; ci++) {
     const c = chains[ci]!;
@@ -319,7 +320,8 @@ function encodeCore(
           blob.writeUInt32LE(start, 44 + HOOKS.indexOf(c.name as never) * 4);
           blob.writeUInt32LE(start + cc.size - tailSize, 64 + HOOKS.indexOf(c.name as never) * 4);
         }
-        counters = copyChain(b, cc, start, startOf, counters, numEntries, builtin ? idx : idx + 1, rules);
+        runs!.add(cc, start);
+        counters = chainCounters(cc, counters, numEntries, builtin ? idx : idx + 1, rules);
         if (builtin) counters = addCounters(counters, numEntries, idx + n, c.counters);
         cc.slab = slab!;
         cc.off = start;
@@ -330,6 +332,8 @@ function encodeCore(
         continue;
       }
     }
+    // (Copies still pending are made before anything else is written or copied.)
+    runs?.flush();
     // A chain written here is cached whole (chain cache) when every rule in it is deep-frozen.
     let whole = chainHits !== null;
     const rec = whole ? newChainScratch() : null;
@@ -413,6 +417,7 @@ function encodeCore(
       slabUsed = true;
     }
   }
+  runs?.flush();
   writeError(b, off, L, 'ERROR');
   return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : null };
 }
@@ -432,16 +437,55 @@ function jumpsStill(cc: CachedChain, chains: IptChain[], jumps: JumpIndex): bool
   return true;
 }
 
-/** Pass 2's copy of an unchanged chain to `start`: its bytes, its verdicts patched, its rules' counters. */
-function copyChain(
-  b: Buffer, cc: CachedChain, start: number, startOf: Uint32Array, counters: Buffer | null, numEntries: number, first: number, rules: IptRule[],
-): Buffer | null {
-  b.set(cc.slab.buf!.subarray(cc.off, cc.off + cc.size), start);
-  const at = cc.patchAt, to = cc.patchTo;
-  for (let k = 0; k < at.length; k++) {
-    const j = to[k]!;
-    putU32LE(b, start + at[k]!, j >= 0 ? startOf[j]! : start - 1 - j);
+/**
+ * Pass 2's copies of unchanged chains, merged while they follow each other in both blobs: one copy
+ * of ~100 KB instead of ~50 copies of ~2 KB (a copy of a view costs ~0.3-0.5 us whatever its size,
+ * 10^5 times a commit). Each chain's verdicts are patched once its run is copied.
+ */
+class ChainRuns {
+  private src: Buffer | null = null;
+  private from = 0;
+  private to = 0;
+  private dst = 0;
+  private readonly chains: CachedChain[] = [];
+  private readonly starts: number[] = [];
+
+  constructor(private readonly b: Buffer, private readonly startOf: Uint32Array) {}
+
+  /** Copies `cc` (from where it is now) to `start`, now or with the rest of its run. */
+  add(cc: CachedChain, start: number): void {
+    const src = cc.slab.buf!;
+    if (src !== this.src || cc.off !== this.to || start !== this.dst + (this.to - this.from)) {
+      this.flush();
+      this.src = src;
+      this.from = this.to = cc.off;
+      this.dst = start;
+    }
+    this.to += cc.size;
+    this.chains.push(cc);
+    this.starts.push(start);
   }
+
+  flush(): void {
+    const src = this.src;
+    if (src === null) return;
+    const b = this.b, startOf = this.startOf, chains = this.chains, starts = this.starts;
+    b.set(src.subarray(this.from, this.to), this.dst);
+    for (let i = 0; i < chains.length; i++) {
+      const cc = chains[i]!, start = starts[i]!;
+      const at = cc.patchAt, to = cc.patchTo;
+      for (let k = 0; k < at.length; k++) {
+        const j = to[k]!;
+        putU32LE(b, start + at[k]!, j >= 0 ? startOf[j]! : start - 1 - j);
+      }
+    }
+    chains.length = starts.length = 0;
+    this.src = null;
+  }
+}
+
+/** The counters of an unchanged chain's rules (read from the rules at every commit). */
+function chainCounters(cc: CachedChain, counters: Buffer | null, numEntries: number, first: number, rules: IptRule[]): Buffer | null {
   const counted = cc.counted;
   for (let k = 0; k < counted.length; k++) counters = addCounters(counters, numEntries, first + counted[k]!, rules[counted[k]!]!.counters);
   return counters;
@@ -463,7 +507,7 @@ class ChainScratch {
   done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[], stamp: number): CachedChain {
     return {
       slab, off, size, name: c.name, policy: c.policy, rules: rules.slice(),
-      patchAt: Int32Array.from(this.at), patchTo: Int32Array.from(this.to), patchName: this.names.slice(), counted: Int32Array.from(this.counted), stamp,
+      patchAt: this.at.slice(), patchTo: this.to.slice(), patchName: this.names.slice(), counted: this.counted.slice(), stamp,
     };
   }
 }

@@ -117,11 +117,11 @@ export interface CachedChain {
    * chain jumped to (checked by name, `patchName`, before use), or for a rule without a target
    * -1 - (its next entry's offset from the chain start).
    */
-  patchAt: Int32Array;
-  patchTo: Int32Array;
+  patchAt: number[];
+  patchTo: number[];
   patchName: Array<string | undefined>;
   /** Indices of rules with counters (read at every commit). */
-  counted: Int32Array;
+  counted: number[];
   /** The chains array's orderStamp when patchTo was last checked: the same stamp needs no new check. */
   stamp: number;
 }
