@@ -7,11 +7,10 @@
 // Wall and CPU (user + sys) time, best of REPS (default 3). The model is built with the edit helpers
 // (what a controller holds) before any clock starts.
 // Run (root): npm run build:ts && node bench/iptables-engines.mjs [N ...]   (default 1000 10000)
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { ms, timed } from './iptables-layout.mjs';
+import { ms, toolShell } from './iptables-layout.mjs';
 
 const require = createRequire(import.meta.url);
 const { Iptables, iptEmptyTable, iptablesSave } = require('../dist/index.js');
@@ -60,7 +59,9 @@ function kubeProxyTable(n, e) {
   return t;
 }
 
-const netns = (verb, name) => execFileSync('ip', ['netns', verb, name]);
+// Every command goes through this shell, started now while this process is small (see toolShell).
+const shell = toolShell();
+const netns = (verb, name) => shell.run(`ip netns ${verb} ${name}`);
 
 /** One commit from this process: wall ms and the process's CPU seconds (the worker thread included). */
 async function timedCommit(ipt, table) {
@@ -72,8 +73,11 @@ async function timedCommit(ipt, table) {
   return { wall, cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
-const saveHash = (ns) =>
-  createHash('sha256').update(execFileSync('ip', ['netns', 'exec', ns, 'iptables-legacy-save', '-t', 'nat'], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n').filter((l) => !l.startsWith('#')).join('\n')).digest('hex');
+const saved = `/tmp/kernlb-bench-engines-save-${process.pid}.txt`;
+async function saveHash(ns) {
+  await shell.run(`nsenter --net=/run/netns/${ns} iptables-legacy-save -t nat > ${saved}`);
+  return createHash('sha256').update(readFileSync(saved, 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n')).digest('hex');
+}
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 const REPS = Number(process.env.REPS ?? 3);
@@ -84,7 +88,7 @@ const tag = process.pid;
 // Warm the JIT (a long-lived controller is warm): a small table through both engines.
 {
   const w = `klbench-w-${tag}`;
-  netns('add', w);
+  await netns('add', w);
   try {
     const small = kubeProxyTable(300, 10);
     for (const engine of ['direct', 'libiptc']) {
@@ -93,7 +97,7 @@ const tag = process.pid;
       await ipt.close();
     }
   } finally {
-    netns('del', w);
+    await netns('del', w);
   }
 }
 
@@ -107,9 +111,9 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   const runs = { direct: [], libiptc: [], restore: [], 'direct again': [], 'libiptc again': [], 'read direct': [], 'read libiptc': [], save: [] };
   for (let rep = 0; rep < REPS; rep++) {
     const names = { direct: `klbench-d-${tag}`, libiptc: `klbench-l-${tag}`, restore: `klbench-r-${tag}` };
-    for (const ns of Object.values(names)) netns('add', ns);
+    for (const ns of Object.values(names)) await netns('add', ns);
     try {
-      runs.restore.push(timed(names.restore, `iptables-legacy-restore < ${file}`));
+      runs.restore.push(await shell.timed(names.restore, `iptables-legacy-restore < ${file}`));
       for (const engine of ['direct', 'libiptc']) {
         const ipt = await Iptables.open({ netns: names[engine], engine });
         runs[engine].push(await timedCommit(ipt, table));
@@ -123,13 +127,13 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
         runs[`read ${engine}`].push({ wall, cpu: (cpu.user + cpu.system) / 1e6 });
         await ipt.close();
       }
-      runs.save.push(timed(names.restore, 'iptables-legacy-save -t nat > /dev/null'));
+      runs.save.push(await shell.timed(names.restore, 'iptables-legacy-save -t nat > /dev/null'));
       if (rep === 0) {
-        const h = saveHash(names.restore);
-        if (saveHash(names.direct) !== h || saveHash(names.libiptc) !== h) throw new Error(`N=${n}: iptables-legacy-save differs between the engines' and the tool's tables`);
+        const h = await saveHash(names.restore);
+        if ((await saveHash(names.direct)) !== h || (await saveHash(names.libiptc)) !== h) throw new Error(`N=${n}: iptables-legacy-save differs between the engines' and the tool's tables`);
       }
     } finally {
-      for (const ns of Object.values(names)) netns('del', ns);
+      for (const ns of Object.values(names)) await netns('del', ns);
     }
   }
   rmSync(file, { force: true });
@@ -150,5 +154,7 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   rows.push(row);
   loads.push(loadavg());
 }
+shell.close();
+rmSync(saved, { force: true });
 console.log(`best of ${REPS} runs each; load average (1/5/15 min) at start and after each N: ${loads.join(' | ')}`);
 console.table(Object.fromEntries(Object.keys(rows[0]).map((k) => [k, Object.fromEntries(rows.map((r) => [`N=${r.N}`, r[k]]))])));

@@ -3,26 +3,33 @@
 //             iptables-legacy-restore of the same text, and vs the kernel's own time for the replace
 //             (the SET_REPLACE syscall itself, timed in native code: CommitResult.kernelMs)
 //   recommit: the same table object committed again after 1% of its rules changed in place (a
-//             controller's sync loop), plain and with expectUnchanged (whose check reads the table)
+//             controller's sync loop), plain and with expectUnchanged (whose check reads the table);
+//             and with frozen rules (iptFreezeRules), where a change replaces rule objects and a
+//             commit copies unchanged chains and rules from the blob it committed last
 //   read:     kernlb read() (decode to the typed model) vs iptables-legacy-save
 // Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
 // Measured 2026-11-25, best of 3, load average 1.1-1.5 on 2 cores (kernel 6.18, iptables 1.8.9):
 //   N    rules  commit vs restore      commit / kernel (wall, CPU)  1% recommit / kernel  read vs save (wall, CPU)
 //   1k   32k    142 vs 246 ms (0.58)   85 ms kernel: 1.67, 1.74     1.77                  82 vs 100 ms: 0.82, 0.88
 //   10k  320k   1.47 vs 5.72 s (0.26)  815 ms kernel: 1.80, 1.72    1.52                  916 vs 937 ms: 0.98, 1.07
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { writeFileSync, rmSync } from 'node:fs';
-import { kubeProxyLayout, ms, timed } from './iptables-layout.mjs';
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { kubeProxyLayout, ms, toolShell } from './iptables-layout.mjs';
 
 const require = createRequire(import.meta.url);
 const { Iptables, parseIptablesSave, iptablesSave, iptFreezeRules, iptFreezeRule } = require('../dist/index.js');
 
 
-const toolSave = (ns) =>
-  execFileSync('ip', ['netns', 'exec', ns, 'iptables-legacy-save', '-t', 'nat'], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n').filter((l) => !l.startsWith('#')).join('\n');
-const saveHash = (ns) => createHash('sha256').update(toolSave(ns)).digest('hex');
+// Every command goes through this shell, started now while this process is small (see toolShell).
+const shell = toolShell();
+const saved = `/tmp/kernlb-bench-save-${process.pid}.txt`;
+const toolSave = async (ns) => {
+  await shell.run(`nsenter --net=/run/netns/${ns} iptables-legacy-save -t nat > ${saved}`);
+  return readFileSync(saved, 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+};
+const saveHash = async (ns) => createHash('sha256').update(await toolSave(ns)).digest('hex');
+const netns = (verb, name) => shell.run(`ip netns ${verb} ${name}`);
 
 /** Changes 1% of the rules in place: every 32nd DNAT endpoint (1% of all rules) moves to another port (and back on the next call). */
 function changeOnePercent(table, round) {
@@ -70,7 +77,7 @@ const rows = [];
 // Warm the JIT once (a long-lived controller is warm): a small table through parse, commit and read.
 {
   const w = `klbench-w-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', w]);
+  await netns('add', w);
   try {
     const ipt = await Iptables.open({ netns: w });
     for (let i = 0; i < 3; i++) {
@@ -79,7 +86,7 @@ const rows = [];
     }
     await ipt.close();
   } finally {
-    execFileSync('ip', ['netns', 'del', w]);
+    await netns('del', w);
   }
 }
 
@@ -91,11 +98,11 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   let parseMs = 0, rules = 0, changed = 0;
   for (let rep = 0; rep < REPS; rep++) {
     const a = `klbench-a-${process.pid}`, b = `klbench-b-${process.pid}`;
-    execFileSync('ip', ['netns', 'add', a]);
-    execFileSync('ip', ['netns', 'add', b]);
+    await netns('add', a);
+    await netns('add', b);
     try {
       // iptables-legacy-restore, whole file (nat table): wall and the process's CPU (user + sys).
-      const tool = timed(a, `iptables-legacy-restore < ${file}`);
+      const tool = await shell.timed(a, `iptables-legacy-restore < ${file}`);
       tools.push({ ...tool, cpu: tool.user + tool.sys });
 
       // kernlb from the typed model (what a controller holds): validate + encode + one replace.
@@ -108,10 +115,10 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
       const done = await ipt.commit(table);
       // (Builds before CommitResult resolve to undefined: kernel time NaN there.)
       commits.push({ wall: ms(t0), ...cpuOf(cpu0), kernel: done?.kernelMs ?? NaN });
-      if (rep === 0 && saveHash(a) !== saveHash(b)) throw new Error(`N=${n}: iptables-legacy-save differs between the tool's and kernlb's tables`);
+      if (rep === 0 && (await saveHash(a)) !== (await saveHash(b))) throw new Error(`N=${n}: iptables-legacy-save differs between the tool's and kernlb's tables`);
 
       // Reads: iptables-legacy-save of the table vs kernlb read() into the typed model.
-      const st = timed(a, 'iptables-legacy-save -t nat > /dev/null');
+      const st = await shell.timed(a, 'iptables-legacy-save -t nat > /dev/null');
       saves.push({ ...st, cpu: st.user + st.sys });
       cpu0 = process.cpuUsage();
       t0 = process.hrtime.bigint();
@@ -125,7 +132,7 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
       t0 = process.hrtime.bigint();
       let again = await ipt.commit(table);
       recommits.push({ wall: ms(t0), ...cpuOf(cpu0), kernel: again?.kernelMs ?? NaN });
-      if (rep === 0 && toolSave(b).trimEnd() !== iptablesSave(table).trimEnd()) throw new Error(`N=${n}: the recommitted table differs from the model`);
+      if (rep === 0 && (await toolSave(b)).trimEnd() !== iptablesSave(table).trimEnd()) throw new Error(`N=${n}: the recommitted table differs from the model`);
       changeOnePercent(table, 2 * rep + 1);
       table.readState = again ? { numEntries: again.numEntries, digest: again.digest } : (await ipt.read('nat')).readState;
       cpu0 = process.cpuUsage();
@@ -138,20 +145,26 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
       // freeze fills the cache; the next ones are the steady state.
       if (iptFreezeRules) {
         iptFreezeRules(table);
-        await ipt.commit(table);
+        // Two untimed commits: the first fills the caches, the second takes the blob that the
+        // double buffering (the last commit's blob is kept until the next has copied from it) then
+        // hands back and forth; a long-running controller is in that state.
         for (let k = 0; k < 2; k++) {
-          changeOnePercentFrozen(table, 2 * rep + k);
+          changeOnePercentFrozen(table, 5 * rep + k);
+          await ipt.commit(table);
+        }
+        for (let k = 2; k < 5; k++) {
+          changeOnePercentFrozen(table, 5 * rep + k);
           cpu0 = process.cpuUsage();
           t0 = process.hrtime.bigint();
           const f = await ipt.commit(table);
           frozen.push({ wall: ms(t0), ...cpuOf(cpu0), kernel: f.kernelMs });
         }
-        if (rep === 0 && toolSave(b).trimEnd() !== iptablesSave(table).trimEnd()) throw new Error(`N=${n}: the frozen recommit differs from the model`);
+        if (rep === 0 && (await toolSave(b)).trimEnd() !== iptablesSave(table).trimEnd()) throw new Error(`N=${n}: the frozen recommit differs from the model`);
       }
       await ipt.close();
     } finally {
-      execFileSync('ip', ['netns', 'del', a]);
-      execFileSync('ip', ['netns', 'del', b]);
+      await netns('del', a);
+      await netns('del', b);
     }
   }
   rmSync(file, { force: true });
@@ -180,6 +193,8 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
     ...(frozen.length ? frozenColumns(frozen, f2) : {}),
   });
 }
-console.log(`best of ${REPS} runs each; load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`);
+shell.close();
+rmSync(saved, { force: true });
+console.log(`best of ${REPS} runs each; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
 // Transposed (one column per N): the rows are too wide for a terminal.
 console.table(Object.fromEntries(Object.keys(rows[0]).map((k) => [k, Object.fromEntries(rows.map((r) => [`N=${r.N}`, r[k]]))])));

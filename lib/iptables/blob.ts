@@ -704,15 +704,36 @@ class ChainStarts {
   }
 }
 
-/** Decodes a table read from the kernel. Throws on a blob libiptc would also reject. */
+/**
+ * Jumps met before the chain they go to (a built-in chain jumps forward to user chains): their
+ * targets are filled in once every chain start is known.
+ */
+class ForwardJumps {
+  readonly targets: Array<{ type: string; chain: string }> = [];
+  readonly offsets: number[] = [];
+  readonly at: number[] = [];
+
+  resolve(chainAt: ChainStarts): void {
+    for (let i = 0; i < this.targets.length; i++) {
+      const chain = chainAt.get(this.offsets[i]!);
+      if (chain === undefined) throw new Error(`jump to offset ${this.offsets[i]} at offset ${this.at[i]} is not a chain start`);
+      this.targets[i]!.chain = chain;
+    }
+  }
+}
+
+/**
+ * Decodes a table read from the kernel. Throws on a blob libiptc would also reject.
+ *
+ * One pass over the entries: at 10^5 chains the blob is ~190 MB, and every pass over it costs a
+ * cache miss per entry (an earlier decode made three). A chain's rules are gathered in one array
+ * and copied at its end into an array of exactly their number; jumps to chains not met yet are
+ * completed after the pass.
+ */
 export function decodeTable(h: TableHeader, family: IptFamily, name: string): IptTable {
   const L = layoutOf(family);
   const b = h.entries;
-  // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
-  const isError = (off: number) => {
-    const t = off + getU16LE(b, off + L.targetOffset) + 2;
-    return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
-  };
+  const end = b.length;
   // Hook entries and policies (at most five each), compared in place: this runs per entry.
   const hookOff = [-1, -1, -1, -1, -1], underflowOff = [-1, -1, -1, -1, -1];
   for (let i = 0; i < 5; i++) {
@@ -720,89 +741,65 @@ export function decodeTable(h: TableHeader, family: IptFamily, name: string): Ip
     hookOff[i] = h.hookEntry[i]!;
     underflowOff[i] = h.underflow[i]!;
   }
-  const hookAt = (off: number) => {
-    for (let k = 0; k < 5; k++) if (hookOff[k] === off) return k;
-    return -1;
-  };
-  // Pass 1: entry offsets, ERROR heads, and chain starts (jumps are offsets; a chain's start is
-  // known only once its head is found).
-  // Typed arrays (counted first): 10^5-10^6 numbers the garbage collector then never scans or copies.
-  let count = 0;
-  for (let off = 0; off < b.length; count++) {
-    const next = getU16LE(b, off + L.nextOffset);
-    if (next < L.size || off + next > b.length) throw new Error(`table ${name}: malformed entry at offset ${off}`);
-    off += next;
-  }
-  const offsets = new Uint32Array(count);
-  const errors = new Uint8Array(count + 1);
   const chainAt = new ChainStarts();
-  for (let off = 0, i = 0; off < b.length; i++) {
-    offsets[i] = off;
-    const next = getU16LE(b, off + L.nextOffset);
-    const hook = hookAt(off);
-    if (hook >= 0) chainAt.add(off, HOOKS[hook]!);
-    const err = isError(off);
-    errors[i] = err ? 1 : 0;
-    if (err) {
-      const cname = readCString(b, off + getU16LE(b, off + L.targetOffset) + EXT_HEADER, 30);
-      if (cname !== 'ERROR') chainAt.add(off + L.size + ERROR_TARGET_SIZE, cname);
-    }
-    off += next;
-  }
-
+  const forward = new ForwardJumps();
   const chains: IptChain[] = [];
+  const gathered: IptRule[] = [];
   let cur: IptChain | undefined;
-  // Each chain's rules array is made at its size (counted from the entry marks): a push onto []
-  // reserves 17 slots, and most chains of a kube-proxy table hold 2 rules. `fill` counts what is
-  // in it; a malformed blob whose count was off still decodes (push, or the array trimmed).
-  let fill = 0;
-  const close = () => {
-    if (cur && fill < cur.rules.length) cur.rules.length = fill;
-  };
-  for (let i = 0; i < count; i++) {
-    const off = offsets[i]!;
-    const next = i + 1 < count ? offsets[i + 1] : undefined;
+  let off = 0;
+  while (off < end) {
+    const next = getU16LE(b, off + L.nextOffset);
+    if (next < L.size || off + next > end) throw new Error(`table ${name}: malformed entry at offset ${off}`);
     const to = getU16LE(b, off + L.targetOffset);
-    if (errors[i]) {
-      // The name pass 1 read (one string per chain, shared with the jumps to it).
-      const cname = chainAt.get(off + L.size + ERROR_TARGET_SIZE) ?? readCString(b, off + to + EXT_HEADER, 30);
-      if (cname === 'ERROR' && next === undefined) break;
-      close();
-      let j = i + 1;
-      while (j < count && !errors[j]) j++;
-      cur = { name: cname, rules: new Array<IptRule>(Math.max(0, j - i - 2)) };
-      fill = 0;
-      chains.push(cur);
+    if (isErrorEntry(b, off, L)) {
+      const cname = readCString(b, off + to + EXT_HEADER, 30);
+      if (cname === 'ERROR' && off + next >= end) break; // the table's final entry
+      if (cur) finishChain(cur, gathered);
+      if (cname !== 'ERROR') chainAt.add(off + L.size + ERROR_TARGET_SIZE, cname);
+      chains.push((cur = { name: cname, rules: gathered })); // (its own array at finishChain)
+      off += next;
       continue;
     }
-    const hook = hookAt(off);
+    const hook = hookIndex(hookOff, off);
     if (hook >= 0) {
-      close();
-      let j = i;
-      while (j < count && !underflowOff.includes(offsets[j]!)) j++;
-      cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: new Array<IptRule>(j - i) };
-      fill = 0;
-      chains.push(cur);
+      if (cur) finishChain(cur, gathered);
+      chainAt.add(off, HOOKS[hook]!);
+      chains.push((cur = { name: HOOKS[hook]!, policy: 'ACCEPT', rules: gathered }));
     }
     if (!cur) throw new Error(`table ${name}: entry at offset ${off} belongs to no chain`);
     if (cur.policy !== undefined && underflowOff.includes(off)) {
       const v = i32(b, off + to + EXT_HEADER);
       cur.policy = v === VERDICT.DROP ? 'DROP' : 'ACCEPT';
       cur.counters = readCounters(b, off + L.counters);
-      close();
+      finishChain(cur, gathered);
       cur = undefined;
-      continue;
-    }
-    if (cur.policy === undefined && next !== undefined && errors[i + 1]) {
-      close();
-      cur = undefined; // a user chain's RETURN tail
-      continue;
-    }
-    const r = decodeRule(b, off, to, off + getU16LE(b, off + L.nextOffset), L, family, chainAt);
-    cur.rules[fill++] = r; // (past the count, in a malformed blob: the array grows)
+    } else if (cur.policy === undefined && off + next < end && isErrorEntry(b, off + next, L)) {
+      finishChain(cur, gathered); // a user chain's RETURN tail
+      cur = undefined;
+    } else gathered.push(decodeRule(b, off, to, off + next, L, family, chainAt, forward));
+    off += next;
   }
-  close();
+  if (cur) finishChain(cur, gathered);
+  forward.resolve(chainAt);
   return { family, name, chains };
+}
+
+/** Whether the entry at `off` has the ERROR target (a user chain's head, or the table's end). */
+function isErrorEntry(b: Buffer, off: number, L: EntryLayout): boolean {
+  // The target name at +2 of the target header is "ERROR\0" (compared as bytes: this runs per entry).
+  const t = off + getU16LE(b, off + L.targetOffset) + 2;
+  return b[t] === 0x45 && b[t + 1] === 0x52 && b[t + 2] === 0x52 && b[t + 3] === 0x4f && b[t + 4] === 0x52 && b[t + 5] === 0;
+}
+
+function hookIndex(hookOff: number[], off: number): number {
+  for (let k = 0; k < 5; k++) if (hookOff[k] === off) return k;
+  return -1;
+}
+
+/** A chain's gathered rules, as an array of exactly their number (a push onto [] reserves 17 slots; most kube-proxy chains hold 2). */
+function finishChain(c: IptChain, gathered: IptRule[]): void {
+  c.rules = gathered.slice();
+  gathered.length = 0;
 }
 
 const NO_INVERT: Readonly<NonNullable<IptRule['invert']>> = Object.freeze({});
@@ -824,7 +821,7 @@ function decodeAddr(
   if (!isZero(ab) || !isZero(mb) || invert[k]) r[k] = formatCidr(ab, mb);
 }
 
-function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: ChainStarts): IptRule {
+function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryLayout, family: IptFamily, chainAt: ChainStarts, forward: ForwardJumps): IptRule {
   const r: IptRule = {};
   const inv = b[e + L.invflags]!;
   const flags = b[e + L.flags]!;
@@ -864,8 +861,14 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
       r.target = { type: verdict };
     } else if (v !== nextOff || flags & L.fGoto) {
       const chain = chainAt.get(v);
-      if (chain === undefined) throw new Error(`jump to offset ${v} at offset ${e} is not a chain start`);
-      r.target = { type: flags & L.fGoto ? 'goto' : 'jump', chain };
+      const target = { type: flags & L.fGoto ? ('goto' as const) : ('jump' as const), chain: chain ?? '' };
+      if (chain === undefined) {
+        // A chain further on (or none: resolve() says so once all are known).
+        forward.targets.push(target);
+        forward.offsets.push(v);
+        forward.at.push(e);
+      }
+      r.target = target;
     }
   } else {
     r.target = decodeExt(b, t, getU16LE(b, t), family, 'target') as IptTarget;
