@@ -42,8 +42,11 @@ export function toolShell() {
     },
     /** Runs `cmd` and waits for it; throws when it fails. */
     async run(cmd) {
-      sh.stdin.write(`${cmd}; echo "rc=$?"\n`);
+      sh.stdin.write(`${cmd}; echo "rc=$?"; times\n`);
       const rc = await line();
+      await line();
+      const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(await line());
+      children = { user: seconds(m[1], m[2]), sys: seconds(m[3], m[4]) }; // (not charged to the next timed command)
       if (rc !== 'rc=0') throw new Error(`${cmd}: ${rc}`);
     },
     close: () => sh.stdin.end(),
