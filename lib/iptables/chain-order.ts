@@ -19,6 +19,8 @@ interface Order {
   stamp: number;
 }
 const orders = new WeakMap<readonly IptChain[], Order>();
+/** The last orders computed or confirmed, by number of chains (a few tables' worth). */
+const bySize = new Map<number, number[]>();
 let stamps = 0;
 
 /**
@@ -42,7 +44,12 @@ export function chainOrder(chains: readonly IptChain[]): number[] {
     if (last.objs.length === 0) remember(chains, last);
     return last.order;
   }
-  const order = computeOrder(chains);
+  // A new array of a known length: a controller that rebuilds its chains array for every commit
+  // (same chains, new array) usually lists them as last time, and that order is only checked.
+  const seen = bySize.get(chains.length);
+  const order = seen !== undefined && stillOrdered(chains, seen) ? seen : computeOrder(chains);
+  bySize.set(order.length, order);
+  if (bySize.size > 8) bySize.delete(bySize.keys().next().value!);
   const o: Order = { order, objs: [], names: [], builtin: new Uint8Array(order.length), stamp: 0 };
   remember(chains, o);
   orders.set(chains, o);

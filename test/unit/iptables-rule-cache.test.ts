@@ -248,6 +248,26 @@ describe('chain order cache', () => {
     expect(() => encodeValidTable(t, HOOKS.nat!)).toThrow(/duplicate chain name/);
   });
 
+  it('a new array of the same chains (or of other chains, same length) gets its own right order', () => {
+    const t = kube(3);
+    const expected = (chains: IptTable['chains']) =>
+      [...chains.keys()].sort((a, b) => {
+        const ca = chains[a]!, cb = chains[b]!;
+        const ha = ca.policy !== undefined ? 0 : 1, hb = cb.policy !== undefined ? 0 : 1;
+        if (ha !== hb) return ha - hb;
+        if (ha === 0) return ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].indexOf(ca.name) - ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].indexOf(cb.name);
+        return ca.name < cb.name ? -1 : ca.name > cb.name ? 1 : 0;
+      });
+    expect(chainOrder(t.chains)).toEqual(expected(t.chains));
+    const same = [...t.chains];
+    expect(chainOrder(same)).toEqual(expected(same));
+    const shuffled = [...t.chains].reverse();
+    expect(chainOrder(shuffled)).toEqual(expected(shuffled));
+    const renamed = t.chains.map((c) => (c.name === 'KUBE-MARK-MASQ' ? { ...c, name: 'ZZZ' } : c));
+    expect(chainOrder(renamed)).toEqual(expected(renamed));
+    expect(encodeValidTable({ ...t, chains: shuffled }, HOOKS.nat!).blob.equals(encodeTable(t, HOOKS.nat!).blob)).toBe(true);
+  });
+
   it('reports every duplicate, three of a name included, in order or not', () => {
     for (const names of [['B', 'A', 'B', 'C', 'B'], ['A', 'A', 'B', 'A'], ['C', 'B', 'A', 'C']]) {
       const t = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n')[0]!;

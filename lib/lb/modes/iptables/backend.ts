@@ -10,6 +10,7 @@ import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
 import { orderChains } from '../../../iptables/blob';
+import { freezeRule } from '../../../iptables/rule-cache';
 import { RawNatReader, refreshCounters } from './raw';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
@@ -59,13 +60,19 @@ function toKTarget(t: IptTarget): KTarget {
   }
 }
 
+/**
+ * Frozen (iptFreezeRule), with a counters object of its own: while a service is unchanged its rules
+ * stay the same objects from apply to apply, so a commit copies their chains from the last one
+ * (lib/iptables/rule-cache.ts), and refreshCounters updates the counters in place.
+ */
 export function toKRule(r: IptRule): KRule {
   const k: KRule = { matches: r.matches.map(toKMatch) };
   if (r.source) k.source = r.source;
   if (r.destination) k.destination = r.destination;
   if (r.protocol) k.protocol = r.protocol;
   if (r.target) k.target = toKTarget(r.target);
-  return k;
+  k.counters = { packets: 0, bytes: 0 };
+  return freezeRule(k);
 }
 
 function toKChain(c: IptChain): KChain {

@@ -64,7 +64,15 @@ export function refreshCounters(t: IptTable, entries: Buffer, ordered: IptTable[
     if (!builtin) skip(); // ERROR head
     for (const r of c.rules) {
       const k = counters(entries, off + L.counters);
-      if (k) r.counters = k;
+      if (Object.isFrozen(r)) {
+        // kernlb's own (frozen) rules carry a counters object of their own: updated in place, so
+        // the rule stays the same object and its commit a copy.
+        const rc = r.counters;
+        if (rc && !Object.isFrozen(rc)) {
+          rc.packets = k?.packets ?? 0;
+          rc.bytes = k?.bytes ?? 0;
+        }
+      } else if (k) r.counters = k;
       else delete r.counters;
       skip();
     }
