@@ -335,7 +335,8 @@ function encodeCore(
     // (Copies still pending are made before anything else is written or copied.)
     runs?.flush();
     // A chain written here is cached whole (chain cache) when every rule in it is deep-frozen.
-    let whole = chainHits !== null;
+    // (Not an empty chain: writing its head and tail costs less than keeping a blob for them.)
+    let whole = chainHits !== null && rules.length > 0;
     const rec = whole ? newChainScratch() : null;
     if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
     else {

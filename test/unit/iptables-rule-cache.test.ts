@@ -192,6 +192,14 @@ describe('chain cache', () => {
     c.encode(t);
   });
 
+  it('a table without frozen rules keeps no blob (its commit gives the blob back to the arena)', () => {
+    const t = kube(3);
+    t.chains.push({ name: 'KUBE-EMPTY', rules: [] });
+    expect(encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4).slab).toBeNull();
+    freezeRules(t);
+    expect(encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4).slab).not.toBeNull();
+  });
+
   it('counters of rules in a copied chain and of built-in policies are read at each encode', () => {
     const t = freezeRules(kube(3));
     const counted = freezeRule({ counters: { packets: 1, bytes: 10 }, target: { type: 'RETURN' } } as IptRule);
