@@ -8,10 +8,10 @@
 //             commit copies unchanged chains and rules from the blob it committed last
 //   read:     kernlb read() (decode to the typed model) vs iptables-legacy-save
 // Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
-// Measured 2026-11-25, best of 3, load average 1.1-1.5 on 2 cores (kernel 6.18, iptables 1.8.9):
-//   N    rules  commit vs restore      commit / kernel (wall, CPU)  1% recommit / kernel  read vs save (wall, CPU)
-//   1k   32k    142 vs 246 ms (0.58)   85 ms kernel: 1.67, 1.74     1.77                  82 vs 100 ms: 0.82, 0.88
-//   10k  320k   1.47 vs 5.72 s (0.26)  815 ms kernel: 1.80, 1.72    1.52                  916 vs 937 ms: 0.98, 1.07
+// Measured 2026-11-26, best of 3, load average 1.5-1.9 on 2 cores (kernel 6.18, iptables 1.8.9):
+//   N    rules  commit vs restore      commit / kernel  1% recommit / kernel (plain, frozen)  read vs save (wall, CPU)
+//   1k   32k    105 vs 236 ms (0.45)   50 ms: 2.09      1.84, 1.20                            71 vs 92 ms: 0.77, 0.76
+//   10k  320k   1.48 vs 6.75 s (0.22)  893 ms: 1.66     1.55, 1.18                            806 vs 1020 ms: 0.79, 0.87
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
