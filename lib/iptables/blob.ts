@@ -391,7 +391,7 @@ function encodeCore(
       putU16LE(b, e + L.nextOffset, next - e);
       if (hits !== null && hits[si] === 1) {
         const patch = !t || t.type === 'jump' || t.type === 'goto';
-        setCachedEntry(cache!, v6, r, { slab: slab!, off: e, size: next - e, verdictAt: patch ? targetAt - e + EXT_HEADER : -1, jumpTo: t && patch ? jumpTo[si]! : -1 });
+        setCachedEntry(cache!, v6, r, slab!, e, next - e, patch ? targetAt - e + EXT_HEADER : -1, t && patch ? jumpTo[si]! : -1);
         slabUsed = true;
         if (rec !== null) {
           if (patch) rec.add(targetAt - start + EXT_HEADER, t ? jumpTo[si]! : -1 - (next - start), t ? (t as { chain: string }).chain : undefined);
@@ -508,11 +508,15 @@ class ChainScratch {
   done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[], stamp: number): CachedChain {
     return {
       slab, off, size, name: c.name, policy: c.policy, rules: rules.slice(),
-      patchAt: this.at.slice(), patchTo: this.to.slice(), patchName: this.names.slice(), counted: this.counted.slice(), stamp,
+      // (Shared empty arrays where there is nothing: 10^5 chain records are live objects for the collector.)
+      patchAt: this.at.length ? this.at.slice() : NONE, patchTo: this.to.length ? this.to.slice() : NONE,
+      patchName: this.names.length ? this.names.slice() : NO_NAMES, counted: this.counted.length ? this.counted.slice() : NONE, stamp,
     };
   }
 }
 const chainScratch = new ChainScratch();
+const NONE: number[] = [];
+const NO_NAMES: Array<string | undefined> = [];
 function newChainScratch(): ChainScratch {
   const s = chainScratch;
   s.at.length = s.to.length = s.names.length = s.counted.length = 0;

@@ -36,28 +36,39 @@ export type RuleCache = WeakMap<IptRule, CachedEntry>;
 export const ruleCaches = { ipv4: new WeakMap<IptRule, CachedEntry>(), ipv6: new WeakMap<IptRule, CachedEntry>() };
 
 /**
- * freezeRule gives the rule a slot for its entries before freezing it: a property load instead of
- * a WeakMap lookup (which was the largest cost of a commit of cached rules). Rules frozen some
- * other way use the WeakMap. Not enumerable: spreads, JSON and equality checks do not see it.
+ * freezeRule gives the rule its cache entry, blank, before freezing it: finding it is then a
+ * property load instead of a WeakMap lookup (which was the largest cost of a commit of cached rules),
+ * and no entry object is made later (10^5 more objects slowed the first commit's garbage collection
+ * more than anything else). The first family that encodes the rule takes that entry; another family,
+ * and rules frozen some other way, use the WeakMap. The symbol-keyed property is not enumerable:
+ * spreads, JSON and equality checks do not see it. A rule with one is deep-frozen (freezeRule gives
+ * it only then), so it needs no isDeepFrozen walk either.
  */
 const SLOT = Symbol('kernlb.iptables.encoded');
-interface Slot {
-  v4: CachedEntry | undefined;
-  v6: CachedEntry | undefined;
-}
-type Slotted = IptRule & { [SLOT]?: Slot };
+type Slotted = IptRule & { [SLOT]?: CachedEntry & { family: 0 | 4 | 6 } };
+
+/** The slab of a blank entry: no bytes yet (to the encoder, a stale entry). */
+const NO_SLAB: Slab = { buf: null };
 
 export function cachedEntry(cache: RuleCache, v6: boolean, r: IptRule): CachedEntry | undefined {
-  const slot = (r as Slotted)[SLOT];
-  if (slot === undefined) return cache.get(r);
-  return v6 ? slot.v6 : slot.v4;
+  const e = (r as Slotted)[SLOT];
+  if (e === undefined) return cache.get(r);
+  return e.family === 0 || e.family === (v6 ? 6 : 4) ? e : cache.get(r) ?? NO_ENTRY;
 }
 
-export function setCachedEntry(cache: RuleCache, v6: boolean, r: IptRule, e: CachedEntry): void {
-  const slot = (r as Slotted)[SLOT];
-  if (slot === undefined) cache.set(r, e);
-  else if (v6) slot.v6 = e;
-  else slot.v4 = e;
+/** What cachedEntry gives for a deep-frozen rule with no entry of this family: no bytes, but no need to check it either. */
+const NO_ENTRY: CachedEntry = Object.freeze({ slab: NO_SLAB, off: 0, size: 0, verdictAt: -1, jumpTo: -1 });
+
+export function setCachedEntry(cache: RuleCache, v6: boolean, r: IptRule, slab: Slab, off: number, size: number, verdictAt: number, jumpTo: number): void {
+  const e = (r as Slotted)[SLOT];
+  if (e !== undefined && (e.family === 0 || e.family === (v6 ? 6 : 4))) {
+    e.family = v6 ? 6 : 4;
+    e.slab = slab;
+    e.off = off;
+    e.size = size;
+    e.verdictAt = verdictAt;
+    e.jumpTo = jumpTo;
+  } else cache.set(r, { slab, off, size, verdictAt, jumpTo });
 }
 
 /**
@@ -66,6 +77,7 @@ export function setCachedEntry(cache: RuleCache, v6: boolean, r: IptRule, e: Cac
  */
 export function isDeepFrozen(r: IptRule): boolean {
   if (!Object.isFrozen(r)) return false;
+  if ((r as Slotted)[SLOT] !== undefined) return true;
   for (const k in r) if (k !== 'counters' && !frozenValue((r as Record<string, unknown>)[k], 0)) return false;
   return true;
 }
@@ -73,22 +85,36 @@ export function isDeepFrozen(r: IptRule): boolean {
 function frozenValue(v: unknown, depth: number): boolean {
   if (typeof v !== 'object' || v === null) return true;
   if (depth > 8 || ArrayBuffer.isView(v) || !Object.isFrozen(v)) return false;
-  for (const k in v) if (!frozenValue((v as Record<string, unknown>)[k], depth + 1)) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!frozenValue(v[i], depth + 1)) return false;
+  } else for (const k in v) if (!frozenValue((v as Record<string, unknown>)[k], depth + 1)) return false;
   return true;
 }
 
 /** Freezes a rule and everything in it (counters aside, which stay writable), so commits can reuse its encoding. */
 export function freezeRule<R extends IptRule>(r: R): Readonly<R> {
   if (Object.isFrozen(r)) return r;
-  for (const k in r) if (k !== 'counters') freezeValue((r as Record<string, unknown>)[k]);
-  if (Object.isExtensible(r)) Object.defineProperty(r, SLOT, { value: { v4: undefined, v6: undefined } satisfies Slot });
+  let all = true;
+  for (const k in r) if (k !== 'counters' && !freezeValue((r as Record<string, unknown>)[k])) all = false;
+  // (A Buffer inside, a raw extension's data, cannot be frozen: such a rule is never cached.)
+  if (all && Object.isExtensible(r)) {
+    const blank = { slab: NO_SLAB, off: 0, size: 0, verdictAt: -1, jumpTo: -1, family: 0 as 0 | 4 | 6 };
+    Object.defineProperty(r, SLOT, { value: blank });
+  }
   return Object.freeze(r);
 }
 
-function freezeValue(v: unknown): void {
-  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || Object.isFrozen(v)) return;
-  for (const k in v) freezeValue((v as Record<string, unknown>)[k]);
+/** Freezes `v` all the way down; false when something in it cannot be frozen (a Buffer). */
+function freezeValue(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (ArrayBuffer.isView(v)) return false;
+  if (Object.isFrozen(v)) return frozenValue(v, 0);
+  let all = true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!freezeValue(v[i])) all = false;
+  } else for (const k in v) if (!freezeValue((v as Record<string, unknown>)[k])) all = false;
   Object.freeze(v);
+  return all;
 }
 
 /** freezeRule on every rule of a table, in place (chains and their rule arrays stay editable); returns the table. */
