@@ -12,10 +12,11 @@ import {
 } from './layout';
 import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
-import { chainOrder, orderStamp } from './chain-order';
+import { chainOrder, orderedChains, orderStamp } from './chain-order';
 import { ChainIndex, validateChains, validateRule, validateTable, type Add } from './validate';
 import {
-  cachedChain, cachedEntry, isDeepFrozen, sameRules, setCachedChain, setCachedEntry, type CachedChain, type CachedEntry, type ChainCache, type RuleCache, type Slab,
+  cachedChain, cachedEntry, closeSlab, isDeepFrozen, openSlab, sameRules, setCachedChain, setCachedEntry, slabBuf,
+  type CachedChain, type CachedEntry, type ChainCache, type RuleCache, type Slab,
 } from './rule-cache';
 
 const INV_KEYS = Object.keys(INV) as Array<keyof typeof INV>;
@@ -27,8 +28,8 @@ export interface EncodedTable {
   validHooks: number;
   /** xt_counters per entry when any counter in the model is non-zero, else null. */
   counters: Buffer | null;
-  /** With a rule cache: the blob as a slab, when cached entries now live in it (see rule-cache.ts). */
-  slab: Slab | null;
+  /** With a rule cache: the blob's slab number, when cached entries now live in it (see rule-cache.ts), else 0. */
+  slab: Slab;
 }
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
@@ -192,12 +193,15 @@ function encodeCore(
   const L = layoutOf(family);
   const order = chainOrder(table.chains);
   const stamp = orderStamp(table.chains);
-  const chains = order.map((i) => table.chains[i]!);
+  const chains = orderedChains(table.chains);
   const jumps = new JumpIndex(table.chains, index);
   const headSize = L.size + ERROR_TARGET_SIZE;
   const tailSize = L.size + STANDARD_TARGET_SIZE;
-  let ruleCount = 0;
-  for (let c = 0; c < chains.length; c++) ruleCount += chains[c]!.rules.length;
+  let ruleCount = index.ruleCount;
+  if (ruleCount < 0) {
+    ruleCount = 0;
+    for (let c = 0; c < chains.length; c++) ruleCount += chains[c]!.rules.length;
+  }
 
   // Pass 1: offsets of every chain's first rule (jump targets, by the chain's index) and the total
   // size; per rule its size and, for a jump, the index of its chain. Typed arrays: nothing for the
@@ -220,7 +224,7 @@ function encodeCore(
     if (chainHits !== null) {
       const cc = cachedChain(chainCache!, v6, c);
       if (
-        cc !== undefined && cc.slab.buf !== null && cc.name === c.name && cc.policy === c.policy && sameRules(cc, rules) &&
+        cc !== undefined && slabBuf(cc.slab) !== undefined && cc.name === c.name && cc.policy === c.policy && sameRules(cc, rules) &&
         (cc.stamp === stamp || jumpsStill(cc, table.chains, jumps))
       ) {
         cc.stamp = stamp;
@@ -241,7 +245,7 @@ function encodeCore(
       const r = rules[i]!;
       if (hits !== null) {
         const ce = cachedEntry(cache!, v6, r);
-        if (ce !== undefined && ce.slab.buf !== null) {
+        if (ce !== undefined && slabBuf(ce.slab) !== undefined) {
           const t = r.target;
           if (t && (t.type === 'jump' || t.type === 'goto')) {
             // Where the jump went last time, if that chain is still there (no lookup by name).
@@ -302,7 +306,8 @@ function encodeCore(
   off = 0;
   let idx = 0;
   si = 0;
-  const slab: Slab | null = hits !== null ? { buf: b } : null;
+  // (Closed again below when nothing was cached in it.)
+  const slab: Slab = hits !== null ? openSlab(b) : 0;
   let slabUsed = false;
   const runs = chainHits !== null ? new ChainRuns(b, startOf) : null;
 
@@ -323,7 +328,7 @@ function encodeCore(
         runs!.add(cc, start);
         counters = chainCounters(cc, counters, numEntries, builtin ? idx : idx + 1, rules);
         if (builtin) counters = addCounters(counters, numEntries, idx + n, c.counters);
-        cc.slab = slab!;
+        cc.slab = slab;
         cc.off = start;
         slabUsed = true;
         idx += n + (builtin ? 1 : 2);
@@ -351,9 +356,9 @@ function encodeCore(
         if (h !== 0 && h !== 1) {
           // A cached entry: copied (from this very blob when the rule came up earlier in this table).
           const next = e + h.size;
-          b.set(h.slab.buf!.subarray(h.off, h.off + h.size), e);
+          b.set(slabBuf(h.slab)!.subarray(h.off, h.off + h.size), e);
           if (h.verdictAt >= 0) putU32LE(b, e + h.verdictAt, r.target ? startOf[jumpTo[si]!]! : next);
-          h.slab = slab!;
+          h.slab = slab;
           h.off = e;
           slabUsed = true;
           if (rec !== null) {
@@ -391,7 +396,7 @@ function encodeCore(
       putU16LE(b, e + L.nextOffset, next - e);
       if (hits !== null && hits[si] === 1) {
         const patch = !t || t.type === 'jump' || t.type === 'goto';
-        setCachedEntry(cache!, v6, r, slab!, e, next - e, patch ? targetAt - e + EXT_HEADER : -1, t && patch ? jumpTo[si]! : -1);
+        setCachedEntry(cache!, v6, r, slab, e, next - e, patch ? targetAt - e + EXT_HEADER : -1, t && patch ? jumpTo[si]! : -1);
         slabUsed = true;
         if (rec !== null) {
           if (patch) rec.add(targetAt - start + EXT_HEADER, t ? jumpTo[si]! : -1 - (next - start), t ? (t as { chain: string }).chain : undefined);
@@ -414,13 +419,14 @@ function encodeCore(
     off += tailSize;
     idx++;
     if (whole) {
-      setCachedChain(chainCache!, v6, c, rec!.done(slab!, start, off - start, c, rules, stamp));
+      setCachedChain(chainCache!, v6, c, rec!.done(slab, start, off - start, c, rules, stamp));
       slabUsed = true;
     }
   }
   runs?.flush();
   writeError(b, off, L, 'ERROR');
-  return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : null };
+  if (slab !== 0 && !slabUsed) closeSlab(slab);
+  return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : 0 };
 }
 
 /** Pass 1's check of an unchanged chain's jumps: each still names a chain, whose index is refreshed. */
@@ -455,7 +461,7 @@ class ChainRuns {
 
   /** Copies `cc` (from where it is now) to `start`, now or with the rest of its run. */
   add(cc: CachedChain, start: number): void {
-    const src = cc.slab.buf!;
+    const src = slabBuf(cc.slab)!;
     if (src !== this.src || cc.off !== this.to || start !== this.dst + (this.to - this.from)) {
       this.flush();
       this.src = src;

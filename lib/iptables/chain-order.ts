@@ -33,6 +33,12 @@ export function orderStamp(chains: readonly IptChain[]): number {
   return orders.get(chains)?.stamp ?? -1;
 }
 
+/** The chains in the kernel's order (shared: do not change it). Call right after chainOrder(chains). */
+export function orderedChains(chains: readonly IptChain[]): readonly IptChain[] {
+  const o = orders.get(chains);
+  return o !== undefined && o.objs.length === chains.length ? o.objs : chainOrder(chains).map((i) => chains[i]!);
+}
+
 const isBuiltin = (c: IptChain) => c.policy !== undefined && isHook(c.name);
 /** A chain the kernel order puts first (by hook): a hook name with a policy. */
 export const isBuiltinChain = isBuiltin;

@@ -12,7 +12,7 @@ import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from '.
 import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, TABLE_HOOKS } from './layout';
-import { chainCaches, ruleCaches, type Slab } from './rule-cache';
+import { chainCaches, closeSlab, ruleCaches, type Slab } from './rule-cache';
 import type { CommitResult, IptFamily, IptTable } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
@@ -54,7 +54,7 @@ interface Home {
 
 /** Makes the cached entries in a home stale and gives its blob back to the arena. */
 function retire(h: Home): void {
-  h.slab.buf = null;
+  closeSlab(h.slab);
   releaseBlob(h.blob);
 }
 

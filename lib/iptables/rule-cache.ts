@@ -8,20 +8,41 @@
  *
  * The bytes live in the blob they were written to (a Slab), not in a copy: the commit keeps its
  * blob as the handle's "home" for that table until the next commit of the table has copied what it
- * needs, then gives it back to the arena. An entry whose slab was given back is stale (slab.buf is
- * null) and the rule is simply encoded again. Counters are never cached: they are read from the
+ * needs, then gives it back to the arena. An entry whose slab was given back is stale (slabBuf()
+ * is undefined) and the rule is simply encoded again. Counters are never cached: they are read from the
  * rule at every commit (its `counters` object may change, the entry bytes carry none).
  */
 import type { IptChain, IptRule } from './types';
 
-/** One blob as a home for cached entries; `buf` becomes null when the blob is given back. */
-export interface Slab {
-  buf: Buffer | null;
+/**
+ * A blob as a home for cached entries, by number. Entries and chain records hold the number, not an
+ * object: they are old (long-lived) objects, and pointing 10^5 of them at a new object every commit
+ * filled the young generation's remembered set, which every scavenge then had to walk.
+ */
+export type Slab = number;
+const slabBufs = new Map<Slab, Buffer>();
+let slabCount = 0;
+
+/** A blob's slab number, while it holds cached entries. */
+export function openSlab(buf: Buffer): Slab {
+  const id = ++slabCount;
+  slabBufs.set(id, buf);
+  return id;
+}
+
+/** The blob of a slab, or undefined once it was given back (its entries are stale). */
+export function slabBuf(s: Slab): Buffer | undefined {
+  return slabBufs.get(s);
+}
+
+/** Makes every entry in a slab stale (before its blob is given back). */
+export function closeSlab(s: Slab): void {
+  slabBufs.delete(s);
 }
 
 export interface CachedEntry {
   slab: Slab;
-  /** Entry offset in slab.buf, and its size. */
+  /** Entry offset in the slab's blob, and its size. */
   off: number;
   size: number;
   /** Offset in the entry of a standard target's verdict that must be patched (jump, goto, no target), else -1. */
@@ -47,8 +68,8 @@ export const ruleCaches = { ipv4: new WeakMap<IptRule, CachedEntry>(), ipv6: new
 const SLOT = Symbol('kernlb.iptables.encoded');
 type Slotted = IptRule & { [SLOT]?: CachedEntry & { family: 0 | 4 | 6 } };
 
-/** The slab of a blank entry: no bytes yet (to the encoder, a stale entry). */
-const NO_SLAB: Slab = { buf: null };
+/** The slab of a blank entry: none (to the encoder, a stale entry). */
+const NO_SLAB: Slab = 0;
 
 export function cachedEntry(cache: RuleCache, v6: boolean, r: IptRule): CachedEntry | undefined {
   const e = (r as Slotted)[SLOT];
@@ -131,7 +152,7 @@ export function freezeRules<T extends { chains: Array<{ rules: IptRule[] }> }>(t
  */
 export interface CachedChain {
   slab: Slab;
-  /** Where the chain starts in slab.buf (a user chain's ERROR head, a built-in's first rule), and its size through its tail. */
+  /** Where the chain starts in the slab's blob (a user chain's ERROR head, a built-in's first rule), and its size through its tail. */
   off: number;
   size: number;
   name: string;

@@ -36,6 +36,8 @@ export class ChainIndex {
   /** The kernel order (cached per chains array: chain-order.ts) and how many built-ins lead it; null: use the Map. */
   #order: number[] | null | undefined;
   #builtins = 0;
+  /** The number of rules in the table, when validateChains made this index (it walks every chain anyway); else -1. */
+  ruleCount = -1;
   constructor(private readonly chains: readonly IptChain[]) {}
 
   /**
@@ -119,6 +121,7 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
   // Duplicates: user chains in strictly ascending order (a table read back or parsed, or ordered
   // like the kernel's) cannot have one, so a set of names is made only once the order breaks.
   let seen: { dups: Set<string> | undefined; names: Set<string> } | undefined;
+  let ruleCount = 0;
   let lastUser: string | undefined;
   let hookBits = 0;
   const hooks = TABLE_HOOKS[t.name];
@@ -159,9 +162,12 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
       if (isVerdictName(name) || hook) add(`${chainField(i, c)}.name`, 'is reserved', name);
     }
     if (!Array.isArray(c.rules)) add(`${chainField(i, c)}.rules`, 'must be an array');
+    else ruleCount += c.rules.length;
   }
   if (hooks) for (const h of hooks) if (!(hookBits & (1 << HOOKS.indexOf(h as never)))) add('chains', `table ${t.name} needs its built-in chain ${h}`);
-  return new ChainIndex(chains);
+  const index = new ChainIndex(chains);
+  index.ruleCount = ruleCount;
+  return index;
 }
 
 /** A chain's field name, built only for a problem (10^5 chains in a big kube-proxy table). */
