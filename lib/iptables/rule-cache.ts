@@ -16,8 +16,8 @@ import type { IptChain, IptRule } from './types';
 
 /**
  * A blob as a home for cached entries, by number. Entries and chain records hold the number, not an
- * object: they are old (long-lived) objects, and pointing 10^5 of them at a new object every commit
- * filled the young generation's remembered set, which every scavenge then had to walk.
+ * object: each commit re-points 10^5 long-lived records at its blob, and a small integer is nothing
+ * the garbage collector has to trace from them.
  */
 export type Slab = number;
 const slabBufs = new Map<Slab, Buffer>();
