@@ -306,126 +306,130 @@ function encodeCore(
   off = 0;
   let idx = 0;
   si = 0;
-  // (Closed again below when nothing was cached in it.)
+  // (Closed again below when nothing was cached in it, or when a throw leaves the blob to the collector.)
   const slab: Slab = hits !== null ? openSlab(b) : 0;
-  let slabUsed = false;
+  let slabUsed = false, written = false;
   const runs = chainHits !== null ? new ChainRuns(b, startOf) : null;
 
-  for (let ci = 0; ci < chains.length; ci++) {
-    const c = chains[ci]!;
-    const builtin = c.policy !== undefined;
-    const start = off;
-    const rules = c.rules;
-    if (chainHits !== null) {
-      const cc = chainHits[ci];
-      if (cc !== undefined) {
-        // An unchanged chain: one copy, head to tail.
-        const n = rules.length;
-        if (builtin) {
-          blob.writeUInt32LE(start, 44 + HOOKS.indexOf(c.name as never) * 4);
-          blob.writeUInt32LE(start + cc.size - tailSize, 64 + HOOKS.indexOf(c.name as never) * 4);
-        }
-        runs!.add(cc, start);
-        counters = chainCounters(cc, counters, numEntries, builtin ? idx : idx + 1, rules);
-        if (builtin) counters = addCounters(counters, numEntries, idx + n, c.counters);
-        cc.slab = slab;
-        cc.off = start;
-        slabUsed = true;
-        idx += n + (builtin ? 1 : 2);
-        si += n;
-        off += cc.size;
-        continue;
-      }
-    }
-    // (Copies still pending are made before anything else is written or copied.)
-    runs?.flush();
-    // A chain written here is cached whole (chain cache) when every rule in it is deep-frozen.
-    // (Not an empty chain: writing its head and tail costs less than keeping a blob for them.)
-    let whole = chainHits !== null && rules.length > 0;
-    const rec = whole ? newChainScratch() : null;
-    if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
-    else {
-      off += writeError(b, off, L, c.name);
-      idx++;
-    }
-    for (let ri = 0; ri < rules.length; ri++) {
-      const r = rules[ri]!;
-      const e = off;
-      if (hits !== null) {
-        const h = hits[si]!;
-        if (h !== 0 && h !== 1) {
-          // A cached entry: copied (from this very blob when the rule came up earlier in this table).
-          const next = e + h.size;
-          b.set(slabBuf(h.slab)!.subarray(h.off, h.off + h.size), e);
-          if (h.verdictAt >= 0) putU32LE(b, e + h.verdictAt, r.target ? startOf[jumpTo[si]!]! : next);
-          h.slab = slab;
-          h.off = e;
-          slabUsed = true;
-          if (rec !== null) {
-            const t = r.target as { chain?: string } | undefined;
-            if (h.verdictAt >= 0) rec.add(e - start + h.verdictAt, t ? jumpTo[si]! : -1 - (next - start), t?.chain);
-            if (r.counters) rec.counted.push(ri);
+  try {
+    for (let ci = 0; ci < chains.length; ci++) {
+      const c = chains[ci]!;
+      const builtin = c.policy !== undefined;
+      const start = off;
+      const rules = c.rules;
+      if (chainHits !== null) {
+        const cc = chainHits[ci];
+        if (cc !== undefined) {
+          // An unchanged chain: one copy, head to tail.
+          const n = rules.length;
+          if (builtin) {
+            blob.writeUInt32LE(start, 44 + HOOKS.indexOf(c.name as never) * 4);
+            blob.writeUInt32LE(start + cc.size - tailSize, 64 + HOOKS.indexOf(c.name as never) * 4);
           }
-          if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
-          off = next;
-          idx++;
-          si++;
+          runs!.add(cc, start);
+          counters = chainCounters(cc, counters, numEntries, builtin ? idx : idx + 1, rules);
+          if (builtin) counters = addCounters(counters, numEntries, idx + n, c.counters);
+          cc.slab = slab;
+          cc.off = start;
+          slabUsed = true;
+          idx += n + (builtin ? 1 : 2);
+          si += n;
+          off += cc.size;
           continue;
         }
       }
-      writeRuleHead(b, e, r, L, family);
-      let p = e + L.size;
-      const ms = r.matches;
-      if (ms) {
-        for (let i = 0; i < ms.length; i++) {
-          const m = ms[i]!;
-          p += m.type === 'raw' ? writeRaw(b, p, m) : writeTyped(b, p, infoOf(mcache, 'm', m.type, family), m, family);
-        }
+      // (Copies still pending are made before anything else is written or copied.)
+      runs?.flush();
+      // A chain written here is cached whole (chain cache) when every rule in it is deep-frozen.
+      // (Not an empty chain: writing its head and tail costs less than keeping a blob for them.)
+      let whole = chainHits !== null && rules.length > 0;
+      const rec = whole ? newChainScratch() : null;
+      if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
+      else {
+        off += writeError(b, off, L, c.name);
+        idx++;
       }
-      const t = r.target;
-      const next = e + sizes[si]!;
-      const targetAt = p;
-      if (!t) writeStandard(b, p, next);
-      else if (t.type === 'jump' || t.type === 'goto') {
-        writeStandard(b, p, startOf[jumpTo[si]!]!);
-        if (t.type === 'goto') b[e + L.flags] |= L.fGoto;
-      } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
-      else if (t.type === 'raw') writeRaw(b, p, t);
-      else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
-      putU16LE(b, e + L.targetOffset, targetAt - e);
-      putU16LE(b, e + L.nextOffset, next - e);
-      if (hits !== null && hits[si] === 1) {
-        const patch = !t || t.type === 'jump' || t.type === 'goto';
-        setCachedEntry(cache!, v6, r, slab, e, next - e, patch ? targetAt - e + EXT_HEADER : -1, t && patch ? jumpTo[si]! : -1);
-        slabUsed = true;
-        if (rec !== null) {
-          if (patch) rec.add(targetAt - start + EXT_HEADER, t ? jumpTo[si]! : -1 - (next - start), t ? (t as { chain: string }).chain : undefined);
-          if (r.counters) rec.counted.push(ri);
+      for (let ri = 0; ri < rules.length; ri++) {
+        const r = rules[ri]!;
+        const e = off;
+        if (hits !== null) {
+          const h = hits[si]!;
+          if (h !== 0 && h !== 1) {
+            // A cached entry: copied (from this very blob when the rule came up earlier in this table).
+            const next = e + h.size;
+            b.set(slabBuf(h.slab)!.subarray(h.off, h.off + h.size), e);
+            if (h.verdictAt >= 0) putU32LE(b, e + h.verdictAt, r.target ? startOf[jumpTo[si]!]! : next);
+            h.slab = slab;
+            h.off = e;
+            slabUsed = true;
+            if (rec !== null) {
+              const t = r.target as { chain?: string } | undefined;
+              if (h.verdictAt >= 0) rec.add(e - start + h.verdictAt, t ? jumpTo[si]! : -1 - (next - start), t?.chain);
+              if (r.counters) rec.counted.push(ri);
+            }
+            if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
+            off = next;
+            idx++;
+            si++;
+            continue;
+          }
         }
-      } else whole = false;
-      if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
-      off = next;
+        writeRuleHead(b, e, r, L, family);
+        let p = e + L.size;
+        const ms = r.matches;
+        if (ms) {
+          for (let i = 0; i < ms.length; i++) {
+            const m = ms[i]!;
+            p += m.type === 'raw' ? writeRaw(b, p, m) : writeTyped(b, p, infoOf(mcache, 'm', m.type, family), m, family);
+          }
+        }
+        const t = r.target;
+        const next = e + sizes[si]!;
+        const targetAt = p;
+        if (!t) writeStandard(b, p, next);
+        else if (t.type === 'jump' || t.type === 'goto') {
+          writeStandard(b, p, startOf[jumpTo[si]!]!);
+          if (t.type === 'goto') b[e + L.flags] |= L.fGoto;
+        } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
+        else if (t.type === 'raw') writeRaw(b, p, t);
+        else writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
+        putU16LE(b, e + L.targetOffset, targetAt - e);
+        putU16LE(b, e + L.nextOffset, next - e);
+        if (hits !== null && hits[si] === 1) {
+          const patch = !t || t.type === 'jump' || t.type === 'goto';
+          setCachedEntry(cache!, v6, r, slab, e, next - e, patch ? targetAt - e + EXT_HEADER : -1, t && patch ? jumpTo[si]! : -1);
+          slabUsed = true;
+          if (rec !== null) {
+            if (patch) rec.add(targetAt - start + EXT_HEADER, t ? jumpTo[si]! : -1 - (next - start), t ? (t as { chain: string }).chain : undefined);
+            if (r.counters) rec.counted.push(ri);
+          }
+        } else whole = false;
+        if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
+        off = next;
+        idx++;
+        si++;
+      }
+      // Chain end: the policy for a built-in chain, RETURN for a user chain.
+      if (builtin) {
+        blob.writeUInt32LE(off, 64 + HOOKS.indexOf(c.name as never) * 4);
+        counters = addCounters(counters, numEntries, idx, c.counters);
+      }
+      writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
+      putU16LE(b, off + L.targetOffset, L.size);
+      putU16LE(b, off + L.nextOffset, tailSize);
+      off += tailSize;
       idx++;
-      si++;
+      if (whole) {
+        setCachedChain(chainCache!, v6, c, rec!.done(slab, start, off - start, c, rules, stamp));
+        slabUsed = true;
+      }
     }
-    // Chain end: the policy for a built-in chain, RETURN for a user chain.
-    if (builtin) {
-      blob.writeUInt32LE(off, 64 + HOOKS.indexOf(c.name as never) * 4);
-      counters = addCounters(counters, numEntries, idx, c.counters);
-    }
-    writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
-    putU16LE(b, off + L.targetOffset, L.size);
-    putU16LE(b, off + L.nextOffset, tailSize);
-    off += tailSize;
-    idx++;
-    if (whole) {
-      setCachedChain(chainCache!, v6, c, rec!.done(slab, start, off - start, c, rules, stamp));
-      slabUsed = true;
-    }
+    runs?.flush();
+    writeError(b, off, L, 'ERROR');
+    written = true;
+  } finally {
+    if (slab !== 0 && !(written && slabUsed)) closeSlab(slab);
   }
-  runs?.flush();
-  writeError(b, off, L, 'ERROR');
-  if (slab !== 0 && !slabUsed) closeSlab(slab);
   return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : 0 };
 }
 
