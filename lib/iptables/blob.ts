@@ -7,7 +7,7 @@ import { cidr4, formatCidr, formatQuad, isZero, parseCidr, parseCidr4Into } from
 import { decodeIface, encodeIface, getU16LE, getU32BE, getU32LE, putU16LE, putU32BE, putU32LE, readCString, xtAlign } from './extensions/codec';
 import { matchByName, matchByType, targetByName, targetByType, type AnyCodec } from './extensions';
 import {
-  compareChainNames, ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, INV, isHook, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT,
+  ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, INV, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT,
   VERDICT_NAME, type EntryLayout,
 } from './layout';
 import { knownProtoName, protoNumber } from './proto';
@@ -34,10 +34,8 @@ export interface EncodedTable {
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
 export function orderChains(chains: IptChain[]): IptChain[] {
-  const order = chainOrder(chains);
-  const out = new Array<IptChain>(order.length);
-  for (let i = 0; i < order.length; i++) out[i] = chains[order[i]!]!;
-  return out;
+  chainOrder(chains);
+  return orderedChains(chains).slice(); // (the shared array is chain-order.ts's own)
 }
 
 /**
@@ -362,11 +360,7 @@ function encodeCore(
             h.slab = slab;
             h.off = e;
             slabUsed = true;
-            if (rec !== null) {
-              const t = r.target as { chain?: string } | undefined;
-              if (h.verdictAt >= 0) rec.add(e - start + h.verdictAt, t ? jumpTo[si]! : -1 - (next - start), t?.chain);
-              if (r.counters) rec.counted.push(ri);
-            }
+            if (rec !== null) rec.rule(r, ri, h.verdictAt >= 0 ? e + h.verdictAt : -1, jumpTo[si]!, next, start);
             if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
             off = next;
             idx++;
@@ -399,10 +393,7 @@ function encodeCore(
           const patch = !t || t.type === 'jump' || t.type === 'goto';
           setCachedEntry(cache!, v6, r, slab, e, next - e, patch ? targetAt - e + EXT_HEADER : -1, t && patch ? jumpTo[si]! : -1);
           slabUsed = true;
-          if (rec !== null) {
-            if (patch) rec.add(targetAt - start + EXT_HEADER, t ? jumpTo[si]! : -1 - (next - start), t ? (t as { chain: string }).chain : undefined);
-            if (r.counters) rec.counted.push(ri);
-          }
+          if (rec !== null) rec.rule(r, ri, patch ? targetAt + EXT_HEADER : -1, jumpTo[si]!, next, start);
         } else whole = false;
         if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
         off = next;
@@ -509,10 +500,18 @@ class ChainScratch {
   readonly names: Array<string | undefined> = [];
   readonly counted: number[] = [];
 
-  add(at: number, to: number, name: string | undefined): void {
-    this.at.push(at);
-    this.to.push(to);
-    this.names.push(name);
+  /**
+   * Rule `ri` of the chain starting at `start`: its verdict at `verdictPos` (-1: none to patch)
+   * goes to chain `jumpTo` or, without a target, to `next`; and whether it has counters.
+   */
+  rule(r: IptRule, ri: number, verdictPos: number, jumpTo: number, next: number, start: number): void {
+    if (verdictPos >= 0) {
+      const t = r.target as { chain: string } | undefined;
+      this.at.push(verdictPos - start);
+      this.to.push(t ? jumpTo : -1 - (next - start));
+      this.names.push(t?.chain);
+    }
+    if (r.counters) this.counted.push(ri);
   }
 
   done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[], stamp: number): CachedChain {

@@ -63,12 +63,9 @@ export class ChainIndex {
 
   #sort(): void {
     const chains = this.chains;
-    for (let i = 0; i < chains.length; i++) {
-      const c = chains[i];
-      if (!c || typeof c !== 'object' || typeof c.name !== 'string') {
-        this.#order = null;
-        return;
-      }
+    if (!allNamed(chains)) {
+      this.#order = null;
+      return;
     }
     const order = chainOrder(chains);
     let b = 0;
@@ -118,11 +115,12 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
     add('chains', 'must be an array');
     return undefined;
   }
-  // Duplicates: user chains in strictly ascending order (a table read back or parsed, or ordered
-  // like the kernel's) cannot have one, so a set of names is made only once the order breaks.
-  let seen: { dups: Set<string> | undefined; names: Set<string> } | undefined;
+  // Duplicate user chains are neighbours in the kernel's order (chain-order.ts, cached for this
+  // array): only names found there twice are tracked, not a set of 10^5 names. (A chain that is not
+  // even an object with a name leaves no order: then every name is tracked.)
+  const dups = allNamed(t.chains) ? duplicateUserNames(t.chains) : undefined;
+  const seen = new Set<string>();
   let ruleCount = 0;
-  let lastUser: string | undefined;
   let hookBits = 0;
   const hooks = TABLE_HOOKS[t.name];
   const chains = t.chains;
@@ -139,18 +137,9 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
       const bit = 1 << HOOKS.indexOf(name as never);
       dup = (hookBits & bit) !== 0;
       hookBits |= bit;
-    } else if (!seen && (lastUser === undefined || lastUser < name)) lastUser = name;
-    else {
-      // Out of order: the names some other chain also has, found in the kernel's order (cached
-      // for this chains array: a controller's table is seldom in name order), then tracked.
-      if (!seen) {
-        const dups = allNamed(chains) ? duplicateUserNames(chains) : undefined;
-        seen = { dups, names: userNames(chains, i, dups) };
-      }
-      if (seen.dups === undefined || seen.dups.has(name)) {
-        dup = seen.names.has(name);
-        seen.names.add(name);
-      }
+    } else if (dups === undefined || dups.has(name)) {
+      dup = seen.has(name);
+      seen.add(name);
     }
     if (dup) add(`${chainField(i, c)}.name`, 'duplicate chain name', name);
     const builtin = hooks ? hook && hooks.includes(name) : hook && c.policy !== undefined;
@@ -181,17 +170,6 @@ function chainField(i: number, c: IptChain | undefined): string {
  */
 function isVerdictName(name: string): boolean {
   return name === 'DROP' || name === 'ACCEPT' || name === 'QUEUE' || name === 'RETURN';
-}
-
-/** The valid user chain names before index `end` (once the ascending order breaks): all, or only those in `only`. */
-function userNames(chains: readonly IptChain[], end: number, only?: Set<string>): Set<string> {
-  const s = new Set<string>();
-  if (only?.size === 0) return s;
-  for (let i = 0; i < end; i++) {
-    const c = chains[i];
-    if (c && typeof c.name === 'string' && (!only || only.has(c.name)) && chainNameOk(c.name) && c.name !== 'ERROR' && !isHook(c.name)) s.add(c.name);
-  }
-  return s;
 }
 
 function allNamed(chains: readonly IptChain[]): boolean {
