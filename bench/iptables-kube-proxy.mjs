@@ -5,7 +5,8 @@
 //   recommit: the same table object committed again after 1% of its rules changed in place (a
 //             controller's sync loop), plain and with expectUnchanged (whose check reads the table);
 //             and with frozen rules (iptFreezeRules), where a change replaces rule objects and a
-//             commit copies unchanged chains and rules from the blob it committed last
+//             commit copies unchanged chains and rules from the blob it committed last; and that
+//             with expectUnchanged and counters carried over at the swap (lb's iptables mode)
 //   read:     kernlb read() (decode to the typed model) vs iptables-legacy-save
 // Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
 // Measured 2026-11-26, best of 3, load average 1.5-1.9 on 2 cores (kernel 6.18, iptables 1.8.9):
@@ -94,7 +95,7 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   const text = kubeProxyLayout(n, 10);
   const file = `/tmp/kernlb-bench-${process.pid}.txt`;
   writeFileSync(file, text);
-  const tools = [], commits = [], saves = [], reads = [], recommits = [], casCommits = [], frozen = [];
+  const tools = [], commits = [], saves = [], reads = [], recommits = [], casCommits = [], frozen = [], frozenCas = [];
   let parseMs = 0, rules = 0, changed = 0;
   for (let rep = 0; rep < REPS; rep++) {
     const a = `klbench-a-${process.pid}`, b = `klbench-b-${process.pid}`;
@@ -143,6 +144,7 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
       // The same loop over frozen rules (iptFreezeRules): a change replaces rule objects, and a
       // commit copies the encoded entries of the rules it saw before. The first commit after the
       // freeze fills the cache; the next ones are the steady state.
+      const f0 = { done: null };
       if (iptFreezeRules) {
         iptFreezeRules(table);
         // Two untimed commits: the first fills the caches, the second takes the blob that the
@@ -158,8 +160,20 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
           t0 = process.hrtime.bigint();
           const f = await ipt.commit(table);
           frozen.push({ wall: ms(t0), ...cpuOf(cpu0), kernel: f.kernelMs });
+          f0.done = f;
         }
         if (rep === 0 && (await toolSave(b)).trimEnd() !== iptablesSave(table).trimEnd()) throw new Error(`N=${n}: the frozen recommit differs from the model`);
+        // The same with the compare-and-swap and counters carried over at the swap (what the lb's
+        // iptables mode commits): the check reads the whole table, the carry maps old entries.
+        let state = f0.done;
+        for (let k = 5; k < 8; k++) {
+          changeOnePercentFrozen(table, 5 * rep + k);
+          table.readState = { numEntries: state.numEntries, digest: state.digest };
+          cpu0 = process.cpuUsage();
+          t0 = process.hrtime.bigint();
+          state = await ipt.commit(table, { expectUnchanged: true, counters: 'carry' });
+          frozenCas.push({ wall: ms(t0), ...cpuOf(cpu0), kernel: state.kernelMs, carried: state.carried });
+        }
       }
       await ipt.close();
     } finally {
@@ -191,6 +205,10 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
     'cpu recommit/kernel': f2((RCc.cpu * 1000) / RCc.kernel),
     'recommit expectUnchanged ms': Math.round(CAS.wall), 'recommit eU/kernel': f2(CAS.wall / CAS.kernel),
     ...(frozen.length ? frozenColumns(frozen, f2) : {}),
+    ...(frozenCas.length ? {
+      'frozen eU+carry ms': Math.round(best(frozenCas, 'wall').wall), 'frozen eU+carry/kernel': f2(best(frozenCas, 'wall').wall / best(frozenCas, 'wall').kernel),
+      'frozen eU+carry entries carried': best(frozenCas, 'wall').carried,
+    } : {}),
   });
 }
 shell.close();

@@ -330,6 +330,8 @@ export interface NativeIptReplaceResult {
   digest: string;
   /** Time in the IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) calls themselves (CLOCK_MONOTONIC), ms. */
   kernelMs: number;
+  /** Entries whose old counters were carried over (the `carry` argument). */
+  carried: number;
 }
 
 /**
@@ -341,7 +343,12 @@ export interface NativeXtablesLock {
   timeoutMs: number;
 }
 
-/** Both engines' commit: (handle, v6, table, blob, expect, counters, lock) -> what the kernel now holds. */
+/**
+ * Both engines' commit: (handle, v6, table, blob, expect, counters, lock, carry, scratch) -> what
+ * the kernel now holds. `carry` (direct engine only): per new entry, the old entry whose counters,
+ * as the kernel hands them back at the replace, it counts on from (-1: from `counters`, or zero).
+ * `scratch`: where expect's read of the current table goes when it fits (no fresh pages).
+ */
 export type NativeIptCommit = (
   handle: NativeHandle,
   v6: boolean,
@@ -350,6 +357,8 @@ export type NativeIptCommit = (
   expect: { numEntries: number; digest: string } | null,
   counters: Buffer | null,
   lock?: NativeXtablesLock | null,
+  carry?: Int32Array | null,
+  scratch?: Buffer | null,
 ) => Promise<NativeIptReplaceResult>;
 
 export interface NativeIptables {
@@ -383,6 +392,23 @@ export interface NativeIptables {
    * num_counters check fails at iptc_commit. kernelMs is all of iptc_commit (libiptc's compile too).
    */
   commitLibiptc: NativeIptCommit;
+  /**
+   * A direct compare-and-swap commit in two steps: takes the xtables lock and the process's x_tables
+   * mutex on a worker and checks `expect` (reading into `scratch` when it fits) right away; the blob
+   * follows with sendReplace, or abortReplace drops the commit (done then rejects). Neither within
+   * waitMs: done rejects with ETIMEDOUT. `done` settles like replaceTable.
+   */
+  beginReplace(
+    handle: NativeHandle, v6: boolean, table: string, expect: { numEntries: number; digest: string }, lock: NativeXtablesLock | null,
+    scratch: Buffer | null, waitMs: number,
+  ): { tx: NativeIptPendingReplace; done: Promise<NativeIptReplaceResult> };
+  sendReplace(tx: NativeIptPendingReplace, blob: Buffer, counters: Buffer | null, carry: Int32Array | null): void;
+  abortReplace(tx: NativeIptPendingReplace): void;
+}
+
+/** A commit begun with beginReplace (opaque). */
+export interface NativeIptPendingReplace {
+  readonly __pendingReplace: unique symbol;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,43 +1,48 @@
 /**
- * One reusable buffer for table blobs. A 10k-service table is ~160 MB; fresh memory costs a page
+ * Reusable buffers for table blobs. A 10k-service table is ~160 MB; fresh memory costs a page
  * fault per 4 KiB on first touch (measured: ~100-200 ms for 160 MB, most of it system time), while
- * zeroing memory already mapped costs ~7 ms. commit() takes the arena for one replace and gives it
- * back when the kernel is done; a concurrent commit simply allocates. Dropped after a quiet minute so
- * an idle process does not keep the memory.
+ * zeroing memory already mapped costs ~7 ms. A commit takes one for its blob and, with
+ * expectUnchanged, another for its read of the current table, and gives them back when the kernel
+ * is done; a read takes one. Two are kept; when none is free a call simply allocates. Dropped after
+ * a quiet minute so an idle process does not keep the memory.
  */
 const MIN_KEEP = 1 << 20;
+const KEEP = 2;
 const IDLE_MS = 60_000;
 
-let free: Buffer | null = null;
+/** Free buffers, largest first. */
+const free: Buffer[] = [];
 let timer: NodeJS.Timeout | undefined;
 
-/** A zero-filled buffer of `size` bytes: the arena when it is free and big enough, else a new one. */
+/** A zero-filled buffer of `size` bytes: the smallest free one big enough, else a new one. */
 export function takeBlob(size: number): Buffer {
-  const a = free;
-  if (a && a.length >= size) {
-    free = null;
+  for (let i = free.length - 1; i >= 0; i--) {
+    const a = free[i]!;
+    if (a.length < size) continue;
+    free.splice(i, 1);
     a.fill(0, 0, size);
     return a.subarray(0, size);
   }
   return Buffer.alloc(size);
 }
 
-/** The arena itself, not zeroed (native zeroes what it uses), or null when it is taken or absent. */
+/** The largest free buffer, not zeroed (native zeroes what it uses), or null when none is free. */
 export function takeArena(): Buffer | null {
-  const a = free;
-  free = null;
-  return a;
+  return free.shift() ?? null;
 }
 
-/** Gives a buffer from takeBlob/takeArena (or a block read by native) back; the larger is kept. */
+/** Gives a buffer from takeBlob/takeArena (or a block read by native) back; the two largest are kept. */
 export function releaseBlob(b: Buffer): void {
   if (b.byteOffset !== 0 || b.buffer.byteLength < MIN_KEEP) return;
   const whole = Buffer.from(b.buffer, 0, b.buffer.byteLength);
-  if (!free || free.length < whole.length) free = whole;
+  if (free.some((a) => a.buffer === whole.buffer)) return;
+  free.push(whole);
+  free.sort((x, y) => y.length - x.length);
+  if (free.length > KEEP) free.length = KEEP;
   if (timer) timer.refresh();
   else {
     timer = setTimeout(() => {
-      free = null;
+      free.length = 0;
       timer = undefined;
     }, IDLE_MS);
     timer.unref();

@@ -9,11 +9,13 @@ import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../
 import { native } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
+import { carryMap, recordEntries, type EntryRecord } from './carry';
+import { orderedChains } from './chain-order';
 import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
-import { HOOKS, TABLE_HOOKS } from './layout';
+import { HOOKS, REPLACE_HEADER, TABLE_HOOKS } from './layout';
 import { chainCaches, closeSlab, ruleCaches, type Slab } from './rule-cache';
-import type { CommitResult, IptFamily, IptTable } from './types';
+import type { CommitResult, IptFamily, IptTable, TableReadState } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
   /** Default ipv4. */
@@ -36,8 +38,17 @@ export interface IptablesOpenOptions extends OpenOptions {
 export interface CommitOptions {
   /** Fail with ConflictError, changing nothing, when the table changed since `table` was read. */
   expectUnchanged?: boolean;
-  /** Restore the model's counters after the replace (default true; rules without counters start at 0). */
-  counters?: boolean;
+  /**
+   * The counters the new table starts from:
+   * - true (default): the model's (rules without counters start at 0);
+   * - false: all zero;
+   * - 'carry': a rule object that is in the table this handle last read or committed keeps
+   *   counting from its old entry's counters as the kernel hands them back at the replace, so
+   *   nothing counted since the read is lost (what iptables-legacy does for the rules an edit
+   *   leaves alone); other rules start from the model's. Needs expectUnchanged, which proves the
+   *   kernel still holds that table, and the direct engine. CommitResult.carried says how many.
+   */
+  counters?: boolean | 'carry';
 }
 
 export interface UpdateOptions {
@@ -46,6 +57,14 @@ export interface UpdateOptions {
 }
 
 const ENOPROTOOPT = constants.errno.ENOPROTOOPT;
+
+/** What #encode takes from the model for one commit. */
+interface Encoded {
+  enc: EncodedTable;
+  carryFrom: Int32Array | null;
+  record: EntryRecord;
+  counters: Buffer | null;
+}
 
 interface Home {
   slab: Slab;
@@ -75,6 +94,8 @@ function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
 const ENOENT = constants.errno.ENOENT;
 const EPROTOTYPE = constants.errno.EPROTOTYPE;
 
+/** A table smaller than this is read into a fresh block by expectUnchanged (no buffer kept for it). */
+const SCRATCH_MIN = 1 << 20;
 const TABLE_NAME = /^[a-z_0-9]{1,31}$/i;
 const EAGAIN = constants.errno.EAGAIN;
 
@@ -84,12 +105,18 @@ export class Iptables extends KernelHandle {
   readonly #lock: ReturnType<typeof resolveXtablesLock>;
   /** Per table, the last committed blob that holds cached entries of frozen rules (rule-cache.ts). */
   readonly #homes = new Map<string, Home>();
+  /** Per table, the rule objects at the entry indices of what this handle last read or committed (carry.ts). */
+  readonly #entries = new Map<string, EntryRecord>();
+  /** Per table, the size of its last blob read or committed (for expectUnchanged's read buffer). */
+  readonly #sizes = new Map<string, number>();
+  readonly #waitMs: number;
 
   private constructor(h: Awaited<ReturnType<typeof openNativeHandle>>, opts: IptablesOpenOptions, family: IptFamily, lock: ReturnType<typeof resolveXtablesLock>) {
     super(h, opts.netns);
     this.family = family;
     this.engine = checkEngine(opts.engine);
     this.#lock = lock;
+    this.#waitMs = opts.timeoutMs ?? 30000;
   }
 
   static async open(opts: IptablesOpenOptions = {}): Promise<Iptables> {
@@ -129,6 +156,9 @@ export class Iptables extends KernelHandle {
       const entries = (raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size);
       const t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries }, this.family, table);
       t.readState = { numEntries: raw.numEntries, digest: raw.digest };
+      // (Decoded chains are in the blob's order: each rule's entry index is where it was read.)
+      this.#entries.set(table, recordEntries(t.chains, raw.numEntries, raw.digest));
+      this.#sizes.set(table, raw.size + REPLACE_HEADER);
       return t;
     } finally {
       if (block) releaseBlob(block);
@@ -143,28 +173,96 @@ export class Iptables extends KernelHandle {
    * expectUnchanged) and the kernel's time.
    */
   async commit(table: IptTable, opts: CommitOptions = {}): Promise<CommitResult> {
-    // Validated and encoded in one walk (it throws what validateTable throws); valid_hooks is patched
-    // in below once known. (A throw before the replace leaves the blob to the garbage collector.)
-    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family]);
+    const carry = opts.counters === 'carry';
+    if (opts.counters !== undefined && typeof opts.counters !== 'boolean' && !carry) throw new ValidationError('counters', 'must be true, false or "carry"', opts.counters);
+    if (carry && !opts.expectUnchanged) throw new ValidationError('counters', '"carry" needs expectUnchanged: old entries are known only for the table that was read or committed');
+    if (carry && this.engine !== 'direct') throw new ValidationError('counters', '"carry" needs the direct engine: libiptc does not hand back the old counters');
+    const ctx = {
+      op: 'commit iptables', object: this.object(table.name),
+      conflictErrno: opts.expectUnchanged ? [EAGAIN] : [], describeItem: (i: number) => describeEntry(table, i),
+      hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
+    };
+    const hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
+    const expect = opts.expectUnchanged ? table.readState : undefined;
+    if (expect && hooks !== undefined && this.engine === 'direct' && table.family === this.family) return this.#pipelined(table, opts, hooks, expect, ctx);
+
+    const job = this.#encode(table, opts);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
-    let hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
-    if (hooks === undefined) {
-      const info = await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name));
-      hooks = info.validHooks;
-    }
-    enc.blob.writeUInt32LE(hooks, 32);
-    const expect = opts.expectUnchanged ? table.readState! : null;
-    const counters = opts.counters === false ? null : enc.counters;
+    const validHooks = hooks ?? (await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name))).validHooks;
+    job.enc.blob.writeUInt32LE(validHooks, 32);
+    const scratch = expect ? this.#scratch(table.name) : null;
     const replace = this.engine === 'libiptc' ? native().iptables.commitLibiptc : native().iptables.replaceTable;
-    return this.diagnose(table, explain(this.family, this.run(
-      {
-        op: 'commit iptables', object: this.object(table.name),
-        conflictErrno: opts.expectUnchanged ? [EAGAIN] : [], describeItem: (i) => describeEntry(table, i),
-        hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
-      },
-      (h) => replace(h, this.v6, table.name, enc.blob, expect, counters, this.#lock),
-    ).finally(() => this.#settled(table.name, enc))));
+    return this.#finish(table, job, scratch, this.run(ctx, (h) => replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch)));
+  }
+
+  /**
+   * A compare-and-swap commit whose check overlaps the encoding: the worker takes the locks and reads
+   * the current table (a second core's work, ~0.5 s at 10^5 rules) while this thread validates and
+   * encodes; then the blob is handed over and replaced under the same locks. A table that fails
+   * validation is dropped (abortReplace) and nothing is sent.
+   */
+  #pipelined(table: IptTable, opts: CommitOptions, hooks: number, expect: TableReadState, ctx: Parameters<Iptables['run']>[0]): Promise<CommitResult> {
+    const scratch = this.#scratch(table.name);
+    let job: Encoded | undefined;
+    let settled: Promise<unknown> = Promise.resolve();
+    const p = this.run(ctx, (h) => {
+      const n = native().iptables;
+      const { tx, done } = n.beginReplace(h, this.v6, table.name, expect, this.#lock, scratch, this.#waitMs);
+      settled = done.catch(() => undefined);
+      try {
+        job = this.#encode(table, opts);
+        job.enc.blob.writeUInt32LE(hooks, 32);
+      } catch (e) {
+        n.abortReplace(tx);
+        throw e;
+      }
+      n.sendReplace(tx, job.enc.blob, job.counters, job.carryFrom);
+      return done;
+    });
+    if (!job) {
+      // (Encoding threw: the scratch buffer is the worker's until it has let go of the locks.)
+      void settled.then(() => scratch && releaseBlob(scratch));
+      return p;
+    }
+    return this.#finish(table, job, scratch, p);
+  }
+
+  /**
+   * Validates and encodes `table` in one walk (it throws what validateTable throws), and takes what
+   * the commit needs from the model now, while it is exactly what was encoded (the caller may change
+   * it once we await): the carry map and the record of this commit's entries. valid_hooks is
+   * patched in by the caller. (A throw leaves the blob to the garbage collector.)
+   */
+  #encode(table: IptTable, opts: CommitOptions): Encoded {
+    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family]);
+    const ordered = orderedChains(table.chains);
+    const known = this.#entries.get(table.name);
+    const rs = table.readState;
+    const carryFrom = opts.counters === 'carry' && known !== undefined && rs !== undefined && known.digest === rs.digest && known.numEntries === rs.numEntries
+      ? carryMap(known, ordered, enc.numEntries) : null;
+    return { enc, carryFrom, record: recordEntries(ordered, enc.numEntries, ''), counters: opts.counters === false ? null : enc.counters };
+  }
+
+  /**
+   * Where expectUnchanged's read of the whole current table goes: a buffer whose pages are already
+   * there, or one that will be from the next commit on (it goes to the arena afterwards).
+   */
+  #scratch(table: string): Buffer | null {
+    const size = this.#sizes.get(table) ?? 0;
+    return takeArena() ?? (size >= SCRATCH_MIN ? Buffer.allocUnsafeSlow(size + (size >> 3)) : null);
+  }
+
+  #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<CommitResult>): Promise<CommitResult> {
+    return this.diagnose(table, explain(this.family, p.then((done) => {
+      job.record.digest = done.digest;
+      this.#entries.set(table.name, job.record);
+      this.#sizes.set(table.name, job.enc.blob.length);
+      return done;
+    }).finally(() => {
+      if (scratch) releaseBlob(scratch);
+      this.#settled(table.name, job.enc);
+    })));
   }
 
   /**
@@ -183,6 +281,8 @@ export class Iptables extends KernelHandle {
     await super.close();
     for (const h of this.#homes.values()) retire(h);
     this.#homes.clear();
+    this.#entries.clear();
+    this.#sizes.clear();
   }
 
   /**
@@ -234,6 +334,8 @@ export class Iptables extends KernelHandle {
   /**
    * Read-modify-write with retries: reads `table`, lets `edit` change it (or return a new one),
    * commits with expectUnchanged, and starts over on a conflict. Returns the committed table.
+   * With the direct engine the rules the edit kept (the same objects) carry their counters over
+   * exactly (CommitOptions.counters 'carry'); new and changed rules start from their own.
    */
   async update(table: string, edit: (t: IptTable) => void | IptTable | Promise<void | IptTable>, opts: UpdateOptions = {}): Promise<IptTable> {
     const attempts = opts.attempts ?? 5;
@@ -242,7 +344,8 @@ export class Iptables extends KernelHandle {
       const out = (await edit(t)) ?? t;
       if (!out.readState) out.readState = t.readState!;
       try {
-        const done = await this.commit(out, { expectUnchanged: true });
+        // Rules the edit left alone keep counting from the kernel's counters at the replace.
+        const done = await this.commit(out, { expectUnchanged: true, ...(this.engine === 'direct' ? { counters: 'carry' as const } : {}) });
         // The returned table is what the kernel now holds: it can be committed again as it is.
         out.readState = { numEntries: done.numEntries, digest: done.digest };
         return out;

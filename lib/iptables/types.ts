@@ -81,6 +81,8 @@ export interface TableReadState {
 export interface CommitResult extends TableReadState {
   /** Milliseconds inside the IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) calls (CLOCK_MONOTONIC). */
   kernelMs: number;
+  /** Entries that count on from the old table's counters (CommitOptions.counters 'carry'), else 0. */
+  carried: number;
 }
 
 export interface IptTable {

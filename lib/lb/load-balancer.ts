@@ -116,7 +116,8 @@ export class LoadBalancer implements AsyncDisposable {
     const started = performance.now();
     const attempts = this.#opts.attempts ?? 5;
     for (let attempt = 1; ; attempt++) {
-      const current = await this.#read(desired);
+      // (A real apply may take the last committed state on trust: its commit proves it.)
+      const current = await this.#read(desired, !opts.dryRun);
       const diff = diffStates(current.state, desired);
       try {
         const r = await this.#backend.apply(desired, current, { dryRun: !!opts.dryRun });
@@ -166,8 +167,8 @@ export class LoadBalancer implements AsyncDisposable {
     await this.#backend.clear();
   }
 
-  async #read(desired: State): Promise<BackendRead> {
-    const r = await this.#backend.read({ forApply: true });
+  async #read(desired: State, lazy = false): Promise<BackendRead> {
+    const r = await this.#backend.read({ forApply: true, lazy });
     if (this.#backend instanceof IpvsBackend) this.#backend.adoptNames(desired, r as IpvsRead);
     return r;
   }

@@ -69,9 +69,11 @@ export interface ModeBackend<C extends BackendRead = BackendRead> {
   /**
    * Reads the kernel into the model plus counters. `forApply`: counters are not needed, and a
    * backend may answer from what it committed last when it can prove nothing changed since
-   * (nftables: the ruleset generation).
+   * (nftables: the ruleset generation). `lazy` (with forApply, for an apply that is not a dry run):
+   * the backend may skip that proof when its apply makes it anyway (iptables: the commit's
+   * expectUnchanged), failing the apply with a ConflictError when it does not hold.
    */
-  read(opts?: { forApply?: boolean }): Promise<C>;
+  read(opts?: { forApply?: boolean; lazy?: boolean }): Promise<C>;
   /** Makes the kernel match `desired`, knowing `current` (from read()). */
   apply(desired: State, current: C, opts: { dryRun: boolean }): Promise<{ operations: number; draining: DrainingEndpoint[]; changed: boolean }>;
   /** Whether this mode has anything in the namespace. */

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "iptables/libiptc.h"
 #include "iptables/table_io.h"
@@ -95,6 +96,7 @@ Napi::Value ResultToJs(Napi::Env env, iptables::ReplaceResult& r) {
   o.Set("numEntries", r.numEntries);
   o.Set("digest", DigestHex(r.digest));
   o.Set("kernelMs", r.kernelMs);
+  o.Set("carried", r.carried);
   return o;
 }
 
@@ -143,7 +145,8 @@ iptables::LockSpec ParseLock(Napi::Env env, const Napi::Value& v) {
 }
 
 // The arguments replaceTable and commitLibiptc share: (handle, v6, table, blob, expect: {numEntries,
-// digest} | null, counters: Buffer | null, lock: {path, timeoutMs} | null). The request is handed
+// digest} | null, counters: Buffer | null, lock: {path, timeoutMs} | null, carry: Int32Array | null
+// (the direct engine's only), scratch: Buffer | null for expect's read). The request is handed
 // to `apply` on a worker thread inside the handle's namespace; it resolves to {numEntries, digest,
 // kernelMs} (what the kernel now holds; see ReplaceResult).
 template <class Request, class Apply>
@@ -173,6 +176,20 @@ Napi::Value StartCommit(const Napi::CallbackInfo& info, Apply apply) {
     refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
   }
   req->lock = ParseLock(env, info[6]);
+  if (info.Length() > 7 && info[7].IsTypedArray()) {
+    auto t = info[7].As<Napi::TypedArray>();
+    if (t.TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(env, "carry must be an Int32Array");
+    auto c = t.As<Napi::Int32Array>();
+    req->carry = c.Data();
+    req->carryLength = c.ElementLength();
+    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
+  }
+  if (info.Length() > 8 && info[8].IsBuffer()) {
+    auto b = info[8].As<Napi::Buffer<uint8_t>>();
+    req->scratch = b.Data();
+    req->scratchLength = b.Length();
+    refs->push_back(Napi::Persistent(b.As<Napi::Object>()));
+  }
   return RunAsync<iptables::ReplaceResult>(
       env,
       [a, req, refs, apply]() {
@@ -186,6 +203,89 @@ Napi::Value StartCommit(const Napi::CallbackInfo& info, Apply apply) {
 // call; its header's num_counters and counters pointer are filled here.
 Napi::Value ReplaceTable(const Napi::CallbackInfo& info) {
   return StartCommit<iptables::ReplaceRequest>(info, [](iptables::ReplaceRequest& r) { return iptables::ReplaceTable(r); });
+}
+
+// A pipelined compare-and-swap (iptables::PendingReplace) and the JavaScript buffers it was sent,
+// referenced until the commit settles (released on the JS thread, with the last owner).
+struct Pipelined {
+  explicit Pipelined(int waitMs) : pending(waitMs) {}
+  iptables::PendingReplace pending;
+  std::vector<Napi::ObjectReference> refs;
+};
+
+std::shared_ptr<Pipelined>& PipelinedFrom(const Napi::Value& v) {
+  if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "not a pending commit");
+  return *v.As<Napi::External<std::shared_ptr<Pipelined>>>().Data();
+}
+
+// beginReplace(handle, v6, table, expect: {numEntries, digest}, lock | null, scratch: Buffer | null,
+// waitMs) -> { tx, done: Promise<replaceTable's result> }: takes the locks and checks `expect` on a
+// worker now; the table follows with sendReplace(tx, ...) or the commit is dropped with abortReplace(tx).
+Napi::Value BeginReplace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a = CommonArgs(info);
+  if (!info[3].IsObject()) throw Napi::TypeError::New(env, "expect must be { numEntries, digest }");
+  if (!info[6].IsNumber()) throw Napi::TypeError::New(env, "waitMs must be a number");
+  auto tx = std::make_shared<Pipelined>(info[6].As<Napi::Number>().Int32Value());
+  auto req = std::make_shared<iptables::ReplaceRequest>();
+  req->v6 = a.v6;
+  req->table = a.table;
+  Napi::Object e = info[3].As<Napi::Object>();
+  req->expectUnchanged = true;
+  req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
+  req->expectDigest = ParseDigest(env, e.Get("digest"));
+  req->lock = ParseLock(env, info[4]);
+  if (info[5].IsBuffer()) {
+    auto b = info[5].As<Napi::Buffer<uint8_t>>();
+    req->scratch = b.Data();
+    req->scratchLength = b.Length();
+    tx->refs.push_back(Napi::Persistent(b.As<Napi::Object>()));
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("done", RunAsync<iptables::ReplaceResult>(
+                      env,
+                      [a, req, tx]() {
+                        NetnsGuard in(*a.ns);
+                        return iptables::ReplaceTablePipelined(*req, tx->pending);
+                      },
+                      ResultToJs));
+  out.Set("tx", Napi::External<std::shared_ptr<Pipelined>>::New(env, new std::shared_ptr<Pipelined>(tx),
+                                                                 [](Napi::Env, std::shared_ptr<Pipelined>* p) { delete p; }));
+  return out;
+}
+
+// sendReplace(tx, blob, counters: Buffer | null, carry: Int32Array | null): the table for beginReplace.
+Napi::Value SendReplace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& tx = PipelinedFrom(info[0]);
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "blob must be a Buffer");
+  auto blob = info[1].As<Napi::Buffer<uint8_t>>();
+  tx->refs.push_back(Napi::Persistent(blob.As<Napi::Object>()));
+  const uint8_t* counters = nullptr;
+  size_t countersLength = 0;
+  if (info[2].IsBuffer()) {
+    auto c = info[2].As<Napi::Buffer<uint8_t>>();
+    counters = c.Data();
+    countersLength = c.Length();
+    tx->refs.push_back(Napi::Persistent(c.As<Napi::Object>()));
+  }
+  const int32_t* carry = nullptr;
+  size_t carryLength = 0;
+  if (info[3].IsTypedArray()) {
+    if (info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(env, "carry must be an Int32Array");
+    auto c = info[3].As<Napi::Int32Array>();
+    carry = c.Data();
+    carryLength = c.ElementLength();
+    tx->refs.push_back(Napi::Persistent(c.As<Napi::Object>()));
+  }
+  tx->pending.Send(blob.Data(), blob.Length(), counters, countersLength, carry, carryLength);
+  return env.Undefined();
+}
+
+// abortReplace(tx): encoding failed; the worker releases the locks and the commit rejects.
+Napi::Value AbortReplace(const Napi::CallbackInfo& info) {
+  PipelinedFrom(info[0])->pending.Abort();
+  return info.Env().Undefined();
 }
 
 // commitLibiptc(...): the same arguments, applied through libiptc (see iptables/libiptc.h).
@@ -252,6 +352,9 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("getInfo", Napi::Function::New(env, GetInfo));
   o.Set("getTable", Napi::Function::New(env, GetTable));
   o.Set("replaceTable", Napi::Function::New(env, ReplaceTable));
+  o.Set("beginReplace", Napi::Function::New(env, BeginReplace));
+  o.Set("sendReplace", Napi::Function::New(env, SendReplace));
+  o.Set("abortReplace", Napi::Function::New(env, AbortReplace));
   o.Set("commitLibiptc", Napi::Function::New(env, CommitLibiptc));
   o.Set("readLibiptc", Napi::Function::New(env, ReadLibiptc));
   o.Set("tableNames", Napi::Function::New(env, TableNames));

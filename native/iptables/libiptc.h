@@ -26,6 +26,12 @@ struct LibiptcRequest {
   // xt_counters per entry of the blob, or null (every counter starts at zero).
   const uint8_t* counters = nullptr;
   size_t countersLength = 0;
+  // Refused: libiptc does not hand back the old counters (TypeScript refuses it before this).
+  const int32_t* carry = nullptr;
+  size_t carryLength = 0;
+  // Where expectUnchanged's read of the current table goes, when it fits (else a fresh block).
+  uint8_t* scratch = nullptr;
+  size_t scratchLength = 0;
   bool expectUnchanged = false;
   uint32_t expectNumEntries = 0;
   uint64_t expectDigest = 0;

@@ -222,6 +222,7 @@ template <class Api>
 ReplaceResult CommitWith(LibiptcRequest& req) {
   if (req.table.empty() || req.table.size() >= XT_TABLE_MAXNAMELEN) throw InputFailure("bad table name: " + req.table);
   if (req.blobLength < sizeof(typename Api::Replace)) throw InputFailure("replace blob shorter than its header");
+  if (req.carry) throw InputFailure("carrying counters over needs the direct engine");
   // The digest of what is sent, taken before the plan patches the entries: libiptc lays the table
   // out as the blob does (the same chain order and offsets), so a read() afterwards digests the same.
   ReplaceResult out;
@@ -242,7 +243,8 @@ ReplaceResult CommitWith(LibiptcRequest& req) {
   // iptc_commit's num_counters comes from this iptc_init, so the kernel's EAGAIN covers changes
   // from here on; the digest check covers everything between the caller's read() and here.
   if (req.expectUnchanged)
-    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, (std::string(Api::kPrefix) + "init").c_str());
+    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, (std::string(Api::kPrefix) + "init").c_str(), req.scratch,
+                          req.scratchLength);
 
   // Empty what libiptc read: every rule, then the user chains the new table does not have (no
   // references are left once every chain is flushed). A chain in both is kept: deleting and

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
@@ -194,9 +195,10 @@ TableBlob GetTable(bool v6, const std::string& table, uint8_t* scratch, size_t s
 
 size_t EntriesOffset() { return sizeof(ipt_get_entries); }
 
-ReplaceResult ReplaceTable(const ReplaceRequest& req) {
+namespace {
+ReplaceResult Replace(ReplaceRequest& req, PendingReplace* pending) {
   CheckName(req.table);
-  if (req.blobLength < sizeof(ipt_replace)) throw InputFailure("replace blob shorter than its header");
+  if (!pending && req.blobLength < sizeof(ipt_replace)) throw InputFailure("replace blob shorter than its header");
   ReplaceResult out;
   XtablesLock xtLock(req.lock);
   std::lock_guard<std::mutex> lock(XtMutex());
@@ -206,12 +208,16 @@ ReplaceResult ReplaceTable(const ReplaceRequest& req) {
   if (req.expectUnchanged) {
     // Our own check catches same-size edits; the kernel's num_counters check (EAGAIN) closes the
     // window between this read and the replace for anything that changes the entry count.
-    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, op);
+    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, op, req.scratch, req.scratchLength);
     numCounters = req.expectNumEntries;
   } else {
     numCounters = InfoLocked(s.fd(), req.v6, req.table).numEntries;
   }
-  // The kernel writes the old table's counters here; they are not needed but must have room.
+  if (pending) {
+    if (!pending->Wait(req)) throw InputFailure("commit abandoned before its table was sent");
+    if (req.blobLength < sizeof(ipt_replace)) throw InputFailure("replace blob shorter than its header");
+  }
+  // The kernel writes the old table's counters here, as they were at the swap (read by `carry`).
   std::unique_ptr<xt_counters[]> old(new xt_counters[numCounters ? numCounters : 1]);
   // The header is patched in place: TypeScript builds this buffer for this one call and keeps it
   // untouched until the promise settles (a copy of a 100+ MB table would cost more than it buys).
@@ -229,14 +235,33 @@ ReplaceResult ReplaceTable(const ReplaceRequest& req) {
   digester.join();
   head->counters = nullptr;
   if (rc != 0) throw KernelFailure(err, op);
-  if (req.countersLength) {
-    size_t total = sizeof(xt_counters_info) + req.countersLength;
+  const uint8_t* add = req.counters;
+  size_t addLength = req.countersLength;
+  std::unique_ptr<xt_counters[]> carried;
+  if (req.carry) {
+    // New entry i counts on from old entry carry[i], else from the model's counters.
+    size_t n = head->num_entries;
+    carried.reset(new xt_counters[n ? n : 1]());
+    for (size_t i = 0; i < n; i++) {
+      int32_t from = i < req.carryLength ? req.carry[i] : -1;
+      if (from >= 0 && static_cast<uint32_t>(from) < numCounters) {
+        carried[i] = old[from];
+        out.carried++;
+      } else if (req.counters && (i + 1) * sizeof(xt_counters) <= req.countersLength) {
+        memcpy(&carried[i], req.counters + i * sizeof(xt_counters), sizeof(xt_counters));
+      }
+    }
+    add = reinterpret_cast<const uint8_t*>(carried.get());
+    addLength = n * sizeof(xt_counters);
+  }
+  if (addLength) {
+    size_t total = sizeof(xt_counters_info) + addLength;
     std::unique_ptr<uint8_t, decltype(&free)> ci(static_cast<uint8_t*>(calloc(1, total)), &free);
     if (!ci) throw KernelFailure(ENOMEM, "allocate counters buffer");
     auto* info = reinterpret_cast<xt_counters_info*>(ci.get());
     strncpy(info->name, req.table.c_str(), sizeof info->name - 1);
-    info->num_counters = static_cast<unsigned int>(req.countersLength / sizeof(xt_counters));
-    memcpy(ci.get() + sizeof(xt_counters_info), req.counters, req.countersLength);
+    info->num_counters = static_cast<unsigned int>(addLength / sizeof(xt_counters));
+    memcpy(ci.get() + sizeof(xt_counters_info), add, addLength);
     t0 = NowMs();
     rc = setsockopt(s.fd(), Level(req.v6), IPT_SO_SET_ADD_COUNTERS, ci.get(), static_cast<socklen_t>(total));
     err = errno;
@@ -247,16 +272,62 @@ ReplaceResult ReplaceTable(const ReplaceRequest& req) {
   out.digest = digest;
   return out;
 }
+}  // namespace
 
-TableBlob GetTableLocked(bool v6, const std::string& table) {
-  CheckName(table);
-  RawSocket s(v6);
-  return GetLocked(s.fd(), v6, table);
+ReplaceResult ReplaceTable(const ReplaceRequest& req) {
+  ReplaceRequest r = req;
+  return Replace(r, nullptr);
 }
 
-void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op) {
-  TableBlob now = GetTableLocked(v6, table);
-  free(now.base);
+ReplaceResult ReplaceTablePipelined(ReplaceRequest& req, PendingReplace& pending) { return Replace(req, &pending); }
+
+void PendingReplace::Send(uint8_t* blob, size_t blobLength, const uint8_t* counters, size_t countersLength, const int32_t* carry,
+                          size_t carryLength) {
+  std::lock_guard<std::mutex> g(m_);
+  if (state_ != State::kWaiting) return;
+  blob_ = blob;
+  blobLength_ = blobLength;
+  counters_ = counters;
+  countersLength_ = countersLength;
+  carry_ = carry;
+  carryLength_ = carryLength;
+  state_ = State::kSent;
+  cv_.notify_all();
+}
+
+void PendingReplace::Abort() {
+  std::lock_guard<std::mutex> g(m_);
+  if (state_ != State::kWaiting) return;
+  state_ = State::kAborted;
+  cv_.notify_all();
+}
+
+bool PendingReplace::Wait(ReplaceRequest& req) {
+  std::unique_lock<std::mutex> g(m_);
+  if (!cv_.wait_for(g, std::chrono::milliseconds(waitMs_), [this] { return state_ != State::kWaiting; })) {
+    state_ = State::kAborted;  // (a Send after this is ignored)
+    throw KernelFailure(ETIMEDOUT, "IPT_SO_SET_REPLACE", "the table was not sent within the handle's timeout");
+  }
+  if (state_ == State::kAborted) return false;
+  req.blob = blob_;
+  req.blobLength = blobLength_;
+  req.counters = counters_;
+  req.countersLength = countersLength_;
+  req.carry = carry_;
+  req.carryLength = carryLength_;
+  return true;
+}
+
+TableBlob GetTableLocked(bool v6, const std::string& table, uint8_t* scratch, size_t scratchLength) {
+  CheckName(table);
+  RawSocket s(v6);
+  return GetLocked(s.fd(), v6, table, scratch, scratchLength);
+}
+
+void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op, uint8_t* scratch,
+                           size_t scratchLength) {
+  TableBlob now = GetTableLocked(v6, table, scratch, scratchLength);
+  if (!now.inScratch) free(now.base);
   if (now.info.numEntries != numEntries || now.digest != digest) throw KernelFailure(EAGAIN, op, "table changed since it was read");
 }
 

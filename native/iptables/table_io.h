@@ -2,6 +2,7 @@
 // underneath): read a table's blob, replace a whole table in one IPT_SO_SET_REPLACE, add counters.
 // TypeScript encodes and decodes the blob; this layer only moves it and guards the compare-and-swap.
 #pragma once
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -46,6 +47,14 @@ struct ReplaceRequest {
   // numEntries xt_counters to add after the replace (IPT_SO_SET_ADD_COUNTERS); empty = none.
   const uint8_t* counters = nullptr;
   size_t countersLength = 0;
+  // Per new entry, the index of the old entry whose counters it carries over (-1: none, the
+  // entry takes `counters` above): read from what the kernel hands back at the swap itself, so
+  // nothing counted between a read and the replace is lost (what libiptc's counter map does).
+  const int32_t* carry = nullptr;
+  size_t carryLength = 0;
+  // Where expectUnchanged's read of the current table goes, when it fits (else a fresh block).
+  uint8_t* scratch = nullptr;
+  size_t scratchLength = 0;
   // iptables' flock, held around the check-then-replace (empty path: none).
   LockSpec lock;
 };
@@ -55,11 +64,13 @@ struct ReplaceRequest {
 std::mutex& XtMutex();
 
 // GetTable with XtMutex already held (the caller frees base).
-TableBlob GetTableLocked(bool v6, const std::string& table);
+TableBlob GetTableLocked(bool v6, const std::string& table, uint8_t* scratch = nullptr, size_t scratchLength = 0);
 
 // With XtMutex held: reads the table and throws KernelFailure(EAGAIN, op) unless its entry count and
 // digest are still the expected ones (what commit(expectUnchanged) compares).
-void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op);
+// The read goes into `scratch` when it fits (see GetTable): no fresh pages to fault in.
+void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntries, uint64_t digest, const char* op,
+                           uint8_t* scratch = nullptr, size_t scratchLength = 0);
 
 // Both run on a worker thread already inside the target namespace; both take the process-wide
 // x_tables mutex so that kernlb's own check-then-replace sequences never interleave.
@@ -78,8 +89,39 @@ struct ReplaceResult {
   uint32_t numEntries = 0;
   uint64_t digest = 0;
   double kernelMs = 0;  // IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) themselves, CLOCK_MONOTONIC
+  uint32_t carried = 0;  // entries whose old counters were carried over (ReplaceRequest::carry)
 };
 ReplaceResult ReplaceTable(const ReplaceRequest& req);
+
+// A compare-and-swap commit whose check runs while TypeScript still encodes the new table: the
+// worker takes the locks and reads the current table (expectUnchanged), then waits for the blob,
+// which Send hands over from the JS thread (or Abort: encoding failed, nothing is sent). The locks
+// are held from the check to the replace, as in ReplaceTable. The caller keeps the buffers given
+// to Send referenced until the commit settles.
+class PendingReplace {
+ public:
+  explicit PendingReplace(int waitMs) : waitMs_(waitMs) {}
+  void Send(uint8_t* blob, size_t blobLength, const uint8_t* counters, size_t countersLength, const int32_t* carry, size_t carryLength);
+  void Abort();
+  // On the worker: waits for Send or Abort (at most waitMs), filling req's blob, counters and carry.
+  // False when aborted; a KernelFailure(ETIMEDOUT) when neither came.
+  bool Wait(ReplaceRequest& req);
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  enum class State { kWaiting, kSent, kAborted } state_ = State::kWaiting;
+  int waitMs_;
+  uint8_t* blob_ = nullptr;
+  size_t blobLength_ = 0;
+  const uint8_t* counters_ = nullptr;
+  size_t countersLength_ = 0;
+  const int32_t* carry_ = nullptr;
+  size_t carryLength_ = 0;
+};
+
+// ReplaceTable whose blob comes from `pending` once the expectUnchanged check has passed.
+ReplaceResult ReplaceTablePipelined(ReplaceRequest& req, PendingReplace& pending);
 
 // CLOCK_MONOTONIC in milliseconds: what the kernelMs fields are measured with.
 double NowMs();

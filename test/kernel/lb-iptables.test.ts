@@ -69,6 +69,14 @@ describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` :
       await fresh.close();
     }
     expect((await lb.apply(change(4))).changed).toBe(false);
+    // A foreign flush, then an apply with nothing to change: no commit proves the table kernlb
+    // remembers, so it is compared with the kernel, read again, and repaired.
+    const before = await save(a);
+    await a.exec(['iptables-legacy', '-t', 'nat', '-F']);
+    const r3 = await lb.apply(change(4));
+    expect(r3.changed).toBe(true);
+    // (The flush took the foreign rule too: it is not kernlb's to put back.)
+    expect(await save(a)).toBe(before.replace(/^-A PREROUTING -p tcp .*--dport 22 .*\n/m, ''));
   });
 
   it('leaves rules that are not kernlb\'s alone and removes only its own on clear()', async () => {

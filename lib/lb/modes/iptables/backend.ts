@@ -4,6 +4,8 @@
  * (ConflictError when someone else wrote in between; LoadBalancer re-reads and retries). Unchanged
  * services keep their chains as read, counters included; rules that are not kernlb's are kept as is.
  */
+import { constants } from 'node:os';
+import { ConflictError } from '../../../errors';
 import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarget as KTarget, IptReadState, IptTable, Iptables } from '../../../iptables';
 import { parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
@@ -149,16 +151,21 @@ interface Known {
   decoded: Decoded;
   /** table.chains in the kernel's order, computed once (for refreshCounters). */
   ordered?: IptTable['chains'];
+  /** Taken on trust for an apply whose commit proves it (see #family); not yet compared with the kernel. */
+  unproven?: boolean;
 }
+
+const EAGAIN = constants.errno.EAGAIN;
 
 export class IptablesBackend implements ModeBackend<IptRead> {
   readonly mode = 'iptables' as const;
   /**
    * Per family, the table kernlb read or committed last. Trusted for apply only while the kernel's
-   * nat table has the same entry count and digest (read raw, not decoded); the counters are then
-   * refreshed from the raw entries. Anything else (someone else's commit, a conflict, an error)
-   * drops it and the table is read and decoded again. The commit's own expectUnchanged check
-   * still guards the window between that read and the replace.
+   * nat table has the same entry count and digest. With the direct engine an apply does not read
+   * first: its commit's expectUnchanged check is the proof, and the counters of what it keeps are
+   * carried over by the kernel at the replace (counters 'carry'). Otherwise (and for a diff) the
+   * table is read raw, not decoded, and the counters refreshed from it. Anything else (someone
+   * else's commit, a conflict, an error) drops it and the table is read and decoded again.
    */
   #known: Partial<Record<Fam, Known>> = {};
 
@@ -167,17 +174,18 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     private readonly raw?: RawNatReader,
   ) {}
 
-  async #family(f: Fam, forApply: boolean): Promise<Known> {
+  /** Whether this family's commits carry counters over at the replace (the direct engine). */
+  #carries(f: Fam): boolean {
+    return this.handles[f].engine === 'direct';
+  }
+
+  async #family(f: Fam, forApply: boolean, lazy: boolean): Promise<Known> {
     const k = this.#known[f];
-    if (forApply && k && this.raw) {
-      const rs = k.table.readState!;
-      let same = false;
-      await this.raw.read(f, (entries, r) => {
-        same = r.numEntries === rs.numEntries && r.digest === rs.digest;
-        if (same) refreshCounters(k.table, entries, (k.ordered ??= orderChains(k.table.chains)));
-      });
-      if (same) return k;
+    if (forApply && k && lazy && this.#carries(f)) {
+      k.unproven = true;
+      return k;
     }
+    if (forApply && k && this.raw && (await this.#proven(f, k))) return k;
     if (forApply) delete this.#known[f];
     const table = await this.handles[f].read('nat');
     const known = { table, decoded: decodeIptables(table) };
@@ -185,9 +193,22 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     return known;
   }
 
-  async read(opts: { forApply?: boolean } = {}): Promise<IptRead> {
-    const forApply = !!opts.forApply;
-    const [k4, k6] = await Promise.all([this.#family('ipv4', forApply), this.#family('ipv6', forApply)]);
+  /** Whether the kernel's nat table is still `k`'s (entry count and digest, read raw); refreshes its counters. */
+  async #proven(f: Fam, k: Known): Promise<boolean> {
+    const rs = k.table.readState!;
+    let same = false;
+    await this.raw!.read(f, (entries, r) => {
+      same = r.numEntries === rs.numEntries && r.digest === rs.digest;
+      // (A carrying commit takes the counters from the kernel itself.)
+      if (same && !this.#carries(f)) refreshCounters(k.table, entries, (k.ordered ??= orderChains(k.table.chains)));
+    });
+    if (same) k.unproven = false;
+    return same;
+  }
+
+  async read(opts: { forApply?: boolean; lazy?: boolean } = {}): Promise<IptRead> {
+    const forApply = !!opts.forApply, lazy = !!opts.lazy;
+    const [k4, k6] = await Promise.all([this.#family('ipv4', forApply, lazy), this.#family('ipv6', forApply, lazy)]);
     const d4 = k4.decoded;
     const d6 = k6.decoded;
     const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -204,7 +225,11 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       const d = diffStates(cur.decoded[f].state, want);
       const hasFixed = cur.decoded[f].hooked && ['KERNLB-SERVICES', 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n));
       // Nothing of kernlb's in an unused family: leave that table alone.
-      if (isEmptyDiff(d) && (hasFixed || (!want.services.length && !cur.decoded[f].chains.size))) continue;
+      if (isEmptyDiff(d) && (hasFixed || (!want.services.length && !cur.decoded[f].chains.size))) {
+        // No commit will prove a table taken on trust: compare it with the kernel now.
+        await this.#prove(f);
+        continue;
+      }
       const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
       const unchanged = new Set(want.services.map(serviceKey).filter((k) => !changed.has(k)));
       const next = mergeTable(cur.tables[f], plan[f], unchanged, cur.decoded[f].chains);
@@ -215,11 +240,23 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     if (!opts.dryRun) {
       for (const [f, t, want] of commits) {
         delete this.#known[f];
-        const done = await this.handles[f].commit(t, { expectUnchanged: true });
+        const done = await this.handles[f].commit(t, { expectUnchanged: true, ...(this.#carries(f) ? { counters: 'carry' as const } : {}) });
         this.#remember(f, t, want, done);
       }
     }
     return { operations, draining: [], changed: true };
+  }
+
+  /**
+   * A family's table taken on trust (and not committed) must still be the kernel's: when it is not,
+   * the apply fails with a conflict, and LoadBalancer reads again and retries.
+   */
+  async #prove(f: Fam): Promise<void> {
+    const k = this.#known[f];
+    if (!k?.unproven) return;
+    if (this.raw && (await this.#proven(f, k))) return;
+    delete this.#known[f];
+    throw new ConflictError({ errno: EAGAIN, op: 'apply iptables', object: `table nat (${f})`, extack: 'the table changed since kernlb last committed it' });
   }
 
   /** After a commit: the kernel holds `t`, with the entry count and digest the commit reported. */

@@ -3,7 +3,9 @@
  * Iptables.commit(expectUnchanged) compares) and the counters. At 10k services the table has
  * ~500k entries; decoding them into the model is what dominated a small apply, while reading the
  * bytes and digesting them in C is cheap. Used only to prove that the table is still the one
- * kernlb committed last (then that model is reused) and to refresh its counters.
+ * kernlb committed last (then that model is reused) where no commit proves it (a diff, an apply
+ * with nothing to change), and to refresh its counters for the libiptc engine, whose commits cannot
+ * carry them over at the replace.
  */
 import { releaseBlob, takeArena } from '../../../iptables/arena';
 import { orderChains } from '../../../iptables/blob';
