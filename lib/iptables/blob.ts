@@ -12,7 +12,7 @@ import {
 } from './layout';
 import { knownProtoName, protoNumber } from './proto';
 import type { IptChain, IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
-import { chainOrder, orderedChains, orderStamp } from './chain-order';
+import { chainOrder, orderedChains, orderStamp, pinOrder } from './chain-order';
 import { ChainIndex, validateChains, validateRule, validateTable, type Add } from './validate';
 import {
   cachedChain, cachedEntry, closeSlab, isDeepFrozen, openSlab, sameRules, setCachedChain, setCachedEntry, slabBuf,
@@ -168,7 +168,15 @@ export function encodeValidTable(
     bad = true;
   };
   const index = validateChains(table, add);
-  const enc = index && !bad ? encodeCore(table, validHooks, alloc, index, add, cache, chainCache) : null;
+  let enc: EncodedTable | null = null;
+  if (index && !bad) {
+    pinOrder(table.chains); // (validateChains has just computed or confirmed it)
+    try {
+      enc = encodeCore(table, validHooks, alloc, index, add, cache, chainCache);
+    } finally {
+      pinOrder(null);
+    }
+  }
   if (enc) return enc;
   validateTable(table); // throws: something above was invalid
   return encodeTable(table, validHooks, alloc); // (not reached while both agree)

@@ -46,6 +46,23 @@ describe('carryMap', () => {
     expect([...carryMap(r2, [{ name: 'PREROUTING', policy: 'ACCEPT', rules: [a] }], 3)]).toEqual([-1, 2, -1]);
   });
 
+  it('finds unchanged chains past inserted and removed ones (both lists in the kernel order)', () => {
+    const r = [rule(10), rule(11), rule(12), rule(13)];
+    const p: IptChain = { name: 'POSTROUTING', policy: 'ACCEPT', rules: [] };
+    const A: IptChain = { name: 'A', rules: [r[0]!] }, B: IptChain = { name: 'B', rules: [r[1]!] };
+    const C: IptChain = { name: 'C', rules: [r[2]!] }, D: IptChain = { name: 'D', rules: [r[3]!] };
+    // Old: 0 POSTROUTING policy, 1 A head, 2 r10, 3 tail, 4 B head, 5 r11, 6 tail, 7 C head, 8 r12, 9 tail, 10 D..., 13 ERROR.
+    const before = [p, A, B, C, D];
+    const rec2 = recordEntries(before, entries(before), 'd');
+    // New: B is gone, AA (new, before B's place) holds a new rule, C and D unchanged.
+    const AA: IptChain = { name: 'AA', rules: [rule(14)] };
+    // 0 policy, 1 A head, 2 r10, 3 tail, 4 AA head, 5 new, 6 tail, 7 C head, 8 r12, 9 tail, 10 D head, 11 r13, 12 tail, 13 ERROR.
+    expect([...carryMap(rec2, [p, A, AA, C, D], 14)]).toEqual([0, -1, 2, -1, -1, -1, -1, -1, 8, -1, -1, 11, -1, -1]);
+    // Rules moved out of a removed chain still carry (by identity, one by one).
+    const E: IptChain = { name: 'E', rules: [r[1]!] };
+    expect([...carryMap(rec2, [p, C, E], 8)]).toEqual([0, -1, 8, -1, -1, 5, -1, -1]);
+  });
+
   it('a chain object carried whole once is not carried whole again (the same chain listed twice)', () => {
     const m = carryMap(rec, [pre, x, x], 12);
     expect([...m]).toEqual([0, 1, 2, -1, 4, 5, -1, -1, -1, -1, -1, -1]);

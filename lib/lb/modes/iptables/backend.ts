@@ -63,22 +63,40 @@ function toKTarget(t: IptTarget): KTarget {
 }
 
 /**
- * Frozen (iptFreezeRule), with a counters object of its own: while a service is unchanged its rules
- * stay the same objects from apply to apply, so a commit copies their chains from the last one
- * (lib/iptables/rule-cache.ts), and refreshCounters updates the counters in place.
+ * Frozen (iptFreezeRule): while a service is unchanged its rules stay the same objects from apply to
+ * apply, so a commit copies their chains from the last one (lib/iptables/rule-cache.ts). `counted`
+ * (an engine that cannot carry counters over at the replace): with a counters object of its own,
+ * which refreshCounters updates in place.
  */
-export function toKRule(r: IptRule): KRule {
+export function toKRule(r: IptRule, counted = true): KRule {
   const k: KRule = { matches: r.matches.map(toKMatch) };
   if (r.source) k.source = r.source;
   if (r.destination) k.destination = r.destination;
   if (r.protocol) k.protocol = r.protocol;
   if (r.target) k.target = toKTarget(r.target);
-  k.counters = { packets: 0, bytes: 0 };
+  if (counted) k.counters = { packets: 0, bytes: 0 };
   return freezeRule(k);
 }
 
-function toKChain(c: IptChain): KChain {
-  return { name: c.name, rules: c.rules.map(toKRule) };
+/**
+ * Kernel rules and chains per compiled one (compile.ts hands back the same objects for a service
+ * that did not change), by whether they carry counters objects: the same objects from apply to apply.
+ */
+const kRules = [new WeakMap<IptRule, KRule>(), new WeakMap<IptRule, KRule>()] as const;
+const kChains = [new WeakMap<IptChain, KChain>(), new WeakMap<IptChain, KChain>()] as const;
+
+function kRuleOf(r: IptRule, counted: boolean): KRule {
+  const m = kRules[counted ? 1 : 0];
+  let k = m.get(r);
+  if (!k) m.set(r, (k = toKRule(r, counted)));
+  return k;
+}
+
+function toKChain(c: IptChain, counted: boolean): KChain {
+  const m = kChains[counted ? 1 : 0];
+  let k = m.get(c);
+  if (!k) m.set(c, (k = { name: c.name, rules: c.rules.map((r) => kRuleOf(r, counted)) }));
+  return k;
 }
 
 const commentOf = (r: KRule) => r.matches?.find((m): m is Extract<KMatch, { type: 'comment' }> => m.type === 'comment')?.comment;
@@ -122,9 +140,14 @@ export function decodeIptables(t: IptTable): { state: State; services: ServiceSt
 
 /**
  * The new nat table: everything not kernlb's as read; kernlb's chains rebuilt from the plan, reusing
- * the read chains (with their counters) of services that did not change.
+ * the read chains (with their counters) of services that did not change. `committed`: the table is
+ * the one kernlb committed last, whose other chains (hook jumps included) are reused as they are, and
+ * whose own chains are the plan's (toKChain hands back the objects committed for unchanged services).
  */
-export function mergeTable(t: IptTable, plan: IptFamilyPlan, unchanged: Set<string>, current: Map<string, KChain>): IptTable {
+export function mergeTable(
+  t: IptTable, plan: IptFamilyPlan, unchanged: Set<string>, current: Map<string, KChain>, counted: boolean, committed?: KChain[],
+): { table: IptTable; others: KChain[] } {
+  if (committed) return { table: { ...t, chains: [...committed, ...plan.chains.map((c) => toKChain(c, counted))] }, others: committed };
   const keep = new Set<string>();
   for (const [key, names] of plan.serviceChains) if (unchanged.has(key)) for (const n of names) keep.add(n);
   const others = t.chains.filter((c) => !c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => ({ ...c, rules: c.rules.filter((r) => !isOwnJump(r)) }));
@@ -132,15 +155,17 @@ export function mergeTable(t: IptTable, plan: IptFamilyPlan, unchanged: Set<stri
     const c = others.find((x) => x.name === h.chain);
     if (!c) continue;
     const old = t.chains.find((x) => x.name === h.chain)!.rules.find((r) => isOwnJump(r) && r.target?.type === 'jump' && h.rule.target?.kind === 'jump' && r.target.chain === h.rule.target.chain);
-    c.rules.unshift(old ?? toKRule(h.rule)); // first, like kube-proxy's -I jumps
+    c.rules.unshift(old ?? toKRule(h.rule, counted)); // first, like kube-proxy's -I jumps
   }
-  const own = plan.chains.map((c) => (keep.has(c.name) && current.has(c.name) ? current.get(c.name)! : toKChain(c)));
-  return { ...t, chains: [...others, ...own] };
+  const own = plan.chains.map((c) => (keep.has(c.name) && current.has(c.name) ? current.get(c.name)! : toKChain(c, counted)));
+  return { table: { ...t, chains: [...others, ...own] }, others };
 }
 
 export interface IptRead extends BackendRead {
   tables: Record<Fam, IptTable>;
   decoded: Record<Fam, ReturnType<typeof decodeIptables>>;
+  /** Per family, Known.committed. */
+  committed: Record<Fam, KChain[] | undefined>;
 }
 
 type Decoded = ReturnType<typeof decodeIptables>;
@@ -153,6 +178,12 @@ interface Known {
   ordered?: IptTable['chains'];
   /** Taken on trust for an apply whose commit proves it (see #family); not yet compared with the kernel. */
   unproven?: boolean;
+  /**
+   * When kernlb committed the table itself: its chains that are not kernlb's, as committed (with the
+   * hook jumps). decoded.chains then holds only the fixed chains (what apply's checks look at), not
+   * every service's: mergeTable takes those from the plan.
+   */
+  committed?: KChain[];
 }
 
 const EAGAIN = constants.errno.EAGAIN;
@@ -213,13 +244,13 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const d6 = k6.decoded;
     const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
     const state: State = { services: [...d4.state.services, ...d6.state.services].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 } };
+    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed } };
   }
 
   async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }) {
     const plan = compileIptables(desired);
     let operations = 0;
-    const commits: [Fam, IptTable, State][] = [];
+    const commits: [Fam, IptTable, State, KChain[]][] = [];
     for (const f of ['ipv4', 'ipv6'] as const) {
       const want: State = { services: desired.services.filter((s) => s.family === f) };
       const d = diffStates(cur.decoded[f].state, want);
@@ -232,16 +263,16 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       }
       const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
       const unchanged = new Set(want.services.map(serviceKey).filter((k) => !changed.has(k)));
-      const next = mergeTable(cur.tables[f], plan[f], unchanged, cur.decoded[f].chains);
+      const { table: next, others } = mergeTable(cur.tables[f], plan[f], unchanged, cur.decoded[f].chains, !this.#carries(f), cur.committed[f]);
       operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
-      commits.push([f, next, want]);
+      commits.push([f, next, want, others]);
     }
     if (!commits.length) return { operations: 0, draining: [], changed: false };
     if (!opts.dryRun) {
-      for (const [f, t, want] of commits) {
+      for (const [f, t, want, others] of commits) {
         delete this.#known[f];
         const done = await this.handles[f].commit(t, { expectUnchanged: true, ...(this.#carries(f) ? { counters: 'carry' as const } : {}) });
-        this.#remember(f, t, want, done);
+        this.#remember(f, t, want, done, others);
       }
     }
     return { operations, draining: [], changed: true };
@@ -260,12 +291,14 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   }
 
   /** After a commit: the kernel holds `t`, with the entry count and digest the commit reported. */
-  #remember(f: Fam, t: IptTable, want: State, done: IptReadState): void {
+  #remember(f: Fam, t: IptTable, want: State, done: IptReadState, others: KChain[]): void {
     if (!this.raw) return;
     const table: IptTable = { ...t, readState: { numEntries: done.numEntries, digest: done.digest } };
-    const chains = new Map(t.chains.filter((c) => c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => [c.name, c]));
+    // (The fixed chains follow the other chains: the plan lists them first.)
+    const fixed = t.chains.slice(others.length, others.length + 3);
+    const chains = new Map(fixed.filter((c) => c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => [c.name, c]));
     // The state is the desired services themselves: the next diff skips them by identity.
-    this.#known[f] = { table, decoded: { state: want, services: [], chains, hooked: true } };
+    this.#known[f] = { table, decoded: { state: want, services: [], chains, hooked: true }, committed: others };
   }
 
   async present(): Promise<boolean> {

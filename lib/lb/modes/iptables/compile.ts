@@ -119,6 +119,8 @@ export function storedProbability(p: number): number {
  * same object for an unchanged service): an apply recompiles only what changed.
  */
 const compiled = new WeakMap<Service, IptChain[]>();
+/** Per Service object, its rule in KERNLB-SERVICES (the same object while the service is). */
+const portals = new WeakMap<Service, IptRule>();
 
 function serviceChains(s: Service): IptChain[] {
   let c = compiled.get(s);
@@ -193,15 +195,19 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
   const named = mine.map((s) => ({ s, chain: svcChainName(s) })).sort((a, b) => (a.chain < b.chain ? -1 : 1));
   for (const { s } of named) {
     const own = serviceChains(s);
-    servicesChain.rules.push({
-      destination: hostPrefix(s.vip),
-      protocol: s.protocol,
-      matches: [
-        { kind: 'comment', comment: `${s.name} ${serviceKey(s)}` },
-        { kind: 'port', protocol: s.protocol, dport: s.port },
-      ],
-      target: { kind: 'jump', chain: own[0]!.name },
-    });
+    let portal = portals.get(s);
+    if (!portal) {
+      portals.set(s, (portal = {
+        destination: hostPrefix(s.vip),
+        protocol: s.protocol,
+        matches: [
+          { kind: 'comment', comment: `${s.name} ${serviceKey(s)}` },
+          { kind: 'port', protocol: s.protocol, dport: s.port },
+        ],
+        target: { kind: 'jump', chain: own[0]!.name },
+      }));
+    }
+    servicesChain.rules.push(portal);
     chains.push(...own);
     serviceChainsMap.set(serviceKey(s), own.map((c) => c.name));
   }
