@@ -11,6 +11,7 @@ import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
 import { orderedChains } from './chain-order';
+import { refreshCounters } from './refresh';
 import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, REPLACE_HEADER, TABLE_HOOKS } from './layout';
@@ -160,6 +161,51 @@ export class Iptables extends KernelHandle {
       this.#entries.set(table, recordEntries(t.chains, raw.numEntries, raw.digest));
       this.#sizes.set(table, raw.size + REPLACE_HEADER);
       return t;
+    } finally {
+      if (block) releaseBlob(block);
+    }
+  }
+
+  /**
+   * The table's readState as the kernel holds it now (entry count and digest), without decoding it:
+   * the table is read into a reusable buffer and digested in native code (~0.5 s of the kernel's
+   * time at 10^5 rules, where a read() also decodes for ~0.4 s more). Equal to a model's readState:
+   * the kernel still holds that model.
+   */
+  async readState(table = 'filter'): Promise<TableReadState> {
+    return this.#readRaw(table, () => undefined);
+  }
+
+  /**
+   * When the kernel still holds `model` (the same readState), copies the kernel's counters into it,
+   * rules and built-in chains (a frozen rule's counters object is updated in place), and resolves
+   * true; otherwise resolves false and leaves the model as it was. No decoding: the cheap way to
+   * bring a model a controller keeps up to date with the kernel's counts.
+   */
+  async refreshCounters(model: IptTable): Promise<boolean> {
+    const rs = model.readState;
+    if (!rs) throw new ValidationError('readState', 'refreshCounters needs a table returned by read() or given a commit\'s readState');
+    if (model.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${model.family}`, model.family);
+    let same = false;
+    await this.#readRaw(model.name, (entries, now) => {
+      same = now.numEntries === rs.numEntries && now.digest === rs.digest;
+      if (same) refreshCounters(model, entries);
+    });
+    return same;
+  }
+
+  /** The kernel's table read raw into the arena; `use` sees its entries during the call only. */
+  async #readRaw(table: string, use: (entries: Buffer, state: TableReadState) => void): Promise<TableReadState> {
+    if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
+    const scratch = takeArena();
+    let block: Buffer | null = scratch;
+    try {
+      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table, scratch)));
+      if (raw.block) block = raw.block;
+      const state = { numEntries: raw.numEntries, digest: raw.digest };
+      use((raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size), state);
+      this.#sizes.set(table, raw.size + REPLACE_HEADER);
+      return state;
     } finally {
       if (block) releaseBlob(block);
     }

@@ -20,7 +20,6 @@ import { Nftables } from '../nft';
 import { describeNetns, type NetnsSpec } from '../netns';
 import { diffStates, formatDiff, isEmptyDiff } from './diff';
 import { IptablesBackend } from './modes/iptables/backend';
-import { RawNatReader } from './modes/iptables/raw';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
@@ -60,13 +59,7 @@ const factories: Record<Mode, BackendFactory> = {
     const ns = { ...(netns !== undefined ? { netns } : {}), ...(o.iptables ?? {}) };
     const ipv4 = await Iptables.open({ ...ns, family: 'ipv4' });
     try {
-      const ipv6 = await Iptables.open({ ...ns, family: 'ipv6' });
-      try {
-        return new IptablesBackend({ ipv4, ipv6 }, await RawNatReader.open(netns));
-      } catch (e) {
-        await ipv6.close();
-        throw e;
-      }
+      return new IptablesBackend({ ipv4, ipv6: await Iptables.open({ ...ns, family: 'ipv6' }) });
     } catch (e) {
       await ipv4.close();
       throw e;

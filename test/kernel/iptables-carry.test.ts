@@ -108,6 +108,38 @@ describe.skipIf(skip !== undefined)(`iptables counters carried over at the repla
     }
   });
 
+  it('readState() is what a read says, without decoding; a foreign change moves it', async () => {
+    const t = await ipt.read('filter');
+    expect(await ipt.readState('filter')).toEqual(t.readState);
+    await tool4(ns, 'ipv4', ['-R', 'INPUT', '1', '-p', 'tcp', '-j', 'DROP']); // same size, other verdict
+    const now = await ipt.readState('filter');
+    expect(now.numEntries).toBe(t.readState!.numEntries);
+    expect(now.digest).not.toBe(t.readState!.digest);
+    await expect(ipt.readState('no such table!')).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('refreshCounters() brings a model the kernel still holds up to its counts (frozen counters in place); a changed table leaves it alone', async () => {
+    const t = freezeRules(await ipt.read('filter'));
+    const out = t.chains.find((c) => c.name === 'OUTPUT')!;
+    // A frozen rule with a writable counters object of its own (what a controller keeps).
+    out.rules[0] = Object.freeze({ ...out.rules[0]!, counters: { packets: 0, bytes: 0 } });
+    const done = await ipt.commit(t, { expectUnchanged: true });
+    t.readState = { numEntries: done.numEntries, digest: done.digest };
+    const held = out.rules[0]!.counters!;
+    await sendUdp(ns, 4);
+    expect(await ipt.refreshCounters(t)).toBe(true);
+    const saved = await savedCounters(ns);
+    expect(out.rules[0]!.counters).toBe(held); // the same object, updated
+    expect(held.packets).toBe(4);
+    expect(`[${held.packets}:${held.bytes}]`).toBe(saved.get('-A OUTPUT -p udp -j ACCEPT'));
+    const input = t.chains.find((c) => c.name === 'INPUT')!;
+    expect(`[${input.counters!.packets}:${input.counters!.bytes}]`).toBe(saved.get(':INPUT'));
+    await tool4(ns, 'ipv4', ['-A', 'FORWARD', '-j', 'DROP']);
+    await sendUdp(ns, 1);
+    expect(await ipt.refreshCounters(t)).toBe(false);
+    expect(held.packets).toBe(4);
+  });
+
   it('refuses carry without expectUnchanged, with the libiptc engine, and an unknown value, before the kernel', async () => {
     const t = await ipt.read('filter');
     appendRule(t, 'FORWARD', { target: { type: 'DROP' } });

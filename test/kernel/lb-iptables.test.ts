@@ -38,9 +38,9 @@ describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` :
     expect(st.state.services.map((s) => [s.name, s.scheduler, s.endpoints.length])).toEqual([['api', 'random', 2], ['web', 'rr', 3]]);
   });
 
-  it('a small change reuses the last commit: unchanged services keep counters set meanwhile; a foreign rule added meanwhile is kept', async () => {
+  it.each(['direct', 'libiptc'] as const)('a small change reuses the last commit: unchanged services keep counters set meanwhile; a foreign rule added meanwhile is kept (%s engine)', async (engine) => {
     await using a = await createNetns('lbi');
-    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name, iptables: { engine } });
     // web and extra are IPv4: a change of extra commits the IPv4 table, web's chains are reused.
     const change = (weight: number): DesiredState => ({
       services: [...iptState.services, { name: 'extra', vip: '10.96.0.20', port: 80, scheduler: 'random', endpoints: [{ address: '10.244.2.1', port: 80, weight }, { address: '10.244.2.2', port: 80 }] }],

@@ -11,9 +11,7 @@ import { parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
-import { orderChains } from '../../../iptables/blob';
 import { freezeRule } from '../../../iptables/rule-cache';
-import { RawNatReader, refreshCounters } from './raw';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
   CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
@@ -174,8 +172,6 @@ type Decoded = ReturnType<typeof decodeIptables>;
 interface Known {
   table: IptTable;
   decoded: Decoded;
-  /** table.chains in the kernel's order, computed once (for refreshCounters). */
-  ordered?: IptTable['chains'];
   /** Taken on trust for an apply whose commit proves it (see #family); not yet compared with the kernel. */
   unproven?: boolean;
   /**
@@ -195,15 +191,12 @@ export class IptablesBackend implements ModeBackend<IptRead> {
    * nat table has the same entry count and digest. With the direct engine an apply does not read
    * first: its commit's expectUnchanged check is the proof, and the counters of what it keeps are
    * carried over by the kernel at the replace (counters 'carry'). Otherwise (and for a diff) the
-   * table is read raw, not decoded, and the counters refreshed from it. Anything else (someone
+   * table is read without decoding (Iptables.readState / refreshCounters). Anything else (someone
    * else's commit, a conflict, an error) drops it and the table is read and decoded again.
    */
   #known: Partial<Record<Fam, Known>> = {};
 
-  constructor(
-    private readonly handles: Record<Fam, Iptables>,
-    private readonly raw?: RawNatReader,
-  ) {}
+  constructor(private readonly handles: Record<Fam, Iptables>) {}
 
   /** Whether this family's commits carry counters over at the replace (the direct engine). */
   #carries(f: Fam): boolean {
@@ -216,7 +209,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       k.unproven = true;
       return k;
     }
-    if (forApply && k && this.raw && (await this.#proven(f, k))) return k;
+    if (forApply && k && (await this.#proven(f, k))) return k;
     if (forApply) delete this.#known[f];
     const table = await this.handles[f].read('nat');
     const known = { table, decoded: decodeIptables(table) };
@@ -224,15 +217,17 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     return known;
   }
 
-  /** Whether the kernel's nat table is still `k`'s (entry count and digest, read raw); refreshes its counters. */
+  /**
+   * Whether the kernel's nat table is still `k`'s (entry count and digest, read without decoding).
+   * For the libiptc engine, whose commits cannot carry counters over, the counters come along.
+   */
   async #proven(f: Fam, k: Known): Promise<boolean> {
-    const rs = k.table.readState!;
-    let same = false;
-    await this.raw!.read(f, (entries, r) => {
-      same = r.numEntries === rs.numEntries && r.digest === rs.digest;
-      // (A carrying commit takes the counters from the kernel itself.)
-      if (same && !this.#carries(f)) refreshCounters(k.table, entries, (k.ordered ??= orderChains(k.table.chains)));
-    });
+    const h = this.handles[f];
+    let same: boolean;
+    if (this.#carries(f)) {
+      const now = await h.readState('nat');
+      same = now.numEntries === k.table.readState!.numEntries && now.digest === k.table.readState!.digest;
+    } else same = await h.refreshCounters(k.table);
     if (same) k.unproven = false;
     return same;
   }
@@ -285,14 +280,13 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   async #prove(f: Fam): Promise<void> {
     const k = this.#known[f];
     if (!k?.unproven) return;
-    if (this.raw && (await this.#proven(f, k))) return;
+    if (await this.#proven(f, k)) return;
     delete this.#known[f];
     throw new ConflictError({ errno: EAGAIN, op: 'apply iptables', object: `table nat (${f})`, extack: 'the table changed since kernlb last committed it' });
   }
 
   /** After a commit: the kernel holds `t`, with the entry count and digest the commit reported. */
   #remember(f: Fam, t: IptTable, want: State, done: IptReadState, others: KChain[]): void {
-    if (!this.raw) return;
     const table: IptTable = { ...t, readState: { numEntries: done.numEntries, digest: done.digest } };
     // (The fixed chains follow the other chains: the plan lists them first.)
     const fixed = t.chains.slice(others.length, others.length + 3);
@@ -317,6 +311,6 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.handles.ipv4.close(), this.handles.ipv6.close(), this.raw?.close()]);
+    await Promise.all([this.handles.ipv4.close(), this.handles.ipv6.close()]);
   }
 }
