@@ -9,10 +9,12 @@
 //             with expectUnchanged and counters carried over at the swap (lb's iptables mode)
 //   read:     kernlb read() (decode to the typed model) vs iptables-legacy-save
 // Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
-// Measured 2026-11-26, best of 3, load average 1.5-1.9 on 2 cores (kernel 6.18, iptables 1.8.9):
-//   N    rules  commit vs restore      commit / kernel  1% recommit / kernel (plain, frozen)  read vs save (wall, CPU)
-//   1k   32k    105 vs 236 ms (0.45)   50 ms: 2.09      1.84, 1.20                            71 vs 92 ms: 0.77, 0.76
-//   10k  320k   1.48 vs 6.75 s (0.22)  893 ms: 1.66     1.55, 1.18                            806 vs 1020 ms: 0.79, 0.87
+// Measured 2026-11-26, best of 3, load average 1.3-1.7 on 2 cores (kernel 6.18, iptables 1.8.9):
+//   N    rules  commit vs restore       commit / kernel  1% recommit / kernel: plain, eU, frozen, frozen eU+carry  read vs save (wall, CPU)
+//   1k   32k    144 vs 230 ms (0.62)    90 ms: 1.60      1.54, 1.93, 1.22, 1.66                             72 vs 97 ms: 0.74, 0.83
+//   10k  320k   1.38 vs 5.86 s (0.24)   858 ms: 1.61     1.47, 1.51, 1.16, 1.69                             855 vs 1082 ms: 0.79, 0.89
+// (The kernel's time for the same 1k table varies from 50 to 90 ms between runs: compare ratios of
+// one run, and several runs.)
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
