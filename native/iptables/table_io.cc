@@ -285,12 +285,12 @@ void PendingReplace::Send(uint8_t* blob, size_t blobLength, const uint8_t* count
                           size_t carryLength) {
   std::lock_guard<std::mutex> g(m_);
   if (state_ != State::kWaiting) return;
-  blob_ = blob;
-  blobLength_ = blobLength;
-  counters_ = counters;
-  countersLength_ = countersLength;
-  carry_ = carry;
-  carryLength_ = carryLength;
+  sent_.blob = blob;
+  sent_.blobLength = blobLength;
+  sent_.counters = counters;
+  sent_.countersLength = countersLength;
+  sent_.carry = carry;
+  sent_.carryLength = carryLength;
   state_ = State::kSent;
   cv_.notify_all();
 }
@@ -309,12 +309,12 @@ bool PendingReplace::Wait(ReplaceRequest& req) {
     throw KernelFailure(ETIMEDOUT, "IPT_SO_SET_REPLACE", "the table was not sent within the handle's timeout");
   }
   if (state_ == State::kAborted) return false;
-  req.blob = blob_;
-  req.blobLength = blobLength_;
-  req.counters = counters_;
-  req.countersLength = countersLength_;
-  req.carry = carry_;
-  req.carryLength = carryLength_;
+  req.blob = sent_.blob;
+  req.blobLength = sent_.blobLength;
+  req.counters = sent_.counters;
+  req.countersLength = sent_.countersLength;
+  req.carry = sent_.carry;
+  req.carryLength = sent_.carryLength;
   return true;
 }
 

@@ -112,12 +112,7 @@ class PendingReplace {
   std::condition_variable cv_;
   enum class State { kWaiting, kSent, kAborted } state_ = State::kWaiting;
   int waitMs_;
-  uint8_t* blob_ = nullptr;
-  size_t blobLength_ = 0;
-  const uint8_t* counters_ = nullptr;
-  size_t countersLength_ = 0;
-  const int32_t* carry_ = nullptr;
-  size_t carryLength_ = 0;
+  ReplaceRequest sent_;  // (only its blob, counters and carry)
 };
 
 // ReplaceTable whose blob comes from `pending` once the expectUnchanged check has passed.
