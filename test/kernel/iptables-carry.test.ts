@@ -11,8 +11,8 @@ import { loadXtables, tool4, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
 
-/** `n` UDP datagrams from the namespace to itself. */
-const sendUdp = (ns: TestNetns, n: number) => ns.exec(['bash', '-c', `for i in $(seq ${n}); do echo x > /dev/udp/127.0.0.1/9; done`]);
+/** `n` UDP datagrams from the namespace to itself (bash's own loop and /dev/udp: no process per datagram). */
+const sendUdp = (ns: TestNetns, n: number, to = '127.0.0.1') => ns.exec(['bash', '-c', `for ((i = 0; i < ${n}; i++)); do echo x > /dev/udp/${to}/9; done`]);
 
 /** iptables-legacy-save -c's counters: "[packets:bytes]" per rule line (by its text) and per policy. */
 async function savedCounters(ns: TestNetns): Promise<Map<string, string>> {
@@ -138,6 +138,22 @@ describe.skipIf(skip !== undefined)(`iptables counters carried over at the repla
     await sendUdp(ns, 1);
     expect(await ipt.refreshCounters(t)).toBe(false);
     expect(held.packets).toBe(4);
+  });
+
+  it('IPv6: what the kept rule counted after the read is kept', async () => {
+    const ip6 = await Iptables.open({ netns: ns.name, family: 'ipv6' });
+    try {
+      await tool4(ns, 'ipv6', ['-A', 'OUTPUT', '-p', 'udp', '-j', 'ACCEPT']);
+      await sendUdp(ns, 2, '::1');
+      const t = await ip6.read('filter');
+      await sendUdp(ns, 3, '::1');
+      appendRule(t, 'FORWARD', { target: { type: 'DROP' } });
+      const done = await ip6.commit(t, { expectUnchanged: true, counters: 'carry' });
+      expect(done.carried).toBe(4); // the udp rule and three policies
+      expect(await toolSave(ns, 'ipv6', 'filter', true)).toMatch(/^\[5:\d+\] -A OUTPUT -p udp -j ACCEPT$/m);
+    } finally {
+      await ip6.close();
+    }
   });
 
   it('refuses carry without expectUnchanged, with the libiptc engine, and an unknown value, before the kernel', async () => {
