@@ -623,6 +623,12 @@ export interface TableHeader {
   entries: Buffer;
 }
 
+/** An entry's xt_counters at `co`, or undefined when both are zero. */
+export function countersAt(b: Buffer, co: number): { packets: number; bytes: number } | undefined {
+  return b[co] || b[co + 1] || b[co + 2] || b[co + 3] || b[co + 4] || b[co + 5] || b[co + 6] || b[co + 7] || i32(b, co + 8) || i32(b, co + 12)
+    ? readCounters(b, co) : undefined;
+}
+
 function readCounters(b: Buffer, off: number): { packets: number; bytes: number } {
   return {
     packets: b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 0x100000000,
@@ -902,7 +908,7 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
     r.target = decodeExt(b, t, getU16LE(b, t), family, 'target') as IptTarget;
   }
   // Zero counters are left out (most rules of a fresh table): one object fewer per rule.
-  const co = e + L.counters;
-  if (b[co] || b[co + 1] || b[co + 2] || b[co + 3] || b[co + 4] || b[co + 5] || b[co + 6] || b[co + 7] || i32(b, co + 8) || i32(b, co + 12)) r.counters = readCounters(b, co);
+  const c = countersAt(b, e + L.counters);
+  if (c) r.counters = c;
   return r;
 }

@@ -53,7 +53,7 @@ export function recordEntries(chains: readonly IptChain[], numEntries: number, d
     copy[ci] = c;
     names[ci] = c.name;
     const builtin = c.policy !== undefined;
-    hooks[ci] = builtin ? HOOKS.indexOf(c.name as never) : -1;
+    hooks[ci] = hookOf(c);
     if (!builtin) idx++; // head
     first[ci] = idx;
     const rs = c.rules;
@@ -124,7 +124,7 @@ export function carryMap(rec: EntryRecord, chains: readonly IptChain[], numEntri
     }
   }
   if (rest.size === 0) return map;
-  const taken = new Uint8Array(numEntries > rec.numEntries ? numEntries : rec.numEntries);
+  const taken = new Uint8Array(rec.numEntries); // old entries already carried
   for (let ci = 0; ci < chains.length; ci++) {
     const at = firstAt[ci]!;
     if (at < 0) continue;

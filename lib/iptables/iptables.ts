@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
-import { native } from '../native';
+import { native, type NativeIptTable } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
@@ -143,27 +143,14 @@ export class Iptables extends KernelHandle {
 
   /** Reads a table (default filter) with counters; the result carries what commit(expectUnchanged) compares. */
   async read(table = 'filter'): Promise<IptTable> {
-    if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
-    // The read goes into the blob arena when it is free (no fresh pages for the kernel to fault in),
-    // and the block goes back to it once decoded: decoding copies everything it keeps.
-    // libiptc reads into its own memory: its engine's read returns a new block.
-    const viaLibiptc = this.engine === 'libiptc';
-    const scratch = viaLibiptc ? null : takeArena();
-    let block: Buffer | null = scratch;
-    try {
-      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) =>
-        viaLibiptc ? native().iptables.readLibiptc(h, this.v6, table, this.#lock) : native().iptables.getTable(h, this.v6, table, scratch)));
-      if (raw.block) block = raw.block;
-      const entries = (raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size);
-      const t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries }, this.family, table);
-      t.readState = { numEntries: raw.numEntries, digest: raw.digest };
+    let t!: IptTable;
+    await this.#readRaw(table, this.engine === 'libiptc', (entries, state, raw) => {
+      t = decodeTable({ validHooks: raw.validHooks, hookEntry: raw.hookEntry, underflow: raw.underflow, entries }, this.family, table);
+      t.readState = state;
       // (Decoded chains are in the blob's order: each rule's entry index is where it was read.)
-      this.#entries.set(table, recordEntries(t.chains, raw.numEntries, raw.digest));
-      this.#sizes.set(table, raw.size + REPLACE_HEADER);
-      return t;
-    } finally {
-      if (block) releaseBlob(block);
-    }
+      this.#entries.set(table, recordEntries(t.chains, state.numEntries, state.digest));
+    });
+    return t;
   }
 
   /**
@@ -173,7 +160,7 @@ export class Iptables extends KernelHandle {
    * the kernel still holds that model.
    */
   async readState(table = 'filter'): Promise<TableReadState> {
-    return this.#readRaw(table, () => undefined);
+    return this.#readRaw(table, false, () => undefined);
   }
 
   /**
@@ -187,23 +174,31 @@ export class Iptables extends KernelHandle {
     if (!rs) throw new ValidationError('readState', 'refreshCounters needs a table returned by read() or given a commit\'s readState');
     if (model.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${model.family}`, model.family);
     let same = false;
-    await this.#readRaw(model.name, (entries, now) => {
+    await this.#readRaw(model.name, false, (entries, now) => {
       same = now.numEntries === rs.numEntries && now.digest === rs.digest;
       if (same) refreshCounters(model, entries);
     });
     return same;
   }
 
-  /** The kernel's table read raw into the arena; `use` sees its entries during the call only. */
-  async #readRaw(table: string, use: (entries: Buffer, state: TableReadState) => void): Promise<TableReadState> {
+  /**
+   * The kernel's table, read raw; `use` sees its entries during the call only. The read goes into
+   * the blob arena when it is free (no fresh pages for the kernel to fault in), and the block goes
+   * back to it afterwards: decoding copies everything it keeps. `viaLibiptc`: read through libiptc
+   * (the libiptc engine's read), which reads into its own memory and returns a new block.
+   */
+  async #readRaw(
+    table: string, viaLibiptc: boolean, use: (entries: Buffer, state: TableReadState, raw: NativeIptTable) => void,
+  ): Promise<TableReadState> {
     if (!TABLE_NAME.test(table)) throw new ValidationError('table', 'must be a table name like "filter" or "nat"', table);
-    const scratch = takeArena();
+    const scratch = viaLibiptc ? null : takeArena();
     let block: Buffer | null = scratch;
     try {
-      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) => native().iptables.getTable(h, this.v6, table, scratch)));
+      const raw = await explain(this.family, this.run({ op: 'read iptables', object: this.object(table) }, (h) =>
+        viaLibiptc ? native().iptables.readLibiptc(h, this.v6, table, this.#lock) : native().iptables.getTable(h, this.v6, table, scratch)));
       if (raw.block) block = raw.block;
       const state = { numEntries: raw.numEntries, digest: raw.digest };
-      use((raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size), state);
+      use((raw.block ?? scratch!).subarray(raw.entriesOffset, raw.entriesOffset + raw.size), state, raw);
       this.#sizes.set(table, raw.size + REPLACE_HEADER);
       return state;
     } finally {

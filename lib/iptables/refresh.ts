@@ -3,15 +3,10 @@
  * without decoding it: the kernel's entries are exactly the model's (same entry count and digest),
  * so the model's chains in the kernel's order walk the entries one for one.
  */
+import { countersAt } from './blob';
 import { chainOrder, orderedChains } from './chain-order';
 import { layoutOf } from './layout';
 import type { IptTable } from './types';
-
-function counters(b: Buffer, off: number): { packets: number; bytes: number } | undefined {
-  const packets = b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 0x100000000;
-  const bytes = b.readUInt32LE(off + 8) + b.readUInt32LE(off + 12) * 0x100000000;
-  return packets || bytes ? { packets, bytes } : undefined;
-}
 
 /**
  * The kernel's counters (from `entries`, the table's entries as read) into `t`'s rules and built-in
@@ -30,7 +25,7 @@ export function refreshCounters(t: IptTable, entries: Buffer): void {
     const builtin = c.policy !== undefined;
     if (!builtin) skip(); // ERROR head
     for (const r of c.rules) {
-      const k = counters(entries, off + L.counters);
+      const k = countersAt(entries, off + L.counters);
       if (Object.isFrozen(r)) {
         const rc = r.counters;
         if (rc && !Object.isFrozen(rc)) {
@@ -42,7 +37,7 @@ export function refreshCounters(t: IptTable, entries: Buffer): void {
       skip();
     }
     if (builtin) {
-      const k = counters(entries, off + L.counters);
+      const k = countersAt(entries, off + L.counters);
       if (k) c.counters = k;
       else delete c.counters;
     }

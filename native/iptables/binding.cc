@@ -144,6 +144,37 @@ iptables::LockSpec ParseLock(Napi::Env env, const Napi::Value& v) {
   return spec;
 }
 
+// An optional Buffer argument: its bytes, kept referenced in `refs`; or nothing (null, undefined).
+// (P: uint8_t* or const uint8_t*, as the request field is.)
+template <class P>
+void OptionalBuffer(const Napi::Value& v, std::vector<Napi::ObjectReference>& refs, P& data, size_t& length) {
+  if (!v.IsBuffer()) return;
+  auto b = v.As<Napi::Buffer<uint8_t>>();
+  data = b.Data();
+  length = b.Length();
+  refs.push_back(Napi::Persistent(b.As<Napi::Object>()));
+}
+
+// An optional Int32Array argument (a commit's carry map), kept referenced in `refs`.
+void OptionalCarry(const Napi::Value& v, std::vector<Napi::ObjectReference>& refs, const int32_t*& data, size_t& length) {
+  if (!v.IsTypedArray()) return;
+  if (v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(v.Env(), "carry must be an Int32Array");
+  auto c = v.As<Napi::Int32Array>();
+  data = c.Data();
+  length = c.ElementLength();
+  refs.push_back(Napi::Persistent(c.As<Napi::Object>()));
+}
+
+// expect: {numEntries, digest} (a compare-and-swap) or null.
+template <class Request>
+void ParseExpect(Napi::Env env, const Napi::Value& v, Request& req) {
+  if (!v.IsObject()) return;
+  Napi::Object e = v.As<Napi::Object>();
+  req.expectUnchanged = true;
+  req.expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
+  req.expectDigest = ParseDigest(env, e.Get("digest"));
+}
+
 // The arguments replaceTable and commitLibiptc share: (handle, v6, table, blob, expect: {numEntries,
 // digest} | null, counters: Buffer | null, lock: {path, timeoutMs} | null, carry: Int32Array | null
 // (the direct engine's only), scratch: Buffer | null for expect's read). The request is handed
@@ -160,36 +191,14 @@ Napi::Value StartCommit(const Napi::CallbackInfo& info, Apply apply) {
   req->table = a.table;
   req->blob = blob.Data();
   req->blobLength = blob.Length();
-  if (info[4].IsObject()) {
-    Napi::Object e = info[4].As<Napi::Object>();
-    req->expectUnchanged = true;
-    req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
-    req->expectDigest = ParseDigest(env, e.Get("digest"));
-  }
+  ParseExpect(env, info[4], *req);
   // The buffers stay referenced until the job is destroyed (on the JS thread).
   auto refs = std::make_shared<std::vector<Napi::ObjectReference>>();
   refs->push_back(Napi::Persistent(blob.As<Napi::Object>()));
-  if (info[5].IsBuffer()) {
-    auto c = info[5].As<Napi::Buffer<uint8_t>>();
-    req->counters = c.Data();
-    req->countersLength = c.Length();
-    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
-  }
+  OptionalBuffer(info[5], *refs, req->counters, req->countersLength);
   req->lock = ParseLock(env, info[6]);
-  if (info.Length() > 7 && info[7].IsTypedArray()) {
-    auto t = info[7].As<Napi::TypedArray>();
-    if (t.TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(env, "carry must be an Int32Array");
-    auto c = t.As<Napi::Int32Array>();
-    req->carry = c.Data();
-    req->carryLength = c.ElementLength();
-    refs->push_back(Napi::Persistent(c.As<Napi::Object>()));
-  }
-  if (info.Length() > 8 && info[8].IsBuffer()) {
-    auto b = info[8].As<Napi::Buffer<uint8_t>>();
-    req->scratch = b.Data();
-    req->scratchLength = b.Length();
-    refs->push_back(Napi::Persistent(b.As<Napi::Object>()));
-  }
+  OptionalCarry(info[7], *refs, req->carry, req->carryLength);
+  OptionalBuffer(info[8], *refs, req->scratch, req->scratchLength);
   return RunAsync<iptables::ReplaceResult>(
       env,
       [a, req, refs, apply]() {
@@ -230,17 +239,9 @@ Napi::Value BeginReplace(const Napi::CallbackInfo& info) {
   auto req = std::make_shared<iptables::ReplaceRequest>();
   req->v6 = a.v6;
   req->table = a.table;
-  Napi::Object e = info[3].As<Napi::Object>();
-  req->expectUnchanged = true;
-  req->expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
-  req->expectDigest = ParseDigest(env, e.Get("digest"));
+  ParseExpect(env, info[3], *req);
   req->lock = ParseLock(env, info[4]);
-  if (info[5].IsBuffer()) {
-    auto b = info[5].As<Napi::Buffer<uint8_t>>();
-    req->scratch = b.Data();
-    req->scratchLength = b.Length();
-    tx->refs.push_back(Napi::Persistent(b.As<Napi::Object>()));
-  }
+  OptionalBuffer(info[5], tx->refs, req->scratch, req->scratchLength);
   Napi::Object out = Napi::Object::New(env);
   out.Set("done", RunAsync<iptables::ReplaceResult>(
                       env,
@@ -263,21 +264,10 @@ Napi::Value SendReplace(const Napi::CallbackInfo& info) {
   tx->refs.push_back(Napi::Persistent(blob.As<Napi::Object>()));
   const uint8_t* counters = nullptr;
   size_t countersLength = 0;
-  if (info[2].IsBuffer()) {
-    auto c = info[2].As<Napi::Buffer<uint8_t>>();
-    counters = c.Data();
-    countersLength = c.Length();
-    tx->refs.push_back(Napi::Persistent(c.As<Napi::Object>()));
-  }
+  OptionalBuffer(info[2], tx->refs, counters, countersLength);
   const int32_t* carry = nullptr;
   size_t carryLength = 0;
-  if (info[3].IsTypedArray()) {
-    if (info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(env, "carry must be an Int32Array");
-    auto c = info[3].As<Napi::Int32Array>();
-    carry = c.Data();
-    carryLength = c.ElementLength();
-    tx->refs.push_back(Napi::Persistent(c.As<Napi::Object>()));
-  }
+  OptionalCarry(info[3], tx->refs, carry, carryLength);
   tx->pending.Send(blob.Data(), blob.Length(), counters, countersLength, carry, carryLength);
   return env.Undefined();
 }
