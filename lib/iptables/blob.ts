@@ -30,6 +30,20 @@ export interface EncodedTable {
   counters: Buffer | null;
   /** With a rule cache: the blob's slab number, when cached entries now live in it (see rule-cache.ts), else 0. */
   slab: Slab;
+  /** Written over the home it was given (encodeValidTable's `home`): that blob's memory is now this blob. */
+  inPlace: boolean;
+  /** Entries copied (or, in place, left) from the rule and chain caches. */
+  reused: number;
+}
+
+/**
+ * The blob a table's last commit left its cached entries in (rule-cache.ts), offered to the next
+ * commit of that table: when every cached rule and chain would land exactly where it already is,
+ * the commit writes only what changed, over it, instead of copying everything into a new blob.
+ */
+export interface HomeBlob {
+  slab: Slab;
+  blob: Buffer;
 }
 
 /** The order chains take in the kernel: built-ins by hook, then user chains sorted like libiptc. */
@@ -157,7 +171,7 @@ function writeCounters(b: Buffer, off: number, c: { packets: number; bytes: numb
 
 /** Builds the ipt_replace for a validated table; `alloc` gives the zero-filled buffer (default Buffer.alloc). */
 export function encodeTable(table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc): EncodedTable {
-  return encodeCore(table, validHooks, alloc, new ChainIndex(table.chains), null, null, null)!;
+  return encodeCore(table, validHooks, alloc, new ChainIndex(table.chains), null, null, null, null)!;
 }
 
 /**
@@ -167,7 +181,7 @@ export function encodeTable(table: IptTable, validHooks: number, alloc: (size: n
  */
 export function encodeValidTable(
   table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc, cache: RuleCache | null = null,
-  chainCache: ChainCache | null = null,
+  chainCache: ChainCache | null = null, home: HomeBlob | null = null,
 ): EncodedTable {
   let bad = false;
   const add: Add = () => {
@@ -178,7 +192,7 @@ export function encodeValidTable(
   if (index && !bad) {
     pinOrder(table.chains); // (validateChains has just computed or confirmed it)
     try {
-      enc = encodeCore(table, validHooks, alloc, index, add, cache, chainCache);
+      enc = encodeCore(table, validHooks, alloc, index, add, cache, chainCache, home);
     } finally {
       pinOrder(null);
     }
@@ -194,11 +208,12 @@ export function encodeValidTable(
  * both the answer and the target), and null is returned at the first problem, before any buffer.
  * With `cache`, a deep-frozen rule encoded before (same family) is copied from where its entry
  * was last written, its jump checked and patched: it was validated when it was first encoded, and
- * nothing in it can have changed since.
+ * nothing in it can have changed since. With `home` (a cache's blob this commit may write over),
+ * see HomeBlob.
  */
 function encodeCore(
   table: IptTable, validHooks: number, alloc: (size: number) => Buffer, index: ChainIndex, check: Add | null,
-  cache: RuleCache | null, chainCache: ChainCache | null,
+  cache: RuleCache | null, chainCache: ChainCache | null, home: HomeBlob | null,
 ): EncodedTable | null {
   const family = table.family;
   const v6 = family === 'ipv6';
@@ -221,11 +236,17 @@ function encodeCore(
   const startOf = new Uint32Array(table.chains.length);
   const sizes = new Uint32Array(ruleCount);
   const jumpTo = new Int32Array(ruleCount);
-  // With a cache: per rule its cached entry (a hit), or 1 for a frozen rule to cache once written.
-  const hits: Array<CachedEntry | 0 | 1> | null = cache ? new Array<CachedEntry | 0 | 1>(ruleCount).fill(0) : null;
-  // With a chain cache: per chain (kernel order) its cached copy, when it is unchanged.
-  const chainHits: Array<CachedChain | undefined> | null = chainCache !== null && hits !== null ? new Array<CachedChain | undefined>(chains.length) : null;
+  // With a cache: per rule its cached entry (a hit), or 1 for a frozen rule to cache once written;
+  // made at the first frozen rule (a model of plain objects has none, and no cache work at all).
+  let hits: Array<CachedEntry | 0 | 1> | null = null;
+  // With a chain cache: per chain (kernel order) its cached copy, when it is unchanged (made at the first).
+  const chainsOn = chainCache !== null && cache !== null;
+  let chainHits: Array<CachedChain | undefined> | null = null;
   let off = 0, numEntries = 0, si = 0, bad = false;
+  // In place (HomeBlob): possible while every hit is in the home's slab at its new offset; worth it
+  // when hits are most of the table (each entry written over old bytes is zeroed first, one call).
+  const homeSlab = home !== null && cache !== null && slabBuf(home.slab) !== undefined ? home.slab : 0;
+  let same = homeSlab !== 0, hitBytes = 0, reused = 0;
   const flag: Add = () => {
     bad = true;
   };
@@ -233,14 +254,19 @@ function encodeCore(
     const c = chains[ci]!;
     const builtin = c.policy !== undefined;
     const rules = c.rules;
-    if (chainHits !== null) {
+    // (A cached chain holds the same, frozen, rule objects: a chain whose first rule is not frozen
+    // needs no lookup. The same for a rule: cached ones are frozen. Plain models skip both.)
+    if (chainsOn && rules.length !== 0 && Object.isFrozen(rules[0])) {
       const cc = cachedChain(chainCache!, v6, c);
       if (
         cc !== undefined && slabBuf(cc.slab) !== undefined && cc.name === c.name && cc.policy === c.policy && sameRules(cc, rules) &&
         (cc.stamp === stamp || jumpsStill(cc, table.chains, jumps))
       ) {
         cc.stamp = stamp;
-        chainHits[ci] = cc;
+        (chainHits ??= new Array<CachedChain | undefined>(chains.length))[ci] = cc;
+        if (cc.slab !== homeSlab || cc.off !== off) same = false;
+        hitBytes += cc.size;
+        reused += rules.length + (builtin ? 1 : 2);
         startOf[order[ci]!] = builtin ? off : off + headSize;
         off += cc.size;
         numEntries += rules.length + (builtin ? 1 : 2);
@@ -255,8 +281,9 @@ function encodeCore(
     startOf[order[ci]!] = off;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
-      if (hits !== null) {
-        const ce = cachedEntry(cache!, v6, r);
+      if (cache !== null && r !== null && typeof r === 'object' && Object.isFrozen(r)) {
+        hits ??= new Array<CachedEntry | 0 | 1>(ruleCount).fill(0);
+        const ce = cachedEntry(cache, v6, r);
         if (ce !== undefined && slabBuf(ce.slab) !== undefined) {
           const t = r.target;
           if (t && (t.type === 'jump' || t.type === 'goto')) {
@@ -271,6 +298,9 @@ function encodeCore(
             jumpTo[si] = to;
           }
           hits[si] = ce;
+          if (ce.slab !== homeSlab || ce.off !== off) same = false;
+          hitBytes += ce.size;
+          reused++;
           sizes[si++] = ce.size;
           off += ce.size;
           continue;
@@ -302,7 +332,9 @@ function encodeCore(
   const total = off + headSize;
   numEntries++;
 
-  const blob = alloc(REPLACE_HEADER + total);
+  const inPlace = same && hitBytes * 2 >= total && home!.blob.byteOffset + REPLACE_HEADER + total <= home!.blob.buffer.byteLength;
+  const blob = inPlace ? Buffer.from(home!.blob.buffer, home!.blob.byteOffset, REPLACE_HEADER + total) : alloc(REPLACE_HEADER + total);
+  if (inPlace) blob.fill(0, 0, REPLACE_HEADER);
   let counters: Buffer | null = null;
   blob.write(table.name, 0, Math.min(table.name.length, 31), 'latin1');
   blob.writeUInt32LE(validHooks, 32);
@@ -319,9 +351,9 @@ function encodeCore(
   let idx = 0;
   si = 0;
   // (Closed again below when nothing was cached in it, or when a throw leaves the blob to the collector.)
-  const slab: Slab = hits !== null ? openSlab(b) : 0;
+  const slab: Slab = hits !== null || chainHits !== null ? openSlab(b) : 0;
   let slabUsed = false, written = false;
-  const runs = chainHits !== null ? new ChainRuns(b, startOf) : null;
+  const runs = chainHits !== null ? new ChainRuns(b, startOf, inPlace) : null;
 
   try {
     for (let ci = 0; ci < chains.length; ci++) {
@@ -354,10 +386,11 @@ function encodeCore(
       runs?.flush();
       // A chain written here is cached whole (chain cache) when every rule in it is deep-frozen.
       // (Not an empty chain: writing its head and tail costs less than keeping a blob for them.)
-      let whole = chainHits !== null && rules.length > 0;
+      let whole = chainsOn && hits !== null && rules.length > 0 && Object.isFrozen(rules[0]);
       const rec = whole ? newChainScratch() : null;
       if (builtin) blob.writeUInt32LE(off, 44 + HOOKS.indexOf(c.name as never) * 4);
       else {
+        if (inPlace) b.fill(0, off, off + headSize);
         off += writeError(b, off, L, c.name);
         idx++;
       }
@@ -367,9 +400,10 @@ function encodeCore(
         if (hits !== null) {
           const h = hits[si]!;
           if (h !== 0 && h !== 1) {
-            // A cached entry: copied (from this very blob when the rule came up earlier in this table).
+            // A cached entry: copied (from this very blob when the rule came up earlier in this table),
+            // or already there (in place).
             const next = e + h.size;
-            b.set(slabBuf(h.slab)!.subarray(h.off, h.off + h.size), e);
+            if (!inPlace) b.set(slabBuf(h.slab)!.subarray(h.off, h.off + h.size), e);
             if (h.verdictAt >= 0) putU32LE(b, e + h.verdictAt, r.target ? startOf[jumpTo[si]!]! : next);
             h.slab = slab;
             h.off = e;
@@ -382,6 +416,7 @@ function encodeCore(
             continue;
           }
         }
+        if (inPlace) b.fill(0, e, e + sizes[si]!);
         writeRuleHead(b, e, r, L, family);
         let p = e + L.size;
         const ms = r.matches;
@@ -419,6 +454,7 @@ function encodeCore(
         blob.writeUInt32LE(off, 64 + HOOKS.indexOf(c.name as never) * 4);
         counters = addCounters(counters, numEntries, idx, c.counters);
       }
+      if (inPlace) b.fill(0, off, off + tailSize);
       writeStandard(b, off + L.size, builtin ? VERDICT[c.policy!] : VERDICT.RETURN);
       putU16LE(b, off + L.targetOffset, L.size);
       putU16LE(b, off + L.nextOffset, tailSize);
@@ -430,12 +466,15 @@ function encodeCore(
       }
     }
     runs?.flush();
+    if (inPlace) b.fill(0, off, off + headSize);
     writeError(b, off, L, 'ERROR');
     written = true;
   } finally {
     if (slab !== 0 && !(written && slabUsed)) closeSlab(slab);
+    // (The home's bytes are this blob's now: what was cached there and is not in this table is stale.)
+    if (inPlace) closeSlab(homeSlab);
   }
-  return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : 0 };
+  return { blob, numEntries, validHooks, counters, slab: slabUsed ? slab : 0, inPlace, reused };
 }
 
 /** Pass 1's check of an unchanged chain's jumps: each still names a chain, whose index is refreshed. */
@@ -466,7 +505,8 @@ class ChainRuns {
   private readonly chains: CachedChain[] = [];
   private readonly starts: number[] = [];
 
-  constructor(private readonly b: Buffer, private readonly startOf: Uint32Array) {}
+  /** inPlace: every chain is already where it goes (HomeBlob); only its verdicts are patched. */
+  constructor(private readonly b: Buffer, private readonly startOf: Uint32Array, private readonly inPlace: boolean) {}
 
   /** Copies `cc` (from where it is now) to `start`, now or with the rest of its run. */
   add(cc: CachedChain, start: number): void {
@@ -486,7 +526,7 @@ class ChainRuns {
     const src = this.src;
     if (src === null) return;
     const b = this.b, startOf = this.startOf, chains = this.chains, starts = this.starts;
-    b.set(src.subarray(this.from, this.to), this.dst);
+    if (!this.inPlace) b.set(src.subarray(this.from, this.to), this.dst);
     for (let i = 0; i < chains.length; i++) {
       const cc = chains[i]!, start = starts[i]!;
       const at = cc.patchAt, to = cc.patchTo;

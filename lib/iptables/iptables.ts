@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
-import { native, type NativeIptTable } from '../native';
+import { native, type NativeIptReplaceResult, type NativeIptTable } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
 import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
@@ -16,7 +16,7 @@ import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from '
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, REPLACE_HEADER, TABLE_HOOKS } from './layout';
 import { chainCaches, closeSlab, ruleCaches, type Slab } from './rule-cache';
-import type { CommitResult, IptFamily, IptTable, TableReadState } from './types';
+import type { CommitResult, IptChain, IptFamily, IptTable, TableReadState } from './types';
 
 export interface IptablesOpenOptions extends OpenOptions {
   /** Default ipv4. */
@@ -63,13 +63,23 @@ const ENOPROTOOPT = constants.errno.ENOPROTOOPT;
 interface Encoded {
   enc: EncodedTable;
   carryFrom: Int32Array | null;
-  record: EntryRecord;
+  /** Which rule objects sit at which entry: taken once the blob is on its way (sent()), while the kernel works. */
+  record: EntryRecord | null;
+  ordered: readonly IptChain[];
   counters: Buffer | null;
 }
 
 interface Home {
   slab: Slab;
   blob: Buffer;
+}
+
+/**
+ * The blob is with the kernel's thread: the record of this commit's entries is taken now, in this
+ * thread's otherwise idle time, and before the caller can change the model (nothing awaited yet).
+ */
+function sent(job: Encoded): void {
+  job.record = recordEntries(job.ordered, job.enc.numEntries, '');
 }
 
 /** Makes the cached entries in a home stale and gives its blob back to the arena. */
@@ -234,7 +244,11 @@ export class Iptables extends KernelHandle {
     job.enc.blob.writeUInt32LE(validHooks, 32);
     const scratch = expect ? this.#scratch(table.name) : null;
     const replace = this.engine === 'libiptc' ? native().iptables.commitLibiptc : native().iptables.replaceTable;
-    return this.#finish(table, job, scratch, this.run(ctx, (h) => replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch)));
+    return this.#finish(table, job, scratch, this.run(ctx, (h) => {
+      const p = replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch);
+      sent(job);
+      return p;
+    }));
   }
 
   /**
@@ -259,12 +273,13 @@ export class Iptables extends KernelHandle {
         throw e;
       }
       n.sendReplace(tx, job.enc.blob, job.counters, job.carryFrom);
+      sent(job);
       return done;
     });
     if (!job) {
       // (Encoding threw: the scratch buffer is the worker's until it has let go of the locks.)
       void settled.then(() => scratch && releaseBlob(scratch));
-      return p;
+      return p as Promise<never>; // (rejected with what the encoding threw)
     }
     return this.#finish(table, job, scratch, p);
   }
@@ -276,13 +291,15 @@ export class Iptables extends KernelHandle {
    * patched in by the caller. (A throw leaves the blob to the garbage collector.)
    */
   #encode(table: IptTable, opts: CommitOptions): Encoded {
-    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family]);
+    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family], this.#homes.get(table.name) ?? null);
+    // (Written over its home: that memory is this commit's blob until it settles, and nobody's home meanwhile.)
+    if (enc.inPlace) this.#homes.delete(table.name);
     const ordered = orderedChains(table.chains);
     const known = this.#entries.get(table.name);
     const rs = table.readState;
     const carryFrom = opts.counters === 'carry' && known !== undefined && rs !== undefined && known.digest === rs.digest && known.numEntries === rs.numEntries
       ? carryMap(known, ordered, enc.numEntries) : null;
-    return { enc, carryFrom, record: recordEntries(ordered, enc.numEntries, ''), counters: opts.counters === false ? null : enc.counters };
+    return { enc, carryFrom, record: null, ordered, counters: opts.counters === false ? null : enc.counters };
   }
 
   /**
@@ -294,12 +311,13 @@ export class Iptables extends KernelHandle {
     return takeArena() ?? (size >= SCRATCH_MIN ? Buffer.allocUnsafeSlow(size + (size >> 3)) : null);
   }
 
-  #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<CommitResult>): Promise<CommitResult> {
+  #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<NativeIptReplaceResult>): Promise<CommitResult> {
     return this.diagnose(table, explain(this.family, p.then((done) => {
-      job.record.digest = done.digest;
-      this.#entries.set(table.name, job.record);
+      const record = job.record ?? recordEntries(job.ordered, job.enc.numEntries, '');
+      record.digest = done.digest;
+      this.#entries.set(table.name, record);
       this.#sizes.set(table.name, job.enc.blob.length);
-      return done;
+      return { ...done, reused: job.enc.reused, inPlace: job.enc.inPlace };
     }).finally(() => {
       if (scratch) releaseBlob(scratch);
       this.#settled(table.name, job.enc);

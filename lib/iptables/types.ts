@@ -83,6 +83,13 @@ export interface CommitResult extends TableReadState {
   kernelMs: number;
   /** Entries that count on from the old table's counters (CommitOptions.counters 'carry'), else 0. */
   carried: number;
+  /** Entries of frozen rules (iptFreezeRule) and their chains taken from an earlier commit's blob instead of encoded again. */
+  reused: number;
+  /**
+   * Whether the blob was the last commit's, with only what changed written over it: every reused
+   * entry was already where it had to be (a controller's recommit that changed rules, not sizes).
+   */
+  inPlace: boolean;
 }
 
 export interface IptTable {

@@ -195,6 +195,45 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${
     await same();
   });
 
+  it('frozen recommits that keep every entry where it was are written over the last blob, also two in flight at once', async () => {
+    const [t] = parseIptablesSave(kubeProxyIptablesText(40, 3));
+    freezeRules(t!);
+    const same = async () => expect(await toolSave(ns, 'ipv4', 'nat')).toBe(iptablesSave(t!));
+    const dnat = () => t!.chains.flatMap((c) => c.rules.map((r, i) => ({ c, i, r }))).filter((x) => x.r.target?.type === 'DNAT');
+    const port = (round: number) => {
+      for (const { c, i, r } of dnat().filter((_, k) => k % 4 === round % 4)) c.rules[i] = freezeRule({ ...r, target: { ...r.target!, port: 9000 + round } as IptRule['target'] });
+    };
+    const fresh = await ipt.commit(t!);
+    expect([fresh.reused, fresh.inPlace]).toEqual([0, false]);
+    const all = await ipt.commit(t!);
+    // All but the table's final ERROR entry and empty chains (written afresh: their head and tail cost less than a copy).
+    const empty = t!.chains.filter((c) => !c.rules.length).reduce((n, c) => n + (c.policy ? 1 : 2), 0);
+    expect([all.reused, all.inPlace]).toEqual([all.numEntries - 1 - empty, true]);
+    const first = dnat().map((x) => x.r);
+    for (let round = 0; round < 3; round++) {
+      port(round);
+      const r = await ipt.commit(t!);
+      expect(r.inPlace).toBe(true);
+      expect(r.reused).toBeLessThan(all.reused - first.length / 4 + 1);
+      await same();
+    }
+    // The first rule objects put back where the later ones were written over them.
+    for (const [k, { c, i }] of dnat().entries()) c.rules[i] = first[k]!;
+    expect((await ipt.commit(t!)).inPlace).toBe(true);
+    await same();
+    // Two commits in flight: the second must not write over the first one's blob while the kernel reads it.
+    port(5);
+    const a = ipt.commit(t!);
+    port(6);
+    const b = ipt.commit(t!);
+    expect((await a).inPlace).toBe(true);
+    expect((await b).inPlace).toBe(false);
+    await same();
+    port(7);
+    expect((await ipt.commit(t!)).inPlace).toBe(true);
+    await same();
+  });
+
   it('IPv6 tables commit and conflict the same way', async () => {
     // ip6_tables may be a module (UML guest): the tool loads it, as it does for its users.
     await tool4(ns, 'ipv6', ['-L', '-n']);
