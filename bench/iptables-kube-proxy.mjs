@@ -9,12 +9,11 @@
 //             with expectUnchanged and counters carried over at the swap (lb's iptables mode)
 //   read:     kernlb read() (decode to the typed model) vs iptables-legacy-save
 // Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
-// Measured 2026-11-26, best of 3, load average 1.3-1.7 on 2 cores (kernel 6.18, iptables 1.8.9):
-//   N    rules  commit vs restore       commit / kernel  1% recommit / kernel: plain, eU, frozen, frozen eU+carry  read vs save (wall, CPU)
-//   1k   32k    144 vs 230 ms (0.62)    90 ms: 1.60      1.54, 1.93, 1.22, 1.66                             72 vs 97 ms: 0.74, 0.83
-//   10k  320k   1.38 vs 5.86 s (0.24)   858 ms: 1.61     1.47, 1.51, 1.16, 1.69                             855 vs 1082 ms: 0.79, 0.89
-// (The kernel's time for the same 1k table varies from 50 to 90 ms between runs: compare ratios of
-// one run, and several runs.)
+// Measured 2026-11-26 (after in-place recommits), best of 3, load average 2.0-2.2 on 2 cores (kernel 6.18, iptables 1.8.9), two runs:
+//   N    rules  commit vs restore           commit / kernel  1% recommit / kernel: plain, eU, frozen, frozen eU+carry  read vs save (wall, CPU)
+//   1k   32k    96-103 vs 227-268 ms (0.36-0.45)  1.96-2.00   1.70-1.87, 1.61-1.92, 1.13-1.18, 1.68                    74-87 vs 93-95 ms: 0.79-0.92, 0.82-0.95
+//   10k  320k   1.29-1.39 vs 5.51-5.83 s (0.23-0.24)  1.54-1.64  1.46-1.47, 1.78-1.88, 1.13-1.16, 1.69-1.74          775-835 vs 932-940 ms: 0.83-0.89, 0.92-0.98
+// (The kernel's time for the same table varies by +-30% between runs: compare ratios of one run, and several runs.)
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';

@@ -267,9 +267,10 @@ describe.skipIf(skip !== undefined)(`iptables engines${skip ? ` - skipped: ${ski
       for (let i = 0; i < 50000; i++) appendRule(t, 'BIG', { source: `10.${(i >> 8) & 255}.${i & 255}.1`, target: { type: 'RETURN' } });
       expect(held()).toBe(false);
       // The replace runs on a worker thread; this thread watches the kernel's lock table meanwhile.
-      // On a loaded machine this thread may be descheduled for the whole replace: a few attempts.
+      // On a loaded machine (or the UML guest's single CPU, whose kernel does not preempt the replace)
+      // this thread may not run at all while the lock is held: up to 20 attempts.
       let sawHeld = false;
-      for (let attempt = 0; attempt < 5 && !sawHeld; attempt++) {
+      for (let attempt = 0; attempt < 20 && !sawHeld; attempt++) {
         let done = false;
         const commit = ipt.commit(t).finally(() => (done = true));
         while (!sawHeld && !done) {
