@@ -234,6 +234,27 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${
     await same();
   });
 
+  it('two handles committing the same frozen rules in turn each get exactly their table', async () => {
+    const other = await createNetns('klipt2');
+    try {
+      await loadXtables(other);
+      await using ipt2 = await Iptables.open({ netns: other.name, engine });
+      const [t] = parseIptablesSave(kubeProxyIptablesText(20, 3));
+      freezeRules(t!);
+      const dnat = () => t!.chains.flatMap((c) => c.rules.map((r, i) => ({ c, i, r }))).filter((x) => x.r.target?.type === 'DNAT');
+      for (let round = 0; round < 6; round++) {
+        for (const { c, i, r } of dnat().filter((_, k) => k % 3 === round % 3)) c.rules[i] = freezeRule({ ...r, target: { ...r.target!, port: 9100 + round } as IptRule['target'] });
+        // Each handle copies from the blob the other one committed last, or writes over its own.
+        const [h, n] = round % 2 ? [ipt2, other] : [ipt, ns];
+        await h.commit(t!);
+        await h.commit(t!);
+        expect(await toolSave(n, 'ipv4', 'nat')).toBe(iptablesSave(t!));
+      }
+    } finally {
+      await other.destroy();
+    }
+  });
+
   it('IPv6 tables commit and conflict the same way', async () => {
     // ip6_tables may be a module (UML guest): the tool loads it, as it does for its users.
     await tool4(ns, 'ipv6', ['-L', '-n']);
