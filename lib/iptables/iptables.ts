@@ -118,6 +118,8 @@ export class Iptables extends KernelHandle {
   readonly #homes = new Map<string, Home>();
   /** Per table, the rule objects at the entry indices of what this handle last read or committed (carry.ts). */
   readonly #entries = new Map<string, EntryRecord>();
+  /** Per table, the commit in flight through this handle (settled: never rejects), while there is one. */
+  readonly #pending = new Map<string, Promise<void>>();
   /** Per table, the size of its last blob read or committed (for expectUnchanged's read buffer). */
   readonly #sizes = new Map<string, number>();
   readonly #waitMs: number;
@@ -235,20 +237,36 @@ export class Iptables extends KernelHandle {
     };
     const hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
     const expect = opts.expectUnchanged ? table.readState : undefined;
-    if (expect && hooks !== undefined && this.engine === 'direct' && table.family === this.family) return this.#pipelined(table, opts, hooks, expect, ctx);
+    // Commits of one table through one handle reach the kernel in the order they were made: a
+    // commit made while another is in flight waits for it (native calls run on a thread pool).
+    const before = this.#pending.get(table.name);
+    if (expect && hooks !== undefined && this.engine === 'direct' && table.family === this.family && !before) return this.#pipelined(table, opts, hooks, expect, ctx);
 
     const job = this.#encode(table, opts);
+    // (The send waits for something: the record is taken now, while the model is what was encoded.)
+    if (before || hooks === undefined) sent(job);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
     const validHooks = hooks ?? (await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name))).validHooks;
     job.enc.blob.writeUInt32LE(validHooks, 32);
     const scratch = expect ? this.#scratch(table.name) : null;
     const replace = this.engine === 'libiptc' ? native().iptables.commitLibiptc : native().iptables.replaceTable;
-    return this.#finish(table, job, scratch, this.run(ctx, (h) => {
-      const p = replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch);
-      sent(job);
+    return this.#finish(table, job, scratch, this.#inOrder(table.name, this.run(ctx, (h) => {
+      const send = () => replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch);
+      const p = before ? before.then(send) : send();
+      if (!job.record) sent(job);
       return p;
-    }));
+    })));
+  }
+
+  /** Keeps `p` as the table's commit in flight until it settles (see commit). */
+  #inOrder<T>(name: string, p: Promise<T>): Promise<T> {
+    const settled = p.then(() => undefined, () => undefined);
+    this.#pending.set(name, settled);
+    void settled.then(() => {
+      if (this.#pending.get(name) === settled) this.#pending.delete(name);
+    });
+    return p;
   }
 
   /**
@@ -281,7 +299,7 @@ export class Iptables extends KernelHandle {
       void settled.then(() => scratch && releaseBlob(scratch));
       return p as Promise<never>; // (rejected with what the encoding threw)
     }
-    return this.#finish(table, job, scratch, p);
+    return this.#finish(table, job, scratch, this.#inOrder(table.name, p));
   }
 
   /**

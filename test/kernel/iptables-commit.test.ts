@@ -234,6 +234,23 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${
     await same();
   });
 
+  it('commits made without awaiting reach the kernel in the order they were made: the last one stands', async () => {
+    for (let round = 0; round < 3; round++) {
+      const commits: Array<Promise<unknown>> = [];
+      let last: IptTable | undefined;
+      for (let k = 0; k < 8; k++) {
+        const t = emptyTable('ipv4', 'filter');
+        createChain(t, 'ORDER');
+        for (let i = 0; i < 2000; i++) appendRule(t, 'ORDER', { source: `10.${k}.${i >> 8}.${i & 255}/32`, target: { type: 'RETURN' } });
+        appendRule(t, 'INPUT', { protocol: 'udp', matches: [{ type: 'udp', dport: 1000 + round * 10 + k }], target: { type: 'DROP' } });
+        commits.push(ipt.commit(t));
+        last = t;
+      }
+      await Promise.all(commits);
+      expect(await toolSave(ns, 'ipv4', 'filter')).toBe(iptablesSave(last!));
+    }
+  });
+
   it('two handles committing the same frozen rules in turn each get exactly their table', async () => {
     const other = await createNetns('klipt2');
     try {
