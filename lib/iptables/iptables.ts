@@ -75,8 +75,9 @@ interface Home {
 }
 
 /**
- * The blob is with the kernel's thread: the record of this commit's entries is taken now, in this
- * thread's otherwise idle time, and before the caller can change the model (nothing awaited yet).
+ * The blob is handed to the kernel's thread (or queued behind the commit in flight): the record of
+ * this commit's entries is taken now, while the kernel works, and before the caller can change the
+ * model (nothing awaited yet).
  */
 function sent(job: Encoded): void {
   job.record = recordEntries(job.ordered, job.enc.numEntries, '');
@@ -243,18 +244,19 @@ export class Iptables extends KernelHandle {
     if (expect && hooks !== undefined && this.engine === 'direct' && table.family === this.family && !before) return this.#pipelined(table, opts, hooks, expect, ctx);
 
     const job = this.#encode(table, opts);
-    // (The send waits for something: the record is taken now, while the model is what was encoded.)
-    if (before || hooks === undefined) sent(job);
     if (table.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${table.family}`, table.family);
     if (opts.expectUnchanged && !table.readState) throw new ValidationError('readState', 'expectUnchanged needs a table returned by read()');
-    const validHooks = hooks ?? (await this.run({ op: 'read iptables info', object: this.object(table.name) }, (h) => native().iptables.getInfo(h, this.v6, table.name))).validHooks;
-    job.enc.blob.writeUInt32LE(validHooks, 32);
     const scratch = expect ? this.#scratch(table.name) : null;
-    const replace = this.engine === 'libiptc' ? native().iptables.commitLibiptc : native().iptables.replaceTable;
+    const n = native().iptables;
+    const replace = this.engine === 'libiptc' ? n.commitLibiptc : n.replaceTable;
     return this.#finish(table, job, scratch, this.#inOrder(table.name, this.run(ctx, (h) => {
-      const send = () => replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch);
+      const send = async () => {
+        // (A table without known hooks asks the kernel which it has, in its turn.)
+        job.enc.blob.writeUInt32LE(hooks ?? (await n.getInfo(h, this.v6, table.name)).validHooks, 32);
+        return replace(h, this.v6, table.name, job.enc.blob, expect ?? null, job.counters, this.#lock, job.carryFrom, scratch);
+      };
       const p = before ? before.then(send) : send();
-      if (!job.record) sent(job);
+      sent(job);
       return p;
     })));
   }
@@ -305,8 +307,8 @@ export class Iptables extends KernelHandle {
   /**
    * Validates and encodes `table` in one walk (it throws what validateTable throws), and takes what
    * the commit needs from the model now, while it is exactly what was encoded (the caller may change
-   * it once we await): the carry map and the record of this commit's entries. valid_hooks is
-   * patched in by the caller. (A throw leaves the blob to the garbage collector.)
+   * it once we await): the carry map (the record of this commit's entries follows in sent()).
+   * valid_hooks is patched in by the caller. (A throw leaves the blob to the garbage collector.)
    */
   #encode(table: IptTable, opts: CommitOptions): Encoded {
     const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family], this.#homes.get(table.name) ?? null);
@@ -331,7 +333,7 @@ export class Iptables extends KernelHandle {
 
   #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<NativeIptReplaceResult>): Promise<CommitResult> {
     return this.diagnose(table, explain(this.family, p.then((done) => {
-      const record = job.record ?? recordEntries(job.ordered, job.enc.numEntries, '');
+      const record = job.record!; // (sent() ran before the commit could settle)
       record.digest = done.digest;
       this.#entries.set(table.name, record);
       this.#sizes.set(table.name, job.enc.blob.length);
