@@ -11,6 +11,7 @@ export function addrLen(family: IptFamily): number {
 
 /** Parses an address of the family into bytes; undefined when it is not one. */
 export function parseAddr(s: string, family: IptFamily): Buffer | undefined {
+  if (typeof s !== 'string') return undefined; // (a model value: isIPv4 would throw on a Symbol)
   if (family === 'ipv4') {
     if (!isIPv4(s)) return undefined;
     return Buffer.from(s.split('.').map(Number));
@@ -119,6 +120,7 @@ export function parseCidr4Fast(s: string): [number, number] | undefined {
 
 /** "a", "a/len", "a/mask"; undefined when invalid. The address is masked, as iptables does. */
 export function parseCidr(s: string, family: IptFamily): AddrMask | undefined {
+  if (typeof s !== 'string') return undefined;
   const len = addrLen(family);
   const slash = s.indexOf('/');
   const a = parseAddr(slash < 0 ? s : s.slice(0, slash), family);

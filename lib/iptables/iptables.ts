@@ -14,7 +14,8 @@ import { orderedChains } from './chain-order';
 import { refreshCounters } from './refresh';
 import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
-import { HOOKS, REPLACE_HEADER, TABLE_HOOKS } from './layout';
+import { HOOKS, REPLACE_HEADER, tableHooks } from './layout';
+import { misplaced, reachingHooks } from './places';
 import { chainCaches, closeSlab, ruleCaches, type Slab } from './rule-cache';
 import type { CommitResult, IptChain, IptFamily, IptTable, TableReadState } from './types';
 
@@ -105,6 +106,7 @@ function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
 
 const ENOENT = constants.errno.ENOENT;
 const EPROTOTYPE = constants.errno.EPROTOTYPE;
+const EINVAL = constants.errno.EINVAL;
 
 /** A table smaller than this is read into a fresh block by expectUnchanged (no buffer kept for it). */
 const SCRATCH_MIN = 1 << 20;
@@ -236,7 +238,7 @@ export class Iptables extends KernelHandle {
       conflictErrno: opts.expectUnchanged ? [EAGAIN] : [], describeItem: (i: number) => describeEntry(table, i),
       hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
     };
-    const hooks = TABLE_HOOKS[table.name]?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
+    const hooks = tableHooks(table.name)?.reduce((m, h) => m | (1 << HOOKS.indexOf(h)), 0);
     const expect = opts.expectUnchanged ? table.readState : undefined;
     // Commits of one table through one handle reach the kernel in the order they were made: a
     // commit made while another is in flight waits for it (native calls run on a thread pool).
@@ -365,7 +367,8 @@ export class Iptables extends KernelHandle {
   }
 
   /**
-   * x_tables refuses a whole table with ENOENT (no such extension) / EPROTOTYPE (no such revision) when a match or target (or that
+   * x_tables refuses a whole table with EINVAL when a target or match stands where it may not
+   * (places.ts): that error names the first such rule. And with ENOENT (no such extension) / EPROTOTYPE (no such revision) when a match or target (or that
    * revision) is missing, without saying which: ask the kernel about each extension the table uses
    * and name the first rule with one it lacks.
    */
@@ -373,6 +376,7 @@ export class Iptables extends KernelHandle {
     try {
       return await p;
     } catch (e) {
+      if (e instanceof KernelError && e.errno === EINVAL) throw misplacedRule(table, e) ?? e;
       if (!(e instanceof KernelError) || (e.errno !== ENOENT && e.errno !== EPROTOTYPE)) throw e;
       const seen = new Map<string, number>();
       let index = 0;
@@ -433,4 +437,20 @@ export class Iptables extends KernelHandle {
       }
     }
   }
+}
+
+/** The kernel's EINVAL for a table, naming the first rule whose target or match may not stand where it does (places.ts). */
+function misplacedRule(table: IptTable, e: KernelError): KernelError | undefined {
+  const reach = reachingHooks(table.chains);
+  let index = 0;
+  for (const c of orderChains(table.chains)) {
+    if (c.policy === undefined) index++;
+    const reached = reach.get(c.name) ?? 0;
+    for (let ri = 0; ri < c.rules.length; ri++, index++) {
+      const what = misplaced(table, c.rules[ri]!, reached); // (an unreached chain is still checked for its table)
+      if (what) return new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ri + 1}: ${what}` });
+    }
+    index++;
+  }
+  return undefined;
 }

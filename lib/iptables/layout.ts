@@ -61,6 +61,11 @@ export const TABLE_HOOKS: Record<string, HookName[]> = {
   security: ['INPUT', 'FORWARD', 'OUTPUT'],
 };
 
+/** The built-in chains of a table kernlb knows; undefined for any other value ("constructor" included). */
+export function tableHooks(name: unknown): HookName[] | undefined {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(TABLE_HOOKS, name) ? TABLE_HOOKS[name] : undefined;
+}
+
 export function isHook(name: string): name is HookName {
   return (HOOKS as readonly string[]).includes(name);
 }

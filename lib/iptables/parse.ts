@@ -3,7 +3,7 @@
  * `--kernlb-raw REV:HEX` form save() prints for raw ones. Errors are ValidationErrors naming the line.
  */
 import { ValidationError } from '../errors';
-import { ParseProblem, type ParsedOption } from './extensions/codec';
+import { isKey, ParseProblem, type ParsedOption } from './extensions/codec';
 import { matchBySaveName, targetBySaveName, type AnyCodec } from './extensions';
 import { isHook } from './layout';
 import type { IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
@@ -68,8 +68,19 @@ const IMPLICIT: Record<string, string> = { tcp: 'tcp', udp: 'udp', icmp: 'icmp',
 const STD = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface',
   '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto', '-c', '--set-counters', '-A', '--append']);
 
-/** Parses the arguments of one rule ("-A CHAIN ..."). */
+/** Parses the arguments of one rule ("-A CHAIN ..."), as tokenize() splits them; a problem is a ValidationError. */
 export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: string; rule: IptRule } {
+  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new ValidationError('tokens', 'must be an array of strings', tokens);
+  if (family !== 'ipv4' && family !== 'ipv6') throw new ValidationError('family', 'must be "ipv4" or "ipv6"', family);
+  try {
+    return ruleArgs(tokens, family);
+  } catch (e) {
+    if (e instanceof ParseProblem) throw new ValidationError('rule', e.message, tokens.join(' '));
+    throw e;
+  }
+}
+
+function ruleArgs(tokens: string[], family: IptFamily): { chain: string; rule: IptRule } {
   const rule: IptRule = {};
   const invert: NonNullable<IptRule['invert']> = {};
   let chain: string | undefined;
@@ -94,7 +105,7 @@ export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: str
       }
       if (STD.has(t) || !t.startsWith('--')) break;
       const name = t.slice(2);
-      const arity = name === 'kernlb-raw' ? 1 : codec?.options[name];
+      const arity = name === 'kernlb-raw' ? 1 : codec && isKey(codec.options, name) ? codec.options[name] : undefined;
       if (arity === undefined) throw new ParseProblem(`unknown option ${t} for ${ext}`);
       i++;
       const args: string[] = [];
@@ -172,9 +183,9 @@ export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: str
       }
       default: {
         // iptables loads the protocol's match implicitly: "-p tcp --dport 80" = "-p tcp -m tcp --dport 80".
-        const implicit = typeof rule.protocol === 'string' ? IMPLICIT[rule.protocol] : undefined;
+        const implicit = isKey(IMPLICIT, rule.protocol) ? IMPLICIT[rule.protocol] : undefined;
         const codec = implicit && matchBySaveName.get(implicit);
-        if (codec && t.startsWith('--') && t.slice(2) in codec.options) {
+        if (codec && t.startsWith('--') && isKey(codec.options, t.slice(2))) {
           i -= inv ? 2 : 1;
           const opts = extOptions(codec, `-p ${String(rule.protocol)}`);
           (rule.matches ??= []).push(codec.parse(opts, family) as IptMatch);
@@ -191,6 +202,8 @@ export function parseRuleArgs(tokens: string[], family: IptFamily): { chain: str
 
 /** Parses iptables-save output (one or more tables) into table models. */
 export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): ParsedTables {
+  if (typeof text !== 'string') throw new ValidationError('text', 'must be a string (iptables-save output)', text);
+  if (family !== 'ipv4' && family !== 'ipv6') throw new ValidationError('family', 'must be "ipv4" or "ipv6"', family);
   const tables: IptTable[] = [];
   let cur: IptTable | undefined;
   let byName = new Map<string, IptTable['chains'][number]>();
@@ -234,7 +247,7 @@ export function parseIptablesSave(text: string, family: IptFamily = 'ipv4'): Par
         tokens = tokens.slice(1);
       }
       if (tokens[0] !== '-A' && tokens[0] !== '--append') throw new ParseProblem(`only -A rules are supported, not "${tokens[0]}"`);
-      const { chain, rule } = parseRuleArgs(tokens, family);
+      const { chain, rule } = ruleArgs(tokens, family);
       if (cnt) rule.counters = cnt;
       // A jump names its chain with the declared name's own string: comparing them (the encoder
       // checks jumps by name) is then a pointer comparison.

@@ -12,6 +12,7 @@
  * is undefined) and the rule is simply encoded again. Counters are never cached: they are read from the
  * rule at every commit (its `counters` object may change, the entry bytes carry none).
  */
+import { ValidationError } from '../errors';
 import type { IptChain, IptRule } from './types';
 
 /**
@@ -140,7 +141,8 @@ function freezeValue(v: unknown): boolean {
 
 /** freezeRule on every rule of a table, in place (chains and their rule arrays stay editable); returns the table. */
 export function freezeRules<T extends { chains: Array<{ rules: IptRule[] }> }>(t: T): T {
-  for (const c of t.chains) for (const r of c.rules) freezeRule(r);
+  if (!t || !Array.isArray(t.chains)) throw new ValidationError('table', 'must be a table with a chains array', t);
+  for (const c of t.chains) if (c && Array.isArray(c.rules)) for (const r of c.rules) freezeRule(r); // (commit names any other problem)
   return t;
 }
 

@@ -4,10 +4,10 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { parseCidr, parseCidr4Into } from './addr';
-import { validIface } from './extensions/codec';
+import { shown, validIface } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { chainOrder, duplicateUserNames, isBuiltinChain } from './chain-order';
-import { HOOKS, isHook, TABLE_HOOKS, VERDICT } from './layout';
+import { HOOKS, isHook, tableHooks } from './layout';
 import { protoNumber } from './proto';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
@@ -106,10 +106,14 @@ export function validateTable(t: IptTable): void {
 
 /**
  * The table and chain checks of validateTable (rules aside): the chain names with their index in
- * `t.chains`, or undefined when `chains` is not even an array.
+ * `t.chains`, or undefined when `chains` is not even an array or the family is not one.
  */
 export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
-  if (t.family !== 'ipv4' && t.family !== 'ipv6') add('family', 'must be "ipv4" or "ipv6"', t.family);
+  if (t.family !== 'ipv4' && t.family !== 'ipv6') {
+    // (Every rule's checks depend on the family: nothing more to say without one.)
+    add('family', 'must be "ipv4" or "ipv6"', t.family);
+    return undefined;
+  }
   if (typeof t.name !== 'string' || !/^[a-z_0-9]{1,31}$/i.test(t.name)) add('name', 'must be a table name like "filter" or "nat"', t.name);
   if (!Array.isArray(t.chains)) {
     add('chains', 'must be an array');
@@ -122,7 +126,7 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
   const seen = new Set<string>();
   let ruleCount = 0;
   let hookBits = 0;
-  const hooks = TABLE_HOOKS[t.name];
+  const hooks = tableHooks(t.name);
   const chains = t.chains;
   for (let i = 0; i < chains.length; i++) {
     const c = chains[i];
@@ -145,6 +149,7 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
     const builtin = hooks ? hook && hooks.includes(name) : hook && c.policy !== undefined;
     if (builtin && c.policy === undefined) add(`${chainField(i, c)}.policy`, 'a built-in chain needs a policy (ACCEPT or DROP)');
     if (c.policy !== undefined && c.policy !== 'ACCEPT' && c.policy !== 'DROP') add(`${chainField(i, c)}.policy`, 'must be ACCEPT or DROP', c.policy);
+    if (c.counters !== undefined && !countersOk(c.counters)) add(`${chainField(i, c)}.counters`, COUNTERS_PROBLEM, c.counters);
     if (!builtin) {
       if (c.policy !== undefined) add(`${chainField(i, c)}.policy`, `only built-in chains of table ${t.name} have a policy`);
       if (name.charCodeAt(0) === 0x2d) add(`${chainField(i, c)}.name`, 'must not start with "-"', name);
@@ -168,7 +173,7 @@ function chainField(i: number, c: IptChain | undefined): string {
  * `name in VERDICT` without the `in`: a chain name read from text is not an internalized string,
  * and `in` looks every one up in V8's string table (~40% of validateChains for 10^5 chains).
  */
-function isVerdictName(name: string): boolean {
+function isVerdictName(name: unknown): boolean {
   return name === 'DROP' || name === 'ACCEPT' || name === 'QUEUE' || name === 'RETURN';
 }
 
@@ -197,7 +202,14 @@ export function validateRule(
   if (r.outInterface !== undefined && !validIface(r.outInterface)) add(`${ruleAt(chain, ruleNo)}: outInterface`, IFACE_PROBLEM, r.outInterface);
   if (r.protocol !== undefined && protoNumber(r.protocol) === undefined) add(`${ruleAt(chain, ruleNo)}: protocol`, 'unknown protocol', r.protocol);
   if (r.fragment !== undefined && family === 'ipv6') add(`${ruleAt(chain, ruleNo)}: fragment`, 'IPv4 only (use the frag match on IPv6)');
-  if (r.invert?.fragment && !r.fragment) add(`${ruleAt(chain, ruleNo)}: invert.fragment`, 'needs fragment: true');
+  const iv = r.invert;
+  if (iv !== undefined && (!iv || typeof iv !== 'object')) add(`${ruleAt(chain, ruleNo)}: invert`, 'must be an object like { source: true }', iv);
+  else if (iv) {
+    if (iv.fragment && !r.fragment) add(`${ruleAt(chain, ruleNo)}: invert.fragment`, 'needs fragment: true');
+    // (An inversion of a field the rule lacks would still reach the kernel: "! -s 0.0.0.0/0".)
+    for (const k of RULE_INV_FIELDS) if (iv[k] && r[k] === undefined) add(`${ruleAt(chain, ruleNo)}: invert.${k}`, `needs ${k}`);
+  }
+  if (r.counters !== undefined && !countersOk(r.counters)) add(`${ruleAt(chain, ruleNo)}: counters`, COUNTERS_PROBLEM, r.counters);
   const ms = r.matches;
   if (ms !== undefined && !Array.isArray(ms)) add(`${ruleAt(chain, ruleNo)}: matches`, 'must be an array');
   else if (ms) for (let i = 0; i < ms.length; i++) {
@@ -216,10 +228,18 @@ export function validateRule(
       continue;
     }
     if (c.families && !c.families.includes(family)) add(`${ruleAt(chain, ruleNo)}: matches[${i}].type`, `not available for ${family}`, m.type);
+    if (c.protocols && (!c.protocols.includes(protoNumber(r.protocol as string | number)!) || r.invert?.protocol))
+      add(`${ruleAt(chain, ruleNo)}: matches[${i}].type`, `needs the rule protocol ${c.name === 'icmp6' ? 'ipv6-icmp' : c.name} (not inverted)`, m.type);
     const problems = c.validate(m, family, r);
     for (let k = 0; k < problems.length; k++) {
       const f = `${ruleAt(chain, ruleNo)}: matches[${i}]`;
       add(problems[k]![0] ? `${f}.${problems[k]![0]}` : f, problems[k]![1]);
+    }
+    const inv = (m as { invert?: unknown }).invert;
+    if (inv !== undefined && typeof inv !== 'boolean') {
+      if (!inv || typeof inv !== 'object') add(`${ruleAt(chain, ruleNo)}: matches[${i}].invert`, 'must be true, false or an object like { dport: true }', inv);
+      // Each inverted field must be there: the kernel would hold an inversion iptables-save cannot show.
+      else for (const k in inv) if ((inv as Record<string, unknown>)[k] && isAbsent((m as Record<string, unknown>)[k])) add(`${ruleAt(chain, ruleNo)}: matches[${i}].invert.${k}`, `needs ${k}`);
     }
   }
   const t = r.target;
@@ -227,11 +247,11 @@ export function validateRule(
   if (!t || typeof t !== 'object') return add(`${ruleAt(chain, ruleNo)}: target`, 'must be an object', t);
   if (t.type === 'jump' || t.type === 'goto') {
     if (jumpsChecked) return;
-    if (typeof t.chain !== 'string' || !chains.has(t.chain)) add(`${ruleAt(chain, ruleNo)}: target.chain`, `unknown chain "${t.chain}"`, t.chain);
+    if (typeof t.chain !== 'string' || !chains.has(t.chain)) add(`${ruleAt(chain, ruleNo)}: target.chain`, typeof t.chain === 'string' ? `unknown chain ${shown(t.chain)}` : 'must be a chain name', t.chain);
     else if (isHook(t.chain) && !CHAIN_NAME.test(t.chain)) add(`${ruleAt(chain, ruleNo)}: target.chain`, 'cannot jump to a built-in chain', t.chain);
     return;
   }
-  if (t.type in VERDICT) return;
+  if (isVerdictName(t.type)) return;
   if (t.type === 'raw') return checkRaw(t, () => `${ruleAt(chain, ruleNo)}: target`, add);
   const c = targetByType.get(t.type);
   if (!c) return add(`${ruleAt(chain, ruleNo)}: target.type`, 'unknown target type', t.type);
@@ -241,6 +261,19 @@ export function validateRule(
     const f = `${ruleAt(chain, ruleNo)}: target`;
     add(problems[k]![0] ? `${f}.${problems[k]![0]}` : f, problems[k]![1]);
   }
+}
+
+const RULE_INV_FIELDS = ['source', 'destination', 'inInterface', 'outInterface', 'protocol'] as const;
+
+const isAbsent = (v: unknown) => v === undefined || v === false;
+
+const COUNTERS_PROBLEM = 'must be { packets, bytes }, each an integer 0..2^53-1';
+
+/** Counters as the model holds them (numbers: the encoder writes them as u64 through BigInt, which refuses anything else). */
+function countersOk(c: unknown): boolean {
+  if (!c || typeof c !== 'object') return false;
+  const { packets, bytes } = c as { packets?: unknown; bytes?: unknown };
+  return Number.isSafeInteger(packets) && (packets as number) >= 0 && Number.isSafeInteger(bytes) && (bytes as number) >= 0;
 }
 
 const IFACE_PROBLEM = 'must be an interface name of 1-15 characters ("+" suffix = prefix)';

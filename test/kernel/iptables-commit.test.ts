@@ -93,6 +93,7 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${
     await expect(ipt.update('filter', async () => void (await tool4(ns, 'ipv4', ['-A', 'OUTPUT', '-j', 'ACCEPT'])), { attempts: 2 })).rejects.toBeInstanceOf(ConflictError);
   });
 
+  const e3Of = (e: unknown) => (e as KernelError).item;
   it('a commit the kernel refuses leaves the table untouched and names table and errno', async () => {
     const before = await toolSave(ns, 'ipv4', 'filter');
     const bad = (edit: (t: IptTable) => void) => {
@@ -114,10 +115,37 @@ describe.skipIf(skip !== undefined).each(ENGINES)(`iptables commit (%s engine)${
     // DNAT outside the nat table: the target's checkentry refuses (EINVAL).
     const e2 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { target: { type: 'DNAT', address: '10.0.0.1' } }))).catch((e: unknown) => e);
     expect((e2 as KernelError).code).toBe('EINVAL');
+    expect((e2 as KernelError).item).toBe('chain INPUT rule 2: target DNAT belongs to table nat, not filter');
+    expect((e2 as KernelError).index).toBe(1);
+    // A known extension with a wrong size: EINVAL, with no rule to name.
+    expect((e3Of(await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'tcp', revision: 0, data: Buffer.alloc(24) }], protocol: 'tcp' }))).catch((e: unknown) => e)))).toBeUndefined();
     // A known extension with a wrong size.
     const e3 = await ipt.commit(bad((t) => appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'tcp', revision: 0, data: Buffer.alloc(24) }], protocol: 'tcp' }))).catch((e: unknown) => e);
     expect((e3 as KernelError).code).toBe('EINVAL');
     expect(await toolSave(ns, 'ipv4', 'filter')).toBe(before);
+  });
+
+  it('a target or match where the kernel does not allow it (a chain reached from the wrong hook) is named', async () => {
+    // MASQUERADE is for POSTROUTING only: here a user chain reached from PREROUTING (through
+    // another user chain) and from POSTROUTING holds it.
+    const before = await toolSave(ns, 'ipv4', 'nat');
+    const t = emptyTable('ipv4', 'nat');
+    createChain(t, 'OUTER');
+    createChain(t, 'MASQ');
+    appendRule(t, 'POSTROUTING', { target: { type: 'jump', chain: 'MASQ' } });
+    appendRule(t, 'PREROUTING', { target: { type: 'jump', chain: 'OUTER' } });
+    appendRule(t, 'OUTER', { target: { type: 'goto', chain: 'MASQ' } });
+    appendRule(t, 'MASQ', { protocol: 'tcp', target: { type: 'ACCEPT' } });
+    appendRule(t, 'MASQ', { target: { type: 'MASQUERADE' } });
+    const e = await ipt.commit(t).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(KernelError);
+    expect((e as KernelError).code).toBe('EINVAL');
+    expect((e as KernelError).item).toBe('chain MASQ rule 2: target MASQUERADE is only valid in chains reached from POSTROUTING; this chain is reached from PREROUTING, POSTROUTING');
+    expect(await toolSave(ns, 'ipv4', 'nat')).toBe(before);
+    // Reached from POSTROUTING only, the same rules are committed.
+    t.chains.find((c) => c.name === 'PREROUTING')!.rules = [];
+    await ipt.commit(t);
+    expect(await toolSave(ns, 'ipv4', 'nat')).toContain('-A MASQ -j MASQUERADE');
   });
 
   it('invalid input is a ValidationError and the kernel is not touched', async () => {

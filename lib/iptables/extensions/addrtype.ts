@@ -1,5 +1,5 @@
 /** -m addrtype: xt_addrtype_info_v1 (revision 1, 8 bytes). `iptables -m addrtype --dst-type LOCAL --limit-iface-in` */
-import { arg, bitNames, namesToBits, type Codec } from './codec';
+import { arg, bitNames, isStringList, namesToBits, shown, type Codec } from './codec';
 
 export type AddrType =
   | 'UNSPEC' | 'UNICAST' | 'LOCAL' | 'BROADCAST' | 'ANYCAST' | 'MULTICAST' | 'BLACKHOLE' | 'UNREACHABLE' | 'PROHIBIT' | 'THROW' | 'NAT' | 'XRESOLVE';
@@ -41,8 +41,12 @@ export const addrtype: Codec<AddrtypeMatch> = {
   },
   validate(v) {
     const out: Array<[string, string]> = [];
-    for (const k of ['srcType', 'dstType'] as const)
-      for (const t of v[k] ?? []) if (!TYPES.some(([n]) => n === t)) out.push([k, `unknown address type "${t}"`]);
+    for (const k of ['srcType', 'dstType'] as const) {
+      const l = v[k];
+      if (l === undefined) continue;
+      if (!isStringList(l)) out.push([k, 'must be a list of address types']);
+      else for (const t of l) if (!TYPES.some(([n]) => n === t)) out.push([k, `unknown address type ${shown(t)}`]);
+    }
     if (v.limitIfaceIn && v.limitIfaceOut) out.push(['limitIfaceOut', 'cannot be combined with limitIfaceIn']);
     return out;
   },

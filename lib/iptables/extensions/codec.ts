@@ -78,6 +78,11 @@ export interface Codec<T extends { type: string }> {
   decode(b: Buffer, family: IptFamily, revision: number): T | undefined;
   /** Optional fast path of decode: the same answer from `len` data bytes at `off` of a table blob. */
   decodeAt?(b: Buffer, off: number, len: number, family: IptFamily, revision: number): T | undefined;
+  /**
+   * The rule protocols the kernel requires for this match (its xt_match.proto: the kernel refuses
+   * the whole table with EINVAL otherwise, or when the protocol is inverted), by number.
+   */
+  protocols?: readonly number[];
   /** Problems with v, as [field suffix, problem]; empty (VALID, shared) when valid. */
   validate(v: T, family: IptFamily, rule: IptRule): Problems;
   /** Text printed after "-m name" / "-j NAME", each option starting with a space. */
@@ -96,6 +101,30 @@ export type Problems = ReadonlyArray<readonly [string, string]>;
 export const VALID: Problems = Object.freeze([]);
 
 export class ParseProblem extends Error {}
+
+/**
+ * `key in table` for a value from the model: own keys only (`in` finds "constructor" and
+ * "toString" too) and strings only (`in` converts an object, which throws for one without a
+ * prototype).
+ */
+export function isKey<T extends object>(table: T, k: unknown): k is keyof T & string {
+  return typeof k === 'string' && Object.prototype.hasOwnProperty.call(table, k);
+}
+
+/** An array of strings (validators loop over these, and a string or an object is not one). */
+export function isStringList(v: unknown): v is string[] {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+}
+
+/** A model value in a problem message: any value, never a throw (a template literal throws on a Symbol or a null-prototype object). */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
+  if (typeof v === 'symbol' || typeof v === 'bigint' || typeof v === 'function') return typeof v;
+  if (v !== null && typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
 
 export function u32(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;

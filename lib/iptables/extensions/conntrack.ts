@@ -5,7 +5,7 @@
  */
 import { formatAddr, maskPrefix, parseCidr } from '../addr';
 import type { IptFamily } from '../types';
-import { arg, bitNames, namesToBits, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { arg, bitNames, isStringList, namesToBits, parsePortRange, portRange, shown, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
 
 export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED' | 'SNAT' | 'DNAT';
 export type CtStatus = 'EXPECTED' | 'SEEN_REPLY' | 'ASSURED' | 'CONFIRMED';
@@ -149,9 +149,11 @@ export const conntrack: Codec<ConntrackMatch> = {
   },
   validate(v, family) {
     const out: Array<[string, string]> = [];
-    if (v.state) for (const s of v.state) if (!CT_STATES.some(([n]) => n === s)) out.push(['state', `unknown state "${s}"`]);
-    if (v.status) for (const s of v.status) if (!CT_STATUS.some(([n]) => n === s)) out.push(['status', `unknown status "${s}"`]);
-    for (const [k] of ADDRS) if (v[k] !== undefined && !parseCidr(v[k]!, family)) out.push([k, `not an ${family} address or network`]);
+    if (v.state !== undefined && (!isStringList(v.state) || !v.state.length)) out.push(['state', 'must list at least one state']);
+    else if (v.state) for (const s of v.state) if (!CT_STATES.some(([n]) => n === s)) out.push(['state', `unknown state ${shown(s)}`]);
+    if (v.status !== undefined && (!isStringList(v.status) || !v.status.length)) out.push(['status', 'must list at least one status']);
+    else if (v.status) for (const s of v.status) if (!CT_STATUS.some(([n]) => n === s)) out.push(['status', `unknown status ${shown(s)}`]);
+    for (const [k] of ADDRS) if (v[k] !== undefined && (typeof v[k] !== 'string' || !parseCidr(v[k]!, family))) out.push([k, `not an ${family} address or network`]);
     for (const [k] of PORTS) if (v[k] !== undefined && !validPortRange(v[k])) out.push([k, 'must be a port 0-65535 or [low, high]']);
     if (v.proto !== undefined && !(Number.isInteger(v.proto) && v.proto >= 0 && v.proto <= 255)) out.push(['proto', 'must be 0-255']);
     if (v.direction !== undefined && v.direction !== 'ORIGINAL' && v.direction !== 'REPLY') out.push(['direction', 'must be ORIGINAL or REPLY']);

@@ -3,7 +3,7 @@
  * copied back). NOTRACK is CT with the NOTRACK and NOTRACK_ALIAS flags, printed as `-j NOTRACK`.
  * `iptables -t raw -A PREROUTING -j CT --notrack`, `-j CT --zone 5`, `-j CT --helper ftp`
  */
-import { arg, bitNames, namesToBits, opt, readCString, writeCString, ParseProblem, type Codec } from './codec';
+import { arg, bitNames, isStringList, namesToBits, opt, readCString, shown, writeCString, ParseProblem, type Codec } from './codec';
 
 export interface CtTarget {
   type: 'CT';
@@ -53,11 +53,13 @@ export const ct: Codec<CtTarget> = {
   },
   validate(v) {
     const out: Array<[string, string]> = [];
-    if (v.helper !== undefined && !/^[\w-]{1,15}$/.test(v.helper)) out.push(['helper', 'must be 1-15 characters']);
-    if (v.timeout !== undefined && !/^[\w-]{1,31}$/.test(v.timeout)) out.push(['timeout', 'must be 1-31 characters']);
+    if (v.helper !== undefined && (typeof v.helper !== 'string' || !/^[\w-]{1,15}$/.test(v.helper))) out.push(['helper', 'must be 1-15 characters']);
+    if (v.timeout !== undefined && (typeof v.timeout !== 'string' || !/^[\w-]{1,31}$/.test(v.timeout))) out.push(['timeout', 'must be 1-31 characters']);
     if (v.zone !== undefined && !(Number.isInteger(v.zone) && v.zone >= 0 && v.zone <= 65535)) out.push(['zone', 'must be 0-65535']);
-    for (const e of v.ctEvents ?? []) if (!CT_EVENTS.some(([n]) => n === e.toUpperCase())) out.push(['ctEvents', `unknown event "${e}"`]);
-    for (const e of v.expEvents ?? []) if (e.toUpperCase() !== 'NEW') out.push(['expEvents', `unknown event "${e}"`]);
+    if (v.ctEvents !== undefined && !isStringList(v.ctEvents)) out.push(['ctEvents', 'must be a list of events']);
+    else for (const e of v.ctEvents ?? []) if (!CT_EVENTS.some(([n]) => n === e.toUpperCase())) out.push(['ctEvents', `unknown event ${shown(e)}`]);
+    if (v.expEvents !== undefined && !isStringList(v.expEvents)) out.push(['expEvents', 'must be a list of events']);
+    else for (const e of v.expEvents ?? []) if (e.toUpperCase() !== 'NEW') out.push(['expEvents', `unknown event ${shown(e)}`]);
     if (v.notrack && (v.helper || v.timeout || v.zone || v.ctEvents || v.expEvents)) out.push(['notrack', 'cannot be combined with other options']);
     return out;
   },

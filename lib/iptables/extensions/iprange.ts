@@ -55,7 +55,7 @@ export const iprange: Codec<IprangeMatch> = {
     const out: Array<[string, string]> = [];
     if (!v.srcRange && !v.dstRange) out.push(['', 'needs srcRange or dstRange']);
     for (const k of ['srcRange', 'dstRange'] as const)
-      if (v[k] !== undefined && !split(v[k]!, family)) out.push([k, `must be "first-last" ${family} addresses, first <= last`]);
+      if (v[k] !== undefined && (typeof v[k] !== 'string' || !split(v[k]!, family))) out.push([k, `must be "first-last" ${family} addresses, first <= last`]);
     return out;
   },
   save(v, family) {

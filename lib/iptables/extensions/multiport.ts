@@ -1,5 +1,5 @@
 /** -m multiport: xt_multiport_v1 (revision 1, 48 bytes; up to 15 ports, a range takes two). `iptables -p tcp -m multiport --dports 80,443,8000:8080` */
-import { arg, parsePortRange, portRange, validPortRange, type Codec, type PortRange } from './codec';
+import { arg, isKey, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
 
 export interface MultiportMatch {
   type: 'multiport';
@@ -52,7 +52,7 @@ export const multiport: Codec<MultiportMatch> = {
     return { type: 'multiport', direction, ports, ...(b[47] ? { invert: true } : {}) };
   },
   validate(v, _f, rule) {
-    if (!(v.direction in DIR)) return [['direction', 'must be source, destination or either']];
+    if (!isKey(DIR, v.direction)) return [['direction', 'must be source, destination or either']];
     if (!Array.isArray(v.ports) || v.ports.length === 0) return [['ports', 'must list at least one port']];
     for (const p of v.ports) if (!validPortRange(p)) return [['ports', 'each must be a port 0-65535 or [low, high]']];
     if (slots(v.ports) > 15) return [['ports', 'more than 15 ports (a range counts as two)']];
@@ -70,7 +70,8 @@ export const multiport: Codec<MultiportMatch> = {
   },
   options: { sports: 1, 'source-ports': 1, dports: 1, 'destination-ports': 1, ports: 1 },
   parse(opts) {
-    const o = opts[0]!;
+    const o = opts[0];
+    if (!o) throw new ParseProblem('-m multiport needs --sports, --dports or --ports');
     const direction = o.name.startsWith('s') ? 'source' : o.name.startsWith('d') ? 'destination' : 'either';
     const ports = arg(o).split(',').map((x) => parsePortRange(x));
     return { type: 'multiport', direction, ports, ...(o.invert ? { invert: true } : {}) };

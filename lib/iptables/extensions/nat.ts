@@ -264,7 +264,7 @@ function validatePorts(v: { port?: number; portMax?: number }, rule: IptRule): P
   if (v.portMax !== undefined) {
     if (!port(v.portMax)) out.push(['portMax', 'must be 0-65535']);
     else if (v.port === undefined) out.push(['portMax', 'needs port']);
-    else if (v.portMax < v.port) out.push(['portMax', 'is below port']);
+    else if (port(v.port) && v.portMax < v.port) out.push(['portMax', 'is below port']); // (a bad port is reported above)
   }
   if (v.port !== undefined && (!PORT_PROTOS.includes(rule.protocol as string | number) || rule.invert?.protocol))
     out.push(['port', 'needs the rule protocol to be tcp, udp, sctp or dccp']);

@@ -1,6 +1,6 @@
 /** -j REJECT: ipt_reject_info / ip6t_reject_info (revision 0, 4 bytes: the reply). `iptables -j REJECT --reject-with tcp-reset` */
 import type { IptFamily } from '../types';
-import { arg, opt, ParseProblem, type Codec } from './codec';
+import { arg, isKey, opt, shown, ParseProblem, type Codec } from './codec';
 
 export interface RejectTarget {
   type: 'REJECT';
@@ -21,7 +21,7 @@ const ALIAS: Record<string, string> = {
 const table = (f: IptFamily) => (f === 'ipv4' ? V4 : V6);
 const dflt = (f: IptFamily) => (f === 'ipv4' ? 'icmp-port-unreachable' : 'icmp6-port-unreachable');
 const norm = (w: string, f: IptFamily) => {
-  const a = ALIAS[w] ?? w;
+  const a = isKey(ALIAS, w) ? ALIAS[w] : w;
   return f === 'ipv6' && a.startsWith('icmp-') && a.endsWith('port-unreachable') ? 'icmp6-port-unreachable' : a;
 };
 
@@ -37,8 +37,9 @@ export const reject: Codec<RejectTarget> = {
     return w ? { type: 'REJECT', with: w } : undefined;
   },
   validate(v, f, rule) {
+    if (v.with !== undefined && typeof v.with !== 'string') return [['with', `must be a reply name such as ${dflt(f)}`]];
     const w = norm(v.with ?? dflt(f), f);
-    if (!table(f).includes(w) || w === 'echo-reply') return [['with', `unknown reply "${v.with}" for ${f}`]];
+    if (!table(f).includes(w) || w === 'echo-reply') return [['with', `unknown reply ${shown(v.with)} for ${f}`]];
     if (w === 'tcp-reset' && !(rule.protocol === 'tcp' || rule.protocol === 6) || (w === 'tcp-reset' && rule.invert?.protocol))
       return [['with', 'tcp-reset needs the rule protocol tcp']];
     return [];

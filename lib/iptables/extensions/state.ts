@@ -2,7 +2,7 @@
  * -m state: iptables 1.8 sends it as conntrack revision 3 with only the state part and the
  * STATE_ALIAS flag, and iptables-save prints it back as `-m state --state NEW`.
  */
-import { arg, ParseProblem, type Codec } from './codec';
+import { arg, isStringList, shown, ParseProblem, type Codec } from './codec';
 import { CT_STATES, ctStateBits, ctStateNames, F, type CtState } from './conntrack';
 
 export interface StateMatch {
@@ -30,9 +30,9 @@ export const state: Codec<StateMatch> = {
     return v;
   },
   validate(v) {
-    if (!Array.isArray(v.state) || v.state.length === 0) return [['state', 'must list at least one state']];
+    if (!isStringList(v.state) || v.state.length === 0) return [['state', 'must list at least one state']];
     for (const s of v.state)
-      if (!CT_STATES.some(([n]) => n === s) || ['SNAT', 'DNAT'].includes(s)) return [['state', `unknown state "${s}"`]];
+      if (!CT_STATES.some(([n]) => n === s) || ['SNAT', 'DNAT'].includes(s)) return [['state', `unknown state ${shown(s)}`]];
     return [];
   },
   save: (v) => `${v.invert ? ' !' : ''} --state ${ctStateNames(ctStateBits(v.state)).join(',')}`,

@@ -1,5 +1,5 @@
 /** -m tcp: xt_tcp (revision 0, 12 bytes). `iptables -p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags SYN,ACK SYN` */
-import { bitNames, namesToBits, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, getU16LE, putU16LE, type Codec, type PortRange } from './codec';
+import { bitNames, isStringList, namesToBits, shown, arg, parsePortRange, portRange, validPortRange, ParseProblem, VALID, getU16LE, putU16LE, type Codec, type PortRange } from './codec';
 
 export type TcpFlag = 'FIN' | 'SYN' | 'RST' | 'PSH' | 'ACK' | 'URG';
 export interface TcpMatch {
@@ -43,6 +43,16 @@ export function readPorts(b: Buffer, off: number): PortRange | undefined {
   if (lo === 0 && hi === 65535) return undefined;
   return lo === hi ? lo : [lo, hi];
 }
+/**
+ * Whether iptables-save prints a tcp/udp port option: not for the whole range 0:65535 unless
+ * inverted (the kernel holds that range for "no option", and it is what iptables shows then).
+ */
+export function printsPorts(p: PortRange | undefined, inverted: boolean | undefined): p is PortRange {
+  if (p === undefined) return false;
+  const [lo, hi] = portRange(p);
+  return lo !== 0 || hi !== 65535 || !!inverted;
+}
+
 export function savePorts(p: PortRange): string {
   const [lo, hi] = portRange(p);
   return lo === hi ? `${lo}` : `${lo}:${hi}`;
@@ -50,6 +60,7 @@ export function savePorts(p: PortRange): string {
 
 export const tcp: Codec<TcpMatch> = {
   kind: 'match',
+  protocols: [6],
   type: 'tcp',
   name: 'tcp',
   revision: () => 0,
@@ -112,16 +123,22 @@ export const tcp: Codec<TcpMatch> = {
     if (v.sport !== undefined && !validPortRange(v.sport)) out.push(['sport', 'must be a port 0-65535 or [low, high]']);
     if (v.dport !== undefined && !validPortRange(v.dport)) out.push(['dport', 'must be a port 0-65535 or [low, high]']);
     if (v.option !== undefined && !(Number.isInteger(v.option) && v.option >= 0 && v.option <= 255)) out.push(['option', 'must be 0-255']);
-    if (v.flags) {
-      for (const f of [...v.flags.mask, ...v.flags.set])
-        if (!TCP_FLAGS.some(([n]) => n === f)) out.push(['flags', `unknown TCP flag "${f}"`]);
+    if (v.flags !== undefined) {
+      if (!v.flags || typeof v.flags !== 'object' || !isStringList(v.flags.mask) || !isStringList(v.flags.set)) out.push(['flags', 'must be { mask, set }, each a list of TCP flags']);
+      else {
+        for (const f of [...v.flags.mask, ...v.flags.set])
+          if (!TCP_FLAGS.some(([n]) => n === f)) out.push(['flags', `unknown TCP flag ${shown(f)}`]);
+        // (What the kernel would hold then, iptables-save prints otherwise: nothing for an empty mask.)
+        if (!v.flags.set.every((f) => v.flags!.mask.includes(f))) out.push(['flags.set', 'must be a subset of flags.mask (flags outside it never match)']);
+        if (v.flags.mask.length === 0 && !v.invert?.flags) out.push(['flags.mask', 'must name at least one flag']);
+      }
     }
     return out.length ? out : VALID;
   },
   save(v) {
     let s = '';
-    if (v.sport !== undefined) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
-    if (v.dport !== undefined) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
+    if (printsPorts(v.sport, v.invert?.sport)) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
+    if (printsPorts(v.dport, v.invert?.dport)) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
     if (v.option !== undefined) s += `${v.invert?.option ? ' !' : ''} --tcp-option ${v.option}`;
     if (v.flags) s += `${v.invert?.flags ? ' !' : ''} --tcp-flags ${saveTcpFlags(flagBits(v.flags.mask))} ${saveTcpFlags(flagBits(v.flags.set))}`;
     return s;

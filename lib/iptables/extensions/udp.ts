@@ -1,6 +1,6 @@
 /** -m udp: xt_udp (revision 0, 10 bytes). `iptables -p udp -m udp --dport 53` */
 import { arg, parsePortRange, validPortRange, VALID, type Codec, type PortRange } from './codec';
-import { readPorts, savePorts, writePorts } from './tcp';
+import { printsPorts, readPorts, savePorts, writePorts } from './tcp';
 
 export interface UdpMatch {
   type: 'udp';
@@ -11,6 +11,7 @@ export interface UdpMatch {
 
 export const udp: Codec<UdpMatch> = {
   kind: 'match',
+  protocols: [17, 136], // (udp and udplite)
   type: 'udp',
   name: 'udp',
   revision: () => 0,
@@ -36,8 +37,8 @@ export const udp: Codec<UdpMatch> = {
   },
   save(v) {
     let s = '';
-    if (v.sport !== undefined) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
-    if (v.dport !== undefined) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
+    if (printsPorts(v.sport, v.invert?.sport)) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
+    if (printsPorts(v.dport, v.invert?.dport)) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
     return s;
   },
   options: { sport: 1, 'source-port': 1, dport: 1, 'destination-port': 1 },
