@@ -81,3 +81,6 @@ export const NUMGEN_TYPE = { inc: 0, random: 1 } as const;
 export const HASH_TYPE = { jenkins: 0, sym: 1 } as const;
 export const LOOKUP_F_INV = 0x1;
 export const DYNSET_OP = { add: 0, update: 1, delete: 2 } as const;
+
+/** The longest timeout the kernel takes, in ms (nf_msecs_to_jiffies64: ERANGE from U64_MAX / NSEC_PER_MSEC on). */
+export const MAX_TIMEOUT_MS = 18446744073708;

@@ -146,7 +146,8 @@ export const DATATYPES: Record<string, Datatype> = {
   }),
   inet_proto: dt({
     name: 'inet_proto', id: 12, len: 1, byteorder: BYTEORDER.big,
-    check: (v) => (isUint(v, 255) || (typeof v === 'string' && v in PROTOS) ? undefined : 'expected a protocol name (tcp, udp, ...) or number'),
+    // own names only: 'constructor' in PROTOS is true, and would be written as protocol 0
+    check: (v) => (isUint(v, 255) || (typeof v === 'string' && Object.prototype.hasOwnProperty.call(PROTOS, v)) ? undefined : 'expected a protocol name (tcp, udp, ...) or number'),
     write: (v, b, off) => void (b[off] = typeof v === 'string' ? PROTOS[v]! : v),
     decode: (b) => PROTO_NAMES.get(b[0]!) ?? b[0]!,
   }),
@@ -162,7 +163,8 @@ export const DATATYPES: Record<string, Datatype> = {
   ct_state: u32Host(4, 'ct_state', 26),
   ifname: dt({
     name: 'ifname', id: 41, len: 16, byteorder: BYTEORDER.host,
-    check: (v) => (typeof v === 'string' && v.length > 0 && v.length < 16 ? undefined : 'expected an interface name (1..15 chars)'),
+    // 15 bytes at most (the kernel's IFNAMSIZ with its NUL); a NUL inside would name another interface
+    check: (v) => (typeof v === 'string' && v.length > 0 && v.length < 16 && !v.includes('\0') && Buffer.byteLength(v) < 16 ? undefined : 'expected an interface name (1..15 bytes)'),
     write: (v, b, off) => void b.write(String(v), off, 16),
     decode: (b) => { const e = b.indexOf(0); return b.subarray(0, e < 0 ? 16 : e).toString(); },
   }),

@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors';
 import type { NativeNftChain, NativeNftElem, NativeNftObject, NativeNftRule, NativeNftSet, NativeNftTable } from '../native';
 import {
-  BYTEORDER, CHAIN_FLAG_BASE, DATA_VERDICT, FAMILIES, HOOKS, LIMIT_TYPE, OBJ_TYPE, SET_FLAG, SET_FLAG_NAMES, VERDICTS,
+  BYTEORDER, CHAIN_FLAG_BASE, DATA_VERDICT, FAMILIES, HOOKS, LIMIT_TYPE, MAX_TIMEOUT_MS, OBJ_TYPE, SET_FLAG, SET_FLAG_NAMES, VERDICTS,
   type Family, type SetFlagName,
 } from './constants';
 import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
@@ -25,32 +25,53 @@ export class Problems {
 // Validators take the item's path and the field separately: the full path string is only built for
 // an error (bulk transactions validate millions of fields).
 const at = (path: string, field: string) => (field ? `${path}.${field}` : path);
+// Lookups by a caller's string are of own properties: "constructor" is no family, hook or verdict.
+const hasOwn = Object.prototype.hasOwnProperty;
+/** The input is an object (a transaction call's argument, an element...); else a problem at `path`. */
+export function isObject(p: Problems, path: string, v: unknown, what = 'must be an object'): boolean {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return true;
+  p.add(path, what, v);
+  return false;
+}
 function name(p: Problems, path: string, field: string, v: unknown): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > 255 || v.includes('\0'))
     p.add(at(path, field), 'must be a non-empty name of at most 255 characters', v);
   return v as string;
 }
+/** A name (table, chain, set...) as the kernel takes it; for callers outside this module. */
+export const validName = (p: Problems, path: string, field: string, v: unknown): string => name(p, path, field, v);
 function family(p: Problems, path: string, field: string, v: unknown): number {
-  const n = typeof v === 'string' ? (FAMILIES as Record<string, number>)[v] : undefined;
+  const n = typeof v === 'string' && hasOwn.call(FAMILIES, v) ? (FAMILIES as Record<string, number>)[v] : undefined;
   if (n === undefined) {
     p.add(at(path, field), `must be one of ${Object.keys(FAMILIES).join(', ')}`, v);
     return 0;
   }
   return n;
 }
+// After a problem these return 0, not the value: the caller still writes it (to a packed record that
+// is then dropped), and a string or BigInt would throw there (e.g. BigInt('x') in PackWriter.u64).
 function uint(p: Problems, path: string, field: string, v: unknown, max = 0xffffffff): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) p.add(at(path, field), `must be an integer 0..${max}`, v);
-  return v as number;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    p.add(at(path, field), `must be an integer 0..${max}`, v);
+    return 0;
+  }
+  return v;
 }
 function int32(p: Problems, path: string, field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) p.add(at(path, field), 'must be a 32-bit integer', v);
-  return v as number;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
+    p.add(at(path, field), 'must be a 32-bit integer', v);
+    return 0;
+  }
+  return v;
 }
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 function hex(p: Problems, path: string, field: string, v: unknown, maxBytes = 65000): string {
-  if (typeof v !== 'string' || !HEX_RE.test(v) || v.length / 2 > maxBytes)
-    p.add(at(path, field), `must be lowercase hex of at most ${maxBytes} bytes`, v);
-  return String(v);
+  // at least one byte: libnftnl aborts the process (an assertion) on attribute data of length 0
+  if (typeof v !== 'string' || !v || !HEX_RE.test(v) || v.length / 2 > maxBytes) {
+    p.add(at(path, field), `must be lowercase hex of 1..${maxBytes} bytes`, v);
+    return ''; // not String(v): a Symbol or a null-prototype object has no string form
+  }
+  return v;
 }
 function userdata(p: Problems, path: string, raw: unknown, comment: unknown, type: number): string | undefined {
   if (raw !== undefined) return hex(p, path, 'userdata', raw, 255);
@@ -62,8 +83,81 @@ function userdata(p: Problems, path: string, raw: unknown, comment: unknown, typ
   return commentUdata(comment, type);
 }
 
-const EXPR_DATA_ATTRS = new Set(['data', 'from', 'to', 'mask', 'xor', 'info']);
-const EXPR_STR_ATTRS = new Set(['chain', 'set', 'name', 'prefix']);
+/**
+ * The attributes native/nft (expr_specs.cc) gives each expression kind, and their kernel widths: a
+ * value native cannot take (a number wider than its attribute, bytes where a string belongs, an
+ * expression kind it does not know) is refused here, naming the field, instead of failing in native
+ * code or being truncated there. Attributes an expression kind does not have are refused too (native
+ * would drop them silently).
+ */
+const U8 = 1, U16 = 2, U32 = 3, U64 = 4, STR = 5, DATA = 6, NESTED = 7;
+type AttrKinds = Record<string, number>;
+const EXPR_ATTRS: Record<string, AttrKinds> = {
+  payload: { dreg: U32, base: U32, offset: U32, len: U32, sreg: U32, csumType: U32, csumOffset: U32, csumFlags: U32 },
+  meta: { key: U32, dreg: U32, sreg: U32 },
+  cmp: { sreg: U32, op: U32, data: DATA },
+  range: { sreg: U32, op: U32, from: DATA, to: DATA },
+  immediate: { dreg: U32, data: DATA, verdict: U32, chain: STR, chainId: U32 },
+  counter: { packets: U64, bytes: U64 },
+  bitwise: { sreg: U32, dreg: U32, len: U32, mask: DATA, xor: DATA, op: U32, data: DATA },
+  byteorder: { dreg: U32, sreg: U32, op: U32, len: U32, size: U32 },
+  lookup: { sreg: U32, dreg: U32, set: STR, setId: U32, flags: U32 },
+  dynset: { sregKey: U32, sregData: U32, op: U32, timeout: U64, set: STR, setId: U32, flags: U32, exprs: NESTED },
+  ct: { dreg: U32, key: U32, dir: U8, sreg: U32 },
+  nat: { natType: U32, family: U32, regAddrMin: U32, regAddrMax: U32, regProtoMin: U32, regProtoMax: U32, flags: U32 },
+  masq: { flags: U32, regProtoMin: U32, regProtoMax: U32 },
+  redir: { regProtoMin: U32, regProtoMax: U32, flags: U32 },
+  numgen: { dreg: U32, modulus: U32, ngType: U32, offset: U32 },
+  hash: { sreg: U32, dreg: U32, len: U32, modulus: U32, seed: U32, offset: U32, hashType: U32 },
+  limit: { rate: U64, unit: U64, burst: U32, limitType: U32, flags: U32 },
+  log: { prefix: STR, group: U16, snaplen: U32, qthreshold: U16, level: U32, flags: U32 },
+  reject: { rejectType: U32, code: U8 },
+  fib: { dreg: U32, result: U32, flags: U32 },
+  quota: { bytes: U64, flags: U32, consumed: U64 },
+  objref: { objType: U32, name: STR, sreg: U32, set: STR, setId: U32 },
+  exthdr: { dreg: U32, exthdrType: U8, offset: U32, len: U32, flags: U32, op: U32, sreg: U32 },
+  connlimit: { count: U32, flags: U32 },
+  queue: { num: U16, total: U16, flags: U16, sregQnum: U32 },
+  rt: { key: U32, dreg: U32 },
+  socket: { key: U32, dreg: U32, level: U32 },
+  fwd: { sregDev: U32, sregAddr: U32, nfproto: U32 },
+  dup: { sregAddr: U32, sregDev: U32 },
+  tproxy: { family: U32, regAddr: U32, regPort: U32 },
+  last: { msecs: U64, set: U32 },
+  match: { name: STR, rev: U32, info: DATA },
+  target: { name: STR, rev: U32, info: DATA },
+  flow_offload: { name: STR },
+  notrack: {},
+};
+/** The attribute table of a known expression kind, or undefined (after adding the problem). */
+function exprKinds(p: Problems, path: string, i: number, e: unknown): AttrKinds | undefined {
+  const type = e && typeof e === 'object' ? (e as Expr).type : undefined;
+  if (typeof type !== 'string' || !type) {
+    p.add(`${path}[${i}].type`, 'must name an expression', e);
+    return undefined;
+  }
+  // own properties only: "constructor" is not an expression
+  if (!hasOwn.call(EXPR_ATTRS, type)) {
+    p.add(`${path}[${i}].type`, `unknown expression; known: ${Object.keys(EXPR_ATTRS).join(', ')}`, type);
+    return undefined;
+  }
+  return EXPR_ATTRS[type];
+}
+/** Checks one attribute against its kind; returns the kind (0 when the attribute is unknown). */
+function checkAttr(p: Problems, path: string, i: number, kinds: AttrKinds, k: string, v: unknown): number {
+  const kind = hasOwn.call(kinds, k) ? kinds[k]! : 0;
+  if (kind === 0) p.add(`${path}[${i}].${k}`, 'is not an attribute of this kind of expression', v);
+  else if (kind === DATA) hex(p, `${path}[${i}]`, k, v, 64);
+  else if (kind === STR) {
+    if (typeof v !== 'string' || v.length > 255 || v.includes('\0')) p.add(`${path}[${i}].${k}`, 'must be a string of at most 255 characters', v);
+  } else if (kind === NESTED) {
+    // validated by the caller (checkExprs / packExprs)
+  } else if (typeof v !== 'number' || !Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+  // native takes 32-bit attributes as uint32 or as an int32 bit pattern (verdict codes, priorities)
+  else if (kind === U32 ? v < -0x80000000 || v > 0xffffffff : kind === U64 ? v < 0 || v >= 2 ** 64 : v < 0 || v > (kind === U8 ? 0xff : 0xffff))
+    p.add(`${path}[${i}].${k}`, kind === U32 ? 'must be a 32-bit integer' : kind === U64 ? 'must be an integer 0..2**64-1' : `must be an integer 0..${kind === U8 ? 255 : 65535}`, v);
+  return kind;
+}
 
 export function flattenExprs(exprs: (Expr | Expr[])[]): Expr[] {
   const out: Expr[] = [];
@@ -82,20 +176,12 @@ export function checkExprs(p: Problems, path: string, exprs: unknown): Expr[] {
   const flat = flattenExprs(exprs as (Expr | Expr[])[]);
   for (let i = 0; i < flat.length; i++) {
     const e = flat[i]!;
-    if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) {
-      p.add(`${path}[${i}].type`, 'must name an expression', e);
-      continue;
-    }
+    const kinds = exprKinds(p, path, i, e);
+    if (!kinds) continue;
     for (const k in e) {
       const v = e[k];
       if (k === 'type' || v === undefined) continue;
-      if (typeof v === 'number') {
-        if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
-      } else if (k === 'exprs') checkExprs(p, `${path}[${i}].exprs`, v);
-      else if (EXPR_DATA_ATTRS.has(k)) hex(p, `${path}[${i}]`, k, v, 64);
-      else if (EXPR_STR_ATTRS.has(k)) {
-        if (typeof v !== 'string') p.add(`${path}[${i}].${k}`, 'must be a string', v);
-      } else p.add(`${path}[${i}].${k}`, 'must be an integer', v);
+      if (checkAttr(p, path, i, kinds, k, v) === NESTED) checkExprs(p, `${path}[${i}].exprs`, v);
     }
   }
   return flat;
@@ -124,10 +210,8 @@ function packExprs(p: Problems, path: string, exprs: unknown, w: PackWriter): vo
 }
 
 function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter): void {
-  if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !e.type) {
-    p.add(`${path}[${i}].type`, 'must name an expression', e);
-    return;
-  }
+  const kinds = exprKinds(p, path, i, e);
+  if (!kinds) return; // the record is dropped
   w.ascii8(e.type);
   const countAt = w.off;
   w.u8(0);
@@ -136,25 +220,19 @@ function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter):
     const v = e[k];
     if (k === 'type' || v === undefined) continue;
     n++;
+    const kind = checkAttr(p, path, i, kinds, k, v);
+    if (kind === 0) return; // the record is dropped
     w.ascii8(k);
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v)) p.add(`${path}[${i}].${k}`, 'must be an integer', v);
-      w.tagNum(v);
-    } else if (k === 'exprs') {
+    if (kind === NESTED) {
       w.u8(PACKED_TAG.exprs);
       packExprs(p, `${path}[${i}].exprs`, v, w);
-    } else if (EXPR_DATA_ATTRS.has(k)) {
+    } else if (kind === DATA) {
       w.u8(PACKED_TAG.data);
-      w.hex8(hex(p, `${path}[${i}]`, k, v, 64));
-    } else if (EXPR_STR_ATTRS.has(k)) {
-      if (typeof v !== 'string') p.add(`${path}[${i}].${k}`, 'must be a string', v);
+      w.hex8(typeof v === 'string' && HEX_RE.test(v) && v.length <= 128 ? v : ''); // '' only in a dropped record
+    } else if (kind === STR) {
       w.u8(PACKED_TAG.string);
       w.str16(v as string);
-    } else {
-      p.add(`${path}[${i}].${k}`, 'must be an integer', v);
-      w.u8(PACKED_TAG.number);
-      w.f64(0);
-    }
+    } else w.tagNum(typeof v === 'number' ? v : 0);
   }
   if (n > 255) p.add(`${path}[${i}]`, 'has too many attributes', e);
   w.buf[countAt] = n & 255;
@@ -240,12 +318,13 @@ export function encodeTable(p: Problems, path: string, t: Table): NativeNftTable
 export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain {
   const fam = family(p, path, 'family', c.family);
   const out: NativeNftChain = { family: fam, table: name(p, path, 'table', c.table), name: name(p, path, 'name', c.name) };
-  if (c.base) {
+  if (c.base !== undefined && c.base !== null && isObject(p, `${path}.base`, c.base, 'must be an object (type, hook, priority)')) {
     const b = c.base;
-    const hooks = HOOKS[c.family] ?? {};
-    if (!(b.hook in hooks)) p.add(`${path}.base.hook`, `must be one of ${Object.keys(hooks).join(', ')} for family ${c.family}`, b.hook);
+    const hooks: Record<string, number> = fam ? HOOKS[c.family] : {};
+    const hookOk = typeof b.hook === 'string' && hasOwn.call(hooks, b.hook);
+    if (!hookOk) p.add(`${path}.base.hook`, `must be one of ${Object.keys(hooks).join(', ')} for family ${String(fam ? c.family : '?')}`, b.hook);
     if (!['filter', 'nat', 'route'].includes(b.type)) p.add(`${path}.base.type`, 'must be filter, nat or route', b.type);
-    out.hook = hooks[b.hook] ?? 0;
+    out.hook = hookOk ? hooks[b.hook]! : 0;
     out.type = b.type;
     out.priority = int32(p, path, 'base.priority', b.priority);
     if (b.policy !== undefined) {
@@ -253,7 +332,10 @@ export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain
       out.policy = b.policy === 'drop' ? 0 : 1;
     }
     if (b.device !== undefined) out.device = name(p, path, 'base.device', b.device);
-    if (b.devices !== undefined) out.devices = b.devices.map((d, i) => name(p, path, `base.devices[${i}]`, d));
+    if (b.devices !== undefined) {
+      if (!Array.isArray(b.devices)) p.add(`${path}.base.devices`, 'must be an array of device names', b.devices);
+      else out.devices = b.devices.map((d, i) => name(p, path, `base.devices[${i}]`, d));
+    }
   }
   if (c.flags !== undefined) {
     const f = uint(p, path, 'flags', c.flags, 0xff) & ~CHAIN_FLAG_BASE;
@@ -291,18 +373,26 @@ export interface SetLayout {
 }
 
 export function resolveType(p: Problems, path: string, t: TypeSpec): { fields?: Datatype[]; type: number; len: number; concat?: number[] } {
-  if (typeof t === 'object' && !Array.isArray(t)) {
+  if (t !== null && typeof t === 'object' && !Array.isArray(t)) {
     return { type: uint(p, path, 'id', t.id), len: uint(p, path, 'len', t.len, 64) };
   }
   const names = Array.isArray(t) ? t : [t];
+  if (!names.length) p.add(path, 'must name at least one datatype', t);
   const fields: Datatype[] = [];
   names.forEach((n, i) => {
-    const d = DATATYPES[n];
+    const d = typeof n === 'string' && hasOwn.call(DATATYPES, n) ? DATATYPES[n] : undefined;
     if (!d) p.add(Array.isArray(t) ? `${path}[${i}]` : path, `unknown datatype; known: ${Object.keys(DATATYPES).join(', ')} (or give { id, len })`, n);
     else fields.push(d);
   });
   if (fields.length !== names.length || !fields.length) return { type: 0, len: 0 };
-  return { fields, ...keyTypeOf(fields) };
+  return { fields, ...keyLayout(p, path, fields) };
+}
+
+/** keyTypeOf, refusing keys longer than the kernel's 64-byte registers hold (NFT_DATA_VALUE_MAXLEN). */
+function keyLayout(p: Problems, path: string, fields: Datatype[]): ReturnType<typeof keyTypeOf> {
+  const k = keyTypeOf(fields);
+  if (k.len > 64) p.add(path, `is ${k.len} bytes: at most 64`, fields.map((f) => f.name));
+  return k;
 }
 
 function typeofLayout(p: Problems, path: string, src: KeySource | KeySource[]): { fields: Datatype[]; type: number; len: number; concat?: number[]; descs?: TypeofDesc[]; byteorder: number } {
@@ -311,15 +401,17 @@ function typeofLayout(p: Problems, path: string, src: KeySource | KeySource[]): 
     try {
       return describeSource(x);
     } catch (e) {
-      p.add(Array.isArray(src) ? `${path}[${i}]` : path, e instanceof Error ? e.message : String(e), x);
+      if (!(e instanceof ValidationError)) throw e; // a bug, not bad input: not to be passed off as one
+      p.add(Array.isArray(src) ? `${path}[${i}]` : path, e.message, x);
       return undefined;
     }
   });
+  if (!described.length) p.add(path, 'must name at least one key source', src);
   if (described.some((d) => !d) || !described.length) return { fields: [], type: 0, len: 0, byteorder: 0 };
   const ds = described as NonNullable<(typeof described)[number]>[];
   const fields = ds.map((d) => d.type);
   const descs = ds.every((d) => d.typeof) ? ds.map((d) => d.typeof!) : undefined;
-  return { fields, ...keyTypeOf(fields), ...(descs ? { descs } : {}), byteorder: ds.length === 1 ? ds[0]!.byteorder : BYTEORDER.invalid };
+  return { fields, ...keyLayout(p, path, fields), ...(descs ? { descs } : {}), byteorder: ds.length === 1 ? ds[0]!.byteorder : BYTEORDER.invalid };
 }
 
 /** The userdata nft writes for this set: byteorders, typeof descriptions, comment. */
@@ -355,6 +447,7 @@ function nftSetUdata(s: NftSet, layout: SetLayout, p: Problems, path: string): s
 }
 
 export function setLayout(p: Problems, path: string, s: Pick<NftSet, 'key' | 'data' | 'typeof'>): SetLayout {
+  if (s.typeof !== undefined && !isObject(p, `${path}.typeof`, s.typeof, 'must be an object { key, data? }')) return { keyType: 0, keyLen: 0 };
   if (s.typeof && s.key === undefined) {
     const k = typeofLayout(p, `${path}.typeof.key`, s.typeof.key);
     const out: SetLayout = { key: k.fields, keyType: k.type, keyLen: k.len };
@@ -420,9 +513,11 @@ function setTypeOf(p: Problems, path: string, s: NftSet): { layout: SetLayout; u
 export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { set: NativeNftSet; layout: SetLayout } {
   const { layout, udata } = setTypeOf(p, path, s);
   let flags = 0;
-  for (const [i, f] of (s.flags ?? []).entries()) {
-    const n = (SET_FLAG_NAMES[f] ?? f) as SetFlagName;
-    if (!(n in SET_FLAG)) p.add(`${path}.flags[${i}]`, `unknown set flag; known: ${[...Object.keys(SET_FLAG), 'dynamic'].join(', ')}`, f);
+  if (s.flags !== undefined && !Array.isArray(s.flags)) p.add(`${path}.flags`, 'must be an array of set flags', s.flags);
+  for (const [i, f] of (Array.isArray(s.flags) ? s.flags : []).entries()) {
+    // typeof first: hasOwnProperty throws on a key with no string form (a null-prototype object)
+    const n = (typeof f === 'string' && hasOwn.call(SET_FLAG_NAMES, f) ? SET_FLAG_NAMES[f] : f) as SetFlagName;
+    if (typeof n !== 'string' || !hasOwn.call(SET_FLAG, n)) p.add(`${path}.flags[${i}]`, `unknown set flag; known: ${[...Object.keys(SET_FLAG), 'dynamic'].join(', ')}`, f);
     else flags |= SET_FLAG[n];
   }
   if (s.data !== undefined || (s.typeof?.data !== undefined)) flags |= SET_FLAG.map;
@@ -432,7 +527,7 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
     family: family(p, path, 'family', s.family),
     table: name(p, path, 'table', s.table),
     name: name(p, path, 'name', s.name),
-    id: s.id ?? id,
+    id: s.id !== undefined ? uint(p, path, 'id', s.id) : id,
     flags,
     keyType: layout.keyType,
     keyLen: layout.keyLen,
@@ -442,15 +537,22 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
     set.dataLen = layout.dataLen!;
   }
   if (s.objectType !== undefined) {
-    if (!(s.objectType in OBJ_TYPE)) p.add(`${path}.objectType`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, s.objectType);
-    set.objType = OBJ_TYPE[s.objectType];
+    if (typeof s.objectType !== 'string' || !hasOwn.call(OBJ_TYPE, s.objectType)) p.add(`${path}.objectType`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, s.objectType);
+    else set.objType = OBJ_TYPE[s.objectType];
   }
-  if (s.timeout !== undefined) set.timeout = uint(p, path, 'timeout', s.timeout, Number.MAX_SAFE_INTEGER);
+  if (s.timeout !== undefined) set.timeout = uint(p, path, 'timeout', s.timeout, MAX_TIMEOUT_MS);
   if (s.gcInterval !== undefined) set.gcInterval = uint(p, path, 'gcInterval', s.gcInterval);
+  // the kernel's EINVAL otherwise
+  if ((s.timeout !== undefined || s.gcInterval !== undefined) && !(flags & SET_FLAG.timeout)) p.add(`${path}.flags`, 'must include timeout for a set with a timeout or gcInterval', s.flags);
   if (s.size !== undefined) set.size = uint(p, path, 'size', s.size);
-  if (s.policy !== undefined) set.policy = s.policy === 'memory' ? 1 : 0;
+  if (s.policy !== undefined) {
+    if (s.policy !== 'performance' && s.policy !== 'memory') p.add(`${path}.policy`, 'must be performance or memory', s.policy);
+    set.policy = s.policy === 'memory' ? 1 : 0;
+  }
   const concat = s.concat ?? (flags & SET_FLAG.interval ? layout.concat : undefined);
-  if (concat) set.concat = concat.map((n, i) => uint(p, path, `concat[${i}]`, n, 64));
+  // native holds at most 16 field lengths (NFT_REG32_COUNT)
+  if (concat !== undefined && (!Array.isArray(concat) || concat.length > 16)) p.add(`${path}.concat`, 'must be an array of at most 16 field lengths', concat);
+  else if (concat) set.concat = concat.map((n, i) => uint(p, path, `concat[${i}]`, n, 64));
   if (s.exprs) set.exprs = checkExprs(p, `${path}.exprs`, s.exprs);
   if (s.userdata !== undefined) set.userdata = hex(p, path, 'userdata', s.userdata, 255);
   else set.userdata = udata;
@@ -481,6 +583,7 @@ function typedValue(p: Problems, path: string, fields: Datatype[] | undefined, v
 
 export function encodeElement(p: Problems, path: string, layout: SetLayout, e: Element): NativeNftElem {
   const out: NativeNftElem = {};
+  if (!isObject(p, path, e)) return out;
   if (e.keyHex !== undefined) out.key = hex(p, path, 'keyHex', e.keyHex, 64);
   else if (e.key !== undefined) out.key = typedValue(p, `${path}.key`, layout.key, e.key);
   else p.add(`${path}.key`, 'is required');
@@ -488,17 +591,16 @@ export function encodeElement(p: Problems, path: string, layout: SetLayout, e: E
   else if (e.keyEnd !== undefined) out.keyEnd = typedValue(p, `${path}.keyEnd`, layout.key, e.keyEnd);
   if (e.verdict) {
     const v = e.verdict;
-    if (!(v.verdict in VERDICTS)) p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v.verdict);
-    out.verdict = VERDICTS[v.verdict];
+    out.verdict = verdictCode(p, path, v);
     if (v.verdict === 'jump' || v.verdict === 'goto') out.chain = name(p, path, 'verdict.chain', v.chain);
   } else if (e.dataHex !== undefined) out.data = hex(p, path, 'dataHex', e.dataHex, 64);
   else if (e.data !== undefined) out.data = typedValue(p, `${path}.data`, Array.isArray(layout.data) ? layout.data : undefined, e.data);
   if (e.object !== undefined) out.objref = name(p, path, 'object', e.object);
-  if (e.timeout !== undefined) out.timeout = uint(p, path, 'timeout', e.timeout, Number.MAX_SAFE_INTEGER);
-  if (e.expiration !== undefined) out.expiration = uint(p, path, 'expiration', e.expiration, Number.MAX_SAFE_INTEGER);
+  if (e.timeout !== undefined) out.timeout = uint(p, path, 'timeout', e.timeout, MAX_TIMEOUT_MS);
+  if (e.expiration !== undefined) out.expiration = uint(p, path, 'expiration', e.expiration, MAX_TIMEOUT_MS);
   if (e.flags !== undefined) out.flags = uint(p, path, 'flags', e.flags);
   const exprs: Expr[] = [];
-  if (e.counter) exprs.push({ type: 'counter', packets: uint(p, path, 'counter.packets', e.counter.packets, Number.MAX_SAFE_INTEGER), bytes: uint(p, path, 'counter.bytes', e.counter.bytes, Number.MAX_SAFE_INTEGER) });
+  if (e.counter && isObject(p, `${path}.counter`, e.counter)) exprs.push({ type: 'counter', packets: uint(p, path, 'counter.packets', e.counter.packets, Number.MAX_SAFE_INTEGER), bytes: uint(p, path, 'counter.bytes', e.counter.bytes, Number.MAX_SAFE_INTEGER) });
   if (e.exprs) exprs.push(...checkExprs(p, `${path}.exprs`, e.exprs));
   if (exprs.length) out.exprs = exprs;
   const ud = userdata(p, path, e.userdata, e.comment, UDATA.elemComment);
@@ -506,9 +608,45 @@ export function encodeElement(p: Problems, path: string, layout: SetLayout, e: E
   return out;
 }
 
+/** What is known of a set, for checkElements; undefined fields are not known (a set of an earlier transaction). */
+export interface SetTraits {
+  map?: 'data' | 'verdict' | 'object';
+  timeout?: boolean;
+  interval?: boolean;
+}
+/**
+ * What the kernel refuses with a bare EINVAL, checked against what is known of the set: a map element
+ * without its data (add / create), a timeout in a set without the timeout flag, an interval end in
+ * a set without the interval flag. One pass of property reads per element.
+ */
+export function checkElements(p: Problems, path: string, elements: Element[], t: SetTraits, add: boolean): void {
+  const data = add && t.map === 'data', verdict = add && t.map === 'verdict', object = add && t.map === 'object';
+  for (let i = 0; i < elements.length; i++) {
+    const e = elements[i]!;
+    if (e === null || typeof e !== 'object') continue; // refused by the encoder
+    if (data && e.data === undefined && e.dataHex === undefined) p.add(`${path}[${i}].data`, 'is required in a map', e.data);
+    if (verdict && !e.verdict) p.add(`${path}[${i}].verdict`, 'is required in a verdict map', e.verdict);
+    if (object && e.object === undefined) p.add(`${path}[${i}].object`, 'is required in an object map', e.object);
+    if (t.timeout === false && e.timeout !== undefined) p.add(`${path}[${i}].timeout`, 'needs a set with the timeout flag', e.timeout);
+    if (t.interval === false && (e.keyEnd !== undefined || e.keyEndHex !== undefined || (typeof e.flags === 'number' && e.flags & 1)))
+      p.add(`${path}[${i}]`, 'is an interval end: needs a set with the interval flag', e);
+  }
+}
+
 /** Element fields the packed path carries; anything else (other per-element expressions) uses objects. */
 export function packable(e: Element): boolean {
-  return !e.exprs || e.exprs.length === 0;
+  // not an object: packElement says so
+  return !e || typeof e !== 'object' || !e.exprs || e.exprs.length === 0;
+}
+
+/** The kernel code of an element's verdict ({ verdict, chain }); 0 after a problem. */
+function verdictCode(p: Problems, path: string, v: unknown): number {
+  const name = v !== null && typeof v === 'object' ? (v as { verdict?: unknown }).verdict : undefined;
+  if (typeof name !== 'string' || !hasOwn.call(VERDICTS, name)) {
+    p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v !== null && typeof v === 'object' ? name : v);
+    return 0;
+  }
+  return VERDICTS[name as keyof typeof VERDICTS];
 }
 
 function packTyped(p: Problems, path: string, fields: Datatype[] | undefined, v: unknown, w: PackWriter): void {
@@ -563,32 +701,37 @@ export function packElement(p: Problems, path: string, layout: SetLayout, e: Ele
     else packTyped(p, `${path}.data`, Array.isArray(layout.data) ? layout.data : undefined, e.data, w);
   }
   if (mask & PACK.verdict) {
-    const v = e.verdict!;
-    if (!(v.verdict in VERDICTS)) p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v.verdict);
-    w.i32(VERDICTS[v.verdict] ?? 0);
-    if (mask & PACK.chain) w.str16(name(p, path, 'verdict.chain', v.chain));
+    w.i32(verdictCode(p, path, e.verdict));
+    if (mask & PACK.chain) w.str16(name(p, path, 'verdict.chain', e.verdict!.chain));
   }
   if (mask & PACK.objref) w.str16(name(p, path, 'object', e.object));
-  if (mask & PACK.timeout) w.u64(uint(p, path, 'timeout', e.timeout, big));
-  if (mask & PACK.expiration) w.u64(uint(p, path, 'expiration', e.expiration, big));
+  if (mask & PACK.timeout) w.u64(uint(p, path, 'timeout', e.timeout, MAX_TIMEOUT_MS));
+  if (mask & PACK.expiration) w.u64(uint(p, path, 'expiration', e.expiration, MAX_TIMEOUT_MS));
   if (mask & PACK.flags) w.u32(uint(p, path, 'flags', e.flags));
   if (mask & PACK.userdata) w.bytes8(Buffer.from(ud!, 'hex'));
   if (mask & PACK.counter) {
+    isObject(p, `${path}.counter`, e.counter);
     w.u64(uint(p, path, 'counter.packets', e.counter!.packets, big));
     w.u64(uint(p, path, 'counter.bytes', e.counter!.bytes, big));
   }
   w.count++;
 }
 
+/** An optional boolean as a 0/1 flag. */
+function flag(p: Problems, path: string, field: string, v: unknown): number {
+  if (v !== undefined && typeof v !== 'boolean') p.add(at(path, field), 'must be true or false', v);
+  return v === true ? 1 : 0;
+}
+
 export function encodeObject(p: Problems, path: string, o: NamedObject): NativeNftObject {
   const t = o.type as string;
-  if (!['counter', 'quota', 'limit'].includes(t))
+  if (typeof t !== 'string' || !['counter', 'quota', 'limit'].includes(t))
     p.add(`${path}.type`, t === 'unsupported' ? `object type ${(o as { objType?: number }).objType} is not one kernlb can write` : 'must be counter, quota or limit', t);
   const out: NativeNftObject = {
     family: family(p, path, 'family', o.family),
     table: name(p, path, 'table', o.table),
     name: name(p, path, 'name', o.name),
-    objType: (OBJ_TYPE as Record<string, number>)[o.type] ?? 0,
+    objType: typeof t === 'string' && hasOwn.call(OBJ_TYPE, t) ? (OBJ_TYPE as Record<string, number>)[t]! : 0,
   };
   const big = Number.MAX_SAFE_INTEGER;
   if (o.type === 'counter') {
@@ -597,13 +740,14 @@ export function encodeObject(p: Problems, path: string, o: NamedObject): NativeN
   } else if (o.type === 'quota') {
     out.bytes = uint(p, path, 'bytes', o.bytes, big);
     if (o.consumed !== undefined) out.consumed = uint(p, path, 'consumed', o.consumed, big);
-    out.flags = o.over ? 1 : 0;
+    out.flags = flag(p, path, 'over', o.over);
   } else if (o.type === 'limit') {
     out.rate = uint(p, path, 'rate', o.rate, big);
     out.unit = uint(p, path, 'unit', o.unit, big);
     if (o.burst !== undefined) out.burst = uint(p, path, 'burst', o.burst);
-    out.limitType = LIMIT_TYPE[o.limitType ?? 'pkts'];
-    out.flags = o.over ? 1 : 0;
+    if (o.limitType !== undefined && o.limitType !== 'pkts' && o.limitType !== 'bytes') p.add(`${path}.limitType`, 'must be pkts or bytes', o.limitType);
+    out.limitType = o.limitType === 'bytes' ? LIMIT_TYPE.bytes : LIMIT_TYPE.pkts;
+    out.flags = flag(p, path, 'over', o.over);
   }
   const ud = userdata(p, path, o.userdata, o.comment, UDATA.objComment);
   if (ud !== undefined) out.userdata = ud;

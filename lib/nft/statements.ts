@@ -13,7 +13,7 @@
  */
 import { ValidationError } from '../errors';
 import {
-  CMP_OP, CT_KEY, CT_STATE, DYNSET_OP, FAMILIES, HASH_TYPE, LOOKUP_F_INV, META_KEY, NAT_FLAG, NAT_TYPE, NUMGEN_TYPE,
+  CMP_OP, CT_KEY, CT_STATE, DYNSET_OP, FAMILIES, HASH_TYPE, LOOKUP_F_INV, MAX_TIMEOUT_MS, META_KEY, NAT_FLAG, NAT_TYPE, NUMGEN_TYPE,
   OBJ_TYPE, PAYLOAD_BASE, VERDICTS, type CmpOpName, type CtStateName, type Family, type VerdictName,
 } from './constants';
 import { align4, DATATYPES, encodeHex, le32Hex, type Datatype, type ScalarValue } from './datatypes';
@@ -67,8 +67,32 @@ export const FIELDS = {
 } satisfies Record<string, FieldDef>;
 export type FieldName = keyof typeof FIELDS;
 
+// Bad arguments are ValidationErrors naming the argument, checked before a value is used: the
+// builders are called with whatever a caller's JSON holds. Names are looked up as own properties
+// ("constructor" is no field, verdict or state).
+const hasOwn = Object.prototype.hasOwnProperty;
+function oneOf<T extends object>(table: T, arg: string, v: unknown): keyof T {
+  if (typeof v !== 'string' || !hasOwn.call(table, v)) throw new ValidationError(arg, `must be one of ${Object.keys(table).join(', ')}`, v);
+  return v as keyof T;
+}
+function u32Arg(arg: string, v: unknown, min = 0): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 0xffffffff) throw new ValidationError(arg, `must be an integer ${min}..4294967295`, v);
+  return v;
+}
+/** A set, chain or object name: left out, the kernel would say only EINVAL / EOPNOTSUPP. */
+function nameArg(arg: string, v: unknown): string {
+  if (typeof v !== 'string' || !v || v.length > 255 || v.includes('\0')) throw new ValidationError(arg, 'must be a non-empty name of at most 255 characters', v);
+  return v;
+}
+/** An options argument: undefined (defaults) or an object. */
+function optsOf<T>(arg: string, v: T | undefined): Partial<T> {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object') throw new ValidationError(arg, 'must be an object', v);
+  return v;
+}
+
 function field(name: FieldName): FieldDef {
-  const f = (FIELDS as Record<string, FieldDef>)[name];
+  const f = typeof name === 'string' && hasOwn.call(FIELDS, name) ? (FIELDS as Record<string, FieldDef>)[name] : undefined;
   if (!f) throw new ValidationError('field', `unknown field; known: ${Object.keys(FIELDS).join(', ')}`, name);
   return f;
 }
@@ -84,12 +108,13 @@ function value(f: FieldDef, name: string, v: ScalarValue): Buffer {
  */
 export function match(name: FieldName, v: ScalarValue, op: CmpOpName = 'eq'): Expr[] {
   const f = field(name);
+  oneOf(CMP_OP, 'op', op);
   const out: Expr[] = [...(f.dependency ?? [])];
   if (typeof v === 'string' && v.includes('/') && (f.type.name === 'ipv4_addr' || f.type.name === 'ipv6_addr')) {
-    const [addr, lenStr] = v.split('/') as [string, string];
-    const bits = Number(lenStr);
+    const [addr, lenStr, extra] = v.split('/') as [string, string, string?];
+    const bits = lenStr === '' ? NaN : Number(lenStr);
     const total = f.type.len * 8;
-    if (!Number.isInteger(bits) || bits < 0 || bits > total) throw new ValidationError(name, `bad prefix length in ${v}`, v);
+    if (extra !== undefined || !Number.isInteger(bits) || bits < 0 || bits > total) throw new ValidationError(name, `bad prefix length in ${v}`, v);
     const bytes = value(f, name, addr);
     const load = f.load(1);
     if (bits % 8 === 0 && bits < total) {
@@ -113,9 +138,11 @@ export function match(name: FieldName, v: ScalarValue, op: CmpOpName = 'eq'): Ex
 
 /** `ct state established,related` */
 export function ctState(states: CtStateName[], op: 'eq' | 'neq' = 'eq'): Expr[] {
+  if (!Array.isArray(states) || !states.length) throw new ValidationError('ct state', 'must be a non-empty array of states', states);
+  if (op !== 'eq' && op !== 'neq') throw new ValidationError('op', 'must be eq or neq', op);
   let bits = 0;
   for (const s of states) {
-    if (!(s in CT_STATE)) throw new ValidationError('ct state', `unknown state; known: ${Object.keys(CT_STATE).join(', ')}`, s);
+    if (typeof s !== 'string' || !hasOwn.call(CT_STATE, s)) throw new ValidationError('ct state', `unknown state; known: ${Object.keys(CT_STATE).join(', ')}`, s);
     bits |= CT_STATE[s];
   }
   const le = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return hex(b); };
@@ -134,6 +161,33 @@ export type KeySource =
 
 /** 32-bit register unit n as nft names it: every 4th is a 128-bit register. */
 export const reg32 = (unit: number) => (unit % 4 === 0 ? 1 + unit / 4 : 8 + unit);
+
+/** Checks a key source's shape and numbers (numgen / jhash parameters become kernel attributes and set userdata). */
+function checkSource(s: unknown): KeySource {
+  if (typeof s === 'string') {
+    field(s as FieldName);
+    return s as KeySource;
+  }
+  const o = s !== null && typeof s === 'object' ? (s as Record<string, unknown>) : undefined;
+  const n = o && hasOwn.call(o, 'numgen') ? o.numgen : undefined;
+  const h = o && hasOwn.call(o, 'jhash') ? o.jhash : undefined;
+  if (n !== null && typeof n === 'object') {
+    const g = n as Record<string, unknown>;
+    u32Arg('numgen.mod', g.mod, 1);
+    if (g.type !== undefined) oneOf(NUMGEN_TYPE, 'numgen.type', g.type);
+    if (g.offset !== undefined) u32Arg('numgen.offset', g.offset);
+    return s as KeySource;
+  }
+  if (h !== null && typeof h === 'object') {
+    const g = h as Record<string, unknown>;
+    field(g.field as FieldName);
+    u32Arg('jhash.mod', g.mod, 1);
+    if (g.seed !== undefined) u32Arg('jhash.seed', g.seed);
+    if (g.offset !== undefined) u32Arg('jhash.offset', g.offset);
+    return s as KeySource;
+  }
+  throw new ValidationError('key', 'must be a field name, { numgen: { mod } } or { jhash: { field, mod } }', s);
+}
 
 function sourceLen(s: KeySource): number {
   return typeof s === 'string' ? field(s).type.len : 4;
@@ -155,6 +209,7 @@ function loadSource(s: KeySource, dreg: number, scratch: number): Expr[] {
 /** Loads a (concatenated) key into registers starting at reg 1; returns the dependencies first. */
 export function loadKey(sources: KeySource[]): Expr[] {
   if (!sources.length) throw new ValidationError('key', 'needs at least one field');
+  for (const s of sources) checkSource(s);
   const deps: Expr[] = [];
   const seen = new Set<string>();
   for (const s of sources) {
@@ -176,30 +231,35 @@ export function loadKey(sources: KeySource[]): Expr[] {
 }
 
 /** `<key> @set` (or `!= @set` with inverted). */
-export function inSet(key: FieldName | KeySource[], set: string, opts: { inverted?: boolean; setId?: number } = {}): Expr[] {
-  const e: Expr = { type: 'lookup', sreg: 1, set };
+export function inSet(key: FieldName | KeySource[], set: string, options: { inverted?: boolean; setId?: number } = {}): Expr[] {
+  const opts = optsOf('opts', options);
+  const e: Expr = { type: 'lookup', sreg: 1, set: nameArg('set', set) };
   if (opts.setId !== undefined) e.setId = opts.setId;
   if (opts.inverted) e.flags = LOOKUP_F_INV;
   return [...loadKey(Array.isArray(key) ? key : [key]), e];
 }
 
 /** `<key> vmap @set` */
-export function vmap(key: KeySource | KeySource[], set: string, opts: { setId?: number } = {}): Expr[] {
-  const e: Expr = { type: 'lookup', sreg: 1, dreg: 0, set };
+export function vmap(key: KeySource | KeySource[], set: string, options: { setId?: number } = {}): Expr[] {
+  const opts = optsOf('opts', options);
+  const e: Expr = { type: 'lookup', sreg: 1, dreg: 0, set: nameArg('set', set) };
   if (opts.setId !== undefined) e.setId = opts.setId;
   return [...loadKey(Array.isArray(key) ? key : [key]), e];
 }
 
 /** `<key> map @set` into register 1 (for a following statement that reads it). */
-export function mapLookup(key: KeySource | KeySource[], set: string, opts: { setId?: number } = {}): Expr[] {
-  const e: Expr = { type: 'lookup', sreg: 1, dreg: 1, set };
+export function mapLookup(key: KeySource | KeySource[], set: string, options: { setId?: number } = {}): Expr[] {
+  const opts = optsOf('opts', options);
+  const e: Expr = { type: 'lookup', sreg: 1, dreg: 1, set: nameArg('set', set) };
   if (opts.setId !== undefined) e.setId = opts.setId;
   return [...loadKey(Array.isArray(key) ? key : [key]), e];
 }
 
 export const verdict = (v: VerdictName, chain?: string): Expr[] => {
+  oneOf(VERDICTS, 'verdict', v);
+  if ((v === 'jump' || v === 'goto') !== (chain !== undefined)) throw new ValidationError('chain', v === 'jump' || v === 'goto' ? `is required to ${v}` : `is only for jump and goto`, chain);
   const e: Expr = { type: 'immediate', dreg: 0, verdict: VERDICTS[v] };
-  if (chain !== undefined) e.chain = chain;
+  if (chain !== undefined) e.chain = nameArg('chain', chain);
   return [e];
 };
 export const accept = () => verdict('accept');
@@ -211,11 +271,16 @@ export const goto = (chain: string) => verdict('goto', chain);
 /** `counter` (anonymous, starts at zero) */
 export const counter = (): Expr[] => [{ type: 'counter', packets: 0, bytes: 0 }];
 /** `counter name "x"` (a named counter object) */
-export const counterRef = (name: string): Expr[] => [{ type: 'objref', objType: OBJ_TYPE.counter, name }];
+export const counterRef = (name: string): Expr[] => [{ type: 'objref', objType: OBJ_TYPE.counter, name: nameArg('name', name) }];
 /** `quota name "x"` / `limit name "x"` */
-export const objectRef = (type: 'counter' | 'quota' | 'limit', name: string): Expr[] => [{ type: 'objref', objType: OBJ_TYPE[type], name }];
+export const objectRef = (type: 'counter' | 'quota' | 'limit', name: string): Expr[] => {
+  if (type !== 'counter' && type !== 'quota' && type !== 'limit') throw new ValidationError('type', 'must be counter, quota or limit', type);
+  return [{ type: 'objref', objType: OBJ_TYPE[type], name: nameArg('name', name) }];
+};
 
-const le32 = le32Hex;
+/** A 32-bit mark or mask: checked, as `>>> 0` would turn a string into 0 and throw on a Symbol or BigInt. */
+const le32 = (v: number, arg = 'mark') => le32Hex(u32Arg(arg, v));
+const le32Ok = (v: number) => u32Arg('mark', v);
 
 /** `meta mark set <value>` */
 export const markSet = (v: number): Expr[] => [
@@ -225,7 +290,7 @@ export const markSet = (v: number): Expr[] => [
 /** `meta mark set meta mark or <bits>` (kube-proxy's mark-for-masquerade) */
 export const markOr = (bits: number): Expr[] => [
   { type: 'meta', key: META_KEY.mark, dreg: 1 },
-  { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(~bits), xor: le32(bits) },
+  { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32Hex(~le32Ok(bits)), xor: le32(bits) },
   { type: 'meta', key: META_KEY.mark, sreg: 1 },
 ];
 /** `meta mark set meta mark xor <bits>` */
@@ -235,11 +300,14 @@ export const markXor = (bits: number): Expr[] => [
   { type: 'meta', key: META_KEY.mark, sreg: 1 },
 ];
 /** `meta mark & <mask> == <value>` (or !=) */
-export const markMasked = (mask: number, v: number, op: 'eq' | 'neq' = 'eq'): Expr[] => [
-  { type: 'meta', key: META_KEY.mark, dreg: 1 },
-  { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(mask), xor: le32(0) },
-  { type: 'cmp', sreg: 1, op: CMP_OP[op], data: le32(v) },
-];
+export const markMasked = (mask: number, v: number, op: 'eq' | 'neq' = 'eq'): Expr[] => {
+  if (op !== 'eq' && op !== 'neq') throw new ValidationError('op', 'must be eq or neq', op);
+  return [
+    { type: 'meta', key: META_KEY.mark, dreg: 1 },
+    { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(mask, 'mask'), xor: le32(0) },
+    { type: 'cmp', sreg: 1, op: CMP_OP[op], data: le32(v) },
+  ];
+};
 
 function natFamily(family: Family | undefined): number {
   const f = family ?? 'ip';
@@ -255,11 +323,12 @@ export interface NatTarget {
   flags?: number;
 }
 
-function natTo(type: 'snat' | 'dnat', t: NatTarget): Expr[] {
+function natTo(type: 'snat' | 'dnat', target: NatTarget): Expr[] {
+  const t = optsOf('target', target);
   const fam = natFamily(t.family);
   const out: Expr[] = [];
   const e: Expr = { type: 'nat', natType: NAT_TYPE[type], family: fam };
-  let flags = t.flags ?? 0;
+  let flags = t.flags === undefined ? 0 : u32Arg('flags', t.flags);
   if (t.addr !== undefined) {
     const dt = fam === FAMILIES.ip ? DATATYPES.ipv4_addr! : DATATYPES.ipv6_addr!;
     const problem = dt.check(t.addr);
@@ -274,6 +343,8 @@ function natTo(type: 'snat' | 'dnat', t: NatTarget): Expr[] {
     e.regProtoMin = 2;
     flags |= NAT_FLAG.protoSpecified;
   }
+  // neither: the kernel's EINVAL
+  if (t.addr === undefined && t.port === undefined) throw new ValidationError('target', 'needs addr or port (or both)', target);
   if (flags) e.flags = flags;
   return [...out, e];
 }
@@ -286,7 +357,8 @@ export const snat = (t: NatTarget) => natTo('snat', t);
  * `dnat to <key> map @set`: the map's data is the address (and, with port, `. inet_service`).
  * nft lets the kernel infer the range flags here, so none are sent.
  */
-export function dnatMap(key: KeySource | KeySource[], set: string, opts: { family?: 'ip' | 'ip6'; port?: boolean; setId?: number } = {}): Expr[] {
+export function dnatMap(key: KeySource | KeySource[], set: string, options: { family?: 'ip' | 'ip6'; port?: boolean; setId?: number } = {}): Expr[] {
+  const opts = optsOf('opts', options);
   const fam = natFamily(opts.family);
   const e: Expr = { type: 'nat', natType: NAT_TYPE.dnat, family: fam, regAddrMin: 1 };
   if (opts.port) e.regProtoMin = reg32(align4(fam === FAMILIES.ip ? 4 : 16) / 4);
@@ -294,15 +366,21 @@ export function dnatMap(key: KeySource | KeySource[], set: string, opts: { famil
 }
 
 /** `masquerade [random] [fully-random] [persistent]` */
-export function masquerade(opts: { random?: boolean; fullyRandom?: boolean; persistent?: boolean } = {}): Expr[] {
+export function masquerade(options: { random?: boolean; fullyRandom?: boolean; persistent?: boolean } = {}): Expr[] {
+  const opts = optsOf('opts', options);
   const flags = (opts.random ? NAT_FLAG.protoRandom : 0) | (opts.fullyRandom ? NAT_FLAG.protoRandomFully : 0) | (opts.persistent ? NAT_FLAG.persistent : 0);
   return [flags ? { type: 'masq', flags } : { type: 'masq' }];
 }
 
 /** `update @set { <key> }` / `add @set { <key> }` (dynamic sets, e.g. session affinity) */
-export function updateSet(set: string, key: KeySource | KeySource[], opts: { op?: 'add' | 'update' | 'delete'; timeout?: number } = {}): Expr[] {
-  const e: Expr = { type: 'dynset', sregKey: 1, op: DYNSET_OP[opts.op ?? 'update'], set };
-  if (opts.timeout !== undefined) e.timeout = opts.timeout;
+export function updateSet(set: string, key: KeySource | KeySource[], options: { op?: 'add' | 'update' | 'delete'; timeout?: number } = {}): Expr[] {
+  const opts = optsOf('opts', options);
+  const e: Expr = { type: 'dynset', sregKey: 1, op: DYNSET_OP[oneOf(DYNSET_OP, 'op', opts.op ?? 'update')], set: nameArg('set', set) };
+  if (opts.timeout !== undefined) {
+    const t = opts.timeout;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > MAX_TIMEOUT_MS) throw new ValidationError('timeout', `must be an integer 0..${MAX_TIMEOUT_MS} (ms)`, t);
+    e.timeout = t;
+  }
   return [...loadKey(Array.isArray(key) ? key : [key]), e];
 }
 
@@ -311,6 +389,7 @@ export const reject = (): Expr[] => [{ type: 'reject', rejectType: 0, code: 3 }]
 
 /** Datatype, byteorder and `typeof` description of a key source (for sets declared with typeof). */
 export function describeSource(s: KeySource): { type: Datatype; byteorder: number; typeof?: TypeofDesc } {
+  checkSource(s);
   if (typeof s === 'string') {
     const f = field(s);
     return { type: f.type, byteorder: f.byteorder ?? BIG, ...(f.typeof ? { typeof: f.typeof } : {}) };

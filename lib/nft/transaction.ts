@@ -3,15 +3,22 @@
  * Every call validates its input at once (ValidationError naming the field) and remembers a
  * description of the item, so a kernel failure says which item failed ("rule 3 of chain lb/svc").
  */
-import { ValidationErrors } from '../errors';
+import { ValidationError, ValidationErrors } from '../errors';
 import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
-import { FAMILIES, type Family } from './constants';
+import { FAMILIES, OBJ_TYPE, SET_FLAG, type Family } from './constants';
 import {
-  encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, packable, packChain, packElement, packRule, Problems,
-  setLayout,
+  checkElements, encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, isObject, packable, packChain, packElement, packRule, Problems,
+  setLayout, validName,
   type SetLayout,
 } from './encode';
 import { PACKED_KIND, PACKED_OP, PackWriter, readPackedHeaders } from './pack';
+
+/** The family's number; 0 after a problem. */
+function familyOf(p: Problems, path: string, v: unknown): number {
+  if (typeof v === 'string' && Object.prototype.hasOwnProperty.call(FAMILIES, v)) return FAMILIES[v as Family];
+  p.add(`${path}.family`, `must be one of ${Object.keys(FAMILIES).join(', ')}`, v);
+  return 0;
+}
 
 type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
 import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
@@ -52,6 +59,8 @@ export class Transaction {
   #run: { item: PackedRun; start: number } | undefined;
   readonly #layouts = new Map<string, SetLayout>();
   #nextSetId = 1;
+  /** Anonymous sets no rule of this transaction refers to yet (set id -> item index): the kernel refuses those (EINVAL). */
+  readonly #unbound = new Map<number, number>();
   #committed = false;
 
   constructor(private readonly committer: Committer) {}
@@ -98,16 +107,22 @@ export class Transaction {
     return this.#items;
   }
 
-  #push(p: Problems, item: NativeNftItem, desc: string): this {
+  // the description is made only once the input is known good: a Symbol in a name has no string form
+  #push(p: Problems, item: NativeNftItem, desc: () => string): this {
     if (p.list.length) throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
     this.#closeRun();
     this.#items.push(item);
-    this.#desc.push(desc);
+    this.#desc.push(desc());
     this.#count++;
     return this;
   }
   #path(): string {
     return `items[${this.#count}]`;
+  }
+  /** The call's argument is an object, or the call is refused (before anything reads its fields). */
+  #arg(v: unknown, path = this.#path()): void {
+    const p = new Problems();
+    if (!isObject(p, path, v)) throw p.list[0]!;
   }
   /** The writer positioned for one more packed record (opening a run when none is open). */
   #packer(): PackWriter {
@@ -150,9 +165,10 @@ export class Transaction {
   /** Deletes every rule of the table (nft's `flush table`). */
   flushTable(t: Pick<Table, 'family' | 'name'>): this { return this.#table('flush', t); }
   #table(op: NativeNftOp, t: Table): this {
+    this.#arg(t);
     const p = new Problems();
     const n = encodeTable(p, this.#path(), t);
-    return this.#push(p, { op, kind: 'table', ...n }, `table ${t.family} ${t.name}`);
+    return this.#push(p, { op, kind: 'table', ...n }, () => `table ${t.family} ${t.name}`);
   }
 
   // chains -----------------------------------------------------------------------------------
@@ -162,6 +178,7 @@ export class Transaction {
   destroyChain(c: Pick<Chain, 'family' | 'table' | 'name'>): this { return this.#chain('destroy', c); }
   flushChain(c: Pick<Chain, 'family' | 'table' | 'name'>): this { return this.#chain('flush', c); }
   #chain(op: NativeNftOp, c: Chain): this {
+    this.#arg(c);
     const p = new Problems();
     if (op !== 'flush') {
       const w = this.#packer();
@@ -170,7 +187,7 @@ export class Transaction {
       return this.#pushPacked(p, start);
     }
     const n = encodeChain(p, this.#path(), c);
-    return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), `chain ${c.table}/${c.name}`);
+    return this.#push(p, Object.assign(n, { op, kind: 'chain' as const }), () => `chain ${c.table}/${c.name}`);
   }
 
   // rules ------------------------------------------------------------------------------------
@@ -180,19 +197,26 @@ export class Transaction {
   insertRule(r: Rule): this { return this.#rule('insert', r); }
   /** Replaces the rule with `handle`. */
   replaceRule(r: Rule & { handle: number }): this { return this.#rule('replace', r); }
-  deleteRule(r: Pick<Rule, 'family' | 'table' | 'chain'> & { handle: number }): this { return this.#rule('delete', { ...r, exprs: [] }); }
+  deleteRule(r: Pick<Rule, 'family' | 'table' | 'chain'> & { handle: number }): this {
+    this.#arg(r);
+    return this.#rule('delete', { ...r, exprs: [] });
+  }
   #rule(op: NativeNftOp, r: Rule): this {
+    this.#arg(r);
     const p = new Problems();
     if ((op === 'replace' || op === 'delete') && r.handle === undefined) p.add(`${this.#path()}.handle`, `is required to ${op} a rule`);
     if (op !== 'delete' && op !== 'destroy') {
       const w = this.#packer();
       const start = w.off;
       packRule(p, this.#path(), r, PACKED_OP[op as keyof typeof PACKED_OP], w);
-      return this.#pushPacked(p, start);
+      this.#pushPacked(p, start);
+      // only while an anonymous set waits for its rule (usually the very next one)
+      if (this.#unbound.size) for (const x of r.exprs) for (const e of Array.isArray(x) ? x : [x]) if (typeof e.setId === 'number') this.#unbound.delete(e.setId);
+      return this;
     }
     const n = encodeRule(p, this.#path(), r);
     delete (n as { exprs?: unknown }).exprs;
-    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), `rule handle ${r.handle} of chain ${r.table}/${r.chain}`);
+    return this.#push(p, Object.assign(n, { op, kind: 'rule' as const }), () => `rule handle ${r.handle} of chain ${r.table}/${r.chain}`);
   }
 
   // sets -------------------------------------------------------------------------------------
@@ -204,13 +228,19 @@ export class Transaction {
   /** Removes every element. */
   flushSet(s: Pick<NftSet, 'family' | 'table' | 'name'>): this { return this.#setRef('flush', s); }
   #set(op: NativeNftOp, s: NftSet): this {
+    this.#arg(s);
     const p = new Problems();
     const path = this.#path();
     const { set, layout } = encodeSet(p, path, s, this.#nextSetId);
     // elements are validated with the set, so a bad element leaves nothing of this call buffered
-    const elems = s.elements?.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : undefined;
+    if (s.elements !== undefined && !Array.isArray(s.elements)) p.add(`${path}.elements`, 'must be an array', s.elements);
+    const elems = Array.isArray(s.elements) && s.elements.length ? this.#encodeElements(p, layout, s.elements, `${path}.elements`) : undefined;
+    if (elems && !p.list.length) {
+      const map = s.objectType !== undefined ? 'object' : layout.data === 'verdict' ? 'verdict' : layout.dataType !== undefined ? 'data' : undefined;
+      checkElements(p, `${path}.elements`, s.elements!, { ...(map ? { map } : {}), timeout: !!(set.flags! & SET_FLAG.timeout), interval: !!(set.flags! & SET_FLAG.interval) }, true);
+    }
     if (!p.list.length) this.#nextSetId = Math.max(this.#nextSetId, set.id ?? 0) + 1;
-    this.#push(p, { op, kind: 'set', ...set }, `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
+    this.#push(p, { op, kind: 'set', ...set }, () => `${s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set'} ${s.table}/${s.name}`);
     this.#layouts.set(`${s.family} ${s.table} ${s.name}`, layout);
     if (elems) {
       this.#count++;
@@ -248,19 +278,24 @@ export class Transaction {
    * It must be used by a rule of this transaction, and it goes away with that rule.
    */
   addAnonymousSet(s: Omit<NftSet, 'name' | 'id'>): { set: string; setId: number } {
+    this.#arg(s);
+    if (s.flags !== undefined && !Array.isArray(s.flags)) throw new ValidationError(`${this.#path()}.flags`, 'must be an array of set flags', s.flags);
     const isMap = s.data !== undefined || s.typeof?.data !== undefined;
     const name = isMap ? '__map%d' : '__set%d';
     const setId = this.#nextSetId;
     const flags = [...new Set([...(s.flags ?? []), 'anonymous', 'constant'])] as NftSet['flags'];
-    this.#set('add', { ...s, name, id: setId, flags, ...(s.size === undefined && s.elements ? { size: s.elements.length } : {}) });
+    const index = this.#count;
+    this.#set('add', { ...s, name, id: setId, flags, ...(s.size === undefined && Array.isArray(s.elements) ? { size: s.elements.length } : {}) });
+    this.#unbound.set(setId, index);
     return { set: name, setId };
   }
   #setRef(op: NativeNftOp, s: Pick<NftSet, 'family' | 'table' | 'name'>): this {
+    this.#arg(s);
     const p = new Problems();
     const path = this.#path();
-    if (!(s.family in FAMILIES)) p.add(`${path}.family`, 'unknown family', s.family);
-    const item: NativeNftItem = { op, kind: 'set', family: FAMILIES[s.family] ?? 0, table: s.table, name: s.name };
-    return this.#push(p, item, `set ${s.table}/${s.name}`);
+    const family = familyOf(p, path, s.family);
+    const item: NativeNftItem = { op, kind: 'set', family, table: validName(p, path, 'table', s.table), name: validName(p, path, 'name', s.name) };
+    return this.#push(p, item, () => `set ${s.table}/${s.name}`);
   }
 
   // elements ---------------------------------------------------------------------------------
@@ -276,10 +311,11 @@ export class Transaction {
    * element's data in place (EEXIST), so this is a destroy of the keys plus an add, in this batch.
    */
   replaceElements(ref: SetRef, elements: Element[]): this {
-    const keys = elements.map(({ key, keyHex, keyEnd, keyEndHex }) => ({
+    // what is not an element (or no array) is passed on as it is, for #elements to name
+    const keys = !Array.isArray(elements) ? elements : elements.map((e) => (e === null || typeof e !== 'object' ? e : (({ key, keyHex, keyEnd, keyEndHex }) => ({
       ...(key !== undefined ? { key } : {}), ...(keyHex !== undefined ? { keyHex } : {}),
       ...(keyEnd !== undefined ? { keyEnd } : {}), ...(keyEndHex !== undefined ? { keyEndHex } : {}),
-    }));
+    }))(e)));
     this.#closeRun();
     const before = this.#items.length, beforeCount = this.#count;
     this.#elements('destroy', ref, keys);
@@ -293,8 +329,12 @@ export class Transaction {
     }
   }
   #elements(op: NativeNftOp, ref: SetRef, elements: Element[], pathOverride?: string): this {
+    this.#arg(ref, `${this.#path()}.set`);
     const p = new Problems();
     const path = pathOverride ?? `${this.#path()}.elements`;
+    const family = familyOf(p, this.#path(), ref.family);
+    const table = validName(p, this.#path(), 'table', ref.table), set = validName(p, this.#path(), 'set', ref.set);
+    if (p.list.length) throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
     let layout = this.#layouts.get(`${ref.family} ${ref.table} ${ref.set}`);
     if (ref.key !== undefined || ref.typeof !== undefined)
       layout = setLayout(p, this.#path(), {
@@ -304,21 +344,34 @@ export class Transaction {
       });
     layout ??= { keyType: 0, keyLen: 0 };
     const elems = this.#encodeElements(p, layout, elements, path);
-    if (!(ref.family in FAMILIES)) p.add(`${this.#path()}.family`, 'unknown family', ref.family);
-    const item: NativeNftItem = { op, kind: 'elements', family: FAMILIES[ref.family] ?? 0, table: ref.table, set: ref.set, ...elems };
-    return this.#push(p, item, `${Array.isArray(elements) ? elements.length : 0} element(s) of set ${ref.table}/${ref.set}`);
+    if ((op === 'add' || op === 'create') && layout.dataType !== undefined && !p.list.length)
+      checkElements(p, path, elements, { map: layout.data === 'verdict' ? 'verdict' : 'data' }, true);
+    const item: NativeNftItem = { op, kind: 'elements', family, table, set, ...elems };
+    return this.#push(p, item, () => `${elements.length} element(s) of set ${table}/${set}`);
   }
 
   // objects ----------------------------------------------------------------------------------
   addObject(o: NamedObject): this { return this.#object('add', o); }
   createObject(o: NamedObject): this { return this.#object('create', o); }
   deleteObject(o: Pick<NamedObject, 'family' | 'table' | 'name' | 'type'>): this {
-    return this.#object('delete', { ...o, type: 'counter' } as NamedObject, o.type);
-  }
-  #object(op: NativeNftOp, o: NamedObject, realType?: string): this {
+    this.#arg(o);
+    // a delete names the object: encoded as a bare counter (no quota bytes or limit rate required), then given its type
     const p = new Problems();
-    const n = encodeObject(p, this.#path(), realType ? ({ ...o, type: realType } as NamedObject) : o);
-    return this.#push(p, { op, kind: 'object', ...n }, `${realType ?? o.type} ${o.table}/${o.name}`);
+    const type = o.type as string;
+    if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(OBJ_TYPE, type))
+      p.add(`${this.#path()}.type`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, type);
+    const n = encodeObject(p, this.#path(), { family: o.family, table: o.table, name: o.name, type: 'counter' });
+    if (!p.list.length) n.objType = OBJ_TYPE[type as keyof typeof OBJ_TYPE];
+    // native writes a quota's bytes and a limit's rate and unit unconditionally (the kernel ignores them on a delete)
+    if (type === 'quota') n.bytes = 0;
+    if (type === 'limit') Object.assign(n, { rate: 0, unit: 0 });
+    return this.#push(p, { op: 'delete', kind: 'object', ...n }, () => `${type} ${o.table}/${o.name}`);
+  }
+  #object(op: NativeNftOp, o: NamedObject): this {
+    this.#arg(o);
+    const p = new Problems();
+    const n = encodeObject(p, this.#path(), o);
+    return this.#push(p, { op, kind: 'object', ...n }, () => `${o.type} ${o.table}/${o.name}`);
   }
 
   /**
@@ -326,27 +379,66 @@ export class Transaction {
    * objects, sets with their elements, rules. Handles are dropped: the kernel assigns new ones.
    */
   addRuleset(rs: Pick<Ruleset, 'tables' | 'chains' | 'objects' | 'sets' | 'rules'>): this {
+    this.#arg(rs, 'ruleset');
+    for (const k of ['tables', 'chains', 'objects', 'sets', 'rules'] as const)
+      if (!Array.isArray(rs[k])) throw new ValidationError(`ruleset.${k}`, 'must be an array', rs[k]);
+    // what is not an object is passed on as it is, for the add call to refuse
     const strip = <T extends { handle?: number }>(o: T): T => {
+      if (o === null || typeof o !== 'object') return o;
       const { handle: _h, ...rest } = o;
       return rest as T;
     };
-    for (const t of rs.tables) this.addTable(strip(t));
-    for (const c of rs.chains) this.addChain(strip(c));
-    for (const o of rs.objects) this.addObject(strip(o));
-    for (const s of rs.sets) {
-      // dynamic elements carry an expiration: keep it so the copy expires when the original would
-      this.addSet(strip(s));
+    // all or nothing, like every other call: a bad rule must not leave the tables before it buffered
+    return this.#atomic(() => {
+      for (const t of rs.tables) this.addTable(strip(t));
+      for (const c of rs.chains) this.addChain(strip(c));
+      for (const o of rs.objects) this.addObject(strip(o));
+      for (const s of rs.sets) {
+        // dynamic elements carry an expiration: keep it so the copy expires when the original would
+        this.addSet(strip(s));
+      }
+      for (const r of rs.rules) {
+        if (r === null || typeof r !== 'object') this.addRule(r);
+        const { statements: _s, ...rule } = strip(r);
+        this.addRule(rule);
+      }
+      return this;
+    });
+  }
+
+  /** Runs calls that add several items; when one throws, drops every item they added and rethrows. */
+  #atomic<T>(fn: () => T): T {
+    this.#closeRun();
+    const items = this.#items.length, count = this.#count, nextSetId = this.#nextSetId;
+    const w = this.#w, wOff = w?.off ?? 0, ew = this.#ew, ewOff = ew?.off ?? 0, ewCount = ew?.count ?? 0;
+    const layouts = new Map(this.#layouts), unbound = new Map(this.#unbound);
+    try {
+      return fn();
+    } catch (e) {
+      this.#run = undefined;
+      this.#items.length = items;
+      this.#desc.length = count;
+      this.#count = count;
+      this.#nextSetId = nextSetId;
+      // bytes past these offsets belong only to the dropped items (earlier items keep views of theirs)
+      if (this.#w) this.#w.off = w === this.#w ? wOff : 0;
+      if (this.#ew) {
+        this.#ew.off = ew === this.#ew ? ewOff : 0;
+        this.#ew.count = ew === this.#ew ? ewCount : 0;
+      }
+      this.#layouts.clear();
+      for (const [k, v] of layouts) this.#layouts.set(k, v);
+      this.#unbound.clear();
+      for (const [k, v] of unbound) this.#unbound.set(k, v);
+      throw e;
     }
-    for (const r of rs.rules) {
-      const { statements: _s, ...rule } = strip(r);
-      this.addRule(rule);
-    }
-    return this;
   }
 
   /** Sends everything as one batch. A transaction commits once. */
   async commit(opts: CommitOptions = {}): Promise<void> {
     if (this.#committed) throw new Error('transaction already committed');
+    for (const index of this.#unbound.values())
+      throw new ValidationError(`items[${index}]`, 'is an anonymous set no rule of this transaction uses (give its set id to a rule: the kernel refuses it)');
     await this.committer(this.items() as NativeNftItem[], (i) => this.describe(i), opts);
     if (!opts.dryRun) this.#committed = true;
   }

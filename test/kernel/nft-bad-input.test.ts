@@ -1,0 +1,168 @@
+/**
+ * Generated bad input for nftables, committed for real in a fresh network namespace: a valid ruleset,
+ * then transactions (rules, sets and maps, elements, objects, chains, a listed ruleset copied whole)
+ * each with one thing broken. Each commit resolves, or rejects with a ValidationError (or a
+ * KernelError where only the kernel can know: a missing or existing object); a rejected commit
+ * leaves `nft list ruleset` byte-identical, and after an accepted one list() still reads the ruleset.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KernelError, Nftables, nftStatements as s, type NftRuleset, type NftTransaction } from '../../lib';
+import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
+import { resolve } from '../nft-scripts';
+import { caseLine, mutate, outcome, rng, type Path } from '../bad-input';
+
+const skip = kernelTestsSkipReason();
+const CASES = Number(process.env.KERNLB_FUZZ_CASES) || 150;
+const ip = { family: 'ip', table: 'lb' } as const;
+const BACKENDS = { key: ['ip daddr', 'th dport', { numgen: { mod: 2 } }], data: ['ip daddr', 'th dport'] };
+
+/** The ruleset every case starts from. */
+function base(tx: NftTransaction): void {
+  tx.addTable({ family: 'ip', name: 'lb', comment: 'kernlb' });
+  tx.addChain({ ...ip, name: 'svc-web' });
+  tx.addChain({ ...ip, name: 'svc-dns' });
+  tx.addChain({ ...ip, name: 'pre', base: { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' } });
+  tx.addChain({ ...ip, name: 'in', base: { type: 'filter', hook: 'input', priority: 0, policy: 'accept' } });
+  tx.addObject({ ...ip, name: 'web-hits', type: 'counter' });
+  tx.addObject({ ...ip, name: 'q', type: 'quota', bytes: 1000000 });
+  tx.addObject({ ...ip, name: 'l', type: 'limit', rate: 400, unit: 60 });
+  tx.addSet({ ...ip, name: 'services', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict',
+    elements: [{ key: ['10.96.0.1', 'tcp', 80], verdict: { verdict: 'goto', chain: 'svc-web' } }, { key: ['10.96.0.2', 'udp', 53], verdict: { verdict: 'goto', chain: 'svc-dns' } }] });
+  tx.addSet({ ...ip, name: 'backends', typeof: BACKENDS as never,
+    elements: [{ key: ['10.96.0.1', 80, 0], data: ['10.0.0.1', 8080] }, { key: ['10.96.0.1', 80, 1], data: ['10.0.0.2', 8080] }] });
+  // an explicit size: binding a dynset rule to a sizeless set sets its size to 65535 in the kernel even
+  // when the transaction is then aborted (nft_dynset_init), which would show in `nft list ruleset`
+  tx.addSet({ ...ip, name: 'affinity', key: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: 10800000, size: 65535 });
+  tx.addSet({ ...ip, name: 'blocked', key: 'ipv4_addr', flags: ['interval'], elements: [{ key: '192.0.2.0' }, { key: '192.0.3.0', flags: 1 }] });
+  tx.addRule({ ...ip, chain: 'pre', exprs: [s.vmap(['ip daddr', 'meta l4proto', 'th dport'], 'services')] });
+  tx.addRule({ ...ip, chain: 'svc-web', exprs: [s.counterRef('web-hits'), s.match('meta l4proto', 'tcp'), s.dnatMap(BACKENDS.key as never, 'backends', { port: true })] });
+  tx.addRule({ ...ip, chain: 'in', exprs: [s.ctState(['established', 'related']), s.accept()] });
+}
+
+type Call = [string, ...unknown[]];
+const st = (name: string, ...args: unknown[]) => ({ $s: name, args });
+
+/** Transactions on top of the base ruleset; `copy` is the base as list() returned it, moved to table "copy". */
+function scripts(copy: Omit<NftRuleset, 'generation'>): Call[][] {
+  return [
+    [
+      ['addChain', { ...ip, name: 'svc-api' }],
+      ['addRule', { ...ip, chain: 'svc-api', comment: 'api', exprs: [st('match', 'tcp dport', 443), st('objectRef', 'quota', 'q'), st('dnat', { addr: '10.0.0.5', port: 8443 })] }],
+      ['addElements', { ...ip, set: 'services', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict' },
+        [{ key: ['10.96.0.3', 'tcp', 443], verdict: { verdict: 'goto', chain: 'svc-api' } }]],
+      ['replaceElements', { ...ip, set: 'backends', typeof: BACKENDS }, [{ key: ['10.96.0.1', 80, 1], data: ['10.0.0.9', 8080] }]],
+      ['deleteElements', { ...ip, set: 'services', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict' }, [{ key: ['10.96.0.2', 'udp', 53] }]],
+    ],
+    [
+      ['addSet', { ...ip, name: 'ports', key: 'inet_service', flags: ['timeout'], timeout: 60000, size: 100, elements: [{ key: 22, timeout: 120000, comment: 'ssh' }, { key: 80 }] }],
+      ['addSet', { ...ip, name: 'marks', key: 'mark', data: 'ipv4_addr', elements: [{ key: 1, data: '10.0.0.1' }] }],
+      ['addSet', { ...ip, name: 'objs', key: 'inet_service', objectType: 'counter', elements: [{ key: 80, object: 'web-hits' }] }],
+      ['addSet', { ...ip, name: 'ranges', key: ['ipv4_addr', 'inet_service'], flags: ['interval'], elements: [{ key: ['10.0.0.0', 1000], keyEnd: ['10.0.0.255', 2000] }] }],
+      ['addRule', { ...ip, chain: 'in', exprs: [st('inSet', 'tcp dport', 'ports'), st('objectRef', 'limit', 'l'), st('accept')] }],
+      ['addRule', { ...ip, chain: 'in', exprs: [st('inSet', ['ip saddr'], 'affinity', { inverted: true }), st('updateSet', 'affinity', 'ip saddr', { timeout: 1000 })] }],
+      ['addRule', { ...ip, chain: 'in', exprs: [st('match', 'ip saddr', '10.0.0.0/9', 'neq'), st('markSet', 5), st('markOr', 0x4000), st('markMasked', 0x4000, 0x4000), st('drop')] }],
+    ],
+    [
+      ['addAnonymousSet', { ...ip, key: 'integer', data: 'verdict', elements: [{ key: 0, verdict: { verdict: 'goto', chain: 'svc-web' } }, { key: 1, verdict: { verdict: 'goto', chain: 'svc-dns' } }] }],
+      ['addRule', { ...ip, chain: 'pre', exprs: [st('match', 'ip daddr', '10.96.0.9'), st('vmap', { numgen: { mod: 2 } }, '__map%d', { setId: 1 })] }],
+      ['insertRule', { ...ip, chain: 'in', exprs: [
+        { type: 'payload', dreg: 1, base: 1, offset: 12, len: 4 },
+        { type: 'cmp', sreg: 1, op: 0, data: '0a000001' },
+        { type: 'counter', packets: 0, bytes: 0 },
+        { type: 'immediate', dreg: 0, verdict: 1 },
+      ] }],
+      ['addObject', { ...ip, name: 'c2', type: 'counter', packets: 1, bytes: 2, comment: 'c' }],
+      ['deleteObject', { ...ip, name: 'q', type: 'quota' }],
+      ['flushSet', { ...ip, name: 'blocked' }],
+      ['flushChain', { ...ip, name: 'svc-dns' }],
+    ],
+    [['addRuleset', copy]],
+  ];
+}
+
+const inArgs = (p: Path) => p.length >= 2 && p[1] !== 0 && p[p.length - 1] !== '$s';
+/** What only the kernel can know: whether an object exists. */
+const CAN_KNOW = new Set(['ENOENT', 'EEXIST']);
+/**
+ * Kernel-level expressions (Rule.exprs, NftSet.exprs as raw objects) are passed through as the kernel's
+ * own attributes: their meaning (registers, lengths, which attributes an expression needs) is the
+ * kernel's to judge, so a broken one may also be the kernel's EINVAL / ERANGE. Statement builder
+ * arguments are not: those are kernlb's to check.
+ */
+const RAW_EXPR_CODES = new Set(['EINVAL', 'ERANGE', 'ENOTSUP', 'EOPNOTSUPP', 'ENODATA']);
+function inRawExpr(script: Call[], path: Path): boolean {
+  let node: unknown = script, raw = false;
+  for (const k of path) {
+    if (node && typeof node === 'object' && Object.keys(node).includes('$s')) return false;
+    if (k === 'exprs') raw = true;
+    node = node && typeof node === 'object' ? (node as Record<string | number, unknown>)[k] : undefined;
+  }
+  return raw && !(node && typeof node === 'object' && Object.keys(node).includes('$s'));
+}
+
+describe.skipIf(skip !== undefined)(`nft: generated bad input, committed${skip ? ` - skipped: ${skip}` : ''}`, () => {
+  let ns: TestNetns;
+  let nft: Nftables;
+  let copy: Omit<NftRuleset, 'generation'>;
+  const nftList = async () => (await ns.exec(['nft', 'list', 'ruleset'])).stdout;
+  const reset = async () => {
+    await ns.exec(['nft', 'flush', 'ruleset']);
+    const tx = nft.transaction();
+    base(tx);
+    await tx.commit();
+  };
+  beforeAll(async () => {
+    ns = await createNetns('klnftbad');
+    nft = await Nftables.open({ netns: ns.name });
+    await reset();
+    const { generation: _g, ...listed } = await nft.list();
+    // the same ruleset under another table name: addRuleset of what list() returned
+    copy = JSON.parse(JSON.stringify(listed, (k, v) => (k === 'table' && v === 'lb' ? 'copy' : v)));
+    for (const t of copy.tables) t.name = 'copy';
+  });
+  afterAll(async () => {
+    await nft?.close();
+    await ns?.destroy();
+  });
+
+  it('the valid transactions commit', async () => {
+    for (const script of scripts(copy)) {
+      await reset();
+      const tx = nft.transaction();
+      for (const [method, ...args] of script) (tx as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args.map(resolve));
+      await tx.commit();
+    }
+  });
+
+  it('each case commits, or is refused (ValidationError, or the kernel for missing/existing objects) leaving the ruleset as it was', async () => {
+    const wrong: string[] = [];
+    const counts = { ok: 0, validation: 0, kernel: 0 };
+    const all = scripts(copy);
+    for (let seed = 1; seed <= CASES; seed++) {
+      const script = all[seed % all.length]!;
+      const { input, mutation } = mutate(script, rng(seed), inArgs);
+      await reset();
+      const before = await nftList();
+      const o = await outcome(async () => {
+        const tx = nft.transaction();
+        for (const [method, ...args] of input) (tx as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args.map(resolve));
+        await tx.commit();
+      });
+      if (o.kind === 'ok') {
+        counts.ok++;
+        const l = await outcome(() => nft.list());
+        if (l.kind !== 'ok') wrong.push(caseLine(seed, mutation, l.error ?? new Error('list failed')));
+        continue;
+      }
+      if (o.kind === 'validation') counts.validation++;
+      else if (o.kind === 'kernel' && CAN_KNOW.has((o.error as KernelError).code)) counts.kernel++;
+      else if (o.kind === 'kernel' && RAW_EXPR_CODES.has((o.error as KernelError).code) && inRawExpr(script, mutation.path)) counts.kernel++;
+      else wrong.push(caseLine(seed, mutation, o.error));
+      const after = await nftList();
+      if (after !== before) wrong.push(caseLine(seed, mutation, new Error(`refused (${o.kind}) but the ruleset changed`)));
+    }
+    expect(wrong).toEqual([]);
+    expect(counts.validation).toBeGreaterThan(CASES / 3);
+    expect(counts.ok).toBeGreaterThan(0);
+  });
+});
