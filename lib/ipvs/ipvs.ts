@@ -11,7 +11,7 @@ import { parseConnections } from './connections';
 import { daemonFrom } from './decode';
 import { servicesFromListing } from './packed';
 import { describeDestination, describeService } from './describe';
-import { daemonDesc, destDesc, destKeyDesc, serviceDesc, serviceKeyDesc, timeoutsDesc } from './validate';
+import { batchOptionsDesc, daemonDesc, destDesc, destKeyDesc, serviceDesc, serviceKeyDesc, timeoutsDesc } from './validate';
 import type {
   BatchOptions,
   Connection,
@@ -42,7 +42,7 @@ export interface IpvsOpenOptions extends OpenOptions {
 export const IPVS_EPERM_HINT = 'CAP_NET_ADMIN in the initial user namespace is needed for IPVS';
 
 /** A batch item after validation: the native op and what it concerns (for error messages). */
-interface Planned {
+export interface Planned {
   op: NativeIpvsOp;
   /** Index of the IpvsOp it came from. */
   from: number;
@@ -57,7 +57,8 @@ export interface BatchResult {
   failures: KernelError[];
 }
 
-function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
+/** @internal Validates a batch into native ops (everything checked before the kernel); exported for the tests. */
+export function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
   if (!Array.isArray(ops)) throw new ValidationError('ops', 'must be an array', ops);
   const out: Planned[] = [];
   ops.forEach((o, i) => {
@@ -108,6 +109,8 @@ function identity(svc: NativeIpvsServiceDesc): NativeIpvsServiceDesc {
 export class Ipvs extends KernelHandle {
   /** Opens a handle; a kernel without IPVS fails here with ENOENT "kernel has no IPVS". */
   static async open(opts: IpvsOpenOptions = {}): Promise<Ipvs> {
+    // (null or a non-object would throw a TypeError below, not name what is wrong)
+    if (typeof opts !== 'object' || opts === null) throw new ValidationError('opts', 'must be an object', opts);
     const dumpSockets = opts.dumpSockets ?? 64;
     if (!Number.isInteger(dumpSockets) || dumpSockets < 0 || dumpSockets > 1024)
       throw new ValidationError('dumpSockets', 'must be an integer from 0 to 1024', opts.dumpSockets);
@@ -151,16 +154,16 @@ export class Ipvs extends KernelHandle {
    * `index` is the item's index in `ops`.
    */
   async batch(ops: IpvsOp[], opts: BatchOptions = {}): Promise<BatchResult> {
+    const o = batchOptionsDesc(opts);
     const planned = plan(ops, (i) => `ops[${i}].`);
-    return this.applyPlanned(planned, opts, 'IPVS batch', true);
+    return this.applyPlanned(planned, o, 'IPVS batch', true);
   }
 
-  private async applyPlanned(planned: Planned[], opts: BatchOptions, op: string, indexIsOp: boolean): Promise<BatchResult> {
+  /** `opts` as batchOptionsDesc() returned them (checked before anything is planned). */
+  private async applyPlanned(planned: Planned[], opts: { chunk: number; stopOnError: boolean }, op: string, indexIsOp: boolean): Promise<BatchResult> {
     if (planned.length === 0) return { applied: 0, failures: [] };
-    const chunk = opts.chunk ?? 1024;
-    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 65536) throw new ValidationError('chunk', 'must be an integer from 1 to 65536', chunk);
     const r = await this.run({ op, hint: IPVS_EPERM_HINT }, (h) =>
-      native().ipvs.apply(h, planned.map((p) => p.op), chunk, opts.stopOnError ?? false),
+      native().ipvs.apply(h, planned.map((p) => p.op), opts.chunk, opts.stopOnError),
     );
     // Batch items are named by their op index and what they did; a single call's extra messages
     // (addService's destinations) by message index and the destination.
@@ -176,7 +179,7 @@ export class Ipvs extends KernelHandle {
 
   /** One logical operation (maybe several messages): throws the first failure. */
   private async single(planned: Planned[]): Promise<void> {
-    const r = await this.applyPlanned(planned, {}, planned[0]?.opName ?? 'IPVS', false);
+    const r = await this.applyPlanned(planned, { chunk: 1024, stopOnError: false }, planned[0]?.opName ?? 'IPVS', false);
     if (r.failures.length) throw stripIndex(r.failures[0]!, planned.length);
   }
 
@@ -188,7 +191,7 @@ export class Ipvs extends KernelHandle {
    */
   async addService(service: ServiceSpec): Promise<void> {
     const planned = plan([{ op: 'addService', service }], () => '');
-    const r = await this.applyPlanned(planned, { stopOnError: true }, 'add service', false);
+    const r = await this.applyPlanned(planned, { chunk: 1024, stopOnError: true }, 'add service', false);
     if (!r.failures.length) return;
     const first = r.failures[0]!;
     if (first.index !== undefined && first.index > 0) {

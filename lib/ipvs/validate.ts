@@ -12,6 +12,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `table[v]` for a name the user gave, or undefined. Only own keys and only strings: a lookup with
+ * "constructor" would find Object.prototype's, and a non-string key (a null-prototype object)
+ * throws while it is converted to a property name.
+ */
+function lookup<T>(table: Record<string, T>, v: unknown): T | undefined {
+  return typeof v === 'string' && Object.hasOwn(table, v) ? table[v] : undefined;
+}
+
 function int(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
     throw new ValidationError(field, `must be an integer from ${min} to ${max}`, v);
@@ -92,7 +101,7 @@ export function serviceDesc(spec: ServiceSpec, field: string): NativeIpvsService
   if (spec.schedulerFlags !== undefined) {
     if (!Array.isArray(spec.schedulerFlags)) throw new ValidationError(`${field}.schedulerFlags`, 'must be an array', spec.schedulerFlags);
     spec.schedulerFlags.forEach((f, i) => {
-      const bits = schedFlagBits[f as SchedulerFlag];
+      const bits = lookup(schedFlagBits, f);
       const ff = `${field}.schedulerFlags[${i}]`;
       if (!bits) throw new ValidationError(ff, `must be one of ${Object.keys(schedFlagBits).join(', ')}`, f);
       if (bits[1] && bits[1] !== scheduler) throw new ValidationError(ff, `"${f}" applies to the ${bits[1]} scheduler only`, f);
@@ -143,7 +152,7 @@ export function destKeyDesc(dest: DestinationKey, svc: NativeIpvsServiceDesc, fi
 export function destDesc(dest: DestinationSpec, svc: NativeIpvsServiceDesc, field: string): NativeIpvsDestDesc {
   const d = destKeyDesc(dest, svc, field);
   const fwdName = dest.forwarding ?? 'masq';
-  const fwd = fwdName === 'direct' ? Fwd.route : fwdName === 'local' ? undefined : Fwd[fwdName as keyof typeof Fwd];
+  const fwd = fwdName === 'direct' ? Fwd.route : fwdName === 'local' ? undefined : lookup<number>(Fwd, fwdName);
   if (fwd === undefined)
     throw new ValidationError(`${field}.forwarding`, 'must be "masq", "tunnel" or "route" ("direct")', dest.forwarding);
   d.fwd = fwd;
@@ -156,11 +165,11 @@ export function destDesc(dest: DestinationSpec, svc: NativeIpvsServiceDesc, fiel
     const t = dest.tunnel;
     if (fwd !== Fwd.tunnel) throw new ValidationError(`${field}.tunnel`, 'needs forwarding "tunnel"', t);
     if (!isObject(t)) throw new ValidationError(`${field}.tunnel`, 'must be an object { type, port, checksum }', t);
-    const type = TunType[t.type as keyof typeof TunType];
+    const type = lookup<number>(TunType, t.type);
     if (type === undefined) throw new ValidationError(`${field}.tunnel.type`, 'must be "ipip", "gue" or "gre"', t.type);
     const port = optInt(t.port, `${field}.tunnel.port`, 0, 65535, 0);
     if (t.type === 'gue' && port === 0) throw new ValidationError(`${field}.tunnel.port`, 'is required for gue (1..65535)', t.port);
-    const csum = TunFlags[(t.checksum ?? 'none') as keyof typeof TunFlags];
+    const csum = lookup<number>(TunFlags, t.checksum ?? 'none');
     if (csum === undefined) throw new ValidationError(`${field}.tunnel.checksum`, 'must be "none", "csum" or "remcsum"', t.checksum);
     d.tunType = type;
     d.tunPort = port;
@@ -175,7 +184,7 @@ export function destDesc(dest: DestinationSpec, svc: NativeIpvsServiceDesc, fiel
 
 export function daemonDesc(spec: DaemonSpec, field: string): NativeIpvsDaemonDesc {
   if (!isObject(spec)) throw new ValidationError(field, 'must be an object', spec);
-  const state = DaemonStateNum[spec.state as keyof typeof DaemonStateNum];
+  const state = lookup<number>(DaemonStateNum, spec.state);
   if (state === undefined) throw new ValidationError(`${field}.state`, 'must be "master" or "backup"', spec.state);
   if (typeof spec.interface !== 'string' || !/^[^\s/:]{1,15}$/.test(spec.interface))
     throw new ValidationError(`${field}.interface`, 'must be an interface name (1..15 characters)', spec.interface);
@@ -197,4 +206,12 @@ export function timeoutsDesc(t: Partial<Timeouts>, field: string): Timeouts {
     tcpFin: optInt(t.tcpFin, `${field}.tcpFin`, 0, 0x7fffffff, 0),
     udp: optInt(t.udp, `${field}.udp`, 0, 0x7fffffff, 0),
   };
+}
+
+/** Options of a batch (Ipvs.batch); fields named bare, like Ipvs.open's dumpSockets. */
+export function batchOptionsDesc(opts: unknown): { chunk: number; stopOnError: boolean } {
+  if (!isObject(opts)) throw new ValidationError('opts', 'must be an object { stopOnError?, chunk? }', opts);
+  if (opts.stopOnError !== undefined && typeof opts.stopOnError !== 'boolean')
+    throw new ValidationError('stopOnError', 'must be a boolean', opts.stopOnError);
+  return { chunk: optInt(opts.chunk, 'chunk', 1, 65536, 1024), stopOnError: opts.stopOnError === true };
 }

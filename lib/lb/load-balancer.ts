@@ -93,6 +93,13 @@ export class LoadBalancer implements AsyncDisposable {
     if (!opts || !MODES.includes(opts.mode)) throw new ValidationError('mode', `must be one of ${MODES.join(', ')}`, opts?.mode);
     if (opts.drainTimeout !== undefined && (!Number.isInteger(opts.drainTimeout) || opts.drainTimeout < 0))
       throw new ValidationError('drainTimeout', 'must be a whole number of seconds >= 0', opts.drainTimeout);
+    // (apply() retries while attempt < attempts: NaN or a string would retry conflicts for ever)
+    if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1 || opts.attempts > 1000))
+      throw new ValidationError('attempts', 'must be an integer from 1 to 1000', opts.attempts);
+    if (opts.removeOtherModes !== undefined && typeof opts.removeOtherModes !== 'boolean')
+      throw new ValidationError('removeOtherModes', 'must be a boolean', opts.removeOtherModes);
+    if (opts.iptables !== undefined && (typeof opts.iptables !== 'object' || opts.iptables === null || Array.isArray(opts.iptables)))
+      throw new ValidationError('iptables', 'must be an object { engine?, xtablesLock? }', opts.iptables);
     const engine = opts.iptables?.engine;
     if (engine !== undefined && !IPT_ENGINES.includes(engine)) throw new ValidationError('iptables.engine', `must be one of ${IPT_ENGINES.join(', ')}`, engine);
     return new LoadBalancer(await factories[opts.mode](opts.netns, opts), opts);
@@ -105,6 +112,9 @@ export class LoadBalancer implements AsyncDisposable {
 
   /** Makes the kernel match `input`; returns what changed. Applying the same state twice changes nothing. */
   async apply(input: DesiredState | unknown, opts: ApplyOptions = {}): Promise<ApplySummary> {
+    if (typeof opts !== 'object' || opts === null) throw new ValidationError('opts', 'must be an object { dryRun? }', opts);
+    // a truthy non-boolean (the string "false") must not silently choose between a dry run and a commit
+    if (opts.dryRun !== undefined && typeof opts.dryRun !== 'boolean') throw new ValidationError('dryRun', 'must be a boolean', opts.dryRun);
     const desired = this.validate(input);
     const started = performance.now();
     const attempts = this.#opts.attempts ?? 5;

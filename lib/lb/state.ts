@@ -5,7 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
-import { ALL_SCHEDULERS, persistenceProblem, protocolProblem, schedulerProblem, type Mode } from './schedulers';
+import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, type Mode } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -75,6 +75,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** What a value is, for a message (never throws: no conversion of the value itself). */
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
+
 function isPort(v: unknown): v is number {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
 }
@@ -93,7 +100,8 @@ function checkKeys(c: Collector, obj: Record<string, unknown>, allowed: string[]
 function validAddress(c: Collector, v: unknown, field: string, what: string): ParsedAddress | undefined {
   const a = parseAddress(v);
   if (!a) {
-    c.add(field, `${JSON.stringify(v)} is not an IPv4 or IPv6 address`, v);
+    // JSON.stringify only a string: it throws on a BigInt and prints a Symbol as nothing
+    c.add(field, typeof v === 'string' ? `${JSON.stringify(v)} is not an IPv4 or IPv6 address` : `must be an IPv4 or IPv6 address string (got ${describeType(v)})`, v);
     return undefined;
   }
   const bad = nonUnicastReason(a);
@@ -118,7 +126,8 @@ function validateEndpoint(c: Collector, e: unknown, path: string, svcFamily: Fam
   if (!Number.isInteger(weight) || (weight as number) < 0 || (weight as number) > MAX_WEIGHT)
     c.add(`${path}.weight`, `must be an integer 0..${MAX_WEIGHT}`, e.weight);
   if (!a || !isPort(e.port) || !Number.isInteger(weight)) return undefined;
-  return { address: a.text, port: e.port, weight: weight as number, parsed: a };
+  // + 0 turns a weight of -0 into 0: the normalised form is what a cached validation returns
+  return { address: a.text, port: e.port, weight: (weight as number) + 0, parsed: a };
 }
 
 function validateService(c: Collector, s: unknown, path: string, mode: Mode | undefined): Service | undefined {
@@ -258,6 +267,8 @@ function copyInput(s: unknown): unknown {
 
 export function validateState(input: unknown, mode?: Mode, cache?: ValidationCache): State {
   if (cache && cache.mode !== mode) throw new Error('ValidationCache used with another mode');
+  // (an unknown mode has no scheduler list: checking one would throw a TypeError)
+  if (mode !== undefined && !MODES.includes(mode)) throw new ValidationError('mode', `must be one of ${MODES.join(', ')}`, mode);
   const next = cache ? new Map<string, CacheEntry>() : undefined;
   const c = new Collector();
   if (!isObject(input)) throw new ValidationError('state', 'must be an object { services: [...] }', input);
