@@ -1,4 +1,5 @@
 /** What every CLI subcommand module (lib/cli/<name>.ts) exports, and the exit codes they share. */
+import { existsSync } from 'node:fs';
 import { isConflict, KernelError, ValidationError } from '../errors';
 
 export const ExitCode = {
@@ -32,6 +33,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** Something the command line names (a namespace, a table) does not exist: exit 1, like the kernel's ENOENT. */
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
 /** Maps an error to an exit code and prints it. */
 export function reportError(e: unknown, io: CliIO): number {
   if (e instanceof UsageError || e instanceof ValidationError) {
@@ -41,6 +47,10 @@ export function reportError(e: unknown, io: CliIO): number {
   if (isConflict(e)) {
     io.err(`kernlb: conflict: ${(e as Error).message}\n`);
     return ExitCode.conflict;
+  }
+  if (e instanceof NotFoundError) {
+    io.err(`kernlb: ${e.message}\n`);
+    return ExitCode.kernel;
   }
   if (e instanceof KernelError) {
     io.err(`kernlb: ${e.message}\n`);
@@ -79,6 +89,8 @@ export function parseArgs(
         val = args[++i];
         if (val === undefined) throw new UsageError(`option --${name} needs a value`);
       }
+      // an empty value would read as "not given": `--netns ""` would then act on this namespace
+      if (val === '') throw new UsageError(`option --${name} needs a non-empty value`);
       values.set(name, val);
     } else {
       if (val !== undefined) throw new UsageError(`option --${name} takes no value`);
@@ -86,4 +98,72 @@ export function parseArgs(
     }
   }
   return { flags, values, positional };
+}
+
+/** At most `max` positional arguments: a stray word is a mistake, never silently ignored. */
+export function noExtraArgs(a: { positional: string[] }, max: number): void {
+  if (a.positional.length > max) throw new UsageError(`unexpected argument "${a.positional[max]}"`);
+}
+
+/** A whole number option in min..max; Number() alone would take "", " 5", "1e3" and "0x10". */
+export function intOption(a: { values: Map<string, string> }, name: string, min: number, max: number): number | undefined {
+  const v = a.values.get(name);
+  if (v === undefined) return undefined;
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be a whole number ${min}..${max}, not "${v}"`);
+  return n;
+}
+
+/**
+ * --netns NAME, checked to exist. Without the check the kernel's answer reaches the user as
+ * "open ... /run/netns/x: ENOENT (no such object)", and `status` reported "no rules" for a typo.
+ * Call it after the input is validated, so that bad input is reported as such first.
+ */
+export function netnsOption(a: { values: Map<string, string> }): string | undefined {
+  const ns = a.values.get('netns');
+  // names the library refuses (e.g. "../x") get its ValidationError when the handle is opened
+  if (ns === undefined || !/^[A-Za-z0-9_.-]{1,64}$/.test(ns) || ns === '.' || ns === '..') return ns;
+  if (!existsSync(`/run/netns/${ns}`)) throw new NotFoundError(`--netns ${ns}: no such network namespace (/run/netns/${ns} does not exist)`);
+  return ns;
+}
+
+/** What an input is called in messages: its path, or "stdin" for "-". */
+export function inputName(file: string): string {
+  return file === '-' ? 'stdin' : file;
+}
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+/**
+ * Reads FILE or stdin as text. A file that cannot be read is a usage error (exit 2, not the
+ * kernel's 1), and empty or binary input is said to be so, instead of a parser's first complaint
+ * about it (which for binary data printed the bytes to the terminal).
+ */
+export async function readText(io: CliIO, file: string): Promise<string> {
+  const name = inputName(file);
+  let text: string;
+  try {
+    text = await io.readInput(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${name}: ${(code && READ_ERRORS[code]) ?? (e instanceof Error ? e.message : String(e))}`);
+  }
+  if (!text.trim()) throw new ValidationError(name, 'is empty');
+  const bad = text.search(/[\0\uFFFD]/);
+  if (bad >= 0) throw new ValidationError(name, `is not text (binary data or not UTF-8, line ${text.slice(0, bad).split('\n').length})`);
+  return text;
+}
+
+/** JSON.parse with the input named in the error. */
+export function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ValidationError(inputName(file), `is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

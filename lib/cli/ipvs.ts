@@ -1,7 +1,7 @@
 /** `kernlb ipvs list`: the IPVS table as `ipvsadm -Ln` prints it, or as JSON. */
 import { Ipvs } from '../ipvs/ipvs';
 import { formatIpvsadm, formatIpvsadmConnections, type IpvsadmFormat } from '../ipvs/format';
-import { ExitCode, parseArgs, UsageError, type CliCommand } from './command';
+import { ExitCode, netnsOption, noExtraArgs, parseArgs, UsageError, type CliCommand } from './command';
 
 const listHelp = `usage: kernlb ipvs list [-n] [--stats|--rate|--persistent-conn|--thresholds|--tun-info] [--exact] [-c] [--json] [--netns NAME]
 
@@ -27,10 +27,10 @@ const list: CliCommand = {
       flags: ['n', 'numeric', 'stats', 'rate', 'persistent-conn', 'thresholds', 'tun-info', 'exact', 'json', 'c', 'connections'],
       values: ['netns'],
     });
-    if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"`);
+    noExtraArgs(a, 0);
     const modes = (['stats', 'rate', 'persistent-conn', 'thresholds', 'tun-info'] as const).filter((m) => a.flags.has(m));
     if (modes.length > 1) throw new UsageError(`--${modes[0]} and --${modes[1]} cannot be combined`);
-    const netns = a.values.get('netns');
+    const netns = netnsOption(a);
     const ipvs = await Ipvs.open(netns !== undefined ? { netns } : {});
     try {
       if (a.flags.has('c') || a.flags.has('connections')) {

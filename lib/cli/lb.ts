@@ -1,10 +1,9 @@
 /** kernlb apply | status | diff | demo: the load-balancer commands. */
-import { ValidationError } from '../errors';
 import { LoadBalancer } from '../lb/load-balancer';
 import { MODES, type Mode } from '../lb/schedulers';
 import type { ApplySummary, LbStatus } from '../lb/types';
-import { endpointKey, serviceKey } from '../lb/state';
-import { ExitCode, parseArgs, UsageError, type CliCommand, type CliIO } from './command';
+import { endpointKey, serviceKey, validateState } from '../lb/state';
+import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, UsageError, type CliCommand, type CliIO } from './command';
 
 const STATE_HELP = `The state file is JSON:
   { "services": [ { "name": "web", "protocol": "tcp", "vip": "10.96.0.10", "port": 80,
@@ -16,35 +15,23 @@ protocol: tcp (default), udp, sctp. scheduler (default rr):
   iptables  rr random (tcp and udp); persistence (recent match, like kube-proxy)
 weight: 0..65535 (default 1; 0 = no new connections).`;
 
-function mode(v: string | undefined, required: boolean): Mode | undefined {
+function mode(v: string | undefined, required: boolean, option = '--mode'): Mode | undefined {
   if (v === undefined) {
-    if (required) throw new UsageError(`--mode is required (${MODES.join(', ')})`);
+    if (required) throw new UsageError(`${option} is required (${MODES.join(', ')})`);
     return undefined;
   }
-  if (!MODES.includes(v as Mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`);
+  if (!MODES.includes(v as Mode)) throw new UsageError(`${option} must be one of ${MODES.join(', ')}, not "${v}"`);
   return v as Mode;
 }
 
-async function readState(io: CliIO, file: string | undefined): Promise<unknown> {
+/** The state file, parsed and validated for the mode before any namespace is looked at. */
+async function readState(io: CliIO, a: ReturnType<typeof parseArgs>, m: Mode): Promise<unknown> {
+  noExtraArgs(a, 1);
+  const file = a.positional[0];
   if (!file) throw new UsageError('a state FILE (or - for stdin) is required');
-  let text: string;
-  try {
-    text = await io.readInput(file);
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new ValidationError(file === '-' ? 'stdin' : file, `is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-function drainTimeout(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError('--drain-timeout must be a whole number of seconds');
-  return n;
+  const input = parseJson(file, await readText(io, file));
+  validateState(input, m);
+  return input;
 }
 
 function printSummary(io: CliIO, s: ApplySummary): void {
@@ -90,9 +77,9 @@ Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailab
   async run(args, io) {
     const a = parseArgs(args, { flags: ['dry-run', 'json'], values: ['mode', 'netns', 'drain-timeout'] });
     const m = mode(a.values.get('mode'), true)!;
-    const input = await readState(io, a.positional[0]);
-    const dt = drainTimeout(a.values.get('drain-timeout'));
-    const netns = a.values.get('netns');
+    const dt = intOption(a, 'drain-timeout', 0, 0x7fffffff);
+    const input = await readState(io, a, m);
+    const netns = netnsOption(a);
     await using lb = await LoadBalancer.open({ mode: m, ...(netns ? { netns } : {}), ...(dt !== undefined ? { drainTimeout: dt } : {}) });
     const s = await lb.apply(input, { dryRun: a.flags.has('dry-run') });
     if (a.flags.has('json')) io.out(JSON.stringify(s, null, 2) + '\n');
@@ -113,8 +100,10 @@ the namespace is shown.
 `,
   async run(args, io) {
     const a = parseArgs(args, { flags: ['json'], values: ['mode', 'netns'] });
+    noExtraArgs(a, 0);
     const m = mode(a.values.get('mode'), false);
-    const netns = a.values.get('netns');
+    // checked here: each mode alone would only be "not checked" and the status "no rules"
+    const netns = netnsOption(a);
     const results: LbStatus[] = [];
     const unavailable: string[] = [];
     for (const mm of m ? [m] : MODES) {
@@ -156,8 +145,8 @@ ${STATE_HELP}
   async run(args, io) {
     const a = parseArgs(args, { flags: ['json'], values: ['mode', 'netns'] });
     const m = mode(a.values.get('mode'), true)!;
-    const input = await readState(io, a.positional[0]);
-    const netns = a.values.get('netns');
+    const input = await readState(io, a, m);
+    const netns = netnsOption(a);
     await using lb = await LoadBalancer.open({ mode: m, ...(netns ? { netns } : {}) });
     const d = await lb.diff(input);
     if (a.flags.has('json')) io.out(JSON.stringify(d.diff, null, 2) + '\n');
@@ -180,9 +169,9 @@ Everything is removed at the end, also on Ctrl-C. Needs root.
 `,
   async run(args, io) {
     const a = parseArgs(args, { flags: ['no-uml', 'in-guest'], values: ['requests', 'modes'] });
-    const requests = a.values.has('requests') ? Number(a.values.get('requests')) : 300;
-    if (!Number.isInteger(requests) || requests < 1 || requests > 100000) throw new UsageError('--requests must be 1..100000');
-    const modes = (a.values.get('modes') ?? MODES.join(',')).split(',').map((x) => mode(x, true)!);
+    noExtraArgs(a, 0);
+    const requests = intOption(a, 'requests', 1, 100000) ?? 300;
+    const modes = (a.values.get('modes') ?? MODES.join(',')).split(',').map((x) => mode(x, true, '--modes')!);
     const { runDemo } = await import('./demo');
     return runDemo(io, { requests, modes, uml: !a.flags.has('no-uml'), inGuest: a.flags.has('in-guest') });
   },
