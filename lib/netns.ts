@@ -12,7 +12,7 @@ export function netnsPath(spec: NetnsSpec | undefined, field = 'netns'): string 
     return `/run/netns/${spec}`;
   }
   if (typeof spec === 'object' && 'path' in spec) {
-    if (typeof spec.path !== 'string' || !spec.path.startsWith('/'))
+    if (typeof spec.path !== 'string' || !spec.path.startsWith('/') || spec.path.includes('\0')) // (native would read up to a NUL)
       throw new ValidationError(`${field}.path`, 'must be an absolute path', spec.path);
     return spec.path;
   }

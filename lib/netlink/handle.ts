@@ -2,7 +2,7 @@
  * Base of every kernlb handle: a native handle fixed to one namespace, a count of work in flight,
  * and close() that waits for that work before releasing the socket.
  */
-import { fromNative } from '../errors';
+import { fromNative, ValidationError } from '../errors';
 import { native, type NativeHandle, type RawRequestResult, type RequestMode } from '../native';
 import { netnsPath, type NetnsSpec } from '../netns';
 
@@ -21,10 +21,15 @@ export interface OpenOptions {
 }
 
 export async function openNativeHandle(protocol: number, opts: OpenOptions, op: string): Promise<NativeHandle> {
-  const p = netnsPath(opts.netns);
+  if (!opts || typeof opts !== 'object') throw new ValidationError('opts', 'must be an object', opts);
   const timeout = opts.timeoutMs ?? 30000;
+  // (Native takes both as int32 and would silently read anything else as a default or a wrapped value.)
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 0x7fffffff) throw new ValidationError('timeoutMs', 'must be an integer number of milliseconds, 1 to 2^31-1', opts.timeoutMs);
+  const rcvbuf = opts.receiveBufferBytes ?? 0;
+  if (!Number.isInteger(rcvbuf) || rcvbuf < 0 || rcvbuf > 0x7fffffff) throw new ValidationError('receiveBufferBytes', 'must be an integer number of bytes, 0 to 2^31-1', opts.receiveBufferBytes);
+  const p = netnsPath(opts.netns);
   try {
-    return await native().netlink.openHandle(protocol, p ?? null, timeout, opts.receiveBufferBytes ?? 0);
+    return await native().netlink.openHandle(protocol, p ?? null, timeout, rcvbuf);
   } catch (e) {
     throw fromNative(e, { op, ...(p ? { object: p } : {}) });
   }

@@ -11,6 +11,7 @@ import {
   ValidationError,
 } from '../../lib/errors';
 import { netnsPath } from '../../lib/netns';
+import { NETLINK_NETFILTER, openNativeHandle } from '../../lib/netlink/handle';
 
 describe('errors', () => {
   it('names errno values', () => {
@@ -62,5 +63,20 @@ describe('errors', () => {
     expect(() => netnsPath('../etc')).toThrow(ValidationError);
     expect(() => netnsPath({ pid: -1 })).toThrow(/netns.pid: must be a positive integer/);
     expect(() => netnsPath({ path: 'relative' })).toThrow(/absolute/);
+    expect(() => netnsPath({ path: '/run/netns/a\0b' })).toThrow(/netns.path: must be an absolute path/);
+  });
+
+  it('validates the handle options every open takes, before a socket is opened', async () => {
+    for (const [opts, message] of [
+      [null, /opts: must be an object/],
+      [{ timeoutMs: 'x' }, /timeoutMs: must be an integer/],
+      [{ timeoutMs: 0 }, /timeoutMs/],
+      [{ timeoutMs: 2 ** 31 }, /timeoutMs/],
+      [{ receiveBufferBytes: -1 }, /receiveBufferBytes: must be an integer/],
+      [{ receiveBufferBytes: 1.5 }, /receiveBufferBytes/],
+    ] as const) {
+      await expect(openNativeHandle(NETLINK_NETFILTER, opts as never, 'open')).rejects.toThrow(message);
+      await expect(openNativeHandle(NETLINK_NETFILTER, opts as never, 'open')).rejects.toBeInstanceOf(ValidationError);
+    }
   });
 });
