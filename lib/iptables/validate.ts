@@ -11,16 +11,18 @@ import { HOOKS, isHook, tableHooks } from './layout';
 import { protoNumber } from './proto';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
-const CHAIN_NAME = /^[^\s!]{1,28}$/;
+// One byte per character: names go to the kernel as Latin-1 and are read back so, which keeps the
+// kernel's bytes exact for a read-modify-write (a character beyond U+00FF has no byte). No spaces,
+// "!" or ASCII control characters, which iptables-save could not print as one token.
+const CHAIN_NAME = /^[\x22-\x7e\x80-\xff]{1,28}$/;
 
-/** CHAIN_NAME.test without a regular expression for printable ASCII (it runs once per chain and jump). */
+/** CHAIN_NAME.test without a regular expression (it runs once per chain and jump). */
 function chainNameOk(s: string): boolean {
   const n = s.length;
   if (n < 1 || n > 28) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return CHAIN_NAME.test(s);
-    if (c === 0x21) return false;
+    if (c <= 0x21 || c === 0x7f || c > 0xff) return false;
   }
   return true;
 }
@@ -131,7 +133,7 @@ export function validateChains(t: IptTable, add: Add): ChainIndex | undefined {
   for (let i = 0; i < chains.length; i++) {
     const c = chains[i];
     if (!c || typeof c.name !== 'string' || !chainNameOk(c.name) || c.name === 'ERROR') {
-      add(`${chainField(i, c)}.name`, 'must be 1-28 characters without spaces or "!"', c?.name);
+      add(`${chainField(i, c)}.name`, 'must be 1-28 characters of one byte each (Latin-1), without spaces, ASCII control characters or "!"', c?.name);
       continue;
     }
     const name = c.name;

@@ -52,6 +52,17 @@ describe('iptables validation', () => {
     expect(problem(u)).toMatch(/needs its built-in chain OUTPUT/);
   });
 
+  it('takes chain names of one byte per character only, without spaces, control characters or "!"', () => {
+    for (const bad of ['A\u0001B', 'A\u007fB', 'Ω-CHAIN', 'A B', 'A!B', 'x'.repeat(29)]) {
+      const t = table([]);
+      t.chains.push({ name: bad, rules: [] });
+      expect(problem(t)).toMatch(/\.name: must be 1-28 characters of one byte each/);
+    }
+    const t = table([]);
+    t.chains.push({ name: 'grüße', rules: [] }); // (Latin-1: read back byte for byte)
+    expect(() => validateTable(t)).not.toThrow();
+  });
+
   it('collects several problems into one ValidationErrors', () => {
     const t = table([{ source: 'x' }, { destination: 'y' }]);
     expect(problem(t)).toMatch(/\(and 1 more\)/);
