@@ -15,7 +15,7 @@
 import { ValidationError } from '../errors';
 import type { NativeXtablesLock } from '../native';
 import { orderChains } from './blob';
-import type { IptTable } from './types';
+import type { IptChain, IptRule, IptTable } from './types';
 
 export type IptEngine = 'direct' | 'libiptc';
 export const IPT_ENGINES: readonly IptEngine[] = ['direct', 'libiptc'];
@@ -55,4 +55,14 @@ export function describeEntry(table: IptTable, index: number): string | undefine
     if (i++ === index) return builtin ? `chain ${c.name} policy` : `chain ${c.name} end`;
   }
   return undefined;
+}
+
+/** Each rule of `table` with its 1-based number in its chain and its entry index (describeEntry's numbering). */
+export function* ruleEntries(table: IptTable): Generator<[chain: IptChain, ruleNo: number, rule: IptRule, index: number]> {
+  let index = 0;
+  for (const c of orderChains(table.chains)) {
+    if (c.policy === undefined) index++;
+    for (let ri = 0; ri < c.rules.length; ri++) yield [c, ri + 1, c.rules[ri]!, index++];
+    index++;
+  }
 }

@@ -8,11 +8,11 @@ import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native, type NativeIptReplaceResult, type NativeIptTable } from '../native';
 import { releaseBlob, takeArena, takeBlob } from './arena';
-import { decodeTable, encodeValidTable, orderChains, type EncodedTable } from './blob';
+import { decodeTable, encodeValidTable, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
 import { orderedChains } from './chain-order';
 import { refreshCounters } from './refresh';
-import { checkEngine, describeEntry, resolveXtablesLock, type IptEngine } from './engine';
+import { checkEngine, describeEntry, resolveXtablesLock, ruleEntries, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, REPLACE_HEADER, tableHooks } from './layout';
 import { misplaced, reachingHooks } from './places';
@@ -379,36 +379,27 @@ export class Iptables extends KernelHandle {
       if (e instanceof KernelError && e.errno === EINVAL) throw misplacedRule(table, e) ?? e;
       if (!(e instanceof KernelError) || (e.errno !== ENOENT && e.errno !== EPROTOTYPE)) throw e;
       const seen = new Map<string, number>();
-      let index = 0;
-      for (const c of orderChains(table.chains)) {
-        if (c.policy === undefined) index++;
-        for (const [ri, r] of c.rules.entries()) {
-          const exts: Array<[boolean, string, number]> = [];
-          for (const m of r.matches ?? []) {
-            const codec = m.type === 'raw' ? undefined : matchByType.get(m.type);
-            exts.push(m.type === 'raw' ? [false, m.name, m.revision] : [false, codec!.name, codec!.revision(this.family)]);
-          }
-          const t = r.target;
-          if (t && t.type === 'raw') exts.push([true, t.name, t.revision]);
-          else if (t && targetByType.has(t.type)) {
-            const codec = targetByType.get(t.type)!;
-            exts.push([true, codec.name, codec.revision(this.family)]);
-          }
-          for (const [isTarget, name, rev] of exts) {
-            const key = `${isTarget}/${name}/${rev}`;
-            let known = seen.get(key);
-            if (known === undefined) {
-              known = await this.run({ op: 'probe iptables extension', object: name }, (h) => native().iptables.extensionKnown(h, this.v6, isTarget, name, rev)).catch(() => 1);
-              seen.set(key, known);
-            }
-            if (known !== 1) {
-              const what = `${isTarget ? 'target' : 'match'} "${name}" ${known === 0 ? `revision ${rev} ` : ''}is unknown to this kernel`;
-              throw new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ri + 1}: ${what}` });
-            }
-          }
-          index++;
+      for (const [c, ruleNo, r, index] of ruleEntries(table)) {
+        const exts: Array<[boolean, string, number]> = [];
+        for (const m of r.matches ?? []) {
+          const codec = m.type === 'raw' ? undefined : matchByType.get(m.type);
+          exts.push(m.type === 'raw' ? [false, m.name, m.revision] : [false, codec!.name, codec!.revision(this.family)]);
         }
-        index++;
+        const t = r.target;
+        if (t && t.type === 'raw') exts.push([true, t.name, t.revision]);
+        else if (t && targetByType.has(t.type)) {
+          const codec = targetByType.get(t.type)!;
+          exts.push([true, codec.name, codec.revision(this.family)]);
+        }
+        for (const [isTarget, name, rev] of exts) {
+          const key = `${isTarget}/${name}/${rev}`;
+          let known = seen.get(key);
+          if (known === undefined) {
+            known = await this.run({ op: 'probe iptables extension', object: name }, (h) => native().iptables.extensionKnown(h, this.v6, isTarget, name, rev)).catch(() => 1);
+            seen.set(key, known);
+          }
+          if (known !== 1) throw namedRule(e, index, c, ruleNo, `${isTarget ? 'target' : 'match'} "${name}" ${known === 0 ? `revision ${rev} ` : ''}is unknown to this kernel`);
+        }
       }
       throw e;
     }
@@ -442,15 +433,14 @@ export class Iptables extends KernelHandle {
 /** The kernel's EINVAL for a table, naming the first rule whose target or match may not stand where it does (places.ts). */
 function misplacedRule(table: IptTable, e: KernelError): KernelError | undefined {
   const reach = reachingHooks(table.chains);
-  let index = 0;
-  for (const c of orderChains(table.chains)) {
-    if (c.policy === undefined) index++;
-    const reached = reach.get(c.name) ?? 0;
-    for (let ri = 0; ri < c.rules.length; ri++, index++) {
-      const what = misplaced(table, c.rules[ri]!, reached); // (an unreached chain is still checked for its table)
-      if (what) return new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ri + 1}: ${what}` });
-    }
-    index++;
+  for (const [c, ruleNo, r, index] of ruleEntries(table)) {
+    const what = misplaced(table, r, reach.get(c.name) ?? 0); // (an unreached chain is still checked for its table)
+    if (what) return namedRule(e, index, c, ruleNo, what);
   }
   return undefined;
+}
+
+/** The kernel's error `e` for a whole table, naming the rule at entry `index` and what is wrong with it. */
+function namedRule(e: KernelError, index: number, c: IptChain, ruleNo: number, what: string): KernelError {
+  return new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ruleNo}: ${what}` });
 }

@@ -3,6 +3,7 @@
  * field offsets per family, verdict numbers, hooks and the built-in chains of each table.
  */
 import type { IptFamily } from './types';
+import { ownValue } from '../own-key';
 
 export interface EntryLayout {
   size: number;
@@ -63,7 +64,7 @@ export const TABLE_HOOKS: Record<string, HookName[]> = {
 
 /** The built-in chains of a table kernlb knows; undefined for any other value ("constructor" included). */
 export function tableHooks(name: unknown): HookName[] | undefined {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(TABLE_HOOKS, name) ? TABLE_HOOKS[name] : undefined;
+  return ownValue(TABLE_HOOKS, name);
 }
 
 export function isHook(name: string): name is HookName {

@@ -3,7 +3,8 @@
  * `--kernlb-raw REV:HEX` form save() prints for raw ones. Errors are ValidationErrors naming the line.
  */
 import { ValidationError } from '../errors';
-import { isKey, ParseProblem, type ParsedOption } from './extensions/codec';
+import { ParseProblem, type ParsedOption } from './extensions/codec';
+import { isOwnKey } from '../own-key';
 import { matchBySaveName, targetBySaveName, type AnyCodec } from './extensions';
 import { isHook } from './layout';
 import type { IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
@@ -105,7 +106,7 @@ function ruleArgs(tokens: string[], family: IptFamily): { chain: string; rule: I
       }
       if (STD.has(t) || !t.startsWith('--')) break;
       const name = t.slice(2);
-      const arity = name === 'kernlb-raw' ? 1 : codec && isKey(codec.options, name) ? codec.options[name] : undefined;
+      const arity = name === 'kernlb-raw' ? 1 : codec && isOwnKey(codec.options, name) ? codec.options[name] : undefined;
       if (arity === undefined) throw new ParseProblem(`unknown option ${t} for ${ext}`);
       i++;
       const args: string[] = [];
@@ -183,9 +184,9 @@ function ruleArgs(tokens: string[], family: IptFamily): { chain: string; rule: I
       }
       default: {
         // iptables loads the protocol's match implicitly: "-p tcp --dport 80" = "-p tcp -m tcp --dport 80".
-        const implicit = isKey(IMPLICIT, rule.protocol) ? IMPLICIT[rule.protocol] : undefined;
+        const implicit = isOwnKey(IMPLICIT, rule.protocol) ? IMPLICIT[rule.protocol] : undefined;
         const codec = implicit && matchBySaveName.get(implicit);
-        if (codec && t.startsWith('--') && isKey(codec.options, t.slice(2))) {
+        if (codec && t.startsWith('--') && isOwnKey(codec.options, t.slice(2))) {
           i -= inv ? 2 : 1;
           const opts = extOptions(codec, `-p ${String(rule.protocol)}`);
           (rule.matches ??= []).push(codec.parse(opts, family) as IptMatch);

@@ -9,6 +9,7 @@
  */
 import { HOOKS, type HookName } from './layout';
 import type { IptChain, IptMatch, IptRule, IptTable } from './types';
+import { isOwnKey } from '../own-key';
 
 interface Place {
   table?: string;
@@ -74,7 +75,7 @@ export function reachingHooks(chains: readonly IptChain[]): Map<string, number> 
 export function misplaced(table: IptTable, r: IptRule, reached: number): string | undefined {
   const places: Array<[string, Place]> = [];
   const t = r.target;
-  if (t && Object.prototype.hasOwnProperty.call(TARGETS, t.type)) places.push([`target ${t.type}`, TARGETS[t.type]!]);
+  if (t && isOwnKey(TARGETS, t.type)) places.push([`target ${t.type}`, TARGETS[t.type]!]);
   for (const m of r.matches ?? []) {
     const p = matchPlace(m);
     if (p) places.push([`match ${m.type}`, p]);

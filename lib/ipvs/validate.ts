@@ -7,19 +7,12 @@ import { ValidationError } from '../errors';
 import type { NativeIpvsDaemonDesc, NativeIpvsDestDesc, NativeIpvsServiceDesc } from '../native';
 import { AF_INET, AF_INET6, DaemonStateNum, Fwd, IPPROTO, SCHED_NAME_MAX, SvcFlag, TunFlags, TunType } from './constants';
 import type { DaemonSpec, DestinationKey, DestinationSpec, SchedulerFlag, ServiceKey, ServiceSpec, Timeouts } from './types';
+import { ownValue } from '../own-key';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * `table[v]` for a name the user gave, or undefined. Only own keys and only strings: a lookup with
- * "constructor" would find Object.prototype's, and a non-string key (a null-prototype object)
- * throws while it is converted to a property name.
- */
-function lookup<T>(table: Record<string, T>, v: unknown): T | undefined {
-  return typeof v === 'string' && Object.hasOwn(table, v) ? table[v] : undefined;
-}
 
 function int(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
@@ -101,7 +94,7 @@ export function serviceDesc(spec: ServiceSpec, field: string): NativeIpvsService
   if (spec.schedulerFlags !== undefined) {
     if (!Array.isArray(spec.schedulerFlags)) throw new ValidationError(`${field}.schedulerFlags`, 'must be an array', spec.schedulerFlags);
     spec.schedulerFlags.forEach((f, i) => {
-      const bits = lookup(schedFlagBits, f);
+      const bits = ownValue(schedFlagBits, f);
       const ff = `${field}.schedulerFlags[${i}]`;
       if (!bits) throw new ValidationError(ff, `must be one of ${Object.keys(schedFlagBits).join(', ')}`, f);
       if (bits[1] && bits[1] !== scheduler) throw new ValidationError(ff, `"${f}" applies to the ${bits[1]} scheduler only`, f);
@@ -152,7 +145,7 @@ export function destKeyDesc(dest: DestinationKey, svc: NativeIpvsServiceDesc, fi
 export function destDesc(dest: DestinationSpec, svc: NativeIpvsServiceDesc, field: string): NativeIpvsDestDesc {
   const d = destKeyDesc(dest, svc, field);
   const fwdName = dest.forwarding ?? 'masq';
-  const fwd = fwdName === 'direct' ? Fwd.route : fwdName === 'local' ? undefined : lookup<number>(Fwd, fwdName);
+  const fwd = fwdName === 'direct' ? Fwd.route : fwdName === 'local' ? undefined : ownValue<number>(Fwd, fwdName);
   if (fwd === undefined)
     throw new ValidationError(`${field}.forwarding`, 'must be "masq", "tunnel" or "route" ("direct")', dest.forwarding);
   d.fwd = fwd;
@@ -165,11 +158,11 @@ export function destDesc(dest: DestinationSpec, svc: NativeIpvsServiceDesc, fiel
     const t = dest.tunnel;
     if (fwd !== Fwd.tunnel) throw new ValidationError(`${field}.tunnel`, 'needs forwarding "tunnel"', t);
     if (!isObject(t)) throw new ValidationError(`${field}.tunnel`, 'must be an object { type, port, checksum }', t);
-    const type = lookup<number>(TunType, t.type);
+    const type = ownValue<number>(TunType, t.type);
     if (type === undefined) throw new ValidationError(`${field}.tunnel.type`, 'must be "ipip", "gue" or "gre"', t.type);
     const port = optInt(t.port, `${field}.tunnel.port`, 0, 65535, 0);
     if (t.type === 'gue' && port === 0) throw new ValidationError(`${field}.tunnel.port`, 'is required for gue (1..65535)', t.port);
-    const csum = lookup<number>(TunFlags, t.checksum ?? 'none');
+    const csum = ownValue<number>(TunFlags, t.checksum ?? 'none');
     if (csum === undefined) throw new ValidationError(`${field}.tunnel.checksum`, 'must be "none", "csum" or "remcsum"', t.checksum);
     d.tunType = type;
     d.tunPort = port;
@@ -184,7 +177,7 @@ export function destDesc(dest: DestinationSpec, svc: NativeIpvsServiceDesc, fiel
 
 export function daemonDesc(spec: DaemonSpec, field: string): NativeIpvsDaemonDesc {
   if (!isObject(spec)) throw new ValidationError(field, 'must be an object', spec);
-  const state = lookup<number>(DaemonStateNum, spec.state);
+  const state = ownValue<number>(DaemonStateNum, spec.state);
   if (state === undefined) throw new ValidationError(`${field}.state`, 'must be "master" or "backup"', spec.state);
   if (typeof spec.interface !== 'string' || !/^[^\s/:]{1,15}$/.test(spec.interface))
     throw new ValidationError(`${field}.interface`, 'must be an interface name (1..15 characters)', spec.interface);

@@ -4,6 +4,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { BYTEORDER, DATA_VERDICT, TYPE_BITS } from './constants';
+import { isOwnKey } from '../own-key';
 
 export type ScalarValue = string | number;
 
@@ -147,7 +148,7 @@ export const DATATYPES: Record<string, Datatype> = {
   inet_proto: dt({
     name: 'inet_proto', id: 12, len: 1, byteorder: BYTEORDER.big,
     // own names only: 'constructor' in PROTOS is true, and would be written as protocol 0
-    check: (v) => (isUint(v, 255) || (typeof v === 'string' && Object.prototype.hasOwnProperty.call(PROTOS, v)) ? undefined : 'expected a protocol name (tcp, udp, ...) or number'),
+    check: (v) => (isUint(v, 255) || isOwnKey(PROTOS, v) ? undefined : 'expected a protocol name (tcp, udp, ...) or number'),
     write: (v, b, off) => void (b[off] = typeof v === 'string' ? PROTOS[v]! : v),
     decode: (b) => PROTO_NAMES.get(b[0]!) ?? b[0]!,
   }),

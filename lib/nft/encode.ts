@@ -14,6 +14,7 @@ import { PACK, PACKED_CHAIN, PACKED_KIND, PACKED_RULE, PACKED_TAG, type PackWrit
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
 import { describeSource, type KeySource } from './statements';
 import { commentUdata, setUdata, UDATA, type SetUdataSpec, type TypeofDesc } from './udata';
+import { isOwnKey, ownValue } from '../own-key';
 
 export class Problems {
   readonly list: ValidationError[] = [];
@@ -26,7 +27,6 @@ export class Problems {
 // an error (bulk transactions validate millions of fields).
 const at = (path: string, field: string) => (field ? `${path}.${field}` : path);
 // Lookups by a caller's string are of own properties: "constructor" is no family, hook or verdict.
-const hasOwn = Object.prototype.hasOwnProperty;
 /** The input is an object (a transaction call's argument, an element...); else a problem at `path`. */
 export function isObject(p: Problems, path: string, v: unknown, what = 'must be an object'): boolean {
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) return true;
@@ -41,7 +41,7 @@ function name(p: Problems, path: string, field: string, v: unknown): string {
 /** A name (table, chain, set...) as the kernel takes it; for callers outside this module. */
 export const validName = (p: Problems, path: string, field: string, v: unknown): string => name(p, path, field, v);
 function family(p: Problems, path: string, field: string, v: unknown): number {
-  const n = typeof v === 'string' && hasOwn.call(FAMILIES, v) ? (FAMILIES as Record<string, number>)[v] : undefined;
+  const n = ownValue(FAMILIES as Record<string, number>, v);
   if (n === undefined) {
     p.add(at(path, field), `must be one of ${Object.keys(FAMILIES).join(', ')}`, v);
     return 0;
@@ -137,7 +137,7 @@ function exprKinds(p: Problems, path: string, i: number, e: unknown): AttrKinds 
     return undefined;
   }
   // own properties only: "constructor" is not an expression
-  if (!hasOwn.call(EXPR_ATTRS, type)) {
+  if (!isOwnKey(EXPR_ATTRS, type)) {
     p.add(`${path}[${i}].type`, `unknown expression; known: ${Object.keys(EXPR_ATTRS).join(', ')}`, type);
     return undefined;
   }
@@ -145,7 +145,7 @@ function exprKinds(p: Problems, path: string, i: number, e: unknown): AttrKinds 
 }
 /** Checks one attribute against its kind; returns the kind (0 when the attribute is unknown). */
 function checkAttr(p: Problems, path: string, i: number, kinds: AttrKinds, k: string, v: unknown): number {
-  const kind = hasOwn.call(kinds, k) ? kinds[k]! : 0;
+  const kind = ownValue(kinds, k) ?? 0;
   if (kind === 0) p.add(`${path}[${i}].${k}`, 'is not an attribute of this kind of expression', v);
   else if (kind === DATA) hex(p, `${path}[${i}]`, k, v, 64);
   else if (kind === STR) {
@@ -321,7 +321,7 @@ export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain
   if (c.base !== undefined && c.base !== null && isObject(p, `${path}.base`, c.base, 'must be an object (type, hook, priority)')) {
     const b = c.base;
     const hooks: Record<string, number> = fam ? HOOKS[c.family] : {};
-    const hookOk = typeof b.hook === 'string' && hasOwn.call(hooks, b.hook);
+    const hookOk = isOwnKey(hooks, b.hook);
     if (!hookOk) p.add(`${path}.base.hook`, `must be one of ${Object.keys(hooks).join(', ')} for family ${String(fam ? c.family : '?')}`, b.hook);
     if (!['filter', 'nat', 'route'].includes(b.type)) p.add(`${path}.base.type`, 'must be filter, nat or route', b.type);
     out.hook = hookOk ? hooks[b.hook]! : 0;
@@ -380,7 +380,7 @@ export function resolveType(p: Problems, path: string, t: TypeSpec): { fields?: 
   if (!names.length) p.add(path, 'must name at least one datatype', t);
   const fields: Datatype[] = [];
   names.forEach((n, i) => {
-    const d = typeof n === 'string' && hasOwn.call(DATATYPES, n) ? DATATYPES[n] : undefined;
+    const d = ownValue(DATATYPES, n);
     if (!d) p.add(Array.isArray(t) ? `${path}[${i}]` : path, `unknown datatype; known: ${Object.keys(DATATYPES).join(', ')} (or give { id, len })`, n);
     else fields.push(d);
   });
@@ -515,9 +515,8 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
   let flags = 0;
   if (s.flags !== undefined && !Array.isArray(s.flags)) p.add(`${path}.flags`, 'must be an array of set flags', s.flags);
   for (const [i, f] of (Array.isArray(s.flags) ? s.flags : []).entries()) {
-    // typeof first: hasOwnProperty throws on a key with no string form (a null-prototype object)
-    const n = (typeof f === 'string' && hasOwn.call(SET_FLAG_NAMES, f) ? SET_FLAG_NAMES[f] : f) as SetFlagName;
-    if (typeof n !== 'string' || !hasOwn.call(SET_FLAG, n)) p.add(`${path}.flags[${i}]`, `unknown set flag; known: ${[...Object.keys(SET_FLAG), 'dynamic'].join(', ')}`, f);
+    const n = (isOwnKey(SET_FLAG_NAMES, f) ? SET_FLAG_NAMES[f] : f) as SetFlagName;
+    if (!isOwnKey(SET_FLAG, n)) p.add(`${path}.flags[${i}]`, `unknown set flag; known: ${[...Object.keys(SET_FLAG), 'dynamic'].join(', ')}`, f);
     else flags |= SET_FLAG[n];
   }
   if (s.data !== undefined || (s.typeof?.data !== undefined)) flags |= SET_FLAG.map;
@@ -537,7 +536,7 @@ export function encodeSet(p: Problems, path: string, s: NftSet, id: number): { s
     set.dataLen = layout.dataLen!;
   }
   if (s.objectType !== undefined) {
-    if (typeof s.objectType !== 'string' || !hasOwn.call(OBJ_TYPE, s.objectType)) p.add(`${path}.objectType`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, s.objectType);
+    if (!isOwnKey(OBJ_TYPE, s.objectType)) p.add(`${path}.objectType`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, s.objectType);
     else set.objType = OBJ_TYPE[s.objectType];
   }
   if (s.timeout !== undefined) set.timeout = uint(p, path, 'timeout', s.timeout, MAX_TIMEOUT_MS);
@@ -642,7 +641,7 @@ export function packable(e: Element): boolean {
 /** The kernel code of an element's verdict ({ verdict, chain }); 0 after a problem. */
 function verdictCode(p: Problems, path: string, v: unknown): number {
   const name = v !== null && typeof v === 'object' ? (v as { verdict?: unknown }).verdict : undefined;
-  if (typeof name !== 'string' || !hasOwn.call(VERDICTS, name)) {
+  if (!isOwnKey(VERDICTS, name)) {
     p.add(`${path}.verdict.verdict`, `must be one of ${Object.keys(VERDICTS).join(', ')}`, v !== null && typeof v === 'object' ? name : v);
     return 0;
   }
@@ -731,7 +730,7 @@ export function encodeObject(p: Problems, path: string, o: NamedObject): NativeN
     family: family(p, path, 'family', o.family),
     table: name(p, path, 'table', o.table),
     name: name(p, path, 'name', o.name),
-    objType: typeof t === 'string' && hasOwn.call(OBJ_TYPE, t) ? (OBJ_TYPE as Record<string, number>)[t]! : 0,
+    objType: ownValue(OBJ_TYPE as Record<string, number>, t) ?? 0,
   };
   const big = Number.MAX_SAFE_INTEGER;
   if (o.type === 'counter') {

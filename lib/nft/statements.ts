@@ -19,6 +19,7 @@ import {
 import { align4, DATATYPES, encodeHex, le32Hex, type Datatype, type ScalarValue } from './datatypes';
 import type { Expr } from './model';
 import { BYTEORDER, TYPEOF_EXPR, type TypeofDesc } from './udata';
+import { isOwnKey, ownValue } from '../own-key';
 
 interface FieldDef {
   load(dreg: number): Expr;
@@ -72,7 +73,7 @@ export type FieldName = keyof typeof FIELDS;
 // ("constructor" is no field, verdict or state).
 const hasOwn = Object.prototype.hasOwnProperty;
 function oneOf<T extends object>(table: T, arg: string, v: unknown): keyof T {
-  if (typeof v !== 'string' || !hasOwn.call(table, v)) throw new ValidationError(arg, `must be one of ${Object.keys(table).join(', ')}`, v);
+  if (!isOwnKey(table, v)) throw new ValidationError(arg, `must be one of ${Object.keys(table).join(', ')}`, v);
   return v as keyof T;
 }
 function u32Arg(arg: string, v: unknown, min = 0): number {
@@ -92,7 +93,7 @@ function optsOf<T>(arg: string, v: T | undefined): Partial<T> {
 }
 
 function field(name: FieldName): FieldDef {
-  const f = typeof name === 'string' && hasOwn.call(FIELDS, name) ? (FIELDS as Record<string, FieldDef>)[name] : undefined;
+  const f = ownValue(FIELDS as Record<string, FieldDef>, name);
   if (!f) throw new ValidationError('field', `unknown field; known: ${Object.keys(FIELDS).join(', ')}`, name);
   return f;
 }
@@ -142,7 +143,7 @@ export function ctState(states: CtStateName[], op: 'eq' | 'neq' = 'eq'): Expr[] 
   if (op !== 'eq' && op !== 'neq') throw new ValidationError('op', 'must be eq or neq', op);
   let bits = 0;
   for (const s of states) {
-    if (typeof s !== 'string' || !hasOwn.call(CT_STATE, s)) throw new ValidationError('ct state', `unknown state; known: ${Object.keys(CT_STATE).join(', ')}`, s);
+    if (!isOwnKey(CT_STATE, s)) throw new ValidationError('ct state', `unknown state; known: ${Object.keys(CT_STATE).join(', ')}`, s);
     bits |= CT_STATE[s];
   }
   const le = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return hex(b); };

@@ -15,13 +15,14 @@ import { PACKED_KIND, PACKED_OP, PackWriter, readPackedHeaders } from './pack';
 
 /** The family's number; 0 after a problem. */
 function familyOf(p: Problems, path: string, v: unknown): number {
-  if (typeof v === 'string' && Object.prototype.hasOwnProperty.call(FAMILIES, v)) return FAMILIES[v as Family];
+  if (isOwnKey(FAMILIES, v)) return FAMILIES[v];
   p.add(`${path}.family`, `must be one of ${Object.keys(FAMILIES).join(', ')}`, v);
   return 0;
 }
 
 type ElementsPayload = { elements: NativeNftElem[] } | { packed: Buffer; count: number };
 import type { Chain, Element, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
+import { isOwnKey } from '../own-key';
 
 export interface CommitOptions {
   /** Fail with ConflictError unless the ruleset is still at this generation (NFNL_BATCH_GENID). */
@@ -358,7 +359,7 @@ export class Transaction {
     // a delete names the object: encoded as a bare counter (no quota bytes or limit rate required), then given its type
     const p = new Problems();
     const type = o.type as string;
-    if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(OBJ_TYPE, type))
+    if (!isOwnKey(OBJ_TYPE, type))
       p.add(`${this.#path()}.type`, `must be one of ${Object.keys(OBJ_TYPE).join(', ')}`, type);
     const n = encodeObject(p, this.#path(), { family: o.family, table: o.table, name: o.name, type: 'counter' });
     if (!p.list.length) n.objType = OBJ_TYPE[type as keyof typeof OBJ_TYPE];

@@ -102,15 +102,6 @@ export const VALID: Problems = Object.freeze([]);
 
 export class ParseProblem extends Error {}
 
-/**
- * `key in table` for a value from the model: own keys only (`in` finds "constructor" and
- * "toString" too) and strings only (`in` converts an object, which throws for one without a
- * prototype).
- */
-export function isKey<T extends object>(table: T, k: unknown): k is keyof T & string {
-  return typeof k === 'string' && Object.prototype.hasOwnProperty.call(table, k);
-}
-
 /** An array of strings (validators loop over these, and a string or an object is not one). */
 export function isStringList(v: unknown): v is string[] {
   if (!Array.isArray(v)) return false;

@@ -2,7 +2,8 @@
  * -j CONNMARK: xt_connmark_tginfo2 (revision 2, 15 bytes: ctmark, ctmask, nfmask, shift dir/bits, mode).
  * `iptables -j CONNMARK --save-mark`, `--restore-mark --nfmask 0xff --ctmask 0xff`, `--set-xmark 0x1/0xff`
  */
-import { arg, hex, isKey, opt, parseNumber, parseValueMask, u32, ParseProblem, type Codec } from './codec';
+import { arg, hex, opt, parseNumber, parseValueMask, u32, ParseProblem, type Codec } from './codec';
+import { isOwnKey } from '../../own-key';
 
 export type ConnmarkTarget =
   | { type: 'CONNMARK'; mode: 'set'; ctmark: number; ctmask?: number }
@@ -31,7 +32,7 @@ export const connmarkTarget: Codec<ConnmarkTarget> = {
     return undefined;
   },
   validate(v) {
-    if (!isKey(MODE, v.mode)) return [['mode', 'must be set, save or restore']];
+    if (!isOwnKey(MODE, v.mode)) return [['mode', 'must be set, save or restore']];
     if (v.mode === 'set' && !u32(v.ctmark)) return [['ctmark', 'must be a 32-bit unsigned integer']];
     if (v.ctmask !== undefined && !u32(v.ctmask)) return [['ctmask', 'must be a 32-bit unsigned integer']];
     if (v.mode !== 'set' && v.nfmask !== undefined && !u32(v.nfmask)) return [['nfmask', 'must be a 32-bit unsigned integer']];

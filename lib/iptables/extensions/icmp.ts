@@ -2,7 +2,8 @@
  * -m icmp (IPv4, ipt_icmp) and -m icmp6 (IPv6, ip6t_icmp): revision 0, 4 bytes: type, code range, invert.
  * `iptables -p icmp -m icmp --icmp-type 3/4`, `ip6tables -p ipv6-icmp -m icmp6 --icmpv6-type 128`
  */
-import { arg, isKey, ParseProblem, type Codec } from './codec';
+import { arg, ParseProblem, type Codec } from './codec';
+import { isOwnKey } from '../../own-key';
 
 export interface IcmpMatch {
   type: 'icmp';
@@ -34,7 +35,7 @@ const ICMP6_NAMES: Record<string, [number, number?]> = {
 };
 
 function parseType(s: string, names: Record<string, [number, number?]>): [number, number?] {
-  const named = isKey(names, s) ? names[s] : undefined;
+  const named = isOwnKey(names, s) ? names[s] : undefined;
   if (named) return named;
   const m = /^(\d+)(?:\/(\d+))?$/.exec(s);
   if (!m || Number(m[1]) > 255 || (m[2] !== undefined && Number(m[2]) > 255)) throw new ParseProblem(`bad ICMP type "${s}"`);

@@ -3,7 +3,8 @@
  * state it zeroes on read). avg is XT_LIMIT_SCALE (10000) * seconds per packet.
  * `iptables -m limit --limit 5/min --limit-burst 10`
  */
-import { arg, isKey, opt, ParseProblem, type Codec } from './codec';
+import { arg, opt, ParseProblem, type Codec } from './codec';
+import { isOwnKey } from '../../own-key';
 
 export type RateUnit = 'sec' | 'min' | 'hour' | 'day';
 export interface LimitMatch {
@@ -61,7 +62,7 @@ export const limit: Codec<LimitMatch> = {
     return { type: 'limit', rate, ...(burst !== 5 ? { burst } : {}) };
   },
   validate(v) {
-    if (v.rate !== undefined && (!v.rate || typeof v.rate !== 'object' || !(Number.isInteger(v.rate.count) && v.rate.count > 0) || !isKey(UNIT, v.rate.per))) return [['rate', 'needs a positive count and a unit sec|min|hour|day']];
+    if (v.rate !== undefined && (!v.rate || typeof v.rate !== 'object' || !(Number.isInteger(v.rate.count) && v.rate.count > 0) || !isOwnKey(UNIT, v.rate.per))) return [['rate', 'needs a positive count and a unit sec|min|hour|day']];
     if (v.rate && rateToAvg(v.rate) === 0) return [['rate', 'too fast']];
     if (v.burst !== undefined && !(Number.isInteger(v.burst) && v.burst > 0 && v.burst <= 10000)) return [['burst', 'must be 1-10000']];
     return [];

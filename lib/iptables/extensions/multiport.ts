@@ -1,5 +1,6 @@
 /** -m multiport: xt_multiport_v1 (revision 1, 48 bytes; up to 15 ports, a range takes two). `iptables -p tcp -m multiport --dports 80,443,8000:8080` */
-import { arg, isKey, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { arg, parsePortRange, portRange, validPortRange, ParseProblem, type Codec, type PortRange } from './codec';
+import { isOwnKey } from '../../own-key';
 
 export interface MultiportMatch {
   type: 'multiport';
@@ -52,7 +53,7 @@ export const multiport: Codec<MultiportMatch> = {
     return { type: 'multiport', direction, ports, ...(b[47] ? { invert: true } : {}) };
   },
   validate(v, _f, rule) {
-    if (!isKey(DIR, v.direction)) return [['direction', 'must be source, destination or either']];
+    if (!isOwnKey(DIR, v.direction)) return [['direction', 'must be source, destination or either']];
     if (!Array.isArray(v.ports) || v.ports.length === 0) return [['ports', 'must list at least one port']];
     for (const p of v.ports) if (!validPortRange(p)) return [['ports', 'each must be a port 0-65535 or [low, high]']];
     if (slots(v.ports) > 15) return [['ports', 'more than 15 ports (a range counts as two)']];

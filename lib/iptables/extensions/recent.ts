@@ -1,6 +1,7 @@
 /** -m recent: xt_recent_mtinfo_v1 (revision 1, 228 bytes). `iptables -m recent --update --seconds 60 --hitcount 4 --name SSH --rsource` */
 import { formatAddr, parseAddr } from '../addr';
-import { arg, isKey, u32, readCString, writeCString, ParseProblem, type Codec } from './codec';
+import { arg, u32, readCString, writeCString, ParseProblem, type Codec } from './codec';
+import { isOwnKey } from '../../own-key';
 
 export type RecentCommand = 'set' | 'rcheck' | 'update' | 'remove';
 export interface RecentMatch {
@@ -55,7 +56,7 @@ export const recent: Codec<RecentMatch> = {
   },
   validate(v, family) {
     const out: Array<[string, string]> = [];
-    if (!isKey(CMD, v.command)) out.push(['command', 'must be set, rcheck, update or remove']);
+    if (!isOwnKey(CMD, v.command)) out.push(['command', 'must be set, rcheck, update or remove']);
     if (v.name !== undefined && (typeof v.name !== 'string' || !/^[\w.-]{1,199}$/.test(v.name))) out.push(['name', 'must be 1-199 characters [A-Za-z0-9_.-]']);
     if (v.mask !== undefined && (typeof v.mask !== 'string' || !parseAddr(v.mask, family))) out.push(['mask', `must be an ${family} address`]);
     if (v.seconds !== undefined && !u32(v.seconds)) out.push(['seconds', 'must be a 32-bit unsigned integer']);

@@ -1,6 +1,7 @@
 /** -j REJECT: ipt_reject_info / ip6t_reject_info (revision 0, 4 bytes: the reply). `iptables -j REJECT --reject-with tcp-reset` */
 import type { IptFamily } from '../types';
-import { arg, isKey, opt, shown, ParseProblem, type Codec } from './codec';
+import { arg, opt, shown, ParseProblem, type Codec } from './codec';
+import { isOwnKey } from '../../own-key';
 
 export interface RejectTarget {
   type: 'REJECT';
@@ -21,7 +22,7 @@ const ALIAS: Record<string, string> = {
 const table = (f: IptFamily) => (f === 'ipv4' ? V4 : V6);
 const dflt = (f: IptFamily) => (f === 'ipv4' ? 'icmp-port-unreachable' : 'icmp6-port-unreachable');
 const norm = (w: string, f: IptFamily) => {
-  const a = isKey(ALIAS, w) ? ALIAS[w] : w;
+  const a = isOwnKey(ALIAS, w) ? ALIAS[w] : w;
   return f === 'ipv6' && a.startsWith('icmp-') && a.endsWith('port-unreachable') ? 'icmp6-port-unreachable' : a;
 };
 
