@@ -7,7 +7,7 @@ import { constants } from 'node:os';
 import { ConflictError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native, type NativeIptReplaceResult, type NativeIptTable } from '../native';
-import { releaseBlob, takeArena, takeBlob } from './arena';
+import { releaseBlob, takeArena, takeBlob, takeRoom } from './arena';
 import { decodeTable, encodeValidTable, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
 import { orderedChains } from './chain-order';
@@ -313,7 +313,7 @@ export class Iptables extends KernelHandle {
    * valid_hooks is patched in by the caller. (A throw leaves the blob to the garbage collector.)
    */
   #encode(table: IptTable, opts: CommitOptions): Encoded {
-    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family], this.#homes.get(table.name) ?? null);
+    const enc = encodeValidTable(table, 0, takeBlob, ruleCaches[this.family], chainCaches[this.family], this.#homes.get(table.name) ?? null, takeRoom);
     // (Written over its home: that memory is this commit's blob until it settles, and nobody's home meanwhile.)
     if (enc.inPlace) this.#homes.delete(table.name);
     const ordered = orderedChains(table.chains);

@@ -1,6 +1,6 @@
 /** arena.ts: the reusable blob buffers (two kept, largest first; zeroed when taken as a blob). */
 import { describe, expect, it } from 'vitest';
-import { releaseBlob, takeArena, takeBlob } from '../../lib/iptables/arena';
+import { releaseBlob, takeArena, takeBlob, takeRoom } from '../../lib/iptables/arena';
 
 const MiB = 1 << 20;
 const drain = () => {
@@ -41,6 +41,21 @@ describe('blob arena', () => {
     const big = takeBlob(3 * MiB);
     expect(big.buffer).not.toBe(a.buffer);
     expect(big.every((x) => x === 0)).toBe(true);
+    expect(takeArena()?.buffer).toBe(a.buffer);
+  });
+
+  it('room for the one-pass encoder: the largest free buffer when within 3/4 of the estimate, else a new one of the estimate', () => {
+    drain();
+    const a = Buffer.alloc(3 * MiB, 9), b = Buffer.alloc(4 * MiB, 9);
+    releaseBlob(a);
+    releaseBlob(b);
+    const r = takeRoom(5 * MiB); // 4 MiB >= 3/4 of 5 MiB: taken whole, as it is (the encoder zeroes what it writes)
+    expect(r.buffer).toBe(b.buffer);
+    expect(r.length).toBe(4 * MiB);
+    expect(r[0]).toBe(9);
+    const n = takeRoom(5 * MiB); // 3 MiB is not: a new buffer, and the arena keeps its own
+    expect(n.buffer).not.toBe(a.buffer);
+    expect(n.length).toBe(5 * MiB);
     expect(takeArena()?.buffer).toBe(a.buffer);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeValidTable } from '../../lib/iptables/blob';
+import { chainCaches, freezeRule, ruleCaches } from '../../lib/iptables/rule-cache';
 import { encodeIptTable as encodeTable, iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, parseIptablesSave, validateIptTable as validateTable, type IptRule, type IptTable } from '../../lib';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, typedOnly } from './iptables-fixtures';
 
@@ -39,6 +40,56 @@ describe('encodeValidTable', () => {
     appendRule(t, 'B', { matches: [{ type: 'raw', name: 'length', revision: 1, data: Buffer.from('0000ffff00000000', 'hex') }], target: { type: 'raw', name: 'TCPMSS', revision: 0, data: Buffer.from('b405000000000000', 'hex') } });
     const a = encodeValidTable(t, HOOKS.filter!), b = encodeTable(t, HOOKS.filter!);
     expect(a.blob.equals(b.blob)).toBe(true);
+  });
+
+  // A table without frozen rules is written in one pass (one-pass.ts) into a buffer of estimated
+  // size that it zeroes as it goes; the two-pass encoder (encodeTable) is the reference.
+  it('writes in one pass what encodeTable writes, into a recycled buffer full of old bytes', () => {
+    const dirty = (size: number) => Buffer.alloc(size, 0xa5);
+    for (const [text, family] of [[typedOnly(ALL_IPV4), 'ipv4'], [typedOnly(ALL_IPV6), 'ipv6'], [KUBE_PROXY, 'ipv4']] as const) {
+      for (const t of parseIptablesSave(text, family)) {
+        const a = encodeValidTable(t, HOOKS[t.name]!, Buffer.alloc, null, null, null, dirty), b = encodeTable(t, HOOKS[t.name]!);
+        expect(a.blob.equals(b.blob)).toBe(true);
+      }
+    }
+  });
+
+  it('grows its buffer when the table is bigger than its estimate, counters and jumps intact', () => {
+    const t = emptyTable('ipv4', 'filter');
+    for (const n of ['Z1', 'A1', 'M1']) createChain(t, n);
+    // Rules far bigger than the per-rule estimate (raw extensions of 8 KiB), jumps forward and back
+    // in the kernel's order (INPUT first, then A1 < M1 < Z1), a goto, counters on some.
+    const big = (k: number) => ({ type: 'raw' as const, name: 'length', revision: 1, data: Buffer.alloc(8192, k) });
+    for (let i = 0; i < 300; i++) {
+      appendRule(t, 'INPUT', { matches: [big(i & 0xff), big((i + 1) & 0xff)], target: { type: 'jump', chain: ['Z1', 'A1', 'M1'][i % 3]! }, counters: { packets: i, bytes: i * 100 } });
+      appendRule(t, 'M1', { matches: [big(7)], target: i % 2 ? { type: 'goto', chain: 'Z1' } : { type: 'jump', chain: 'A1' } });
+      appendRule(t, 'A1', { protocol: 'tcp', matches: [{ type: 'tcp', dport: 1000 + i }], target: { type: 'RETURN' } });
+    }
+    let asked = 0;
+    const rooms: number[] = [];
+    const room = (size: number) => {
+      asked++;
+      rooms.push(size);
+      return Buffer.alloc(asked === 1 ? Math.min(size, 64 * 1024) : size, 0x5a); // the first one too small
+    };
+    const a = encodeValidTable(t, HOOKS.filter!, Buffer.alloc, null, null, null, room), b = encodeTable(t, HOOKS.filter!);
+    expect(asked).toBeGreaterThan(1);
+    expect(a.blob.length).toBe(b.blob.length);
+    expect(a.blob.equals(b.blob)).toBe(true);
+    expect(a.counters?.equals(b.counters!)).toBe(true);
+  });
+
+  it('hands a table with frozen rules to the caching encoder when given caches (same bytes, rules cached)', () => {
+    const t = parseIptablesSave(KUBE_PROXY)[0]!;
+    // A frozen rule far into the table: the one pass stops there and the two-pass encoder starts over.
+    const c = t.chains.find((x) => x.rules.length > 1 && x.name.startsWith('KUBE-SEP'))!;
+    c.rules[1] = freezeRule(c.rules[1]!);
+    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null), b = encodeTable(t, HOOKS.nat!);
+    expect(a.blob.equals(b.blob)).toBe(true);
+    expect(a.slab).not.toBe(0); // (the frozen rule's entry now lives in this blob)
+    const again = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null);
+    expect(again.reused).toBe(1);
+    expect(again.blob.equals(b.blob)).toBe(true);
   });
 
   const broken: Array<[string, (t: IptTable) => void]> = [
