@@ -9,10 +9,10 @@
 //             with expectUnchanged and counters carried over at the swap (lb's iptables mode)
 //   read:     kernlb read() (decode to the typed model) vs iptables-legacy-save
 // Run (root): npm run build:ts && node bench/iptables-kube-proxy.mjs [N ...]   (default 1000 10000)
-// Measured 2026-11-26 (after in-place recommits), best of 3, load average 2.0-2.2 on 2 cores (kernel 6.18, iptables 1.8.9), two runs:
+// Measured 2026-11-26 (after the one-pass encoder), best of 3, load average 1.1-2.0 on 2 cores (kernel 6.18, iptables 1.8.9), two runs:
 //   N    rules  commit vs restore           commit / kernel  1% recommit / kernel: plain, eU, frozen, frozen eU+carry  read vs save (wall, CPU)
-//   1k   32k    96-103 vs 227-268 ms (0.36-0.45)  1.96-2.00   1.70-1.87, 1.61-1.92, 1.13-1.18, 1.68                    74-87 vs 93-95 ms: 0.79-0.92, 0.82-0.95
-//   10k  320k   1.29-1.39 vs 5.51-5.83 s (0.23-0.24)  1.54-1.64  1.46-1.47, 1.78-1.88, 1.13-1.16, 1.69-1.74          775-835 vs 932-940 ms: 0.83-0.89, 0.92-0.98
+//   1k   32k    100-139 vs 257-262 ms (0.38-0.54)  1.49-1.73  1.68-1.71, 1.68-2.14, 1.15, 1.65-1.84                   68-81 vs 94-112 ms: 0.72-0.73, 0.73-0.74
+//   10k  320k   1.40-1.52 vs 5.80-6.56 s (0.21-0.26)  1.51-1.56  1.41-1.48, 1.57-1.78, 1.13-1.14, 1.80-1.87          843-875 vs 1166-1205 ms: 0.70-0.75, 0.79-0.83
 // (The kernel's time for the same table varies by +-30% between runs: compare ratios of one run, and several runs.)
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
