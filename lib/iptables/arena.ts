@@ -27,15 +27,22 @@ export function takeBlob(size: number): Buffer {
 }
 
 /**
- * Room for an encoder that writes as it goes and zeroes just ahead of itself (blob.ts, one pass):
- * the largest free buffer when it is at least 3/4 of `estimate` (an estimate grows and shrinks a
- * little from table to table; the encoder grows a buffer that turns out too small), else a new one
- * of `estimate` bytes. Not zeroed: zeroing 200 MB up front cost ~70 ms, and the writes that follow
- * then missed the cache again.
+ * Room for an encoder that writes as it goes and zeroes just ahead of itself (one-pass.ts): the
+ * smallest free buffer of at least 3/4 of `estimate` (an estimate grows and shrinks a little from
+ * table to table; the encoder grows a buffer that turns out too small) and at most twice it and a
+ * MiB (a small table leaves the big buffers to the big tables committed beside it), else a new one
+ * of `estimate` bytes. Not zeroed: zeroing 200 MB up front cost ~70 ms, and the writes that
+ * followed missed the cache again.
  */
 export function takeRoom(estimate: number): Buffer {
-  const a = free[0];
-  if (a !== undefined && a.length >= estimate - (estimate >> 2)) return free.shift()!;
+  const least = estimate - (estimate >> 2), most = 2 * estimate + MIN_KEEP;
+  for (let i = free.length - 1; i >= 0; i--) {
+    const a = free[i]!;
+    if (a.length < least) continue;
+    if (a.length > most) break;
+    free.splice(i, 1);
+    return a;
+  }
   return Buffer.allocUnsafeSlow(estimate);
 }
 

@@ -4,10 +4,10 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { parseCidr, parseCidr4Into } from './addr';
-import { shown, validIface } from './extensions/codec';
+import { shown, validIface, xtAlign } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { chainOrder, duplicateUserNames, isBuiltinChain } from './chain-order';
-import { HOOKS, isHook, tableHooks } from './layout';
+import { EXT_HEADER, HOOKS, isHook, layoutOf, STANDARD_TARGET_SIZE, tableHooks } from './layout';
 import { protoNumber } from './proto';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
@@ -213,6 +213,7 @@ export function validateRule(
   }
   if (r.counters !== undefined && !countersOk(r.counters)) add(`${ruleAt(chain, ruleNo)}: counters`, COUNTERS_PROBLEM, r.counters);
   const ms = r.matches;
+  let raw = false;
   if (ms !== undefined && !Array.isArray(ms)) add(`${ruleAt(chain, ruleNo)}: matches`, 'must be an array');
   else if (ms) for (let i = 0; i < ms.length; i++) {
     const m = ms[i];
@@ -222,6 +223,7 @@ export function validateRule(
     }
     if (m.type === 'raw') {
       checkRaw(m, () => `${ruleAt(chain, ruleNo)}: matches[${i}]`, add);
+      raw = true;
       continue;
     }
     const c = matchByType.get(m.type);
@@ -245,6 +247,11 @@ export function validateRule(
     }
   }
   const t = r.target;
+  // A raw extension can be up to 64 KiB: the whole entry must still fit the kernel's 16-bit offsets.
+  if (raw || isRaw(t) || (ms && ms.length > 64)) {
+    const bytes = entryBytes(r, family);
+    if (bytes > 65535) add(`${ruleAt(chain, ruleNo)}: matches`, `make an entry of ${bytes} bytes; the kernel's limit is 65535`);
+  }
   if (t === undefined) return;
   if (!t || typeof t !== 'object') return add(`${ruleAt(chain, ruleNo)}: target`, 'must be an object', t);
   if (t.type === 'jump' || t.type === 'goto') {
@@ -262,6 +269,24 @@ export function validateRule(
     const f = `${ruleAt(chain, ruleNo)}: target`;
     add(problems[k]![0] ? `${f}.${problems[k]![0]}` : f, problems[k]![1]);
   }
+}
+
+const isRaw = (x: unknown) => !!x && typeof x === 'object' && (x as { type?: unknown }).type === 'raw';
+
+/** An entry's size as the encoders lay it out (what is not an extension this can size counts nothing: it is reported elsewhere). */
+function entryBytes(r: IptRule, family: IptFamily): number {
+  const one = (x: unknown, codecs: typeof matchByType): number => {
+    if (!x || typeof x !== 'object') return 0;
+    const { type, data } = x as { type?: unknown; data?: unknown };
+    if (type === 'raw') return Buffer.isBuffer(data) ? EXT_HEADER + xtAlign(data.length) : 0;
+    const c = typeof type === 'string' ? codecs.get(type) : undefined;
+    return c ? EXT_HEADER + xtAlign(c.size(family, c.revision(family))) : 0;
+  };
+  let n = layoutOf(family).size;
+  const ms = r.matches;
+  if (Array.isArray(ms)) for (const m of ms) n += one(m, matchByType);
+  const t = r.target;
+  return n + (isRaw(t) ? one(t, targetByType) : Math.max(STANDARD_TARGET_SIZE, one(t, targetByType)));
 }
 
 const RULE_INV_FIELDS = ['source', 'destination', 'inInterface', 'outInterface', 'protocol'] as const;

@@ -44,7 +44,7 @@ describe('blob arena', () => {
     expect(takeArena()?.buffer).toBe(a.buffer);
   });
 
-  it('room for the one-pass encoder: the largest free buffer when within 3/4 of the estimate, else a new one of the estimate', () => {
+  it('room for the one-pass encoder: the smallest free buffer within 3/4 and 2x (+1 MiB) of the estimate, as it is, else a new one', () => {
     drain();
     const a = Buffer.alloc(3 * MiB, 9), b = Buffer.alloc(4 * MiB, 9);
     releaseBlob(a);
@@ -56,6 +56,11 @@ describe('blob arena', () => {
     const n = takeRoom(5 * MiB); // 3 MiB is not: a new buffer, and the arena keeps its own
     expect(n.buffer).not.toBe(a.buffer);
     expect(n.length).toBe(5 * MiB);
-    expect(takeArena()?.buffer).toBe(a.buffer);
+    const small = takeRoom(64 * 1024); // 3 MiB is more than 2x + 1 MiB: left for a big table
+    expect(small.buffer).not.toBe(a.buffer);
+    expect(small.length).toBe(64 * 1024);
+    releaseBlob(b);
+    expect(takeRoom(2 * MiB).buffer).toBe(a.buffer); // the smallest that fits
+    expect(takeArena()?.buffer).toBe(b.buffer);
   });
 });

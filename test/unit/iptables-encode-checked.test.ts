@@ -79,6 +79,15 @@ describe('encodeValidTable', () => {
     expect(a.counters?.equals(b.counters!)).toBe(true);
   });
 
+  it('writes the biggest entry the kernel can take (65528 bytes) as encodeTable does', () => {
+    const t = emptyTable('ipv4', 'filter');
+    appendRule(t, 'INPUT', { matches: [{ type: 'raw', name: 'length', revision: 1, data: Buffer.alloc(65344, 3) }] });
+    appendRule(t, 'INPUT', { target: { type: 'ACCEPT' } });
+    const a = encodeValidTable(t, HOOKS.filter!), b = encodeTable(t, HOOKS.filter!);
+    expect(a.blob.equals(b.blob)).toBe(true);
+    expect(a.blob.readUInt16LE(96 + 90)).toBe(65528); // the first entry's next_offset (after the 96-byte ipt_replace header)
+  });
+
   it('hands a table with frozen rules to the caching encoder when given caches (same bytes, rules cached)', () => {
     const t = parseIptablesSave(KUBE_PROXY)[0]!;
     // A frozen rule far into the table: the one pass stops there and the two-pass encoder starts over.

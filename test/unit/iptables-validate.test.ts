@@ -63,6 +63,28 @@ describe('iptables validation', () => {
     expect(() => validateTable(t)).not.toThrow();
   });
 
+  it('refuses a rule whose entry would outgrow the kernel\'s 16-bit offsets (raw extensions of up to 64 KiB each)', () => {
+    const raw = (n: number) => ({ type: 'raw' as const, name: 'length', revision: 1, data: Buffer.alloc(n) });
+    // An IPv4 entry: 112 bytes, each extension a 32-byte header and its data, a standard target 40.
+    const fits = emptyTable('ipv4', 'filter'), over = emptyTable('ipv4', 'filter'), two = emptyTable('ipv4', 'filter');
+    appendRule(fits, 'INPUT', { matches: [raw(65344)] }); // 112 + 32 + 65344 + 40 = 65528
+    appendRule(over, 'INPUT', { matches: [raw(65352)] }); // 65536
+    appendRule(two, 'INPUT', { matches: [raw(32768)], target: { type: 'raw', name: 'TCPMSS', revision: 0, data: Buffer.alloc(32768) } });
+    expect(() => validateTable(fits)).not.toThrow();
+    for (const [t, bytes] of [[over, 65536], [two, 112 + 32 + 32768 + 32 + 32768]] as const) {
+      const e = (() => {
+        try {
+          validateTable(t);
+        } catch (x) {
+          return x as ValidationError;
+        }
+      })();
+      expect(e).toBeInstanceOf(ValidationError);
+      expect(e!.field).toBe('chain INPUT rule 1: matches');
+      expect(e!.message).toContain(`make an entry of ${bytes} bytes; the kernel's limit is 65535`);
+    }
+  });
+
   it('collects several problems into one ValidationErrors', () => {
     const t = table([{ source: 'x' }, { destination: 'y' }]);
     expect(problem(t)).toMatch(/\(and 1 more\)/);
