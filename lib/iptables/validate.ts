@@ -35,6 +35,9 @@ export type Add = (field: string, problem: string, value?: unknown) => void;
  */
 export class ChainIndex {
   #map: Map<string, number> | undefined;
+  /** After HASH_AFTER binary searches: an open-addressing table of chain indexes by name hash (-1: empty). */
+  #slots: Int32Array | undefined;
+  #searches = 0;
   /** The kernel order (cached per chains array: chain-order.ts) and how many built-ins lead it; null: use the Map. */
   #order: number[] | null | undefined;
   #builtins = 0;
@@ -51,6 +54,14 @@ export class ChainIndex {
     const order = this.#order;
     if (!order) return (this.#map ??= this.#build()).get(name);
     const chains = this.chains;
+    if (this.#slots !== undefined || ++this.#searches > HASH_AFTER) {
+      const slots = (this.#slots ??= hashSlots(chains)), mask = slots.length - 1;
+      for (let h = hashName(name) & mask; ; h = (h + 1) & mask) {
+        const i = slots[h]!;
+        if (i < 0) return undefined;
+        if (chains[i]!.name === name) return i;
+      }
+    }
     for (let k = 0; k < this.#builtins; k++) if (chains[order[k]!]!.name === name) return order[k];
     let lo = this.#builtins, hi = order.length - 1;
     while (lo <= hi) {
@@ -90,6 +101,34 @@ export class ChainIndex {
     }
     return m;
   }
+}
+
+/**
+ * Binary searches before ChainIndex hashes the names instead. A plain model's service chains jump to
+ * endpoint chains in no particular name order: at 10k services that was 10^5 searches of ~17 string
+ * comparisons over names sharing a long prefix (~40 ms a commit); hashing 10^5 names costs ~5 ms.
+ */
+const HASH_AFTER = 2048;
+
+/** FNV-1a over a name's UTF-16 units. */
+function hashName(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Open addressing (linear probing) of every chain's index, at most half full. */
+function hashSlots(chains: readonly IptChain[]): Int32Array {
+  let size = 16;
+  while (size < chains.length * 2) size *= 2;
+  const slots = new Int32Array(size).fill(-1), mask = size - 1;
+  // (Duplicates: the first one found. No table with a duplicate name is encoded.)
+  for (let i = 0; i < chains.length; i++) {
+    let h = hashName(chains[i]!.name) & mask;
+    while (slots[h]! >= 0) h = (h + 1) & mask;
+    slots[h] = i;
+  }
+  return slots;
 }
 
 export function validateTable(t: IptTable): void {

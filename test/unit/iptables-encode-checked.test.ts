@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeValidTable } from '../../lib/iptables/blob';
 import { chainCaches, freezeRule, ruleCaches } from '../../lib/iptables/rule-cache';
-import { encodeIptTable as encodeTable, iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, parseIptablesSave, validateIptTable as validateTable, type IptRule, type IptTable } from '../../lib';
+import { decodeIptTable as decodeTable, iptablesSave, encodeIptTable as encodeTable, iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, parseIptablesSave, validateIptTable as validateTable, type IptRule, type IptTable } from '../../lib';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, typedOnly } from './iptables-fixtures';
 
 const HOOKS: Record<string, number> = { filter: 0b01110, nat: 0b11011, raw: 0b01001, mangle: 0b11111 };
@@ -77,6 +77,23 @@ describe('encodeValidTable', () => {
     expect(a.blob.length).toBe(b.blob.length);
     expect(a.blob.equals(b.blob)).toBe(true);
     expect(a.counters?.equals(b.counters!)).toBe(true);
+  });
+
+  it('finds every jump among thousands of chains once it hashes the names (after 2048 searches), and refuses an unknown one', () => {
+    const t = emptyTable('ipv4', 'filter');
+    const names = Array.from({ length: 5000 }, (_, i) => `KUBE-SEP-${((i * 7919) % 5000).toString(36).toUpperCase()}X${i}`);
+    for (const n of names) createChain(t, n);
+    // Jumps in an order unrelated to the names' (nothing predicted), each chain reached once.
+    for (let i = 0; i < names.length; i++) appendRule(t, 'INPUT', { target: { type: 'jump', chain: names[(i * 2311) % names.length]! } });
+    const enc = encodeValidTable(t, HOOKS.filter!);
+    const h = enc.blob;
+    const back = decodeTable({
+      validHooks: h.readUInt32LE(32), hookEntry: [0, 1, 2, 3, 4].map((i) => h.readUInt32LE(44 + i * 4)),
+      underflow: [0, 1, 2, 3, 4].map((i) => h.readUInt32LE(64 + i * 4)), entries: h.subarray(96),
+    }, 'ipv4', 'filter');
+    expect(iptablesSave(back)).toBe(iptablesSave(t)); // (the decoder follows the written offsets)
+    appendRule(t, 'INPUT', { target: { type: 'jump', chain: 'KUBE-SEP-NOWHERE' } });
+    expect(errorOf(() => encodeValidTable(t, HOOKS.filter!))).toMatch(/rule 5001: target\.chain.*unknown chain/);
   });
 
   it('writes the biggest entry the kernel can take (65528 bytes) as encodeTable does', () => {
