@@ -38,11 +38,15 @@ export function encodeOnePass(
   const counting = index.ruleCount < 0;
   let ruleCount = counting ? 0 : index.ruleCount;
   let frames = 1; // (entries that are not rules: chain heads and tails, the final ERROR)
+  let first: unknown;
   for (let c = 0; c < chains.length; c++) {
     const ch = chains[c]!;
+    if (first === undefined && ch.rules.length !== 0) first = ch.rules[0];
     if (counting) ruleCount += ch.rules.length;
     frames += ch.policy !== undefined ? 1 : 2;
   }
+  // (A model frozen from its first rule, as lb's, goes to the two-pass encoder before any buffer is taken.)
+  if (stopAtFrozen && first !== null && typeof first === 'object' && Object.isFrozen(first)) return FROZEN;
   const numEntries = frames + ruleCount;
   // Where each chain's first rule is (by its index in table.chains), -1 until placed; and the
   // verdicts of jumps to chains not yet placed, as (verdict position, chain index) pairs.

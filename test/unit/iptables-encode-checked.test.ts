@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeValidTable } from '../../lib/iptables/blob';
-import { chainCaches, freezeRule, ruleCaches } from '../../lib/iptables/rule-cache';
+import { chainCaches, freezeRule, freezeRules as iptFreezeRules, ruleCaches } from '../../lib/iptables/rule-cache';
 import { decodeIptTable as decodeTable, iptablesSave, encodeIptTable as encodeTable, iptAppendRule as appendRule, iptCreateChain as createChain, iptEmptyTable as emptyTable, parseIptablesSave, validateIptTable as validateTable, type IptRule, type IptTable } from '../../lib';
 import { ALL_IPV4, ALL_IPV6, KUBE_PROXY, typedOnly } from './iptables-fixtures';
 
@@ -103,6 +103,15 @@ describe('encodeValidTable', () => {
     const a = encodeValidTable(t, HOOKS.filter!), b = encodeTable(t, HOOKS.filter!);
     expect(a.blob.equals(b.blob)).toBe(true);
     expect(a.blob.readUInt16LE(96 + 90)).toBe(65528); // the first entry's next_offset (after the 96-byte ipt_replace header)
+  });
+
+  it('takes no room for the one pass when the first rule is frozen (lb\'s tables): the caching encoder writes it', () => {
+    const t = iptFreezeRules(parseIptablesSave(KUBE_PROXY)[0]!);
+    let rooms = 0;
+    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, (n) => (rooms++, Buffer.alloc(n)));
+    expect(rooms).toBe(0);
+    expect(a.slab).not.toBe(0);
+    expect(a.blob.equals(encodeTable(t, HOOKS.nat!).blob)).toBe(true);
   });
 
   it('hands a table with frozen rules to the caching encoder when given caches (same bytes, rules cached)', () => {
