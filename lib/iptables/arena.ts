@@ -16,14 +16,10 @@ let timer: NodeJS.Timeout | undefined;
 
 /** A zero-filled buffer of `size` bytes: the smallest free one big enough, else a new one. */
 export function takeBlob(size: number): Buffer {
-  for (let i = free.length - 1; i >= 0; i--) {
-    const a = free[i]!;
-    if (a.length < size) continue;
-    free.splice(i, 1);
-    a.fill(0, 0, size);
-    return a.subarray(0, size);
-  }
-  return Buffer.alloc(size);
+  const a = takeFitting(size, Infinity);
+  if (a === null) return Buffer.alloc(size);
+  a.fill(0, 0, size);
+  return a.subarray(0, size);
 }
 
 /**
@@ -35,15 +31,19 @@ export function takeBlob(size: number): Buffer {
  * followed missed the cache again.
  */
 export function takeRoom(estimate: number): Buffer {
-  const least = estimate - (estimate >> 2), most = 2 * estimate + MIN_KEEP;
+  return takeFitting(estimate - (estimate >> 2), 2 * estimate + MIN_KEEP) ?? Buffer.allocUnsafeSlow(estimate);
+}
+
+/** The smallest free buffer of `least`..`most` bytes, taken out of the arena as it is; null when none is. */
+function takeFitting(least: number, most: number): Buffer | null {
   for (let i = free.length - 1; i >= 0; i--) {
     const a = free[i]!;
     if (a.length < least) continue;
-    if (a.length > most) break;
+    if (a.length > most) return null;
     free.splice(i, 1);
     return a;
   }
-  return Buffer.allocUnsafeSlow(estimate);
+  return null;
 }
 
 /** The largest free buffer, not zeroed (native zeroes what it uses), or null when none is free. */

@@ -5,7 +5,7 @@
 import { releaseBlob } from './arena';
 import type { EncodedTable } from './blob';
 import { orderedChains, chainOrder } from './chain-order';
-import { putU16LE, putU32LE, xtAlign } from './extensions/codec';
+import { putU16LE, putU32LE } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT } from './layout';
 import type { IptTable } from './types';
@@ -180,9 +180,11 @@ export function encodeOnePass(
 const bytesPerRule = { ipv4: 512, ipv6: 560 };
 
 /** The biggest typed match or target, header included, in either family (a bound for a rule's size). */
-const MAX_TYPED = [...matchByType.values(), ...targetByType.values()].reduce(
-  (n, c) => Math.max(n, ...(['ipv4', 'ipv6'] as const).map((f) => EXT_HEADER + xtAlign(c.size(f, c.revision(f))))),
-  EXT_HEADER + 8,
+const MAX_TYPED = Math.max(
+  ...(['ipv4', 'ipv6'] as const).flatMap((f) => [
+    ...[...matchByType.keys()].map((type) => infoOf(matchInfo[f], 'm', type, f).size),
+    ...[...targetByType.keys()].map((type) => infoOf(targetInfo[f], 't', type, f).size),
+  ]),
 );
 
 /** Room beyond the estimate: a rule's size is only bounded before it is written (MAX_TYPED per typed extension). */

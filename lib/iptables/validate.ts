@@ -9,6 +9,7 @@ import { matchByType, targetByType } from './extensions';
 import { chainOrder, duplicateUserNames, isBuiltinChain } from './chain-order';
 import { EXT_HEADER, HOOKS, isHook, layoutOf, STANDARD_TARGET_SIZE, tableHooks } from './layout';
 import { protoNumber } from './proto';
+import { infoOf, matchInfo, targetInfo } from './write';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
 /**
@@ -314,18 +315,18 @@ const isRaw = (x: unknown) => !!x && typeof x === 'object' && (x as { type?: unk
 
 /** An entry's size as the encoders lay it out (what is not an extension this can size counts nothing: it is reported elsewhere). */
 function entryBytes(r: IptRule, family: IptFamily): number {
-  const one = (x: unknown, codecs: typeof matchByType): number => {
+  const one = (x: unknown, kind: 'm' | 't'): number => {
     if (!x || typeof x !== 'object') return 0;
     const { type, data } = x as { type?: unknown; data?: unknown };
     if (type === 'raw') return Buffer.isBuffer(data) ? EXT_HEADER + xtAlign(data.length) : 0;
-    const c = typeof type === 'string' ? codecs.get(type) : undefined;
-    return c ? EXT_HEADER + xtAlign(c.size(family, c.revision(family))) : 0;
+    if (typeof type !== 'string' || !(kind === 'm' ? matchByType : targetByType).has(type)) return 0;
+    return infoOf((kind === 'm' ? matchInfo : targetInfo)[family], kind, type, family).size;
   };
   let n = layoutOf(family).size;
   const ms = r.matches;
-  if (Array.isArray(ms)) for (const m of ms) n += one(m, matchByType);
+  if (Array.isArray(ms)) for (const m of ms) n += one(m, 'm');
   const t = r.target;
-  return n + (isRaw(t) ? one(t, targetByType) : Math.max(STANDARD_TARGET_SIZE, one(t, targetByType)));
+  return n + (isRaw(t) ? one(t, 't') : Math.max(STANDARD_TARGET_SIZE, one(t, 't')));
 }
 
 const RULE_INV_FIELDS = ['source', 'destination', 'inInterface', 'outInterface', 'protocol'] as const;
