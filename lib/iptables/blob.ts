@@ -19,7 +19,7 @@ import {
   addCounters, infoOf, INV_KEYS, JumpIndex, matchInfo, targetInfo, writeError, writeRaw, writeRuleHead, writeStandard, writeTyped,
 } from './write';
 import {
-  cachedChain, cachedEntry, closeSlab, isDeepFrozen, openSlab, sameRules, setCachedChain, setCachedEntry, slabBuf,
+  cachedChain, cachedEntry, closeSlab, isDeepFrozen, newChainScratch, openSlab, sameRules, setCachedChain, setCachedEntry, slabBuf,
   type CachedChain, type CachedEntry, type ChainCache, type RuleCache, type Slab,
 } from './rule-cache';
 
@@ -81,10 +81,10 @@ export function encodeTable(table: IptTable, validHooks: number, alloc: (size: n
 /**
  * validateTable and encodeTable in one walk of the model (what commit runs): throws exactly what
  * validateTable throws, and encodes only a valid table. A problem found on the way hands over to
- * validateTable itself, so that errors (and their order) are always its own. A table without
- * frozen rules (or any table, without a cache) is written in one pass (one-pass.ts) into `room`
- * (a buffer of at least an estimated size, zeroed as it goes); one with frozen rules by the two-pass
- * encoder (encodeCore, below), which copies what its caches hold, into `alloc` (zero-filled).
+ * validateTable itself, so that errors (and their order) are always its own. A table is written in
+ * one pass (one-pass.ts) into `room` (a buffer of at least an estimated size, zeroed as it goes),
+ * its frozen rules recorded in the caches, unless the caches hold bytes of its frozen rules: then
+ * the two-pass encoder (encodeCore, below) copies those, into `alloc` (zero-filled).
  */
 export function encodeValidTable(
   table: IptTable, validHooks: number, alloc: (size: number) => Buffer = Buffer.alloc, cache: RuleCache | null = null,
@@ -99,7 +99,7 @@ export function encodeValidTable(
   if (index && !bad) {
     pinOrder(table.chains); // (validateChains has just computed or confirmed it)
     try {
-      const one = encodeOnePass(table, validHooks, room, index, cache !== null);
+      const one = encodeOnePass(table, validHooks, room, index, cache, chainCache);
       enc = one !== FROZEN ? one : encodeCore(table, validHooks, alloc, index, add, cache, chainCache, home);
     } finally {
       pinOrder(null);
@@ -453,45 +453,6 @@ function chainCounters(cc: CachedChain, counters: Buffer | null, numEntries: num
   const counted = cc.counted;
   for (let k = 0; k < counted.length; k++) counters = addCounters(counters, numEntries, first + counted[k]!, rules[counted[k]!]!.counters);
   return counters;
-}
-
-/** What pass 2 gathers while it writes a chain that may be cached whole (one reused scratch). */
-class ChainScratch {
-  readonly at: number[] = [];
-  readonly to: number[] = [];
-  readonly names: Array<string | undefined> = [];
-  readonly counted: number[] = [];
-
-  /**
-   * Rule `ri` of the chain starting at `start`: its verdict at `verdictPos` (-1: none to patch)
-   * goes to chain `jumpTo` or, without a target, to `next`; and whether it has counters.
-   */
-  rule(r: IptRule, ri: number, verdictPos: number, jumpTo: number, next: number, start: number): void {
-    if (verdictPos >= 0) {
-      const t = r.target as { chain: string } | undefined;
-      this.at.push(verdictPos - start);
-      this.to.push(t ? jumpTo : -1 - (next - start));
-      this.names.push(t?.chain);
-    }
-    if (r.counters) this.counted.push(ri);
-  }
-
-  done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[], stamp: number): CachedChain {
-    return {
-      slab, off, size, name: c.name, policy: c.policy, rules: rules.slice(),
-      // (Shared empty arrays where there is nothing: 10^5 chain records are live objects for the collector.)
-      patchAt: this.at.length ? this.at.slice() : NONE, patchTo: this.to.length ? this.to.slice() : NONE,
-      patchName: this.names.length ? this.names.slice() : NO_NAMES, counted: this.counted.length ? this.counted.slice() : NONE, stamp,
-    };
-  }
-}
-const chainScratch = new ChainScratch();
-const NONE: number[] = [];
-const NO_NAMES: Array<string | undefined> = [];
-function newChainScratch(): ChainScratch {
-  const s = chainScratch;
-  s.at.length = s.to.length = s.names.length = s.counted.length = 0;
-  return s;
 }
 
 

@@ -1,18 +1,23 @@
 /**
- * The encoder for a table without frozen rules: one walk that validates and writes each rule while
- * its objects are in the CPU's cache (see encodeOnePass). blob.ts hands it every commit first.
+ * The encoder for a table without frozen rules, or whose frozen rules have no cached bytes yet: one
+ * walk that validates and writes each rule while its objects are in the CPU's cache (see
+ * encodeOnePass). blob.ts hands it every commit first.
  */
 import { releaseBlob } from './arena';
 import type { EncodedTable } from './blob';
-import { orderedChains, chainOrder } from './chain-order';
+import { orderedChains, chainOrder, orderStamp } from './chain-order';
 import { putU16LE, putU32LE } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { ERROR_TARGET_SIZE, EXT_HEADER, HOOKS, layoutOf, REPLACE_HEADER, STANDARD_TARGET_SIZE, VERDICT } from './layout';
-import type { IptTable } from './types';
+import {
+  cachedChain, cachedEntry, isDeepFrozen, newChainScratch, reserveSlab, setCachedChain, setCachedEntry, settleSlab, slabBuf,
+  type ChainCache, type RuleCache,
+} from './rule-cache';
+import type { IptChain, IptTable } from './types';
 import { validateRule, type Add, type ChainIndex } from './validate';
 import { addCounters, infoOf, JumpIndex, matchInfo, targetInfo, writeError, writeRaw, writeRuleHead, writeStandard, writeTyped } from './write';
 
-/** encodeOnePass's answer when it meets a frozen rule while caches are on: the two-pass encoder takes over. */
+/** encodeOnePass's answer when it meets a frozen rule whose bytes are cached: the two-pass encoder takes over. */
 export const FROZEN = 1;
 
 /**
@@ -21,17 +26,30 @@ export const FROZEN = 1;
  * cache. The two-pass encoder visits every rule, match and target object twice (once to size and
  * check, once to write), and at 10^5-10^6 objects most of its time was those loads from memory.
  * Offsets are known as it goes; a jump to a chain still ahead is patched once that chain is placed,
- * and the buffer is a size estimate (grown by copying when the table is bigger). With
- * `stopAtFrozen` it returns FROZEN at the first frozen rule (before writing it), null at the
- * first problem (as encodeCore).
+ * and the buffer is a size estimate (grown by copying when the table is bigger). Null at the first
+ * problem (as encodeCore).
+ *
+ * With caches (rule-cache.ts): when frozen rules or chains of the table still have cached bytes
+ * (a sample says so), it returns FROZEN at the first frozen rule, before writing it, and the
+ * two-pass encoder copies what it can. Otherwise (a controller's first commit, or the first after
+ * its last blob was given back) there is nothing to copy: it writes everything and records where
+ * each deep-frozen rule, and each chain of them, now lives, as the two-pass encoder would have.
  */
 export function encodeOnePass(
-  table: IptTable, validHooks: number, room: (size: number) => Buffer, index: ChainIndex, stopAtFrozen: boolean,
+  table: IptTable, validHooks: number, room: (size: number) => Buffer, index: ChainIndex, cache: RuleCache | null = null,
+  chainCache: ChainCache | null = null,
 ): EncodedTable | null | typeof FROZEN {
   const family = table.family;
+  const v6 = family === 'ipv6';
   const L = layoutOf(family);
   const order = chainOrder(table.chains);
   const chains = orderedChains(table.chains);
+  const stopAtFrozen = cache !== null && someCached(chains, cache, chainCache, v6);
+  // Recording: each deep-frozen rule's entry goes to the cache (slab reserved now, settled on the final buffer).
+  const recording = cache !== null && !stopAtFrozen;
+  const slab = recording ? reserveSlab() : 0;
+  const stamp = recording ? orderStamp(table.chains) : 0;
+  let recorded = false;
   const jumps = new JumpIndex(table.chains, index);
   const headSize = L.size + ERROR_TARGET_SIZE;
   const tailSize = L.size + STANDARD_TARGET_SIZE;
@@ -70,6 +88,10 @@ export function encodeOnePass(
     const c = chains[ci]!;
     const builtin = c.policy !== undefined;
     const rules = c.rules;
+    const start = off;
+    // A chain of deep-frozen rules is recorded whole too (not an empty one: as the two-pass encoder).
+    let whole = recording && chainCache !== null && rules.length !== 0 && Object.isFrozen(rules[0]);
+    const rec = whole ? newChainScratch() : null;
     if (off + headSize + tailSize + end > zeroed) {
       if (off + headSize + tailSize + end > b.length) {
         ({ blob, b } = grown(blob, room, REPLACE_HEADER + off, headSize + tailSize + end));
@@ -141,6 +163,13 @@ export function encodeOnePass(
       else p += writeTyped(b, p, infoOf(tcache, 't', t.type, family), t, family);
       putU16LE(b, e + L.targetOffset, targetAt - e);
       putU16LE(b, e + L.nextOffset, p - e);
+      if (recording && Object.isFrozen(r) && (cachedEntry(cache!, v6, r) !== undefined || isDeepFrozen(r))) {
+        // Its verdict is patched on reuse when it depends on where things land (a jump, or no target).
+        const patch = !t || to >= 0;
+        setCachedEntry(cache!, v6, r, slab, e, p - e, patch ? targetAt - e + EXT_HEADER : -1, to);
+        recorded = true;
+        if (rec !== null) rec.rule(r, i, patch ? targetAt + EXT_HEADER : -1, to, p, start);
+      } else whole = false;
       if (r.counters) counters = addCounters(counters, numEntries, idx, r.counters);
       off = p;
       idx++;
@@ -154,6 +183,7 @@ export function encodeOnePass(
     putU16LE(b, off + L.nextOffset, tailSize);
     off += tailSize;
     idx++;
+    if (whole) setCachedChain(chainCache!, v6, c, rec!.done(slab, start, off - start, c, rules, stamp));
   }
   writeError(b, off, L, 'ERROR');
   const total = off + headSize;
@@ -169,7 +199,30 @@ export function encodeOnePass(
     blob.writeUInt32LE(hookAt[h]! >= 0 ? hookAt[h]! : 0xffffffff, 44 + h * 4);
     blob.writeUInt32LE(tailAt[h]! >= 0 ? tailAt[h]! : 0xffffffff, 64 + h * 4);
   }
-  return { blob, numEntries, validHooks, counters, slab: 0, inPlace: false, reused: 0 };
+  if (recorded) settleSlab(slab, blob.subarray(REPLACE_HEADER));
+  return { blob, numEntries, validHooks, counters, slab: recorded ? slab : 0, inPlace: false, reused: 0 };
+}
+
+/** How many chains, spread over the table, someCached looks at. */
+const SAMPLES = 16;
+
+/**
+ * Whether the caches hold live bytes for the table: the first frozen rule (or its chain) of up to
+ * SAMPLES chains spread over it. Either a controller's table is mostly cached (its steady state) or
+ * not at all (its first commit, or the first after its blob was given back).
+ */
+function someCached(chains: readonly IptChain[], cache: RuleCache, chainCache: ChainCache | null, v6: boolean): boolean {
+  const step = Math.max(1, Math.floor(chains.length / SAMPLES));
+  for (let i = 0; i < chains.length; i += step) {
+    const c = chains[i]!;
+    const r = c.rules[0];
+    if (r === null || typeof r !== 'object' || !Object.isFrozen(r)) continue;
+    const cc = chainCache !== null ? cachedChain(chainCache, v6, c) : undefined;
+    if (cc !== undefined && slabBuf(cc.slab) !== undefined) return true;
+    const ce = cachedEntry(cache, v6, r);
+    if (ce !== undefined && slabBuf(ce.slab) !== undefined) return true;
+  }
+  return false;
 }
 
 /**

@@ -26,9 +26,22 @@ let slabCount = 0;
 
 /** A blob's slab number, while it holds cached entries. */
 export function openSlab(buf: Buffer): Slab {
-  const id = ++slabCount;
+  const id = reserveSlab();
   slabBufs.set(id, buf);
   return id;
+}
+
+/**
+ * A slab number for a blob not final yet (the one-pass encoder may move to a bigger one): entries
+ * recorded with it are stale until settleSlab names the blob, and stay so if it never does.
+ */
+export function reserveSlab(): Slab {
+  return ++slabCount;
+}
+
+/** The blob of a reserved slab, once written. */
+export function settleSlab(s: Slab, buf: Buffer): void {
+  slabBufs.set(s, buf);
 }
 
 /** The blob of a slab, or undefined once it was given back (its entries are stale). */
@@ -215,4 +228,43 @@ export function sameRules(cc: CachedChain, rules: readonly IptRule[]): boolean {
   if (a.length !== rules.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== rules[i]) return false;
   return true;
+}
+
+/** What an encoder gathers while it writes a chain that may be cached whole (one reused scratch). */
+export class ChainScratch {
+  readonly at: number[] = [];
+  readonly to: number[] = [];
+  readonly names: Array<string | undefined> = [];
+  readonly counted: number[] = [];
+
+  /**
+   * Rule `ri` of the chain starting at `start`: its verdict at `verdictPos` (-1: none to patch)
+   * goes to chain `jumpTo` or, without a target, to `next`; and whether it has counters.
+   */
+  rule(r: IptRule, ri: number, verdictPos: number, jumpTo: number, next: number, start: number): void {
+    if (verdictPos >= 0) {
+      const t = r.target as { chain: string } | undefined;
+      this.at.push(verdictPos - start);
+      this.to.push(t ? jumpTo : -1 - (next - start));
+      this.names.push(t?.chain);
+    }
+    if (r.counters) this.counted.push(ri);
+  }
+
+  done(slab: Slab, off: number, size: number, c: IptChain, rules: IptRule[], stamp: number): CachedChain {
+    return {
+      slab, off, size, name: c.name, policy: c.policy, rules: rules.slice(),
+      // (Shared empty arrays where there is nothing: 10^5 chain records are live objects for the collector.)
+      patchAt: this.at.length ? this.at.slice() : NONE, patchTo: this.to.length ? this.to.slice() : NONE,
+      patchName: this.names.length ? this.names.slice() : NO_NAMES, counted: this.counted.length ? this.counted.slice() : NONE, stamp,
+    };
+  }
+}
+const chainScratch = new ChainScratch();
+const NONE: number[] = [];
+const NO_NAMES: Array<string | undefined> = [];
+export function newChainScratch(): ChainScratch {
+  const s = chainScratch;
+  s.at.length = s.to.length = s.names.length = s.counted.length = 0;
+  return s;
 }

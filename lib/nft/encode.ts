@@ -7,7 +7,7 @@ import { ValidationError } from '../errors';
 import type { NativeNftChain, NativeNftElem, NativeNftObject, NativeNftRule, NativeNftSet, NativeNftTable } from '../native';
 import {
   BYTEORDER, CHAIN_FLAG_BASE, DATA_VERDICT, FAMILIES, HOOKS, LIMIT_TYPE, MAX_TIMEOUT_MS, OBJ_TYPE, SET_FLAG, SET_FLAG_NAMES, VERDICTS,
-  type Family, type SetFlagName,
+  type SetFlagName,
 } from './constants';
 import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
 import { PACK, PACKED_CHAIN, PACKED_KIND, PACKED_RULE, PACKED_TAG, type PackWriter } from './pack';

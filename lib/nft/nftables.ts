@@ -5,7 +5,7 @@ import { KernelHandle, NETLINK_NETFILTER, openNativeHandle, type OpenOptions } f
 import { FAMILIES, type Family } from './constants';
 import { decodeListing } from './decode';
 import type { Ruleset } from './model';
-import { Transaction, type CommitOptions } from './transaction';
+import { Transaction } from './transaction';
 
 /** Kernel errno of a generation mismatch (NFNL_BATCH_GENID): ERESTART. */
 export const ERESTART = 85;

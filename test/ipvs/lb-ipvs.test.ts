@@ -95,7 +95,6 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
     const exited = new Promise((r) => child.once('exit', r));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const count = async () => (await ns.exec(['ipvsadm', '-Ln'])).stdout.split('\n').filter((l) => /^TCP/.test(l)).length;
     // Kill it (SIGKILL: no cleanup of any kind) as soon as the first service is in the kernel, polled
     // over netlink from here (a process per poll would be slower than the apply inside UML).
     const first = bigState(1).services[0]!;

@@ -2,7 +2,7 @@
  * Oracle, tool -> kernlb -> kernel: rulesets loaded with `nft -f` are read by kernlb, committed into an
  * empty namespace, and `nft list ruleset` prints both namespaces identically.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Nftables } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { FAMILIES_LAYOUT, KUBE_PROXY_LAYOUT } from './nft-fixtures';

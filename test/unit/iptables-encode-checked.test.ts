@@ -105,25 +105,99 @@ describe('encodeValidTable', () => {
     expect(a.blob.readUInt16LE(96 + 90)).toBe(65528); // the first entry's next_offset (after the 96-byte ipt_replace header)
   });
 
-  it('takes no room for the one pass when the first rule is frozen (lb\'s tables): the caching encoder writes it', () => {
+  // With caches, a table whose frozen rules have no cached bytes yet (a controller's first commit) is
+  // written in one pass that records where each deep-frozen rule and chain now lives; once they have
+  // bytes, the two-pass encoder copies them.
+  const roomCounter = () => {
+    const asked: number[] = [];
+    return { asked, room: (n: number) => (asked.push(n), Buffer.alloc(n, 0x3c)) };
+  };
+
+  it('records a cold frozen table in one pass, then copies it whole without taking room for a one pass', () => {
     const t = iptFreezeRules(parseIptablesSave(KUBE_PROXY)[0]!);
-    let rooms = 0;
-    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, (n) => (rooms++, Buffer.alloc(n)));
-    expect(rooms).toBe(0);
+    const ref = encodeTable(t, HOOKS.nat!).blob;
+    const r = roomCounter();
+    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, r.room);
+    expect(r.asked.length).toBe(1); // (the one pass)
     expect(a.slab).not.toBe(0);
+    expect(a.reused).toBe(0);
+    expect(a.blob.equals(ref)).toBe(true);
+    const b = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, r.room);
+    expect(r.asked.length).toBe(1); // (handed over before any buffer: everything is cached)
+    // Every entry copied but the final ERROR and empty chains' heads and tails (never cached: cheaper to write).
+    const empty = t.chains.filter((c) => !c.rules.length).reduce((n, c) => n + (c.policy !== undefined ? 1 : 2), 0);
+    expect(b.reused).toBe(a.numEntries - 1 - empty);
+    expect(b.blob.equals(ref)).toBe(true);
+  });
+
+  it('records entries in the buffer it ends with when the one pass outgrows its first one', () => {
+    const t = emptyTable('ipv4', 'filter');
+    for (const n of ['Z1', 'A1']) createChain(t, n);
+    for (let i = 0; i < 200; i++) {
+      appendRule(t, 'INPUT', { protocol: 'tcp', matches: [{ type: 'comment', comment: `rule ${i} `.repeat(20) }, { type: 'tcp', dport: 1 + i }], target: { type: 'jump', chain: i % 2 ? 'Z1' : 'A1' } });
+      appendRule(t, 'A1', { source: `10.0.${i}.0/24`, target: i % 3 ? { type: 'goto', chain: 'Z1' } : { type: 'RETURN' } });
+      appendRule(t, 'Z1', { matches: [{ type: 'comment', comment: `z ${i}` }] }); // (no target: its verdict is patched)
+    }
+    iptFreezeRules(t);
+    const ref = encodeTable(t, HOOKS.filter!).blob;
+    let first = true;
+    const room = (n: number) => {
+      const size = first ? Math.min(n, 4096) : n; // the first buffer far too small
+      first = false;
+      return Buffer.alloc(size, 0x77);
+    };
+    const a = encodeValidTable(t, HOOKS.filter!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, room);
+    expect(a.blob.equals(ref)).toBe(true);
+    // The next commit copies from where the entries were recorded: the final buffer's bytes.
+    const b = encodeValidTable(t, HOOKS.filter!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, room);
+    expect(b.reused).toBeGreaterThan(600);
+    expect(b.blob.equals(ref)).toBe(true);
+    // A changed rule in the middle: the chain is written again around it, its neighbours copied.
+    t.chains.find((c) => c.name === 'A1')!.rules[100] = freezeRule({ source: '10.9.9.9', target: { type: 'jump', chain: 'Z1' } });
+    const c = encodeValidTable(t, HOOKS.filter!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, room);
+    expect(c.blob.equals(encodeTable(t, HOOKS.filter!).blob)).toBe(true);
+  });
+
+  it('leaves nothing cached from a cold one pass that meets an invalid rule', () => {
+    const t = iptFreezeRules(parseIptablesSave(KUBE_PROXY)[0]!);
+    const last = t.chains.filter((c) => c.rules.length).at(-1)!;
+    const good = last.rules[0]!;
+    last.rules[0] = freezeRule({ ...good, protocol: 'nosuch' });
+    const expected = errorOf(() => validateTable(t));
+    expect(expected).toMatch(/protocol/);
+    expect(errorOf(() => encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null))).toBe(expected);
+    // The rules before it were written into a buffer that was given up: nothing of it is reused.
+    last.rules[0] = good;
+    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null);
+    expect(a.reused).toBe(0);
     expect(a.blob.equals(encodeTable(t, HOOKS.nat!).blob)).toBe(true);
   });
 
-  it('hands a table with frozen rules to the caching encoder when given caches (same bytes, rules cached)', () => {
+  it('hands over to the caching encoder at the first frozen rule when the table\'s frozen rules are cached (lb after a re-read)', () => {
+    const t = iptFreezeRules(parseIptablesSave(KUBE_PROXY)[0]!);
+    encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null); // (records)
+    // The built-in chains come back as plain objects (read from the kernel); the rest stays frozen.
+    for (const c of t.chains) if (c.policy !== undefined) c.rules = c.rules.map((r) => structuredClone(r));
+    const r = roomCounter();
+    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null, r.room);
+    expect(r.asked.length).toBe(1); // the one pass started, and stopped at the first frozen rule
+    expect(a.reused).toBeGreaterThan(0);
+    expect(a.blob.equals(encodeTable(t, HOOKS.nat!).blob)).toBe(true);
+  });
+
+  it('records a frozen rule among plain ones (one pass), and records it again next time', () => {
     const t = parseIptablesSave(KUBE_PROXY)[0]!;
-    // A frozen rule far into the table: the one pass stops there and the two-pass encoder starts over.
     const c = t.chains.find((x) => x.rules.length > 1 && x.name.startsWith('KUBE-SEP'))!;
     c.rules[1] = freezeRule(c.rules[1]!);
-    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null), b = encodeTable(t, HOOKS.nat!);
+    const b = encodeTable(t, HOOKS.nat!);
+    const a = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null);
     expect(a.blob.equals(b.blob)).toBe(true);
     expect(a.slab).not.toBe(0); // (the frozen rule's entry now lives in this blob)
+    // One cached rule among plain ones is not worth a second pass: written again, in the new blob.
     const again = encodeValidTable(t, HOOKS.nat!, Buffer.alloc, ruleCaches.ipv4, chainCaches.ipv4, null);
-    expect(again.reused).toBe(1);
+    expect(again.reused).toBe(0);
+    expect(again.slab).not.toBe(0);
+    expect(again.slab).not.toBe(a.slab);
     expect(again.blob.equals(b.blob)).toBe(true);
   });
 

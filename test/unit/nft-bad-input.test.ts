@@ -8,7 +8,7 @@
  * (native/nft encodeBatch, pure). Each case is accepted or a ValidationError; never another error.
  */
 import { describe, expect, it } from 'vitest';
-import { nftStatements as s, ValidationError } from '../../lib';
+import { ValidationError } from '../../lib';
 import { native } from '../../lib/native';
 import { Transaction } from '../../lib/nft/transaction';
 import { resolve } from '../nft-scripts';
