@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileIptables, renderIptables, storedProbability } from '../../lib/lb/modes/iptables/compile';
+import { createHash } from 'node:crypto';
+import { compileIptables, renderIptables, sepChainName, storedProbability, svcChainName } from '../../lib/lb/modes/iptables/compile';
 import { compileIpvs, renderIpvsadm } from '../../lib/lb/modes/ipvs/compile';
 import { compileNft, compileService, renderNft, type NftServiceRule } from '../../lib/lb/modes/nftables/compile';
 import { validateState, type Service } from '../../lib/lb/state';
@@ -21,6 +22,31 @@ describe('lb compile: golden outputs per mode', () => {
   it('ipvs: one virtual service per service (ipvsadm -R syntax)', async () => {
     const st = validateState({ services: demoState.services.map((s) => ({ ...s, scheduler: s.name === 'web' ? 'rr' : 'wrr' })) }, 'ipvs');
     await expect(renderIpvsadm(compileIpvs(st))).toMatchFileSnapshot('golden/lb-demo.ipvsadm');
+  });
+});
+
+describe('lb compile: iptables chain names', () => {
+  // kube-proxy's recipe, written out bit by bit: base32 (RFC 4648) of the SHA-256, 16 characters.
+  const reference = (prefix: string, text: string) => {
+    const bits = [...createHash('sha256').update(text).digest()].map((b) => b.toString(2).padStart(8, '0')).join('');
+    return prefix + Array.from({ length: 16 }, (_, i) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[parseInt(bits.slice(i * 5, i * 5 + 5), 2)]).join('');
+  };
+  it('are KERNLB-SVC-/KERNLB-SEP- and the first 16 base32 characters of the SHA-256 of the service (and endpoint) key', () => {
+    const services = [
+      { protocol: 'tcp' as const, vip: '10.96.0.10', port: 80 },
+      { protocol: 'udp' as const, vip: 'fd00::a', port: 53 },
+      { protocol: 'sctp' as const, vip: '192.0.2.255', port: 65535 },
+    ];
+    for (const s of services) {
+      const key = `${s.protocol}/${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.port}`;
+      expect(svcChainName(s)).toBe(reference('KERNLB-SVC-', key));
+      for (let i = 0; i < 200; i++) {
+        const e = { address: s.vip.includes(':') ? `fd00::${i.toString(16)}` : `10.244.${i >> 8}.${i & 255}`, port: 1 + i * 300 };
+        const ek = e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+        expect(sepChainName(s, e)).toBe(reference('KERNLB-SEP-', `${key}>${ek}`));
+      }
+    }
+    expect(svcChainName(services[0]!)).toHaveLength(27); // (x_tables allows 28)
   });
 });
 

@@ -19,7 +19,7 @@
  * Chain names hash the service (and endpoint) identity like kube-proxy does (sha256, base32, 16
  * characters) because x_tables chain names are limited to 28 characters.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { activeEndpoints, endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import { endpointComment, headerComment } from '../nftables/compile';
 
@@ -78,31 +78,51 @@ export interface IptPlan {
   ipv6: IptFamilyPlan;
 }
 
-function hash16(text: string): string {
-  const h = createHash('sha256').update(text).digest();
-  // RFC 4648 base32 of the digest, first 16 characters (what kube-proxy does for its chain names).
-  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const b of h) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5 && out.length < 16) {
-      out += alpha[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    if (out.length >= 16) break;
+/**
+ * SHA-256 of a string, in hex: the one-shot crypto.hash where Node has it (20.12+). Hex, because a
+ * Buffer per digest costs more than the hash itself (10^5 chain names an apply).
+ */
+const sha256Hex: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text) => (crypto as unknown as { hash(alg: string, data: string, enc: 'hex'): string }).hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+const BASE32 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 'latin1');
+const nameBytes = Buffer.alloc(64);
+
+/** The value of hex digits [from, from + 10) of `hex` (40 bits: exact in a double). */
+function hex40(hex: string, from: number): number {
+  let v = 0;
+  for (let i = from; i < from + 10; i++) {
+    const c = hex.charCodeAt(i);
+    v = v * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57); // (lower-case hex)
   }
-  return out;
+  return v;
+}
+
+/**
+ * `prefix` and the first 16 characters of the RFC 4648 base32 of the text's SHA-256 (what kube-proxy
+ * does for its chain names: x_tables allows 28 characters), made from bytes as one flat string
+ * (concatenations would leave a chain of strings for the plan to keep alive).
+ */
+function hashedName(prefix: string, text: string): string {
+  const hex = sha256Hex(text);
+  const b = nameBytes;
+  let n = b.write(prefix, 0, 'latin1');
+  // 16 characters x 5 bits = the digest's first 80 bits, taken 40 bits (8 characters) at a time.
+  for (let from = 0; from < 20; from += 10) {
+    const v = hex40(hex, from);
+    for (let k = 7; k >= 0; k--) b[n++] = BASE32[Math.floor(v / 2 ** (5 * k)) % 32]!;
+  }
+  return b.toString('latin1', 0, n);
 }
 
 export function svcChainName(s: Pick<Service, 'protocol' | 'vip' | 'port'>): string {
-  return `KERNLB-SVC-${hash16(serviceKey(s))}`;
+  return hashedName('KERNLB-SVC-', serviceKey(s));
 }
 
 export function sepChainName(s: Pick<Service, 'protocol' | 'vip' | 'port'>, e: { address: string; port: number }): string {
-  return `KERNLB-SEP-${hash16(`${serviceKey(s)}>${endpointKey(e)}`)}`;
+  return hashedName('KERNLB-SEP-', `${serviceKey(s)}>${endpointKey(e)}`);
 }
 
 function hostPrefix(address: string): string {
