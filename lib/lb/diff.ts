@@ -66,9 +66,24 @@ export function diffService(from: Service, to: Service): ServiceChange | undefin
 }
 
 export function diffStates(from: State, to: State): StateDiff {
-  const old = new Map(from.services.map((s) => [serviceKey(s), s]));
   const d: StateDiff = { added: [], removed: [], updated: [], unchanged: 0 };
-  for (const s of to.services) {
+  // An unchanged service is the very same object in both (the validation cache hands it back), and
+  // usually at the same place: those pairs need no key. At 10k services with one change, building
+  // the key map of all of them was ~15 ms an apply.
+  const a = from.services, b = to.services;
+  const n = Math.min(a.length, b.length);
+  let restFrom: Service[] | null = null, restTo: Service[] | null = null;
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) d.unchanged++;
+    else {
+      (restFrom ??= []).push(a[i]!);
+      (restTo ??= []).push(b[i]!);
+    }
+  }
+  if (a.length > n) (restFrom ??= []).push(...a.slice(n));
+  if (b.length > n) (restTo ??= []).push(...b.slice(n));
+  const old = new Map((restFrom ?? []).map((s) => [serviceKey(s), s]));
+  for (const s of restTo ?? []) {
     const k = serviceKey(s);
     const o = old.get(k);
     if (!o) {
@@ -77,11 +92,21 @@ export function diffStates(from: State, to: State): StateDiff {
     }
     old.delete(k);
     const c = diffService(o, s);
-    if (c) d.updated.push(c);
-    else d.unchanged++;
+    if (c) {
+      d.updated.push(c);
+      changed.set(c, s);
+    } else d.unchanged++;
   }
   d.removed = [...old.values()];
   return d;
+}
+
+/** The new version of each changed service of a diff (for the backends: no key map of the whole state). */
+const changed = new WeakMap<ServiceChange, Service>();
+
+/** The service an entry of StateDiff.updated describes, as it is in the diff's `to` state. */
+export function changedService(c: ServiceChange): Service | undefined {
+  return changed.get(c);
 }
 
 /** One line per change, for the CLI and logs: "+ web tcp/10.0.0.1:80", "~ web: +10.1.0.4:80 w1". */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { diffStates, formatDiff, isEmptyDiff } from '../../lib/lb/diff';
+import { changedService, diffService, diffStates, formatDiff, isEmptyDiff, type StateDiff } from '../../lib/lb/diff';
 import { compileIpvs, drainingAfter, planIpvs, type IpvsCurrentSvc, type IpvsSvc } from '../../lib/lb/modes/ipvs/compile';
-import { validateState, type DesiredState } from '../../lib/lb/state';
+import { serviceKey, ValidationCache, validateState, type DesiredState, type State } from '../../lib/lb/state';
 import { demoState } from '../fixtures/lb-state';
 
 const clone = (s: DesiredState): DesiredState => JSON.parse(JSON.stringify(s)) as DesiredState;
@@ -32,6 +32,63 @@ describe('lb diff', () => {
       '- service api udp/[fd00::10]:53',
       '~ service web tcp/10.96.0.10:80: scheduler changed, +10.244.1.9:8080 w2, -10.244.1.2:8080, 10.244.1.3:8080 w1->w5',
     ]);
+  });
+});
+
+describe('lb diff of validated states sharing unchanged services (the validation cache)', () => {
+  const svc = (i: number, weight = 1) => ({ name: `s${i}`, vip: `10.96.${i >> 8}.${i & 255}`, port: 80, endpoints: [{ address: `10.244.0.${1 + (i % 200)}`, port: 8080, weight }] });
+  const states = (n: number) => {
+    const cache = new ValidationCache(undefined);
+    const first = validateState({ services: Array.from({ length: n }, (_, i) => svc(i)) }, undefined, cache);
+    return { first, next: (services: ReturnType<typeof svc>[]) => validateState({ services }, undefined, cache) };
+  };
+  // The reference: every service paired by its key (what the diff is), services compared by diffService.
+  const byKey = (a: State, b: State) => {
+    const old = new Map(a.services.map((s) => [serviceKey(s), s]));
+    const d: StateDiff = { added: [], removed: [], updated: [], unchanged: 0 };
+    for (const s of b.services) {
+      const o = old.get(serviceKey(s));
+      if (!o) d.added.push(s);
+      else {
+        old.delete(serviceKey(s));
+        const c = diffService(o, s);
+        if (c) d.updated.push(c);
+        else d.unchanged++;
+      }
+    }
+    d.removed = [...old.values()];
+    return d;
+  };
+
+  it('pairs the same objects without keys, and finds the one changed service among them', () => {
+    const { first, next } = states(50);
+    const second = next(Array.from({ length: 50 }, (_, i) => svc(i, i === 20 ? 3 : 1)));
+    expect(second.services[0]).toBe(first.services[0]); // (shared: what the fast path pairs)
+    const d = diffStates(first, second);
+    expect(d.unchanged).toBe(49);
+    expect(formatDiff(d)).toEqual(['~ service s20 tcp/10.96.0.20:80: 10.244.0.21:8080 w1->w3']);
+    expect(changedService(d.updated[0]!)).toBe(second.services[20]);
+    expect(d).toEqual(byKey(first, second));
+  });
+
+  it('gives the keyed diff for services moved, added and removed anywhere', () => {
+    const { first, next } = states(40);
+    const list = Array.from({ length: 40 }, (_, i) => svc(i));
+    list.splice(5, 2); // removed in the middle
+    list.reverse(); // every unchanged service at another index
+    list.splice(10, 0, svc(100), svc(101)); // added in the middle
+    list.push(svc(102)); // and at the end
+    list[0] = svc(39, 4); // (s39, changed)
+    const second = next(list);
+    const d = diffStates(first, second);
+    expect(d).toEqual(byKey(first, second));
+    expect(d.added.map((s) => s.name)).toEqual(['s100', 's101', 's102']);
+    expect(d.removed.map((s) => s.name)).toEqual(['s5', 's6']);
+    expect(d.updated.map((u) => changedService(u)?.name)).toEqual(['s39']);
+    // Shorter and longer states than the last one: the services past the shorter's end.
+    const third = next(list.slice(0, 20));
+    expect(diffStates(second, third)).toEqual(byKey(second, third));
+    expect(diffStates(third, second)).toEqual(byKey(third, second));
   });
 });
 

@@ -2,7 +2,7 @@
 import { isNotFound } from '../../../errors';
 import { nftConstants, nftStatements as st, type Nftables, type NftExpr, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
 import { parseAddress } from '../../address';
-import { diffStates, isEmptyDiff } from '../../diff';
+import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Service, type State } from '../../state';
 import type { ModeBackend } from '../../types';
 import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftServiceRule } from './compile';
@@ -126,16 +126,15 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
 /**
  * Builds the one transaction that takes `cur` to `desired`, touching only changed services (a
  * changed service = its chain flushed and refilled, plus its dispatch element when it is new).
- * Returns false when nothing changes.
+ * Returns the chains the table has once it is committed, or null when nothing changes.
  */
-export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): boolean {
+export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): Set<string> | null {
   if (!cur.hasBase) {
     buildAll(tx, cur, desired);
-    return true;
+    return new Set(['prerouting', 'output', ...desired.services.map(nftChainName)]);
   }
   const d = diffStates(cur.state, desired);
-  if (isEmptyDiff(d)) return false;
-  const byKey = new Map(desired.services.map((s) => [serviceKey(s), s]));
+  if (isEmptyDiff(d)) return null;
   // Chains that exist after the removals below (a removed service's chain name may come back).
   const chains = new Set(cur.chains);
   const remove = (s: Service) => {
@@ -144,11 +143,12 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
   };
   for (const s of d.removed) remove(s);
   for (const u of d.updated) {
-    const want = compileService(byKey.get(u.key)!);
+    const want = compileService(changedService(u)!);
     if (u.fields.includes('name')) {
       remove(cur.state.services.find((s) => serviceKey(s) === u.key)!);
       if (chains.has(want.chain)) tx.flushChain({ ...T, name: want.chain });
       else tx.addChain({ ...T, name: want.chain });
+      chains.add(want.chain);
       addRules(tx, want);
       tx.addElements(setRef(want.dispatch.family), [element(want)]);
     } else {
@@ -164,12 +164,11 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
     addRules(tx, c);
     tx.addElements(setRef(s.family), [element(c)]);
   }
-  return true;
+  return chains;
 }
 
 /** What the table holds after a successful commit of `desired` (enough for the next diff). */
-function committedView(desired: State, generation: number): NftCurrent {
-  const chains = new Set(['prerouting', 'output', ...desired.services.map(nftChainName)]);
+function committedView(desired: State, chains: Set<string>, generation: number): NftCurrent {
   return { state: desired, services: [], draining: [], chains, hasTable: true, hasBase: true, generation };
 }
 
@@ -201,7 +200,8 @@ export class NftBackend implements ModeBackend<NftCurrent> {
 
   async apply(desired: State, cur: NftCurrent, opts: { dryRun: boolean }) {
     const tx = this.nft.transaction();
-    if (!buildNftTransaction(tx, cur, desired)) {
+    const chains = buildNftTransaction(tx, cur, desired);
+    if (!chains) {
       if (!opts.dryRun) this.#cache = cur;
       return { operations: 0, draining: [], changed: false };
     }
@@ -211,7 +211,7 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     if (!opts.dryRun) {
       const gen = await this.nft.generation();
       // Our commit moved the generation by exactly one: nobody else wrote in between.
-      if (gen === ((cur.generation + 1) >>> 0)) this.#cache = committedView(desired, gen);
+      if (gen === ((cur.generation + 1) >>> 0)) this.#cache = committedView(desired, chains, gen);
     }
     return { operations: tx.size, draining: [], changed: true };
   }
