@@ -72,18 +72,18 @@ export function diffStates(from: State, to: State): StateDiff {
   // the key map of all of them was ~15 ms an apply.
   const a = from.services, b = to.services;
   const n = Math.min(a.length, b.length);
-  let restFrom: Service[] | null = null, restTo: Service[] | null = null;
+  const restFrom: Service[] = [], restTo: Service[] = [];
   for (let i = 0; i < n; i++) {
     if (a[i] === b[i]) d.unchanged++;
     else {
-      (restFrom ??= []).push(a[i]!);
-      (restTo ??= []).push(b[i]!);
+      restFrom.push(a[i]!);
+      restTo.push(b[i]!);
     }
   }
-  if (a.length > n) (restFrom ??= []).push(...a.slice(n));
-  if (b.length > n) (restTo ??= []).push(...b.slice(n));
-  const old = new Map((restFrom ?? []).map((s) => [serviceKey(s), s]));
-  for (const s of restTo ?? []) {
+  for (let i = n; i < a.length; i++) restFrom.push(a[i]!);
+  for (let i = n; i < b.length; i++) restTo.push(b[i]!);
+  const old = new Map(restFrom.map((s) => [serviceKey(s), s]));
+  for (const s of restTo) {
     const k = serviceKey(s);
     const o = old.get(k);
     if (!o) {
