@@ -143,11 +143,13 @@ function exprKinds(p: Problems, path: string, i: number, e: unknown): AttrKinds 
   }
   return EXPR_ATTRS[type];
 }
+/** The most bytes of an expression's data attribute (NFT_DATA_VALUE_MAXLEN). */
+const MAX_DATA = 64;
 /** Checks one attribute against its kind; returns the kind (0 when the attribute is unknown). */
 function checkAttr(p: Problems, path: string, i: number, kinds: AttrKinds, k: string, v: unknown): number {
   const kind = ownValue(kinds, k) ?? 0;
   if (kind === 0) p.add(`${path}[${i}].${k}`, 'is not an attribute of this kind of expression', v);
-  else if (kind === DATA) hex(p, `${path}[${i}]`, k, v, 64);
+  else if (kind === DATA) hex(p, `${path}[${i}]`, k, v, MAX_DATA);
   else if (kind === STR) {
     if (typeof v !== 'string' || v.length > 255 || v.includes('\0')) p.add(`${path}[${i}].${k}`, 'must be a string of at most 255 characters', v);
   } else if (kind === NESTED) {
@@ -220,7 +222,9 @@ function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter):
     const v = e[k];
     if (k === 'type' || v === undefined) continue;
     n++;
-    const kind = checkAttr(p, path, i, kinds, k, v);
+    // (Data is checked as it is written: checkAttr's check of it, done again by the writer, was a
+    // regular expression and a native hex decode per attribute.)
+    const kind = ownValue(kinds, k) === DATA ? DATA : checkAttr(p, path, i, kinds, k, v);
     if (kind === 0) return; // the record is dropped
     w.ascii8(k);
     if (kind === NESTED) {
@@ -228,7 +232,10 @@ function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter):
       packExprs(p, `${path}[${i}].exprs`, v, w);
     } else if (kind === DATA) {
       w.u8(PACKED_TAG.data);
-      w.hex8(typeof v === 'string' && HEX_RE.test(v) && v.length <= 128 ? v : ''); // '' only in a dropped record
+      if (!w.hex8Checked(v, MAX_DATA)) {
+        hex(p, `${path}[${i}]`, k, v, MAX_DATA); // (the problem, as checkAttr words it)
+        w.u8(0); // (the record is dropped; the other attributes are still checked)
+      }
     } else if (kind === STR) {
       w.u8(PACKED_TAG.string);
       w.str16(v as string);
@@ -238,6 +245,13 @@ function packExpr(p: Problems, path: string, i: number, e: Expr, w: PackWriter):
   w.buf[countAt] = n & 255;
 }
 
+/** At most `max` characters, each ASCII (so as many bytes in UTF-8). */
+function isShortAscii(s: string, max: number): boolean {
+  if (s.length > max) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** encodeRule's validation, written as one packed record (pack.ts) instead of an object. */
 export function packRule(p: Problems, path: string, r: Rule, op: number, w: PackWriter): void {
   w.u8(PACKED_KIND.rule);
@@ -245,15 +259,21 @@ export function packRule(p: Problems, path: string, r: Rule, op: number, w: Pack
   w.u8(family(p, path, 'family', r.family));
   w.str16(name(p, path, 'table', r.table));
   w.str16(name(p, path, 'chain', r.chain));
-  const ud = userdata(p, path, r.userdata, r.comment, UDATA.ruleComment);
+  // A comment alone (the usual userdata) in ASCII is written straight from its string (commentTlv16),
+  // without a Buffer and hex text in between; anything else goes through userdata() as the object
+  // path does, and first (its problems come in the object path's order).
+  const comment = r.userdata === undefined ? r.comment : undefined;
+  const direct = typeof comment === 'string' && isShortAscii(comment, 252);
+  const ud = direct ? undefined : userdata(p, path, r.userdata, r.comment, UDATA.ruleComment);
   let mask = PACKED_RULE.exprs;
   if (r.handle !== undefined) mask |= PACKED_RULE.handle;
   if (r.position !== undefined) mask |= PACKED_RULE.position;
-  if (ud !== undefined) mask |= PACKED_RULE.userdata;
+  if (direct || ud !== undefined) mask |= PACKED_RULE.userdata;
   w.u16(mask);
   if (mask & PACKED_RULE.handle) w.f64(uint(p, path, 'handle', r.handle, Number.MAX_SAFE_INTEGER));
   if (mask & PACKED_RULE.position) w.f64(uint(p, path, 'position', r.position, Number.MAX_SAFE_INTEGER));
-  if (mask & PACKED_RULE.userdata) w.hex16(ud!);
+  if (direct) w.commentTlv16(UDATA.ruleComment, comment);
+  else if (ud !== undefined) w.hex16(ud);
   packExprs(p, `${path}.exprs`, r.exprs, w);
 }
 

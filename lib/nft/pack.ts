@@ -36,6 +36,9 @@ export const PACKED_CHAIN = {
 } as const;
 export const PACKED_TAG = { number: 0, string: 1, data: 2, exprs: 3, u32: 4, i32: 5 } as const;
 
+/** Lowercase hex digits' values by character code (0-127); 16 for every other character. */
+const NIBBLE = Uint8Array.from({ length: 128 }, (_, c) => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : 16));
+
 export class PackWriter {
   buf: Buffer;
   off = 0;
@@ -122,6 +125,77 @@ export class PackWriter {
     let o = this.off;
     b[o++] = n;
     for (let i = 0; i < n; i++) b[o++] = s.charCodeAt(i) & 0x7f;
+    this.off = o;
+  }
+  /**
+   * Lowercase hex of 1..maxBytes bytes as u8 length + bytes, checked as it is written (one pass, no
+   * regular expression or native call: a bulk rule set has ~4 data attributes a rule). False, with
+   * nothing kept, when `h` is anything else.
+   */
+  hex8Checked(h: unknown, maxBytes: number): boolean {
+    if (typeof h !== 'string') return false;
+    const n = h.length >> 1;
+    if (n === 0 || (h.length & 1) !== 0 || n > maxBytes) return false;
+    this.ensure(1 + n);
+    const b = this.buf, o = this.off + 1;
+    for (let i = 0; i < n; i++) {
+      const c1 = h.charCodeAt(2 * i), c2 = h.charCodeAt(2 * i + 1);
+      const hi = c1 < 128 ? NIBBLE[c1]! : 16, lo = c2 < 128 ? NIBBLE[c2]! : 16;
+      if ((hi | lo) > 15) return false;
+      b[o + i] = (hi << 4) | lo;
+    }
+    b[this.off] = n;
+    this.off = o + n;
+    return true;
+  }
+  /**
+   * A comment as nftnl_udata_put_strz stores it (TLV type, length, the bytes and a NUL) with a u16
+   * length: userdata written straight from the string, without a Buffer or hex text in between.
+   * ASCII only, at most 252 bytes; false, with nothing kept, for anything else (the caller takes
+   * the general path).
+   */
+  commentTlv16(type: number, s: string): boolean {
+    const n = s.length;
+    if (n > 252) return false;
+    this.ensure(4 + n + 1);
+    const b = this.buf, o = this.off + 4;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return false;
+      b[o + i] = c;
+    }
+    b[o + n] = 0;
+    const tlv = 2 + n + 1;
+    b[this.off] = tlv;
+    b[this.off + 1] = tlv >>> 8;
+    b[this.off + 2] = type;
+    b[this.off + 3] = n + 1;
+    this.off = o + n + 1;
+    return true;
+  }
+  /**
+   * A packed expression's head: its type and how many attributes follow (written with attrNum /
+   * attrData, in the order packExpr writes an object's keys: the object's own order).
+   */
+  exprHead(type: string, attrs: number): void {
+    this.ascii8(type);
+    this.u8(attrs);
+  }
+  /** A number attribute, tagged as packExpr tags it. */
+  attrNum(name: string, v: number): void {
+    this.ascii8(name);
+    this.tagNum(v);
+  }
+  /** A data attribute of 1..64 bytes from `bytes` (as packExpr writes a hex string of them). */
+  attrData(name: string, bytes: ArrayLike<number>): void {
+    this.ascii8(name);
+    const n = bytes.length;
+    this.ensure(2 + n);
+    const b = this.buf;
+    let o = this.off;
+    b[o++] = PACKED_TAG.data;
+    b[o++] = n;
+    for (let i = 0; i < n; i++) b[o++] = bytes[i]!;
     this.off = o;
   }
   /** Lowercase hex (already validated) as u8 length + bytes. */

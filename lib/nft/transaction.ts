@@ -46,7 +46,32 @@ export type Committer = (items: NativeNftItem[], describe: (i: number) => string
 const EMPTY = Buffer.alloc(0);
 type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
 
+/**
+ * kernlb-internal (the package does not export it): appends `count` rule records that `write` puts
+ * into the transaction's packed run (pack.ts), without validation. For a caller whose rules come from
+ * input it validated itself, and whose tests check its bytes against what addRule packs: lb's
+ * nftables mode writes 10^5 rules an apply, where making and walking 10^6 expression objects was
+ * most of its JavaScript time. If `write` throws, nothing it wrote is kept.
+ */
+export let appendPackedRules: (tx: Transaction, count: number, write: (w: PackWriter) => void) => void;
+
 export class Transaction {
+  static {
+    appendPackedRules = (tx, count, write) => {
+      const w = tx.#packer();
+      const start = w.off;
+      try {
+        write(w);
+      } catch (e) {
+        w.off = start;
+        throw e;
+      }
+      tx.#run!.item.count += count;
+      for (let i = 0; i < count; i++) tx.#desc.push(undefined);
+      tx.#count += count;
+    };
+  }
+
   /** Native items; runs of rules and chains are packed (pack.ts) into one item per run. */
   readonly #items: NativeNftItem[] = [];
   /** Logical items (what size, describe() and error paths count): one per call, however packed. */

@@ -16,11 +16,13 @@ import { mergeTable } from '../../lib/lb/modes/iptables/backend';
 import { compileIptables, renderIptables } from '../../lib/lb/modes/iptables/compile';
 import { stepToOp } from '../../lib/lb/modes/ipvs/backend';
 import { compileIpvs, planIpvs, renderIpvsadm, type IpvsCurrentSvc } from '../../lib/lb/modes/ipvs/compile';
-import { ruleExprs } from '../../lib/lb/modes/nftables/backend';
+import { writeServiceRules } from '../../lib/lb/modes/nftables/packed-rules';
+import { appendPackedRules, Transaction } from '../../lib/nft/transaction';
 import { compileNft, renderNft } from '../../lib/lb/modes/nftables/compile';
 import { MODES, type Mode } from '../../lib/lb/schedulers';
 import { validateState, ValidationCache, type DesiredState, type State } from '../../lib/lb/state';
 import { LoadBalancer } from '../../lib/lb';
+import { native } from '../../lib/native';
 import { caseLine, mutate, outcome, outcomeSync, rng, type Mutation } from '../bad-input';
 
 const CASES = 1500;
@@ -64,7 +66,9 @@ function compileFor(mode: Mode, state: State, base: State): void {
   if (mode === 'nftables') {
     const p = compileNft(state);
     renderNft(p);
-    for (const c of p.services) for (const r of c.rules) ruleExprs(r, c.dispatch.family);
+    const tx = new Transaction(async () => {});
+    for (const c of p.services) appendPackedRules(tx, c.rules.length, (w) => writeServiceRules(w, c));
+    native().nft.encodeBatch(tx.items() as never, {});
   } else if (mode === 'iptables') {
     const p = compileIptables(state);
     for (const fp of [p.ipv4, p.ipv6]) {

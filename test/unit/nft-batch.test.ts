@@ -155,6 +155,36 @@ describe('nft batch encoder', () => {
     expect([1, 3, 5, 7, 8].map((i) => t.describe(i))).toEqual(['chain t/pre', 'rule 1 of chain t/c', 'rule handle 7 of chain t/c', 'rule handle 9 of chain t/c', 'rule 6 of chain t/c']);
   });
 
+  it('packs data and comments checked as they are written: the object path\'s bytes and problems', () => {
+    const T = { family: 'ip' as const, table: 't', chain: 'c' };
+    const cmp = (data: unknown) => ({ ...T, exprs: [{ type: 'cmp', sreg: 1, op: 0, data } as never, s.accept()] });
+    const cases: Rule[] = [
+      // data: 1..64 bytes of lowercase hex, and nothing else
+      ...['0a', '00ff10', 'ab'.repeat(64), '', 'a', 'AB', 'zz', '0g', 'é0', '0a\u0100', 'ab'.repeat(65), 5, null, ['0a']].map(cmp),
+      // comments: ASCII to 252 bytes written directly, the rest through userdata as before
+      ...['hello', 'x'.repeat(252), 'x'.repeat(253), 'ünïcödé', 'é'.repeat(126), 'é'.repeat(127), 'a\0b', '', 7].map((comment) => ({ ...cmp('01'), comment }) as Rule),
+      // both wrong at once: every problem is reported
+      { ...cmp('XY'), comment: 'y'.repeat(300) },
+    ];
+    for (const r of cases) {
+      const p = new Problems();
+      const object = encodeRule(p, 'items[0]', r);
+      let packedProblems: string[] = [];
+      const t = tx();
+      try {
+        t.addRule(r);
+      } catch (e) {
+        packedProblems = ((e as { errors?: Error[] }).errors ?? [e as Error]).map((x) => x.message);
+      }
+      // (the same problems; the object path lists a rule's expressions before its comment)
+      expect(packedProblems.sort(), JSON.stringify(r)).toEqual(p.list.map((x) => x.message).sort());
+      if (p.list.length) continue;
+      const a = native().nft.encodeBatch([...t.items()], {});
+      const b = native().nft.encodeBatch([{ op: 'add', kind: 'rule', ...object }] as never[], {});
+      expect(a.buffer.toString('hex'), JSON.stringify(r)).toBe(b.buffer.toString('hex'));
+    }
+  });
+
   it('rejects malformed packed records by item, never reading past them', () => {
     const t = tx().addTable({ family: 'ip', name: 't' }).addRule({ family: 'ip', table: 't', chain: 'c', exprs: [s.accept()] });
     const run = t.items()[1] as { kind: 'packed'; packed: Buffer; count: number };

@@ -1,23 +1,17 @@
 /** nftables mode over the Nftables handle: one transaction per apply, built from the diff. */
 import { isNotFound } from '../../../errors';
 import { nftConstants, nftStatements as st, type Nftables, type NftExpr, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
-import { parseAddress } from '../../address';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Service, type State } from '../../state';
 import type { ModeBackend } from '../../types';
-import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftServiceRule } from './compile';
+import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
+import { writeServiceRules } from './packed-rules';
+import { appendPackedRules } from '../../../nft/transaction';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
-const { CMP_OP, META_KEY, NUMGEN_TYPE, HASH_TYPE, NAT_TYPE, NAT_FLAG, FAMILIES } = nftConstants;
+const { CMP_OP, META_KEY } = nftConstants;
 const NFPROTO = { ipv4: '02', ipv6: '0a' } as const;
-const L4 = { tcp: '06', udp: '11', sctp: '84' } as const;
-
-const be32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b.toString('hex');
-};
 
 /** `meta nfproto ipv4|ipv6`: the dependency nft adds before ip/ip6 payloads in an inet table. */
 function nfproto(f: 'ipv4' | 'ipv6'): NftExpr[] {
@@ -25,52 +19,6 @@ function nfproto(f: 'ipv4' | 'ipv6'): NftExpr[] {
     { type: 'meta', key: META_KEY.nfproto, dreg: 1 },
     { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: NFPROTO[f] },
   ];
-}
-
-/** `numgen inc|random mod M < W` / `jhash ip saddr mod M seed S < W`, as nft 1.0.6 encodes them. */
-function pickExprs(r: NftServiceRule, family: 'ipv4' | 'ipv6'): NftExpr[] {
-  const p = r.pick;
-  if (!p) return [];
-  const out: NftExpr[] = [];
-  if (p.kind === 'numgen') out.push({ type: 'numgen', dreg: 1, modulus: p.modulus, ngType: NUMGEN_TYPE[p.mode], offset: 0 });
-  else {
-    out.push(...nfproto(family));
-    out.push(
-      family === 'ipv4'
-        ? { type: 'payload', dreg: 2, base: 1, offset: 12, len: 4 }
-        : { type: 'payload', dreg: 2, base: 1, offset: 8, len: 16 },
-    );
-    out.push({ type: 'hash', sreg: 2, dreg: 1, len: family === 'ipv4' ? 4 : 16, modulus: p.modulus, seed: p.seed, hashType: HASH_TYPE.jenkins });
-  }
-  // The register is host-endian: nft converts it before an ordered comparison.
-  out.push({ type: 'byteorder', sreg: 1, dreg: 1, op: 1, len: 4, size: 4 });
-  out.push({ type: 'cmp', sreg: 1, op: CMP_OP.lt, data: be32(p.lessThan) });
-  return out;
-}
-
-/**
- * `dnat ip to A:P` / `dnat ip6 to [A]:P`: what nftStatements.dnat() builds, without its per-call
- * validation (addresses were validated with the state) - this runs 100k times at 10k services.
- */
-function dnatTo(family: 'ipv4' | 'ipv6', address: string, port: number): NftExpr[] {
-  const a = parseAddress(address)!;
-  const p = Buffer.alloc(2);
-  p.writeUInt16BE(port);
-  return [
-    { type: 'immediate', dreg: 1, data: a.bytes.toString('hex') },
-    { type: 'immediate', dreg: 2, data: p.toString('hex') },
-    { type: 'nat', natType: NAT_TYPE.dnat, family: FAMILIES[family === 'ipv4' ? 'ip' : 'ip6'], regAddrMin: 1, regProtoMin: 2, flags: NAT_FLAG.protoSpecified },
-  ];
-}
-
-export function ruleExprs(r: NftServiceRule, family: 'ipv4' | 'ipv6'): NftExpr[] {
-  const out = pickExprs(r, family);
-  if (r.target) {
-    out.push({ type: 'meta', key: META_KEY.l4proto, dreg: 1 }, { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: L4[r.target.protocol] });
-    out.push(...st.counter());
-    out.push(...dnatTo(r.target.family, r.target.address, r.target.port));
-  } else out.push(...st.counter());
-  return out;
 }
 
 function dispatchRule(chain: string, f: 'ipv4' | 'ipv6'): NftRule {
@@ -91,8 +39,9 @@ function element(c: NftServiceChain) {
   return { key: [c.dispatch.vip, c.dispatch.protocol, c.dispatch.port], verdict: { verdict: 'goto' as const, chain: c.chain } };
 }
 
+/** A service chain's rules, packed straight from the compiled chain (packed-rules.ts). */
 function addRules(tx: NftTransaction, c: NftServiceChain): void {
-  for (const r of c.rules) tx.addRule({ ...T, chain: c.chain, exprs: ruleExprs(r, c.dispatch.family), comment: r.comment });
+  appendPackedRules(tx, c.rules.length, (w) => writeServiceRules(w, c));
 }
 
 function removeService(tx: NftTransaction, s: Service): void {
