@@ -214,13 +214,21 @@ function samePlain(input: unknown, raw: unknown): boolean {
   if (proto !== Object.prototype && proto !== null) return false;
   let n = 0;
   for (const k in raw) {
-    if (!Object.prototype.hasOwnProperty.call(input, k) || !samePlain((input as Record<string, unknown>)[k], (raw as Record<string, unknown>)[k])) return false;
+    const r = (raw as Record<string, unknown>)[k];
+    if (!hasOwn.call(input, k)) return false;
+    const v = (input as Record<string, unknown>)[k];
+    // (Values are mostly strings and numbers: compared here, not in a call.)
+    if (typeof r !== 'object' || r === null ? v !== r : !samePlain(v, r)) return false;
     n++;
   }
-  // Extra keys in the input (even with an undefined value) are validation's business.
-  for (const k in input) if (--n < 0 || !Object.prototype.hasOwnProperty.call(raw, k)) return false;
+  // Extra keys in the input (even with an undefined value) are validation's business. Every key of
+  // `raw` is an own key of `input`, and an object of this prototype inherits no enumerable key (an
+  // Object.prototype given one makes every count differ: validation then decides), so counting
+  // the input's keys is enough.
+  for (const _ in input) if (--n < 0) return false;
   return n === 0;
 }
+const hasOwn = Object.prototype.hasOwnProperty;
 
 interface CacheEntry {
   /** A private copy of the input that validated (the caller may mutate theirs). */
