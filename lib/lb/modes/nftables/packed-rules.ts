@@ -19,7 +19,7 @@ import { commentUdata, UDATA } from '../../../nft/udata';
 import { parseAddress } from '../../address';
 import { NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftServiceRule } from './compile';
 
-const L4 = { tcp: 6, udp: 17, sctp: 132 } as const;
+const L4 = { tcp: [6], udp: [17], sctp: [132] } as const;
 const NFPROTO = { ipv4: [2], ipv6: [10] } as const;
 /** Scratch for the data attributes (written out at once, before the next use). */
 const be32 = new Uint8Array(4), port16 = new Uint8Array(2), addr4 = new Uint8Array(4);
@@ -87,14 +87,7 @@ function writeRule(w: PackWriter, chain: string, r: NftServiceRule, family: 'ipv
   }
   const t = r.target;
   if (t) {
-    w.exprHead('meta', 2);
-    w.attrNum('key', META_KEY.l4proto);
-    w.attrNum('dreg', 1);
-    w.exprHead('cmp', 3);
-    w.attrNum('sreg', 1);
-    w.attrNum('op', CMP_OP.eq);
-    port16[0] = L4[t.protocol];
-    w.attrData('data', port16.subarray(0, 1));
+    metaIs(w, META_KEY.l4proto, L4[t.protocol]);
     counter(w);
     w.exprHead('immediate', 2);
     w.attrNum('dreg', 1);
@@ -121,13 +114,18 @@ function writeRule(w: PackWriter, chain: string, r: NftServiceRule, family: 'ipv
 
 /** `meta nfproto ipv4|ipv6`: the dependency nft adds before ip/ip6 payloads in an inet table. */
 function nfproto(w: PackWriter, family: 'ipv4' | 'ipv6'): void {
+  metaIs(w, META_KEY.nfproto, NFPROTO[family]);
+}
+
+/** `meta KEY VALUE` (a one-byte value): meta load into register 1, cmp eq. */
+function metaIs(w: PackWriter, key: number, value: readonly number[]): void {
   w.exprHead('meta', 2);
-  w.attrNum('key', META_KEY.nfproto);
+  w.attrNum('key', key);
   w.attrNum('dreg', 1);
   w.exprHead('cmp', 3);
   w.attrNum('sreg', 1);
   w.attrNum('op', CMP_OP.eq);
-  w.attrData('data', NFPROTO[family]);
+  w.attrData('data', value);
 }
 
 function counter(w: PackWriter): void {
