@@ -19,9 +19,34 @@ const num = (x: Expr | undefined, k: string) => (x && typeof x[k] === 'number' ?
 const le32 = (hex: unknown) => (typeof hex === 'string' && hex.length === 8 ? Buffer.from(hex, 'hex').readUInt32LE(0) : undefined);
 const mark = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
 
-/** The field a load expression reads (with the given destination register), if it is one kernlb knows. */
-function fieldOf(load: Expr | undefined, dreg: number, l4 = false): { name: FieldName; len: number } | undefined {
+type FieldHit = { readonly name: FieldName; readonly len: number } | undefined;
+
+/**
+ * The field a load expression reads (with the given destination register), if it is one kernlb knows.
+ * A listing has 10^4-10^5 loads of a handful of kinds: each kind's answer is kept, by everything
+ * scanFields looks at (the load's attributes, the register, l4), and scanned for once.
+ */
+function fieldOf(load: Expr | undefined, dreg: number, l4 = false): FieldHit {
   if (!load || (load.type !== 'payload' && load.type !== 'meta' && load.type !== 'ct')) return undefined;
+  let key = `${dreg}${l4 ? '+' : '-'}`;
+  for (const k in load) {
+    const v = load[k];
+    if (typeof v !== 'number' && typeof v !== 'string') return scanFields(load, dreg, l4);
+    key += `|${k}=${typeof v}:${v}`;
+  }
+  let hit = fieldMemo.get(key);
+  if (hit === undefined && !fieldMemo.has(key)) {
+    hit = scanFields(load, dreg, l4);
+    if (fieldMemo.size >= FIELD_MEMO_MAX) fieldMemo.clear(); // (a bound for odd rulesets: any load from the kernel is a key)
+    fieldMemo.set(key, hit);
+  }
+  return hit;
+}
+const fieldMemo = new Map<string, FieldHit>();
+const FIELD_MEMO_MAX = 4096;
+
+/** fieldOf's answer, by trying every field kernlb knows in turn (the first that fits). */
+function scanFields(load: Expr, dreg: number, l4: boolean): FieldHit {
   for (const [name, f] of Object.entries(FIELDS) as [FieldName, (typeof FIELDS)[FieldName]][]) {
     // "tcp dport" only right after its `meta l4proto tcp` dependency; elsewhere nft says "th dport"
     if (!l4 && (name.startsWith('tcp ') || name.startsWith('udp '))) continue;
