@@ -113,4 +113,35 @@ describe.skipIf(skip !== undefined)(`nft transactions${skip ? ` - skipped: ${ski
     const err = await nft.transaction().createElements(ref, [{ key: ['10.0.0.2', 'udp', 53], verdict: { verdict: 'drop' } }]).commit().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'EEXIST', item: '1 element(s) of set lb/svc' });
   });
+  it('lists one table exactly as the whole ruleset holds it (the kernel filters the dumps by table); a missing one lists empty', async () => {
+    // The same table name in two families, and a bigger neighbour with sets, maps, counters and rules.
+    await ns.exec(['nft', '-f', '-'], {
+      input: [
+        'table inet lb {', ' counter hits {', ' }', ' set s {', '  type ipv4_addr', '  elements = { 10.0.0.9 }', ' }',
+        ' chain c {', '  ip saddr @s counter name "hits" accept', ' }', '}',
+        'table ip other {', ' counter n {', ' }', ' chain x {', '  counter name "n" return', ' }',
+        ' map m {', '  type ipv4_addr : verdict', '  elements = { 10.1.0.1 : jump x }', ' }',
+        ' chain y {', '  ip daddr vmap @m', '  ip saddr 10.2.0.0/16 drop', ' }', '}',
+      ].join('\n') + '\n',
+    });
+    await using nft = await Nftables.open({ netns: ns.name });
+    const all = await nft.list();
+    const cases = [{ table: 'lb' }, { table: 'other' }, { family: 'inet', table: 'lb' }, { family: 'ip', table: 'lb' }, { family: 'ip', table: 'other' }] as const;
+    for (const { family, table } of cases as readonly { family?: 'ip' | 'inet'; table: string }[]) {
+      const one = await nft.list({ family, table });
+      const mine = <T extends { table: string; family: string }>(xs: T[]) => xs.filter((x) => x.table === table && (!family || x.family === family));
+      expect(one.tables).toEqual(all.tables.filter((t) => t.name === table && (!family || t.family === family)));
+      expect(one.chains).toEqual(mine(all.chains));
+      expect(one.sets).toEqual(mine(all.sets));
+      expect(one.objects).toEqual(mine(all.objects));
+      expect(one.rules).toEqual(mine(all.rules));
+      expect(one.rules.length).toBeGreaterThan(0);
+    }
+    expect((await nft.list({ table: 'lb' })).tables.map((t) => t.family).sort()).toEqual(['inet', 'ip']);
+    expect((await nft.list({ family: 'inet', table: 'lb' })).rules.map((r) => r.chain)).toEqual(['c']);
+    for (const family of [undefined, 'ip', 'inet'] as const) {
+      const none = await nft.list({ family, table: 'missing' });
+      expect([none.tables, none.chains, none.sets, none.objects, none.rules]).toEqual([[], [], [], [], []]);
+    }
+  });
 });
