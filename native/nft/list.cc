@@ -50,7 +50,8 @@ constexpr uint16_t kTableAttr = 1;
 
 // A dump request; with `table`, the kernel's own filter by table name (the *_TABLE attribute, 1 in
 // every message kind dumped here): a listing of one table then reads only that table's rules, sets
-// and objects, however big the other tables are. (The replies are still filtered here, as before.)
+// and objects, however big the other tables are. (Chain dumps ignore it: chains are few beside rules.
+// Every reply is still filtered here too.)
 void Request(MsgWriter& w, uint16_t cmd, uint16_t family, const std::string& table = std::string()) {
   w.Clear();
   size_t m = w.Begin(Type(cmd), 0);
