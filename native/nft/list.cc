@@ -47,6 +47,9 @@ bool DumpAll(NetlinkSocket& sock, MsgWriter& w, const char* op, uint32_t gen, F&
 
 static_assert(NFTA_RULE_TABLE == 1 && NFTA_SET_TABLE == 1 && NFTA_OBJ_TABLE == 1 && NFTA_CHAIN_TABLE == 1, "one table attribute");
 constexpr uint16_t kTableAttr = 1;
+// From how many chains a listing reads rules chain by chain (see ReadOnce): about where a round trip
+// per chain (~25-90 us) costs what one dump's re-walks of the rules cost.
+constexpr size_t kChainByChainFrom = 1000;
 
 // A dump request; with `table`, the kernel's own filter by table name (the *_TABLE attribute, 1 in
 // every message kind dumped here): a listing of one table then reads only that table's rules, sets
@@ -120,20 +123,25 @@ bool ReadOnce(NetlinkSocket& sock, uint16_t family, const std::string& table, Li
       same = false;  // the set went away after the set dump: the ruleset changed, read again
     }
   }
-  // Rules chain by chain, in the chain dump's order (the order one rule dump gives): a rule dump
-  // that resumes (one reply buffer of ~32 KiB at a time) walks every rule before where it stopped,
-  // so one dump of 10^5 rules costs the kernel ~10 s (nft's `list table` too); a dump per chain
-  // walks only that chain. The chain's family and table are given: the kernel looks the chain up
-  // in the first table of that name it meets.
+  // Rules in one dump, or chain by chain in the chain dump's order (the order one dump gives). A
+  // rule dump that resumes (one reply buffer of ~32 KiB at a time) walks every rule before where it
+  // stopped: one dump of 10^5 rules costs the kernel ~10 s (nft's `list table` too), where a dump
+  // per chain walks only that chain. But each dump is a round trip, and a listing that takes longer
+  // is more often overtaken by someone's commit (and read again): with few chains, one dump.
   auto onRule = [&](const nlmsghdr* h) {
     RulePtr r(nftnl_rule_alloc());
     if (nftnl_rule_nlmsg_parse(h, r.get()) < 0) return;
     if (inTable(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))) out.rules.push_back(std::move(r));
   };
+  if (out.chains.size() < kChainByChainFrom) {
+    Request(w, NFT_MSG_GETRULE, family, byTable);
+    return same & DumpAll(sock, w, "NFT_MSG_GETRULE", gen, onRule);
+  }
   for (auto& c : out.chains) {
     const char* t = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
     const char* name = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
     if (!t || !name) return false;  // (never from the kernel: read again, and fail as a changing ruleset)
+    // (The chain's family and table too: the kernel looks the chain up in the first table of that name it meets.)
     Request(w, NFT_MSG_GETRULE, static_cast<uint16_t>(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY)), t, name);
     same &= DumpAll(sock, w, "NFT_MSG_GETRULE", gen, onRule);
   }

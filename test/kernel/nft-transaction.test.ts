@@ -144,4 +144,28 @@ describe.skipIf(skip !== undefined)(`nft transactions${skip ? ` - skipped: ${ski
       expect([none.tables, none.chains, none.sets, none.objects, none.rules]).toEqual([[], [], [], [], []]);
     }
   });
+  it('lists a table of more than 1000 chains chain by chain: every rule once, in the kernel\'s order, as nft lists it', async () => {
+    // Same table name in two families: each chain's rules are asked for by family, table and chain.
+    const lines = ['table inet many {'];
+    for (let i = 0; i < 1100; i++) lines.push(` chain c${i} {`, `  ip saddr 10.0.${i >> 8}.${i & 255} counter accept`, '  counter drop', ' }');
+    lines.push('}', 'table ip many {', ' chain c1 {', '  tcp dport 22 accept', ' }', '}');
+    await ns.exec(['nft', '-f', '-'], { input: lines.join('\n') + '\n' });
+    await using nft = await Nftables.open({ netns: ns.name });
+    const all = await nft.list();
+    const inet = all.rules.filter((r) => r.table === 'many' && r.family === 'inet');
+    expect(inet).toHaveLength(2200);
+    // chain by chain in the chain listing's order, each chain's rules in handle order
+    const order = all.chains.filter((c) => c.table === 'many' && c.family === 'inet').map((c) => c.name);
+    expect(inet.map((r) => r.chain).filter((c, i, a) => a[i - 1] !== c)).toEqual(order);
+    for (let i = 1; i < inet.length; i++) if (inet[i]!.chain === inet[i - 1]!.chain) expect(inet[i]!.handle!).toBeGreaterThan(inet[i - 1]!.handle!);
+    const c513 = inet.filter((r) => r.chain === 'c513');
+    expect(c513.map((r) => r.statements?.slice(-2))).toEqual([['counter packets 0 bytes 0', 'accept'], ['counter packets 0 bytes 0', 'drop']]);
+    expect(c513[0]!.exprs.flat().find((e) => e.type === 'cmp' && e.data === '0a000201')).toBeDefined();
+    expect(all.rules.filter((r) => r.table === 'many' && r.family === 'ip').map((r) => r.statements)).toEqual([['tcp dport 22', 'accept']]);
+    const text = (await ns.exec(['nft', 'list', 'table', 'inet', 'many'])).stdout;
+    expect(text.match(/counter packets 0 bytes 0 accept/g)).toHaveLength(1100);
+    const one = await nft.list({ family: 'inet', table: 'many' });
+    expect(one.rules).toEqual(inet);
+    expect(one.chains).toEqual(all.chains.filter((c) => c.table === 'many' && c.family === 'inet'));
+  });
 });
