@@ -244,6 +244,10 @@ export function recognize(exprs: Expr[]): string[] | undefined {
     if (proto && / th [sd]port|^th [sd]port/.test(hit.text)) {
       out.pop();
       out.push(hit.text.replace(/(^| )th ([sd]port)/g, `$1${proto} $2`));
+    } else if ((prev === 'meta nfproto ipv4' && hit.text.startsWith('ip ')) || (prev === 'meta nfproto ipv6' && hit.text.startsWith('ip6 '))) {
+      // nft leaves out the dependency it adds before an ip/ip6 match in an inet table
+      out.pop();
+      out.push(hit.text);
     } else out.push(hit.text);
     i += hit.n;
   }

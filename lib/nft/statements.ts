@@ -39,6 +39,17 @@ const l4dep = (proto: number): Expr[] => [
   { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: proto.toString(16).padStart(2, '0') },
 ];
 const U8: Datatype = { ...DATATYPES.inet_proto!, name: 'inet_proto' };
+/** `meta nfproto`: nft's nf_proto type (ipv4 = NFPROTO_IPV4 2, ipv6 = NFPROTO_IPV6 10), not IP protocol names. */
+const NFPROTO_NAMES: Record<string, number> = { ipv4: 2, ipv6: 10 };
+const nfprotoNumber = (v: ScalarValue): number => (typeof v === 'string' ? NFPROTO_NAMES[v]! : (v as number));
+const NF_PROTO: Datatype = {
+  ...U8,
+  name: 'nf_proto',
+  check: (v) => (isOwnKey(NFPROTO_NAMES, v) || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255) ? undefined : 'expected ipv4, ipv6 or a number 0..255'),
+  write: (v, b, off) => void (b[off] = nfprotoNumber(v)),
+  encode: (v) => Buffer.from([nfprotoNumber(v)]),
+  decode: (b) => (b[0] === 2 ? 'ipv4' : b[0] === 10 ? 'ipv6' : b[0]!),
+};
 
 // nft's proto_desc ids and header template indexes, as recorded in `typeof` userdata
 const DESC = { udp: 6, tcp: 8, th: 11, ip: 12, ip6: 13 } as const;
@@ -60,7 +71,7 @@ export const FIELDS = {
   'th sport': { load: payload(PAYLOAD_BASE.transport, 0, 2), type: DATATYPES.inet_service!, typeof: pl(DESC.th, 1), byteorder: BIG },
   'th dport': { load: payload(PAYLOAD_BASE.transport, 2, 2), type: DATATYPES.inet_service!, typeof: pl(DESC.th, 2), byteorder: BIG },
   'meta l4proto': { load: meta(META_KEY.l4proto), type: U8, typeof: mt(META_KEY.l4proto), byteorder: HOST },
-  'meta nfproto': { load: meta(META_KEY.nfproto), type: U8, typeof: mt(META_KEY.nfproto), byteorder: HOST },
+  'meta nfproto': { load: meta(META_KEY.nfproto), type: NF_PROTO, typeof: mt(META_KEY.nfproto), byteorder: HOST },
   'meta mark': { load: meta(META_KEY.mark), type: DATATYPES.mark!, typeof: mt(META_KEY.mark), byteorder: HOST },
   'meta iifname': { load: meta(META_KEY.iifname), type: DATATYPES.ifname!, typeof: mt(META_KEY.iifname), byteorder: HOST },
   'meta oifname': { load: meta(META_KEY.oifname), type: DATATYPES.ifname!, typeof: mt(META_KEY.oifname), byteorder: HOST },

@@ -159,11 +159,12 @@ describe.skipIf(skip !== undefined)(`nft transactions${skip ? ` - skipped: ${ski
     expect(inet.map((r) => r.chain).filter((c, i, a) => a[i - 1] !== c)).toEqual(order);
     for (let i = 1; i < inet.length; i++) if (inet[i]!.chain === inet[i - 1]!.chain) expect(inet[i]!.handle!).toBeGreaterThan(inet[i - 1]!.handle!);
     const c513 = inet.filter((r) => r.chain === 'c513');
-    expect(c513.map((r) => r.statements?.slice(-2))).toEqual([['counter packets 0 bytes 0', 'accept'], ['counter packets 0 bytes 0', 'drop']]);
-    expect(c513[0]!.exprs.flat().find((e) => e.type === 'cmp' && e.data === '0a000201')).toBeDefined();
+    expect(c513.map((r) => r.statements)).toEqual([['ip saddr 10.0.2.1', 'counter packets 0 bytes 0', 'accept'], ['counter packets 0 bytes 0', 'drop']]);
     expect(all.rules.filter((r) => r.table === 'many' && r.family === 'ip').map((r) => r.statements)).toEqual([['tcp dport 22', 'accept']]);
     const text = (await ns.exec(['nft', 'list', 'table', 'inet', 'many'])).stdout;
     expect(text.match(/counter packets 0 bytes 0 accept/g)).toHaveLength(1100);
+    // (nft prints an inet table's ip match without the nfproto dependency it added; so does kernlb)
+    expect(text).toContain(`\t\t${c513[0]!.statements!.join(' ')}\n`);
     const one = await nft.list({ family: 'inet', table: 'many' });
     expect(one.rules).toEqual(inet);
     expect(one.chains).toEqual(all.chains.filter((c) => c.table === 'many' && c.family === 'inet'));

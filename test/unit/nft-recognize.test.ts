@@ -16,6 +16,11 @@ describe('nft statement recognition', () => {
     ['iifname "eth0" update @aff { ip saddr }', [s.match('meta iifname', 'eth0'), s.updateSet('aff', 'ip saddr')]],
     ['ip daddr != @c drop', [s.inSet('ip daddr', 'c', { inverted: true }), s.drop()]],
     ['numgen random mod 2 vmap @ng', [s.vmap({ numgen: { mod: 2 } }, 'ng')]],
+    // inet tables: nft adds `meta nfproto` before an ip/ip6 match and leaves it out when printing
+    ['ip saddr 10.0.2.1 counter packets 0 bytes 0 accept', [s.match('meta nfproto', 'ipv4'), s.match('ip saddr', '10.0.2.1'), s.counter(), s.accept()]],
+    ['ip6 daddr fd00::1 drop', [s.match('meta nfproto', 'ipv6'), s.match('ip6 daddr', 'fd00::1'), s.drop()]],
+    ['meta nfproto ipv6 accept', [s.match('meta nfproto', 'ipv6'), s.accept()]],
+    ['meta nfproto ipv4 tcp dport 22 accept', [s.match('meta nfproto', 'ipv4'), s.match('tcp dport', 22), s.accept()]],
   ];
   for (const [text, stmts] of cases) {
     it(text, () => {
