@@ -4,9 +4,9 @@
 // one-endpoint change at N, versus the reference tool doing the same work (nft -f, iptables-legacy-restore,
 // ipvsadm -R; for the change: nft -f of the changed chain, iptables-legacy-restore --noflush of the
 // changed chains, ipvsadm -e). IPVS needs a kernel with IPVS (run this inside scripts/uml-run.sh).
-// Measured 2026-11-26, 10k x 10, nftables (kernel 6.18, nft 1.0.6, load average ~1): full apply 2.90-3.04 s
-// vs nft -f 3.72-4.11 s (1.28-1.35x; before its rules were packed without expression objects: 3.8-4.6 s,
-// 0.76-1.00x); one-endpoint change 112-128 ms vs 103-124 ms; the same state again 46-51 ms.
+// Measured 2026-11-26, 10k x 10, nftables (kernel 6.18, nft 1.0.6, load average ~1), four runs: full apply
+// 2.49-3.04 s vs nft -f 3.72-4.11 s (1.28-1.52x; before its rules were packed without expression objects:
+// 3.8-4.6 s, 0.76-1.00x); one-endpoint change 96-128 ms vs 93-124 ms (level); the same state again 28-51 ms.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
