@@ -198,13 +198,6 @@ export class PackWriter {
     for (let i = 0; i < n; i++) b[o++] = bytes[i]!;
     this.off = o;
   }
-  /** Lowercase hex (already validated) as u8 length + bytes. */
-  hex8(h: string): void {
-    const n = h.length >> 1;
-    this.ensure(1 + n);
-    this.buf[this.off] = n;
-    this.off += 1 + this.buf.write(h, this.off + 1, n, 'hex');
-  }
   /** Lowercase hex (already validated) as u16 length + bytes. */
   hex16(h: string): void {
     const n = h.length >> 1;

@@ -1,6 +1,6 @@
 /** nftables mode over the Nftables handle: one transaction per apply, built from the diff. */
 import { isNotFound } from '../../../errors';
-import { nftConstants, nftStatements as st, type Nftables, type NftExpr, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
+import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Service, type State } from '../../state';
 import type { ModeBackend } from '../../types';
@@ -10,20 +10,10 @@ import { writeServiceRules } from './packed-rules';
 import { appendPackedRules } from '../../../nft/transaction';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
-const { CMP_OP, META_KEY } = nftConstants;
-const NFPROTO = { ipv4: '02', ipv6: '0a' } as const;
-
-/** `meta nfproto ipv4|ipv6`: the dependency nft adds before ip/ip6 payloads in an inet table. */
-function nfproto(f: 'ipv4' | 'ipv6'): NftExpr[] {
-  return [
-    { type: 'meta', key: META_KEY.nfproto, dreg: 1 },
-    { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: NFPROTO[f] },
-  ];
-}
-
+/** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
 function dispatchRule(chain: string, f: 'ipv4' | 'ipv6'): NftRule {
   const key = f === 'ipv4' ? 'ip daddr' : 'ip6 daddr';
-  return { ...T, chain, exprs: [...nfproto(f), ...st.vmap([key, 'meta l4proto', 'th dport'], f === 'ipv4' ? 'svc4' : 'svc6')] };
+  return { ...T, chain, exprs: [...st.match('meta nfproto', f), ...st.vmap([key, 'meta l4proto', 'th dport'], f === 'ipv4' ? 'svc4' : 'svc6')] };
 }
 
 const SETS = {
