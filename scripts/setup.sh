@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(g++ make python3 pkg-config perl libnftnl-dev libmnl-dev libip4tc-dev libip6tc-dev
-      nftables iptables ipvsadm iproute2 procps kmod user-mode-linux)
+      nftables iptables ipvsadm iproute2 procps kmod user-mode-linux
+      clang libclang-rt-14-dev llvm prometheus util-linux)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
