@@ -63,6 +63,19 @@ export interface BackendRead {
   draining: DrainingEndpoint[];
 }
 
+/** One service a caller says changed (LoadBalancer.update): before = undefined when added, after = undefined when removed. */
+export interface ServiceChange {
+  name: string;
+  before?: Service;
+  after?: Service;
+}
+
+export interface BackendApplyResult {
+  operations: number;
+  draining: DrainingEndpoint[];
+  changed: boolean;
+}
+
 /** What each mode implements; LoadBalancer does validation, diffing, timing and mode switching. */
 export interface ModeBackend<C extends BackendRead = BackendRead> {
   readonly mode: Mode;
@@ -75,7 +88,17 @@ export interface ModeBackend<C extends BackendRead = BackendRead> {
    */
   read(opts?: { forApply?: boolean; lazy?: boolean }): Promise<C>;
   /** Makes the kernel match `desired`, knowing `current` (from read()). */
-  apply(desired: State, current: C, opts: { dryRun: boolean }): Promise<{ operations: number; draining: DrainingEndpoint[]; changed: boolean }>;
+  apply(desired: State, current: C, opts: { dryRun: boolean }): Promise<BackendApplyResult>;
+  /**
+   * Applies only the services a caller says changed (LoadBalancer.update); `desired` is the whole
+   * state after the change. The backend trusts its record of what it last applied, checking cheaply
+   * that the kernel has not changed behind it where the kernel allows (nftables: the generation;
+   * iptables: the table's state), and falls back to a full read when that check fails. Its cost must
+   * not depend on the untouched services. Backends without it get apply() after a read.
+   */
+  applyChanges?(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult>;
+  /** Forgets every record of the kernel's state: the next read is a full one (LoadBalancer.resync). */
+  invalidate?(): void;
   /** Whether this mode has anything in the namespace. */
   present(): Promise<boolean>;
   /** Removes everything this mode owns in the namespace. */
