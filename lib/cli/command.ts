@@ -1,6 +1,7 @@
 /** What every CLI subcommand module (lib/cli/<name>.ts) exports, and the exit codes they share. */
 import { existsSync } from 'node:fs';
 import { isConflict, KernelError, ValidationError } from '../errors';
+import type { NetnsSpec } from '../netns';
 
 export const ExitCode = {
   ok: 0,
@@ -115,15 +116,22 @@ export function intOption(a: { values: Map<string, string> }, name: string, min:
 }
 
 /**
- * --netns NAME, checked to exist. Without the check the kernel's answer reaches the user as
- * "open ... /run/netns/x: ENOENT (no such object)", and `status` reported "no rules" for a typo.
- * Call it after the input is validated, so that bad input is reported as such first.
+ * --netns NAME or --netns PATH (absolute, as the API's `{ path }`: /run/netns/NAME, /proc/PID/ns/net,
+ * a bind mount), checked to exist. Without the check the kernel's answer reached the user as
+ * "open ... ENOENT" (exit 1, as if the kernel refused), and `status` reported "no rules" for a typo.
+ * A namespace that does not exist is bad input: exit 2. Call it after the input is validated, so
+ * that bad input is reported as such first.
  */
-export function netnsOption(a: { values: Map<string, string> }): string | undefined {
+export function netnsOption(a: { values: Map<string, string> }): NetnsSpec | undefined {
   const ns = a.values.get('netns');
+  if (ns === undefined) return undefined;
+  if (ns.startsWith('/')) {
+    if (!existsSync(ns)) throw new UsageError(`--netns ${ns}: no such network namespace (${ns} does not exist)`);
+    return { path: ns };
+  }
   // names the library refuses (e.g. "../x") get its ValidationError when the handle is opened
-  if (ns === undefined || !/^[A-Za-z0-9_.-]{1,64}$/.test(ns) || ns === '.' || ns === '..') return ns;
-  if (!existsSync(`/run/netns/${ns}`)) throw new NotFoundError(`--netns ${ns}: no such network namespace (/run/netns/${ns} does not exist)`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(ns) || ns === '.' || ns === '..') return ns;
+  if (!existsSync(`/run/netns/${ns}`)) throw new UsageError(`--netns ${ns}: no such network namespace (/run/netns/${ns} does not exist)`);
   return ns;
 }
 

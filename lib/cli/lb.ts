@@ -1,4 +1,5 @@
 /** kernlb apply | status | diff | demo: the load-balancer commands. */
+import { isConflict, isPermissionDenied, KernelError } from '../errors';
 import { LoadBalancer } from '../lb/load-balancer';
 import { MODES, type Mode } from '../lb/schedulers';
 import type { ApplySummary, LbStatus } from '../lb/types';
@@ -91,12 +92,17 @@ Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailab
 const status: CliCommand = {
   name: 'status',
   summary: 'show the load balancer the kernel runs, with per-endpoint counters',
-  help: `usage: kernlb status [--mode ipvs|nftables|iptables] [--netns NAME] [--json]
+  help: `usage: kernlb status [--mode ipvs|nftables|iptables] [--netns NAME|PATH] [--json]
 
-Reads the kernel back into the state model (the same JSON apply takes, under "state") plus
-per-endpoint counters: IPVS stats and connection counts, nftables rule counters, iptables rule
-counters (nftables/iptables count new connections). Without --mode, every mode that has rules in
-the namespace is shown.
+Reads the kernel back into the state model plus per-endpoint counters: IPVS stats and connection
+counts, nftables rule counters, iptables rule counters (nftables/iptables count new connections).
+Without --mode, every mode that has rules in the namespace is shown; a mode this kernel cannot do
+(no IPVS, no nftables inet family) is reported on stderr as "not checked".
+
+  --netns     a named namespace (/run/netns/NAME) or an absolute path to a namespace file
+  --json      an array with one { mode, state, services } per mode shown (with --mode: exactly
+              that mode's entry, even when it has no services). "state" is the JSON apply takes:
+              kernlb status --json --mode M | jq '.[0].state' | kernlb apply - --mode M
 `,
   async run(args, io) {
     const a = parseArgs(args, { flags: ['json'], values: ['mode', 'netns'] });
@@ -107,27 +113,23 @@ the namespace is shown.
     const results: LbStatus[] = [];
     const unavailable: string[] = [];
     for (const mm of m ? [m] : MODES) {
-      let lb: LoadBalancer;
       try {
-        lb = await LoadBalancer.open({ mode: mm, ...(netns ? { netns } : {}) });
-      } catch (e) {
-        if (m) throw e;
-        unavailable.push(`${mm}: ${e instanceof Error ? e.message : String(e)}`);
-        continue;
-      }
-      try {
+        await using lb = await LoadBalancer.open({ mode: mm, ...(netns ? { netns } : {}) });
         const st = await lb.status();
         if (m || st.services.length) results.push(st);
-      } finally {
-        await lb.close();
+      } catch (e) {
+        // Without --mode, what this kernel lacks (no IPVS family; UML's nf_tables has no inet family)
+        // is "not checked"; anything else (permissions, a conflict, bad input) fails the command.
+        if (m || !(e instanceof KernelError) || isConflict(e) || isPermissionDenied(e)) throw e;
+        unavailable.push(`${mm}: ${e.message}`);
       }
     }
-    if (a.flags.has('json')) io.out(JSON.stringify(m ? results[0] : results, null, 2) + '\n');
+    if (a.flags.has('json')) io.out(JSON.stringify(results, null, 2) + '\n');
     else {
-      if (!results.length) io.out('no load-balancer rules in this namespace\n');
+      if (!results.length) io.out(unavailable.length ? 'no load-balancer rules in the modes checked\n' : 'no load-balancer rules in this namespace\n');
       for (const r of results) io.out(formatStatus(r));
-      for (const u of unavailable) io.err(`(not checked: ${u})\n`);
     }
+    for (const u of unavailable) io.err(`(not checked: ${u})\n`);
     return ExitCode.ok;
   },
 };

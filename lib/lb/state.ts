@@ -24,6 +24,12 @@ export interface ServiceSpec {
   /** Default tcp. */
   protocol?: Protocol;
   vip: string;
+  /**
+   * Optional, and only ever a check: the vip's family (ipv4/ipv6) decides. Accepted so that what
+   * status() returns (normalised, with `family`) can be edited and applied again; a family that
+   * disagrees with the vip is a ValidationError.
+   */
+  family?: Family;
   port: number;
   /** Default rr. See schedulers.ts for what each mode can do. */
   scheduler?: string;
@@ -130,12 +136,14 @@ function validateEndpoint(c: Collector, e: unknown, path: string, svcFamily: Fam
   return { address: a.text, port: e.port, weight: (weight as number) + 0, parsed: a };
 }
 
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'family', 'port', 'scheduler', 'persistence', 'endpoints'];
+
 function validateService(c: Collector, s: unknown, path: string, mode: Mode | undefined): Service | undefined {
   if (!isObject(s)) {
     c.add(path, 'must be an object { name, protocol?, vip, port, scheduler?, persistence?, endpoints }', s);
     return undefined;
   }
-  checkKeys(c, s, ['name', 'protocol', 'vip', 'port', 'scheduler', 'persistence', 'endpoints'], path);
+  checkKeys(c, s, SERVICE_KEYS, path);
   const start = c.errors.length;
   if (typeof s.name !== 'string' || !NAME_RE.test(s.name))
     c.add(`${path}.name`, 'must be 1..48 characters: letters, digits, _ . - (starting with a letter or digit)', s.name);
@@ -146,6 +154,10 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     if (why) c.add(`${path}.protocol`, why, protocol);
   }
   const vip = validAddress(c, s.vip, `${path}.vip`, 'vip');
+  if (s.family !== undefined) {
+    if (s.family !== 'ipv4' && s.family !== 'ipv6') c.add(`${path}.family`, 'must be "ipv4" or "ipv6" (or left out: the vip decides)', s.family);
+    else if (vip && vip.family !== s.family) c.add(`${path}.family`, `is ${s.family} but the vip ${vip.text} is ${vip.family} (leave family out: the vip decides)`, s.family);
+  }
   if (!isPort(s.port)) c.add(`${path}.port`, 'must be an integer 1..65535', s.port);
   const scheduler = s.scheduler === undefined ? 'rr' : s.scheduler;
   if (typeof scheduler !== 'string' || !ALL_SCHEDULERS.includes(scheduler)) {

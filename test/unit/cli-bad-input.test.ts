@@ -30,8 +30,10 @@ describe('option values', () => {
     else expect(f).toThrow(`--generation must be a whole number 0..4294967295, not "${v}"`);
   });
 
-  it('--netns names a namespace that exists; odd names are left to the library', () => {
-    expect(() => netnsOption(values({ netns: 'klcli-unit-no-such-ns' }))).toThrow(NotFoundError);
+  it('--netns names a namespace that exists (bad input, exit 2, when not); a path is { path }; odd names are left to the library', () => {
+    expect(() => netnsOption(values({ netns: 'klcli-unit-no-such-ns' }))).toThrow(UsageError);
+    expect(() => netnsOption(values({ netns: '/run/netns/klcli-unit-no-such-ns' }))).toThrow('--netns /run/netns/klcli-unit-no-such-ns: no such network namespace');
+    expect(netnsOption(values({ netns: '/proc/self/ns/net' }))).toEqual({ path: '/proc/self/ns/net' });
     expect(netnsOption(values({ netns: '../x' }))).toBe('../x');
     expect(netnsOption(values({}))).toBeUndefined();
   });
