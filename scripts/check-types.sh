@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The published types as users compile them: packs the package (dist/ must be built: npm run build:ts),
-# runs @arethetypeswrong/cli on the tarball, installs it into a throwaway project (offline: its
-# dependencies are linked from this checkout's node_modules) and compiles the consumer files of
-# test/types/consumer with strict tsc in three module modes: nodenext ESM, nodenext CommonJS, bundler.
-# Exit 0 when all pass; the first failure's output is printed.
+# The published types as users compile them: builds the package from lib/ into a scratch copy (the
+# checkout's dist/ is neither needed nor touched), packs it, runs @arethetypeswrong/cli on the
+# tarball, installs it into a throwaway project (offline: its dependencies are linked from this
+# checkout's node_modules) and compiles the consumer files of test/types/consumer with strict tsc in
+# three module modes: nodenext ESM, nodenext CommonJS, bundler. Exit 0 when all pass.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kernlb-types-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+pkg="$work/pkg"
+mkdir -p "$pkg/scripts"
 cd "$root"
-[ -f dist/index.d.mts ] || { echo "check-types: dist/ is not built (npm run build:ts)" >&2; exit 2; }
-npm pack --silent --pack-destination "$work" >/dev/null
+cp package.json binding.gyp README.md LICENSE "$pkg/"
+cp -r native prebuilds "$pkg/"
+cp scripts/pkg-config.js scripts/esm-wrappers.js "$pkg/scripts/"
+# (the ESM wrapper script loads the built CommonJS entry points, which load the addon's loader)
+ln -s "$root/node_modules" "$pkg/node_modules"
+echo "== build"
+node "$root/node_modules/typescript/bin/tsc" -p tsconfig.build.json --outDir "$pkg/dist"
+(cd "$pkg" && node scripts/esm-wrappers.js && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/kernlb-*.tgz)
 echo "== attw $(basename "$tarball")"
 node "$root/node_modules/@arethetypeswrong/cli/dist/index.js" --format ascii "$tarball"

@@ -1,6 +1,6 @@
 /** What every CLI subcommand module (lib/cli/<name>.ts) exports, and the exit codes they share. */
 import { existsSync } from 'node:fs';
-import { isConflict, KernelError, ValidationError } from '../errors';
+import { isConflict, KernelError, ValidationError, ValidationErrors } from '../errors';
 import type { NetnsSpec } from '../netns';
 
 export const ExitCode = {
@@ -41,6 +41,11 @@ export class NotFoundError extends Error {
 
 /** Maps an error to an exit code and prints it. */
 export function reportError(e: unknown, io: CliIO): number {
+  if (e instanceof ValidationErrors) {
+    // every problem, one a line: the message alone names the first and counts the rest
+    io.err(`kernlb: ${e.errors.length} problems:\n${e.errors.map((x) => `  ${x.field}: ${x.problem}\n`).join('')}`);
+    return ExitCode.input;
+  }
   if (e instanceof UsageError || e instanceof ValidationError) {
     io.err(`kernlb: ${e.message}\n`);
     return ExitCode.input;
@@ -167,11 +172,25 @@ export async function readText(io: CliIO, file: string): Promise<string> {
   return text;
 }
 
-/** JSON.parse with the input named in the error. */
+/** Line and column (1-based) of a character offset, for messages about text. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: offset - nl };
+}
+
+/**
+ * JSON.parse with the input named in the error, and where: V8 says "at position N" (Node 20) and
+ * adds "(line L column C)" only from Node 22, so the line and column are computed here.
+ */
 export function parseJson(file: string, text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new ValidationError(inputName(file), `is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    const msg = (e instanceof Error ? e.message : String(e)).replace(/ \(line \d+ column \d+\)$/, '');
+    const pos = /at position (\d+)/.exec(msg);
+    // (no position: the text ended early)
+    const at = lineColumn(text, pos ? Number(pos[1]) : text.length);
+    throw new ValidationError(inputName(file), `is not valid JSON at line ${at.line}, column ${at.column}: ${msg}`);
   }
 }

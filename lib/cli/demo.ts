@@ -11,7 +11,7 @@ import type { CliIO } from './command';
 import { ExitCode } from './command';
 import { createTopology, kernelTestsSkipReason, runInUml, sendRequests, umlAvailable, type Topology } from '../testing';
 import { LoadBalancer } from '../lb/load-balancer';
-import type { Mode } from '../lb/schedulers';
+import type { Mode, Scheduler } from '../lb/schedulers';
 import type { DesiredState } from '../lb/state';
 
 export interface DemoOptions {
@@ -24,7 +24,7 @@ export interface DemoOptions {
 }
 
 /** The service each mode balances: a scheduler that shows what the mode does well. */
-const PLAN: Record<Mode, { scheduler: string; weights: [number, number, number]; tool: string[]; why: string }> = {
+const PLAN: Record<Mode, { scheduler: Scheduler; weights: [number, number, number]; tool: string[]; why: string }> = {
   nftables: { scheduler: 'wrr', weights: [1, 2, 3], tool: ['nft', 'list', 'ruleset'], why: 'numgen inc cascade: exact weighted round robin' },
   iptables: { scheduler: 'random', weights: [1, 1, 2], tool: ['iptables-legacy-save', '-t', 'nat'], why: 'statistic random (kube-proxy layout): weighted random' },
   ipvs: { scheduler: 'wrr', weights: [1, 2, 3], tool: ['ipvsadm', '-Ln'], why: 'IPVS virtual service, masquerading real servers' },

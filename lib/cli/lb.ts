@@ -3,7 +3,7 @@ import { isConflict, isPermissionDenied, KernelError } from '../errors';
 import { LoadBalancer } from '../lb/load-balancer';
 import { MODES, type Mode } from '../lb/schedulers';
 import type { ApplySummary, LbStatus } from '../lb/types';
-import { endpointKey, serviceKey, validateState } from '../lb/state';
+import { endpointKey, serviceKey, validateState, type State } from '../lb/state';
 import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, UsageError, type CliCommand, type CliIO } from './command';
 
 const STATE_HELP = `The state file is JSON:
@@ -26,13 +26,12 @@ function mode(v: string | undefined, required: boolean, option = '--mode'): Mode
 }
 
 /** The state file, parsed and validated for the mode before any namespace is looked at. */
-async function readState(io: CliIO, a: ReturnType<typeof parseArgs>, m: Mode): Promise<unknown> {
+async function readState(io: CliIO, a: ReturnType<typeof parseArgs>, m: Mode): Promise<State> {
   noExtraArgs(a, 1);
   const file = a.positional[0];
   if (!file) throw new UsageError('a state FILE (or - for stdin) is required');
   const input = parseJson(file, await readText(io, file));
-  validateState(input, m);
-  return input;
+  return validateState(input, m);
 }
 
 function printSummary(io: CliIO, s: ApplySummary): void {
@@ -41,6 +40,10 @@ function printSummary(io: CliIO, s: ApplySummary): void {
   for (const l of s.lines) io.out(`  ${l}\n`);
   for (const d of s.draining) io.out(`  draining ${d.service} -> ${endpointKey(d)} since ${new Date(d.since * 1000).toISOString()}\n`);
   if (s.removedModes.length) io.out(`  removed the rules of: ${s.removedModes.join(', ')}\n`);
+}
+
+function printWarnings(io: CliIO, warnings: string[]): void {
+  for (const w of warnings) io.err(`kernlb: warning: ${w}\n`);
 }
 
 export function formatStatus(st: LbStatus): string {
@@ -85,6 +88,7 @@ Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailab
     const s = await lb.apply(input, { dryRun: a.flags.has('dry-run') });
     if (a.flags.has('json')) io.out(JSON.stringify(s, null, 2) + '\n');
     else printSummary(io, s);
+    printWarnings(io, s.warnings);
     return ExitCode.ok;
   },
 };
@@ -157,6 +161,44 @@ ${STATE_HELP}
   },
 };
 
+const clear: CliCommand = {
+  name: 'clear',
+  summary: "remove everything kernlb created in a mode (or all modes), nothing of anyone else's",
+  help: `usage: kernlb clear --mode ipvs|nftables|iptables | --all-modes [--netns NAME|PATH]
+
+Removes what kernlb's load balancer created in the namespace (LoadBalancer.clear()):
+  nftables  the table inet kernlb
+  iptables  the KERNLB-* chains of the nat tables (IPv4 and IPv6) and the jumps into them from
+            PREROUTING, OUTPUT and POSTROUTING; every other chain and rule stays as it is
+  ipvs      the address-based virtual services (in ipvs mode those are kernlb's: IPVS has no owner
+            tag); fwmark services stay
+With --all-modes, a mode this kernel cannot do (no IPVS; no nftables inet family) is skipped and
+said so on stderr. Prints one line per mode.
+
+Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailable here.
+`,
+  async run(args, io) {
+    const a = parseArgs(args, { flags: ['all-modes'], values: ['mode', 'netns'] });
+    noExtraArgs(a, 0);
+    const all = a.flags.has('all-modes');
+    const m = mode(a.values.get('mode'), false);
+    if (all === (m !== undefined)) throw new UsageError('give either --mode ipvs|nftables|iptables or --all-modes');
+    const netns = netnsOption(a);
+    for (const mm of m ? [m] : MODES) {
+      try {
+        await using lb = await LoadBalancer.open({ mode: mm, ...(netns ? { netns } : {}) });
+        await lb.clear();
+        io.out(`${mm}: cleared\n`);
+      } catch (e) {
+        // as in status: with --all-modes, what this kernel lacks is skipped, anything else fails
+        if (m || !(e instanceof KernelError) || isConflict(e) || isPermissionDenied(e)) throw e;
+        io.err(`(skipped ${mm}: ${e.message})\n`);
+      }
+    }
+    return ExitCode.ok;
+  },
+};
+
 const demo: CliCommand = {
   name: 'demo',
   summary: 'build a throwaway client/balancer/backends topology and balance real traffic in every mode',
@@ -179,4 +221,4 @@ Everything is removed at the end, also on Ctrl-C. Needs root.
   },
 };
 
-export const commands: CliCommand[] = [apply, status, diff, demo];
+export const commands: CliCommand[] = [apply, status, diff, clear, demo];

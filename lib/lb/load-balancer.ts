@@ -23,7 +23,7 @@ import { IptablesBackend } from './modes/iptables/backend';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
-import { validateState, ValidationCache, type DesiredState, type State } from './state';
+import { stateWarnings, validateState, ValidationCache, type DesiredState, type State } from './state';
 import type { ApplySummary, BackendRead, LbStatus, ModeBackend } from './types';
 
 export interface LoadBalancerOptions {
@@ -72,8 +72,8 @@ export function registerModeBackend(mode: Mode, f: BackendFactory): void {
   factories[mode] = f;
 }
 
-export class LoadBalancer implements AsyncDisposable {
-  readonly mode: Mode;
+export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
+  readonly mode: M;
   readonly netns: NetnsSpec | undefined;
   #backend: ModeBackend;
   #opts: LoadBalancerOptions;
@@ -81,7 +81,7 @@ export class LoadBalancer implements AsyncDisposable {
   /** Unchanged services of the next input skip validation and come back as the same objects. */
   #validated: ValidationCache;
 
-  private constructor(backend: ModeBackend, opts: LoadBalancerOptions) {
+  private constructor(backend: ModeBackend, opts: LoadBalancerOptions & { mode: M }) {
     this.#backend = backend;
     this.mode = opts.mode;
     this.netns = opts.netns;
@@ -89,7 +89,8 @@ export class LoadBalancer implements AsyncDisposable {
     this.#validated = new ValidationCache(opts.mode);
   }
 
-  static async open(opts: LoadBalancerOptions): Promise<LoadBalancer> {
+  /** `LoadBalancer.open({ mode: 'iptables' })` is a LoadBalancer<'iptables'>: its input's schedulers are iptables' own. */
+  static async open<M extends Mode>(opts: LoadBalancerOptions & { mode: M }): Promise<LoadBalancer<M>> {
     if (!opts || !MODES.includes(opts.mode)) throw new ValidationError('mode', `must be one of ${MODES.join(', ')}`, opts?.mode);
     if (opts.drainTimeout !== undefined && (!Number.isInteger(opts.drainTimeout) || opts.drainTimeout < 0))
       throw new ValidationError('drainTimeout', 'must be a whole number of seconds >= 0', opts.drainTimeout);
@@ -102,16 +103,20 @@ export class LoadBalancer implements AsyncDisposable {
       throw new ValidationError('iptables', 'must be an object { engine?, xtablesLock? }', opts.iptables);
     const engine = opts.iptables?.engine;
     if (engine !== undefined && !IPT_ENGINES.includes(engine)) throw new ValidationError('iptables.engine', `must be one of ${IPT_ENGINES.join(', ')}`, engine);
-    return new LoadBalancer(await factories[opts.mode](opts.netns, opts), opts);
+    return new LoadBalancer<M>(await factories[opts.mode](opts.netns, opts), opts);
   }
 
-  /** Validates `input` for this mode (throws ValidationError naming the field) and normalises it. */
-  validate(input: DesiredState | unknown): State {
+  /**
+   * Validates `input` for this mode (throws ValidationError naming the field) and normalises it.
+   * Typed input only (a DesiredState for this mode, or a State as status() and validateState()
+   * return it); for input of unknown shape (a file) use validateState(input, mode).
+   */
+  validate(input: DesiredState<M> | State): State {
     return validateState(input, this.mode, this.#validated);
   }
 
   /** Makes the kernel match `input`; returns what changed. Applying the same state twice changes nothing. */
-  async apply(input: DesiredState | unknown, opts: ApplyOptions = {}): Promise<ApplySummary> {
+  async apply(input: DesiredState<M> | State, opts: ApplyOptions = {}): Promise<ApplySummary> {
     if (typeof opts !== 'object' || opts === null) throw new ValidationError('opts', 'must be an object { dryRun? }', opts);
     // a truthy non-boolean (the string "false") must not silently choose between a dry run and a commit
     if (opts.dryRun !== undefined && typeof opts.dryRun !== 'boolean') throw new ValidationError('dryRun', 'must be a boolean', opts.dryRun);
@@ -139,6 +144,7 @@ export class LoadBalancer implements AsyncDisposable {
           durationMs: performance.now() - started,
           draining: r.draining,
           removedModes,
+          warnings: stateWarnings(desired),
         };
       } catch (e) {
         if (!isConflict(e) || attempt >= attempts) throw e;
@@ -147,7 +153,7 @@ export class LoadBalancer implements AsyncDisposable {
   }
 
   /** What would change, without touching the kernel. */
-  async diff(input: DesiredState | unknown) {
+  async diff(input: DesiredState<M> | State) {
     const desired = this.validate(input);
     const current = await this.#read(desired);
     const d = diffStates(current.state, desired);

@@ -15,6 +15,13 @@ export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh',
 export const NFT_SCHEDULERS = ['rr', 'wrr', 'random', 'sh'] as const;
 export const IPTABLES_SCHEDULERS = ['rr', 'random'] as const;
 
+/** Scheduler names each mode takes, as types: `LoadBalancer<'iptables'>` narrows its input to these. */
+export type IpvsScheduler = (typeof IPVS_SCHEDULERS)[number];
+export type NftScheduler = (typeof NFT_SCHEDULERS)[number];
+export type IptablesScheduler = (typeof IPTABLES_SCHEDULERS)[number];
+export type Scheduler = IpvsScheduler | NftScheduler | IptablesScheduler;
+export type SchedulerFor<M extends Mode> = M extends 'ipvs' ? IpvsScheduler : M extends 'nftables' ? NftScheduler : M extends 'iptables' ? IptablesScheduler : never;
+
 export const ALL_SCHEDULERS: readonly string[] = [...new Set<string>([...IPVS_SCHEDULERS, ...NFT_SCHEDULERS, ...IPTABLES_SCHEDULERS])];
 
 const supported: Record<Mode, readonly string[]> = {

@@ -5,7 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
-import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, type Mode } from './schedulers';
+import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, type Mode, type SchedulerFor } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -18,7 +18,13 @@ export interface EndpointSpec {
   weight?: number;
 }
 
-export interface ServiceSpec {
+/**
+ * One service as written. `M` narrows `scheduler` to what that mode can do (LoadBalancer<'iptables'>
+ * takes DesiredState<'iptables'>); the default, every mode, takes any known scheduler name. Input
+ * whose shape is not known at compile time (a file, JSON from elsewhere) goes through
+ * validateState(input, mode), which takes `unknown` and returns a State that apply() takes.
+ */
+export interface ServiceSpec<M extends Mode = Mode> {
   /** Unique name: letters, digits, _ . - (1..48 chars). Used in chain names and comments. */
   name: string;
   /** Default tcp. */
@@ -32,14 +38,14 @@ export interface ServiceSpec {
   family?: Family;
   port: number;
   /** Default rr. See schedulers.ts for what each mode can do. */
-  scheduler?: string;
+  scheduler?: SchedulerFor<M>;
   /** Client affinity: the same client goes to the same endpoint for `timeout` seconds (IPVS only). */
   persistence?: { timeout: number };
   endpoints: EndpointSpec[];
 }
 
-export interface DesiredState {
-  services: ServiceSpec[];
+export interface DesiredState<M extends Mode = Mode> {
+  services: ServiceSpec<M>[];
 }
 
 /** The normalised form every compiler takes: defaults filled, addresses canonical, endpoints sorted. */
@@ -99,8 +105,39 @@ class Collector {
   }
 }
 
-function checkKeys(c: Collector, obj: Record<string, unknown>, allowed: string[], path: string): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) c.add(`${path}.${k}`.replace(/^\./, ''), `unknown field (allowed: ${allowed.join(', ')})`);
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) of two short strings. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  return d[a.length]![b.length]!;
+}
+
+/** The allowed field a misspelled key most likely meant: close in spelling, or the same ignoring case. */
+export function nearestField(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const f of allowed) {
+    const d = f.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, f);
+    if (d < bestD) [best, bestD] = [f, d];
+  }
+  // at most 2 edits, and fewer than half the key's letters: "nme" -> name, but "x" -> nothing
+  return best !== undefined && bestD <= Math.min(2, Math.floor(key.length / 2)) ? best : undefined;
+}
+
+/** Every key of `obj` that is not allowed, named, with the nearest allowed one suggested. */
+function checkKeys(c: Collector, obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
+  for (const k of Object.keys(obj)) {
+    if (allowed.includes(k)) continue;
+    const near = nearestField(k, allowed);
+    c.add(`${path}.${k}`.replace(/^\./, ''), `unknown field ${JSON.stringify(k)}${near ? `: did you mean ${JSON.stringify(near)}?` : ''} (allowed: ${allowed.join(', ')})`);
+  }
 }
 
 function validAddress(c: Collector, v: unknown, field: string, what: string): ParsedAddress | undefined {
@@ -293,7 +330,11 @@ export function validateState(input: unknown, mode?: Mode, cache?: ValidationCac
   const c = new Collector();
   if (!isObject(input)) throw new ValidationError('state', 'must be an object { services: [...] }', input);
   checkKeys(c, input, ['services'], '');
-  if (!Array.isArray(input.services)) throw new ValidationError('services', 'must be an array', input.services);
+  if (!Array.isArray(input.services)) {
+    // with the unknown keys first: { "service": [...] } is a misspelling more often than a missing field
+    c.add('services', input.services === undefined ? 'is missing (an array of services)' : 'must be an array', input.services);
+    throw c.errors.length === 1 ? c.errors[0]! : new ValidationErrors(c.errors);
+  }
   const services: Service[] = [];
   const byKey = new Map<string, number>();
   const byName = new Map<string, number>();
@@ -324,6 +365,22 @@ export function validateState(input: unknown, mode?: Mode, cache?: ValidationCac
   }
   if (cache && next) cache.replace(next);
   return { services };
+}
+
+/**
+ * What a valid state asks that the kernel will not do as written, for ApplySummary.warnings: rr
+ * gives every endpoint of weight > 0 the same share (as IPVS rr does), so weights other than 0 and
+ * one common value are ignored.
+ */
+export function stateWarnings(state: State): string[] {
+  const out: string[] = [];
+  for (const s of state.services) {
+    if (s.scheduler !== 'rr') continue;
+    const weights = [...new Set(s.endpoints.map((e) => e.weight).filter((w) => w > 0))];
+    if (weights.length > 1)
+      out.push(`service ${s.name}: scheduler rr ignores weights (${weights.sort((a, b) => a - b).join(', ')} given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`);
+  }
+  return out;
 }
 
 /** Endpoints that receive new connections (weight > 0). */

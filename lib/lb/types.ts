@@ -54,6 +54,8 @@ export interface ApplySummary {
   draining: DrainingEndpoint[];
   /** Other modes' rules removed from the namespace after this mode went live. */
   removedModes: Mode[];
+  /** What the state asks that the kernel does not do as written (e.g. weights under rr). */
+  warnings: string[];
 }
 
 /** What a backend reads from the kernel; backends add what their apply() needs. */

@@ -71,8 +71,22 @@ export function startHttpServer(ns: TestNetns, name: string, port: number): Prom
   });
 }
 
+/** The URL for host:port; an IPv6 host may come bare (fd00::10) or bracketed as in URLs ([fd00::10]). */
 function hostUrl(host: string, port: number): string {
-  return host.includes(':') ? `http://[${host}]:${port}/` : `http://${host}:${port}/`;
+  const bare = /^\[.*\]$/.test(host) ? host.slice(1, -1) : host;
+  return bare.includes(':') ? `http://[${bare}]:${port}/` : `http://${bare}:${port}/`;
+}
+
+/**
+ * Runs the inline client program in `ns`. A failure says what was asked and the client's own error
+ * line, not the whole command line (which holds the program text).
+ */
+async function runClient(ns: TestNetns, what: string, args: string[]): Promise<LoadResult> {
+  const r = await ns.exec([process.execPath, '-e', clientJs, ...args], { timeoutMs: 600_000, allowFail: true });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code === 0 && last.startsWith('{')) return JSON.parse(last) as LoadResult;
+  const why = r.stderr.split('\n').find((l) => /^\w*Error\b|^Error:|^\s*code:/.test(l.trim())) ?? r.stderr.trim().split('\n').pop() ?? '';
+  throw new Error(`sendRequests ${what} from ${ns.name}: the client failed (exit ${r.code}): ${why.trim() || 'no output'}`);
 }
 
 /** Sends `count` HTTP requests from `ns` to host:port, each on a new connection. */
@@ -83,10 +97,8 @@ export async function sendRequests(
   count: number,
   opts: { concurrency?: number; timeoutMs?: number } = {},
 ): Promise<LoadResult> {
-  const r = await ns.exec([process.execPath, '-e', clientJs, hostUrl(host, port), String(count), String(opts.concurrency ?? 4), String(opts.timeoutMs ?? 3000)], {
-    timeoutMs: 600_000,
-  });
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as LoadResult;
+  const url = hostUrl(host, port);
+  return runClient(ns, url, [url, String(count), String(opts.concurrency ?? 4), String(opts.timeoutMs ?? 3000)]);
 }
 
 /** Starts a client that keeps opening connections until stop(); for "no failed connection during churn". */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ipvs } from '../../lib/ipvs';
 import { LoadBalancer } from '../../lib/lb';
 import { MIN_DRAIN_STAMP } from '../../lib/lb/modes/ipvs/compile';
+import type { Scheduler } from '../../lib/lb/schedulers';
 import type { DesiredState } from '../../lib/lb/state';
 import { createNetns, createTopology, ipvsSkipReason, sendRequests, type Topology } from '../../lib/testing';
 import { bigState } from './lb-helpers';
@@ -65,7 +66,7 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
     await lb1.close();
     // A new process (handle) removes 10.244.1.3: it has no connections, so it goes at once...
     const lb2 = await LoadBalancer.open({ mode: 'ipvs', netns: ns.name, drainTimeout: 2 });
-    const s1 = { services: [{ ...demo.services[0]!, endpoints: [demo.services[0]!.endpoints[0]!] }] };
+    const s1: DesiredState = { services: [{ ...demo.services[0]!, endpoints: [demo.services[0]!.endpoints[0]!] }] };
     const r = await lb2.apply(s1);
     expect(r.lines).toContain('~ service web tcp/10.96.0.10:80: -10.244.1.3:8080');
     expect((await ns.exec(['ipvsadm', '-Ln'])).stdout).not.toMatch(/10\.244\.1\.3/);
@@ -132,7 +133,7 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
       await lb?.close();
       await topo?.destroy();
     });
-    const state = (scheduler: string, weights: number[]): DesiredState => ({
+    const state = (scheduler: Scheduler, weights: number[]): DesiredState => ({
       services: [{ name: 'web', vip: topo.vip4, port: 80, scheduler, endpoints: topo.backends.map((b, i) => ({ address: b.ipv4, port: b.port, weight: weights[i]! })) }],
     });
     it('rr is exact: 150 connections -> 50 each', async () => {

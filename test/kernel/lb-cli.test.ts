@@ -70,7 +70,7 @@ describe.skipIf(skip)(`lb CLI and mode switching (kernel)${skip ? ` - skipped: $
   it('switching nftables -> iptables -> nftables: the new mode is live, then the old mode is removed; traffic keeps flowing', async () => {
     await using topo = await createTopology({ backends: 2 });
     const state = {
-      services: [{ name: 'web', vip: topo.vip4, port: 80, scheduler: 'rr', endpoints: topo.backends.map((b) => ({ address: b.ipv4, port: b.port })) }],
+      services: [{ name: 'web', vip: topo.vip4, port: 80, scheduler: 'rr' as const, endpoints: topo.backends.map((b) => ({ address: b.ipv4, port: b.port })) }],
     };
     const ruleset = async () => (await topo.balancer.exec(['nft', 'list', 'ruleset'])).stdout;
     const save = async () => (await topo.balancer.exec(['iptables-legacy-save', '-t', 'nat'])).stdout;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadBalancer } from '../../lib/lb';
+import type { Scheduler } from '../../lib/lb/schedulers';
 import type { DesiredState } from '../../lib/lb/state';
 import { createNetns, createTopology, kernelTestsSkipReason, sendRequests, type TestNetns, type Topology } from '../../lib/testing';
 import { demoState } from '../fixtures/lb-state';
@@ -82,7 +83,7 @@ describe.skipIf(skip)(`lb nftables mode (kernel)${skip ? ` - skipped: ${skip}` :
       await lb?.close();
       await topo?.destroy();
     });
-    const state = (scheduler: string, weights: number[], v6 = false): DesiredState => ({
+    const state = (scheduler: Scheduler, weights: number[], v6 = false): DesiredState => ({
       services: [
         {
           name: 'web',

@@ -65,3 +65,18 @@ describe.skipIf(skip)(`lb read-edit-apply (kernel)${skip ? ` - skipped: ${skip}`
     expect(all[0]!.state.services.find((s) => s.name === 'web')!.endpoints).toHaveLength(4);
   });
 });
+
+describe.skipIf(skip)(`lb warnings (kernel)${skip ? ` - skipped: ${skip}` : ''}`, () => {
+  it('rr with weights applies and says the weights are ignored (summary.warnings, CLI on stderr)', async () => {
+    await using ns = await createNetns('lbw');
+    const state = { services: [{ name: 'web', vip: '10.96.0.10', port: 80, scheduler: 'rr' as const, endpoints: [{ address: '10.244.1.2', port: 8080, weight: 3 }, { address: '10.244.1.3', port: 8080 }] }] };
+    await using lb = await LoadBalancer.open({ mode: 'nftables', netns: ns.name });
+    const s = await lb.apply(state);
+    expect(s.changed).toBe(true);
+    expect(s.warnings).toEqual(['service web: scheduler rr ignores weights (1, 3 given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them']);
+    const r = await cli(['apply', '-', '--mode', 'iptables', '--netns', ns.name], JSON.stringify(state));
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`kernlb: warning: ${s.warnings[0]}\n`);
+    expect((await lb.apply({ services: [{ ...state.services[0]!, scheduler: 'wrr' }] })).warnings).toEqual([]);
+  });
+});
