@@ -206,10 +206,11 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
   let persistence: { timeout: number } | undefined;
   if (s.persistence !== undefined) {
     const p = s.persistence;
+    // (a misspelled "timout" is named even though the missing timeout is reported too)
+    if (isObject(p)) checkKeys(c, p, ['timeout'], `${path}.persistence`);
     if (!isObject(p) || !Number.isInteger(p.timeout) || (p.timeout as number) < 1 || (p.timeout as number) > MAX_PERSISTENCE_TIMEOUT) {
       c.add(`${path}.persistence.timeout`, `must be an integer number of seconds 1..${MAX_PERSISTENCE_TIMEOUT}`, isObject(p) ? p.timeout : p);
     } else {
-      if (isObject(p)) checkKeys(c, p, ['timeout'], `${path}.persistence`);
       persistence = { timeout: p.timeout as number };
       const why = mode && persistenceProblem(mode);
       if (why) c.add(`${path}.persistence`, why, p);

@@ -54,6 +54,10 @@ describe('lb state: unknown keys are named, with the nearest field suggested', (
     expect(problems({ services: [svc({ persistence: { timeout: 5, timout: 5 } })] }, 'ipvs')).toEqual([
       'services[0].persistence.timout: (service "web") unknown field "timout": did you mean "timeout"? (allowed: timeout)',
     ]);
+    expect(problems({ services: [svc({ persistence: { timout: 5 } })] }, 'ipvs')).toEqual([
+      'services[0].persistence.timout: (service "web") unknown field "timout": did you mean "timeout"? (allowed: timeout)',
+      'services[0].persistence.timeout: (service "web") must be an integer number of seconds 1..31536000',
+    ]);
   });
 });
 
