@@ -14,7 +14,9 @@ protocol: tcp (default), udp, sctp. scheduler (default rr):
   ipvs      rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos; persistence
   nftables  rr wrr random sh
   iptables  rr random (tcp and udp); persistence (recent match, like kube-proxy)
-weight: 0..65535 (default 1; 0 = no new connections).`;
+weight: 0..65535 (default 1; 0 = no new connections). family (ipv4/ipv6) is optional and only
+checked against the vip: status --json prints it, so its "state" applies as it is. rr gives every
+endpoint of weight > 0 the same share: other weights are ignored, with a warning on stderr.`;
 
 function mode(v: string | undefined, required: boolean, option = '--mode'): Mode | undefined {
   if (v === undefined) {
