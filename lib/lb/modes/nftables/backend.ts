@@ -131,6 +131,10 @@ export class NftBackend implements ModeBackend<NftCurrent> {
    */
   #cache: NftCurrent | undefined;
 
+  invalidate(): void {
+    this.#cache = undefined;
+  }
+
   async read(opts: { forApply?: boolean } = {}): Promise<NftCurrent> {
     if (opts.forApply && this.#cache && (await this.nft.generation()) === this.#cache.generation) return this.#cache;
     this.#cache = undefined;
