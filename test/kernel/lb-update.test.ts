@@ -54,6 +54,22 @@ describe.skipIf(skip)(`lb update/resync (kernel)${skip ? ` - skipped: ${skip}` :
     });
   }
 
+  it('nftables: update() after a foreign commit (generation moved) re-reads and repairs; otherwise it sends only the change', async () => {
+    await using a = await createNetns('lbu');
+    await using b = await createNetns('lbu');
+    await using lb = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
+    await using ref = await LoadBalancer.open({ mode: 'nftables', netns: b.name });
+    await lb.apply({ services: [svc('s1', 1, 2), svc('s2', 2, 2)] });
+    const quiet = await lb.update({ upsert: [svc('s2', 2, 3)] });
+    // flush + header + 3 endpoint rules, nothing of s1
+    expect(quiet.operations).toBe(5);
+    await a.exec(['nft', 'flush', 'chain', 'inet', 'kernlb', 'svc-s1']);
+    const r = await lb.update({ upsert: [svc('s2', 2, 2)] });
+    expect(r.operations).toBeGreaterThan(5); // s1's chain refilled too
+    await ref.apply({ services: [svc('s1', 1, 2), svc('s2', 2, 2)] });
+    expect(await dump(a, 'nftables')).toBe(await dump(b, 'nftables'));
+  });
+
   it('nftables: resync() repairs a service chain flushed behind kernlb\'s back', async () => {
     await using a = await createNetns('lbu');
     await using lb = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
