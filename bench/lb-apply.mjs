@@ -1,5 +1,7 @@
 // Load-balancer apply benchmark (issue #17), against dist/ (run `npm run build:ts` first):
-//   node bench/lb-apply.mjs [--modes nftables,iptables,ipvs] [--n 10000] [--endpoints 10] [--reps 5] [--no-reference]
+//   node --expose-gc bench/lb-apply.mjs [--modes nftables,iptables,ipvs] [--n 10000] [--endpoints 10] [--reps 5] [--no-reference]
+// (--expose-gc: the heap is collected before each timed operation, so a collection of the benchmark's
+// own input trees does not land inside one)
 // IPVS needs a kernel with IPVS: run it inside UML,
 //   bash scripts/uml-run.sh -- node bench/lb-apply.mjs --modes ipvs
 //
@@ -88,6 +90,7 @@ function timed(fn) {
   return [since(t), r];
 }
 async function timedAsync(fn) {
+  globalThis.gc?.();
   const t = now();
   const r = await fn();
   return [since(t), r];
