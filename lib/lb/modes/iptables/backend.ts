@@ -197,6 +197,8 @@ interface Known {
    * every service's: mergeTable takes those from the plan.
    */
   committed?: KChain[];
+  /** A table read for an apply: its chains that are not what kernlb writes for the state they hold (see driftOf). */
+  drift?: string[];
   /** When kernlb committed the table itself: the entry count and size the kernel reports for it (Iptables.info). */
   layout?: { numEntries: number; size: number };
 }
@@ -216,6 +218,27 @@ function planSig(r: IptRule): string {
   const comment = r.matches.find((m): m is Extract<IptMatch, { kind: 'comment' }> => m.kind === 'comment')?.comment;
   return `${comment ?? ''}|${type}|${to}|${r.matches.length}`;
 }
+/**
+ * kernlb's chains of a table read back that are not what kernlb writes for the state they hold (a
+ * rule added, duplicated or deleted behind its back, a stray or missing chain, a missing hook
+ * jump), one line each: diff() lists them and apply() rebuilds them. Computed for an apply's full
+ * read only (a compile of every service: status() leaves it out to stay cheap).
+ */
+function driftOf(d: Decoded, f: Fam): string[] {
+  if (!d.chains.size) return [];
+  const plan = compileIptables(d.state)[f];
+  const planned = new Map(plan.chains.map((c) => [c.name, c]));
+  const out: string[] = [];
+  for (const [name, k] of d.chains) {
+    const c = planned.get(name);
+    if (!c) out.push(`! chain ${name} (${f}): not one kernlb writes for the services it holds`);
+    else if (!sameChain(k, c)) out.push(`! chain ${name} (${f}): its ${k.rules.length} rules differ from the ${c.rules.length} kernlb writes`);
+  }
+  for (const name of planned.keys()) if (!d.chains.has(name)) out.push(`! chain ${name} (${f}): missing`);
+  if (!d.hooked) out.push(`! nat ${f}: a jump to kernlb's chains is missing from PREROUTING, OUTPUT or POSTROUTING`);
+  return out;
+}
+
 /** Whether a chain read from the kernel has the compiled chain's rules (comment, target, match count each). */
 function sameChain(k: KChain, c: IptChain): boolean {
   return k.rules.length === c.rules.length && k.rules.every((r, i) => readSig(r) === planSig(c.rules[i]!));
@@ -253,6 +276,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const before = forApply ? await this.handles[f].info('nat') : undefined;
     const table = await this.handles[f].read('nat');
     const known: Known = { table, decoded: decodeIptables(table) };
+    if (forApply) known.drift = driftOf(known.decoded, f);
     if (before) {
       const after = await this.handles[f].info('nat');
       if (after.numEntries === before.numEntries && after.size === before.size && after.numEntries === table.readState!.numEntries)
@@ -284,7 +308,8 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const d6 = k6.decoded;
     const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
     const state: State = { services: [...d4.state.services, ...d6.state.services].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed }, layout: { ipv4: k4.layout, ipv6: k6.layout } };
+    const drift = [...(k4.drift ?? []), ...(k6.drift ?? [])];
+    return { state, services, draining: [], ...(drift.length ? { drift } : {}), tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed }, layout: { ipv4: k4.layout, ipv6: k6.layout } };
   }
 
   /**
