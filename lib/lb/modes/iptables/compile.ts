@@ -163,7 +163,8 @@ const compiled = new WeakMap<Service, IptChain[]>();
 /** Per Service object, its rule in KERNLB-SERVICES (the same object while the service is). */
 const portals = new WeakMap<Service, IptRule>();
 
-function serviceChains(s: Service): IptChain[] {
+/** A service's own chains (its KERNLB-SVC- chain first, then its KERNLB-SEP- chains), cached per Service object. */
+export function serviceChains(s: Service): IptChain[] {
   let c = compiled.get(s);
   if (!c) compiled.set(s, (c = compileServiceChains(s)));
   return c;
