@@ -321,7 +321,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       }
       arr[2 * i] = packets;
       arr[2 * i + 1] = bytes;
-    });
+    }, { unchangedSinceCommit: true });
     if (!same) return undefined;
     k.unproven = false;
     const services: ServiceStatus[] = [];
