@@ -30,7 +30,7 @@ async function saved(ns: TestNetns): Promise<string[]> {
 async function reference(st: DesiredState): Promise<string[]> {
   await using ref = await createNetns('lbr');
   await ref.exec(['ipvsadm', '-R'], { input: renderIpvsadm(compileIpvs(validateState(st, 'ipvs'))) });
-  return saved(ref);
+  return await saved(ref); // (awaited: the namespace is disposed on return)
 }
 
 function spyIpvs() {

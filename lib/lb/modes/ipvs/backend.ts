@@ -215,6 +215,9 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
 
   /** Names the read-back services after the desired ones with the same identity (for the diff). */
   adoptNames(desired: State, read: IpvsRead): void {
+    // The record's state is the last applied one (its names are kernlb's own); the names of what an
+    // apply changes are recorded by the apply (#applyFull, #applyCached): 3 x 10k keys spared.
+    if (read === this.#last?.read) return;
     for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
     const byKey = new Map(desired.services.map((s) => [serviceKey(s), s.name]));
     for (const s of [...read.state.services, ...read.services]) s.name = byKey.get(serviceKey(s)) ?? s.name;
@@ -232,6 +235,8 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       if (last.applied.get(k) !== s) changed.push(s);
     }
     for (const k of last.byKey.keys()) if (!keys.has(k)) gone.push(k);
+    // Nothing changed and nothing draining: nothing to read, send or record.
+    if (!changed.length && !gone.length && !last.drains.size) return { operations: 0, draining: [], changed: false };
     return this.#applyCached(last, changed, gone, desired, opts, true);
   }
 
@@ -256,6 +261,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   async #applyFull(desired: State, current: IpvsCurrentSvc[], opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     this.#last = undefined;
     const want = compileIpvs(desired);
+    for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
     const steps = planIpvs(current, want, { now: this.#now(), drainTimeout: this.#drainTimeout });
     const draining = drainingAfter(current, steps);
     if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
@@ -282,6 +288,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     const touched = new Set<string>();
     for (const s of changed) {
       const w = compileIpvsService(s);
+      this.#names.set(w.key, s.name);
       if (!touched.has(w.key)) want.push(w);
       touched.add(w.key);
     }
