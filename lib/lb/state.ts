@@ -5,7 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
-import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, type Mode, type SchedulerFor } from './schedulers';
+import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, weightsProblem, type Mode, type SchedulerFor } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -231,6 +231,10 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     else seen.set(k, i);
     eps.push(ep);
   });
+  if (mode && c.errors.length === start && typeof scheduler === 'string') {
+    const why = weightsProblem(mode, scheduler, eps.map((e) => e.weight));
+    if (why) c.add(`${path}.endpoints`, why, s.endpoints.length);
+  }
   if (c.errors.length > start || !vip) return undefined;
   eps.sort((a, b) => compareAddress(a.parsed, b.parsed) || a.port - b.port);
   const svc: Service = {
