@@ -4,7 +4,7 @@ import {
   CHAIN_FLAG_BASE, DATA_VERDICT, HOOKS, OBJ_TYPE, SET_FLAG, familyName, verdictName,
   type ChainType, type Family, type ObjTypeName, type SetFlagName,
 } from './constants';
-import { decodeKey, fieldsOfType, type Datatype } from './datatypes';
+import { decodeKey, encodeKey, fieldsOfType, type Datatype, type ScalarValue } from './datatypes';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
 import { recognize } from './recognize';
 import { commentFromUdata, UDATA } from './udata';
@@ -57,12 +57,29 @@ function typeSpec(type: number, len: number): { spec: TypeSpec; fields?: Datatyp
   return { spec: fields.length === 1 ? fields[0]!.name : fields.map((f) => f.name), fields };
 }
 
+/**
+ * Whether a typed value written back gives the very bytes read: interface names are the one type
+ * whose bytes can be anything (an interval's end "eth\xff\xff...", bytes that are not UTF-8, or
+ * something after the NUL), and a typed value must not lose them. Other types decode exactly.
+ */
+function lossless(fields: Datatype[], v: ScalarValue | ScalarValue[], b: Buffer): boolean {
+  let hasIfname = false;
+  for (const f of fields) if (f.id === IFNAME_ID) hasIfname = true;
+  if (!hasIfname) return true;
+  const vals = fields.length > 1 ? (v as ScalarValue[]) : [v as ScalarValue];
+  for (let i = 0; i < fields.length; i++) if (fields[i]!.check(vals[i])) return false;
+  return encodeKey(fields, vals).equals(b);
+}
+const IFNAME_ID = 41;
+
 function decodeElement(e: NativeNftElem, key?: Datatype[], data?: Datatype[]): Element {
   const out: Element = {};
   const typed = (hex: string, fields?: Datatype[]) => {
     const b = Buffer.from(hex, 'hex');
     const len = fields ? fields.reduce((n, f, _i, a) => n + (a.length > 1 ? (f.len + 3) & ~3 : f.len), 0) : -1;
-    return fields && b.length === len ? decodeKey(fields, b) : undefined;
+    if (!fields || b.length !== len) return undefined;
+    const v = decodeKey(fields, b);
+    return lossless(fields, v, b) ? v : undefined;
   };
   if (e.key !== undefined) {
     const v = typed(e.key, key);
@@ -125,6 +142,13 @@ export function decodeObject(o: NativeNftObject): NamedObject {
   else if (o.objType === OBJ_TYPE.limit)
     out = { ...base, type: 'limit', rate: o.rate ?? 0, unit: o.unit ?? 0, burst: o.burst ?? 0, limitType: o.limitType === 1 ? 'bytes' : 'pkts', ...(o.flags ? { over: true } : {}) };
   else if (o.objType === OBJ_TYPE.counter) out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
+  else if (o.objType === OBJ_TYPE['ct helper']) out = { ...base, type: 'ct helper', helper: o.helper ?? '', l3proto: o.l3proto ?? 0, l4proto: o.l4proto ?? 0 };
+  else if (o.objType === OBJ_TYPE['ct timeout'])
+    out = { ...base, type: 'ct timeout', l3proto: o.l3proto ?? 0, l4proto: o.l4proto ?? 0, ...(o.timeouts?.length ? { timeouts: o.timeouts } : {}) };
+  else if (o.objType === OBJ_TYPE['ct expectation'])
+    out = { ...base, type: 'ct expectation', l3proto: o.l3proto ?? 0, l4proto: o.l4proto ?? 0, dport: o.dport ?? 0, timeout: o.timeout ?? 0, size: o.size ?? 0 };
+  else if (o.objType === OBJ_TYPE.synproxy) out = { ...base, type: 'synproxy', mss: o.mss ?? 0, wscale: o.wscale ?? 0, ...(o.flags ? { flags: o.flags } : {}) };
+  else if (o.objType === OBJ_TYPE.secmark) out = { ...base, type: 'secmark', context: o.context ?? '' };
   else out = { ...base, type: 'unsupported', objType: o.objType };
   if (o.handle !== undefined) out.handle = o.handle;
   return withComment(out, o.userdata, UDATA.objComment);
