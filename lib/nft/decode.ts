@@ -43,8 +43,32 @@ export function decodeChain(c: NativeNftChain): Chain {
   return withComment(out, c.userdata, UDATA.chainComment);
 }
 
+/** NFT_DYNSET_F_EXPR: a dynset carrying several expressions (NFTA_DYNSET_EXPRESSIONS) must say so. */
+const DYNSET_F_EXPR = 0x2;
+
+/**
+ * What the kernel lists of a dynset but refuses back as it is: it always dumps a timeout, where a
+ * timeout attribute (even 0) on a set without the timeout flag is ENOTSUP; and it never dumps the
+ * flag that a list of expressions needs (EINVAL without it).
+ */
+function writableDynset(e: Expr): void {
+  if (e.timeout === 0) delete e.timeout;
+  if (Array.isArray(e.exprs) && e.exprs.length > 1) e.flags = (typeof e.flags === 'number' ? e.flags : 0) | DYNSET_F_EXPR;
+}
+
+/** The kernel dumps an exthdr's flags always, and refuses them (EINVAL) on one that writes (sreg). */
+function writableExthdr(e: Expr): void {
+  if (e.sreg !== undefined && e.flags === 0) delete e.flags;
+}
+
 export function decodeRule(r: NativeNftRule): Rule {
-  const out: Rule = { family: fam(r.family), table: r.table, chain: r.chain, exprs: r.exprs as Expr[] };
+  const exprs = r.exprs as Expr[];
+  for (let i = 0; i < exprs.length; i++) {
+    const t = exprs[i]!.type;
+    if (t === 'dynset') writableDynset(exprs[i]!);
+    else if (t === 'exthdr') writableExthdr(exprs[i]!);
+  }
+  const out: Rule = { family: fam(r.family), table: r.table, chain: r.chain, exprs };
   if (r.handle !== undefined) out.handle = r.handle;
   const st = recognize(r.exprs as Expr[]);
   if (st) out.statements = st;

@@ -34,11 +34,6 @@ function loadable(): Map<string, string> {
 const refused = loadable();
 /** Cases kernlb cannot round-trip yet, with what is missing (a visible skip each, not a pass). */
 const GAPS: Record<string, string> = {
-  'chains-binding.nft': 'kernlb does not yet recreate anonymous chain bindings (jump { ... }): ENOTSUP',
-  'dynset-stmts.nft': 'kernlb does not yet write back dynset statements (update @s { k limit ... counter }): EINVAL',
-  'dynsets.nft': 'kernlb does not yet write back every dynset (update @s without timeout): ENOTSUP',
-  'meters.nft': 'kernlb does not yet write back meters: ENOTSUP',
-  'statements-misc.nft': 'kernlb does not yet write back tcp option maxseg size set rt mtu: EINVAL',
 };
 for (const [f, why] of Object.entries(GAPS)) if (!refused.has(f)) refused.set(f, why);
 
