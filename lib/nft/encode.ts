@@ -10,6 +10,7 @@ import {
   type SetFlagName,
 } from './constants';
 import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
+import { parsePriority } from './priority';
 import { PACK, PACKED_CHAIN, PACKED_KIND, PACKED_RULE, PACKED_TAG, type PackWriter } from './pack';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
 import { describeSource, type KeySource } from './statements';
@@ -53,13 +54,6 @@ function family(p: Problems, path: string, field: string, v: unknown): number {
 function uint(p: Problems, path: string, field: string, v: unknown, max = 0xffffffff): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
     p.add(at(path, field), `must be an integer 0..${max}`, v);
-    return 0;
-  }
-  return v;
-}
-function int32(p: Problems, path: string, field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
-    p.add(at(path, field), 'must be a 32-bit integer', v);
     return 0;
   }
   return v;
@@ -354,7 +348,12 @@ export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain
     if (!['filter', 'nat', 'route'].includes(b.type)) p.add(`${path}.base.type`, 'must be filter, nat or route', b.type);
     out.hook = hookOk ? hooks[b.hook]! : 0;
     out.type = b.type;
-    out.priority = int32(p, path, 'base.priority', b.priority);
+    const prio = parsePriority(c.family, String(b.hook), b.priority);
+    if (typeof prio === 'number') out.priority = prio;
+    else {
+      p.add(`${path}.base.priority`, prio.problem, b.priority);
+      out.priority = 0;
+    }
     if (b.policy !== undefined) {
       if (b.policy !== 'accept' && b.policy !== 'drop') p.add(`${path}.base.policy`, 'must be accept or drop', b.policy);
       out.policy = b.policy === 'drop' ? 0 : 1;

@@ -27,7 +27,12 @@ export interface Table {
 export interface BaseChainSpec {
   type: ChainType;
   hook: string;
-  priority: number;
+  /**
+   * A number, or nft's name for the family and hook with an optional offset: 'raw', 'mangle',
+   * 'dstnat' (prerouting), 'filter', 'security', 'srcnat' (postrouting), e.g. 'dstnat + 10'; bridge:
+   * 'dstnat', 'filter', 'out', 'srcnat' with bridge values. Listings give the number.
+   */
+  priority: number | string;
   policy?: 'accept' | 'drop';
   device?: string;
   devices?: string[];
