@@ -70,7 +70,7 @@ export function decodeRule(r: NativeNftRule): Rule {
   }
   const out: Rule = { family: fam(r.family), table: r.table, chain: r.chain, exprs };
   if (r.handle !== undefined) out.handle = r.handle;
-  const st = recognize(r.exprs as Expr[]);
+  const st = recognize(exprs, out.family);
   if (st) out.statements = st;
   return withComment(out, r.userdata, UDATA.ruleComment);
 }

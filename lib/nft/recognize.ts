@@ -177,8 +177,9 @@ const lookup: Matcher = (e, i) => {
   if (l.dreg === undefined) return { text: `${k.text} ${l.flags === 1 ? '!= ' : ''}@${l.set}`, n: k.n + 1 };
   const nat = e[i + k.n + 1];
   if (l.dreg === 1 && nat?.type === 'nat' && nat.regAddrMin === 1) {
-    const fam = familyName(Number(nat.family));
-    return { text: `${nat.natType === 1 ? 'dnat' : 'snat'} ${fam} to ${k.text} map @${l.set}`, n: k.n + 2 };
+    // nft names the family in an inet table, and where the map gives address and port
+    const fam = tableFamily === 'inet' || nat.regProtoMin !== undefined ? `${familyName(Number(nat.family))} ` : '';
+    return { text: `${nat.natType === 1 ? 'dnat' : 'snat'} ${fam}to ${k.text} map @${l.set}`, n: k.n + 2 };
   }
   return undefined;
 };
@@ -207,7 +208,8 @@ const natImmediate: Matcher = (e, i) => {
   if (!addr && port === undefined) return undefined;
   const v6 = addr?.includes(':');
   const target = `${addr ? (v6 && port !== undefined ? `[${addr}]` : addr) : ''}${port !== undefined ? `:${port}` : ''}`;
-  return { text: `${n.natType === 1 ? 'dnat' : 'snat'} to ${target}`, n: j - i + 1 };
+  const fam = tableFamily === 'inet' ? `${familyName(Number(n.family))} ` : '';
+  return { text: `${n.natType === 1 ? 'dnat' : 'snat'} ${fam}to ${target}`, n: j - i + 1 };
 };
 
 const simple: Matcher = (e, i) => {
@@ -231,8 +233,12 @@ const simple: Matcher = (e, i) => {
 
 const MATCHERS: Matcher[] = [transportField, ctState, markOps, lookup, dynset, (e, i) => fieldMatch(e, i), natImmediate, simple];
 
+/** The family of the table of the rule being read (nft words nat statements by it). */
+let tableFamily: string | undefined;
+
 /** The rule as nft statements, or undefined when some expression is not a pattern kernlb knows. */
-export function recognize(exprs: Expr[]): string[] | undefined {
+export function recognize(exprs: Expr[], family?: string): string[] | undefined {
+  tableFamily = family;
   const out: string[] = [];
   for (let i = 0; i < exprs.length; ) {
     let hit: Hit | undefined;
