@@ -162,7 +162,8 @@ export function decodeSet(s: NativeNftSet & { elements: NativeNftElem[] }): NftS
 export function decodeObject(o: NativeNftObject): NamedObject {
   const base = { family: fam(o.family), table: o.table, name: o.name };
   let out: NamedObject;
-  if (o.objType === OBJ_TYPE.quota) out = { ...base, type: 'quota', bytes: o.bytes ?? 0, consumed: o.consumed ?? 0, ...(o.flags ? { over: true } : {}) };
+  // (a quota's flags also carry NFT_QUOTA_F_DEPLETED, 2: its state, not its configuration; over is NFT_QUOTA_F_INV, 1)
+  if (o.objType === OBJ_TYPE.quota) out = { ...base, type: 'quota', bytes: o.bytes ?? 0, consumed: o.consumed ?? 0, ...((o.flags ?? 0) & 1 ? { over: true } : {}) };
   else if (o.objType === OBJ_TYPE.limit)
     out = { ...base, type: 'limit', rate: o.rate ?? 0, unit: o.unit ?? 0, burst: o.burst ?? 0, limitType: o.limitType === 1 ? 'bytes' : 'pkts', ...(o.flags ? { over: true } : {}) };
   else if (o.objType === OBJ_TYPE.counter) out = { ...base, type: 'counter', packets: o.packets ?? 0, bytes: o.bytes ?? 0 };
