@@ -1,13 +1,13 @@
 /** Native listing -> model. Raw userdata is kept so that committing a listing recreates it byte for byte. */
 import type { NativeNftChain, NativeNftElem, NativeNftListing, NativeNftObject, NativeNftRule, NativeNftSet, NativeNftTable } from '../native';
 import {
-  CHAIN_FLAG_BASE, DATA_VERDICT, HOOKS, OBJ_TYPE, SET_FLAG, familyName, verdictName,
+  BYTEORDER, CHAIN_FLAG_BASE, DATA_VERDICT, HOOKS, OBJ_TYPE, SET_FLAG, familyName, verdictName,
   type ChainType, type Family, type ObjTypeName, type SetFlagName,
 } from './constants';
 import { decodeKey, encodeKey, fieldsOfType, type Datatype, type ScalarValue } from './datatypes';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Ruleset, Table, TypeSpec } from './model';
 import { recognize } from './recognize';
-import { commentFromUdata, UDATA } from './udata';
+import { commentFromUdata, decodeTlvs, UDATA } from './udata';
 
 const fam = (n: number): Family => familyName(n) ?? (String(n) as Family);
 
@@ -134,6 +134,20 @@ function decodeElement(e: NativeNftElem, key?: Datatype[], data?: Datatype[]): E
   return withComment(out, e.userdata, UDATA.elemComment);
 }
 
+/**
+ * Fields of a set's keys (or data) that kernlb may type, or undefined: nft stores the keys of a
+ * host-endian type (mark, integer) big-endian in an interval set (the kernel orders intervals by
+ * their bytes), or when the set's userdata says byteorder 2. Such keys are not what the type decodes,
+ * so they stay hex (exact either way).
+ */
+function typedFields(fields: Datatype[] | undefined, interval: boolean, userdata: string | undefined, tlv: number): Datatype[] | undefined {
+  // (interface names are strings: never byte-swapped)
+  if (!fields || !fields.some((f) => f.byteorder === BYTEORDER.host && f.id !== IFNAME_ID)) return fields;
+  if (interval) return undefined;
+  const bo = userdata ? decodeTlvs(userdata).find((t) => t.type === tlv) : undefined;
+  return bo && bo.value.length === 4 && bo.value.readUInt32LE(0) === BYTEORDER.big ? undefined : fields;
+}
+
 export function decodeSet(s: NativeNftSet & { elements: NativeNftElem[] }): NftSet {
   const key = typeSpec(s.keyType ?? 0, s.keyLen ?? 0);
   const out: NftSet = { family: fam(s.family), table: s.table, name: s.name, key: key.spec };
@@ -155,7 +169,10 @@ export function decodeSet(s: NativeNftSet & { elements: NativeNftElem[] }): NftS
   if (s.exprs?.length) out.exprs = s.exprs as Expr[];
   if (s.handle !== undefined) out.handle = s.handle;
   withComment(out, s.userdata, UDATA.setComment);
-  out.elements = s.elements.map((e) => decodeElement(e, key.fields, data?.fields));
+  const interval = ((s.flags ?? 0) & SET_FLAG.interval) !== 0;
+  const keyFields = typedFields(key.fields, interval, s.userdata, UDATA.setKeyByteorder);
+  const dataFields = typedFields(data?.fields, false, s.userdata, UDATA.setDataByteorder);
+  out.elements = s.elements.map((e) => decodeElement(e, keyFields, dataFields));
   return out;
 }
 

@@ -249,8 +249,9 @@ function setLines(s: NftSet, chainBody: (c: string) => string | undefined): { li
     if (s.policy === 'memory') lines.push('\t\tpolicy memory');
     if (s.size) lines.push(`\t\tsize ${s.size}`);
   }
-  const shown = [flags.includes('constant') && 'constant', flags.includes('eval') && 'dynamic', flags.includes('interval') && 'interval', flags.includes('timeout') && !s.timeout && 'timeout'].filter(Boolean);
-  if (shown.length) lines.push(`\t\tflags ${shown.join(',')}`);
+  // (nft prints the line when a flag other than a timeout implied by the set's timeout is there, and then all of them)
+  const shown = [flags.includes('constant') && 'constant', flags.includes('eval') && 'dynamic', flags.includes('interval') && 'interval', flags.includes('timeout') && 'timeout'].filter(Boolean);
+  if (shown.some((f) => f !== 'timeout' || !s.timeout)) lines.push(`\t\tflags ${shown.join(',')}`);
   if (autoMerge(s)) lines.push('\t\tauto-merge');
   if (s.timeout) lines.push(`\t\ttimeout ${timeText(s.timeout)}`);
   if (s.gcInterval) lines.push(`\t\tgc-interval ${timeText(s.gcInterval)}`);
@@ -353,7 +354,7 @@ function chainLines(c: Chain, rules: string[]): string[] {
   if (c.comment !== undefined) lines.push(`\t\tcomment "${c.comment}"`);
   const b = c.base;
   if (b) {
-    const devs = b.devices && b.devices.length > 1 ? ` devices = { ${b.devices.join(', ')} }` : b.device !== undefined ? ` device "${b.device}"` : b.devices?.length === 1 ? ` device "${b.devices[0]}"` : '';
+    const devs = b.devices && b.devices.length > 1 ? ` devices = { ${[...b.devices].sort().join(', ')} }` : b.device !== undefined ? ` device "${b.device}"` : b.devices?.length === 1 ? ` device "${b.devices[0]}"` : '';
     const prio = typeof b.priority === 'number' ? priorityText(c.family, b.hook, b.priority) : b.priority;
     lines.push(`\t\ttype ${b.type} hook ${b.hook}${devs} priority ${prio};${b.policy ? ` policy ${b.policy};` : ''}${(c.flags ?? 0) & 0x2 ? ' flags offload;' : ''}`);
   }

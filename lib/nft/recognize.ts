@@ -7,6 +7,7 @@
 import { CMP_OP, CT_KEY, CT_STATE, META_KEY, NAT_FLAG, OBJ_TYPE, familyName, verdictName } from './constants';
 import { align4, type Datatype } from './datatypes';
 import type { Expr } from './model';
+import { timeText } from './print';
 import { FIELDS, type FieldName } from './statements';
 
 interface Hit {
@@ -67,6 +68,7 @@ const printed = (f: FieldName) => (f === 'meta iifname' ? 'iifname' : f === 'met
 
 function valueText(t: Datatype, bytes: Buffer): string {
   const v = t.decode(bytes);
+  if (v === 'icmpv6') return 'ipv6-icmp'; // (nft's name for protocol 58, /etc/protocols')
   if (t.name === 'ifname') return `"${v}"`;
   if (t.name === 'mark') return mark(Number(v));
   return String(v);
@@ -161,7 +163,7 @@ function keyAt(e: Expr[], i: number): { text: string; n: number } | undefined {
     }
     const f = fieldOf(x, reg);
     if (!f || f.len !== FIELDS[f.name].type.len) break;
-    parts.push(f.name);
+    parts.push(printed(f.name));
     j++;
     unit += align4(f.len) / 4;
   }
@@ -189,7 +191,7 @@ const dynset: Matcher = (e, i) => {
   const d = k && e[i + k.n];
   if (!k || d?.type !== 'dynset' || d.sregKey !== 1 || d.exprs) return undefined;
   const op = d.op === 0 ? 'add' : d.op === 1 ? 'update' : 'delete';
-  return { text: `${op} @${d.set} { ${k.text}${d.timeout ? ` timeout ${d.timeout}ms` : ''} }`, n: k.n + 1 };
+  return { text: `${op} @${d.set} { ${k.text}${d.timeout ? ` timeout ${timeText(Number(d.timeout))}` : ''} }`, n: k.n + 1 };
 };
 
 const natImmediate: Matcher = (e, i) => {
@@ -257,5 +259,11 @@ export function recognize(exprs: Expr[], family?: string): string[] | undefined 
     } else out.push(hit.text);
     i += hit.n;
   }
+  // nft leaves out an inet rule's `meta nfproto` where what follows names the family itself
+  for (let j = out.length - 2; j >= 0; j--) {
+    if ((out[j] === 'meta nfproto ipv4' && IMPLIES_V4.test(out[j + 1]!)) || (out[j] === 'meta nfproto ipv6' && IMPLIES_V6.test(out[j + 1]!))) out.splice(j, 1);
+  }
   return out;
 }
+const IMPLIES_V4 = /(^|[ {.])ip (saddr|daddr|protocol)\b|^[ds]nat ip to /;
+const IMPLIES_V6 = /(^|[ {.])ip6 (saddr|daddr|nexthdr)\b|^[ds]nat ip6 to /;
