@@ -61,8 +61,18 @@ function objectBody(o: NamedObject): string[] | undefined {
     }
     return [`rate ${o.over ? 'over ' : ''}${o.rate}/${per}${o.burst && o.burst !== 5 ? ` burst ${o.burst} packets` : ''}`];
   }
-  return undefined;
+  if (o.type === 'ct helper') return [`type "${o.helper}" protocol ${protoName(o.l4proto)}`, `l3proto ${l3Name(o.l3proto)}`];
+  if (o.type === 'ct expectation')
+    return [`protocol ${protoName(o.l4proto)}`, `dport ${o.dport}`, `timeout ${timeText(o.timeout)}`, `size ${o.size}`, `l3proto ${l3Name(o.l3proto)}`];
+  if (o.type === 'synproxy') {
+    const f = o.flags ?? 0;
+    const opts = [f & 0x4 ? 'timestamp' : '', f & 0x8 ? 'sack-perm' : ''].filter(Boolean); // NF_SYNPROXY_OPT_TIMESTAMP, _SACK_PERM
+    return [`mss ${o.mss}`, `wscale ${o.wscale}`, ...(opts.length ? [opts.join(' ')] : [])];
+  }
+  return undefined; // (ct timeout: nft prints only the states that differ from the kernel's defaults)
 }
+const protoName = (n: number) => ({ 6: 'tcp', 17: 'udp', 33: 'dccp', 132: 'sctp', 136: 'udplite' } as Record<number, string>)[n] ?? String(n);
+const l3Name = (n: number) => ({ 1: 'inet', 2: 'ip', 10: 'ip6' } as Record<number, string>)[n] ?? String(n);
 
 /** A typed value as nft prints it in a set, or undefined for a type kernlb does not print. */
 function valueText(type: string, v: ScalarValue): string | undefined {

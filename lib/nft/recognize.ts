@@ -219,7 +219,10 @@ const simple: Matcher = (e, i) => {
   if (x.type === 'counter') return { text: `counter packets ${x.packets ?? 0} bytes ${x.bytes ?? 0}`, n: 1 };
   if (x.type === 'objref' && typeof x.name === 'string') {
     const kind = Object.entries(OBJ_TYPE).find(([, v]) => v === x.objType)?.[0];
-    return kind ? { text: `${kind} name "${x.name}"`, n: 1 } : undefined;
+    if (!kind) return undefined;
+    // (conntrack objects are assigned to the connection: nft words them as a set)
+    if (kind.startsWith('ct ')) return { text: `${kind} set "${x.name}"`, n: 1 };
+    return { text: kind === 'secmark' ? `meta secmark set "${x.name}"` : `${kind} name "${x.name}"`, n: 1 };
   }
   if (x.type === 'immediate' && x.dreg === 0 && typeof x.verdict === 'number') {
     const v = verdictName(x.verdict);
