@@ -228,6 +228,23 @@ const simple: Matcher = (e, i) => {
     const v = verdictName(x.verdict);
     return v ? { text: x.chain !== undefined ? `${v} ${x.chain}` : v, n: 1 } : undefined;
   }
+  if (x.type === 'notrack') return { text: 'notrack', n: 1 };
+  if (x.type === 'limit' && typeof x.rate === 'number' && typeof x.unit === 'number') {
+    // nft's words: rate [over] N/unit, a packet burst only when not its default 5, a byte burst when set
+    const per = ({ 1: 'second', 60: 'minute', 3600: 'hour', 86400: 'day', 604800: 'week' } as Record<number, string>)[x.unit];
+    if (!per || (x.flags !== undefined && x.flags !== 0 && x.flags !== 1)) return undefined;
+    const over = x.flags === 1 ? 'over ' : '';
+    const burst = num(x, 'burst') ?? 0;
+    if (x.limitType === 1) {
+      const [n, u] = bytesUnit(x.rate);
+      return { text: `limit rate ${over}${n} ${u}/${per}${burst ? ` burst ${bytesUnit(burst).join(' ')}` : ''}`, n: 1 };
+    }
+    return { text: `limit rate ${over}${x.rate}/${per}${burst && burst !== 5 ? ` burst ${burst} packets` : ''}`, n: 1 };
+  }
+  // (the kernel lists level 4, warn, where none was given; nft leaves it out)
+  if (x.type === 'log' && Object.keys(x).every((k) => k === 'type' || k === 'prefix' || (k === 'level' && x.level === 4))) {
+    return { text: x.prefix !== undefined ? `log prefix "${x.prefix}"` : 'log', n: 1 };
+  }
   if (x.type === 'masq') {
     const f = num(x, 'flags') ?? 0;
     const opts = [f & NAT_FLAG.protoRandom ? 'random' : '', f & NAT_FLAG.protoRandomFully ? 'fully-random' : '', f & NAT_FLAG.persistent ? 'persistent' : ''].filter(Boolean);
@@ -235,6 +252,17 @@ const simple: Matcher = (e, i) => {
   }
   return undefined;
 };
+
+/** Bytes in the largest of nft's units that holds them exactly. */
+function bytesUnit(n: number): [number, string] {
+  const units = ['bytes', 'kbytes', 'mbytes', 'gbytes'];
+  let i = 0;
+  while (i < units.length - 1 && n !== 0 && n % 1024 === 0) {
+    n /= 1024;
+    i++;
+  }
+  return [n, units[i]!];
+}
 
 const MATCHERS: Matcher[] = [transportField, ctState, markOps, lookup, dynset, (e, i) => fieldMatch(e, i), natImmediate, simple];
 
