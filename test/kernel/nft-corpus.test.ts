@@ -77,6 +77,8 @@ describe.skipIf(skip !== undefined)(`nft corpus round trips${skip ? ` - skipped:
       // the CLI, through JSON text
       const listed = cli();
       expect(await main(['nft', 'list', '--json', '--netns', src.name], listed)).toBe(ExitCode.ok);
+      // lossless text: no byte string was decoded into a replacement character
+      expect(listed.outText).not.toContain('\uFFFD');
       const commit = cli(listed.outText);
       const code = await main(['nft', 'commit', '-', '--netns', viaCli.name], commit);
       expect(commit.errText).toBe('');
