@@ -255,6 +255,8 @@ export interface NativeNftObject {
   family: number; table: string; name: string; objType: number; handle?: number; userdata?: string;
   packets?: number; bytes?: number; consumed?: number; flags?: number; rate?: number; unit?: number;
   burst?: number; limitType?: number;
+  helper?: string; l3proto?: number; l4proto?: number; timeouts?: number[]; dport?: number; timeout?: number; size?: number;
+  mss?: number; wscale?: number; context?: string;
 }
 
 export type NativeNftOp = 'add' | 'create' | 'insert' | 'replace' | 'delete' | 'destroy' | 'flush';

@@ -1,6 +1,7 @@
 /** `kernlb nft commit` and `kernlb nft list`: a ruleset as JSON in, one atomic commit; the ruleset out. */
 import { KernelError, ValidationError } from '../errors';
 import { Nftables } from '../nft';
+import { printRuleset } from '../nft/print';
 import type { Ruleset } from '../nft/model';
 import { Transaction } from '../nft/transaction';
 import { ExitCode, inputName, intOption, netnsOption, noExtraArgs, NotFoundError, parseArgs, parseJson, readText, UsageError, type CliCommand } from './command';
@@ -18,36 +19,10 @@ transaction: all of it is applied or none. Objects are added (existing ones are 
 
 const listHelp = `usage: kernlb nft list [--json] [--netns NAME] [--family F] [--table T]
 
-Prints the nftables ruleset read in one consistent generation. --json prints it in the form
-"kernlb nft commit" accepts.
+Prints the nftables ruleset read in one consistent generation, in nft's syntax as "nft list ruleset"
+prints it. What kernlb cannot print as nft does is a "#" line naming it (see --json for every
+detail). --json prints the ruleset in the form "kernlb nft commit" accepts.
 `;
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/** Human-readable summary; the kernel-level detail is in --json. */
-function describe(rs: Ruleset): string {
-  const out: string[] = [`# generation ${rs.generation}`];
-  for (const t of rs.tables) {
-    out.push(`table ${t.family} ${t.name}${t.comment ? ` # ${t.comment}` : ''}`);
-    const mine = <X extends { family: string; table: string }>(xs: X[]) => xs.filter((x) => x.family === t.family && x.table === t.name);
-    for (const o of mine(rs.objects)) out.push(`  ${o.type} ${o.name}${'packets' in o ? ` packets ${o.packets} bytes ${o.bytes}` : ''}`);
-    for (const s of mine(rs.sets)) {
-      const kind = s.data !== undefined ? 'map' : 'set';
-      out.push(`  ${kind} ${s.name}: ${str(s.key)}${s.data !== undefined ? ` : ${str(s.data)}` : ''}${s.flags?.length ? ` flags ${s.flags.join(',')}` : ''} (${s.elements?.length ?? 0} elements)`);
-    }
-    for (const c of mine(rs.chains)) {
-      const b = c.base;
-      out.push(`  chain ${c.name}${b ? ` { type ${b.type} hook ${b.hook} priority ${b.priority}${b.policy ? ` policy ${b.policy}` : ''} }` : ''}`);
-      for (const r of rs.rules.filter((r) => r.family === c.family && r.table === c.table && r.chain === c.name)) {
-        const exprs = (r.exprs as { type: string }[]).map((e) => e.type).join(' ');
-        out.push(`    [${r.handle ?? '-'}] ${exprs}${r.comment ? ` # ${r.comment}` : ''}`);
-      }
-    }
-  }
-  return out.join('\n') + '\n';
-}
 
 const SECTIONS = ['tables', 'chains', 'objects', 'sets', 'rules'] as const;
 type RulesetInput = Pick<Ruleset, (typeof SECTIONS)[number]>;
@@ -156,7 +131,7 @@ export const commands: CliCommand[] = [
       const rs = await nft.list({ ...(family ? { family: family as never } : {}), ...(table ? { table } : {}) });
       // the kernel's answer for a table that is not there is an empty listing: not a success
       if (table !== undefined && !rs.tables.length) throw new NotFoundError(`--table ${table}: no such nftables table${family ? ` in family ${family}` : ''}`);
-      io.out(a.flags.has('json') ? JSON.stringify(rs, null, 2) + '\n' : describe(rs));
+      io.out(a.flags.has('json') ? JSON.stringify(rs, null, 2) + '\n' : printRuleset(rs).text);
       return ExitCode.ok;
     },
   },

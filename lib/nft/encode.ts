@@ -10,6 +10,7 @@ import {
   type SetFlagName,
 } from './constants';
 import { DATATYPES, encodeKey, keyBytes, keyTypeOf, writeKey, type Datatype, type ScalarValue } from './datatypes';
+import { parsePriority } from './priority';
 import { PACK, PACKED_CHAIN, PACKED_KIND, PACKED_RULE, PACKED_TAG, type PackWriter } from './pack';
 import type { Chain, Element, Expr, NamedObject, NftSet, Rule, Table, TypeSpec } from './model';
 import { describeSource, type KeySource } from './statements';
@@ -53,13 +54,6 @@ function family(p: Problems, path: string, field: string, v: unknown): number {
 function uint(p: Problems, path: string, field: string, v: unknown, max = 0xffffffff): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
     p.add(at(path, field), `must be an integer 0..${max}`, v);
-    return 0;
-  }
-  return v;
-}
-function int32(p: Problems, path: string, field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
-    p.add(at(path, field), 'must be a 32-bit integer', v);
     return 0;
   }
   return v;
@@ -128,6 +122,10 @@ const EXPR_ATTRS: Record<string, Record<string, number>> = {
   target: { name: STR, rev: U32, info: DATA },
   flow_offload: { name: STR },
   notrack: {},
+  synproxy: { mss: U16, wscale: U8, flags: U32 },
+  osf: { dreg: U32, ttl: U8, flags: U32 },
+  xfrm: { dreg: U32, key: U32, dir: U8, spnum: U32 },
+  tunnel: { key: U32, dreg: U32 },
 };
 /**
  * EXPR_ATTRS as Maps: a Map lookup by a string is one hash probe, where an own-key check and a read
@@ -350,7 +348,12 @@ export function encodeChain(p: Problems, path: string, c: Chain): NativeNftChain
     if (!['filter', 'nat', 'route'].includes(b.type)) p.add(`${path}.base.type`, 'must be filter, nat or route', b.type);
     out.hook = hookOk ? hooks[b.hook]! : 0;
     out.type = b.type;
-    out.priority = int32(p, path, 'base.priority', b.priority);
+    const prio = parsePriority(c.family, String(b.hook), b.priority);
+    if (typeof prio === 'number') out.priority = prio;
+    else {
+      p.add(`${path}.base.priority`, prio.problem, b.priority);
+      out.priority = 0;
+    }
     if (b.policy !== undefined) {
       if (b.policy !== 'accept' && b.policy !== 'drop') p.add(`${path}.base.policy`, 'must be accept or drop', b.policy);
       out.policy = b.policy === 'drop' ? 0 : 1;
@@ -609,7 +612,7 @@ export function encodeElement(p: Problems, path: string, layout: SetLayout, e: E
   if (!isObject(p, path, e)) return out;
   if (e.keyHex !== undefined) out.key = hex(p, path, 'keyHex', e.keyHex, 64);
   else if (e.key !== undefined) out.key = typedValue(p, `${path}.key`, layout.key, e.key);
-  else p.add(`${path}.key`, 'is required');
+  else if (!isCatchAll(e)) p.add(`${path}.key`, 'is required (but in a catch-all element, flags 2)');
   if (e.keyEndHex !== undefined) out.keyEnd = hex(p, path, 'keyEndHex', e.keyEndHex, 64);
   else if (e.keyEnd !== undefined) out.keyEnd = typedValue(p, `${path}.keyEnd`, layout.key, e.keyEnd);
   if (e.verdict) {
@@ -631,6 +634,13 @@ export function encodeElement(p: Problems, path: string, layout: SetLayout, e: E
   return out;
 }
 
+/** NFT_SET_ELEM_INTERVAL_END: the end of a range, which carries no data even in a map. */
+const ELEM_INTERVAL_END = 0x1;
+/** NFT_SET_ELEM_CATCHALL: the element `*`, which has no key. */
+const ELEM_CATCHALL = 0x2;
+const elemFlags = (e: Element) => (typeof e.flags === 'number' ? e.flags : 0);
+const isCatchAll = (e: Element) => (elemFlags(e) & ELEM_CATCHALL) !== 0;
+
 /** What is known of a set, for checkElements; undefined fields are not known (a set of an earlier transaction). */
 export interface SetTraits {
   map?: 'data' | 'verdict' | 'object';
@@ -647,11 +657,15 @@ export function checkElements(p: Problems, path: string, elements: Element[], t:
   for (let i = 0; i < elements.length; i++) {
     const e = elements[i]!;
     if (e === null || typeof e !== 'object') continue; // refused by the encoder
+    if (elemFlags(e) & ELEM_INTERVAL_END) {
+      if (t.interval === false) p.add(`${path}[${i}]`, 'is an interval end: needs a set with the interval flag', e);
+      continue;
+    }
     if (data && e.data === undefined && e.dataHex === undefined) p.add(`${path}[${i}].data`, 'is required in a map', e.data);
     if (verdict && !e.verdict) p.add(`${path}[${i}].verdict`, 'is required in a verdict map', e.verdict);
     if (object && e.object === undefined) p.add(`${path}[${i}].object`, 'is required in an object map', e.object);
     if (t.timeout === false && e.timeout !== undefined) p.add(`${path}[${i}].timeout`, 'needs a set with the timeout flag', e.timeout);
-    if (t.interval === false && (e.keyEnd !== undefined || e.keyEndHex !== undefined || (typeof e.flags === 'number' && e.flags & 1)))
+    if (t.interval === false && (e.keyEnd !== undefined || e.keyEndHex !== undefined))
       p.add(`${path}[${i}]`, 'is an interval end: needs a set with the interval flag', e);
   }
 }
@@ -699,7 +713,7 @@ export function packElement(p: Problems, path: string, layout: SetLayout, e: Ele
   const big = Number.MAX_SAFE_INTEGER;
   let mask = 0;
   if (e.keyHex !== undefined || e.key !== undefined) mask |= PACK.key;
-  else p.add(`${path}.key`, 'is required');
+  else if (!isCatchAll(e)) p.add(`${path}.key`, 'is required (but in a catch-all element, flags 2)');
   if (e.keyEndHex !== undefined || e.keyEnd !== undefined) mask |= PACK.keyEnd;
   if (e.verdict) mask |= PACK.verdict | (e.verdict.verdict === 'jump' || e.verdict.verdict === 'goto' ? PACK.chain : 0);
   else if (e.dataHex !== undefined || e.data !== undefined) mask |= PACK.data;
@@ -748,8 +762,8 @@ function flag(p: Problems, path: string, field: string, v: unknown): number {
 
 export function encodeObject(p: Problems, path: string, o: NamedObject): NativeNftObject {
   const t = o.type as string;
-  if (typeof t !== 'string' || !['counter', 'quota', 'limit'].includes(t))
-    p.add(`${path}.type`, t === 'unsupported' ? `object type ${(o as { objType?: number }).objType} is not one kernlb can write` : 'must be counter, quota or limit', t);
+  if (typeof t !== 'string' || !WRITABLE_OBJECTS.includes(t))
+    p.add(`${path}.type`, t === 'unsupported' ? `object type ${(o as { objType?: number }).objType} is not one kernlb can write` : `must be one of ${WRITABLE_OBJECTS.join(', ')}`, t);
   const out: NativeNftObject = {
     family: family(p, path, 'family', o.family),
     table: name(p, path, 'table', o.table),
@@ -771,9 +785,38 @@ export function encodeObject(p: Problems, path: string, o: NamedObject): NativeN
     if (o.limitType !== undefined && o.limitType !== 'pkts' && o.limitType !== 'bytes') p.add(`${path}.limitType`, 'must be pkts or bytes', o.limitType);
     out.limitType = o.limitType === 'bytes' ? LIMIT_TYPE.bytes : LIMIT_TYPE.pkts;
     out.flags = flag(p, path, 'over', o.over);
+  } else if (o.type === 'ct helper') {
+    if (typeof o.helper !== 'string' || !o.helper || o.helper.length > 15 || o.helper.includes('\0')) p.add(`${path}.helper`, 'must be a helper name of 1..15 characters', o.helper);
+    else out.helper = o.helper;
+    out.l3proto = uint(p, path, 'l3proto', o.l3proto, 0xffff);
+    out.l4proto = uint(p, path, 'l4proto', o.l4proto, 0xff);
+  } else if (o.type === 'ct timeout') {
+    out.l3proto = uint(p, path, 'l3proto', o.l3proto, 0xffff);
+    out.l4proto = uint(p, path, 'l4proto', o.l4proto, 0xff);
+    if (o.timeouts !== undefined) {
+      // native holds NFTNL_CTTIMEOUT_ARRAY_MAX (tcp's 11 states, the most of any protocol)
+      if (!Array.isArray(o.timeouts) || o.timeouts.length > 11) p.add(`${path}.timeouts`, 'must be an array of at most 11 timeouts (seconds)', o.timeouts);
+      else out.timeouts = o.timeouts.map((v, i) => uint(p, path, `timeouts[${i}]`, v));
+    }
+  } else if (o.type === 'ct expectation') {
+    out.l3proto = uint(p, path, 'l3proto', o.l3proto, 0xffff);
+    out.l4proto = uint(p, path, 'l4proto', o.l4proto, 0xff);
+    out.dport = uint(p, path, 'dport', o.dport, 0xffff);
+    out.timeout = uint(p, path, 'timeout', o.timeout);
+    out.size = uint(p, path, 'size', o.size, 0xff);
+  } else if (o.type === 'synproxy') {
+    out.mss = uint(p, path, 'mss', o.mss, 0xffff);
+    out.wscale = uint(p, path, 'wscale', o.wscale, 0xff);
+    if (o.flags !== undefined) out.flags = uint(p, path, 'flags', o.flags);
+  } else if (o.type === 'secmark') {
+    if (typeof o.context !== 'string' || !o.context || Buffer.byteLength(o.context) > 255 || o.context.includes('\0'))
+      p.add(`${path}.context`, 'must be a security context of 1..255 bytes', o.context);
+    else out.context = o.context;
   }
   const ud = userdata(p, path, o.userdata, o.comment, UDATA.objComment);
   if (ud !== undefined) out.userdata = ud;
   if (o.handle !== undefined) out.handle = uint(p, path, 'handle', o.handle, big);
   return out;
 }
+/** The object kinds encodeObject writes. */
+const WRITABLE_OBJECTS = ['counter', 'quota', 'limit', 'ct helper', 'ct timeout', 'ct expectation', 'synproxy', 'secmark'];

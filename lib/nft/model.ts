@@ -27,7 +27,12 @@ export interface Table {
 export interface BaseChainSpec {
   type: ChainType;
   hook: string;
-  priority: number;
+  /**
+   * A number, or nft's name for the family and hook with an optional offset: 'raw', 'mangle',
+   * 'dstnat' (prerouting), 'filter', 'security', 'srcnat' (postrouting), e.g. 'dstnat + 10'; bridge:
+   * 'dstnat', 'filter', 'out', 'srcnat' with bridge values. Listings give the number.
+   */
+  priority: number | string;
   policy?: 'accept' | 'drop';
   device?: string;
   devices?: string[];
@@ -135,7 +140,17 @@ export type NamedObject =
   | { family: Family; table: string; name: string; type: 'counter'; packets?: number; bytes?: number; comment?: string; userdata?: string; handle?: number }
   | { family: Family; table: string; name: string; type: 'quota'; bytes: number; consumed?: number; over?: boolean; comment?: string; userdata?: string; handle?: number }
   | { family: Family; table: string; name: string; type: 'limit'; rate: number; unit: number; burst?: number; limitType?: 'pkts' | 'bytes'; over?: boolean; comment?: string; userdata?: string; handle?: number }
-  /** Read back only: an object kind kernlb does not model (ct helper, secmark, ...); committing it is refused. */
+  /** A conntrack helper: `helper` is the kernel helper's name ("ftp", "sip"); l3proto an NFPROTO_* number (inet 1, ip 2, ip6 10), l4proto an IP protocol. */
+  | { family: Family; table: string; name: string; type: 'ct helper'; helper: string; l3proto: number; l4proto: number; comment?: string; userdata?: string; handle?: number }
+  /** Conntrack timeouts in seconds, indexed by the kernel's state numbers for l4proto (tcp: syn_sent, syn_recv, established, ...). */
+  | { family: Family; table: string; name: string; type: 'ct timeout'; l3proto: number; l4proto: number; timeouts?: number[]; comment?: string; userdata?: string; handle?: number }
+  /** An expectation template: timeout in ms, size = the most expectations at once. */
+  | { family: Family; table: string; name: string; type: 'ct expectation'; l3proto: number; l4proto: number; dport: number; timeout: number; size: number; comment?: string; userdata?: string; handle?: number }
+  /** flags: NF_SYNPROXY_OPT_* (timestamp 0x4, sack-perm 0x8; mss 0x1 and wscale 0x2 are set by the kernel). */
+  | { family: Family; table: string; name: string; type: 'synproxy'; mss: number; wscale: number; flags?: number; comment?: string; userdata?: string; handle?: number }
+  /** An LSM security context (needs a kernel with one, e.g. SELinux). */
+  | { family: Family; table: string; name: string; type: 'secmark'; context: string; comment?: string; userdata?: string; handle?: number }
+  /** Read back only: an object kind kernlb does not model (tunnel, connlimit); committing it is refused. */
   | { family: Family; table: string; name: string; type: 'unsupported'; objType: number; comment?: string; userdata?: string; handle?: number };
 
 /** Everything in one namespace (or one table), in an order that can be committed as is. */

@@ -7,6 +7,7 @@
 import { CMP_OP, CT_KEY, CT_STATE, META_KEY, NAT_FLAG, OBJ_TYPE, familyName, verdictName } from './constants';
 import { align4, type Datatype } from './datatypes';
 import type { Expr } from './model';
+import { timeText } from './print';
 import { FIELDS, type FieldName } from './statements';
 
 interface Hit {
@@ -67,6 +68,7 @@ const printed = (f: FieldName) => (f === 'meta iifname' ? 'iifname' : f === 'met
 
 function valueText(t: Datatype, bytes: Buffer): string {
   const v = t.decode(bytes);
+  if (v === 'icmpv6') return 'ipv6-icmp'; // (nft's name for protocol 58, /etc/protocols')
   if (t.name === 'ifname') return `"${v}"`;
   if (t.name === 'mark') return mark(Number(v));
   return String(v);
@@ -161,7 +163,7 @@ function keyAt(e: Expr[], i: number): { text: string; n: number } | undefined {
     }
     const f = fieldOf(x, reg);
     if (!f || f.len !== FIELDS[f.name].type.len) break;
-    parts.push(f.name);
+    parts.push(printed(f.name));
     j++;
     unit += align4(f.len) / 4;
   }
@@ -177,8 +179,9 @@ const lookup: Matcher = (e, i) => {
   if (l.dreg === undefined) return { text: `${k.text} ${l.flags === 1 ? '!= ' : ''}@${l.set}`, n: k.n + 1 };
   const nat = e[i + k.n + 1];
   if (l.dreg === 1 && nat?.type === 'nat' && nat.regAddrMin === 1) {
-    const fam = familyName(Number(nat.family));
-    return { text: `${nat.natType === 1 ? 'dnat' : 'snat'} ${fam} to ${k.text} map @${l.set}`, n: k.n + 2 };
+    // nft names the family in an inet table, and where the map gives address and port
+    const fam = tableFamily === 'inet' || nat.regProtoMin !== undefined ? `${familyName(Number(nat.family))} ` : '';
+    return { text: `${nat.natType === 1 ? 'dnat' : 'snat'} ${fam}to ${k.text} map @${l.set}`, n: k.n + 2 };
   }
   return undefined;
 };
@@ -188,7 +191,7 @@ const dynset: Matcher = (e, i) => {
   const d = k && e[i + k.n];
   if (!k || d?.type !== 'dynset' || d.sregKey !== 1 || d.exprs) return undefined;
   const op = d.op === 0 ? 'add' : d.op === 1 ? 'update' : 'delete';
-  return { text: `${op} @${d.set} { ${k.text}${d.timeout ? ` timeout ${d.timeout}ms` : ''} }`, n: k.n + 1 };
+  return { text: `${op} @${d.set} { ${k.text}${d.timeout ? ` timeout ${timeText(Number(d.timeout))}` : ''} }`, n: k.n + 1 };
 };
 
 const natImmediate: Matcher = (e, i) => {
@@ -207,7 +210,8 @@ const natImmediate: Matcher = (e, i) => {
   if (!addr && port === undefined) return undefined;
   const v6 = addr?.includes(':');
   const target = `${addr ? (v6 && port !== undefined ? `[${addr}]` : addr) : ''}${port !== undefined ? `:${port}` : ''}`;
-  return { text: `${n.natType === 1 ? 'dnat' : 'snat'} to ${target}`, n: j - i + 1 };
+  const fam = tableFamily === 'inet' ? `${familyName(Number(n.family))} ` : '';
+  return { text: `${n.natType === 1 ? 'dnat' : 'snat'} ${fam}to ${target}`, n: j - i + 1 };
 };
 
 const simple: Matcher = (e, i) => {
@@ -215,11 +219,31 @@ const simple: Matcher = (e, i) => {
   if (x.type === 'counter') return { text: `counter packets ${x.packets ?? 0} bytes ${x.bytes ?? 0}`, n: 1 };
   if (x.type === 'objref' && typeof x.name === 'string') {
     const kind = Object.entries(OBJ_TYPE).find(([, v]) => v === x.objType)?.[0];
-    return kind ? { text: `${kind} name "${x.name}"`, n: 1 } : undefined;
+    if (!kind) return undefined;
+    // (conntrack objects are assigned to the connection: nft words them as a set)
+    if (kind.startsWith('ct ')) return { text: `${kind} set "${x.name}"`, n: 1 };
+    return { text: kind === 'secmark' ? `meta secmark set "${x.name}"` : `${kind} name "${x.name}"`, n: 1 };
   }
   if (x.type === 'immediate' && x.dreg === 0 && typeof x.verdict === 'number') {
     const v = verdictName(x.verdict);
     return v ? { text: x.chain !== undefined ? `${v} ${x.chain}` : v, n: 1 } : undefined;
+  }
+  if (x.type === 'notrack') return { text: 'notrack', n: 1 };
+  if (x.type === 'limit' && typeof x.rate === 'number' && typeof x.unit === 'number') {
+    // nft's words: rate [over] N/unit, a packet burst only when not its default 5, a byte burst when set
+    const per = ({ 1: 'second', 60: 'minute', 3600: 'hour', 86400: 'day', 604800: 'week' } as Record<number, string>)[x.unit];
+    if (!per || (x.flags !== undefined && x.flags !== 0 && x.flags !== 1)) return undefined;
+    const over = x.flags === 1 ? 'over ' : '';
+    const burst = num(x, 'burst') ?? 0;
+    if (x.limitType === 1) {
+      const [n, u] = bytesUnit(x.rate);
+      return { text: `limit rate ${over}${n} ${u}/${per}${burst ? ` burst ${bytesUnit(burst).join(' ')}` : ''}`, n: 1 };
+    }
+    return { text: `limit rate ${over}${x.rate}/${per}${burst && burst !== 5 ? ` burst ${burst} packets` : ''}`, n: 1 };
+  }
+  // (the kernel lists level 4, warn, where none was given; nft leaves it out)
+  if (x.type === 'log' && Object.keys(x).every((k) => k === 'type' || k === 'prefix' || (k === 'level' && x.level === 4))) {
+    return { text: x.prefix !== undefined ? `log prefix "${x.prefix}"` : 'log', n: 1 };
   }
   if (x.type === 'masq') {
     const f = num(x, 'flags') ?? 0;
@@ -229,10 +253,25 @@ const simple: Matcher = (e, i) => {
   return undefined;
 };
 
+/** Bytes in the largest of nft's units that holds them exactly. */
+function bytesUnit(n: number): [number, string] {
+  const units = ['bytes', 'kbytes', 'mbytes', 'gbytes'];
+  let i = 0;
+  while (i < units.length - 1 && n !== 0 && n % 1024 === 0) {
+    n /= 1024;
+    i++;
+  }
+  return [n, units[i]!];
+}
+
 const MATCHERS: Matcher[] = [transportField, ctState, markOps, lookup, dynset, (e, i) => fieldMatch(e, i), natImmediate, simple];
 
+/** The family of the table of the rule being read (nft words nat statements by it). */
+let tableFamily: string | undefined;
+
 /** The rule as nft statements, or undefined when some expression is not a pattern kernlb knows. */
-export function recognize(exprs: Expr[]): string[] | undefined {
+export function recognize(exprs: Expr[], family?: string): string[] | undefined {
+  tableFamily = family;
   const out: string[] = [];
   for (let i = 0; i < exprs.length; ) {
     let hit: Hit | undefined;
@@ -251,5 +290,11 @@ export function recognize(exprs: Expr[]): string[] | undefined {
     } else out.push(hit.text);
     i += hit.n;
   }
+  // nft leaves out an inet rule's `meta nfproto` where what follows names the family itself
+  for (let j = out.length - 2; j >= 0; j--) {
+    if ((out[j] === 'meta nfproto ipv4' && IMPLIES_V4.test(out[j + 1]!)) || (out[j] === 'meta nfproto ipv6' && IMPLIES_V6.test(out[j + 1]!))) out.splice(j, 1);
+  }
   return out;
 }
+const IMPLIES_V4 = /(^|[ {.])ip (saddr|daddr|protocol)\b|^[ds]nat ip to /;
+const IMPLIES_V6 = /(^|[ {.])ip6 (saddr|daddr|nexthdr)\b|^[ds]nat ip6 to /;

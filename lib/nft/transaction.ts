@@ -7,7 +7,7 @@ import { ValidationError, ValidationErrors } from '../errors';
 import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
 import { FAMILIES, OBJ_TYPE, SET_FLAG, type Family } from './constants';
 import {
-  checkElements, encodeChain, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, isObject, packable, packChain, packElement, packRule, Problems,
+  checkElements, encodeChain, flattenExprs, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, isObject, packable, packChain, packElement, packRule, Problems,
   setLayout, validName,
   type SetLayout,
 } from './encode';
@@ -423,7 +423,7 @@ export class Transaction {
         // dynamic elements carry an expiration: keep it so the copy expires when the original would
         this.addSet(strip(s));
       }
-      for (const r of rs.rules) {
+      for (const r of bindingOrder(rs.chains, rs.rules)) {
         if (r === null || typeof r !== 'object') this.addRule(r);
         const { statements: _s, ...rule } = strip(r);
         this.addRule(rule);
@@ -468,4 +468,44 @@ export class Transaction {
     await this.committer(this.items() as NativeNftItem[], (i) => this.describe(i), opts);
     if (!opts.dryRun) this.#committed = true;
   }
+}
+
+/** NFT_CHAIN_BINDING: an anonymous chain (`jump { ... }`) that lives as long as the rule jumping to it. */
+const CHAIN_BINDING = 0x4;
+
+/**
+ * Rules in an order the kernel takes back: a rule that jumps to a binding chain binds it, and a bound
+ * chain takes no more rules (ENOTSUP); a listing has the jumping rule first. So each binding chain's
+ * rules come right before the first rule that jumps to it (recursively: bindings nest). Without
+ * binding chains, the rules as they are.
+ */
+function bindingOrder(chains: Chain[], rules: Rule[]): Rule[] {
+  const key = (family: unknown, table: unknown, chain: unknown) => `${String(family)}\0${String(table)}\0${String(chain)}`;
+  const bound = new Set<string>();
+  for (const c of chains) if (c && typeof c === 'object' && typeof c.flags === 'number' && c.flags & CHAIN_BINDING) bound.add(key(c.family, c.table, c.name));
+  if (!bound.size) return rules;
+  const held = new Map<string, Rule[]>();
+  for (const r of rules) {
+    const k = r && typeof r === 'object' ? key(r.family, r.table, r.chain) : '';
+    if (bound.has(k)) held.set(k, [...(held.get(k) ?? []), r]);
+  }
+  const out: Rule[] = [];
+  const emit = (r: Rule) => {
+    if (r && typeof r === 'object' && Array.isArray(r.exprs))
+      for (const e of flattenExprs(r.exprs)) {
+        if (!e || e.type !== 'immediate' || typeof e.chain !== 'string') continue;
+        const k = key(r.family, r.table, e.chain);
+        const inner = held.get(k);
+        if (!inner) continue;
+        held.delete(k);
+        for (const x of inner) emit(x);
+      }
+    out.push(r);
+  };
+  for (const r of rules) {
+    const k = r && typeof r === 'object' ? key(r.family, r.table, r.chain) : '';
+    if (!bound.has(k)) emit(r);
+  }
+  for (const rest of held.values()) for (const x of rest) emit(x); // (binding chains no rule jumps to)
+  return out;
 }

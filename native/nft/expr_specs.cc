@@ -106,6 +106,13 @@ static const AttrSpec match[] = {{"name", NFTNL_EXPR_MT_NAME, K::Str}, {"rev", N
 static const AttrSpec target[] = {{"name", NFTNL_EXPR_TG_NAME, K::Str}, {"rev", NFTNL_EXPR_TG_REV, K::U32},
                                   {"info", NFTNL_EXPR_TG_INFO, K::Data}};
 static const AttrSpec flowOffload[] = {{"name", NFTNL_EXPR_FLOW_TABLE_NAME, K::Str}};
+static const AttrSpec synproxy[] = {{"mss", NFTNL_EXPR_SYNPROXY_MSS, K::U16}, {"wscale", NFTNL_EXPR_SYNPROXY_WSCALE, K::U8},
+                                    {"flags", NFTNL_EXPR_SYNPROXY_FLAGS, K::U32}};
+static const AttrSpec osf[] = {{"dreg", NFTNL_EXPR_OSF_DREG, K::U32}, {"ttl", NFTNL_EXPR_OSF_TTL, K::U8},
+                               {"flags", NFTNL_EXPR_OSF_FLAGS, K::U32}};
+static const AttrSpec xfrm[] = {{"dreg", NFTNL_EXPR_XFRM_DREG, K::U32}, {"key", NFTNL_EXPR_XFRM_KEY, K::U32},
+                                {"dir", NFTNL_EXPR_XFRM_DIR, K::U8}, {"spnum", NFTNL_EXPR_XFRM_SPNUM, K::U32}};
+static const AttrSpec tunnel[] = {{"key", NFTNL_EXPR_TUNNEL_KEY, K::U32}, {"dreg", NFTNL_EXPR_TUNNEL_DREG, K::U32}};
 static const AttrSpec none[] = {{"", 0, K::U32}};
 
 static const ExprSpec specs[] = {
@@ -126,7 +133,9 @@ static const ExprSpec specs[] = {
     {"dup", dup, N(dup), 0},               {"tproxy", tproxy, N(tproxy), 0},
     {"last", last, N(last), 0},            {"match", match, N(match), 0},
     {"target", target, N(target), 0},      {"flow_offload", flowOffload, N(flowOffload), 0},
-    {"notrack", none, 0, 0},
+    {"notrack", none, 0, 0},               {"synproxy", synproxy, N(synproxy), 0},
+    {"osf", osf, N(osf), 0},               {"xfrm", xfrm, N(xfrm), 0},
+    {"tunnel", tunnel, N(tunnel), 0},
 };
 
 const ExprSpec* FindExprSpec(const std::string& name) { return FindExprSpec(name.data(), name.size()); }

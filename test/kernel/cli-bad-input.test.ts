@@ -139,7 +139,7 @@ const cases: Case[] = [
   ['nft: elements not an array (was committed without them)', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.sets[0].elements = {})), 2, /sets\[0\]\.elements: must be an array/],
   ['nft: null element (was a TypeError)', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.sets[0].elements = [null])), 2, /sets\[0\]\.elements\[0\]: must be an object/],
   ['nft: bad hook, named in the file', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.chains[0].base.hook = 'sideways')), 2, /items\[1\]\.base\.hook: must be one of .* \(chains\[0\] of stdin\)$/],
-  ['nft: priority as a string', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.chains[0].base.priority = '0')), 2, /base\.priority: must be a 32-bit integer \(chains\[0\] of stdin\)/],
+  ['nft: priority as a string', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.chains[0].base.priority = '0')), 2, /base\.priority: must be a 32-bit integer or one of raw, mangle, filter, security, .*\(chains\[0\] of stdin\)/],
   ['nft: bad element', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.sets[0].elements = [{ key: '300.1.1.1' }])), 2, /elements\[0\]\.key: .*IPv4 .*\(sets\[0\] of stdin\)/],
   ['nft: unknown expression', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.rules[0].exprs[0].type = 'wat')), 2, /exprs\[0\]\.type: unknown expression/],
   ['nft: length as a string', ['nft', 'commit', '-', '--netns', 'NS'], ruleset((r) => (r.rules[0].exprs[0].len = '4')), 2, /exprs\[0\]\.len: must be an integer \(rules\[0\] of stdin\)/],

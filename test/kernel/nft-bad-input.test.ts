@@ -3,8 +3,10 @@
  * then transactions (rules, sets and maps, elements, objects, chains, a listed ruleset copied whole)
  * each with one thing broken. Each commit resolves, or rejects with a ValidationError (or a
  * KernelError where only the kernel can know: a missing or existing object); a rejected commit
- * leaves `nft list ruleset` byte-identical, and after an accepted one list() still reads the ruleset.
+ * leaves `nft -j list ruleset` byte-identical; after an accepted one list() still reads the ruleset and
+ * nft reads what the calls asked for (tables, chains, rules, sets and their elements, objects, comments).
  */
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelError, Nftables, nftStatements as s, type NftRuleset, type NftTransaction } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
@@ -100,11 +102,87 @@ function inRawExpr(script: Call[], path: Path): boolean {
   return raw && !(node && typeof node === 'object' && Object.keys(node).includes('$s'));
 }
 
+/**
+ * A ruleset as `nft -j list ruleset` shows it, reduced to what every transaction call names: tables,
+ * chains, each chain's rules (by comment, in order), named sets and maps (element count and element
+ * comments) and objects (kind, comment). Anonymous sets are nft's business (printed inline).
+ */
+interface Shape {
+  tables: string[];
+  chains: Record<string, string[]>;
+  sets: Record<string, { elements: number; comments: string[] }>;
+  objects: Record<string, string>;
+}
+const OBJECT_KINDS = ['counter', 'quota', 'limit'];
+const k3 = (family: unknown, table: unknown, name: unknown) => `${String(family)} ${String(table)} ${String(name)}`;
+function shapeOf(json: string): Shape {
+  const out: Shape = { tables: [], chains: {}, sets: {}, objects: {} };
+  for (const x of JSON.parse(json).nftables as Record<string, Record<string, unknown>>[]) {
+    const [kind, v] = Object.entries(x)[0]!;
+    if (kind === 'table') out.tables.push(`${v.family} ${v.name}`);
+    else if (kind === 'chain') out.chains[k3(v.family, v.table, v.name)] = [];
+    else if (kind === 'rule') out.chains[k3(v.family, v.table, v.chain)]!.push(String(v.comment ?? ''));
+    else if (kind === 'set' || kind === 'map') {
+      const elem = (v.elem ?? []) as unknown[];
+      const comments = elem.map((e) => (e && typeof e === 'object' && 'elem' in e ? String((e as { elem: { comment?: string } }).elem.comment ?? '') : '')).filter(Boolean);
+      out.sets[k3(v.family, v.table, v.name)] = { elements: elem.length, comments: comments.sort() };
+    } else if (OBJECT_KINDS.includes(kind)) out.objects[k3(v.family, v.table, v.name)] = `${kind} ${String(v.comment ?? '')}`;
+  }
+  out.tables.sort();
+  return out;
+}
+/**
+ * The shape `calls` should leave on top of `base`, worked out from the calls alone (not from what
+ * kernlb made of them). Element keys of one call are told apart by their JSON; keys added are new
+ * to the set, replaced ones are already there (as in every script).
+ */
+function expectShape(base: Shape, calls: Call[]): Shape {
+  const s: Shape = JSON.parse(JSON.stringify(base));
+  const keyOf = (e: Record<string, unknown>) => JSON.stringify(e.key ?? e.keyHex ?? null);
+  // (nft shows a range once: an interval's end element is no element of its own)
+  const distinct = (els: Record<string, unknown>[]) =>
+    [...new Map(els.filter((e) => !(typeof e.flags === 'number' && e.flags & 1)).map((e) => [keyOf(e), e])).values()];
+  const comments = (els: Record<string, unknown>[]) => els.map((e) => (typeof e.comment === 'string' ? e.comment : '')).filter(Boolean);
+  const addSet = (x: Record<string, unknown>) => {
+    const els = distinct((x.elements ?? []) as Record<string, unknown>[]);
+    s.sets[k3(x.family, x.table, x.name)] = { elements: els.length, comments: comments(els).sort() };
+  };
+  const apply = (method: string, a: Record<string, unknown>, b?: unknown) => {
+    const chain = () => s.chains[k3(a.family, a.table, a.chain)]!;
+    const set = () => s.sets[k3(a.family, a.table, a.set ?? a.name)]!;
+    if (method === 'addChain') s.chains[k3(a.family, a.table, a.name)] ??= [];
+    else if (method === 'addRule') chain().push(typeof a.comment === 'string' ? a.comment : '');
+    else if (method === 'insertRule') chain().unshift(typeof a.comment === 'string' ? a.comment : '');
+    else if (method === 'addSet') addSet(a);
+    else if (method === 'addElements') {
+      const els = distinct(b as Record<string, unknown>[]);
+      set().elements += els.length;
+      set().comments = [...set().comments, ...comments(els)].sort();
+    } else if (method === 'deleteElements') set().elements -= distinct(b as Record<string, unknown>[]).length;
+    else if (method === 'flushSet') Object.assign(set(), { elements: 0, comments: [] });
+    else if (method === 'flushChain') s.chains[k3(a.family, a.table, a.name)] = [];
+    else if (method === 'addObject') s.objects[k3(a.family, a.table, a.name)] = `${String(a.type)} ${typeof a.comment === 'string' ? a.comment : ''}`;
+    else if (method === 'deleteObject') delete s.objects[k3(a.family, a.table, a.name)];
+    else if (method === 'addRuleset') {
+      const rs = a as unknown as Omit<NftRuleset, 'generation'>;
+      for (const t of rs.tables) if (!s.tables.includes(`${t.family} ${t.name}`)) s.tables.push(`${t.family} ${t.name}`);
+      s.tables.sort();
+      for (const c of rs.chains) apply('addChain', c as never);
+      for (const o of rs.objects) apply('addObject', o as never);
+      for (const x of rs.sets) if (!x.flags?.includes('anonymous')) addSet(x as never);
+      for (const r of rs.rules) apply('addRule', r as never);
+    }
+    // replaceElements (keys already there) and addAnonymousSet change no count
+  };
+  for (const [method, a, b] of calls) apply(method, a as Record<string, unknown>, b);
+  return s;
+}
+
 describe.skipIf(skip !== undefined)(`nft: generated bad input, committed${skip ? ` - skipped: ${skip}` : ''}`, () => {
   let ns: TestNetns;
   let nft: Nftables;
   let copy: Omit<NftRuleset, 'generation'>;
-  const nftList = async () => (await ns.exec(['nft', 'list', 'ruleset'])).stdout;
+  const nftJson = async () => (await ns.exec(['nft', '-j', 'list', 'ruleset'])).stdout;
   const reset = async () => {
     await ns.exec(['nft', 'flush', 'ruleset']);
     const tx = nft.transaction();
@@ -142,7 +220,7 @@ describe.skipIf(skip !== undefined)(`nft: generated bad input, committed${skip ?
       const script = all[seed % all.length]!;
       const { input, mutation } = mutate(script, rng(seed), inArgs);
       await reset();
-      const before = await nftList();
+      const before = await nftJson();
       const o = await outcome(async () => {
         const tx = nft.transaction();
         for (const [method, ...args] of input) (tx as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args.map(resolve));
@@ -152,13 +230,18 @@ describe.skipIf(skip !== undefined)(`nft: generated bad input, committed${skip ?
         counts.ok++;
         const l = await outcome(() => nft.list());
         if (l.kind !== 'ok') wrong.push(caseLine(seed, mutation, l.error ?? new Error('list failed')));
+        // what was accepted is what the kernel holds, as nft reads it
+        const expected = expectShape(shapeOf(before), input);
+        const held = shapeOf(await nftJson());
+        if (!isDeepStrictEqual(held, expected))
+          wrong.push(caseLine(seed, mutation, new Error(`committed, but nft reads another ruleset:\n${JSON.stringify(held)}\nexpected:\n${JSON.stringify(expected)}`)));
         continue;
       }
       if (o.kind === 'validation') counts.validation++;
       else if (o.kind === 'kernel' && CAN_KNOW.has((o.error as KernelError).code)) counts.kernel++;
       else if (o.kind === 'kernel' && RAW_EXPR_CODES.has((o.error as KernelError).code) && inRawExpr(script, mutation.path)) counts.kernel++;
       else wrong.push(caseLine(seed, mutation, o.error));
-      const after = await nftList();
+      const after = await nftJson();
       if (after !== before) wrong.push(caseLine(seed, mutation, new Error(`refused (${o.kind}) but the ruleset changed`)));
     }
     expect(wrong).toEqual([]);

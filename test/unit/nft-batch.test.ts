@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/native';
-import { nftStatements as s } from '../../lib';
+import { nftStatements as s, ValidationError } from '../../lib';
 import { Transaction } from '../../lib/nft/transaction';
 import { encodeChain, encodeRule, Problems } from '../../lib/nft/encode';
 import type { Chain, Rule } from '../../lib/nft/model';
@@ -155,27 +155,38 @@ describe('nft batch encoder', () => {
     expect([1, 3, 5, 7, 8].map((i) => t.describe(i))).toEqual(['chain t/pre', 'rule 1 of chain t/c', 'rule handle 7 of chain t/c', 'rule handle 9 of chain t/c', 'rule 6 of chain t/c']);
   });
 
-  it('packs data and comments checked as they are written: the object path\'s bytes and problems', () => {
+  it('packs data and comments checked as they are written: bad ones refused by field, good ones the object path\'s bytes', () => {
     const T = { family: 'ip' as const, table: 't', chain: 'c' };
     const cmp = (data: unknown) => ({ ...T, exprs: [{ type: 'cmp', sreg: 1, op: 0, data } as never, s.accept()] });
-    const cases: Rule[] = [
+    const DATA = 'items[0].exprs[0].data', COMMENT = 'items[0].comment';
+    // each case with the fields that must be refused (none: it must be accepted)
+    const cases: [Rule, string[]][] = [
       // data: 1..64 bytes of lowercase hex, and nothing else
-      ...['0a', '00ff10', 'ab'.repeat(64), '', 'a', 'AB', 'zz', '0g', 'é0', '0a\u0100', 'ab'.repeat(65), 5, null, ['0a']].map(cmp),
-      // comments: ASCII to 252 bytes written directly, the rest through userdata as before
-      ...['hello', 'x'.repeat(252), 'x'.repeat(253), 'ünïcödé', 'é'.repeat(126), 'é'.repeat(127), 'a\0b', '', 7].map((comment) => ({ ...cmp('01'), comment }) as Rule),
+      ...['0a', '00ff10', 'ab'.repeat(64)].map((d): [Rule, string[]] => [cmp(d), []]),
+      ...['', 'a', 'AB', 'zz', '0g', 'é0', '0a\u0100', 'ab'.repeat(65), 5, null, ['0a']].map((d): [Rule, string[]] => [cmp(d), [DATA]]),
+      // comments: a string of at most 252 bytes (ASCII written directly, the rest through userdata)
+      ...['hello', 'x'.repeat(252), 'ünïcödé', 'é'.repeat(126), 'a\0b', ''].map((comment): [Rule, string[]] => [{ ...cmp('01'), comment } as Rule, []]),
+      ...['x'.repeat(253), 'é'.repeat(127), 7].map((comment): [Rule, string[]] => [{ ...cmp('01'), comment } as Rule, [COMMENT]]),
       // both wrong at once: every problem is reported
-      { ...cmp('XY'), comment: 'y'.repeat(300) },
+      [{ ...cmp('XY'), comment: 'y'.repeat(300) }, [COMMENT, DATA]],
     ];
-    for (const r of cases) {
+    for (const [r, refused] of cases) {
       const p = new Problems();
       const object = encodeRule(p, 'items[0]', r);
       let packedProblems: string[] = [];
+      let packedFields: string[] = [];
       const t = tx();
       try {
         t.addRule(r);
       } catch (e) {
-        packedProblems = ((e as { errors?: Error[] }).errors ?? [e as Error]).map((x) => x.message);
+        const errors = (e as { errors?: Error[] }).errors ?? [e as Error];
+        expect(errors.every((x) => x instanceof ValidationError), JSON.stringify(r)).toBe(true);
+        packedProblems = errors.map((x) => x.message);
+        packedFields = errors.map((x) => (x as ValidationError).field);
       }
+      // refused exactly where the input is bad, and nothing buffered of it
+      expect(packedFields.sort(), JSON.stringify(r)).toEqual(refused);
+      if (refused.length) expect(t.size).toBe(0);
       // (the same problems; the object path lists a rule's expressions before its comment)
       expect(packedProblems.sort(), JSON.stringify(r)).toEqual(p.list.map((x) => x.message).sort());
       if (p.list.length) continue;

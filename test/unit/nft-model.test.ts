@@ -30,9 +30,23 @@ describe('nft model validation', () => {
   });
 
   it('reads unmodelled object kinds back as unsupported and refuses to commit them, never as another kind', () => {
-    const o = decodeObject({ family: 2, table: 't', name: 'h', objType: 3 });
-    expect(o).toMatchObject({ type: 'unsupported', objType: 3 });
-    expect(() => tx().addRuleset({ tables: [], chains: [], objects: [o], sets: [], rules: [] })).toThrow(/object type 3 is not one kernlb can write/);
+    // tunnel (6) is the kind kernlb does not model
+    const o = decodeObject({ family: 2, table: 't', name: 'h', objType: 6 });
+    expect(o).toMatchObject({ type: 'unsupported', objType: 6 });
+    expect(() => tx().addRuleset({ tables: [], chains: [], objects: [o], sets: [], rules: [] })).toThrow(/object type 6 is not one kernlb can write/);
+  });
+
+  it('reads ct helper, ct timeout, ct expectation, synproxy and secmark objects as their own kinds, and refuses bad fields by name', () => {
+    expect(decodeObject({ family: 2, table: 't', name: 'h', objType: 3, helper: 'ftp', l3proto: 2, l4proto: 6 }))
+      .toEqual({ family: 'ip', table: 't', name: 'h', type: 'ct helper', helper: 'ftp', l3proto: 2, l4proto: 6 });
+    expect(decodeObject({ family: 2, table: 't', name: 'x', objType: 10, mss: 1460, wscale: 7, flags: 12 }))
+      .toEqual({ family: 'ip', table: 't', name: 'x', type: 'synproxy', mss: 1460, wscale: 7, flags: 12 });
+    const base = { family: 'ip', table: 't', name: 'o' } as const;
+    expect(() => tx().addObject({ ...base, type: 'ct helper', helper: 'a-name-longer-than-15', l3proto: 2, l4proto: 6 })).toThrow(/items\[0\]\.helper/);
+    expect(() => tx().addObject({ ...base, type: 'ct expectation', l3proto: 2, l4proto: 17, dport: 70000, timeout: 1, size: 1 })).toThrow(/items\[0\]\.dport/);
+    expect(() => tx().addObject({ ...base, type: 'ct timeout', l3proto: 2, l4proto: 6, timeouts: [1, -1] })).toThrow(/items\[0\]\.timeouts\[1\]/);
+    expect(() => tx().addObject({ ...base, type: 'synproxy', mss: 1460, wscale: 300 })).toThrow(/items\[0\]\.wscale/);
+    expect(() => tx().addObject({ ...base, type: 'secmark', context: '' })).toThrow(/items\[0\]\.context/);
   });
 
   it('reports every problem of one call', () => {
