@@ -5,6 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
+import { validateHealthCheck, type HealthCheck, type HealthCheckSpec } from './health-check';
 import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, type Mode } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -30,6 +31,8 @@ export interface ServiceSpec {
   /** Client affinity: the same client goes to the same endpoint for `timeout` seconds (IPVS only). */
   persistence?: { timeout: number };
   endpoints: EndpointSpec[];
+  /** Probed by `kernlb run` / HealthMonitor; failed endpoints are drained (weight 0). Modes ignore it. */
+  healthCheck?: HealthCheckSpec;
 }
 
 export interface DesiredState {
@@ -52,6 +55,8 @@ export interface Service {
   scheduler: string;
   persistence?: { timeout: number };
   endpoints: Endpoint[];
+  /** Defaults filled; not part of what the kernel holds (the diff and the modes ignore it). */
+  healthCheck?: HealthCheck;
 }
 
 export interface State {
@@ -132,10 +137,10 @@ function validateEndpoint(c: Collector, e: unknown, path: string, svcFamily: Fam
 
 function validateService(c: Collector, s: unknown, path: string, mode: Mode | undefined): Service | undefined {
   if (!isObject(s)) {
-    c.add(path, 'must be an object { name, protocol?, vip, port, scheduler?, persistence?, endpoints }', s);
+    c.add(path, 'must be an object { name, protocol?, vip, port, scheduler?, persistence?, endpoints, healthCheck? }', s);
     return undefined;
   }
-  checkKeys(c, s, ['name', 'protocol', 'vip', 'port', 'scheduler', 'persistence', 'endpoints'], path);
+  checkKeys(c, s, ['name', 'protocol', 'vip', 'port', 'scheduler', 'persistence', 'endpoints', 'healthCheck'], path);
   const start = c.errors.length;
   if (typeof s.name !== 'string' || !NAME_RE.test(s.name))
     c.add(`${path}.name`, 'must be 1..48 characters: letters, digits, _ . - (starting with a letter or digit)', s.name);
@@ -166,6 +171,7 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
       if (why) c.add(`${path}.persistence`, why, p);
     }
   }
+  const healthCheck = s.healthCheck === undefined ? undefined : validateHealthCheck(s.healthCheck, `${path}.healthCheck`, (f, p, v) => c.add(f, p, v));
   if (!Array.isArray(s.endpoints)) {
     c.add(`${path}.endpoints`, 'must be an array (may be empty)', s.endpoints);
     return undefined;
@@ -193,6 +199,7 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     endpoints: eps.map(({ address, port, weight }) => ({ address, port, weight })),
   };
   if (persistence) svc.persistence = persistence;
+  if (healthCheck) svc.healthCheck = healthCheck;
   return svc;
 }
 
