@@ -74,6 +74,13 @@ lock, 2 bad input, 4 unavailable here.
       }
       throw e;
     }
+    // Signals are ours from here on: one during the first apply stops right after it.
+    const stopSignal = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    let hup: (() => void) | undefined;
+    process.on('SIGHUP', () => hup?.());
     let daemon: LbDaemon | undefined;
     let server: Server | undefined;
     let watcher: FSWatcher | undefined;
@@ -149,7 +156,7 @@ lock, 2 bad input, 4 unavailable here.
           }
         });
       };
-      process.on('SIGHUP', () => reload('SIGHUP'));
+      hup = () => reload('SIGHUP');
       // The directory, not the file: editors and `mv` replace the file, which ends a watch on it.
       let debounce: NodeJS.Timeout | undefined;
       const base = path.basename(file);
@@ -159,10 +166,7 @@ lock, 2 bad input, 4 unavailable here.
         debounce = setTimeout(() => reload('file changed'), 100);
       });
 
-      const signal = await new Promise<string>((resolve) => {
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-        process.once('SIGINT', () => resolve('SIGINT'));
-      });
+      const signal = await stopSignal;
       log(`${signal}: stopping${clear ? ' and removing the rules (--clear-on-exit)' : ', leaving the kernel as it is'}`);
       if (debounce) clearTimeout(debounce);
       watcher.close();
