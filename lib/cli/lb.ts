@@ -3,6 +3,7 @@ import { LoadBalancer } from '../lb/load-balancer';
 import { MODES, type Mode } from '../lb/schedulers';
 import type { ApplySummary, LbStatus } from '../lb/types';
 import { endpointKey, serviceKey, validateState } from '../lb/state';
+import { renderStatusMetrics } from '../daemon/endpoint-metrics';
 import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, UsageError, type CliCommand, type CliIO } from './command';
 
 const STATE_HELP = `The state file is JSON:
@@ -91,16 +92,18 @@ Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailab
 const status: CliCommand = {
   name: 'status',
   summary: 'show the load balancer the kernel runs, with per-endpoint counters',
-  help: `usage: kernlb status [--mode ipvs|nftables|iptables] [--netns NAME] [--json]
+  help: `usage: kernlb status [--mode ipvs|nftables|iptables] [--netns NAME] [--json|--prometheus]
 
 Reads the kernel back into the state model (the same JSON apply takes, under "state") plus
 per-endpoint counters: IPVS stats and connection counts, nftables rule counters, iptables rule
 counters (nftables/iptables count new connections). Without --mode, every mode that has rules in
-the namespace is shown.
+the namespace is shown. --prometheus prints the counters once in Prometheus' text format, as
+kernlb run serves them on /metrics (for node_exporter's textfile collector).
 `,
   async run(args, io) {
-    const a = parseArgs(args, { flags: ['json'], values: ['mode', 'netns'] });
+    const a = parseArgs(args, { flags: ['json', 'prometheus'], values: ['mode', 'netns'] });
     noExtraArgs(a, 0);
+    if (a.flags.has('json') && a.flags.has('prometheus')) throw new UsageError('--json and --prometheus: choose one');
     const m = mode(a.values.get('mode'), false);
     // checked here: each mode alone would only be "not checked" and the status "no rules"
     const netns = netnsOption(a);
@@ -123,6 +126,7 @@ the namespace is shown.
       }
     }
     if (a.flags.has('json')) io.out(JSON.stringify(m ? results[0] : results, null, 2) + '\n');
+    else if (a.flags.has('prometheus')) io.out(renderStatusMetrics(results));
     else {
       if (!results.length) io.out('no load-balancer rules in this namespace\n');
       for (const r of results) io.out(formatStatus(r));

@@ -40,40 +40,56 @@ function write(fams: Family[]): string {
  * Counters and weights the kernel holds (what `kernlb status --prometheus` prints): per endpoint new
  * connections (IPVS also packets, bytes and connection counts), weight; per service endpoints.
  */
-export function renderStatusMetrics(st: LbStatus): string {
+export function renderStatusMetrics(statuses: LbStatus | LbStatus[]): string {
+  const f: StatusFamilies = {
+    conns: family('kernlb_endpoint_connections_total', 'counter', 'New connections sent to the endpoint (nftables/iptables: hits of its DNAT rule; IPVS: connections scheduled to it).'),
+    weight: family('kernlb_endpoint_weight', 'gauge', 'Weight the kernel holds for the endpoint (0: drained, no new connections).'),
+    total: family('kernlb_service_endpoints', 'gauge', 'Endpoints the kernel holds for the service.'),
+    active: family('kernlb_service_endpoints_active', 'gauge', 'Endpoints of the service with a weight above 0 (receiving new connections).'),
+    packets: family('kernlb_endpoint_packets_total', 'counter', 'Packets to and from the endpoint (IPVS).'),
+    bytes: family('kernlb_endpoint_bytes_total', 'counter', 'Bytes to and from the endpoint (IPVS).'),
+    act: family('kernlb_endpoint_active_connections', 'gauge', 'Established connections to the endpoint (IPVS).'),
+    inact: family('kernlb_endpoint_inactive_connections', 'gauge', 'Other connections to the endpoint (IPVS).'),
+  };
+  // (several modes of one namespace share each family: a metric's HELP and TYPE come once)
+  for (const st of Array.isArray(statuses) ? statuses : [statuses]) addStatus(f, st);
+  return write(Object.values(f)); // (families without lines, e.g. IPVS's in other modes, are left out)
+}
+
+interface StatusFamilies {
+  conns: Family;
+  weight: Family;
+  total: Family;
+  active: Family;
+  packets: Family;
+  bytes: Family;
+  act: Family;
+  inact: Family;
+}
+
+function addStatus(f: StatusFamilies, st: LbStatus): void {
   const mode = label(st.mode);
-  const conns = family('kernlb_endpoint_connections_total', 'counter', 'New connections sent to the endpoint (nftables/iptables: hits of its DNAT rule; IPVS: connections scheduled to it).');
-  const weight = family('kernlb_endpoint_weight', 'gauge', 'Weight the kernel holds for the endpoint (0: drained, no new connections).');
-  const total = family('kernlb_service_endpoints', 'gauge', 'Endpoints the kernel holds for the service.');
-  const active = family('kernlb_service_endpoints_active', 'gauge', 'Endpoints of the service with a weight above 0 (receiving new connections).');
-  const fams = [conns, weight, total, active];
   const ipvs = st.mode === 'ipvs';
-  const packets = family('kernlb_endpoint_packets_total', 'counter', 'Packets to and from the endpoint (IPVS).');
-  const bytes = family('kernlb_endpoint_bytes_total', 'counter', 'Bytes to and from the endpoint (IPVS).');
-  const act = family('kernlb_endpoint_active_connections', 'gauge', 'Established connections to the endpoint (IPVS).');
-  const inact = family('kernlb_endpoint_inactive_connections', 'gauge', 'Other connections to the endpoint (IPVS).');
-  if (ipvs) fams.push(packets, bytes, act, inact);
   for (const s of st.services) {
     const svc = label(s.name);
     let up = 0;
     for (const e of s.endpoints) {
       const l = `{service="${svc}",endpoint="${endpointKey(e)}",mode="${mode}"}`;
       const c = e.counters;
-      conns.lines.push(`kernlb_endpoint_connections_total${l} ${c.connections}`);
-      weight.lines.push(`kernlb_endpoint_weight${l} ${e.weight}`);
+      f.conns.lines.push(`kernlb_endpoint_connections_total${l} ${c.connections}`);
+      f.weight.lines.push(`kernlb_endpoint_weight${l} ${e.weight}`);
       if (e.weight > 0) up++;
       if (ipvs) {
-        packets.lines.push(`kernlb_endpoint_packets_total${l} ${c.packets}`);
-        bytes.lines.push(`kernlb_endpoint_bytes_total${l} ${c.bytes}`);
-        act.lines.push(`kernlb_endpoint_active_connections${l} ${c.activeConnections ?? 0}`);
-        inact.lines.push(`kernlb_endpoint_inactive_connections${l} ${c.inactiveConnections ?? 0}`);
+        f.packets.lines.push(`kernlb_endpoint_packets_total${l} ${c.packets}`);
+        f.bytes.lines.push(`kernlb_endpoint_bytes_total${l} ${c.bytes}`);
+        f.act.lines.push(`kernlb_endpoint_active_connections${l} ${c.activeConnections ?? 0}`);
+        f.inact.lines.push(`kernlb_endpoint_inactive_connections${l} ${c.inactiveConnections ?? 0}`);
       }
     }
     const l = `{service="${svc}",mode="${mode}"}`;
-    total.lines.push(`kernlb_service_endpoints${l} ${s.endpoints.length}`);
-    active.lines.push(`kernlb_service_endpoints_active${l} ${up}`);
+    f.total.lines.push(`kernlb_service_endpoints${l} ${s.endpoints.length}`);
+    f.active.lines.push(`kernlb_service_endpoints_active${l} ${up}`);
   }
-  return write(fams);
 }
 
 /** Health of every checked endpoint: up (1/0), the last check's duration, and per service the endpoints up. */
