@@ -25,7 +25,7 @@
  * iptables rr, random (tcp/udp) + persistence (recent). Anything else is a ValidationError naming
  * the field.
  */
-export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type ApplyOptions } from './load-balancer';
+export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type ApplyOptions, type LbUpdate } from './load-balancer';
 export { validateState, serviceKey, endpointKey, type DesiredState, type ServiceSpec as LbServiceSpec, type EndpointSpec as LbEndpointSpec, type State as LbState, type Service as LbService, type Endpoint as LbEndpoint, type Protocol as LbProtocol } from './state';
 export { diffStates, formatDiff, isEmptyDiff, type StateDiff, type ServiceChange, type WeightChange } from './diff';
 export { MODES, supportedSchedulers, type Mode } from './schedulers';

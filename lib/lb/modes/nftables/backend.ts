@@ -3,7 +3,7 @@ import { isNotFound } from '../../../errors';
 import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Service, type State } from '../../state';
-import type { ModeBackend } from '../../types';
+import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 import { writeServiceRules } from './packed-rules';
@@ -34,13 +34,6 @@ function addRules(tx: NftTransaction, c: NftServiceChain): void {
   appendPackedRules(tx, c.rules.length, (w) => writeServiceRules(w, c));
 }
 
-function removeService(tx: NftTransaction, s: Service): void {
-  const c = compileService(s);
-  tx.deleteElements(setRef(s.family), [element(c)]);
-  tx.flushChain({ ...T, name: c.chain });
-  tx.deleteChain({ ...T, name: c.chain });
-}
-
 /** Adds the whole table: first apply, or repair when kernlb's fixed objects are missing. */
 function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
   if (cur.hasTable) tx.deleteTable({ family: NFT_FAMILY, name: NFT_TABLE });
@@ -62,6 +55,44 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
   for (const c of chains) addRules(tx, c);
 }
 
+/** The chains a batch leaves: a set, or an overlay on the cached one (applyChanges: no O(N) copy). */
+interface ChainSet {
+  has(name: string): boolean;
+  add(name: string): void;
+  delete(name: string): void;
+}
+
+function sameIdentity(a: Service, b: Service): boolean {
+  return a.name === b.name && serviceKey(a) === serviceKey(b);
+}
+
+/** The removal half of one service's change: its dispatch element, and its chain unless the name stays. */
+function removeHalf(tx: NftTransaction, before: Service, after: Service | undefined, chains: ChainSet): void {
+  if (after && sameIdentity(before, after)) return;
+  const c = compileService(before);
+  tx.deleteElements(setRef(before.family), [element(c)]);
+  if (after?.name === before.name) return; // the chain stays (refilled below)
+  tx.flushChain({ ...T, name: c.chain });
+  tx.deleteChain({ ...T, name: c.chain });
+  chains.delete(c.chain);
+}
+
+/** The adding half: the chain (re)filled, and a dispatch element when the identity is new. */
+function addHalf(tx: NftTransaction, before: Service | undefined, after: Service, chains: ChainSet): void {
+  const c = compileService(after);
+  if (chains.has(c.chain)) tx.flushChain({ ...T, name: c.chain });
+  else tx.addChain({ ...T, name: c.chain });
+  chains.add(c.chain);
+  addRules(tx, c);
+  if (!before || !sameIdentity(before, after)) tx.addElements(setRef(after.family), [element(c)]);
+}
+
+/** One transaction for a list of service changes (removals first: a chain name may come back). */
+function buildChanges(tx: NftTransaction, changes: readonly ServiceChange[], chains: ChainSet): void {
+  for (const ch of changes) if (ch.before) removeHalf(tx, ch.before, ch.after, chains);
+  for (const ch of changes) if (ch.after) addHalf(tx, ch.before, ch.after, chains);
+}
+
 /**
  * Builds the one transaction that takes `cur` to `desired`, touching only changed services (a
  * changed service = its chain flushed and refilled, plus its dispatch element when it is new).
@@ -74,35 +105,13 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
   }
   const d = diffStates(cur.state, desired);
   if (isEmptyDiff(d)) return null;
-  // Chains that exist after the removals below (a removed service's chain name may come back).
   const chains = new Set(cur.chains);
-  const remove = (s: Service) => {
-    removeService(tx, s);
-    chains.delete(compileService(s).chain);
-  };
-  for (const s of d.removed) remove(s);
-  for (const u of d.updated) {
-    const want = compileService(changedService(u)!);
-    if (u.fields.includes('name')) {
-      remove(cur.state.services.find((s) => serviceKey(s) === u.key)!);
-      if (chains.has(want.chain)) tx.flushChain({ ...T, name: want.chain });
-      else tx.addChain({ ...T, name: want.chain });
-      chains.add(want.chain);
-      addRules(tx, want);
-      tx.addElements(setRef(want.dispatch.family), [element(want)]);
-    } else {
-      tx.flushChain({ ...T, name: want.chain });
-      addRules(tx, want);
-    }
-  }
-  for (const s of d.added) {
-    const c = compileService(s);
-    if (chains.has(c.chain)) tx.flushChain({ ...T, name: c.chain });
-    else tx.addChain({ ...T, name: c.chain });
-    chains.add(c.chain);
-    addRules(tx, c);
-    tx.addElements(setRef(s.family), [element(c)]);
-  }
+  const changes: ServiceChange[] = [
+    ...d.removed.map((before) => ({ name: before.name, before })),
+    ...d.updated.map((u) => ({ name: u.name, before: cur.state.services.find((s) => serviceKey(s) === u.key)!, after: changedService(u)! })),
+    ...d.added.map((after) => ({ name: after.name, after })),
+  ];
+  buildChanges(tx, changes, chains);
   return chains;
 }
 
@@ -131,6 +140,10 @@ export class NftBackend implements ModeBackend<NftCurrent> {
    */
   #cache: NftCurrent | undefined;
 
+  invalidate(): void {
+    this.#cache = undefined;
+  }
+
   async read(opts: { forApply?: boolean } = {}): Promise<NftCurrent> {
     if (opts.forApply && this.#cache && (await this.nft.generation()) === this.#cache.generation) return this.#cache;
     this.#cache = undefined;
@@ -152,6 +165,36 @@ export class NftBackend implements ModeBackend<NftCurrent> {
       // Our commit moved the generation by exactly one: nobody else wrote in between.
       if (gen === ((cur.generation + 1) >>> 0)) this.#cache = committedView(desired, chains, gen);
     }
+    return { operations: tx.size, draining: [], changed: true };
+  }
+
+  /**
+   * update(): when the generation proves the table is as kernlb committed it last, one batch with
+   * only the changed services (a GETGEN and the batch; nothing proportional to the other services).
+   * Otherwise a full read and apply of `desired`.
+   */
+  async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
+    const cache = this.#cache;
+    if (!cache || (await this.nft.generation()) !== cache.generation) return this.apply(desired, await this.read({ forApply: true }), opts);
+    const added = new Set<string>(), deleted = new Set<string>();
+    const chains: ChainSet = {
+      has: (n) => added.has(n) || (!deleted.has(n) && cache.chains.has(n)),
+      add: (n) => void (deleted.delete(n), added.add(n)),
+      delete: (n) => void (added.delete(n), deleted.add(n)),
+    };
+    const tx = this.nft.transaction();
+    buildChanges(tx, changes, chains);
+    if (!tx.size) return { operations: 0, draining: [], changed: false };
+    this.#cache = undefined;
+    await tx.commit({ generation: cache.generation, dryRun: opts.dryRun });
+    if (!opts.dryRun) {
+      const gen = await this.nft.generation();
+      if (gen === ((cache.generation + 1) >>> 0)) {
+        for (const n of deleted) cache.chains.delete(n);
+        for (const n of added) cache.chains.add(n);
+        this.#cache = { ...cache, state: desired, generation: gen };
+      }
+    } else this.#cache = cache;
     return { operations: tx.size, draining: [], changed: true };
   }
 
