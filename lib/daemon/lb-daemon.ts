@@ -1,7 +1,8 @@
 /**
  * LbDaemon: a LoadBalancer kept applied. It applies the state with every endpoint its health checks
  * find down at weight 0, applies each health transition as an update of that one service (several
- * transitions close together go in one update), reloads a new state on demand (a bad one is
+ * transitions close together go in one LoadBalancer.update(), whose cost does not depend on the
+ * other services), reloads a new state on demand (a bad one is
  * refused and the running state kept), reconciles in full every `resyncIntervalS`, and renders
  * /metrics. Every kernel write goes through one queue, so applies never overlap. `kernlb run` is this
  * plus signals, a file watch, a lock and an HTTP server (lib/cli/run.ts).
@@ -14,7 +15,6 @@ import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
 import { renderHealthMetrics, renderStatusMetrics } from './endpoint-metrics';
 import { HealthMonitor, type HealthChange } from './health-monitor';
-import { resyncAll, updateServices } from './incremental';
 
 export interface LbDaemonOptions extends LoadBalancerOptions {
   /** Seconds between full reconciles (0: none; default 60). */
@@ -116,7 +116,8 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   resync(): Promise<ApplySummary> {
     return this.#write('resync', 'periodic resync', () => {
       this.metricsRegistry.resyncs.inc({ mode: this.lb.mode });
-      return resyncAll(this.lb, this.health.drained(this.#input));
+      // (what the daemon applied last already has the down endpoints drained)
+      return this.lb.resync();
     });
   }
 
@@ -179,7 +180,7 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
       if (this.#needFull) return this.lb.apply(whole);
       const specs = names.map((n) => this.#byName.get(n)).filter((s): s is ServiceSpec => s !== undefined);
       if (!specs.length) return undefined;
-      return updateServices(this.lb, whole, specs.map((s) => this.health.drainedService(s)));
+      return this.lb.update({ upsert: specs.map((s) => this.health.drainedService(s)) });
     });
   }
 

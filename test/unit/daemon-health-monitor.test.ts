@@ -8,6 +8,8 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { afterEach, describe, expect, it } from 'vitest';
 import { HealthMonitor, type HealthChange } from '../../lib/daemon/health-monitor';
 import { Semaphore } from '../../lib/daemon/semaphore';
+import type { HealthCheckSpec } from '../../lib/lb/health-check';
+import type { DesiredState } from '../../lib/lb/state';
 
 const servers: (Server | TcpServer)[] = [];
 const sockets = new Set<Socket>();
@@ -36,7 +38,7 @@ async function deadPort(): Promise<number> {
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function state(port: number, healthCheck: object, more: { address: string; port: number }[] = []) {
+function state(port: number, healthCheck: HealthCheckSpec, more: { address: string; port: number }[] = []): DesiredState {
   return { services: [{ name: 'web', vip: '10.96.0.10', port: 80, endpoints: [{ address: '127.0.0.1', port }, ...more], healthCheck }] };
 }
 
