@@ -13,7 +13,7 @@ import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
 import { validateState, type DesiredState, type ServiceSpec } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
-import { renderHealthMetrics, renderStatusMetrics } from './endpoint-metrics';
+import { MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
 import { HealthMonitor, type HealthChange } from './health-monitor';
 
 export interface LbDaemonOptions extends LoadBalancerOptions {
@@ -52,7 +52,7 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   /** Set after a failed write: the next write is a full one. */
   #needFull = false;
   #resyncTimer: NodeJS.Timeout | undefined;
-  #scrape: Promise<string> | undefined;
+  #scrape: Promise<Buffer> | undefined;
   #closing: Promise<void> | undefined;
   /** The first apply's summary (start() resolves after it). */
   started: ApplySummary | undefined;
@@ -122,13 +122,17 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   }
 
   /** Prometheus text: the kernel's counters (one status() read, shared by concurrent scrapes), health, daemon and process metrics. */
-  metrics(): Promise<string> {
+  metrics(): Promise<Buffer> {
     this.#scrape ??= (async () => {
       try {
         const t0 = performance.now();
         const st = await this.lb.status();
         this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
-        return renderStatusMetrics(st) + renderHealthMetrics(this.lb.mode, this.health, this.#byName.keys()) + (await this.metricsRegistry.registry.metrics());
+        const w = new MetricsWriter();
+        writeStatusMetrics(w, [st]);
+        writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
+        w.write(await this.metricsRegistry.registry.metrics());
+        return w.bytes();
       } finally {
         this.#scrape = undefined;
       }
