@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { LbDaemon } from '../daemon/lb-daemon';
 import { acquireRunLock, AlreadyRunningError } from '../daemon/run-lock';
 import { MODES, type Mode } from '../lb/schedulers';
+import { validateState } from '../lb/state';
 import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, reportError, UsageError, type CliCommand } from './command';
 
 function parseHostPort(v: string): { host: string; port: number } {
@@ -61,6 +62,7 @@ lock, 2 bad input, 4 unavailable here.
     const listen = a.values.has('metrics') ? parseHostPort(a.values.get('metrics')!) : undefined;
     let text = await readText(io, file);
     const input = parseJson(file, text);
+    validateState(input, mode); // (bad input is said as such before any namespace or lock is looked at)
     const netns = netnsOption(a);
     const log = (line: string) => io.err(`${new Date().toISOString()} kernlb run: ${line}\n`);
 
