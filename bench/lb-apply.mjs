@@ -191,10 +191,12 @@ function referenceRun(mode) {
     const st2 = validateState({ services: specs2 }, mode);
     if (mode === 'nftables') {
       const [full] = timed(() => ex('nft', ['-f', '-'], renderNft(compileNft(st))));
+      // the same change as nft would make it: the service's map anew and its rule (the weight changes R)
       const c = compileNft(st2).services.find((s) => s.chain === `svc-s${k}`);
-      const body = renderNft({ ...compileNft(st2), services: [c] }).split('\n');
-      const rules = body.slice(body.findIndex((l) => l.includes(`chain ${c.chain} {`)) + 1, body.lastIndexOf('\t}')).map((l) => `add rule inet kernlb ${c.chain} ${l.trim()}`);
-      const script = `flush chain inet kernlb ${c.chain}\n${rules.join('\n')}\n`;
+      const text = renderNft({ ...compileNft(st2), services: [c] });
+      const mapBlock = text.slice(text.indexOf(`\tmap ${c.map} {`), text.indexOf('\t}', text.indexOf(`\tmap ${c.map} {`)) + 2);
+      const rule = kl.renderNftServiceRule ? kl.renderNftServiceRule(c) : text.split('\n')[text.split('\n').findIndex((l) => l.includes(`chain ${c.chain} {`)) + 1].trim();
+      const script = `flush chain inet kernlb ${c.chain}\ndelete map inet kernlb ${c.map}\ntable inet kernlb {\n${mapBlock}\n}\nadd rule inet kernlb ${c.chain} ${rule}\n`;
       const [change] = timed(() => ex('nft', ['-f', '-'], script));
       return { full, change, tool: 'nft -f' };
     }

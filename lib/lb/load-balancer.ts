@@ -283,7 +283,8 @@ export class LoadBalancer implements AsyncDisposable {
       const desired = this.validate(input);
       const current = await this.#read(desired);
       const d = diffStates(current.state, desired);
-      return { diff: d, lines: formatDiff(d), empty: isEmptyDiff(d) };
+      const drift = current.drift ?? [];
+      return { diff: d, lines: [...formatDiff(d), ...drift], empty: isEmptyDiff(d) && !drift.length, drift };
     });
   }
 
@@ -291,7 +292,7 @@ export class LoadBalancer implements AsyncDisposable {
   async status(): Promise<LbStatus> {
     return this.#reading(async () => {
       const r = await this.#backend.read();
-      return { mode: this.mode, state: r.state, services: r.services };
+      return { mode: this.mode, state: r.state, services: r.services, ...(r.drift?.length ? { drift: r.drift } : {}) };
     });
   }
 
@@ -314,15 +315,20 @@ export class LoadBalancer implements AsyncDisposable {
   async #applyState(desired: State, dryRun: boolean, fullRead: boolean): Promise<ApplySummary> {
     const started = performance.now();
     let diff: StateDiff | undefined;
+    let drift: string[] = [];
     const r = await this.#withRetries(async () => {
       // (A real apply may take the last committed state on trust: its commit proves it.)
       const current = await this.#read(desired, !dryRun && !fullRead, fullRead);
       diff = diffStates(current.state, desired);
+      drift = current.drift ?? [];
       return this.#backend.apply(desired, current, { dryRun });
     });
     const removedModes = dryRun ? [] : await this.#maybeRemoveOtherModes();
     if (!dryRun) this.#remember(desired.services);
-    return this.#summary(dryRun, diff!, r, removedModes, started);
+    const s = this.#summary(dryRun, diff!, r, removedModes, started);
+    // (drift: objects the model cannot show, repaired by this apply; listed after the diff's lines)
+    if (drift.length) s.lines.push(...drift.map((l) => `${l} (${dryRun ? 'would repair' : 'repaired'})`));
+    return s;
   }
 
   /** Runs one backend operation, retrying it when another writer raced (ConflictError). */
@@ -407,6 +413,7 @@ export class LoadBalancer implements AsyncDisposable {
       this.lastResyncError = undefined;
     } catch (e) {
       this.#resyncQueued = false;
+      if (this.#closed) return; // (closed while it waited: nothing failed)
       this.lastResyncError = e;
       try {
         this.#opts.onResyncError?.(e);
