@@ -36,7 +36,7 @@ describe.skipIf(skip)(`kernlb run as a process (kernel)${skip ? ` - skipped: ${s
       writeFileSync(file, JSON.stringify(healthState(topo, 'rr')));
       d.child.kill('SIGHUP');
       await d.waitFor(/reloaded .* \(SIGHUP\): 1 service\(s\)/, 10_000, mark);
-      expect(await nft()).toMatch(/ep 10\.201\.3\.2:8080 w1/);
+      expect(await nft()).toMatch(/comment "w1" : 10\.201\.3\.2 \. 8080/);
       const r = await sendRequests(topo.client, topo.vip4, 80, 60);
       expect(r.failures).toBe(0);
       expect(r.counts[b3.name]).toBe(20);
@@ -64,7 +64,7 @@ describe.skipIf(skip)(`kernlb run as a process (kernel)${skip ? ` - skipped: ${s
       expect(await d.stop('SIGTERM')).toBe(0);
       expect(d.log()).toMatch(/SIGTERM: stopping, leaving the kernel as it is/);
       // left as it was
-      expect(await nft()).toMatch(/ep 10\.201\.2\.2:8080 w1/);
+      expect(await nft()).toMatch(/comment "w1" : 10\.201\.2\.2 \. 8080/);
     } finally {
       await d.stop('SIGKILL');
     }
