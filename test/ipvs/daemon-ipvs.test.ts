@@ -7,7 +7,7 @@ const skip = ipvsSkipReason() ?? noDist;
 
 describe.skipIf(skip)(`kernlb run health checks (ipvs)${skip ? ` - skipped: ${skip}` : ''}`, () => {
   it('ipvs: after the fall window zero failed requests and none to the stopped backend (weight 0 in ipvsadm -Ln); restored, it gets traffic', async () => {
-    const r = await failover('ipvs', 'rr', async (topo) => (await topo.balancer.exec(['ipvsadm', '-Ln'])).stdout, 3000);
+    const r = await failover('ipvs', 'rr', async (topo) => (await topo.balancer.exec(['ipvsadm', '-Ln'])).stdout);
     process.stdout.write(`ipvs drained: ${JSON.stringify(r.drained)}\nrestored: ${JSON.stringify(r.restored)}\n`);
     expect(r.downLine).toMatch(/3 failed checks in a row \(last: ECONNREFUSED\)/);
     expect(r.upLine).toMatch(/2 good checks in a row \(HTTP 200\)/);
