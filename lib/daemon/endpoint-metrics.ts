@@ -80,13 +80,21 @@ function endpointFamily(
  * connections (IPVS also packets, bytes and connection counts) and weight; per service the endpoints
  * and those with a weight above 0. Several modes of one namespace share each metric's HELP and TYPE.
  */
-export function writeStatusMetrics(w: MetricsWriter, statuses: LbStatus[]): void {
+export function writeStatusMetrics(w: MetricsWriter, statuses: LbStatus[], cache?: LabelCache): void {
   const labels: string[] = [];
   for (const st of statuses) {
     const mode = label(st.mode);
     for (const s of st.services) {
+      const hit = cache?.get(st.mode, s);
+      if (hit) {
+        for (const l of hit) labels.push(l);
+        continue;
+      }
       const svc = label(s.name);
-      for (const e of s.endpoints) labels.push(`{service="${svc}",endpoint="${endpointKey(e)}",mode="${mode}"} `);
+      const mine: string[] = [];
+      for (const e of s.endpoints) mine.push(`{service="${svc}",endpoint="${endpointKey(e)}",mode="${mode}"} `);
+      cache?.set(st.mode, s, mine);
+      for (const l of mine) labels.push(l);
     }
   }
   const ipvs = (st: LbStatus) => st.mode === 'ipvs';
@@ -106,6 +114,37 @@ export function writeStatusMetrics(w: MetricsWriter, statuses: LbStatus[]): void
       for (const e of s.endpoints) if (e.weight > 0) n++;
       w.write(`kernlb_service_endpoints_active{service="${label(s.name)}",mode="${label(st.mode)}"} ${n}\n`);
     }
+  }
+}
+
+/**
+ * The label sets of each service's endpoints from the last scrape, kept while the service's
+ * endpoints are the same addresses and ports (checked field by field each scrape: cheaper than
+ * building the strings again). Entries of services not seen in a scrape are dropped by the next.
+ */
+export class LabelCache {
+  #byService = new Map<string, { addrs: string[]; ports: number[]; labels: string[]; seen: number }>();
+  #scrape = 0;
+
+  /** Call once per scrape, before its get/set calls: forgets the services the previous scrape did not see. */
+  next(): void {
+    const prev = this.#scrape++;
+    for (const [k, v] of this.#byService) if (v.seen < prev) this.#byService.delete(k);
+  }
+
+  get(mode: string, s: { name: string; endpoints: { address: string; port: number }[] }): string[] | undefined {
+    const c = this.#byService.get(`${mode}/${s.name}`);
+    if (!c || c.labels.length !== s.endpoints.length) return undefined;
+    for (let i = 0; i < c.labels.length; i++) {
+      const e = s.endpoints[i]!;
+      if (e.address !== c.addrs[i] || e.port !== c.ports[i]) return undefined;
+    }
+    c.seen = this.#scrape;
+    return c.labels;
+  }
+
+  set(mode: string, s: { name: string; endpoints: { address: string; port: number }[] }, labels: string[]): void {
+    this.#byService.set(`${mode}/${s.name}`, { addrs: s.endpoints.map((e) => e.address), ports: s.endpoints.map((e) => e.port), labels, seen: this.#scrape });
   }
 }
 

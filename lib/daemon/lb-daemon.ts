@@ -13,7 +13,7 @@ import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
 import { validateState, type DesiredState, type ServiceSpec } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
-import { MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
+import { LabelCache, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
 import { HealthMonitor, type HealthChange } from './health-monitor';
 
 export interface LbDaemonOptions extends LoadBalancerOptions {
@@ -53,6 +53,7 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   #needFull = false;
   #resyncTimer: NodeJS.Timeout | undefined;
   #scrape: Promise<Buffer> | undefined;
+  #labels = new LabelCache();
   #closing: Promise<void> | undefined;
   /** The first apply's summary (start() resolves after it). */
   started: ApplySummary | undefined;
@@ -129,7 +130,8 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
         const st = await this.lb.status();
         this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
         const w = new MetricsWriter();
-        writeStatusMetrics(w, [st]);
+        this.#labels.next();
+        writeStatusMetrics(w, [st], this.#labels);
         writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
         w.write(await this.metricsRegistry.registry.metrics());
         return w.bytes();

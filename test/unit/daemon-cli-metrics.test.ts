@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExitCode, type CliIO } from '../../lib/cli/command';
 import { main } from '../../lib/cli/main';
-import { renderStatusMetrics } from '../../lib/daemon/endpoint-metrics';
+import { LabelCache, MetricsWriter, renderStatusMetrics, writeStatusMetrics } from '../../lib/daemon/endpoint-metrics';
 import type { LbStatus } from '../../lib/lb/types';
 
 async function cli(argv: string[], files: Record<string, string> = {}) {
@@ -96,5 +96,24 @@ describe('renderStatusMetrics', () => {
     expect(t).toMatch(/^kernlb_endpoint_inactive_connections\{service="v6",endpoint="\[fd00::2\]:80",mode="ipvs"\} 4$/m);
     expect(t).not.toMatch(/^kernlb_endpoint_packets_total\{service="web"/m);
     expect(renderStatusMetrics({ ...nft, services: [] })).toBe('');
+  });
+
+  it('a label cache across scrapes gives the same text as none, also after endpoints change', () => {
+    const cache = new LabelCache();
+    const scrape = (st: LbStatus) => {
+      cache.next();
+      const w = new MetricsWriter();
+      writeStatusMetrics(w, [st], cache);
+      return w.toString();
+    };
+    expect(scrape(nft)).toBe(renderStatusMetrics(nft));
+    expect(scrape(nft)).toBe(renderStatusMetrics(nft));
+    // same count, one port changed; then one address changed; then an endpoint fewer
+    const variants: LbStatus[] = [
+      { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.2', 8080, 1, 7), ep('10.0.0.3', 9090, 1, 3)] }] },
+      { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.9', 8080, 1, 7), ep('10.0.0.3', 9090, 1, 3)] }] },
+      { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.9', 8080, 1, 8)] }] },
+    ];
+    for (const v of variants) expect(scrape(v)).toBe(renderStatusMetrics(v));
   });
 });
