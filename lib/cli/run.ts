@@ -93,6 +93,7 @@ lock, 2 bad input, 4 unavailable here.
       });
       const d = daemon;
       log(`running ${mode} in ${netns ? `netns ${netns}` : 'this namespace'}: ${d.state.services.length} service(s), pid ${process.pid}, lock ${lock.path}`);
+      for (const [svc, ep] of d.startedDown) log(`endpoint ${ep} of ${svc} starts down: drained in the kernel (a previous run's health checks?); back after its good checks`);
       const first = d.started!;
       log(`applied (start): ${first.changed ? `${first.operations} kernel operation(s) in ${first.durationMs.toFixed(1)} ms` : 'no change'}${first.lines.length ? `: ${first.lines.join('; ')}` : ''}`);
       d.on('applied', (s, kind, why) => {

@@ -94,8 +94,10 @@ export class HealthMonitor extends EventEmitter implements AsyncDisposable {
    * is validated first; a ValidationError names the field). Endpoints already watched with the same
    * check keep their health and schedule; the others start healthy, their first check spread over
    * one interval so that thousands of endpoints are not all probed in the same millisecond.
+   * `startDown(service, endpointKey)`: new endpoints it says true for start down (they need `rise`
+   * good checks), e.g. those a previous run left drained in the kernel.
    */
-  watch(state: State | DesiredState): void {
+  watch(state: State | DesiredState, startDown?: (service: string, endpoint: string) => boolean): void {
     if (this.#closed) throw new Error('HealthMonitor is closed');
     const s = isNormalised(state) ? state : validateState(state);
     const next = new Map<string, Map<string, Target>>();
@@ -114,7 +116,7 @@ export class HealthMonitor extends EventEmitter implements AsyncDisposable {
         }
         const t: Target = {
           service: svc.name, endpoint: key, address: e.address, port: e.port, ipv6: svc.family === 'ipv6',
-          healthy: prev?.healthy ?? true, checks: 0, check: hc, streak: 0, timer: undefined, gone: false,
+          healthy: prev?.healthy ?? !startDown?.(svc.name, key), checks: 0, check: hc, streak: 0, timer: undefined, gone: false,
         };
         mine.set(key, t);
         this.#schedule(t, Math.floor(Math.random() * hc.intervalMs));

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { ValidationError } from '../errors';
 import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
-import { validateState, type DesiredState, type ServiceSpec } from '../lb/state';
+import { endpointKey, validateState, type DesiredState, type ServiceSpec } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
 import { LabelCache, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
@@ -57,6 +57,8 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   /** The first apply's summary (start() resolves after it). */
   started: ApplySummary | undefined;
+  /** [service, endpoint] left drained in the kernel that start() kept down until their checks pass. */
+  startedDown: [string, string][] = [];
 
   private constructor(lb: LoadBalancer, health: HealthMonitor, input: DesiredState, opts: LbDaemonOptions) {
     super();
@@ -79,8 +81,19 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     try {
       health = await HealthMonitor.open({ ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(healthConcurrency !== undefined ? { concurrency: healthConcurrency } : {}) });
       const d = new LbDaemon(lb, health, input as DesiredState, opts);
+      const st = lb.validate(input);
+      // An endpoint the kernel holds at weight 0 where the state says more was drained by a previous
+      // run (or by hand): it starts down, so that a restart does not send new connections to a
+      // backend that is still dead until its checks fail again (drain state not kept only in memory).
+      const down = new Set<string>();
+      if (st.services.some((s) => s.healthCheck)) {
+        for (const c of (await lb.diff(input)).diff.updated) {
+          for (const w of c.endpoints.reweighted) if (w.from === 0 && w.to > 0) down.add(`${c.name} ${endpointKey(w)}`);
+        }
+      }
+      health.watch(st, (service, endpoint) => down.has(`${service} ${endpoint}`));
+      d.startedDown = [...down].map((k) => k.split(' ') as [string, string]).filter(([sv, ep]) => health!.service(sv)?.get(ep)?.healthy === false);
       d.started = await d.#write('full', 'start', () => lb.apply(health!.drained(d.#input)));
-      health.watch(lb.validate(input));
       if (r > 0) {
         d.#resyncTimer = setInterval(() => void d.resync().catch(() => undefined), r * 1000);
         d.#resyncTimer.unref();

@@ -95,4 +95,36 @@ describe.skipIf(skip)(`kernlb run as a process (kernel)${skip ? ` - skipped: ${s
       await first.stop('SIGKILL');
     }
   }, 90_000);
+
+  it('a restart keeps an endpoint the previous run drained down until its checks pass (never back in the slots meanwhile)', async () => {
+    const file = path.join(tmp.dir, 'restart.json');
+    writeFileSync(file, JSON.stringify(healthState(topo, 'rr', topo.backends.slice(0, 2))));
+    const args = [file, '--mode', 'nftables', '--netns', topo.balancer.name, '--resync-interval', '0'];
+    const b2 = topo.backends[1]!;
+    const first = await startRun(args);
+    try {
+      b2.server!.kill('SIGTERM');
+      await first.waitFor(/endpoint 10\.201\.2\.2:8080 of web down, drained/);
+      await first.waitFor(/update \(health\)/);
+      expect(await first.stop('SIGKILL')).toBe(null);
+      const second = await startRun(args);
+      try {
+        await second.waitFor(/endpoint 10\.201\.2\.2:8080 of web starts down: drained in the kernel/);
+        await second.waitFor(/applied \(start\): no change/);
+        expect(await nft()).toMatch(/comment "w0" : 10\.201\.2\.2 \. 8080/);
+        const r = await sendRequests(topo.client, topo.vip4, 80, 30);
+        expect(r.failures).toBe(0);
+        expect(r.counts).toEqual({ 'backend-1': 30 });
+        const { startHttpServer } = await import('../../lib/testing');
+        b2.server = await startHttpServer(b2.ns, b2.name, b2.port);
+        await second.waitFor(/endpoint 10\.201\.2\.2:8080 of web up, restored/);
+        await second.waitFor(/update \(health\).*10\.201\.2\.2:8080 w0->w1/);
+        expect(await nft()).toMatch(/comment "w1" : 10\.201\.2\.2 \. 8080/);
+      } finally {
+        await second.stop('SIGKILL');
+      }
+    } finally {
+      await first.stop('SIGKILL');
+    }
+  }, 90_000);
 });
