@@ -6,3 +6,4 @@ export * from './ipvs';
 export * from './nft';
 export * from './iptables';
 export * from './lb';
+export * from './daemon';

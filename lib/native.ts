@@ -51,6 +51,10 @@ export interface NativeNetlink {
   encodeGetFamily(name: string, seq: number): Buffer;
   decodeMessages(buf: Buffer): DecodedNlMessage[];
   currentNetnsInode(): number;
+  /** An unconnected non-blocking TCP socket (fd) created inside the handle's namespace (lib/daemon's health checks). */
+  tcpSocketIn(handle: NativeHandle, ipv6: boolean): Promise<number>;
+  /** flock(fd, LOCK_EX | LOCK_NB): false when another process holds the lock. */
+  flockExclusive(fd: number): boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { LoadBalancer } from '../lb/load-balancer';
 import { MODES, type Mode } from '../lb/schedulers';
 import type { ApplySummary, LbStatus } from '../lb/types';
 import { endpointKey, serviceKey, validateState, type State } from '../lb/state';
+import { renderStatusMetrics } from '../daemon/endpoint-metrics';
 import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, UsageError, type CliCommand, type CliIO } from './command';
 
 const STATE_HELP = `The state file is JSON:
@@ -100,7 +101,7 @@ Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailab
 const status: CliCommand = {
   name: 'status',
   summary: 'show the load balancer the kernel runs, with per-endpoint counters',
-  help: `usage: kernlb status [--mode ipvs|nftables|iptables] [--netns NAME|PATH] [--json]
+  help: `usage: kernlb status [--mode ipvs|nftables|iptables] [--netns NAME|PATH] [--json|--prometheus]
 
 Reads the kernel back into the state model plus per-endpoint counters: IPVS stats and connection
 counts, nftables rule counters, iptables rule counters (nftables/iptables count new connections).
@@ -111,10 +112,13 @@ Without --mode, every mode that has rules in the namespace is shown; a mode this
   --json      an array with one { mode, state, services } per mode shown (with --mode: exactly
               that mode's entry, even when it has no services). "state" is the JSON apply takes:
               kernlb status --json --mode M | jq '.[0].state' | kernlb apply - --mode M
+  --prometheus  the counters once in Prometheus' text format, as kernlb run serves them on
+              /metrics (for node_exporter's textfile collector)
 `,
   async run(args, io) {
-    const a = parseArgs(args, { flags: ['json'], values: ['mode', 'netns'] });
+    const a = parseArgs(args, { flags: ['json', 'prometheus'], values: ['mode', 'netns'] });
     noExtraArgs(a, 0);
+    if (a.flags.has('json') && a.flags.has('prometheus')) throw new UsageError('--json and --prometheus: choose one');
     const m = mode(a.values.get('mode'), false);
     // checked here: each mode alone would only be "not checked" and the status "no rules"
     const netns = netnsOption(a);
@@ -133,6 +137,7 @@ Without --mode, every mode that has rules in the namespace is shown; a mode this
       }
     }
     if (a.flags.has('json')) io.out(JSON.stringify(results, null, 2) + '\n');
+    else if (a.flags.has('prometheus')) io.out(renderStatusMetrics(results));
     else {
       if (!results.length) io.out(unavailable.length ? 'no load-balancer rules in the modes checked\n' : 'no load-balancer rules in this namespace\n');
       for (const r of results) io.out(formatStatus(r));

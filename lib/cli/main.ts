@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<CliCommand[]>> = {
   nft: async () => (await import('./nft')).commands,
   iptables: async () => (await import('./iptables')).commands,
   lb: async () => (await import('./lb')).commands,
+  run: async () => (await import('./run')).commands,
 };
 
 async function readStdin(): Promise<string> {

@@ -5,6 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
+import { validateHealthCheck, type HealthCheck, type HealthCheckSpec } from './health-check';
 import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, weightsProblem, type Mode, type SchedulerFor } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -42,6 +43,8 @@ export interface ServiceSpec<M extends Mode = Mode> {
   /** Client affinity: the same client goes to the same endpoint for `timeout` seconds (IPVS only). */
   persistence?: { timeout: number };
   endpoints: EndpointSpec[];
+  /** Probed by `kernlb run` / HealthMonitor; failed endpoints are drained (weight 0). Modes ignore it. */
+  healthCheck?: HealthCheckSpec;
 }
 
 export interface DesiredState<M extends Mode = Mode> {
@@ -64,6 +67,8 @@ export interface Service {
   scheduler: string;
   persistence?: { timeout: number };
   endpoints: Endpoint[];
+  /** Defaults filled; not part of what the kernel holds (the diff and the modes ignore it). */
+  healthCheck?: HealthCheck;
 }
 
 export interface State {
@@ -173,11 +178,11 @@ function validateEndpoint(c: Collector, e: unknown, path: string, svcFamily: Fam
   return { address: a.text, port: e.port, weight: (weight as number) + 0, parsed: a };
 }
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'family', 'port', 'scheduler', 'persistence', 'endpoints'];
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'family', 'port', 'scheduler', 'persistence', 'endpoints', 'healthCheck'];
 
 function validateService(c: Collector, s: unknown, path: string, mode: Mode | undefined): Service | undefined {
   if (!isObject(s)) {
-    c.add(path, 'must be an object { name, protocol?, vip, port, scheduler?, persistence?, endpoints }', s);
+    c.add(path, 'must be an object { name, protocol?, vip, port, scheduler?, persistence?, endpoints, healthCheck? }', s);
     return undefined;
   }
   checkKeys(c, s, SERVICE_KEYS, path);
@@ -216,6 +221,7 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
       if (why) c.add(`${path}.persistence`, why, p);
     }
   }
+  const healthCheck = s.healthCheck === undefined ? undefined : validateHealthCheck(s.healthCheck, `${path}.healthCheck`, (f, p, v) => c.add(f, p, v));
   if (!Array.isArray(s.endpoints)) {
     c.add(`${path}.endpoints`, 'must be an array (may be empty)', s.endpoints);
     return undefined;
@@ -247,6 +253,7 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     endpoints: eps.map(({ address, port, weight }) => ({ address, port, weight })),
   };
   if (persistence) svc.persistence = persistence;
+  if (healthCheck) svc.healthCheck = healthCheck;
   return svc;
 }
 

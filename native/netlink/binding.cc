@@ -163,6 +163,8 @@ static Napi::Value CurrentInode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(CurrentNetnsInode()));
 }
 
+void InitInetSocket(Napi::Env env, Napi::Object nl);  // inet_socket.cc
+
 void InitNetlink(Napi::Env env, Napi::Object exports) {
   Napi::Object nl = Napi::Object::New(env);
   Handle::Init(env, nl);
@@ -172,6 +174,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   nl.Set("encodeGetFamily", Napi::Function::New(env, EncodeGetFamilyJs));
   nl.Set("decodeMessages", Napi::Function::New(env, DecodeMessages));
   nl.Set("currentNetnsInode", Napi::Function::New(env, CurrentInode));
+  InitInetSocket(env, nl);
   exports.Set("netlink", nl);
 }
 

@@ -10,6 +10,7 @@ const expected: Record<string, RegExp> = {
   nftables: /^2 backends\n$/,
   iptables: /-A PREROUTING -d 10\.96\.0\.10\/32 -p tcp -m tcp --dport 80 -j WEB\n[\s\S]*-A WEB -p tcp -m statistic --mode random --probability 0\.50000000000 -j DNAT --to-destination 10\.0\.1\.2:8080\n-A WEB -p tcp -j DNAT --to-destination 10\.0\.2\.2:8080\nCOMMIT/,
   'testing-kit': /^backend-1,30 backend-2,30 backend-3,30 0\n$/,
+  'health-monitor': /^10\.201\.2\.2:8080 down: 3 failed checks in a row \(last: ECONNREFUSED\)\n10\.201\.1\.2 w1 10\.201\.2\.2 w0\n10\.201\.2\.2:8080 up: 2 good checks in a row \(HTTP 200\)\n10\.201\.1\.2 w1 10\.201\.2\.2 w1\n$/,
 };
 
 describe.skipIf(skip !== undefined)(`README examples${skip ? ` - skipped: ${skip}` : ''}`, () => {

@@ -43,10 +43,10 @@ describe('lb state: unknown keys are named, with the nearest field suggested', (
 
   it('in services, endpoints and persistence', () => {
     expect(problems({ services: [svc({ vips: '10.0.0.2', Port: 80, shceduler: 'rr', colour: 'red' })] })).toEqual([
-      'services[0].vips: (service "web") unknown field "vips": did you mean "vip"? (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints)',
-      'services[0].Port: (service "web") unknown field "Port": did you mean "port"? (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints)',
-      'services[0].shceduler: (service "web") unknown field "shceduler": did you mean "scheduler"? (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints)',
-      'services[0].colour: (service "web") unknown field "colour" (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints)',
+      'services[0].vips: (service "web") unknown field "vips": did you mean "vip"? (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints, healthCheck)',
+      'services[0].Port: (service "web") unknown field "Port": did you mean "port"? (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints, healthCheck)',
+      'services[0].shceduler: (service "web") unknown field "shceduler": did you mean "scheduler"? (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints, healthCheck)',
+      'services[0].colour: (service "web") unknown field "colour" (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints, healthCheck)',
     ]);
     expect(problems({ services: [svc({ endpoints: [{ adress: '10.1.0.1', address: '10.1.0.1', port: 1 }] })] })).toEqual([
       'services[0].endpoints[0].adress: (service "web") unknown field "adress": did you mean "address"? (allowed: address, port, weight)',

@@ -92,7 +92,7 @@ describe('lb state: validation names the field and the service', () => {
   it('shape errors and unknown fields', () => {
     expect(problems(null)).toEqual(['state: must be an object { services: [...] }']);
     expect(problems({ services: {} })).toEqual(['services: must be an array']);
-    expect(problems({ services: [svc({ colour: 'red' })] })).toEqual(['services[0].colour: (service "web") unknown field "colour" (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints)']);
+    expect(problems({ services: [svc({ colour: 'red' })] })).toEqual(['services[0].colour: (service "web") unknown field "colour" (allowed: name, protocol, vip, family, port, scheduler, persistence, endpoints, healthCheck)']);
     expect(problems({ services: [svc({ name: 'has space' })] })[0]).toMatch(/services\[0\]\.name/);
     expect(problems({ services: [svc({ protocol: 'icmp' })] })[0]).toMatch(/protocol: .*tcp, udp, sctp/);
     expect(problems({ services: [svc({ endpoints: 'x' })] })[0]).toMatch(/endpoints: .*array/);

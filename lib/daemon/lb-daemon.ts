@@ -1,0 +1,230 @@
+/**
+ * LbDaemon: a LoadBalancer kept applied. It applies the state with every endpoint its health checks
+ * find down at weight 0, applies each health transition as an update of that one service (several
+ * transitions close together go in one LoadBalancer.update(), whose cost does not depend on the
+ * other services), reloads a new state on demand (a bad one is
+ * refused and the running state kept), reconciles in full every `resyncIntervalS`, and renders
+ * /metrics. Every kernel write goes through one queue, so applies never overlap. `kernlb run` is this
+ * plus signals, a file watch, a lock and an HTTP server (lib/cli/run.ts).
+ */
+import { EventEmitter } from 'node:events';
+import { ValidationError } from '../errors';
+import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
+import { endpointKey, validateState, type DesiredState, type ServiceSpec } from '../lb/state';
+import type { ApplySummary } from '../lb/types';
+import { DaemonMetrics } from './daemon-metrics';
+import { LabelCache, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
+import { HealthMonitor, type HealthChange } from './health-monitor';
+
+export interface LbDaemonOptions extends LoadBalancerOptions {
+  /** Seconds between full reconciles (0: none; default 60). */
+  resyncIntervalS?: number;
+  /** Health checks open at once (default 256). */
+  healthConcurrency?: number;
+  /** prom-client's default process metrics in metrics() (default true). */
+  processMetrics?: boolean;
+}
+
+export type ApplyKind = 'full' | 'update' | 'resync';
+
+/** What the daemon reports; `kernlb run` logs one line per event. */
+export interface DaemonEvents {
+  applied: (s: ApplySummary, kind: ApplyKind, why: string) => void;
+  change: (c: HealthChange) => void;
+  error: (e: unknown, what: string) => void;
+}
+
+export declare interface LbDaemon {
+  on<K extends keyof DaemonEvents>(event: K, listener: DaemonEvents[K]): this;
+  emit<K extends keyof DaemonEvents>(event: K, ...args: Parameters<DaemonEvents[K]>): boolean;
+}
+
+export class LbDaemon extends EventEmitter implements AsyncDisposable {
+  readonly lb: LoadBalancer;
+  readonly health: HealthMonitor;
+  readonly metricsRegistry: DaemonMetrics;
+  /** The state file as given (the running one). */
+  #input: DesiredState;
+  #byName = new Map<string, ServiceSpec>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #dirty = new Set<string>();
+  #flushQueued = false;
+  /** Set after a failed write: the next write is a full one. */
+  #needFull = false;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #scrape: Promise<Buffer> | undefined;
+  #labels = new LabelCache();
+  #closing: Promise<void> | undefined;
+  /** The first apply's summary (start() resolves after it). */
+  started: ApplySummary | undefined;
+  /** [service, endpoint] left drained in the kernel that start() kept down until their checks pass. */
+  startedDown: [string, string][] = [];
+
+  private constructor(lb: LoadBalancer, health: HealthMonitor, input: DesiredState, opts: LbDaemonOptions) {
+    super();
+    this.lb = lb;
+    this.health = health;
+    this.#input = input;
+    this.#index();
+    this.metricsRegistry = new DaemonMetrics(lb.mode, opts.processMetrics === false ? { processMetrics: false } : {});
+    health.on('change', (c) => this.#onChange(c));
+  }
+
+  /** Validates `input` (ValidationError before anything is opened), opens, applies, starts the checks. */
+  static async start(input: unknown, opts: LbDaemonOptions): Promise<LbDaemon> {
+    const r = opts.resyncIntervalS ?? 60;
+    if (!Number.isInteger(r) || r < 0 || r > 86400) throw new ValidationError('resyncIntervalS', 'must be a whole number of seconds 0..86400 (0: never)', opts.resyncIntervalS);
+    validateState(input, opts.mode);
+    const { resyncIntervalS: _r, healthConcurrency, processMetrics: _p, ...lbOpts } = opts;
+    const lb = await LoadBalancer.open(lbOpts);
+    let health: HealthMonitor | undefined;
+    try {
+      health = await HealthMonitor.open({ ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(healthConcurrency !== undefined ? { concurrency: healthConcurrency } : {}) });
+      const d = new LbDaemon(lb, health, input as DesiredState, opts);
+      const st = lb.validate(input as DesiredState); // (checked at run time: the typed overload only)
+      // An endpoint the kernel holds at weight 0 where the state says more was drained by a previous
+      // run (or by hand): it starts down, so that a restart does not send new connections to a
+      // backend that is still dead until its checks fail again (drain state not kept only in memory).
+      const down = new Set<string>();
+      if (st.services.some((s) => s.healthCheck)) {
+        for (const c of (await lb.diff(st)).diff.updated) {
+          for (const w of c.endpoints.reweighted) if (w.from === 0 && w.to > 0) down.add(`${c.name} ${endpointKey(w)}`);
+        }
+      }
+      health.watch(st, (service, endpoint) => down.has(`${service} ${endpoint}`));
+      d.startedDown = [...down].map((k) => k.split(' ') as [string, string]).filter(([sv, ep]) => health!.service(sv)?.get(ep)?.healthy === false);
+      d.started = await d.#write('full', 'start', () => lb.apply(health!.drained(d.#input)));
+      if (r > 0) {
+        d.#resyncTimer = setInterval(() => void d.resync().catch(() => undefined), r * 1000);
+        d.#resyncTimer.unref();
+      }
+      return d;
+    } catch (e) {
+      await health?.close();
+      await lb.close();
+      throw e;
+    }
+  }
+
+  /** The running state file. */
+  get state(): DesiredState {
+    return this.#input;
+  }
+
+  /**
+   * Makes `input` the running state: validated first (a ValidationError leaves everything as it
+   * was), then applied with down endpoints drained; endpoints kept keep their health.
+   */
+  async reload(input: unknown): Promise<ApplySummary> {
+    const st = this.lb.validate(input as DesiredState); // (a file's content, checked at run time)
+    return this.#write('full', 'reload', async () => {
+      this.health.watch(st);
+      this.#input = input as DesiredState;
+      this.#index();
+      this.#dirty.clear();
+      return this.lb.apply(this.health.drained(this.#input));
+    });
+  }
+
+  /** A full reconcile now (also every resyncIntervalS). */
+  resync(): Promise<ApplySummary> {
+    return this.#write('resync', 'periodic resync', () => {
+      this.metricsRegistry.resyncs.inc({ mode: this.lb.mode });
+      // (what the daemon applied last already has the down endpoints drained)
+      return this.lb.resync();
+    });
+  }
+
+  /** Prometheus text: the kernel's counters (one status() read, shared by concurrent scrapes), health, daemon and process metrics. */
+  metrics(): Promise<Buffer> {
+    this.#scrape ??= (async () => {
+      try {
+        const t0 = performance.now();
+        const st = await this.lb.status();
+        this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
+        const w = new MetricsWriter();
+        this.#labels.next();
+        writeStatusMetrics(w, [st], this.#labels);
+        writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
+        w.write(await this.metricsRegistry.registry.metrics());
+        return w.bytes();
+      } finally {
+        this.#scrape = undefined;
+      }
+    })();
+    return this.#scrape;
+  }
+
+  /** Stops the checks, waits for the write in flight, closes the handles; `clear` removes the mode's objects first. */
+  close(opts: { clear?: boolean } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+      await this.health.close();
+      await this.#queue.catch(() => undefined);
+      try {
+        if (opts.clear) await this.lb.clear();
+      } finally {
+        await this.lb.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #index(): void {
+    this.#byName = new Map(this.#input.services.map((s) => [s.name, s]));
+  }
+
+  #onChange(c: HealthChange): void {
+    this.metricsRegistry.transitions.inc({ mode: this.lb.mode, to: c.healthy ? 'up' : 'down' });
+    this.emit('change', c);
+    this.#dirty.add(c.service);
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    // transitions of the same moment (a backend host with many endpoints) make one update
+    setImmediate(() => {
+      this.#flushQueued = false;
+      void this.#flush().catch(() => undefined);
+    });
+  }
+
+  #flush(): Promise<ApplySummary | undefined> {
+    return this.#write('update', 'health', async () => {
+      const names = [...this.#dirty];
+      this.#dirty.clear();
+      const whole = this.health.drained(this.#input);
+      if (this.#needFull) return this.lb.apply(whole);
+      const specs = names.map((n) => this.#byName.get(n)).filter((s): s is ServiceSpec => s !== undefined);
+      if (!specs.length) return undefined;
+      return this.lb.update({ upsert: specs.map((s) => this.health.drainedService(s)) });
+    });
+  }
+
+  #write<T extends ApplySummary | undefined>(kind: ApplyKind, why: string, fn: () => Promise<T>): Promise<T> {
+    const mode = this.lb.mode;
+    const run = async (): Promise<T> => {
+      const end = this.metricsRegistry.applyDuration.startTimer({ mode, kind });
+      try {
+        const s = await fn();
+        end();
+        this.#needFull = false;
+        if (s) {
+          this.metricsRegistry.applies.inc({ mode, kind });
+          this.emit('applied', s, kind, why);
+        }
+        return s;
+      } catch (e) {
+        this.metricsRegistry.applyFailures.inc({ mode, kind });
+        if (!(e instanceof ValidationError)) this.#needFull = true;
+        if (this.listenerCount('error')) this.emit('error', e, `${kind} (${why})`);
+        throw e;
+      }
+    };
+    const p = this.#queue.then(run, run);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+}

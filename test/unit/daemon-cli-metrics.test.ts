@@ -1,0 +1,119 @@
+/** kernlb run's usage errors (before anything is opened) and the Prometheus text of status counters. */
+import { describe, expect, it } from 'vitest';
+import { ExitCode, type CliIO } from '../../lib/cli/command';
+import { main } from '../../lib/cli/main';
+import { LabelCache, MetricsWriter, renderStatusMetrics, writeStatusMetrics } from '../../lib/daemon/endpoint-metrics';
+import type { LbStatus } from '../../lib/lb/types';
+
+async function cli(argv: string[], files: Record<string, string> = {}) {
+  const o = { out: '', err: '' };
+  const io: CliIO = {
+    out: (t) => void (o.out += t),
+    err: (t) => void (o.err += t),
+    readInput: async (p) => {
+      if (p in files) return files[p]!;
+      throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+    },
+  };
+  return { code: await main(argv, io), ...o };
+}
+
+const good = JSON.stringify({ services: [{ name: 'web', vip: '10.96.0.10', port: 80, endpoints: [{ address: '10.0.0.2', port: 8080 }] }] });
+
+describe('kernlb run: usage', () => {
+  it('--help says what it does', async () => {
+    const r = await cli(['run', '--help']);
+    expect(r.code).toBe(ExitCode.ok);
+    expect(r.out).toMatch(/^usage: kernlb run STATE\.json --mode/);
+    expect(r.out).toMatch(/SIGHUP/);
+  });
+
+  it.each([
+    [['run', 's.json'], /--mode is required/],
+    [['run', 's.json', '--mode', 'lvs'], /--mode must be one of/],
+    [['run', '--mode', 'nftables'], /a STATE\.json file is required/],
+    [['run', '-', '--mode', 'nftables'], /needs a file .*not stdin/],
+    [['run', 's.json', '--mode', 'nftables', '--metrics', '9469'], /--metrics must be HOST:PORT/],
+    [['run', 's.json', '--mode', 'nftables', '--metrics', '127.0.0.1:70000'], /--metrics must be HOST:PORT/],
+    [['run', 's.json', '--mode', 'nftables', '--resync-interval', '-1'], /--resync-interval must be a whole number/],
+    [['run', 's.json', '--mode', 'nftables', '--health-concurrency', '0'], /--health-concurrency must be a whole number 1\.\.65536/],
+    [['run', 's.json', 'extra', '--mode', 'nftables'], /unexpected argument "extra"/],
+    [['run', 'missing.json', '--mode', 'nftables'], /cannot read missing\.json: no such file/],
+  ])('%j is a usage error (exit 2)', async (argv, msg) => {
+    const r = await cli(argv, { 's.json': good });
+    expect(r.code).toBe(ExitCode.input);
+    expect(r.err).toMatch(msg);
+  });
+
+  it('a state that does not validate is exit 2 naming the field, before any namespace or lock is looked at', async () => {
+    const bad = JSON.stringify({ services: [{ name: 'web', vip: '10.96.0.10', port: 80, healthCheck: { type: 'http', fall: 0 }, endpoints: [] }] });
+    const r = await cli(['run', 's.json', '--mode', 'nftables', '--netns', 'klunit-no-such-namespace'], { 's.json': bad });
+    expect(r.code).toBe(ExitCode.input);
+    expect(r.err).toMatch(/services\[0\]\.healthCheck\.fall/);
+  });
+});
+
+describe('renderStatusMetrics', () => {
+  const ep = (address: string, port: number, weight: number, connections: number, extra = {}) => ({ address, port, weight, counters: { connections, packets: connections * 2, bytes: connections * 100, ...extra } });
+  const nft: LbStatus = {
+    mode: 'nftables', state: { services: [] },
+    services: [{ name: 'web', protocol: 'tcp', family: 'ipv4', vip: '10.96.0.10', port: 80, scheduler: 'rr', endpoints: [ep('10.0.0.2', 8080, 1, 7), ep('10.0.0.3', 8080, 0, 3)] }],
+  };
+  const ipvs: LbStatus = {
+    mode: 'ipvs', state: { services: [] },
+    services: [{ name: 'v6', protocol: 'tcp', family: 'ipv6', vip: 'fd00::10', port: 80, scheduler: 'wrr', endpoints: [ep('fd00::2', 80, 2, 5, { activeConnections: 1, inactiveConnections: 4 })] }],
+  };
+
+  it('per endpoint connections and weight, per service endpoints and active ones; packets and bytes only where IPVS counts them', () => {
+    expect(renderStatusMetrics(nft)).toBe([
+      '# HELP kernlb_endpoint_connections_total New connections sent to the endpoint (nftables/iptables: hits of its DNAT rule; IPVS: connections scheduled to it).',
+      '# TYPE kernlb_endpoint_connections_total counter',
+      'kernlb_endpoint_connections_total{service="web",endpoint="10.0.0.2:8080",mode="nftables"} 7',
+      'kernlb_endpoint_connections_total{service="web",endpoint="10.0.0.3:8080",mode="nftables"} 3',
+      '# HELP kernlb_endpoint_weight Weight the kernel holds for the endpoint (0: drained, no new connections).',
+      '# TYPE kernlb_endpoint_weight gauge',
+      'kernlb_endpoint_weight{service="web",endpoint="10.0.0.2:8080",mode="nftables"} 1',
+      'kernlb_endpoint_weight{service="web",endpoint="10.0.0.3:8080",mode="nftables"} 0',
+      '# HELP kernlb_service_endpoints Endpoints the kernel holds for the service.',
+      '# TYPE kernlb_service_endpoints gauge',
+      'kernlb_service_endpoints{service="web",mode="nftables"} 2',
+      '# HELP kernlb_service_endpoints_active Endpoints of the service with a weight above 0 (receiving new connections).',
+      '# TYPE kernlb_service_endpoints_active gauge',
+      'kernlb_service_endpoints_active{service="web",mode="nftables"} 1',
+      '',
+    ].join('\n'));
+  });
+
+  it('two modes share one HELP/TYPE per metric; IPVS adds packets, bytes and connection counts for its endpoints only', () => {
+    const t = renderStatusMetrics([nft, ipvs]);
+    for (const m of ['kernlb_endpoint_connections_total', 'kernlb_endpoint_weight', 'kernlb_endpoint_packets_total', 'kernlb_service_endpoints']) {
+      expect(t.match(new RegExp(`^# TYPE ${m} `, 'gm'))).toHaveLength(1);
+    }
+    expect(t).toMatch(/^kernlb_endpoint_connections_total\{service="v6",endpoint="\[fd00::2\]:80",mode="ipvs"\} 5$/m);
+    expect(t).toMatch(/^kernlb_endpoint_packets_total\{service="v6",endpoint="\[fd00::2\]:80",mode="ipvs"\} 10$/m);
+    expect(t).toMatch(/^kernlb_endpoint_bytes_total\{service="v6",endpoint="\[fd00::2\]:80",mode="ipvs"\} 500$/m);
+    expect(t).toMatch(/^kernlb_endpoint_active_connections\{service="v6",endpoint="\[fd00::2\]:80",mode="ipvs"\} 1$/m);
+    expect(t).toMatch(/^kernlb_endpoint_inactive_connections\{service="v6",endpoint="\[fd00::2\]:80",mode="ipvs"\} 4$/m);
+    expect(t).not.toMatch(/^kernlb_endpoint_packets_total\{service="web"/m);
+    expect(renderStatusMetrics({ ...nft, services: [] })).toBe('');
+  });
+
+  it('a label cache across scrapes gives the same text as none, also after endpoints change', () => {
+    const cache = new LabelCache();
+    const scrape = (st: LbStatus) => {
+      cache.next();
+      const w = new MetricsWriter();
+      writeStatusMetrics(w, [st], cache);
+      return w.toString();
+    };
+    expect(scrape(nft)).toBe(renderStatusMetrics(nft));
+    expect(scrape(nft)).toBe(renderStatusMetrics(nft));
+    // same count, one port changed; then one address changed; then an endpoint fewer
+    const variants: LbStatus[] = [
+      { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.2', 8080, 1, 7), ep('10.0.0.3', 9090, 1, 3)] }] },
+      { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.9', 8080, 1, 7), ep('10.0.0.3', 9090, 1, 3)] }] },
+      { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.9', 8080, 1, 8)] }] },
+    ];
+    for (const v of variants) expect(scrape(v)).toBe(renderStatusMetrics(v));
+  });
+});
