@@ -1,6 +1,6 @@
 // Data-plane comparison of kernlb's modes (issue #18), against dist/ (run `bash scripts/setup.sh` first):
 //   npm run bench:modes [-- --quick] [--n 10,1000,10000] [--modes iptables,nftables,kube-iptables,kube-nftables]
-//                       [--rounds 2] [--where host,uml] [--uml-n 10,1000] [--uml-modes ipvs,iptables,kube-iptables] [--out bench/results]
+//                       [--rounds 2] [--no-rt] [--where host,uml] [--uml-n 10,1000] [--uml-modes ipvs,iptables,kube-iptables] [--out bench/results]
 // A client / balancer / ten backends topology in network namespaces (kernlb/testing); per mode and N,
 // N services x 10 endpoints applied in the balancer, and from the client (a C helper, bench/modes/connect.c,
 // built here with the system cc): new-connection latency to the service matched last, new connections per
@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildHelpers, loadAverage, measureRow, setUp } from './modes/measure.mjs';
+import { buildHelpers, loadAverage, measureRow, setUp, useRealtime } from './modes/measure.mjs';
 import { plotProblem, renderPlot } from './modes/plot.mjs';
 import { combineRounds, connectPlotSpec, kernelLabel, markdown, updatePlotSpec } from './modes/report.mjs';
 
@@ -29,10 +29,14 @@ const quick = has('quick');
 const inUml = !!process.env.KERNLB_IN_UML;
 
 const params = quick
-  ? { samples: 1000, warmup: 100, rateCount: 4000, concurrency: 16, requestSeconds: 1, requestSize: 64, idleMs: 500, idleChanges: 2, changes: 100, statusRuns: 3 }
-  : { samples: 3000, warmup: 300, rateCount: 20000, concurrency: 16, requestSeconds: 3, requestSize: 64, idleMs: 1000, idleChanges: 4, changes: 100, statusRuns: 3 };
+  ? { samples: 1000, warmup: 100, rateCount: 4000, concurrency: 16, requestSeconds: 1, requestSize: 64, idleMs: 500, idleChanges: 4, changes: 20, changesBudgetMs: 60_000, statusRuns: 3 }
+  : { samples: 3000, warmup: 300, rateCount: 20000, concurrency: 16, requestSeconds: 3, requestSize: 64, idleMs: 1000, idleChanges: 6, changes: 100, changesBudgetMs: 180_000, statusRuns: 3 };
 params.endpoints = 10;
+// The guest's system calls are slow (about 450 new connections a second): fewer for the rate there.
+if (inUml) params.rateCount = quick ? 1000 : 4000;
 const rounds = Number(opt('rounds', quick ? 1 : 2));
+params.realtime = !has('no-rt');
+useRealtime(params.realtime);
 // kube-proxy's nftables layout loads slowly with nft -f (104-177 s at 10k services here, nearly all in
 // the kernel): its reference row stops at this N.
 const kubeNftMax = Number(opt('kube-nft-max', 1000));
@@ -105,7 +109,7 @@ async function writeOutputs(results, outDir) {
 function runInGuest(modes, ns) {
   const json = path.join(os.tmpdir(), `kernlb-modes-${process.pid}.json`);
   const argv = ['bash', path.join(root, 'scripts/uml-run.sh'), '--timeout', '3000', '--', process.execPath, path.join(root, 'bench/modes.mjs'),
-    '--inner', '--modes', modes.join(','), '--n', ns.join(','), '--json', json, '--rounds', String(rounds), ...(quick ? ['--quick'] : [])];
+    '--inner', '--modes', modes.join(','), '--n', ns.join(','), '--json', json, '--rounds', String(rounds), ...(quick ? ['--quick'] : []), ...(params.realtime ? [] : ['--no-rt'])];
   log(`booting User-mode Linux for ${modes.join(',')} at N ${ns.join(',')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -136,7 +136,7 @@ export function connectionTable(results) {
 
 /** Update and monitoring table: full apply, one change, 100 changes under load, counters, status(). */
 export function updateTable(results) {
-  const head = ['mode', 'N', 'full apply', 'one endpoint change', '100 changes under load: apply p50 / max', 'connections (failed)', 'connect p50 / p99 during changes (µs)', 'per-endpoint counters', 'status()'];
+  const head = ['mode', 'N', 'full apply', 'one endpoint change', `${results.params?.changes ?? 100} changes under load: apply p50 / max`, 'connections (failed)', 'connect p50 / p99 during changes (µs)', 'per-endpoint counters', 'status()'];
   const rows = ordered(results).map((r) => {
     if (r.error) return [r.mode, String(r.n), `failed: ${r.error}`, ...Array(head.length - 3).fill(dash)];
     const u = r.update?.underLoad;
@@ -146,7 +146,7 @@ export function updateTable(results) {
       String(r.n),
       fmtMs(r.applyMs),
       fmtMs(r.update?.changeMs),
-      u ? `${fmtMs(u.applyP50Ms)} / ${fmtMs(u.applyMaxMs)}` : dash,
+      u ? `${fmtMs(u.applyP50Ms)} / ${fmtMs(u.applyMaxMs)}${u.changes !== (results.params?.changes ?? 100) ? ` (${u.changes} changes: time budget)` : ''}` : dash,
       u ? `${u.connections} (${u.failed})` : dash,
       u ? `${fmtUs(u.connect?.p50)} / ${fmtUs(u.connect?.p99)}` : dash,
       m ? (m.counters ? `yes (${m.counted} of ${m.made} counted)` : 'no') : dash,
@@ -177,6 +177,7 @@ export function markdown(results, { plots = [] } = {}) {
       ((results.params?.rounds ?? 1) > 1
         ? ` Each row was measured in ${results.params.rounds} rounds (all N and modes, then again): medians over the rounds, with the range of connect p50 and of new conn/s in parentheses.`
         : ''),
+    ...(results.params?.realtime ? ['', 'The client and the servers ran SCHED_FIFO (chrt -f 50), so that other work on the machine preempts them less.'] : []),
     '',
     'Client floor (the same C client, no balancer rules):',
     floorLine('loopback (client namespace to itself)', f.loopback),
@@ -189,8 +190,10 @@ export function markdown(results, { plots = [] } = {}) {
     '',
     '## Updates and monitoring',
     '',
-    'One endpoint change: median apply time of a few changes of the measured service (remove its last endpoint / put it back) with ' +
-      'no load. Under load: 100 such changes applied back to back while the C client opens connections one after another.',
+    `One endpoint change: median apply time of ${results.params?.idleChanges ?? 'a few'} changes of the measured service` +
+      ' (remove its last endpoint / put it back) with ' +
+      `no load, after status() (each change's time is in the JSON). Under load: ${results.params?.changes ?? 100} such changes applied back to back while the C client opens connections one after another ` +
+      `(fewer where they did not fit in ${Math.round((results.params?.changesBudgetMs ?? 180_000) / 1000)} s: the count is given).`,
     '',
     updateTable(results),
     '',
@@ -248,7 +251,7 @@ export function updatePlotSpec(results) {
   for (const r of results.rows) {
     if (r.error || !Number.isFinite(r.update?.changeMs)) continue;
     values.push({ mode: r.mode, n: r.n, what: 'one change, idle', ms: r.update.changeMs });
-    if (Number.isFinite(r.update.underLoad?.applyP50Ms)) values.push({ mode: r.mode, n: r.n, what: 'p50 of 100 under load', ms: r.update.underLoad.applyP50Ms });
+    if (Number.isFinite(r.update.underLoad?.applyP50Ms)) values.push({ mode: r.mode, n: r.n, what: `p50 of ${results.params?.changes ?? 100} under load`, ms: r.update.underLoad.applyP50Ms });
   }
   const modes = [...new Set(values.map((v) => v.mode))];
   return {

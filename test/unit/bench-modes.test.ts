@@ -107,10 +107,10 @@ describe('bench modes: rounds', () => {
 describe('bench modes: tables', () => {
   const results: Results = {
     kernel: '6.18.44', date: '2026-12-07 12:00 UTC', load: { before: '1', after: '2' },
-    params: { endpoints: 10, samples: 3000, concurrency: 16, rateCount: 20_000, requestSize: 64, requestSeconds: 3 },
+    params: { endpoints: 10, samples: 3000, concurrency: 16, rateCount: 20_000, requestSize: 64, requestSeconds: 3, changes: 100 },
     floor: { path: sum(40), loopback: sum(20) },
     rows: [
-      row('nftables', 10000, 44),
+      row('nftables', 10000, 44, { update: { changeMs: 2, underLoad: { changes: 40, applyP50Ms: 2, applyMaxMs: 5, connections: 100, failed: 0, connect: sum(45) } } }),
       row('iptables', 10, 44),
       row('iptables', 10000, 80, { update: { changeMs: 120, underLoad: { changes: 100, applyP50Ms: 130, applyMaxMs: 400, connections: 9000, failed: 3, connect: sum(50) } }, monitoring: { counters: true, counted: 5000, made: 5000, statusMs: 900 } }),
       row('kube-proxy iptables', 10000, 88),
@@ -141,6 +141,9 @@ describe('bench modes: tables', () => {
     expect(ipt).toContain('9000 (3)');
     expect(ipt).toContain('yes (5000 of 5000 counted)');
     expect(ipt).toContain('900 ms');
+    expect(ipt).not.toContain('time budget');
+    // fewer changes than asked for (the time budget ran out) says how many
+    expect(lines.find((l) => l.startsWith('| nftables | 10000 '))).toContain('(40 changes: time budget)');
     const kube = lines.find((l) => l.startsWith('| kube-proxy iptables'))!;
     expect(kube.split('|').slice(4, -1).every((c) => c.trim() === '—')).toBe(true);
   });
