@@ -177,6 +177,8 @@ async function install(mode, n, topo) {
     lb,
     real,
     apply: (endpoints) => lb.apply(stateWith(endpoints)),
+    // LoadBalancer.update (issue #17: only the named services are sent), where this build has it
+    update: typeof lb.update === 'function' ? (endpoints) => lb.update({ upsert: [measured(endpoints)] }) : undefined,
     remove: async () => {
       try {
         await lb.clear();
@@ -247,12 +249,18 @@ export async function measureRow(mode, n, env, params, log) {
       const counted = svc ? svc.endpoints.reduce((sum, e) => sum + (e.counters?.connections ?? 0), 0) : 0;
       row.monitoring = { counters: counted > 0, counted, made, statusMs: median(times) };
 
-      const idleTimes = [];
-      for (let i = 0; i < params.idleChanges; i++) {
-        const t0 = performance.now();
-        await inst.apply(endpointsForChange(inst.real, i));
-        idleTimes.push(performance.now() - t0);
-      }
+      const timeChanges = async (change, count) => {
+        const times = [];
+        for (let i = 0; i < count; i++) {
+          const t0 = performance.now();
+          await change(endpointsForChange(inst.real, i));
+          times.push(performance.now() - t0);
+        }
+        return times;
+      };
+      const idleTimes = await timeChanges(inst.apply, params.idleChanges);
+      const idleUpdateTimes = inst.update ? await timeChanges(inst.update, params.idleChanges) : [];
+      const change = inst.update ?? inst.apply;
       const load = topo.client.spawn([...rtPrefix, bins.connect, 'latency', vip, String(inst.port), '0', '1000']);
       let out = '';
       load.stdout.on('data', (d) => (out += d));
@@ -264,7 +272,7 @@ export async function measureRow(mode, n, env, params, log) {
       const until = performance.now() + params.changesBudgetMs;
       for (let i = 0; i < params.changes && (i % 2 === 1 || performance.now() < until); i++) {
         const t0 = performance.now();
-        await inst.apply(endpointsForChange(inst.real, i));
+        await change(endpointsForChange(inst.real, i));
         applyTimes.push(performance.now() - t0);
       }
       await sleep(300);
@@ -275,7 +283,10 @@ export async function measureRow(mode, n, env, params, log) {
         changeMs: median(idleTimes),
         // (the first change after status() can include a full read: status() leaves no record to trust)
         changeTimesMs: idleTimes,
+        updateMs: idleUpdateTimes.length ? median(idleUpdateTimes) : undefined,
+        updateTimesMs: idleUpdateTimes,
         underLoad: {
+          via: inst.update ? 'update()' : 'apply(state)',
           changes: applyTimes.length,
           applyP50Ms: median(applyTimes),
           applyMaxMs: Math.max(...applyTimes),
@@ -285,7 +296,7 @@ export async function measureRow(mode, n, env, params, log) {
           connect: summarize(r.connect_ns),
         },
       };
-      log(`${row.mode} N=${n}: one change ${row.update.changeMs.toFixed(1)} ms; under load ${r.ok + r.failed} connections, ${r.failed} failed`);
+      log(`${row.mode} N=${n}: one change ${row.update.changeMs.toFixed(1)} ms (update() ${row.update.updateMs?.toFixed(1) ?? '-'} ms); under load ${r.ok + r.failed} connections, ${r.failed} failed`);
     }
   } catch (e) {
     row.error = String(e?.message ?? e).split('\n')[0].slice(0, 300);

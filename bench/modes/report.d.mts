@@ -13,7 +13,7 @@ export interface Row {
   rate?: { perSec: number; failed: number; concurrency?: number };
   cpu?: { procStatUs: number; clientSysUs: number; clientUserUs?: number };
   established?: { perSec: number; failed?: number };
-  update?: { changeMs: number; underLoad?: { changes: number; applyP50Ms: number; applyMaxMs: number; connections: number; failed: number; connect: Summary } };
+  update?: { changeMs: number; updateMs?: number; underLoad?: { via?: string; changes: number; applyP50Ms: number; applyMaxMs: number; connections: number; failed: number; connect: Summary } };
   monitoring?: { counters: boolean; counted: number; made: number; statusMs: number };
   range?: { connectP50?: [number, number]; ratePerSec?: [number, number] };
 }

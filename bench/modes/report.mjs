@@ -136,7 +136,7 @@ export function connectionTable(results) {
 
 /** Update and monitoring table: full apply, one change, 100 changes under load, counters, status(). */
 export function updateTable(results) {
-  const head = ['mode', 'N', 'full apply', 'one endpoint change', `${results.params?.changes ?? 100} changes under load: apply p50 / max`, 'connections (failed)', 'connect p50 / p99 during changes (µs)', 'per-endpoint counters', 'status()'];
+  const head = ['mode', 'N', 'full apply', 'one endpoint change: apply(state) / update()', `${results.params?.changes ?? 100} changes under load: apply p50 / max`, 'connections (failed)', 'connect p50 / p99 during changes (µs)', 'per-endpoint counters', 'status()'];
   const rows = ordered(results).map((r) => {
     if (r.error) return [r.mode, String(r.n), `failed: ${r.error}`, ...Array(head.length - 3).fill(dash)];
     const u = r.update?.underLoad;
@@ -145,8 +145,8 @@ export function updateTable(results) {
       r.mode,
       String(r.n),
       fmtMs(r.applyMs),
-      fmtMs(r.update?.changeMs),
-      u ? `${fmtMs(u.applyP50Ms)} / ${fmtMs(u.applyMaxMs)}${u.changes !== (results.params?.changes ?? 100) ? ` (${u.changes} changes: time budget)` : ''}` : dash,
+      r.update ? `${fmtMs(r.update.changeMs)} / ${fmtMs(r.update.updateMs)}` : dash,
+      u ? `${fmtMs(u.applyP50Ms)} / ${fmtMs(u.applyMaxMs)}${u.via ? ` via ${u.via}` : ''}${u.changes !== (results.params?.changes ?? 100) ? ` (${u.changes} changes: time budget)` : ''}` : dash,
       u ? `${u.connections} (${u.failed})` : dash,
       u ? `${fmtUs(u.connect?.p50)} / ${fmtUs(u.connect?.p99)}` : dash,
       m ? (m.counters ? `yes (${m.counted} of ${m.made} counted)` : 'no') : dash,
@@ -192,7 +192,9 @@ export function markdown(results, { plots = [] } = {}) {
     '',
     `One endpoint change: median apply time of ${results.params?.idleChanges ?? 'a few'} changes of the measured service` +
       ' (remove its last endpoint / put it back) with ' +
-      `no load, after status() (each change's time is in the JSON). Under load: ${results.params?.changes ?? 100} such changes applied back to back while the C client opens connections one after another ` +
+      "no load, after status(), through apply() of the whole state and through update() of the one service (LoadBalancer.update, " +
+      `where the build has it); each change's time is in the JSON. Under load: ${results.params?.changes ?? 100} such changes applied back to back (update() where there is one) ` +
+      'while the C client opens connections one after another ' +
       `(fewer where they did not fit in ${Math.round((results.params?.changesBudgetMs ?? 180_000) / 1000)} s: the count is given).`,
     '',
     updateTable(results),
@@ -250,7 +252,8 @@ export function updatePlotSpec(results) {
   const values = [];
   for (const r of results.rows) {
     if (r.error || !Number.isFinite(r.update?.changeMs)) continue;
-    values.push({ mode: r.mode, n: r.n, what: 'one change, idle', ms: r.update.changeMs });
+    values.push({ mode: r.mode, n: r.n, what: 'one change, idle, apply(state)', ms: r.update.changeMs });
+    if (Number.isFinite(r.update.updateMs)) values.push({ mode: r.mode, n: r.n, what: 'one change, idle, update()', ms: r.update.updateMs });
     if (Number.isFinite(r.update.underLoad?.applyP50Ms)) values.push({ mode: r.mode, n: r.n, what: `p50 of ${results.params?.changes ?? 100} under load`, ms: r.update.underLoad.applyP50Ms });
   }
   const modes = [...new Set(values.map((v) => v.mode))];

@@ -112,7 +112,7 @@ describe('bench modes: tables', () => {
     rows: [
       row('nftables', 10000, 44, { update: { changeMs: 2, underLoad: { changes: 40, applyP50Ms: 2, applyMaxMs: 5, connections: 100, failed: 0, connect: sum(45) } } }),
       row('iptables', 10, 44),
-      row('iptables', 10000, 80, { update: { changeMs: 120, underLoad: { changes: 100, applyP50Ms: 130, applyMaxMs: 400, connections: 9000, failed: 3, connect: sum(50) } }, monitoring: { counters: true, counted: 5000, made: 5000, statusMs: 900 } }),
+      row('iptables', 10000, 80, { update: { changeMs: 120, updateMs: 4, underLoad: { changes: 100, applyP50Ms: 130, applyMaxMs: 400, connections: 9000, failed: 3, connect: sum(50) } }, monitoring: { counters: true, counted: 5000, made: 5000, statusMs: 900 } }),
       row('kube-proxy iptables', 10000, 88),
       { mode: 'nftables', n: 10, error: 'the measured service does not answer' },
     ],
@@ -136,7 +136,7 @@ describe('bench modes: tables', () => {
   it('update table: reference rows without updates show dashes, counters say how many were counted', () => {
     const lines = updateTable(results).split('\n').slice(2);
     const ipt = lines.find((l) => l.startsWith('| iptables | 10000 '))!;
-    expect(ipt).toContain('120 ms');
+    expect(ipt).toContain('120 ms / 4.00 ms');
     expect(ipt).toContain('130 ms / 400 ms');
     expect(ipt).toContain('9000 (3)');
     expect(ipt).toContain('yes (5000 of 5000 counted)');
@@ -166,7 +166,7 @@ describe('bench modes: tables', () => {
 describe('bench modes: plot specs', () => {
   const results: Results = {
     kernel: '6.1.0', floor: { path: sum(40) },
-    rows: [row('iptables', 10, 40), row('iptables', 1000, 60, { update: { changeMs: 9, underLoad: { changes: 100, applyP50Ms: 11, applyMaxMs: 20, connections: 1, failed: 0, connect: sum(1) } } }), { mode: 'ipvs', n: 10, error: 'x' }],
+    rows: [row('iptables', 10, 40), row('iptables', 1000, 60, { update: { changeMs: 9, updateMs: 3, underLoad: { changes: 100, applyP50Ms: 11, applyMaxMs: 20, connections: 1, failed: 0, connect: sum(1) } } }), { mode: 'ipvs', n: 10, error: 'x' }],
   };
 
   it('latency against N on a log scale: p50 and p99 per measured row, the path floor as a rule', () => {
@@ -180,7 +180,8 @@ describe('bench modes: plot specs', () => {
   it('update apply time against N, both axes log, only rows that measured updates', () => {
     const spec = updatePlotSpec(results) as unknown as { encoding: Record<string, { scale?: { type?: string } }>; data: { values: { n: number; ms: number; what: string }[] } };
     expect(spec.data.values).toEqual([
-      { mode: 'iptables', n: 1000, what: 'one change, idle', ms: 9 },
+      { mode: 'iptables', n: 1000, what: 'one change, idle, apply(state)', ms: 9 },
+      { mode: 'iptables', n: 1000, what: 'one change, idle, update()', ms: 3 },
       { mode: 'iptables', n: 1000, what: 'p50 of 100 under load', ms: 11 },
     ]);
     expect(spec.encoding.x!.scale!.type).toBe('log');
