@@ -1,38 +1,76 @@
-// Load-balancer apply benchmark, against dist/ (run `npm run build:ts` first):
-//   node bench/lb-apply.mjs [--modes nftables,iptables,ipvs] [--n 10000] [--endpoints 10] [--runs 1]
-// Per mode, in a fresh network namespace each time: kernlb apply of N services x E endpoints, then a
-// one-endpoint change at N, versus the reference tool doing the same work (nft -f, iptables-legacy-restore,
-// ipvsadm -R; for the change: nft -f of the changed chain, iptables-legacy-restore --noflush of the
-// changed chains, ipvsadm -e). IPVS needs a kernel with IPVS (run this inside scripts/uml-run.sh).
-// Measured 2026-11-26, 10k x 10, nftables (kernel 6.18, nft 1.0.6, load average ~1), four runs: full apply
-// 2.49-3.04 s vs nft -f 3.72-4.11 s (1.28-1.52x; before its rules were packed without expression objects:
-// 3.8-4.6 s, 0.76-1.00x); one-endpoint change 96-128 ms vs 93-124 ms (level); the same state again 28-51 ms.
+// Load-balancer apply benchmark (issue #17), against dist/ (run `npm run build:ts` first):
+//   node bench/lb-apply.mjs [--modes nftables,iptables,ipvs] [--n 10000] [--endpoints 10] [--reps 5] [--no-reference]
+// IPVS needs a kernel with IPVS: run it inside UML,
+//   bash scripts/uml-run.sh -- node bench/lb-apply.mjs --modes ipvs
+//
+// Per mode, in a fresh network namespace: kernlb's full apply of N services x E endpoints, then each
+// single change (one endpoint replaced / added / removed, one weight changed, one service added) at N,
+// through apply(state) (the declarative path: a whole new input object tree, built before the clock
+// starts, as a controller hands one over) and through update() (the incremental path: only the
+// changed service). Each change is timed `reps` times on a different service and undone untimed;
+// medians with [min-max]. Also: the same state again, the declarative diff of N services on its own
+// (validate + diffStates of a one-change input, no kernel), and the reference tool doing the same full
+// apply and the same single change (nft -f, iptables-legacy-restore, ipvsadm -R / -e).
+// Only the public API is used: every mode runs the same cases.
+//
+// Targets (issue #17, 10k x 10, medians):
+//   nftables  full apply <= 1.5 s; each single change <= 5 ms via update(), <= 15 ms via apply(state);
+//             same state again via apply(state) <= 15 ms
+//   ipvs      full apply >= 10x faster than ipvsadm -R; each single change <= 10 ms via update(),
+//             <= 20 ms via apply(state); same state again <= 20 ms
+//   iptables  same state again <= 20 ms; one change <= 1.2x the kernel's own replace of that table
+//   Where the kernel makes a target impossible: 1.2x the kernel's cost of the smallest batch making
+//   the same change, sent alone (reported beside it).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const kl = require('../dist/index.js');
-const { LoadBalancer, compileNft, renderNft, compileIptables, renderIptables, compileIpvs, renderIpvsadm, validateState } = kl;
+const { LoadBalancer, compileNft, renderNft, compileIptables, renderIptables, compileIpvs, renderIpvsadm, validateState, diffStates } = kl;
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
 const E = Number(opt('endpoints', 10));
+const REPS = Number(opt('reps', 5));
 const modes = opt('modes', existsSync('/proc/net/ip_vs') ? 'ipvs' : 'nftables,iptables').split(',');
+const reference = !args.includes('--no-reference');
 
-function state(n, e, bump = -1) {
+const TARGETS = {
+  nftables: { full: '<= 1.5 s', update: '<= 5 ms', apply: '<= 15 ms', again: '<= 15 ms' },
+  ipvs: { full: '>= 10x ipvsadm -R', update: '<= 10 ms', apply: '<= 20 ms', again: '<= 20 ms' },
+  iptables: { full: '-', update: '<= 1.2x kernel replace', apply: '<= 1.2x kernel replace', again: '<= 20 ms' },
+};
+
+const schedulerOf = (mode) => (mode === 'iptables' ? 'random' : 'wrr');
+const vipOf = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+function epAddr(i, j) {
+  const last = ((i & 255) ^ j) || 1;
+  return `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${last}`;
+}
+function svcSpec(mode, i, e = E) {
   return {
-    services: Array.from({ length: n }, (_, i) => ({
-      name: `s${i}`,
-      vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-      port: 80,
-      scheduler: modes.length && currentMode === 'iptables' ? 'random' : 'wrr',
-      endpoints: Array.from({ length: e }, (_, j) => ({ address: `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ j) || 1}`.replace(/\.0$/, '.1'), port: 8000 + j, weight: i === bump && j === 0 ? 7 : 1 })),
-    })),
+    name: `s${i}`,
+    vip: vipOf(i),
+    port: 80,
+    scheduler: schedulerOf(mode),
+    endpoints: Array.from({ length: e }, (_, j) => ({ address: epAddr(i, j), port: 8000 + j, weight: 1 })),
   };
 }
-let currentMode = '';
+const baseSpecs = (mode) => Array.from({ length: N }, (_, i) => svcSpec(mode, i));
+
+/**
+ * The single changes: `svc(mode, i)` is service i changed (or, for 'service added', the new service).
+ * Each rep touches another service (i = N/2 + rep) so no cache sees the same change twice.
+ */
+const CASES = [
+  { name: 'endpoint replaced', svc: (m, i) => { const s = svcSpec(m, i); s.endpoints[0].address = `10.250.${(i >> 8) & 255}.${(i & 255) || 1}`; return s; } },
+  { name: 'endpoint added', svc: (m, i) => { const s = svcSpec(m, i); s.endpoints.push({ address: `10.251.${(i >> 8) & 255}.${(i & 255) || 1}`, port: 9000, weight: 1 }); return s; } },
+  { name: 'endpoint removed', svc: (m, i) => { const s = svcSpec(m, i); s.endpoints.pop(); return s; } },
+  { name: 'weight changed', svc: (m, i) => { const s = svcSpec(m, i); s.endpoints[0].weight = 7; return s; } },
+  { name: 'service added', added: true, svc: (m, i) => svcSpec(m, N + i) },
+];
 
 const sh = (cmd, argv, input) => execFileSync(cmd, argv, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
 let nsCount = 0;
@@ -42,46 +80,101 @@ function netns() {
   sh('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
   return { name, del: () => sh('ip', ['netns', 'del', name]) };
 }
+const now = () => process.hrtime.bigint();
+const since = (t) => Number(process.hrtime.bigint() - t) / 1e6;
 function timed(fn) {
-  const t = process.hrtime.bigint();
+  const t = now();
   const r = fn();
-  return [Number(process.hrtime.bigint() - t) / 1e6, r];
+  return [since(t), r];
 }
 async function timedAsync(fn) {
-  const t = process.hrtime.bigint();
+  const t = now();
   const r = await fn();
-  return [Number(process.hrtime.bigint() - t) / 1e6, r];
+  return [since(t), r];
 }
-const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const stat = (a) => ({ median: median(a), min: Math.min(...a), max: Math.max(...a) });
+const show = (s) => `${fmt(s.median)} [${fmt(s.min)}-${fmt(s.max)}]`;
+
+function expectOne(summary, what) {
+  if (!summary.changed || summary.lines.length !== 1) throw new Error(`${what}: expected one change, got ${JSON.stringify(summary.lines)}`);
+}
 
 async function kernlbRun(mode) {
   const ns = netns();
   try {
     const lb = await LoadBalancer.open({ mode, netns: ns.name, removeOtherModes: false });
-    // Inputs are built before the clock starts (a fresh object tree each time, as a controller would
-    // hand over): building 10k x 10 objects in the benchmark is not kernlb's cost.
-    const first = state(N, E);
+    const first = { services: baseSpecs(mode) };
     const [full, s1] = await timedAsync(() => lb.apply(first));
-    // No-op and one-endpoint change: median of 3 (the change flips one endpoint's weight back and forth).
+    const out = { full, ops: s1.operations, cases: {} };
+
     const agains = [];
-    for (let i = 0; i < 3; i++) {
-      const input = state(N, E);
-      agains.push((await timedAsync(() => lb.apply(input)))[0]);
-    }
-    const changes = [];
-    let s2;
-    for (let i = 0; i < 3; i++) {
-      const input = state(N, E, i % 2 === 0 ? Math.floor(N / 2) : -1);
+    for (let r = 0; r < REPS; r++) {
+      const input = { services: baseSpecs(mode) };
       const [t, s] = await timedAsync(() => lb.apply(input));
-      if (s.lines.length !== 1) throw new Error(`expected one change, got ${s.lines.length}`);
-      changes.push(t);
-      s2 ??= s;
+      if (s.changed) throw new Error('same state again changed something');
+      agains.push(t);
     }
-    const median = (a) => [...a].sort((x, y) => x - y)[1];
-    const again = median(agains);
-    const change = median(changes);
+    out.again = stat(agains);
+    const updNoop = [];
+    for (let r = 0; r < REPS; r++) {
+      const spec = svcSpec(mode, r);
+      const [t, s] = await timedAsync(() => lb.update({ upsert: [spec] }));
+      if (s.changed) throw new Error('update of an unchanged service changed something');
+      updNoop.push(t);
+    }
+    out.updateNoop = stat(updNoop);
+
+    // The declarative diff on its own: validation (cache hits for N-1 services) + diffStates.
+    {
+      const v = [], d = [];
+      const base = lb.validate({ services: baseSpecs(mode) });
+      for (let r = 0; r < REPS; r++) {
+        const specs = baseSpecs(mode);
+        specs[Math.floor(N / 2) + r] = CASES[0].svc(mode, Math.floor(N / 2) + r);
+        const [tv, next] = timed(() => lb.validate({ services: specs }));
+        const [td, diff] = timed(() => diffStates(base, next));
+        if (diff.updated.length !== 1) throw new Error('declarative diff: expected one change');
+        v.push(tv);
+        d.push(td);
+        lb.validate({ services: baseSpecs(mode) });
+      }
+      // (leave the validation cache as the kernel is: the base state)
+      lb.validate({ services: baseSpecs(mode) });
+      out.validate = stat(v);
+      out.diff = stat(d);
+    }
+
+    for (const c of CASES) {
+      const viaApply = [], viaUpdate = [], opsA = [], opsU = [];
+      for (let r = 0; r < REPS; r++) {
+        const i = Math.floor(N / 2) + r;
+        // apply(state): the whole input, with service i changed (or one service more)
+        const specs = baseSpecs(mode);
+        if (c.added) specs.push(c.svc(mode, i));
+        else specs[i] = c.svc(mode, i);
+        const input = { services: specs };
+        const [ta, sa] = await timedAsync(() => lb.apply(input));
+        expectOne(sa, `${c.name} via apply`);
+        viaApply.push(ta);
+        opsA.push(sa.operations);
+        await lb.apply({ services: baseSpecs(mode) }); // undo, untimed
+        // update(): only the changed service
+        const spec = c.svc(mode, i);
+        const [tu, su] = await timedAsync(() => lb.update({ upsert: [spec] }));
+        expectOne(su, `${c.name} via update`);
+        viaUpdate.push(tu);
+        opsU.push(su.operations);
+        await lb.update(c.added ? { remove: [spec.name] } : { upsert: [svcSpec(mode, i)] }); // undo, untimed
+      }
+      out.cases[c.name] = { apply: stat(viaApply), update: stat(viaUpdate), opsApply: median(opsA), opsUpdate: median(opsU) };
+    }
     await lb.close();
-    return { full, again, change, ops: s1.operations, changeOps: s2.operations };
+    return out;
   } finally {
     ns.del();
   }
@@ -91,14 +184,19 @@ function referenceRun(mode) {
   const ns = netns();
   const ex = (cmd, argv, input) => sh('ip', ['netns', 'exec', ns.name, cmd, ...argv], input);
   try {
-    const st = validateState(state(N, E), mode);
-    const st2 = validateState(state(N, E, Math.floor(N / 2)), mode);
+    const st = validateState({ services: baseSpecs(mode) }, mode);
+    const k = Math.floor(N / 2);
+    const specs2 = baseSpecs(mode);
+    specs2[k] = CASES[3].svc(mode, k); // weight changed
+    const st2 = validateState({ services: specs2 }, mode);
     if (mode === 'nftables') {
       const [full] = timed(() => ex('nft', ['-f', '-'], renderNft(compileNft(st))));
-      const c = compileNft(st2).services.find((s) => s.chain === `svc-s${Math.floor(N / 2)}`);
-      const body = renderNft({ ...compileNft(st2), services: [c] }).split('\n');
-      const rules = body.slice(body.findIndex((l) => l.includes(`chain ${c.chain} {`)) + 1, body.lastIndexOf('\t}')).map((l) => `add rule inet kernlb ${c.chain} ${l.trim()}`);
-      const script = `flush chain inet kernlb ${c.chain}\n${rules.join('\n')}\n`;
+      // the same change as nft would make it: the service's map anew and its rule (the weight changes R)
+      const c = compileNft(st2).services.find((s) => s.chain === `svc-s${k}`);
+      const text = renderNft({ ...compileNft(st2), services: [c] });
+      const mapBlock = text.slice(text.indexOf(`\tmap ${c.map} {`), text.indexOf('\t}', text.indexOf(`\tmap ${c.map} {`)) + 2);
+      const rule = kl.renderNftServiceRule ? kl.renderNftServiceRule(c) : text.split('\n')[text.split('\n').findIndex((l) => l.includes(`chain ${c.chain} {`)) + 1].trim();
+      const script = `flush chain inet kernlb ${c.chain}\ndelete map inet kernlb ${c.map}\ntable inet kernlb {\n${mapBlock}\n}\nadd rule inet kernlb ${c.chain} ${rule}\n`;
       const [change] = timed(() => ex('nft', ['-f', '-'], script));
       return { full, change, tool: 'nft -f' };
     }
@@ -106,7 +204,7 @@ function referenceRun(mode) {
       const p1 = compileIptables(st);
       const [full] = timed(() => ex('iptables-legacy-restore', [], renderIptables(p1.ipv4)));
       const p2 = compileIptables(st2);
-      const key = st2.services[Math.floor(N / 2)];
+      const key = st2.services.find((s) => s.name === `s${k}`);
       const names = p2.ipv4.serviceChains.get(`tcp/${key.vip}:${key.port}`);
       const lines = ['*nat', ...names.map((n) => `:${n} - [0:0]`)];
       for (const c of p2.ipv4.chains.filter((c) => names.includes(c.name))) for (const r of c.rules) lines.push(kl.renderIptables({ ...p2.ipv4, hooks: [], chains: [{ ...c, rules: [r] }] }).split('\n').find((l) => l.startsWith('-A')));
@@ -115,7 +213,7 @@ function referenceRun(mode) {
       return { full, change, tool: 'iptables-legacy-restore' };
     }
     const [full] = timed(() => ex('ipvsadm', ['-R'], renderIpvsadm(compileIpvs(st))));
-    const s = st2.services[Math.floor(N / 2)];
+    const s = st2.services.find((x) => x.name === `s${k}`);
     const e = s.endpoints.find((x) => x.weight === 7);
     const [change] = timed(() => ex('ipvsadm', ['-e', '-t', `${s.vip}:${s.port}`, '-r', `${e.address}:${e.port}`, '-m', '-w', '7']));
     return { full, change, tool: 'ipvsadm -R / -e' };
@@ -124,12 +222,16 @@ function referenceRun(mode) {
   }
 }
 
-console.log(`lb apply benchmark: N=${N} services x ${E} endpoints`);
+console.log(`lb apply benchmark: N=${N} services x ${E} endpoints, ${REPS} reps per change (median [min-max]); load average ${(await import('node:os')).loadavg()[0].toFixed(2)}`);
 for (const mode of modes) {
-  currentMode = mode;
   const k = await kernlbRun(mode);
-  const r = referenceRun(mode);
-  console.log(`${mode.padEnd(9)} full apply: kernlb ${fmt(k.full)} (${k.ops} ops) vs ${r.tool} ${fmt(r.full)}  ratio ${(r.full / k.full).toFixed(2)}x`);
-  console.log(`${''.padEnd(9)} same state again: kernlb ${fmt(k.again)} (no-op)`);
-  console.log(`${''.padEnd(9)} one-endpoint change: kernlb ${fmt(k.change)} (${k.changeOps} ops) vs ${r.tool} ${fmt(r.change)}  ratio ${(r.change / k.change).toFixed(2)}x`);
+  const r = reference ? referenceRun(mode) : undefined;
+  const t = TARGETS[mode];
+  const pad = ''.padEnd(9);
+  console.log(`${mode.padEnd(9)} full apply: kernlb ${fmt(k.full)} (${k.ops} ops)${r ? ` vs ${r.tool} ${fmt(r.full)}, ratio ${(r.full / k.full).toFixed(2)}x` : ''}   target ${t.full}`);
+  console.log(`${pad} same state again: apply(state) ${show(k.again)}   target ${t.again}; update() of an unchanged service ${show(k.updateNoop)}`);
+  console.log(`${pad} declarative diff of ${N} services (one changed, no kernel): validate ${show(k.validate)} + diffStates ${show(k.diff)}`);
+  for (const [name, c] of Object.entries(k.cases))
+    console.log(`${pad} ${name.padEnd(17)}: update() ${show(c.update)} (${c.opsUpdate} ops)   target ${t.update};   apply(state) ${show(c.apply)} (${c.opsApply} ops)   target ${t.apply}`);
+  if (r) console.log(`${pad} reference: one weight changed with ${r.tool}: ${fmt(r.change)}`);
 }

@@ -59,7 +59,7 @@ export function formatStatus(st: LbStatus): string {
 const apply: CliCommand = {
   name: 'apply',
   summary: 'make the kernel match a load-balancer state file (minimal diff)',
-  help: `usage: kernlb apply FILE|- --mode ipvs|nftables|iptables [--netns NAME] [--dry-run] [--json] [--drain-timeout S]
+  help: `usage: kernlb apply FILE|- --mode ipvs|nftables|iptables [--netns NAME] [--dry-run] [--resync] [--json] [--drain-timeout S]
 
 Validates the state, compares it with what the kernel has, and applies only the difference:
 nftables and iptables in one atomic commit (none when nothing changed), IPVS as ordered single
@@ -68,6 +68,8 @@ after --drain-timeout seconds, default 300, by this or a later apply). Rules ano
 the namespace are removed once this mode is live.
 
   --dry-run   compute (nftables: and let the kernel validate) without changing anything
+  --resync    read everything the mode has in the kernel before deciding (no shortcut such as
+              iptables' lazy check): repairs any change made behind kernlb's back
   --json      print the change summary as JSON
 
 ${STATE_HELP}
@@ -75,13 +77,13 @@ ${STATE_HELP}
 Exit codes: 0 ok, 1 kernel refused, 2 bad input, 3 conflict (retry), 4 unavailable here.
 `,
   async run(args, io) {
-    const a = parseArgs(args, { flags: ['dry-run', 'json'], values: ['mode', 'netns', 'drain-timeout'] });
+    const a = parseArgs(args, { flags: ['dry-run', 'json', 'resync'], values: ['mode', 'netns', 'drain-timeout'] });
     const m = mode(a.values.get('mode'), true)!;
     const dt = intOption(a, 'drain-timeout', 0, 0x7fffffff);
     const input = await readState(io, a, m);
     const netns = netnsOption(a);
     await using lb = await LoadBalancer.open({ mode: m, ...(netns ? { netns } : {}), ...(dt !== undefined ? { drainTimeout: dt } : {}) });
-    const s = await lb.apply(input, { dryRun: a.flags.has('dry-run') });
+    const s = await lb.apply(input, { dryRun: a.flags.has('dry-run'), resync: a.flags.has('resync') });
     if (a.flags.has('json')) io.out(JSON.stringify(s, null, 2) + '\n');
     else printSummary(io, s);
     return ExitCode.ok;

@@ -10,7 +10,7 @@ export {
 export { type IptEngine, XTABLES_LOCK_PATH as IPT_XTABLES_LOCK_PATH } from './engine';
 export type {
   IptFamily, IptTable, IptChain, IptRule, IptMatch, IptTarget, Counters as IptCounters, RawExtension as IptRawExtension,
-  StandardVerdict as IptVerdict, RuleInversions as IptRuleInversions, BuiltinTableName as IptTableName, TableReadState as IptReadState,
+  StandardVerdict as IptVerdict, RuleInversions as IptRuleInversions, BuiltinTableName as IptTableName, TableReadState as IptReadState, TableInfo as IptTableInfo,
   CommitResult as IptCommitResult,
 } from './types';
 export type { ExtensionMatch as IptExtensionMatch, ExtensionTarget as IptExtensionTarget } from './extensions/types';

@@ -78,9 +78,24 @@ export interface TableReadState {
  * What commit() resolves to: the committed table's readState (so the same model can be committed
  * again with expectUnchanged without a read) and the kernel's own time for the replace.
  */
+/**
+ * What IPT_SO_GET_INFO says of a table without reading its entries (Iptables.info): a few hundred
+ * bytes, however big the table. Any commit that adds or removes an entry, or changes a rule's size,
+ * changes numEntries or size; a rule replaced by one of the same size changes neither.
+ */
+export interface TableInfo {
+  numEntries: number;
+  size: number;
+  /** Offset of each hook's first entry and of its policy entry (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING). */
+  hookEntry: number[];
+  underflow: number[];
+}
+
 export interface CommitResult extends TableReadState {
   /** Milliseconds inside the IPT_SO_SET_REPLACE (+ IPT_SO_SET_ADD_COUNTERS) calls (CLOCK_MONOTONIC). */
   kernelMs: number;
+  /** Bytes of the committed entries (what Iptables.info reports as size while the kernel holds them). */
+  size: number;
   /** Entries that count on from the old table's counters (CommitOptions.counters 'carry'), else 0. */
   carried: number;
   /** Entries of frozen rules (iptFreezeRule) and their chains taken from an earlier commit's blob instead of encoded again. */

@@ -11,11 +11,10 @@
  *
  * Layout per mode (details and measurements in modes/<mode>/compile.ts):
  * - nftables: `table inet kernlb`; a concatenated verdict map `daddr . l4proto . dport : goto svc-NAME`
- *   (one lookup per packet whatever the number of services) and per service a short cascade of
- *   `numgen inc|random mod R < w` / `jhash ... < c` rules ending in `dnat`. Chosen over one big
- *   `vip . port . slot` map because per-service round robin needs per-service numgen counters, and
- *   per-service rules bound to one shared map or to anonymous maps make the kernel's commit
- *   quadratic (measured: 104 s and 11-15 s at 10k x 10; this layout: 3.7 s with nft -f).
+ *   (one lookup per packet whatever the number of services), and per service one rule
+ *   `dnat to numgen inc|random mod R` (or `jhash ip saddr mod R`) `map @ep-NAME`, a slot map whose
+ *   elements are the endpoints (weights = slot counts, a counter per slot). An endpoint change that
+ *   keeps R is element operations only; see modes/nftables/README.md for the measured choice.
  * - iptables: kube-proxy's chains (KERNLB-SERVICES -> KERNLB-SVC-* -> KERNLB-SEP-*, statistic
  *   random w_i/R_i or nth for rr, DNAT, hairpin masquerade mark) reached by one jump per hook.
  * - ipvs: a virtual service per service, masquerading real servers; removed endpoints drain with
@@ -25,7 +24,7 @@
  * iptables rr, random (tcp/udp) + persistence (recent). Anything else is a ValidationError naming
  * the field.
  */
-export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type ApplyOptions } from './load-balancer';
+export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type ApplyOptions, type LbUpdate } from './load-balancer';
 export { validateState, serviceKey, endpointKey, type DesiredState, type ServiceSpec as LbServiceSpec, type EndpointSpec as LbEndpointSpec, type State as LbState, type Service as LbService, type Endpoint as LbEndpoint, type Protocol as LbProtocol } from './state';
 export { diffStates, formatDiff, isEmptyDiff, type StateDiff, type ServiceChange, type WeightChange } from './diff';
 export { MODES, supportedSchedulers, type Mode } from './schedulers';

@@ -6,6 +6,7 @@
  * - wrr: weighted round robin (exact proportions over each cycle of sum(weights) connections).
  * - random: weighted random (each connection picks endpoint i with probability w_i / sum(w)).
  * - sh: source hashing (the same client address always lands on the same endpoint while the set is stable).
+ *   iptables does it with one rule per unit of the gcd-reduced weights (see weightsProblem).
  * - every other IPVS scheduler (lc, wlc, lblc, lblcr, dh, sed, nq, mh, fo, ovf, twos) is IPVS-only.
  */
 export type Mode = 'ipvs' | 'nftables' | 'iptables';
@@ -13,7 +14,7 @@ export const MODES: readonly Mode[] = ['ipvs', 'nftables', 'iptables'];
 
 export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'twos'] as const;
 export const NFT_SCHEDULERS = ['rr', 'wrr', 'random', 'sh'] as const;
-export const IPTABLES_SCHEDULERS = ['rr', 'random'] as const;
+export const IPTABLES_SCHEDULERS = ['rr', 'wrr', 'random'] as const;
 
 export const ALL_SCHEDULERS: readonly string[] = [...new Set<string>([...IPVS_SCHEDULERS, ...NFT_SCHEDULERS, ...IPTABLES_SCHEDULERS])];
 
@@ -27,7 +28,6 @@ const whyNot: Record<Mode, Record<string, string>> = {
   ipvs: { random: 'IPVS has no weighted-random scheduler; use wrr (weighted round robin) or mh' },
   nftables: {},
   iptables: {
-    wrr: 'iptables cannot do weighted round robin (statistic nth has one counter per rule); use random (weighted) or rr',
     sh: 'iptables (x_tables) has no hash match to pick an endpoint by source address; use nftables or ipvs',
   },
 };
@@ -56,4 +56,26 @@ export function protocolProblem(mode: Mode, protocol: string): string | undefine
   if (mode === 'iptables' && protocol === 'sctp')
     return 'iptables mode does not do sctp (kernlb has no typed sctp match); use nftables or ipvs mode';
   return undefined;
+}
+
+/** Most rules an iptables wrr service's cycle may take (kept in step with IPT_WRR_MAX_SLOTS). */
+export const IPTABLES_WRR_MAX_CYCLE = 256;
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * undefined when `mode` can balance over these endpoint weights with `scheduler`, else why not.
+ * iptables wrr is an rr cascade over the cycle's slots, one rule per slot: the weights' sum after
+ * dividing by their gcd must stay small.
+ */
+export function weightsProblem(mode: Mode, scheduler: string, weights: readonly number[]): string | undefined {
+  if (mode !== 'iptables' || scheduler !== 'wrr') return undefined;
+  const g = weights.reduce((a, w) => (w > 0 ? gcd(a, w) : a), 0);
+  if (!g) return undefined;
+  const cycle = weights.reduce((a, w) => a + w / g, 0);
+  if (cycle <= IPTABLES_WRR_MAX_CYCLE) return undefined;
+  return `iptables wrr takes one rule per unit of weight after dividing the weights by their gcd (${g}): these sum to ${cycle}, the limit is ${IPTABLES_WRR_MAX_CYCLE}; use smaller or more even weights, or scheduler "random" (weighted, any weights)`;
 }

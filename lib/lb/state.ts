@@ -5,7 +5,7 @@
  */
 import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
-import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, type Mode } from './schedulers';
+import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, weightsProblem, type Mode } from './schedulers';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -181,6 +181,10 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     else seen.set(k, i);
     eps.push(ep);
   });
+  if (mode && c.errors.length === start && typeof scheduler === 'string') {
+    const why = weightsProblem(mode, scheduler, eps.map((e) => e.weight));
+    if (why) c.add(`${path}.endpoints`, why, s.endpoints.length);
+  }
   if (c.errors.length > start || !vip) return undefined;
   eps.sort((a, b) => compareAddress(a.parsed, b.parsed) || a.port - b.port);
   const svc: Service = {
@@ -266,6 +270,16 @@ export class ValidationCache {
   get size(): number {
     return this.#byName.size;
   }
+
+  /** @internal validateServices' update: the services of one LoadBalancer.update, entry by entry. */
+  set(entry: CacheEntry): void {
+    this.#byName.set(entry.svc.name, entry);
+  }
+
+  /** @internal A service LoadBalancer.update removed, or renamed away from. */
+  delete(name: string): void {
+    this.#byName.delete(name);
+  }
 }
 
 /** A private copy of a validated service input (JSON data: validation accepted it). */
@@ -317,4 +331,45 @@ export function validateState(input: unknown, mode?: Mode, cache?: ValidationCac
 /** Endpoints that receive new connections (weight > 0). */
 export function activeEndpoints(s: Service): Endpoint[] {
   return s.endpoints.filter((e) => e.weight > 0);
+}
+
+/**
+ * Validates a list of services on their own (LoadBalancer.update's upserts): fields are named
+ * `${field}[i]...`, names and keys must be unique within the list, and the cache learns each one
+ * (its other entries stay: the rest of the state is untouched). Whether a key collides with a
+ * service outside the list is the caller's check (it knows the whole state).
+ */
+export function validateServices(input: unknown, mode: Mode, cache?: ValidationCache, field = 'upsert'): Service[] {
+  if (cache && cache.mode !== mode) throw new Error('ValidationCache used with another mode');
+  if (!Array.isArray(input)) throw new ValidationError(field, 'must be an array of services', input);
+  const c = new Collector();
+  const out: Service[] = [];
+  const learned: CacheEntry[] = [];
+  const byKey = new Map<string, number>();
+  const byName = new Map<string, number>();
+  input.forEach((s, i) => {
+    const hit = cache?.lookup(s);
+    const path = `${field}[${i}]`;
+    const svc = hit ? hit.svc : validateService(c, s, path, mode);
+    if (!svc) return;
+    const k = hit ? hit.key : serviceKey(svc);
+    const dupKey = byKey.get(k);
+    if (dupKey !== undefined) c.add(path, `service "${svc.name}": duplicate VIP:port:protocol ${k} (also ${field}[${dupKey}])`, k);
+    else byKey.set(k, i);
+    const dupName = byName.get(svc.name);
+    if (dupName !== undefined) c.add(`${path}.name`, `duplicate service name "${svc.name}" (also ${field}[${dupName}])`, svc.name);
+    else byName.set(svc.name, i);
+    learned.push(hit ?? { raw: copyInput(s), svc, key: k });
+    out.push(svc);
+  });
+  if (c.errors.length) {
+    const errs = c.errors.map((e) => {
+      const s = input[Number(e.field.slice(field.length + 1, e.field.indexOf(']')))] as unknown;
+      const n = isObject(s) && typeof s.name === 'string' ? s.name : undefined;
+      return n && !e.problem.includes(`"${n}"`) ? new ValidationError(e.field, `(service "${n}") ${e.problem}`, e.value) : e;
+    });
+    throw errs.length === 1 ? errs[0]! : new ValidationErrors(errs);
+  }
+  if (cache) for (const e of learned) cache.set(e);
+  return out;
 }

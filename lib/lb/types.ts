@@ -29,6 +29,8 @@ export interface LbStatus {
   /** The kernel's view in the desired-state model (draining IPVS destinations left out). */
   state: State;
   services: ServiceStatus[];
+  /** Objects in the mode's tables beyond the state (foreign or duplicated rules, elements, chains), one line each: the next apply() removes them. */
+  drift?: string[];
 }
 
 export interface DrainingEndpoint {
@@ -61,6 +63,12 @@ export interface BackendRead {
   state: State;
   services: ServiceStatus[];
   draining: DrainingEndpoint[];
+  /**
+   * What the kernel holds beyond the model (objects in the mode's tables that the backend would not
+   * have written: duplicated or foreign rules, elements, chains), one line each. diff() reports it
+   * and apply() repairs it even when the states compare equal.
+   */
+  drift?: string[];
 }
 
 /** One service a caller says changed (LoadBalancer.update): before = undefined when added, after = undefined when removed. */

@@ -165,6 +165,16 @@ void OptionalCarry(const Napi::Value& v, std::vector<Napi::ObjectReference>& ref
   refs.push_back(Napi::Persistent(c.As<Napi::Object>()));
 }
 
+// expect: {numEntries, size, shallow: true}, checked by IPT_SO_GET_INFO alone (the direct engine's only).
+void ParseShallow(Napi::Env, const Napi::Object& e, iptables::ReplaceRequest& req) {
+  req.expectShallow = true;
+  req.expectSize = e.Get("size").As<Napi::Number>().Uint32Value();
+}
+template <class Request>
+void ParseShallow(Napi::Env env, const Napi::Object&, Request&) {
+  throw Napi::TypeError::New(env, "a shallow expect needs the direct engine");
+}
+
 // expect: {numEntries, digest} (a compare-and-swap) or null.
 template <class Request>
 void ParseExpect(Napi::Env env, const Napi::Value& v, Request& req) {
@@ -172,6 +182,7 @@ void ParseExpect(Napi::Env env, const Napi::Value& v, Request& req) {
   Napi::Object e = v.As<Napi::Object>();
   req.expectUnchanged = true;
   req.expectNumEntries = e.Get("numEntries").As<Napi::Number>().Uint32Value();
+  if (e.Get("shallow").ToBoolean()) return ParseShallow(env, e, req);
   req.expectDigest = ParseDigest(env, e.Get("digest"));
 }
 

@@ -208,7 +208,12 @@ ReplaceResult Replace(ReplaceRequest& req, PendingReplace* pending) {
   if (req.expectUnchanged) {
     // Our own check catches same-size edits; the kernel's num_counters check (EAGAIN) closes the
     // window between this read and the replace for anything that changes the entry count.
-    ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, op, req.scratch, req.scratchLength);
+    if (req.expectShallow) {
+      TableInfo now = InfoLocked(s.fd(), req.v6, req.table);
+      if (now.numEntries != req.expectNumEntries || now.size != req.expectSize) throw KernelFailure(EAGAIN, op, "table changed since it was committed");
+    } else {
+      ExpectUnchangedLocked(req.v6, req.table, req.expectNumEntries, req.expectDigest, op, req.scratch, req.scratchLength);
+    }
     numCounters = req.expectNumEntries;
   } else {
     numCounters = InfoLocked(s.fd(), req.v6, req.table).numEntries;

@@ -44,6 +44,10 @@ struct ReplaceRequest {
   bool expectUnchanged = false;
   uint32_t expectNumEntries = 0;
   uint64_t expectDigest = 0;
+  // expectUnchanged by IPT_SO_GET_INFO only: entry count and size, no read of the entries (a caller
+  // that committed the table itself and accepts missing a same-size rule edited behind its back).
+  bool expectShallow = false;
+  uint32_t expectSize = 0;
   // numEntries xt_counters to add after the replace (IPT_SO_SET_ADD_COUNTERS); empty = none.
   const uint8_t* counters = nullptr;
   size_t countersLength = 0;

@@ -52,10 +52,18 @@ describe.skipIf(skip)(`lb nftables mode (kernel)${skip ? ` - skipped: ${skip}` :
     next.services[0]!.endpoints.push({ address: '10.244.1.9', port: 8080 });
     const r = await lb.apply(next);
     expect(r.lines).toEqual(['~ service web tcp/10.96.0.10:80: +10.244.1.9:8080 w1']);
-    // flush chain + 5 rules (header, 3 active, 1 weight-0)
-    expect(r.operations).toBe(6);
+    // R changes (2 -> 3 slots): flush chain, delete map, add map + its elements, add rule
+    expect(r.operations).toBe(5);
     expect((await a.exec(['nft', '-a', 'list', 'chain', 'inet', 'kernlb', 'svc-api'])).stdout).toBe(before);
-    expect((await a.exec(['nft', 'list', 'chain', 'inet', 'kernlb', 'svc-web'])).stdout).toMatch(/numgen inc mod 3 < 1 .* dnat ip to 10\.244\.1\.2:8080/);
+    expect((await a.exec(['nft', 'list', 'chain', 'inet', 'kernlb', 'svc-web'])).stdout).toMatch(/dnat ip to numgen inc mod 3 map @ep-web/);
+    expect((await a.exec(['nft', 'list', 'map', 'inet', 'kernlb', 'ep-web'])).stdout).toMatch(/2 counter packets 0 bytes 0 comment "w1" : 10\.244\.1\.9 \. 8080/);
+    // an endpoint replaced by one of the same weight keeps R: element operations only, the rule keeps its handle
+    const rule = (await a.exec(['nft', '-a', 'list', 'chain', 'inet', 'kernlb', 'svc-web'])).stdout;
+    next.services[0]!.endpoints[3] = { address: '10.244.1.8', port: 8080 };
+    const r1 = await lb.apply(next);
+    expect(r1.lines).toEqual(['~ service web tcp/10.96.0.10:80: +10.244.1.8:8080 w1, -10.244.1.9:8080']);
+    expect(r1.operations).toBeLessThanOrEqual(3); // destroy + add of the changed slot (one or two elements items)
+    expect((await a.exec(['nft', '-a', 'list', 'chain', 'inet', 'kernlb', 'svc-web'])).stdout).toBe(rule);
     // removing a service deletes its dispatch element and chain
     const r2 = await lb.apply({ services: [next.services[0]!] });
     expect(r2.lines).toEqual(['- service api udp/[fd00::10]:53']);

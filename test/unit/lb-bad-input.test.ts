@@ -16,8 +16,8 @@ import { mergeTable } from '../../lib/lb/modes/iptables/backend';
 import { compileIptables, renderIptables } from '../../lib/lb/modes/iptables/compile';
 import { stepToOp } from '../../lib/lb/modes/ipvs/backend';
 import { compileIpvs, planIpvs, renderIpvsadm, type IpvsCurrentSvc } from '../../lib/lb/modes/ipvs/compile';
-import { writeServiceRules } from '../../lib/lb/modes/nftables/packed-rules';
-import { appendPackedRules, Transaction } from '../../lib/nft/transaction';
+import { serviceRule, slotMap } from '../../lib/lb/modes/nftables/rules';
+import { Transaction } from '../../lib/nft/transaction';
 import { compileNft, renderNft } from '../../lib/lb/modes/nftables/compile';
 import { MODES, type Mode } from '../../lib/lb/schedulers';
 import { validateState, ValidationCache, type DesiredState, type State } from '../../lib/lb/state';
@@ -67,7 +67,11 @@ function compileFor(mode: Mode, state: State, base: State): void {
     const p = compileNft(state);
     renderNft(p);
     const tx = new Transaction(async () => {});
-    for (const c of p.services) appendPackedRules(tx, c.rules.length, (w) => writeServiceRules(w, c));
+    for (const c of p.services) {
+      tx.addChain({ family: 'inet', table: 'kernlb', name: c.chain });
+      tx.addSet(slotMap(c));
+      tx.addRule(serviceRule(c));
+    }
     native().nft.encodeBatch(tx.items() as never, {});
   } else if (mode === 'iptables') {
     const p = compileIptables(state);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { compileIptables, renderIptables, sepChainName, storedProbability, svcChainName } from '../../lib/lb/modes/iptables/compile';
 import { compileIpvs, renderIpvsadm } from '../../lib/lb/modes/ipvs/compile';
-import { compileNft, compileService, renderNft, type NftServiceRule } from '../../lib/lb/modes/nftables/compile';
+import { compileNft, compileService, MAX_SLOTS, renderNft, renderServiceRule, slotCounts, type NftServiceChain } from '../../lib/lb/modes/nftables/compile';
 import { validateState, type Service } from '../../lib/lb/state';
 import { demoState } from '../fixtures/lb-state';
 
@@ -50,20 +50,11 @@ describe('lb compile: iptables chain names', () => {
   });
 });
 
-/** Simulates the nft cascade for one connection: which endpoint rule takes it. */
-function pickNft(rules: NftServiceRule[], counters: number[], hash: number, rand: () => number): number {
-  for (let i = 0; i < rules.length; i++) {
-    const r = rules[i]!;
-    if (!r.target) continue;
-    const p = r.pick;
-    if (!p) return i;
-    let v: number;
-    if (p.kind === 'jhash') v = hash % p.modulus;
-    else if (p.mode === 'inc') v = counters[i]!++ % p.modulus;
-    else v = Math.floor(rand() * p.modulus);
-    if (v < p.lessThan) return i;
-  }
-  return -1;
+/** Simulates the slot map for one connection: numgen inc / random / jhash picks a slot, the map gives the endpoint. */
+function pickNft(c: NftServiceChain, counter: { n: number }, hash: number, rand: () => number): string {
+  const slot = c.pick.kind === 'jhash' ? hash % c.slots : c.pick.mode === 'inc' ? counter.n++ % c.slots : Math.floor(rand() * c.slots);
+  const e = c.elements.find((x) => x.key === slot)!;
+  return e.address;
 }
 
 function svc(scheduler: string, weights: number[]): Service {
@@ -72,52 +63,66 @@ function svc(scheduler: string, weights: number[]): Service {
   }).services[0]!;
 }
 
-describe('lb compile: the nft cascade gives the scheduler\'s distribution', () => {
-  it('wrr (numgen inc) is exact over every cycle of sum(weights)', () => {
-    const c = compileService(svc('wrr', [3, 0, 1, 2]));
-    const counters = c.rules.map(() => 0);
+describe('lb compile: the nft slot map gives the scheduler\'s distribution', () => {
+  it('wrr (numgen inc) is exact over every cycle of sum(weights)/gcd, interleaved', () => {
+    const c = compileService(svc('wrr', [6, 0, 2, 4]));
+    expect(c.slots).toBe(6);
+    const counter = { n: 0 };
     const hits = new Map<string, number>();
+    const seq: string[] = [];
     for (let n = 0; n < 6 * 50; n++) {
-      const i = pickNft(c.rules, counters, 0, Math.random);
-      const k = c.rules[i]!.target!.address;
-      hits.set(k, (hits.get(k) ?? 0) + 1);
+      const a = pickNft(c, counter, 0, Math.random);
+      seq.push(a);
+      hits.set(a, (hits.get(a) ?? 0) + 1);
     }
     expect(Object.fromEntries(hits)).toEqual({ '10.1.0.1': 150, '10.1.0.3': 50, '10.1.0.4': 100 });
-    // Weight-0 endpoint is a counter-and-comment rule only.
-    expect(c.rules.find((r) => r.comment === 'ep 10.1.0.2:80 w0')?.target).toBeUndefined();
+    // smooth: the heaviest endpoint never takes three connections in a row
+    expect(seq.join(',')).not.toMatch(/10\.1\.0\.1,10\.1\.0\.1,10\.1\.0\.1/);
+    // the weight-0 endpoint is an element beyond the modulus, never picked; weights are in the comments
+    expect(c.elements.filter((e) => e.key >= c.slots)).toEqual([{ key: 6, address: '10.1.0.2', port: 80, comment: 'w0' }]);
+    expect(c.elements.filter((e) => e.comment).map((e) => `${e.address} ${e.comment}`).sort()).toEqual(['10.1.0.1 w6', '10.1.0.2 w0', '10.1.0.3 w2', '10.1.0.4 w4']);
   });
 
   it('rr (numgen inc) ignores weights > 0 and rotates exactly', () => {
     const c = compileService(svc('rr', [5, 1, 9]));
-    const counters = c.rules.map(() => 0);
-    const seq = Array.from({ length: 6 }, () => c.rules[pickNft(c.rules, counters, 0, Math.random)]!.target!.address);
+    const counter = { n: 0 };
+    const seq = Array.from({ length: 6 }, () => pickNft(c, counter, 0, Math.random));
     expect(new Set(seq.slice(0, 3)).size).toBe(3);
-    expect(new Set(seq.slice(3, 6)).size).toBe(3);
+    expect(seq.slice(3)).toEqual(seq.slice(0, 3));
   });
 
-  it('random: the cascade probabilities multiply out to w_i / sum(w)', () => {
+  it('random: slot shares are w_i / sum(w)', () => {
     const c = compileService(svc('random', [1, 2, 3, 4]));
-    let pass = 1;
-    const probs: number[] = [];
-    for (const r of c.rules.filter((r) => r.target)) {
-      const p = r.pick && r.pick.kind === 'numgen' ? r.pick.lessThan / r.pick.modulus : 1;
-      probs.push(pass * p);
-      pass *= 1 - p;
-    }
-    expect(probs.map((p) => Math.round(p * 1000) / 1000)).toEqual([0.1, 0.2, 0.3, 0.4]);
+    expect(c.pick).toEqual({ kind: 'numgen', mode: 'random' });
+    const share = (a: string) => c.elements.filter((e) => e.key < c.slots && e.address === a).length / c.slots;
+    expect(['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'].map(share)).toEqual([0.1, 0.2, 0.3, 0.4]);
   });
 
   it('sh: every hash value maps to one endpoint, in proportion to the weights', () => {
     const c = compileService(svc('sh', [1, 3]));
-    const hits = [0, 0];
-    for (let h = 0; h < 4000; h++) hits[pickNft(c.rules, [], h, Math.random) - 1]!++;
-    expect(hits).toEqual([1000, 3000]);
+    const hits = new Map<string, number>();
+    for (let h = 0; h < 4000; h++) {
+      const a = pickNft(c, { n: 0 }, h, Math.random);
+      hits.set(a, (hits.get(a) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(hits)).toEqual({ '10.1.0.1': 1000, '10.1.0.2': 3000 });
   });
 
-  it('a service without active endpoints has only its header and weight-0 rules', () => {
+  it('weights beyond MAX_SLOTS are scaled: at least one slot each, shares within 1/MAX_SLOTS', () => {
+    const w = [65535, 1, 30000, 7];
+    const counts = slotCounts(w);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(MAX_SLOTS);
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(1);
+    const total = w.reduce((a, b) => a + b, 0);
+    counts.forEach((n, i) => expect(Math.abs(n / MAX_SLOTS - w[i]! / total)).toBeLessThanOrEqual(2 / MAX_SLOTS));
+    expect(slotCounts([4, 6, 2])).toEqual([2, 3, 1]);
+  });
+
+  it('a service without active endpoints has a counting rule and its weight-0 elements only', () => {
     const c = compileService(svc('rr', [0, 0]));
-    expect(c.rules.map((r) => r.comment)).toEqual(['service s rr', 'ep 10.1.0.1:80 w0', 'ep 10.1.0.2:80 w0']);
-    expect(c.rules.every((r) => !r.target)).toBe(true);
+    expect(c.slots).toBe(0);
+    expect(renderServiceRule(c)).toBe('counter comment "service s rr"');
+    expect(c.elements.map((e) => `${e.key} ${e.address} ${e.comment}`)).toEqual(['0 10.1.0.1 w0', '1 10.1.0.2 w0']);
   });
 });
 

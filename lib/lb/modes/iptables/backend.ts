@@ -7,10 +7,10 @@
 import { constants } from 'node:os';
 import { ConflictError } from '../../../errors';
 import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarget as KTarget, IptReadState, IptTable, Iptables } from '../../../iptables';
-import { parseAddress } from '../../address';
+import { compareAddress, parseAddress } from '../../address';
 import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
-import type { BackendRead, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
+import type { BackendRead, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
 import { freezeRule } from '../../../iptables/rule-cache';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
@@ -115,12 +115,27 @@ export function decodeIptables(t: IptTable): { state: State; services: ServiceSt
     const dport = pm && (pm.type === 'tcp' || pm.type === 'udp') ? pm.dport : undefined;
     if (!svcChain || !header || !vip || typeof dport !== 'number') continue;
     const endpoints: EndpointStatus[] = [];
+    // (wrr: one rule per slot of the cycle, each naming its endpoint: their counters add up.)
+    const seen = new Map<string, EndpointStatus>();
     for (const er of svcChain.rules.slice(1)) {
       const ep = parseEndpointComment(commentOf(er));
       if (!ep) continue;
       const c = er.counters ?? { packets: 0, bytes: 0 };
-      endpoints.push({ ...ep, counters: { connections: er.target ? c.packets : 0, packets: er.target ? c.packets : 0, bytes: er.target ? c.bytes : 0 } });
+      const packets = er.target ? c.packets : 0, bytes = er.target ? c.bytes : 0;
+      const key = `${ep.address}|${ep.port}`;
+      const had = seen.get(key);
+      if (had) {
+        had.counters.connections += packets;
+        had.counters.packets += packets;
+        had.counters.bytes += bytes;
+        continue;
+      }
+      const st: EndpointStatus = { ...ep, counters: { connections: packets, packets, bytes } };
+      seen.set(key, st);
+      endpoints.push(st);
     }
+    // (wrr's slots are interleaved: the endpoints in the model's order, by address and port)
+    if (header.scheduler === 'wrr') endpoints.sort((a, b) => compareAddress(parseAddress(a.address)!, parseAddress(b.address)!) || a.port - b.port);
     services.push({
       name: header.name,
       protocol: String(r.protocol) as Protocol,
@@ -164,6 +179,8 @@ export interface IptRead extends BackendRead {
   decoded: Record<Fam, ReturnType<typeof decodeIptables>>;
   /** Per family, Known.committed. */
   committed: Record<Fam, KChain[] | undefined>;
+  /** Per family, Known.layout. */
+  layout: Record<Fam, { numEntries: number; size: number } | undefined>;
 }
 
 type Decoded = ReturnType<typeof decodeIptables>;
@@ -180,9 +197,29 @@ interface Known {
    * every service's: mergeTable takes those from the plan.
    */
   committed?: KChain[];
+  /** When kernlb committed the table itself: the entry count and size the kernel reports for it (Iptables.info). */
+  layout?: { numEntries: number; size: number };
 }
 
 const EAGAIN = constants.errno.EAGAIN;
+
+/** A rule as far as kernlb's chains are checked after a read: its comment and where it sends the packet. */
+function readSig(r: KRule): string {
+  const t = r.target;
+  const to = t?.type === 'jump' ? t.chain : t?.type === 'DNAT' ? `${(t as { address?: string }).address}:${(t as { port?: number }).port}` : '';
+  return `${commentOf(r) ?? ''}|${t?.type ?? ''}|${to}|${r.matches?.length ?? 0}`;
+}
+function planSig(r: IptRule): string {
+  const t = r.target;
+  const type = !t ? '' : t.kind === 'jump' ? 'jump' : t.kind === 'dnat' ? 'DNAT' : t.kind === 'return' ? 'RETURN' : t.kind === 'mark' ? 'MARK' : 'MASQUERADE';
+  const to = t?.kind === 'jump' ? t.chain : t?.kind === 'dnat' ? `${t.address}:${t.port}` : '';
+  const comment = r.matches.find((m): m is Extract<IptMatch, { kind: 'comment' }> => m.kind === 'comment')?.comment;
+  return `${comment ?? ''}|${type}|${to}|${r.matches.length}`;
+}
+/** Whether a chain read from the kernel has the compiled chain's rules (comment, target, match count each). */
+function sameChain(k: KChain, c: IptChain): boolean {
+  return k.rules.length === c.rules.length && k.rules.every((r, i) => readSig(r) === planSig(c.rules[i]!));
+}
 
 export class IptablesBackend implements ModeBackend<IptRead> {
   readonly mode = 'iptables' as const;
@@ -211,9 +248,17 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     }
     if (forApply && k && (await this.#proven(f, k))) return k;
     if (forApply) delete this.#known[f];
+    // The entry count and size around the read (IPT_SO_GET_INFO, microseconds): when both agree
+    // with the read, they are the read table's, and the cheap check can use them (#sameLayout).
+    const before = forApply ? await this.handles[f].info('nat') : undefined;
     const table = await this.handles[f].read('nat');
-    const known = { table, decoded: decodeIptables(table) };
-    if (forApply) this.#known[f] = known;
+    const known: Known = { table, decoded: decodeIptables(table) };
+    if (before) {
+      const after = await this.handles[f].info('nat');
+      if (after.numEntries === before.numEntries && after.size === before.size && after.numEntries === table.readState!.numEntries)
+        known.layout = { numEntries: after.numEntries, size: after.size };
+      this.#known[f] = known;
+    }
     return known;
   }
 
@@ -239,26 +284,64 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const d6 = k6.decoded;
     const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
     const state: State = { services: [...d4.state.services, ...d6.state.services].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed } };
+    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed }, layout: { ipv4: k4.layout, ipv6: k6.layout } };
   }
 
-  async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }) {
-    const plan = compileIptables(desired);
+  /**
+   * LoadBalancer.update: only the families the changes touch are committed, and a table kernlb
+   * committed itself is not compared service by service (its chains come from the plan, which is
+   * cached per Service object). The commit is still the whole table: x_tables has no smaller
+   * operation, so its cost is the kernel's replace of that table.
+   */
+  async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }) {
+    const cur = await this.read({ forApply: true, lazy: !opts.dryRun });
+    const touched = new Set<Fam>();
+    for (const c of changes) for (const s of [c.before, c.after]) if (s) touched.add(s.family);
+    return this.apply(desired, cur, opts, touched);
+  }
+
+  /** `only`: the families an update touched (the others are left alone, unproven or not). */
+  async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }, only?: Set<Fam>) {
+    let plan: ReturnType<typeof compileIptables> | undefined; // (only when a family commits: hashing 10k chain names is ~10 ms)
     let operations = 0;
     const commits: [Fam, IptTable, State, KChain[]][] = [];
     for (const f of ['ipv4', 'ipv6'] as const) {
+      if (only && !only.has(f)) continue;
       const want: State = { services: desired.services.filter((s) => s.family === f) };
-      const d = diffStates(cur.decoded[f].state, want);
-      const hasFixed = cur.decoded[f].hooked && ['KERNLB-SERVICES', 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n));
-      // Nothing of kernlb's in an unused family: leave that table alone.
-      if (isEmptyDiff(d) && (hasFixed || (!want.services.length && !cur.decoded[f].chains.size))) {
-        // No commit will prove a table taken on trust: compare it with the kernel now.
-        await this.#prove(f);
-        continue;
+      // An update of a table kernlb committed needs no diff: mergeTable takes its chains from the
+      // plan (cached per Service object), so the untouched services cost no comparison.
+      let unchanged = new Set<string>();
+      if (!(only && cur.committed[f])) {
+        const d = diffStates(cur.decoded[f].state, want);
+        // Nothing of kernlb's in an unused family: leave that table alone.
+        if (isEmptyDiff(d) && !want.services.length && !cur.decoded[f].chains.size) {
+          // No commit will prove a table taken on trust: compare it with the kernel now.
+          await this.#prove(f);
+          continue;
+        }
+        const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
+        unchanged = new Set(want.services.map(serviceKey).filter((k) => !changed.has(k)));
+        // A table as read (a new handle, a resync, a conflict): the model's view can be equal while
+        // kernlb's chains are not what it compiles (a rule added, duplicated or deleted behind its
+        // back, a stray chain): such services are rebuilt, and a stray chain makes the commit too.
+        // (A table kernlb committed is the plan itself: decoded.chains holds only its fixed chains.)
+        let same = isEmptyDiff(d) && cur.decoded[f].hooked;
+        if (!cur.committed[f]) {
+          const p = (plan ??= compileIptables(desired))[f];
+          const planned = new Map(p.chains.map((c) => [c.name, c]));
+          for (const [key, names] of p.serviceChains) {
+            if (!unchanged.has(key)) continue;
+            if (!names.every((n) => cur.decoded[f].chains.has(n) && sameChain(cur.decoded[f].chains.get(n)!, planned.get(n)!))) unchanged.delete(key);
+          }
+          same &&= unchanged.size === want.services.length && [...cur.decoded[f].chains.keys()].every((n) => planned.has(n)) &&
+            [CHAIN_SERVICES, 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n) && sameChain(cur.decoded[f].chains.get(n)!, planned.get(n)!));
+        } else same &&= [CHAIN_SERVICES, 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n));
+        if (same) {
+          await this.#prove(f);
+          continue;
+        }
       }
-      const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
-      const unchanged = new Set(want.services.map(serviceKey).filter((k) => !changed.has(k)));
-      const { table: next, others } = mergeTable(cur.tables[f], plan[f], unchanged, cur.decoded[f].chains, !this.#carries(f), cur.committed[f]);
+      const { table: next, others } = mergeTable(cur.tables[f], (plan ??= compileIptables(desired))[f], unchanged, cur.decoded[f].chains, !this.#carries(f), cur.committed[f]);
       operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
       commits.push([f, next, want, others]);
     }
@@ -266,7 +349,11 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     if (!opts.dryRun) {
       for (const [f, t, want, others] of commits) {
         delete this.#known[f];
-        const done = await this.handles[f].commit(t, { expectUnchanged: true, ...(this.#carries(f) ? { counters: 'carry' as const } : {}) });
+        // A table kernlb committed itself is checked by its entry count and size only (no read of
+        // 10^5 entries: see #sameLayout for what that misses); anything else by its digest.
+        const layout = cur.layout[f];
+        const check = layout && cur.committed[f] && this.#carries(f) ? { check: 'info' as const, layout } : {};
+        const done = await this.handles[f].commit(t, { expectUnchanged: true, ...check, ...(this.#carries(f) ? { counters: 'carry' as const } : {}) });
         this.#remember(f, t, want, done, others);
       }
     }
@@ -280,19 +367,34 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   async #prove(f: Fam): Promise<void> {
     const k = this.#known[f];
     if (!k?.unproven) return;
-    if (await this.#proven(f, k)) return;
+    if (await this.#sameLayout(f, k)) return;
     delete this.#known[f];
     throw new ConflictError({ errno: EAGAIN, op: 'apply iptables', object: `table nat (${f})`, extack: 'the table changed since kernlb last committed it' });
   }
 
+  /**
+   * The cheap check of a table kernlb committed: the kernel's entry count and size (IPT_SO_GET_INFO,
+   * no entries read: microseconds at 10k services, where reading the table for its digest takes
+   * 0.3-2 s). Any rule or chain added or deleted behind kernlb's back changes one of them; a rule
+   * replaced by one of the same size (another DNAT port, probability or address) does not: that
+   * takes a full read (resync). Without a layout (a table kernlb read), the digest decides.
+   */
+  async #sameLayout(f: Fam, k: Known): Promise<boolean> {
+    if (!k.layout) return this.#proven(f, k);
+    const now = await this.handles[f].info('nat');
+    const same = now.numEntries === k.layout.numEntries && now.size === k.layout.size;
+    if (same) k.unproven = false;
+    return same;
+  }
+
   /** After a commit: the kernel holds `t`, with the entry count and digest the commit reported. */
-  #remember(f: Fam, t: IptTable, want: State, done: IptReadState, others: KChain[]): void {
+  #remember(f: Fam, t: IptTable, want: State, done: IptReadState & { size: number }, others: KChain[]): void {
     const table: IptTable = { ...t, readState: { numEntries: done.numEntries, digest: done.digest } };
     // (The fixed chains follow the other chains: the plan lists them first.)
     const fixed = t.chains.slice(others.length, others.length + 3);
     const chains = new Map(fixed.filter((c) => c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => [c.name, c]));
     // The state is the desired services themselves: the next diff skips them by identity.
-    this.#known[f] = { table, decoded: { state: want, services: [], chains, hooked: true }, committed: others };
+    this.#known[f] = { table, decoded: { state: want, services: [], chains, hooked: true }, committed: others, layout: { numEntries: done.numEntries, size: done.size } };
   }
 
   async present(): Promise<boolean> {

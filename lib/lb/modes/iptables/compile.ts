@@ -9,6 +9,8 @@
  *   KERNLB-SVC-<hash>:  comment-only header ("service NAME SCHED"), then per endpoint
  *                       -m statistic --mode random --probability w_i/R_i (or --mode nth --every R_i --packet 0
  *                       for rr: exact round robin) -j KERNLB-SEP-<hash>; the last endpoint takes the rest;
+ *                       wrr: the rr cascade over the cycle's slots (one rule per unit of gcd-reduced
+ *                       weight, all naming their endpoint in the same comment), so exact per cycle;
  *                       weight-0 endpoints stay as comment-only rules (so status() reads them back).
  *   KERNLB-SEP-<hash>:  -s EP/32 -j KERNLB-MARK-MASQ (hairpin), -p tcp -m tcp -j DNAT --to-destination EP:PORT
  *   KERNLB-MARK-MASQ:   -j MARK --or-mark 0x10000;  KERNLB-POSTROUTING masquerades marked packets once.
@@ -134,6 +136,25 @@ export function storedProbability(p: number): number {
   return Math.round(p * 0x80000000);
 }
 
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * The endpoint index of each slot of one wrr cycle, interleaved as IPVS's wrr orders them (slots
+ * for the current weight threshold from the largest weight down: 1:2:3 -> c b c a b c), so that a
+ * short burst is spread too. Zero weights get no slot.
+ */
+export function wrrSlots(weights: number[]): number[] {
+  const g = weights.reduce((a, w) => (w > 0 ? gcd(a, w) : a), 0);
+  if (!g) return [];
+  const w = weights.map((x) => x / g);
+  const out: number[] = [];
+  for (let cw = Math.max(...w); cw >= 1; cw--) w.forEach((x, i) => x >= cw && out.push(i));
+  return out;
+}
+
 /**
  * Per Service object (normalised services are immutable, and the validation cache hands back the
  * same object for an unchanged service): an apply recompiles only what changed.
@@ -162,19 +183,31 @@ function compileServiceChains(s: Service): IptChain[] {
         target: { kind: 'jump', chain: sepChainName(s, e) },
       });
   }
+  if (s.scheduler === 'wrr') {
+    // One rule per slot of the cycle, an rr cascade over the slots: exact per cycle of W connections.
+    const order = wrrSlots(active.map((e) => e.weight));
+    order.forEach((i, k) => {
+      const e = active[i]!;
+      const matches: IptMatch[] = [{ kind: 'comment', comment: endpointComment(e) }];
+      if (k < order.length - 1) matches.push({ kind: 'statistic-nth', every: order.length - k, packet: 0 });
+      svc.rules.push({ matches, target: { kind: 'jump', chain: sepChainName(s, e) } });
+    });
+  }
   const weights = active.map((e) => (s.scheduler === 'rr' ? 1 : e.weight));
   let rest = weights.reduce((a, b) => a + b, 0);
   active.forEach((e, i) => {
     const w = weights[i]!;
     const sep = sepChainName(s, e);
-    const matches: IptMatch[] = [{ kind: 'comment', comment: endpointComment(e) }];
-    if (i < active.length - 1) {
-      matches.push(
-        s.scheduler === 'rr' ? { kind: 'statistic-nth', every: rest, packet: 0 } : { kind: 'statistic-random', probability: w / rest },
-      );
+    if (s.scheduler !== 'wrr') {
+      const matches: IptMatch[] = [{ kind: 'comment', comment: endpointComment(e) }];
+      if (i < active.length - 1) {
+        matches.push(
+          s.scheduler === 'rr' ? { kind: 'statistic-nth', every: rest, packet: 0 } : { kind: 'statistic-random', probability: w / rest },
+        );
+      }
+      rest -= w;
+      svc.rules.push({ matches, target: { kind: 'jump', chain: sep } });
     }
-    rest -= w;
-    svc.rules.push({ matches, target: { kind: 'jump', chain: sep } });
     seps.push({
       name: sep,
       rules: [

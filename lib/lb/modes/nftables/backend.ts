@@ -1,13 +1,12 @@
-/** nftables mode over the Nftables handle: one transaction per apply, built from the diff. */
+/** nftables mode over the Nftables handle: one transaction per apply, built from the diff (layout: compile.ts). */
 import { isNotFound } from '../../../errors';
 import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
-import { serviceKey, type Service, type State } from '../../state';
-import type { ModeBackend } from '../../types';
-import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain } from './compile';
+import { serviceKey, type State } from '../../state';
+import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
+import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
-import { writeServiceRules } from './packed-rules';
-import { appendPackedRules } from '../../../nft/transaction';
+import { serviceRule, slotElements, slotMap, slotMapRef } from './rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
@@ -29,86 +28,125 @@ function element(c: NftServiceChain) {
   return { key: [c.dispatch.vip, c.dispatch.protocol, c.dispatch.port], verdict: { verdict: 'goto' as const, chain: c.chain } };
 }
 
-/** A service chain's rules, packed straight from the compiled chain (packed-rules.ts). */
-function addRules(tx: NftTransaction, c: NftServiceChain): void {
-  appendPackedRules(tx, c.rules.length, (w) => writeServiceRules(w, c));
-}
-
-function removeService(tx: NftTransaction, s: Service): void {
-  const c = compileService(s);
-  tx.deleteElements(setRef(s.family), [element(c)]);
-  tx.flushChain({ ...T, name: c.chain });
-  tx.deleteChain({ ...T, name: c.chain });
-}
-
-/** Adds the whole table: first apply, or repair when kernlb's fixed objects are missing. */
+/**
+ * Adds the whole table: first apply, or repair of anything changed behind kernlb's back. Order as
+ * `nft -f` of renderNft() creates it (so both list identically, and measured fastest for the
+ * kernel: bench/lb-nft-layouts.mjs): chains, maps (dispatch maps with their goto elements, then the
+ * slot maps), rules.
+ */
 function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
   if (cur.hasTable) tx.deleteTable({ family: NFT_FAMILY, name: NFT_TABLE });
   tx.addTable({ family: NFT_FAMILY, name: NFT_TABLE });
-  const chains = compileNft(desired).services;
-  // Order as `nft -f` of renderNft() creates them (so both list identically): base chains, service
-  // chains (before the dispatch maps' goto elements name them), maps with elements, rules.
+  const plan = compileNft(desired).services;
   const base = ['prerouting', 'output'] as const;
   for (const chain of base) tx.addChain({ ...T, name: chain, base: { type: 'nat', hook: chain, priority: -100, policy: 'accept' } });
-  for (const c of chains) tx.addChain({ ...T, name: c.chain });
+  for (const c of plan) tx.addChain({ ...T, name: c.chain });
   for (const f of ['ipv4', 'ipv6'] as const) {
-    const els = chains.filter((c) => c.dispatch.family === f).map(element);
+    const els = plan.filter((c) => c.dispatch.family === f).map(element);
     tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict', ...(els.length ? { elements: els } : {}) });
   }
+  for (const c of plan) tx.addSet(slotMap(c));
   for (const chain of base) {
     tx.addRule(dispatchRule(chain, 'ipv4'));
     tx.addRule(dispatchRule(chain, 'ipv6'));
   }
-  for (const c of chains) addRules(tx, c);
+  for (const c of plan) tx.addRule(serviceRule(c));
+}
+
+/** The chains a batch leaves: a set, or an overlay on the cached one (applyChanges: no O(N) copy). */
+interface ChainSet {
+  has(name: string): boolean;
+  add(name: string): void;
+  delete(name: string): void;
+}
+
+function removeService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet): void {
+  tx.deleteElements(setRef(c.dispatch.family), [element(c)]);
+  tx.flushChain({ ...T, name: c.chain });
+  tx.deleteChain({ ...T, name: c.chain });
+  tx.deleteSet({ ...T, name: c.map });
+  chains.delete(c.chain);
+}
+
+function addService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet): void {
+  if (chains.has(c.chain)) tx.flushChain({ ...T, name: c.chain });
+  else tx.addChain({ ...T, name: c.chain });
+  chains.add(c.chain);
+  tx.addSet(slotMap(c));
+  tx.addRule(serviceRule(c));
+  tx.addElements(setRef(c.dispatch.family), [element(c)]);
+}
+
+const sameElement = (a: NftSlotElement, b: NftSlotElement) => a.address === b.address && a.port === b.port && a.comment === b.comment;
+
+/** Whether the service's rule and its map's declaration stay: then a change is element operations only. */
+function sameRule(a: NftServiceChain, b: NftServiceChain): boolean {
+  return a.slots === b.slots && a.comment === b.comment && a.pick.kind === b.pick.kind && (a.pick.kind === 'jhash' || (b.pick.kind === 'numgen' && a.pick.mode === b.pick.mode));
+}
+
+/** One service changed in place (same name): element operations when the rule stays, else its map and rule anew. */
+function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChain): void {
+  if (b.key !== a.key) tx.deleteElements(setRef(b.dispatch.family), [element(b)]);
+  if (sameRule(b, a)) {
+    const old = new Map(b.elements.map((e) => [e.key, e]));
+    const added: NftSlotElement[] = [], replaced: NftSlotElement[] = [];
+    for (const e of a.elements) {
+      const o = old.get(e.key);
+      if (!o) added.push(e);
+      else {
+        old.delete(e.key);
+        if (!sameElement(o, e)) replaced.push(e);
+      }
+    }
+    const ref = slotMapRef(a);
+    if (old.size) tx.deleteElements(ref, [...old.values()].map((e) => ({ key: e.key })));
+    if (replaced.length) tx.replaceElements(ref, slotElements(replaced));
+    if (added.length) tx.addElements(ref, slotElements(added));
+  } else {
+    // (flushing the chain unbinds the map, which can then go; the new map comes with its new modulus)
+    tx.flushChain({ ...T, name: a.chain });
+    tx.deleteSet({ ...T, name: b.map });
+    tx.addSet(slotMap(a));
+    tx.addRule(serviceRule(a));
+  }
+  if (b.key !== a.key) tx.addElements(setRef(a.dispatch.family), [element(a)]);
+}
+
+/** One transaction for a list of service changes: removals first (a name may come back), then adds and updates. */
+function buildChanges(tx: NftTransaction, changes: readonly ServiceChange[], chains: ChainSet): void {
+  const compiled = changes.map((ch) => ({ b: ch.before && compileService(ch.before), a: ch.after && compileService(ch.after) }));
+  for (const { b, a } of compiled) if (b && (!a || a.name !== b.name)) removeService(tx, b, chains);
+  for (const { b, a } of compiled) {
+    if (!a) continue;
+    if (b && b.name === a.name) updateService(tx, b, a);
+    else addService(tx, a, chains);
+  }
 }
 
 /**
- * Builds the one transaction that takes `cur` to `desired`, touching only changed services (a
- * changed service = its chain flushed and refilled, plus its dispatch element when it is new).
+ * Builds the one transaction that takes `cur` to `desired`, touching only changed services.
  * Returns the chains the table has once it is committed, or null when nothing changes.
  */
 export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): Set<string> | null {
-  if (!cur.hasBase) {
+  if (!cur.hasBase || cur.drift.length) {
     buildAll(tx, cur, desired);
     return new Set(['prerouting', 'output', ...desired.services.map(nftChainName)]);
   }
   const d = diffStates(cur.state, desired);
   if (isEmptyDiff(d)) return null;
-  // Chains that exist after the removals below (a removed service's chain name may come back).
   const chains = new Set(cur.chains);
-  const remove = (s: Service) => {
-    removeService(tx, s);
-    chains.delete(compileService(s).chain);
-  };
-  for (const s of d.removed) remove(s);
-  for (const u of d.updated) {
-    const want = compileService(changedService(u)!);
-    if (u.fields.includes('name')) {
-      remove(cur.state.services.find((s) => serviceKey(s) === u.key)!);
-      if (chains.has(want.chain)) tx.flushChain({ ...T, name: want.chain });
-      else tx.addChain({ ...T, name: want.chain });
-      chains.add(want.chain);
-      addRules(tx, want);
-      tx.addElements(setRef(want.dispatch.family), [element(want)]);
-    } else {
-      tx.flushChain({ ...T, name: want.chain });
-      addRules(tx, want);
-    }
-  }
-  for (const s of d.added) {
-    const c = compileService(s);
-    if (chains.has(c.chain)) tx.flushChain({ ...T, name: c.chain });
-    else tx.addChain({ ...T, name: c.chain });
-    chains.add(c.chain);
-    addRules(tx, c);
-    tx.addElements(setRef(s.family), [element(c)]);
-  }
+  const changes: ServiceChange[] = [
+    ...d.removed.map((before) => ({ name: before.name, before })),
+    ...d.updated.map((u) => ({ name: u.name, before: cur.state.services.find((s) => serviceKey(s) === u.key)!, after: changedService(u)! })),
+    ...d.added.map((after) => ({ name: after.name, after })),
+  ];
+  buildChanges(tx, changes, chains);
   return chains;
 }
 
 /** What the table holds after a successful commit of `desired` (enough for the next diff). */
 function committedView(desired: State, chains: Set<string>, generation: number): NftCurrent {
-  return { state: desired, services: [], draining: [], chains, hasTable: true, hasBase: true, generation };
+  return { state: desired, services: [], draining: [], drift: [], chains, hasTable: true, hasBase: true, generation };
 }
 
 export class NftBackend implements ModeBackend<NftCurrent> {
@@ -127,9 +165,13 @@ export class NftBackend implements ModeBackend<NftCurrent> {
   /**
    * For apply, the table as kernlb committed it last, while the ruleset generation proves that
    * nobody committed since: a one-service change at 10k services then costs one GETGEN and a small
-   * batch instead of listing 100k rules. Anyone else's commit (to any table) drops the cache.
+   * batch instead of listing the table. Anyone else's commit (to any table) drops the cache.
    */
   #cache: NftCurrent | undefined;
+
+  invalidate(): void {
+    this.#cache = undefined;
+  }
 
   async read(opts: { forApply?: boolean } = {}): Promise<NftCurrent> {
     if (opts.forApply && this.#cache && (await this.nft.generation()) === this.#cache.generation) return this.#cache;
@@ -155,11 +197,42 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     return { operations: tx.size, draining: [], changed: true };
   }
 
+  /**
+   * update(): when the generation proves the table is as kernlb committed it last, one batch with
+   * only the changed services (a GETGEN and the batch; nothing proportional to the other services).
+   * Otherwise a full read and apply of `desired`.
+   */
+  async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
+    const cache = this.#cache;
+    if (!cache || (await this.nft.generation()) !== cache.generation) return this.apply(desired, await this.read({ forApply: true }), opts);
+    const added = new Set<string>(), deleted = new Set<string>();
+    const chains: ChainSet = {
+      has: (n) => added.has(n) || (!deleted.has(n) && cache.chains.has(n)),
+      add: (n) => void (deleted.delete(n), added.add(n)),
+      delete: (n) => void (added.delete(n), deleted.add(n)),
+    };
+    const tx = this.nft.transaction();
+    buildChanges(tx, changes, chains);
+    if (!tx.size) return { operations: 0, draining: [], changed: false };
+    this.#cache = undefined;
+    await tx.commit({ generation: cache.generation, dryRun: opts.dryRun });
+    if (!opts.dryRun) {
+      const gen = await this.nft.generation();
+      if (gen === ((cache.generation + 1) >>> 0)) {
+        for (const n of deleted) cache.chains.delete(n);
+        for (const n of added) cache.chains.add(n);
+        this.#cache = { ...cache, state: desired, generation: gen };
+      }
+    } else this.#cache = cache;
+    return { operations: tx.size, draining: [], changed: true };
+  }
+
   async present(): Promise<boolean> {
     return (await this.#list()).hasTable;
   }
 
   async clear(): Promise<void> {
+    this.#cache = undefined;
     const cur = await this.#list();
     if (!cur.hasTable) return;
     await this.nft.transaction().deleteTable({ family: NFT_FAMILY, name: NFT_TABLE }).commit();
@@ -169,3 +242,4 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     return this.nft.close();
   }
 }
+

@@ -1,66 +1,73 @@
 /**
  * nftables mode: compiles the desired state into one table, `table inet kernlb`, owned by kernlb.
  *
- * Layout (why it looks like this):
+ * Layout ("slot maps"; measurements in ./README.md and bench/lb-nft-layouts.mjs):
  *
  *   table inet kernlb {
  *     map svc4 { type ipv4_addr . inet_proto . inet_service : verdict }   # VIP . proto . port -> goto svc-NAME
  *     map svc6 { type ipv6_addr . inet_proto . inet_service : verdict }
+ *     map ep-NAME { typeof numgen inc mod R : ip daddr . tcp dport; counter;  # slot -> endpoint
+ *                   elements = { 0 comment "w2" : EP0 . P0, 1 : EP0 . P0, 2 comment "w1" : EP1 . P1,
+ *                                3 comment "w0" : EP2 . P2 } }             # slots >= R: weight 0, never picked
  *     chain prerouting { type nat hook prerouting priority dstnat; ip daddr . meta l4proto . th dport vmap @svc4; (ip6 ...) }
  *     chain output     { type nat hook output priority -100;       (same two dispatch rules) }
- *     chain svc-NAME {
- *       counter comment "service NAME SCHED"                           # header: read back by status()
- *       numgen inc mod R0 < w0 meta l4proto tcp counter dnat ip to EP0 comment "ep EP0 w0"
- *       numgen inc mod R1 < w1 meta l4proto tcp counter dnat ip to EP1 comment "ep EP1 w1"
- *       meta l4proto tcp counter dnat ip to EP2 comment "ep EP2 w2"   # the last active endpoint takes the rest
- *       counter comment "ep EP3 w0"                                    # weight-0 endpoints: kept as comments
- *     }
+ *     chain svc-NAME { meta l4proto tcp dnat ip to numgen inc mod R map @ep-NAME comment "service NAME wrr" }
  *   }
  *
- * - Dispatch is one hash lookup per packet whatever the number of services (a concatenated verdict
- *   map `daddr . l4proto . dport`), and only a connection's first packet traverses nat chains.
- * - Endpoint choice is a cascade inside the service chain: rule i matches with probability (or exact
- *   share, for `numgen inc`) w_i / R_i where R_i = w_i + ... + w_last. For numgen inc the cascade is
- *   exact weighted round robin: rule i's own counter sees exactly R_i of every R_0 connections. For
- *   sh, every rule computes the same `jhash ip saddr mod W` and compares it with the cumulative
- *   weight. Cost per packet is O(endpoints of that service), never O(services).
- * - Why not one map `vip . port . numgen -> endpoint` (O(1) choice)? Measured on kernel 6.18 with
- *   `nft -f`, 10k services x 10 endpoints: per-service rules that look up one shared 100k-element map
- *   take 104 s to commit (each rule's binding walks the map), per-service anonymous maps take 11-15 s
- *   (set lookups in one batch are quadratic), and one map shared by all services cannot give exact
- *   per-service round robin (a numgen counter belongs to one expression). This cascade layout commits
- *   10k x 10 in 3.7 s (1.9 s kernel) with nft -f, and a change to one service is one chain flush plus
- *   its rules: O(change), atomic in one batch.
- * - Per-endpoint `counter`s count new connections (nat chains see first packets only).
+ * - Per packet: one hash lookup for the service (dispatch map), one for the endpoint (slot map),
+ *   whatever the number of services or endpoints. Only a connection's first packet traverses nat.
+ * - Weights are slot counts: endpoint i holds w_i / gcd(w) slots of the R (interleaved by smooth
+ *   weighted round robin, so consecutive connections spread). rr gives each active endpoint one slot.
+ *   Above MAX_SLOTS slots the weights are scaled to MAX_SLOTS (largest remainder, at least one slot
+ *   each): shares then deviate from the weights by less than 1/MAX_SLOTS of the traffic.
+ * - Scheduler guarantees: rr and wrr (`numgen inc`) are exact per cycle of R connections, per service
+ *   (the counter belongs to that service's rule); random (`numgen random`) picks slot s with
+ *   probability 1/R; sh (`jhash ip saddr mod R`, fixed seed) maps a client to the same slot while R
+ *   and the slot order are unchanged.
+ * - A change that keeps R and the pick (an endpoint replaced by another of the same weight, a weight
+ *   0 endpoint added or removed, weights that keep the same slot counts) is element operations on
+ *   ep-NAME only: the kernel does not validate the table for them. A change of R (an endpoint added or
+ *   removed, a weight changed) rewrites the service's map and its one rule, and a rule with `dnat`
+ *   makes the kernel validate the table at commit: with one rule per service that costs about a
+ *   tenth of the per-endpoint cascade kernlb used before (110k rules at 10k x 10).
+ * - Per-endpoint counters: every slot element has a counter (`counter` on the map); an endpoint's
+ *   connections are the sum over its slots. Element comments `wN` hold the weights (the first slot
+ *   of each endpoint), so status() reads weights back exactly.
  */
-import { activeEndpoints, endpointKey, type Protocol, type Service, type State } from '../../state';
+import { activeEndpoints, endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';
 
 export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'kernlb';
 /** Fixed seed so a re-apply keeps the same source-hash mapping (nft picks a random one otherwise). */
 export const JHASH_SEED = 0x6b6c6221;
+/** The most slots one service's map gets (weights are scaled down beyond it). */
+export const MAX_SLOTS = 1024;
 
-export type NftPick =
-  | { kind: 'numgen'; mode: 'inc' | 'random'; modulus: number; lessThan: number }
-  | { kind: 'jhash'; modulus: number; seed: number; lessThan: number };
+export type NftPick = { kind: 'numgen'; mode: 'inc' | 'random' } | { kind: 'jhash'; seed: number };
 
-/**
- * One rule of a service chain. `target` absent = a counter-and-comment rule: the header (its counter
- * is the service's new connections) or a weight-0 endpoint (kept so status() reads it back).
- */
-export interface NftServiceRule {
-  pick?: NftPick;
-  target?: { family: 'ipv4' | 'ipv6'; protocol: Protocol; address: string; port: number };
-  comment: string;
+export interface NftSlotElement {
+  /** Slot number (the map's key); >= slots for weight-0 endpoints. */
+  key: number;
+  address: string;
+  port: number;
+  /** `w<weight>` on an endpoint's first element. */
+  comment?: string;
 }
 
 export interface NftServiceChain {
   /** Service key (protocol/vip:port): the diff identity. */
   key: string;
+  name: string;
   chain: string;
+  map: string;
   /** Element of svc4/svc6: vip . proto . port -> goto chain. */
   dispatch: { family: 'ipv4' | 'ipv6'; vip: string; protocol: Protocol; port: number };
-  rules: NftServiceRule[];
+  pick: NftPick;
+  /** R: the modulus; 0 when no endpoint is active (the rule then only counts). */
+  slots: number;
+  elements: NftSlotElement[];
+  /** The rule's comment: "service NAME SCHED[ persistent T]". */
+  comment: string;
 }
 
 export interface NftPlan {
@@ -73,44 +80,92 @@ export function nftChainName(s: Pick<Service, 'name'>): string {
   return `svc-${s.name}`;
 }
 
-export function headerComment(s: Pick<Service, 'name' | 'scheduler' | 'persistence'>): string {
-  return `service ${s.name} ${s.scheduler}${s.persistence ? ` persistent ${s.persistence.timeout}` : ''}`;
+export function nftMapName(s: Pick<Service, 'name'>): string {
+  return `ep-${s.name}`;
 }
 
+/** "ep 10.1.0.1:8080 w3" (the iptables mode's endpoint comments use it too). */
 export function endpointComment(e: { address: string; port: number; weight: number }): string {
   return `ep ${endpointKey(e)} w${e.weight}`;
 }
 
-export function compileService(s: Service): NftServiceChain {
-  const rules: NftServiceRule[] = [{ comment: headerComment(s) }];
-  const active = activeEndpoints(s);
-  const weights = active.map((e) => (s.scheduler === 'rr' ? 1 : e.weight));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let rest = total;
-  let cumulative = 0;
-  active.forEach((e, i) => {
-    const w = weights[i]!;
-    const last = i === active.length - 1;
-    cumulative += w;
-    const rule: NftServiceRule = {
-      target: { family: s.family, protocol: s.protocol, address: e.address, port: e.port },
-      comment: endpointComment(e),
-    };
-    if (!last) {
-      rule.pick =
-        s.scheduler === 'sh'
-          ? { kind: 'jhash', modulus: total, seed: JHASH_SEED, lessThan: cumulative }
-          : { kind: 'numgen', mode: s.scheduler === 'random' ? 'random' : 'inc', modulus: rest, lessThan: w };
+export function headerComment(s: Pick<Service, 'name' | 'scheduler' | 'persistence'>): string {
+  return `service ${s.name} ${s.scheduler}${s.persistence ? ` persistent ${s.persistence.timeout}` : ''}`;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Slot counts per active endpoint: reduced weights, scaled to MAX_SLOTS when they add up to more. */
+export function slotCounts(weights: readonly number[]): number[] {
+  if (!weights.length) return [];
+  const g = weights.reduce(gcd);
+  const reduced = weights.map((w) => w / g);
+  const total = reduced.reduce((a, b) => a + b, 0);
+  if (total <= MAX_SLOTS) return reduced;
+  const cap = Math.max(MAX_SLOTS, weights.length);
+  // at least one slot each, the rest by largest remainder
+  const spare = cap - weights.length;
+  const exact = reduced.map((w) => (w * spare) / total);
+  const out = exact.map((x) => 1 + Math.floor(x));
+  let left = cap - out.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let k = 0; left > 0; k++, left--) out[order[k % order.length]![1]]!++;
+  return out;
+}
+
+/** Slot -> endpoint index, interleaved by smooth weighted round robin (deterministic). */
+function slotOrder(counts: readonly number[]): number[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (counts.every((c) => c === 1)) return counts.map((_, i) => i);
+  const current = counts.map(() => 0);
+  const out: number[] = [];
+  for (let s = 0; s < total; s++) {
+    let best = 0;
+    for (let i = 0; i < counts.length; i++) {
+      current[i]! += counts[i]!;
+      if (current[i]! > current[best]!) best = i;
     }
-    rest -= w;
-    rules.push(rule);
+    current[best]! -= total;
+    out.push(best);
+  }
+  return out;
+}
+
+function pickOf(s: Service): NftPick {
+  if (s.scheduler === 'sh') return { kind: 'jhash', seed: JHASH_SEED };
+  return { kind: 'numgen', mode: s.scheduler === 'random' ? 'random' : 'inc' };
+}
+
+export function compileService(s: Service): NftServiceChain {
+  const active = activeEndpoints(s);
+  const counts = slotCounts(active.map((e) => (s.scheduler === 'rr' ? 1 : e.weight)));
+  const order = slotOrder(counts);
+  const elements: NftSlotElement[] = [];
+  const seen = new Set<Endpoint>();
+  order.forEach((i, slot) => {
+    const e = active[i]!;
+    const el: NftSlotElement = { key: slot, address: e.address, port: e.port };
+    if (!seen.has(e)) {
+      seen.add(e);
+      el.comment = `w${e.weight}`;
+    }
+    elements.push(el);
   });
-  for (const e of s.endpoints) if (e.weight === 0) rules.push({ comment: endpointComment(e) });
+  let k = order.length;
+  for (const e of s.endpoints) if (e.weight === 0) elements.push({ key: k++, address: e.address, port: e.port, comment: 'w0' });
   return {
     key: `${s.protocol}/${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.port}`,
+    name: s.name,
     chain: nftChainName(s),
+    map: nftMapName(s),
     dispatch: { family: s.family, vip: s.vip, protocol: s.protocol, port: s.port },
-    rules,
+    pick: pickOf(s),
+    slots: order.length,
+    elements,
+    comment: headerComment(s),
   };
 }
 
@@ -119,19 +174,22 @@ export function compileNft(state: State): NftPlan {
   return { family: NFT_FAMILY, table: NFT_TABLE, services };
 }
 
-/** Text of one service rule in nft syntax (as `nft list ruleset` prints it, minus counter values). */
-export function renderRule(r: NftServiceRule, dispatchFamily: 'ipv4' | 'ipv6'): string {
-  const parts: string[] = [];
-  if (r.pick?.kind === 'numgen') parts.push(`numgen ${r.pick.mode} mod ${r.pick.modulus} < ${r.pick.lessThan}`);
-  if (r.pick?.kind === 'jhash')
-    parts.push(`jhash ${dispatchFamily === 'ipv4' ? 'ip' : 'ip6'} saddr mod ${r.pick.modulus} seed 0x${r.pick.seed.toString(16)} < ${r.pick.lessThan}`);
-  if (r.target) {
-    const t = r.target;
-    const to = t.family === 'ipv4' ? `ip to ${t.address}:${t.port}` : `ip6 to [${t.address}]:${t.port}`;
-    parts.push(`meta l4proto ${t.protocol} counter dnat ${to}`);
-  } else parts.push('counter');
-  parts.push(`comment "${r.comment}"`);
-  return parts.join(' ');
+/** The map's `typeof` key modulus (nft prints it; the kernel ignores it): R, or 1 for an empty pick. */
+export function typeofModulus(c: NftServiceChain): number {
+  return Math.max(c.slots, 1);
+}
+
+/** The service rule in nft syntax (as `nft list ruleset` prints it, minus counter values). */
+export function renderServiceRule(c: NftServiceChain): string {
+  if (!c.slots) return `counter comment "${c.comment}"`;
+  const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
+  const key = c.pick.kind === 'jhash' ? `jhash ${ip} saddr mod ${c.slots} seed 0x${c.pick.seed.toString(16)}` : `numgen ${c.pick.mode} mod ${c.slots}`;
+  return `meta l4proto ${c.dispatch.protocol} dnat ${ip} addr . port to ${key} map @${c.map} comment "${c.comment}"`;
+}
+
+function renderElement(e: NftSlotElement): string {
+  const a = e.address;
+  return `${e.key}${e.comment ? ` comment "${e.comment}"` : ''} : ${a} . ${e.port}`;
 }
 
 function dispatchElement(c: NftServiceChain): string {
@@ -153,6 +211,13 @@ export function renderNft(plan: NftPlan): string {
     if (els.length) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
     out.push('\t}', '');
   }
+  for (const c of plan.services) {
+    const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
+    const port = c.dispatch.protocol === 'sctp' ? 'th' : c.dispatch.protocol;
+    out.push(`\tmap ${c.map} {`, `\t\ttypeof numgen inc mod ${typeofModulus(c)} : ${ip} daddr . ${port} dport`, '\t\tcounter');
+    if (c.elements.length) out.push(`\t\telements = { ${c.elements.map(renderElement).join(',\n\t\t\t     ')} }`);
+    out.push('\t}', '');
+  }
   for (const [chain, hook, prio] of [
     ['prerouting', 'prerouting', 'dstnat'],
     ['output', 'output', '-100'],
@@ -160,11 +225,7 @@ export function renderNft(plan: NftPlan): string {
     out.push(`\tchain ${chain} {`, `\t\ttype nat hook ${hook} priority ${prio}; policy accept;`);
     out.push('\t\tip daddr . meta l4proto . th dport vmap @svc4', '\t\tip6 daddr . meta l4proto . th dport vmap @svc6', '\t}', '');
   }
-  for (const c of plan.services) {
-    out.push(`\tchain ${c.chain} {`);
-    for (const r of c.rules) out.push(`\t\t${renderRule(r, c.dispatch.family)}`);
-    out.push('\t}', '');
-  }
+  for (const c of plan.services) out.push(`\tchain ${c.chain} {`, `\t\t${renderServiceRule(c)}`, '\t}', '');
   if (out[out.length - 1] === '') out.pop();
   out.push('}');
   return out.join('\n') + '\n';

@@ -1,9 +1,14 @@
-/** Reads `table inet kernlb` (as Nftables.list() returns it) back into the desired-state model. */
-import { parseAddress } from '../../address';
-import type { NftExpr, NftRuleset } from '../../../nft';
-import type { Endpoint, Protocol, Service, State } from '../../state';
-import type { BackendRead, EndpointCounters, ServiceStatus } from '../../types';
-import { NFT_FAMILY, NFT_TABLE } from './compile';
+/**
+ * Reads `table inet kernlb` (as Nftables.list() returns it) back into the desired-state model, with
+ * per-endpoint counters, and lists whatever in the table kernlb would not have written ("drift":
+ * a foreign rule, element, chain or set, a slot map that does not match its service). Drift is
+ * reported by diff() and repaired by apply() (compile.ts gives the layout).
+ */
+import { compareAddress, parseAddress } from '../../address';
+import type { NftElement, NftExpr, NftRuleset } from '../../../nft';
+import { endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';
+import type { BackendRead, ServiceStatus } from '../../types';
+import { compileService, NFT_FAMILY, NFT_TABLE } from './compile';
 
 const PROTO_BY_NUM: Record<number, Protocol> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
@@ -12,7 +17,7 @@ function protocolOf(v: unknown): Protocol | undefined {
   return typeof v === 'number' ? PROTO_BY_NUM[v] : undefined;
 }
 
-/** "ep 10.1.0.1:8080 w3" / "ep [fd00::1]:8080 w3" */
+/** "ep 10.1.0.1:8080 w3" / "ep [fd00::1]:8080 w3" (endpointComment's format; the iptables mode reads it too) */
 export function parseEndpointComment(c: string | undefined): Endpoint | undefined {
   const m = c ? /^ep (?:\[([0-9a-f:.]+)\]|([0-9.]+)):(\d+) w(\d+)$/.exec(c) : null;
   if (!m) return undefined;
@@ -27,56 +32,174 @@ export function parseHeaderComment(c: string | undefined): { name: string; sched
   return { name: m[1]!, scheduler: m[2]!, ...(m[3] ? { persistence: { timeout: Number(m[3]) } } : {}) };
 }
 
-function counterOf(exprs: (NftExpr | NftExpr[])[]): { packets: number; bytes: number } {
-  const c = (exprs.flat() as NftExpr[]).find((e) => e.type === 'counter');
-  return { packets: Number(c?.packets ?? 0), bytes: Number(c?.bytes ?? 0) };
-}
-
 export interface NftCurrent extends BackendRead {
   /** Chains of the table (names) and whether the fixed objects exist. */
   chains: Set<string>;
   hasTable: boolean;
   hasBase: boolean;
   generation: number;
+  /** What kernlb would not have written (one line each); apply() rebuilds the table when any. */
+  drift: string[];
+}
+
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+
+/** The modulus and set of a service rule's pick and lookup (undefined parts when absent). */
+function ruleShape(exprs: (NftExpr | NftExpr[])[]): { modulus?: number; set?: string; nat: boolean; n: number } {
+  const flat = exprs.flat() as NftExpr[];
+  const pick = flat.find((e) => e.type === 'numgen' || e.type === 'hash');
+  const lookup = flat.find((e) => e.type === 'lookup');
+  return {
+    ...(pick ? { modulus: Number(pick.modulus) } : {}),
+    ...(lookup ? { set: String(lookup.set) } : {}),
+    nat: flat.some((e) => e.type === 'nat'),
+    n: flat.length,
+  };
+}
+
+interface Slot {
+  key: number;
+  address: string;
+  port: number;
+  comment?: string;
+  packets: number;
+  bytes: number;
+}
+
+function slotOf(el: NftElement): Slot | undefined {
+  const key = Number(asArray(el.key)[0]);
+  const data = asArray(el.data);
+  const a = parseAddress(data[0]);
+  const port = Number(data[1]);
+  if (!Number.isInteger(key) || !a || !Number.isInteger(port)) return undefined;
+  const s: Slot = { key, address: a.text, port, packets: Number(el.counter?.packets ?? 0), bytes: Number(el.counter?.bytes ?? 0) };
+  if (el.comment !== undefined) s.comment = el.comment;
+  return s;
 }
 
 export function decodeNft(rs: NftRuleset): NftCurrent {
   const mine = (x: { family: string; table: string }) => x.family === NFT_FAMILY && x.table === NFT_TABLE;
   const hasTable = rs.tables.some((t) => t.family === NFT_FAMILY && t.name === NFT_TABLE);
-  const chains = new Set(rs.chains.filter(mine).map((c) => c.name));
-  const sets = rs.sets.filter(mine);
-  const hasBase = ['prerouting', 'output'].every((c) => chains.has(c)) && ['svc4', 'svc6'].every((n) => sets.some((s) => s.name === n));
+  const chains = new Set<string>();
+  for (const c of rs.chains) if (mine(c)) chains.add(c.name);
+  const sets = new Map<string, (typeof rs.sets)[number]>();
+  for (const s of rs.sets) if (mine(s)) sets.set(s.name, s);
+  const hasBase = chains.has('prerouting') && chains.has('output') && sets.has('svc4') && sets.has('svc6');
   const rulesByChain = new Map<string, typeof rs.rules>();
-  for (const r of rs.rules.filter(mine)) {
-    const list = rulesByChain.get(r.chain) ?? [];
-    list.push(r);
-    rulesByChain.set(r.chain, list);
+  for (const r of rs.rules) {
+    if (!mine(r)) continue;
+    const list = rulesByChain.get(r.chain);
+    if (list) list.push(r);
+    else rulesByChain.set(r.chain, [r]);
   }
+  const drift: string[] = [];
   const services: ServiceStatus[] = [];
-  for (const set of sets.filter((s) => s.name === 'svc4' || s.name === 'svc6')) {
-    for (const el of set.elements ?? []) {
-      const key = Array.isArray(el.key) ? el.key : [];
+  const state: Service[] = [];
+  const usedChains = new Set(['prerouting', 'output']);
+  const usedSets = new Set(['svc4', 'svc6']);
+  if (hasBase) {
+    for (const chain of ['prerouting', 'output']) {
+      const n = rulesByChain.get(chain)?.length ?? 0;
+      if (n !== 2) drift.push(`~ chain ${chain}: ${n} rules (kernlb writes 2)`);
+    }
+  }
+  for (const setName of ['svc4', 'svc6']) {
+    const set = sets.get(setName);
+    for (const el of set?.elements ?? []) {
+      const key = asArray(el.key);
       const chain = el.verdict?.chain;
       const vip = parseAddress(key[0]);
       const protocol = protocolOf(key[1]);
       const port = Number(key[2]);
-      if (!chain || !vip || !protocol) continue;
+      const what = `${setName} element ${key.join(' . ')}`;
+      if (!chain || !vip || !protocol || !Number.isInteger(port)) {
+        drift.push(`~ ${what}: not a kernlb service`);
+        continue;
+      }
       const rules = rulesByChain.get(chain) ?? [];
       const header = parseHeaderComment(rules[0]?.comment);
-      if (!header) continue; // not a kernlb service chain: left alone
-      const endpoints = rules.slice(1).flatMap((r) => {
-        const ep = parseEndpointComment(r.comment);
-        if (!ep) return [];
-        const c = counterOf(r.exprs);
-        const counters: EndpointCounters = { connections: c.packets, packets: c.packets, bytes: c.bytes };
-        return [{ ...ep, counters }];
-      });
-      services.push({ name: header.name, protocol, family: vip.family, vip: vip.text, port, scheduler: header.scheduler, endpoints });
+      if (!header || chain !== `svc-${header.name}`) {
+        drift.push(`~ ${what}: goes to ${chain}, not a kernlb service chain`);
+        continue;
+      }
+      if (usedChains.has(chain)) {
+        drift.push(`~ ${what}: goes to ${chain}, which another element already serves`);
+        continue;
+      }
+      usedChains.add(chain);
+      const mapName = `ep-${header.name}`;
+      const map = sets.get(mapName);
+      if (map) usedSets.add(mapName);
+      // Endpoints in slot order, weights from the comments, counters summed over each one's slots.
+      const byEp = new Map<string, ServiceStatus['endpoints'][number]>();
+      const slots: Slot[] = [];
+      let bad = 0;
+      for (const el of map?.elements ?? []) {
+        const s = slotOf(el);
+        if (!s) {
+          bad++;
+          continue;
+        }
+        slots.push(s);
+      }
+      slots.sort((a, b) => a.key - b.key);
+      for (const s of slots) {
+        const k = endpointKey(s);
+        let ep = byEp.get(k);
+        if (!ep) {
+          ep = { address: s.address, port: s.port, weight: -1, counters: { connections: 0, packets: 0, bytes: 0 } };
+          byEp.set(k, ep);
+        }
+        const w = s.comment ? /^w(\d+)$/.exec(s.comment) : null;
+        if (w) ep.weight = Number(w[1]);
+        ep.counters.connections += s.packets;
+        ep.counters.packets += s.packets;
+        ep.counters.bytes += s.bytes;
+      }
+      const endpoints = sortEndpoints([...byEp.values()].filter((e) => e.weight >= 0));
+      const svc: ServiceStatus = { name: header.name, protocol, family: vip.family, vip: vip.text, port, scheduler: header.scheduler, endpoints };
+      if (header.persistence) svc.persistence = header.persistence;
+      services.push(svc);
+      const model: Service = { name: svc.name, protocol, family: vip.family, vip: vip.text, port, scheduler: svc.scheduler, endpoints: endpoints.map(({ address, port: p, weight }) => ({ address, port: p, weight })) };
+      if (header.persistence) model.persistence = header.persistence;
+      state.push(model);
+      // What kernlb would write for what it read: anything else is drift.
+      const want = compileService(model);
+      const shape = ruleShape(rules[0]!.exprs);
+      const problems: string[] = [];
+      if (!map) problems.push(`map ${mapName} missing`);
+      if (rules.length !== 1) problems.push(`${rules.length} rules in ${chain} (kernlb writes 1)`);
+      if (bad || byEp.size !== endpoints.length) problems.push(`elements of ${mapName} kernlb did not write`);
+      if (want.slots ? shape.modulus !== want.slots || shape.set !== mapName || !shape.nat : shape.n !== 1) problems.push(`rule of ${chain} differs`);
+      if (map && !sameSlots(slots, want.elements)) problems.push(`slots of ${mapName} differ`);
+      if (problems.length) drift.push(`~ service ${header.name}: ${problems.join('; ')}`);
     }
   }
-  services.sort((a, b) => (a.name < b.name ? -1 : 1));
-  const state: State = {
-    services: services.map((s) => ({ ...s, endpoints: s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })) })) as Service[],
+  for (const c of chains) if (!usedChains.has(c)) drift.push(`- chain ${c}: not kernlb's`);
+  for (const s of sets.keys()) if (!usedSets.has(s)) drift.push(`- map ${s}: not kernlb's`);
+  const order = services.map((s, i) => [s.name, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return {
+    state: { services: order.map(([, i]) => state[i]!) } as State,
+    services: order.map(([, i]) => services[i]!),
+    draining: [],
+    drift: hasTable ? drift : [],
+    chains,
+    hasTable,
+    hasBase,
+    generation: rs.generation,
   };
-  return { state, services, draining: [], chains, hasTable, hasBase, generation: rs.generation };
+}
+
+function sameSlots(have: readonly Slot[], want: readonly { key: number; address: string; port: number; comment?: string }[]): boolean {
+  if (have.length !== want.length) return false;
+  for (let i = 0; i < want.length; i++) {
+    const h = have[i]!, w = want[i]!;
+    if (h.key !== w.key || h.address !== w.address || h.port !== w.port || h.comment !== w.comment) return false;
+  }
+  return true;
+}
+
+/** The state model's endpoint order (validateState sorts by address, then port). */
+function sortEndpoints<E extends Endpoint>(eps: E[]): E[] {
+  return eps.sort((a, b) => compareAddress(parseAddress(a.address)!, parseAddress(b.address)!) || a.port - b.port);
 }
