@@ -29,8 +29,8 @@ const quick = has('quick');
 const inUml = !!process.env.KERNLB_IN_UML;
 
 const params = quick
-  ? { samples: 1000, warmup: 100, rateCount: 4000, concurrency: 16, requestSeconds: 1, requestSize: 64, idleMs: 500, idleChanges: 4, changes: 20, changesBudgetMs: 60_000, statusRuns: 3 }
-  : { samples: 3000, warmup: 300, rateCount: 20000, concurrency: 16, requestSeconds: 3, requestSize: 64, idleMs: 1000, idleChanges: 6, changes: 100, changesBudgetMs: 180_000, statusRuns: 3 };
+  ? { samples: 1000, warmup: 100, rateCount: 4000, concurrency: 16, requestSeconds: 1, requestSize: 64, idleMs: 500, idleChanges: 4, changes: 20, changesBudgetMs: 60_000, loadGapUs: 100, statusRuns: 3 }
+  : { samples: 3000, warmup: 300, rateCount: 20000, concurrency: 16, requestSeconds: 3, requestSize: 64, idleMs: 1000, idleChanges: 6, changes: 100, changesBudgetMs: 180_000, loadGapUs: 100, statusRuns: 3 };
 params.endpoints = 10;
 // The guest's system calls are slow (about 450 new connections a second): fewer for the rate there.
 if (inUml) params.rateCount = quick ? 1000 : 4000;

@@ -5,8 +5,9 @@
  * NAT path once each way) and the read of the server's greeting byte, then closes with RST (SO_LINGER
  * 0) so that no TIME_WAIT piles up on the client's ports. Prints one JSON object on stdout.
  *
- *   connect latency  HOST PORT COUNT [TIMEOUT_MS]   sequential connections; COUNT 0 = until SIGTERM;
- *                                                   raw samples in ns (connect, first byte)
+ *   connect latency  HOST PORT COUNT [TIMEOUT_MS [GAP_US]]  sequential connections, GAP_US apart;
+ *                                                   COUNT 0 = until SIGTERM; raw samples in ns
+ *                                                   (connect, first byte)
  *   connect rate     HOST PORT COUNT CONC [TIMEOUT_MS]  COUNT connections, CONC in flight at a time
  *                                                   (epoll): wall time and the process's CPU time
  *   connect requests HOST PORT SECONDS SIZE         one kept-alive connection, SIZE-byte ping-pong
@@ -94,12 +95,14 @@ static void print_tail(void) {
          (long long)ru.ru_stime.tv_sec * 1000000000 + ru.ru_stime.tv_usec * 1000);
 }
 
-static int latency(long count, int timeout_ms) {
+static int latency(long count, int timeout_ms, long gap_us) {
+  struct timespec gap = {.tv_sec = gap_us / 1000000, .tv_nsec = (gap_us % 1000000) * 1000};
   long cap = count ? count : 1 << 20, n = 0;
   int64_t *conn = malloc(cap * sizeof *conn), *first = malloc(cap * sizeof *first);
   struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
   int64_t began = now_ns();
   while (!stop && (count == 0 || n + failed[0] + failed[1] + failed[2] + failed[3] + failed[4] < count)) {
+    if (gap_us > 0) nanosleep(&gap, NULL);  // paced: leaves the CPU to what runs beside the load
     int fd = socket(dst.ss_family, SOCK_STREAM, 0);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect()
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -276,7 +279,7 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   parse_dst(argv[2], atoi(argv[3]));
-  if (!strcmp(argv[1], "latency")) return latency(atol(argv[4]), argc > 5 ? atoi(argv[5]) : 1000);
+  if (!strcmp(argv[1], "latency")) return latency(atol(argv[4]), argc > 5 ? atoi(argv[5]) : 1000, argc > 6 ? atol(argv[6]) : 0);
   if (!strcmp(argv[1], "rate") && argc >= 6) return rate(atol(argv[4]), atoi(argv[5]), argc > 6 ? atoi(argv[6]) : 1000);
   if (!strcmp(argv[1], "requests") && argc >= 6) return requests(atof(argv[4]), atoi(argv[5]));
   fprintf(stderr, "bad arguments\n");

@@ -261,7 +261,9 @@ export async function measureRow(mode, n, env, params, log) {
       const idleTimes = await timeChanges(inst.apply, params.idleChanges);
       const idleUpdateTimes = inst.update ? await timeChanges(inst.update, params.idleChanges) : [];
       const change = inst.update ?? inst.apply;
-      const load = topo.client.spawn([...rtPrefix, bins.connect, 'latency', vip, String(inst.port), '0', '1000']);
+      // The load is paced (a connection every ~loadGapUs plus its own time): a client that connects
+      // back to back at real-time priority would take a whole CPU from the apply it runs beside.
+      const load = topo.client.spawn([...rtPrefix, bins.connect, 'latency', vip, String(inst.port), '0', '1000', String(params.loadGapUs)]);
       let out = '';
       load.stdout.on('data', (d) => (out += d));
       const exited = new Promise((r) => load.once('exit', r));

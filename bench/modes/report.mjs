@@ -194,7 +194,7 @@ export function markdown(results, { plots = [] } = {}) {
       ' (remove its last endpoint / put it back) with ' +
       "no load, after status(), through apply() of the whole state and through update() of the one service (LoadBalancer.update, " +
       `where the build has it); each change's time is in the JSON. Under load: ${results.params?.changes ?? 100} such changes applied back to back (update() where there is one) ` +
-      'while the C client opens connections one after another ' +
+      `while the C client opens connections one after another, ${results.params?.loadGapUs ?? 0} µs apart ` +
       `(fewer where they did not fit in ${Math.round((results.params?.changesBudgetMs ?? 180_000) / 1000)} s: the count is given).`,
     '',
     updateTable(results),
