@@ -7,6 +7,8 @@ export interface Row {
   round?: number;
   rounds?: number;
   error?: string;
+  /** Why the row was not measured (not a failure). */
+  skipped?: string;
   applyMs?: number;
   connect?: Summary;
   firstByte?: Summary;

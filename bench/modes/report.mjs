@@ -6,7 +6,7 @@
 //              rate: { perSec, failed, concurrency }, cpu: { procStatUs, clientSysUs },
 //              established: { perSec }, update: { changeMs, underLoad: { changes, applyP50Ms, applyMaxMs,
 //              connections, failed, connect } }, monitoring: { counters, counted, made, statusMs },
-//              rounds?, range?: { connectP50, ratePerSec }, error? }] }           (see combineRounds)
+//              rounds?, range?: { connectP50, ratePerSec }, error?, skipped? }] }           (see combineRounds)
 import { median, ratio } from './stats.mjs';
 
 const dash = '—';
@@ -72,7 +72,7 @@ export function combineRounds(rows) {
   }
   const out = [];
   for (const all of groups.values()) {
-    const ok = all.filter((r) => !r.error);
+    const ok = all.filter((r) => !r.error && !r.skipped);
     if (ok.length === 0) {
       out.push(all[0]);
       continue;
@@ -116,7 +116,7 @@ export function connectionTable(results) {
   const floor = results.floor?.path?.p50;
   const head = ['mode', 'N', 'connect p50 / p90 / p99 (µs)', 'p50 over path floor', 'p50 vs iptables', 'first byte p50', 'new conn/s', 'kernel CPU per conn (/proc/stat)', 'client sys time per conn', 'kept-alive req/s'];
   const rows = ordered(results).map((r) => {
-    if (r.error) return [r.mode, String(r.n), `failed: ${r.error}`, ...Array(head.length - 3).fill(dash)];
+    if (r.error || r.skipped) return [r.mode, String(r.n), r.skipped ?? `failed: ${r.error}`, ...Array(head.length - 3).fill(dash)];
     const ipt = rowOf(results, 'iptables', r.n);
     return [
       r.mode,
@@ -138,7 +138,7 @@ export function connectionTable(results) {
 export function updateTable(results) {
   const head = ['mode', 'N', 'full apply', 'one endpoint change: apply(state) / update()', `${results.params?.changes ?? 100} changes under load: apply p50 / max`, 'connections (failed)', 'connect p50 / p99 during changes (µs)', 'per-endpoint counters', 'status()'];
   const rows = ordered(results).map((r) => {
-    if (r.error) return [r.mode, String(r.n), `failed: ${r.error}`, ...Array(head.length - 3).fill(dash)];
+    if (r.error || r.skipped) return [r.mode, String(r.n), r.skipped ?? `failed: ${r.error}`, ...Array(head.length - 3).fill(dash)];
     const u = r.update?.underLoad;
     const m = r.monitoring;
     return [
@@ -215,7 +215,7 @@ function colorScale(modes) {
 export function connectPlotSpec(results) {
   const values = [];
   for (const r of results.rows) {
-    if (r.error || !r.connect) continue;
+    if (r.error || r.skipped || !r.connect) continue;
     values.push({ mode: r.mode, n: r.n, stat: 'p50', us: r.connect.p50 }, { mode: r.mode, n: r.n, stat: 'p99', us: r.connect.p99 });
   }
   const modes = [...new Set(values.map((v) => v.mode))];

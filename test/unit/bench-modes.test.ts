@@ -82,7 +82,7 @@ describe('bench modes: rounds', () => {
       row('iptables', 10, 50, { round: 3, applyMs: 200, rate: { perSec: 12_000, failed: 2 } }),
       { mode: 'nftables', n: 10, round: 1, error: 'boom' },
       row('nftables', 10, 45, { round: 2 }),
-      { mode: 'kube-proxy nftables', n: 10000, error: 'not run' },
+      { mode: 'kube-proxy nftables', n: 10000, skipped: 'not run above N=1000' },
     ];
     const out = combineRounds(rows);
     expect(out.map((r) => `${r.mode}@${r.n}`)).toEqual(['iptables@10', 'nftables@10', 'kube-proxy nftables@10000']);
@@ -100,7 +100,7 @@ describe('bench modes: rounds', () => {
     expect(out[1]!.rounds).toBe(1);
     expect(out[1]!.error).toBeUndefined();
     expect(out[1]!.connect!.p50).toBe(45);
-    expect(out[2]!.error).toBe('not run');
+    expect(out[2]!.skipped).toBe('not run above N=1000');
   });
 });
 
@@ -115,6 +115,7 @@ describe('bench modes: tables', () => {
       row('iptables', 10000, 80, { update: { changeMs: 120, updateMs: 4, underLoad: { changes: 100, applyP50Ms: 130, applyMaxMs: 400, connections: 9000, failed: 3, connect: sum(50) } }, monitoring: { counters: true, counted: 5000, made: 5000, statusMs: 900 } }),
       row('kube-proxy iptables', 10000, 88),
       { mode: 'nftables', n: 10, error: 'the measured service does not answer' },
+      { mode: 'kube-proxy nftables', n: 10000, skipped: 'not run above N=1000: too slow to load' },
     ],
   };
 
@@ -122,7 +123,8 @@ describe('bench modes: tables', () => {
     const lines = connectionTable(results).split('\n');
     expect(lines[0]).toContain('p50 vs iptables');
     const body = lines.slice(2).map((l) => l.split('|').map((c) => c.trim()).slice(1, -1));
-    expect(body.map((c) => `${c[0]}@${c[1]}`)).toEqual(['nftables@10', 'nftables@10000', 'iptables@10', 'iptables@10000', 'kube-proxy iptables@10000']);
+    expect(body.map((c) => `${c[0]}@${c[1]}`)).toEqual(['nftables@10', 'nftables@10000', 'iptables@10', 'iptables@10000', 'kube-proxy iptables@10000', 'kube-proxy nftables@10000']);
+    expect(body[5]![2]).toBe('not run above N=1000: too slow to load'); // a skip is not a failure
     expect(body[0]![2]).toContain('failed: the measured service does not answer');
     const nft10k = body[1]!;
     expect(nft10k[2]).toBe('44.0 / 66.0 / 132');
