@@ -84,6 +84,12 @@ function one() {
 one();
 `;
 
+/** The C client's floors: to a server in its own namespace (loopback) and to a backend through the balancer's routing with no rules (path). */
+export async function measureFloor(topo, bins, params) {
+  const lat = async (host, port) => summarize((await client(topo, bins, ['latency', host, port, params.samples])).connect_ns);
+  return { loopback: await lat('127.0.0.1', BACKEND_PORT + 1), path: await lat(topo.backends[0].ipv4, BACKEND_PORT) };
+}
+
 /** The topology (client, balancer, ten backends running the C server) and the client floors. */
 export async function setUp(bins, params) {
   const topo = await kt.createTopology({ backends: ENDPOINTS, servers: false, port: BACKEND_PORT });
@@ -94,9 +100,8 @@ export async function setUp(bins, params) {
     if (process.env.KERNLB_IN_UML) for (const cmd of ['iptables-legacy', 'ip6tables-legacy']) await topo.balancer.exec([cmd, '-w', '-t', 'nat', '-S'], { allowFail: true });
     await topo.client.sysctl('net.ipv4.ip_local_port_range', '1024 65535');
     await startServer(topo.client, bins.server, BACKEND_PORT + 1);
-    const lat = async (host, port) => summarize((await client(topo, bins, ['latency', host, port, params.samples])).connect_ns);
     await client(topo, bins, ['latency', topo.backends[0].ipv4, BACKEND_PORT, params.warmup]);
-    const floor = { loopback: await lat('127.0.0.1', BACKEND_PORT + 1), path: await lat(topo.backends[0].ipv4, BACKEND_PORT) };
+    const floor = await measureFloor(topo, bins, params);
     const r = await topo.client.exec([process.execPath, '-e', nodeLoop, topo.backends[0].ipv4, String(BACKEND_PORT), String(Math.min(params.samples, 2000))], { timeoutMs: 120_000 });
     floor.node = summarize(JSON.parse(r.stdout));
     return { topo, floor };

@@ -179,7 +179,7 @@ export function markdown(results, { plots = [] } = {}) {
         : ''),
     ...(results.params?.realtime ? ['', 'The client and the servers ran SCHED_FIFO (chrt -f 50), so that other work on the machine preempts them less.'] : []),
     '',
-    'Client floor (the same C client, no balancer rules):',
+    'Client floor (the same C client, no balancer rules; measured before and after the rows, the lower p50 kept, both in the JSON):',
     floorLine('loopback (client namespace to itself)', f.loopback),
     floorLine('path floor (client -> balancer routing -> backend address, no NAT rules, no conntrack)', f.path),
     floorLine('Node net.connect loop on the same path, for comparison', f.node),
