@@ -1,5 +1,7 @@
 // Load-balancer apply benchmark (issue #17), against dist/ (run `npm run build:ts` first):
-//   node bench/lb-apply.mjs [--modes nftables,iptables,ipvs] [--n 10000] [--endpoints 10] [--reps 5] [--no-reference]
+//   node --expose-gc bench/lb-apply.mjs [--modes nftables,iptables,ipvs] [--n 10000] [--endpoints 10] [--reps 5] [--no-reference]
+// (--expose-gc: the heap is collected before each timed operation, so a collection of the benchmark's
+// own input trees does not land inside one)
 // IPVS needs a kernel with IPVS: run it inside UML,
 //   bash scripts/uml-run.sh -- node bench/lb-apply.mjs --modes ipvs
 //
@@ -88,10 +90,15 @@ function timed(fn) {
   return [since(t), r];
 }
 async function timedAsync(fn) {
+  globalThis.gc?.();
   const t = now();
   const r = await fn();
   return [since(t), r];
 }
+// After an untimed commit, the kernel frees what it replaced later (RCU grace periods, a work queue);
+// a commit right after waits for that, which on this 2-core shared machine took up to 100+ ms: the
+// next timed operation starts once it is done.
+const settle = () => new Promise((r) => setTimeout(r, 200));
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
@@ -163,6 +170,7 @@ async function kernlbRun(mode) {
         viaApply.push(ta);
         opsA.push(sa.operations);
         await lb.apply({ services: baseSpecs(mode) }); // undo, untimed
+        await settle();
         // update(): only the changed service
         const spec = c.svc(mode, i);
         const [tu, su] = await timedAsync(() => lb.update({ upsert: [spec] }));
@@ -170,6 +178,7 @@ async function kernlbRun(mode) {
         viaUpdate.push(tu);
         opsU.push(su.operations);
         await lb.update(c.added ? { remove: [spec.name] } : { upsert: [svcSpec(mode, i)] }); // undo, untimed
+        await settle();
       }
       out.cases[c.name] = { apply: stat(viaApply), update: stat(viaUpdate), opsApply: median(opsA), opsUpdate: median(opsU) };
     }

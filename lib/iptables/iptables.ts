@@ -10,8 +10,8 @@ import { native, type NativeIptReplaceResult, type NativeIptTable } from '../nat
 import { releaseBlob, takeArena, takeBlob, takeRoom } from './arena';
 import { decodeTable, encodeValidTable, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
-import { orderedChains } from './chain-order';
-import { refreshCounters } from './refresh';
+import { orderedChains, pinOrder } from './chain-order';
+import { refreshCounters, visitCounters } from './refresh';
 import { checkEngine, describeEntry, resolveXtablesLock, ruleEntries, type IptEngine } from './engine';
 import { matchByType, targetByType } from './extensions';
 import { HOOKS, REPLACE_HEADER, tableHooks } from './layout';
@@ -213,6 +213,34 @@ export class Iptables extends KernelHandle {
     await this.#readRaw(model.name, false, (entries, now) => {
       same = now.numEntries === rs.numEntries && now.digest === rs.digest;
       if (same) refreshCounters(model, entries);
+    });
+    return same;
+  }
+
+  /**
+   * When the kernel still holds `model` (the same readState), hands each rule's counters to `visit`
+   * (chain name, rule index, packets, bytes) and resolves true; otherwise false. The model is not
+   * touched and nothing is decoded: the table is read into a reused buffer (the kernel's
+   * IPT_SO_GET_ENTRIES is the cost).
+   */
+  async visitCounters(
+    model: IptTable, visit: (chain: string, rule: number, packets: number, bytes: number) => void, opts: { unchangedSinceCommit?: boolean } = {},
+  ): Promise<boolean> {
+    const rs = model.readState;
+    if (!rs) throw new ValidationError('readState', 'visitCounters needs a table returned by read() or given a commit\'s readState');
+    if (model.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${model.family}`, model.family);
+    let same = false;
+    await this.#readRaw(model.name, false, (entries, now) => {
+      same = now.numEntries === rs.numEntries && now.digest === rs.digest;
+      if (!same) return;
+      // (unchangedSinceCommit: the caller vouches that model.chains is the very array this handle
+      // committed, untouched: its kernel order as computed then is trusted, no re-check of 10^5 chains)
+      if (opts.unchangedSinceCommit) pinOrder(model.chains);
+      try {
+        visitCounters(model, entries, visit);
+      } finally {
+        if (opts.unchangedSinceCommit) pinOrder(null);
+      }
     });
     return same;
   }

@@ -44,3 +44,27 @@ export function refreshCounters(t: IptTable, entries: Buffer): void {
     skip(); // policy / RETURN tail
   }
 }
+
+/**
+ * The kernel's counters of `t`'s rules, chain by chain, handed to `visit` (chain, rule index,
+ * packets, bytes) without touching the model: for a reader that wants a few chains' counts and no
+ * copy of the rest. Same walk as refreshCounters (the kernel holds exactly `t`).
+ */
+export function visitCounters(t: IptTable, entries: Buffer, visit: (chain: string, rule: number, packets: number, bytes: number) => void): void {
+  const L = layoutOf(t.family);
+  chainOrder(t.chains);
+  let off = 0;
+  const skip = () => {
+    off += entries.readUInt16LE(off + L.nextOffset);
+  };
+  for (const c of orderedChains(t.chains)) {
+    const builtin = c.policy !== undefined;
+    if (!builtin) skip(); // ERROR head
+    for (let i = 0; i < c.rules.length; i++) {
+      const k = countersAt(entries, off + L.counters);
+      visit(c.name, i, k?.packets ?? 0, k?.bytes ?? 0);
+      skip();
+    }
+    skip(); // policy / RETURN tail
+  }
+}

@@ -327,7 +327,7 @@ export class LoadBalancer implements AsyncDisposable {
     if (!dryRun) this.#remember(desired.services);
     const s = this.#summary(dryRun, diff!, r, removedModes, started);
     // (drift: objects the model cannot show, repaired by this apply; listed after the diff's lines)
-    if (drift.length) s.lines.push(...drift.map((l) => `${l} (repaired)`));
+    if (drift.length) s.lines.push(...drift.map((l) => `${l} (${dryRun ? 'would repair' : 'repaired'})`));
     return s;
   }
 
@@ -413,6 +413,7 @@ export class LoadBalancer implements AsyncDisposable {
       this.lastResyncError = undefined;
     } catch (e) {
       this.#resyncQueued = false;
+      if (this.#closed) return; // (closed while it waited: nothing failed)
       this.lastResyncError = e;
       try {
         this.#opts.onResyncError?.(e);

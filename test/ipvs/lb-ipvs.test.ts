@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ipvs } from '../../lib/ipvs';
 import { LoadBalancer } from '../../lib/lb';
-import { MIN_DRAIN_STAMP } from '../../lib/lb/modes/ipvs/compile';
+import { compileIpvs, MIN_DRAIN_STAMP, renderIpvsadm } from '../../lib/lb/modes/ipvs/compile';
 import type { DesiredState } from '../../lib/lb/state';
 import { createNetns, createTopology, ipvsSkipReason, sendRequests, type Topology } from '../../lib/testing';
 import { bigState } from './lb-helpers';
@@ -37,25 +37,14 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
     expect(out).toMatch(/-> 10\.244\.1\.3:8080 +Masq +1 /);
     expect(out).toMatch(/UDP {2}\[fd00::10\]:53 sh persistent 60\n {2}-> \[fd00::1:1\]:5353 +Masq +1 /);
     expect(await lb.apply(demo)).toMatchObject({ changed: false, operations: 0 });
+    // An independent reader: ipvsadm -Sn equals what ipvsadm -R of the compiled state makes.
+    await using ref = await createNetns('lbv');
+    await ref.exec(['ipvsadm', '-R'], { input: renderIpvsadm(compileIpvs(lb.validate(demo))) });
+    const sorted = async (n: typeof ns) => (await n.exec(['ipvsadm', '-Sn'])).stdout.split('\n').sort();
+    expect(await sorted(ns)).toEqual(await sorted(ref));
     const st = await lb.status();
     const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : 1);
     expect([...st.state.services].sort(byName)).toEqual([...lb.validate(demo).services].sort(byName));
-  });
-
-  it('after an apply, a touched service is read again: a destination deleted behind kernlb\'s back comes back', async () => {
-    await using ns = await createNetns('lbv');
-    await using lb = await LoadBalancer.open({ mode: 'ipvs', netns: ns.name });
-    await lb.apply(demo);
-    await ns.exec(['ipvsadm', '-d', '-t', '10.96.0.10:80', '-r', '10.244.1.3:8080']);
-    const next = JSON.parse(JSON.stringify(demo)) as DesiredState;
-    next.services[0]!.endpoints[0]!.weight = 5;
-    const r = await lb.apply(next);
-    expect(r.operations).toBe(2); // re-add 10.244.1.3, re-weight 10.244.1.2
-    const out = (await ns.exec(['ipvsadm', '-Ln'])).stdout;
-    expect(out).toMatch(/-> 10\.244\.1\.2:8080 +Masq +5 /);
-    expect(out).toMatch(/-> 10\.244\.1\.3:8080 +Masq +1 /);
-    // a fresh full read agrees
-    expect(await lb.apply(next)).toMatchObject({ changed: false });
   });
 
   it('a removed endpoint with connections drains (weight 0, stamp in the kernel), survives a restart, and is deleted after the timeout', async () => {
@@ -141,6 +130,44 @@ describe.skipIf(skip)(t('lb ipvs mode'), () => {
       expect(r.failures).toBe(0);
       expect(r.counts).toEqual({ 'backend-1': 50, 'backend-2': 50, 'backend-3': 50 });
     });
+    it('kernlb drains a removed endpoint that holds a live connection: weight 0 and the drain stamp in its thresholds (ipvsadm -Ln --thresholds), kept while the drain timeout runs, deleted once it passed', async () => {
+      await using dl = await LoadBalancer.open({ mode: 'ipvs', netns: topo.balancer.name, drainTimeout: 4 });
+      await dl.apply(state('rr', [1, 1, 1]));
+      // One connection held open from the client (connected, nothing sent).
+      const holder = topo.client.spawn([process.execPath, '-e', `const s = require('net').connect(80, '${topo.vip4}', () => console.log('open')); s.on('error', () => {}); setInterval(() => {}, 1e6);`]);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const t0 = setTimeout(() => reject(new Error('no connection')), 20_000);
+          holder.stdout!.on('data', (d: Buffer) => d.toString().includes('open') && (clearTimeout(t0), resolve()));
+        });
+        const ln = (await topo.balancer.exec(['ipvsadm', '-Ln'])).stdout;
+        const busy = topo.backends.find((b) => new RegExp(`-> ${b.ipv4.replace(/\./g, '\\.')}:${b.port} +Masq +1 +1 `).test(ln))!;
+        expect(busy).toBeDefined();
+        const keep = topo.backends.filter((b) => b !== busy);
+        const without: DesiredState = { services: [{ name: 'web', vip: topo.vip4, port: 80, scheduler: 'rr', endpoints: keep.map((b) => ({ address: b.ipv4, port: b.port, weight: 1 })) }] };
+        const before = Math.floor(Date.now() / 1000);
+        const r = await dl.apply(without);
+        expect(r.draining.map((d) => d.address)).toEqual([busy.ipv4]);
+        const th = (await topo.balancer.exec(['ipvsadm', '-Ln', '--thresholds'])).stdout;
+        const stamp = Number(new RegExp(`-> ${busy.ipv4.replace(/\./g, '\\.')}:${busy.port} +(\\d+) +(\\d+) +1 `).exec(th)?.slice(1).reduce((a, b) => (a === b ? a : 'x')));
+        expect(stamp).toBeGreaterThanOrEqual(before);
+        expect(stamp).toBeLessThanOrEqual(before + 2);
+        expect((await topo.balancer.exec(['ipvsadm', '-Ln'])).stdout).toMatch(new RegExp(`-> ${busy.ipv4.replace(/\./g, '\\.')}:${busy.port} +Masq +0 +1 `));
+        // A sweep (a full read) keeps it while its connection is open and the timeout runs...
+        expect(await dl.sweepDrains()).toBe(0);
+        let out = (await topo.balancer.exec(['ipvsadm', '-Ln'])).stdout;
+        expect(out).toContain(`${busy.ipv4}:${busy.port}`);
+        // ...and deletes it once the timeout passed, connection or not.
+        await new Promise((res) => setTimeout(res, Math.max(0, (stamp + 5) * 1000 - Date.now())));
+        expect(await dl.sweepDrains()).toBe(1);
+        out = (await topo.balancer.exec(['ipvsadm', '-Ln'])).stdout;
+        expect(out).not.toContain(`${busy.ipv4}:${busy.port}`);
+      } finally {
+        holder.kill('SIGKILL');
+      }
+      await dl.apply(state('rr', [1, 1, 1])); // (back to what this describe's lb applied last)
+    });
+
     it('wrr 1:2:3 is exact per cycle; weight change applied in place', async () => {
       const r0 = await lb.apply(state('wrr', [1, 2, 3]));
       expect(r0.lines).toEqual(['~ service web tcp/10.96.0.10:80: scheduler changed, 10.201.2.2:8080 w1->w2, 10.201.3.2:8080 w1->w3']);

@@ -12,9 +12,10 @@ import { diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
 import { freezeRule } from '../../../iptables/rule-cache';
+import { endpointComment } from '../nftables/compile';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
-  CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
+  CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
   type IptChain, type IptFamilyPlan, type IptMatch, type IptRule, type IptTarget,
 } from './compile';
 
@@ -197,6 +198,8 @@ interface Known {
    * every service's: mergeTable takes those from the plan.
    */
   committed?: KChain[];
+  /** A table read for an apply: its chains that are not what kernlb writes for the state they hold (see driftOf). */
+  drift?: string[];
   /** When kernlb committed the table itself: the entry count and size the kernel reports for it (Iptables.info). */
   layout?: { numEntries: number; size: number };
 }
@@ -216,6 +219,27 @@ function planSig(r: IptRule): string {
   const comment = r.matches.find((m): m is Extract<IptMatch, { kind: 'comment' }> => m.kind === 'comment')?.comment;
   return `${comment ?? ''}|${type}|${to}|${r.matches.length}`;
 }
+/**
+ * kernlb's chains of a table read back that are not what kernlb writes for the state they hold (a
+ * rule added, duplicated or deleted behind its back, a stray or missing chain, a missing hook
+ * jump), one line each: diff() lists them and apply() rebuilds them. Computed for an apply's full
+ * read only (a compile of every service: status() leaves it out to stay cheap).
+ */
+function driftOf(d: Decoded, f: Fam): string[] {
+  if (!d.chains.size) return [];
+  const plan = compileIptables(d.state)[f];
+  const planned = new Map(plan.chains.map((c) => [c.name, c]));
+  const out: string[] = [];
+  for (const [name, k] of d.chains) {
+    const c = planned.get(name);
+    if (!c) out.push(`! chain ${name} (${f}): not one kernlb writes for the services it holds`);
+    else if (!sameChain(k, c)) out.push(`! chain ${name} (${f}): its ${k.rules.length} rules differ from the ${c.rules.length} kernlb writes`);
+  }
+  for (const name of planned.keys()) if (!d.chains.has(name)) out.push(`! chain ${name} (${f}): missing`);
+  if (!d.hooked) out.push(`! nat ${f}: a jump to kernlb's chains is missing from PREROUTING, OUTPUT or POSTROUTING`);
+  return out;
+}
+
 /** Whether a chain read from the kernel has the compiled chain's rules (comment, target, match count each). */
 function sameChain(k: KChain, c: IptChain): boolean {
   return k.rules.length === c.rules.length && k.rules.every((r, i) => readSig(r) === planSig(c.rules[i]!));
@@ -253,6 +277,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const before = forApply ? await this.handles[f].info('nat') : undefined;
     const table = await this.handles[f].read('nat');
     const known: Known = { table, decoded: decodeIptables(table) };
+    if (forApply) known.drift = driftOf(known.decoded, f);
     if (before) {
       const after = await this.handles[f].info('nat');
       if (after.numEntries === before.numEntries && after.size === before.size && after.numEntries === table.readState!.numEntries)
@@ -277,14 +302,61 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     return same;
   }
 
+  /**
+   * status() of a family whose table kernlb committed and the kernel still holds (same entry count
+   * and digest): the counters of its service chains' endpoint rules, read raw and matched to the
+   * record's rules by position, with no decode of the other ~50 entries a service (10^5 rule
+   * objects at 10k services). undefined when the record is not the kernel's table.
+   */
+  async #statusFromRecord(f: Fam): Promise<Known | undefined> {
+    const k = this.#known[f];
+    if (!k?.committed || !k.table.readState) return undefined;
+    const counts = new Map<string, number[]>();
+    let last = '', arr: number[] = [];
+    const same = await this.handles[f].visitCounters(k.table, (chain, i, packets, bytes) => {
+      if (chain !== last) {
+        last = chain;
+        arr = [];
+        if (chain.startsWith('KERNLB-SVC-')) counts.set(chain, arr);
+      }
+      arr[2 * i] = packets;
+      arr[2 * i + 1] = bytes;
+    }, { unchangedSinceCommit: true });
+    if (!same) return undefined;
+    k.unproven = false;
+    const services: ServiceStatus[] = [];
+    for (const s of k.decoded.state.services) {
+      const svc = serviceChains(s)[0]!;
+      const c = counts.get(svc.name) ?? [];
+      const byComment = new Map<string, EndpointStatus>();
+      const endpoints: EndpointStatus[] = s.endpoints.map((e) => {
+        const st: EndpointStatus = { address: e.address, port: e.port, weight: e.weight, counters: { connections: 0, packets: 0, bytes: 0 } };
+        byComment.set(endpointComment(e), st);
+        return st;
+      });
+      svc.rules.forEach((r, i) => {
+        if (!r.target || r.matches[0]?.kind !== 'comment') return;
+        const st = byComment.get(r.matches[0].comment);
+        if (!st) return;
+        st.counters.connections += c[2 * i] ?? 0;
+        st.counters.packets += c[2 * i] ?? 0;
+        st.counters.bytes += c[2 * i + 1] ?? 0;
+      });
+      services.push({ name: s.name, protocol: s.protocol, family: s.family, vip: s.vip, port: s.port, scheduler: s.scheduler, ...(s.persistence ? { persistence: s.persistence } : {}), endpoints });
+    }
+    return { ...k, decoded: { ...k.decoded, services } };
+  }
+
   async read(opts: { forApply?: boolean; lazy?: boolean } = {}): Promise<IptRead> {
     const forApply = !!opts.forApply, lazy = !!opts.lazy;
-    const [k4, k6] = await Promise.all([this.#family('ipv4', forApply, lazy), this.#family('ipv6', forApply, lazy)]);
+    const fam = async (f: Fam) => (!forApply && this.#carries(f) ? await this.#statusFromRecord(f) : undefined) ?? this.#family(f, forApply, lazy);
+    const [k4, k6] = await Promise.all([fam('ipv4'), fam('ipv6')]);
     const d4 = k4.decoded;
     const d6 = k6.decoded;
     const services = [...d4.services, ...d6.services].sort((a, b) => (a.name < b.name ? -1 : 1));
     const state: State = { services: [...d4.state.services, ...d6.state.services].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-    return { state, services, draining: [], tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed }, layout: { ipv4: k4.layout, ipv6: k6.layout } };
+    const drift = [...(k4.drift ?? []), ...(k6.drift ?? [])];
+    return { state, services, draining: [], ...(drift.length ? { drift } : {}), tables: { ipv4: k4.table, ipv6: k6.table }, decoded: { ipv4: d4, ipv6: d6 }, committed: { ipv4: k4.committed, ipv6: k6.committed }, layout: { ipv4: k4.layout, ipv6: k6.layout } };
   }
 
   /**

@@ -6,9 +6,10 @@
  */
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
 import { compareAddress, parseAddress } from '../../address';
-import { isNotFound } from '../../../errors';
+import { constants } from 'node:os';
+import { isKernelError, isNotFound } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
-import type { BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceStatus } from '../../types';
+import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
 import { compileIpvs, compileIpvsService, drainingAfter, drainStart, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
 export interface IpvsRead extends BackendRead {
@@ -23,6 +24,15 @@ export interface IpvsBackendOptions {
 }
 
 type AddrService = Extract<IpvsService, { protocol: Protocol }>;
+const { EEXIST, ENOENT, ESRCH } = constants.errno;
+
+/** What the backend applied last (see IpvsBackend.#last). */
+interface Last {
+  read: IpvsRead;
+  byKey: Map<string, IpvsCurrentSvc>;
+  applied: Map<string, Service>;
+  drains: Set<string>;
+}
 
 function keyOf(s: Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>): ServiceKey {
   return { protocol: s.protocol, address: s.address, port: s.port, family: s.family };
@@ -62,7 +72,8 @@ function afterSteps(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[]
   const deleted = new Set(steps.flatMap((s) => (s.op === 'deleteDestination' ? [`${s.svc.key}>${endpointKey(s.dest)}`] : [])));
   const drained = new Map<string, IpvsDest>(steps.flatMap((s) => (s.op === 'updateDestination' && s.why === 'drain' ? [[`${s.svc.key}>${endpointKey(s.dest)}`, s.dest] as [string, IpvsDest]] : [])));
   return want.map((w) => {
-    const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: 0, inactiveConnections: 0 }));
+    // (connection counts unknown until read: NaN, so that planIpvs drains rather than deletes)
+    const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: NaN, inactiveConnections: NaN }));
     const old = prev.get(w.key);
     if (old) {
       const wanted = new Set(w.dests.map(endpointKey));
@@ -161,14 +172,18 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   }
 
   /**
-   * The kernel view after our last apply. IPVS has no generation counter, so this is trusted only
-   * for services the next apply does not touch; every touched service (and every one with a
-   * draining destination) is read again before the plan is made. Any error drops it; a new
-   * LoadBalancer starts from a full read. `applied` holds the Service objects last applied, by
-   * key: the validation cache returns the same object for an unchanged service, so the next apply
-   * finds what changed by identity and plans, reads and records only that.
+   * The kernel view after our last apply. IPVS has no generation counter and no cheap check, so
+   * this is taken on trust: an apply plans against it, reading back only services that have a
+   * draining destination (their connection counts decide when it goes), and sends exactly the
+   * operations the change needs. A kernel refusal (a destination or service that is not where the
+   * record says) drops it and the apply starts over from a full read; so does invalidate()
+   * (LoadBalancer.resync). Changes behind kernlb's back that the kernel does not refuse (a weight
+   * set with ipvsadm, an extra destination) stay until such a full read. A new backend starts
+   * from a full read. `applied` holds the Service objects last applied, by key: the validation
+   * cache returns the same object for an unchanged service, so an apply finds what changed by
+   * identity and plans only that.
    */
-  #last: { read: IpvsRead; byKey: Map<string, IpvsCurrentSvc>; applied: Map<string, Service>; drains: Set<string> } | undefined;
+  #last: Last | undefined;
 
   async read(opts: { forApply?: boolean } = {}): Promise<IpvsRead> {
     if (opts.forApply && this.#last) return this.#last.read;
@@ -178,18 +193,18 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     return this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
   }
 
+  invalidate(): void {
+    this.#last = undefined;
+  }
+
   /** Reads the given services back from the kernel (those it does not have are left out). */
-  async #refresh(known: Map<string, IpvsCurrentSvc>, keys: Set<string>, desired: IpvsSvc[]): Promise<IpvsCurrentSvc[]> {
-    const spec = new Map<string, Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>>();
-    for (const d of desired) if (keys.has(d.key)) spec.set(d.key, d);
+  async #refresh(known: Map<string, IpvsCurrentSvc>, keys: Iterable<string>): Promise<IpvsCurrentSvc[]> {
+    const out: IpvsCurrentSvc[] = [];
     for (const k of keys) {
       const c = known.get(k);
-      if (c) spec.set(k, c);
-    }
-    const out: IpvsCurrentSvc[] = [];
-    for (const k of spec.values()) {
+      if (!c) continue;
       try {
-        const s = await this.ipvs.getService(keyOf(k));
+        const s = await this.ipvs.getService(keyOf(c));
         if ('protocol' in s) out.push(this.#convert(s).cur);
       } catch (e) {
         if (!isNotFound(e)) throw e;
@@ -205,53 +220,136 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     for (const s of [...read.state.services, ...read.services]) s.name = byKey.get(serviceKey(s)) ?? s.name;
   }
 
-  async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }) {
-    const planOpts = { now: this.#now(), drainTimeout: this.#drainTimeout };
+  async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const last = cur === this.#last?.read ? this.#last : undefined;
-    this.#last = undefined;
-    let want: IpvsSvc[];
-    let current: IpvsCurrentSvc[];
-    const touched = new Set(last?.drains);
-    if (last) {
-      // Cached view: only services whose Service object changed, that went away, or that have a
-      // draining destination; those are read back from the kernel before deciding.
-      want = [];
-      const keys = new Set<string>();
-      for (const s of desired.services) {
-        const w = compileIpvsService(s);
-        keys.add(w.key);
-        if (last.applied.get(w.key) !== s || touched.has(w.key)) {
-          touched.add(w.key);
-          want.push(w);
-        }
-      }
-      for (const k of last.byKey.keys()) if (!keys.has(k)) touched.add(k);
-      current = touched.size ? await this.#refresh(last.byKey, touched, want) : [];
-    } else {
-      want = compileIpvs(desired);
-      current = cur.current;
+    if (!last) return this.#applyFull(desired, cur.current, opts);
+    const changed: Service[] = [];
+    const gone: string[] = [];
+    const keys = new Set<string>();
+    for (const s of desired.services) {
+      const k = compileIpvsService(s).key;
+      keys.add(k);
+      if (last.applied.get(k) !== s) changed.push(s);
     }
-    const steps = planIpvs(current, want, planOpts);
+    for (const k of last.byKey.keys()) if (!keys.has(k)) gone.push(k);
+    return this.#applyCached(last, changed, gone, desired, opts, true);
+  }
+
+  /** LoadBalancer.update: plans only the named services against the record (no read, no walk of the others). */
+  async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
+    const last = this.#last;
+    if (!last) return this.#applyFull(desired, (await this.read()).current, opts);
+    const changed: Service[] = [];
+    const gone: string[] = [];
+    for (const c of changes) {
+      const before = c.before && serviceKey(c.before);
+      if (c.after) {
+        changed.push(c.after);
+        this.#names.set(serviceKey(c.after), c.after.name);
+      }
+      if (before !== undefined && (!c.after || serviceKey(c.after) !== before)) gone.push(before);
+    }
+    return this.#applyCached(last, changed, gone, desired, opts, false);
+  }
+
+  /** Plans against a full read of the kernel (`current`), and records the result. */
+  async #applyFull(desired: State, current: IpvsCurrentSvc[], opts: { dryRun: boolean }): Promise<BackendApplyResult> {
+    this.#last = undefined;
+    const want = compileIpvs(desired);
+    const steps = planIpvs(current, want, { now: this.#now(), drainTimeout: this.#drainTimeout });
     const draining = drainingAfter(current, steps);
     if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
-    let applied = 0;
-    if (steps.length) {
-      // In order, stopping at the first refusal: adds before removes is what keeps connections alive.
-      const r = await this.ipvs.batch(steps.map(stepToOp), { stopOnError: true });
-      if (r.failures.length) throw r.failures[0]!;
-      applied = r.applied;
-    }
-    const byKey = last ? last.byKey : new Map<string, IpvsCurrentSvc>();
-    for (const k of touched) byKey.delete(k);
+    const applied = await this.#send(steps);
+    const byKey = new Map<string, IpvsCurrentSvc>();
     for (const c of afterSteps(want, current, steps)) byKey.set(c.key, c);
     const drains = new Set<string>();
     for (const c of byKey.values()) if (c.dests.some((d) => drainStart(d) !== undefined)) drains.add(c.key);
-    const appliedNow = new Map(desired.services.map((s) => [serviceKey(s), s]));
+    this.#record(desired, byKey, new Map(desired.services.map((s) => [serviceKey(s), s])), drains);
+    return { operations: applied, draining, changed: steps.length > 0 };
+  }
+
+  /**
+   * Plans `changed` (and `gone`, removed) against the record: no read except of services with a
+   * draining destination. Destinations of the record have unknown connection counts (NaN), so a
+   * removed one drains (one SET_DEST) instead of being deleted at once; a later apply reads that
+   * service and deletes it when idle or past the drain timeout. `walked`: `desired` was compared
+   * whole (apply), so the record of applied services is rebuilt from it; else updated in place.
+   */
+  async #applyCached(
+    last: Last, changed: Service[], gone: string[], desired: State, opts: { dryRun: boolean }, walked: boolean,
+  ): Promise<BackendApplyResult> {
+    const want: IpvsSvc[] = [];
+    const touched = new Set<string>();
+    for (const s of changed) {
+      const w = compileIpvsService(s);
+      if (!touched.has(w.key)) want.push(w);
+      touched.add(w.key);
+    }
+    for (const k of gone) touched.add(k);
+    for (const k of last.drains) {
+      if (touched.has(k)) continue;
+      touched.add(k);
+      const s = last.applied.get(k);
+      if (s) want.push(compileIpvsService(s));
+    }
+    const reread = new Map((await this.#refresh(last.byKey, [...touched].filter((k) => last.drains.has(k)))).map((c) => [c.key, c]));
+    const current: IpvsCurrentSvc[] = [];
+    for (const k of touched) {
+      if (last.drains.has(k)) {
+        const r = reread.get(k);
+        if (r) current.push(r);
+        continue;
+      }
+      const c = last.byKey.get(k);
+      if (c) current.push(c);
+    }
+    const steps = planIpvs(current, want, { now: this.#now(), drainTimeout: this.#drainTimeout });
+    const draining = [...drainingAfter(current, steps), ...last.read.draining.filter((d) => !touched.has(d.service))];
+    if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
+    this.#last = undefined;
+    let applied: number;
+    try {
+      applied = await this.#send(steps);
+    } catch (e) {
+      // The record was wrong (EEXIST, ENOENT, ESRCH: someone changed IPVS behind kernlb's back):
+      // read everything and plan again from the kernel's own view.
+      if (!isKernelError(e) || ![EEXIST, ENOENT, ESRCH].includes(e.errno)) throw e;
+      return this.#applyFull(desired, (await this.read()).current, opts);
+    }
+    const byKey = last.byKey;
+    for (const k of touched) byKey.delete(k);
+    for (const c of afterSteps(want, current, steps)) byKey.set(c.key, c);
+    const drains = last.drains;
+    for (const k of touched) {
+      const c = byKey.get(k);
+      if (c?.dests.some((d) => drainStart(d) !== undefined)) drains.add(k);
+      else drains.delete(k);
+    }
+    let applied2 = last.applied;
+    if (walked) applied2 = new Map(desired.services.map((s) => [serviceKey(s), s]));
+    else {
+      for (const k of gone) applied2.delete(k);
+      for (const s of changed) applied2.set(serviceKey(s), s);
+    }
+    this.#record(desired, byKey, applied2, drains);
+    return { operations: applied, draining, changed: steps.length > 0 };
+  }
+
+  /** In order, stopping at the first refusal: adds before removes is what keeps connections alive. */
+  async #send(steps: IpvsStep[]): Promise<number> {
+    if (!steps.length) return 0;
+    const r = await this.ipvs.batch(steps.map(stepToOp), { stopOnError: true });
+    if (r.failures.length) throw r.failures[0]!;
+    return r.applied;
+  }
+
+  #record(desired: State, byKey: Map<string, IpvsCurrentSvc>, applied: Map<string, Service>, drains: Set<string>): void {
     const allDraining = drainingAfter([...drains].map((k) => byKey.get(k)!), []);
     // The state is the desired one itself (draining destinations are not part of it): the next
     // diff skips unchanged services by identity. Counters and statuses come from status().
-    this.#last = { read: { state: desired, services: [], draining: allDraining, current: [...byKey.values()] }, byKey, applied: appliedNow, drains };
-    return { operations: applied, draining, changed: steps.length > 0 };
+    // (`current` is built on demand: only a full read's plan uses it.)
+    const read: IpvsRead = { state: desired, services: [], draining: allDraining, get current() { return [...byKey.values()]; } };
+    this.#last = { read, byKey, applied, drains };
   }
 
   /** Deletes drained destinations (no connections left, or drain timeout passed); the state is the kernel's own. */

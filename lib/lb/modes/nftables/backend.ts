@@ -176,7 +176,10 @@ export class NftBackend implements ModeBackend<NftCurrent> {
   async read(opts: { forApply?: boolean } = {}): Promise<NftCurrent> {
     if (opts.forApply && this.#cache && (await this.nft.generation()) === this.#cache.generation) return this.#cache;
     this.#cache = undefined;
-    return this.#list();
+    const cur = await this.#list();
+    // (a clean table just read is as good a record as one just committed: update() builds on it)
+    if (opts.forApply && cur.hasBase && !cur.drift.length) this.#cache = cur;
+    return cur;
   }
 
   async apply(desired: State, cur: NftCurrent, opts: { dryRun: boolean }) {

@@ -201,5 +201,8 @@ function sameSlots(have: readonly Slot[], want: readonly { key: number; address:
 
 /** The state model's endpoint order (validateState sorts by address, then port). */
 function sortEndpoints<E extends Endpoint>(eps: E[]): E[] {
-  return eps.sort((a, b) => compareAddress(parseAddress(a.address)!, parseAddress(b.address)!) || a.port - b.port);
+  if (eps.length < 2) return eps;
+  // (each address parsed once, not once per comparison)
+  const parsed = new Map(eps.map((e) => [e, parseAddress(e.address)!]));
+  return eps.sort((a, b) => compareAddress(parsed.get(a)!, parsed.get(b)!) || a.port - b.port);
 }
