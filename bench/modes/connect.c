@@ -132,7 +132,11 @@ static int latency(long count, int timeout_ms, long gap_us) {
     }
     conn[n] = t1 - t0;
     first[n] = t2 - t0;
-    n++;
+    // An open-ended run says when it is under way (its starter waits for this before changing anything).
+    if (n++ == 0 && count == 0) {
+      fputs("running\n", stderr);
+      fflush(stderr);
+    }
   }
   int64_t wall = now_ns() - began;
   printf("{\"mode\":\"latency\",\"ok\":%ld,\"wall_ns\":%lld,\"connect_ns\":[", n, (long long)wall);

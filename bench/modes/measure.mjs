@@ -272,7 +272,17 @@ export async function measureRow(mode, n, env, params, log) {
       let out = '';
       load.stdout.on('data', (d) => (out += d));
       const exited = new Promise((r) => load.once('exit', r));
-      await sleep(300);
+      // Changes start once the load has made its first connection (starting it takes a while in the guest).
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, 20_000);
+        load.stderr.on('data', (d) => {
+          if (String(d).includes('running')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      await sleep(200);
       // 100 changes, or as many as fit in the time budget where one change takes seconds (an even
       // number, so the service ends as it began).
       const applyTimes = [];
