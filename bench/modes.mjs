@@ -1,6 +1,6 @@
 // Data-plane comparison of kernlb's modes (issue #18), against dist/ (run `bash scripts/setup.sh` first):
 //   npm run bench:modes [-- --quick] [--n 10,1000,10000] [--modes iptables,nftables,kube-iptables,kube-nftables]
-//                       [--rounds 2] [--no-rt] [--where host,uml] [--uml-n 10,1000] [--uml-modes ipvs,iptables,kube-iptables] [--out bench/results]
+//                       [--rounds 2] [--no-rt] [--where host,uml] [--render results.json] [--uml-n 10,1000] [--uml-modes ipvs,iptables,kube-iptables] [--out bench/results]
 // A client / balancer / ten backends topology in network namespaces (kernlb/testing); per mode and N,
 // N services x 10 endpoints applied in the balancer, and from the client (a C helper, bench/modes/connect.c,
 // built here with the system cc): new-connection latency to the service matched last, new connections per
@@ -135,6 +135,12 @@ async function main() {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
   if (!existsSync(path.join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run bash scripts/setup.sh');
   const out = path.resolve(root, opt('out', 'bench/results'));
+  if (has('render')) {
+    // Tables and plots again from a results file (no measuring): --render bench/results/modes-6.18.json
+    const file = path.resolve(root, opt('render'));
+    await writeOutputs(JSON.parse(readFileSync(file, 'utf8')), path.dirname(file));
+    return;
+  }
   if (has('inner')) {
     // Inside the guest: measure and hand the results back as JSON (the host draws the plots).
     const r = await runHere(list(opt('modes', 'ipvs,iptables')), list(opt('n', '10,1000')).map(Number));

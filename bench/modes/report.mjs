@@ -225,7 +225,8 @@ export function connectPlotSpec(results) {
       x: { field: 'n', type: 'quantitative', scale: { type: 'log' }, title: 'services (N, log scale)' },
       y: { field: 'us', type: 'quantitative', title: 'new TCP connection (µs)', scale: { zero: true } },
       color: { field: 'mode', type: 'nominal', scale: colorScale(modes) },
-      strokeDash: { field: 'stat', type: 'nominal', title: 'percentile', legend: { symbolType: 'stroke' } },
+      // (resvg draws vega's dashed legend symbols empty: the subtitle says which line is which)
+      strokeDash: { field: 'stat', type: 'nominal', scale: { domain: ['p50', 'p99'], range: [[1, 0], [6, 3]] }, legend: null },
     },
   }];
   const floor = results.floor?.path?.p50;
@@ -238,10 +239,11 @@ export function connectPlotSpec(results) {
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `New TCP connection to the last-matched service, kernel ${results.kernel}`,
+    title: { text: `New TCP connection to the last-matched service, kernel ${results.kernel}`, subtitle: 'solid: p50, dashed: p99; dotted grey: the client floor (p50, no NAT)' },
     width: 520,
     height: 300,
     background: 'white',
+    config: { legend: { labelLimit: 400 } },
     data: { values },
     layer: layers,
   };
@@ -249,27 +251,30 @@ export function connectPlotSpec(results) {
 
 /** Vega-Lite: one endpoint change's apply time against N, both log scale, one colour per mode. */
 export function updatePlotSpec(results) {
+  const changes = results.params?.changes ?? 100;
+  const measures = ['one change, idle, apply(state)', 'one change, idle, update()', `p50 of ${changes} under load`];
   const values = [];
   for (const r of results.rows) {
     if (r.error || !Number.isFinite(r.update?.changeMs)) continue;
-    values.push({ mode: r.mode, n: r.n, what: 'one change, idle, apply(state)', ms: r.update.changeMs });
-    if (Number.isFinite(r.update.updateMs)) values.push({ mode: r.mode, n: r.n, what: 'one change, idle, update()', ms: r.update.updateMs });
-    if (Number.isFinite(r.update.underLoad?.applyP50Ms)) values.push({ mode: r.mode, n: r.n, what: `p50 of ${results.params?.changes ?? 100} under load`, ms: r.update.underLoad.applyP50Ms });
+    values.push({ mode: r.mode, n: r.n, what: measures[0], ms: r.update.changeMs });
+    if (Number.isFinite(r.update.updateMs)) values.push({ mode: r.mode, n: r.n, what: measures[1], ms: r.update.updateMs });
+    if (Number.isFinite(r.update.underLoad?.applyP50Ms)) values.push({ mode: r.mode, n: r.n, what: measures[2], ms: r.update.underLoad.applyP50Ms });
   }
   const modes = [...new Set(values.map((v) => v.mode))];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `Apply time of one endpoint change, kernel ${results.kernel}`,
+    title: { text: `Apply time of one endpoint change, kernel ${results.kernel}`, subtitle: `solid: apply(state), dashed: update(), dotted: p50 of ${changes} changes under load` },
     width: 520,
     height: 300,
     background: 'white',
+    config: { legend: { labelLimit: 400 } },
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'n', type: 'quantitative', scale: { type: 'log' }, title: 'services (N, log scale)' },
       y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'apply (ms, log scale)' },
       color: { field: 'mode', type: 'nominal', scale: colorScale(modes) },
-      strokeDash: { field: 'what', type: 'nominal', title: 'measure', legend: { symbolType: 'stroke' } },
+      strokeDash: { field: 'what', type: 'nominal', scale: { domain: measures, range: [[1, 0], [6, 3], [2, 2]] }, legend: null },
     },
   };
 }
