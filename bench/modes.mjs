@@ -119,7 +119,9 @@ async function writeOutputs(results, outDir) {
 function runInGuest(modes, ns) {
   const json = path.join(os.tmpdir(), `kernlb-modes-${process.pid}.json`);
   const argv = ['bash', path.join(root, 'scripts/uml-run.sh'), '--timeout', '3000', '--', process.execPath, path.join(root, 'bench/modes.mjs'),
-    '--inner', '--modes', modes.join(','), '--n', ns.join(','), '--json', json, '--rounds', String(rounds), ...(quick ? ['--quick'] : []), ...(params.realtime ? [] : ['--no-rt'])];
+    '--inner', '--modes', modes.join(','), '--n', ns.join(','), '--json', json, '--rounds', String(rounds), ...(quick ? ['--quick'] : []), ...(params.realtime ? [] : ['--no-rt']),
+    // the guest's load average says nothing of the host's, which is what slows the guest down
+    '--note', `the host's load average was ${loadAverage()} when the guest started: absolute numbers are noisy, compare rows of one table`];
   log(`booting User-mode Linux for ${modes.join(',')} at N ${ns.join(',')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -143,7 +145,7 @@ async function main() {
   }
   if (has('inner')) {
     // Inside the guest: measure and hand the results back as JSON (the host draws the plots).
-    const r = await runHere(list(opt('modes', 'ipvs,iptables')), list(opt('n', '10,1000')).map(Number));
+    const r = await runHere(list(opt('modes', 'ipvs,iptables')), list(opt('n', '10,1000')).map(Number), opt('note', undefined));
     writeFileSync(opt('json', path.join(os.tmpdir(), 'kernlb-modes.json')), JSON.stringify(r));
     return;
   }
