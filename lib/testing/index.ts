@@ -9,4 +9,4 @@ export { run, type ExecResult } from './exec';
 export { startHttpServer, sendRequests, startContinuousLoad, type LoadResult } from './servers';
 export { createTopology, type Topology, type Backend, type TopologyOptions } from './topology';
 export { umlAvailable, runInUml, type UmlResult } from './uml';
-export { kubeProxyIptablesText } from './kube-proxy';
+export { kubeProxyIptablesText, kubeProxyNftablesText, type KubeProxyLayoutOptions } from './kube-proxy';
