@@ -18,17 +18,23 @@ uint32_t GetGeneration(NetlinkSocket& sock) {
   w.End(m);
   uint32_t gen = 0;
   bool seen = false;
-  sock.Get(w, "NFT_MSG_GETGEN", [&](const nlmsghdr* h) {
-    const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
-    ForEachAttr(p, h->nlmsg_len - NLMSG_HDRLEN - sizeof(nfgenmsg), [&](uint16_t type, const uint8_t* v, size_t n) {
-      if (type == NFTA_GEN_ID && n >= 4) {
-        gen = ReadBE32(v);
-        seen = true;
-      }
-    });
-  });
+  sock.Get(w, "NFT_MSG_GETGEN", [&](const nlmsghdr* h) { seen |= ParseGeneration(h, &gen); });
   if (!seen) throw KernelFailure(EBADMSG, "NFT_MSG_GETGEN", "no generation in the reply");
   return gen;
+}
+
+bool ParseGeneration(const nlmsghdr* h, uint32_t* gen) {
+  // (A reply shorter than its nfgenmsg would make the attribute length wrap around.)
+  if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) return false;
+  bool seen = false;
+  const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
+  ForEachAttr(p, h->nlmsg_len - NLMSG_LENGTH(sizeof(nfgenmsg)), [&](uint16_t type, const uint8_t* v, size_t n) {
+    if (type == NFTA_GEN_ID && n >= 4) {
+      *gen = ReadBE32(v);
+      seen = true;
+    }
+  });
+  return seen;
 }
 
 namespace {
@@ -38,6 +44,8 @@ template <class F>
 bool DumpAll(NetlinkSocket& sock, MsgWriter& w, const char* op, uint32_t gen, F&& onMsg) {
   bool same = true;
   sock.Dump(w, op, [&](const nlmsghdr* h) {
+    // Every nftables reply starts with an nfgenmsg (libnftnl's parsers read it unchecked).
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) throw KernelFailure(EBADMSG, op, "a reply shorter than its nfgenmsg header");
     const nfgenmsg* g = static_cast<const nfgenmsg*>(NLMSG_DATA(h));
     if (ntohs(g->res_id) != (gen & 0xffff)) same = false;
     onMsg(h);

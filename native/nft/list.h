@@ -24,6 +24,8 @@ struct Listing {
 };
 
 uint32_t GetGeneration(NetlinkSocket& sock);
+// The generation in a NEWGEN reply; false when it has none (or is too short to have one).
+bool ParseGeneration(const nlmsghdr* h, uint32_t* gen);
 // family: NFPROTO_* (0 = all); table: "" = all tables.
 std::shared_ptr<Listing> ListRuleset(NetlinkSocket& sock, uint16_t family, const std::string& table, int maxAttempts);
 

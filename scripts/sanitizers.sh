@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# npm run test:sanitizers: the addon built with ASan + UBSan (+ LSan) into build-asan/ (the normal
+# build/Release is untouched), then the unit and kernel tiers run against it: node with clang's ASan
+# runtime preloaded, lib/native.ts loading the sanitizer build through KERNLB_NATIVE_PATH.
+#
+# Every process started by the tests inherits the preload (iproute2, nft, sort...): LSan's exit code
+# is switched off so that their own leaks at exit change nothing, and reports go to files named after
+# the executable. The verdict reads node's reports: any ASan or UBSan error fails; a leak fails when
+# its stack has a frame in the sanitizer build of kernlb (node's and V8's own memory at exit is
+# suppressed by name in scripts/sanitizers/lsan.supp, each with its reason).
+#
+# Usage: npm run test:sanitizers [-- <vitest file filters>]   (default: test/unit test/kernel)
+# Runs in about 8-12 min on 2 cores (the kernel tier is most of it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/sanitizers/build.sh || { echo "sanitizers: build failed"; exit 1; }
+[ -f dist/index.js ] || npm run --silent build:ts
+runtime=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
+[ -f "$runtime" ] || { echo "sanitizers: $runtime missing (apt-get install -y libclang-rt-14-dev)"; exit 1; }
+logs=$(mktemp -d /tmp/kernlb-sanitizers.XXXXXX)
+filters=("$@")
+[ ${#filters[@]} -gt 0 ] || filters=(test/unit test/kernel)
+
+common="log_path=$logs/report:log_exe_name=1:print_stacktrace=1"
+LD_PRELOAD="$runtime" \
+ASAN_OPTIONS="$common:detect_leaks=1:malloc_context_size=40:allocator_may_return_null=1" \
+LSAN_OPTIONS="$common:exitcode=0:suppressions=$PWD/scripts/sanitizers/lsan.supp:print_suppressions=0" \
+UBSAN_OPTIONS="$common:halt_on_error=1" \
+KERNLB_NATIVE_PATH="$PWD/build-asan/kernlb.node" \
+  node node_modules/vitest/vitest.mjs run "${filters[@]}"
+status=$?
+
+node scripts/sanitizers/verdict.mjs "$logs"
+verdict=$?
+[ $verdict -eq 0 ] && rm -rf "$logs"
+if [ $status -ne 0 ] || [ $verdict -ne 0 ]; then
+  echo "sanitizers: FAILED (tests exit $status, sanitizer verdict $verdict)"
+  exit 1
+fi
+echo "sanitizers: passed"
