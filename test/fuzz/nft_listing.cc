@@ -6,6 +6,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <dlfcn.h>
+#include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>
 
 #include <csetjmp>
@@ -44,6 +45,7 @@ extern "C" void exit(int code) {
 // with ASan's and libFuzzer's SEGV handlers off, so a fault anywhere else still kills the run).
 static void OnSegv(int sig) {
   if (parsing) siglongjmp(*parsing, 2);
+  __sanitizer_print_stack_trace();  // (a fault outside libnftnl's parse: say where, then die)
   signal(sig, SIG_DFL);
   raise(sig);
 }
@@ -55,18 +57,21 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-template <class T>
-static int Parse(int (*parse)(const nlmsghdr*, T*), const nlmsghdr* h, T* obj) {
+// A parse abandoned at exit() or a fault leaves the object half-built in a state libnftnl's own free
+// may trip over: it is let go (not leak-checked) and the caller gets a fresh one.
+template <class P, class T>
+static int Parse(int (*parse)(const nlmsghdr*, T*), const nlmsghdr* h, P& obj) {
   sigjmp_buf env;
   __lsan_disable();
   if (sigsetjmp(env, 1)) {
     parsing = nullptr;
+    __lsan_ignore_object(obj.release());
     __lsan_enable();
     abiExits++;
     return -1;
   }
   parsing = &env;
-  int r = parse(h, obj);
+  int r = parse(h, obj.get());
   parsing = nullptr;
   __lsan_enable();
   return r;
@@ -117,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case NFT_MSG_NEWTABLE: {
         TablePtr t(nftnl_table_alloc());
-        if (Parse(nftnl_table_nlmsg_parse, h, t.get()) < 0) break;
+        if (Parse(nftnl_table_nlmsg_parse, h, t) < 0) break;
         Str(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME));
         uint32_t len = 0;
         if (nftnl_table_is_set(t.get(), NFTNL_TABLE_USERDATA)) Data(nftnl_table_get_data(t.get(), NFTNL_TABLE_USERDATA, &len), len);
@@ -125,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case NFT_MSG_NEWCHAIN: {
         ChainPtr c(nftnl_chain_alloc());
-        if (Parse(nftnl_chain_nlmsg_parse, h, c.get()) < 0) break;
+        if (Parse(nftnl_chain_nlmsg_parse, h, c) < 0) break;
         Str(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME));
         Str(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TYPE));
         Str(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_DEV));
@@ -139,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case NFT_MSG_NEWSET: {
         SetPtr s(nftnl_set_alloc());
-        if (Parse(nftnl_set_nlmsg_parse, h, s.get()) < 0) break;
+        if (Parse(nftnl_set_nlmsg_parse, h, s) < 0) break;
         Str(nftnl_set_get_str(s.get(), NFTNL_SET_NAME));
         uint32_t len = 0;
         if (nftnl_set_is_set(s.get(), NFTNL_SET_USERDATA)) Data(nftnl_set_get_data(s.get(), NFTNL_SET_USERDATA, &len), len);
@@ -148,11 +153,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case NFT_MSG_NEWSETELEM:
-        if (Parse(nftnl_set_elems_nlmsg_parse, h, set.get()) >= 0) ReadElems(set.get());
+        if (Parse(nftnl_set_elems_nlmsg_parse, h, set) >= 0) ReadElems(set.get());
+        if (!set) set.reset(nftnl_set_alloc());
         break;
       case NFT_MSG_NEWOBJ: {
         ObjPtr o(nftnl_obj_alloc());
-        if (Parse(nftnl_obj_nlmsg_parse, h, o.get()) < 0) break;
+        if (Parse(nftnl_obj_nlmsg_parse, h, o) < 0) break;
         Str(nftnl_obj_get_str(o.get(), NFTNL_OBJ_NAME));
         uint32_t len = 0;
         if (nftnl_obj_is_set(o.get(), NFTNL_OBJ_USERDATA)) Data(nftnl_obj_get_data(o.get(), NFTNL_OBJ_USERDATA, &len), len);
@@ -160,7 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case NFT_MSG_NEWRULE: {
         RulePtr r(nftnl_rule_alloc());
-        if (Parse(nftnl_rule_nlmsg_parse, h, r.get()) < 0) break;
+        if (Parse(nftnl_rule_nlmsg_parse, h, r) < 0) break;
         Str(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE));
         Str(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN));
         uint32_t len = 0;
