@@ -18,7 +18,7 @@ const ways = {
   'as nobody (setpriv)': ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'],
   'in a user namespace without rights over the network namespace (unshare -U)': ['unshare', '-U'],
 } as const;
-export const uses = ['nftables list', 'nftables commit', 'iptables read', 'iptables commit', 'lb nftables', 'lb iptables'];
+const uses = ['nftables list', 'nftables commit', 'iptables read', 'iptables commit', 'lb nftables', 'lb iptables'];
 
 describe.skipIf(skip)(`without CAP_NET_ADMIN${skip ? ` - skipped: ${skip}` : ''}`, () => {
   let ns: TestNetns;
