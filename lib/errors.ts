@@ -64,7 +64,7 @@ export class KernelError extends Error {
   constructor(info: KernelErrorInfo) {
     const code = errnoName(info.errno);
     let hint = info.hint;
-    if (code === 'EPERM' && !hint) hint = 'CAP_NET_ADMIN is needed';
+    if ((code === 'EPERM' || code === 'EACCES') && !hint) hint = PERMISSION_HINT;
     const parts = [
       `${info.op}${info.object ? ` ${info.object}` : ''}`,
       info.item ? ` (item ${info.index}: ${info.item})` : info.index !== undefined ? ` (item ${info.index})` : '',
@@ -82,6 +82,26 @@ export class KernelError extends Error {
     if (info.item !== undefined) this.item = info.item;
     if (info.attrOffset !== undefined && info.attrOffset >= 0) this.attrOffset = info.attrOffset;
   }
+}
+
+/** What every permission error says at least: the capability kernlb's kernel calls need. */
+export const PERMISSION_HINT = 'CAP_NET_ADMIN is needed';
+
+/**
+ * The kernel refused for want of privilege (EPERM or EACCES, whichever the subsystem returns):
+ * every subsystem, and the load balancer over them, fails this one way. `capability` names what
+ * is missing; the message says where it is needed (the namespace's owning user namespace, or the
+ * initial one for IPVS).
+ */
+export class PermissionError extends KernelError {
+  override name = 'PermissionError';
+  readonly capability = 'CAP_NET_ADMIN';
+}
+
+/** A KernelError of the right class for its errno (PermissionError for EPERM and EACCES). */
+export function kernelError(info: KernelErrorInfo): KernelError {
+  const code = errnoName(info.errno);
+  return code === 'EPERM' || code === 'EACCES' ? new PermissionError(info) : new KernelError(info);
 }
 
 /** The kernel refused a commit because the state changed since it was read (nft generation, iptables EAGAIN). */
@@ -115,7 +135,7 @@ export function isExists(e: unknown): boolean {
   return e instanceof KernelError && e.code === 'EEXIST';
 }
 export function isPermissionDenied(e: unknown): boolean {
-  return e instanceof KernelError && (e.code === 'EPERM' || e.code === 'EACCES');
+  return e instanceof PermissionError || (e instanceof KernelError && (e.code === 'EPERM' || e.code === 'EACCES'));
 }
 export function isConflict(e: unknown): boolean {
   return e instanceof ConflictError;
@@ -151,12 +171,12 @@ export function fromNative(
     ...(f.extack ? { extack: f.extack } : {}),
     ...(index !== undefined ? { index } : {}),
     ...(f.attrOffset !== undefined && f.attrOffset >= 0 ? { attrOffset: f.attrOffset } : {}),
-    ...(context.hint && errnoName(f.errno) === 'EPERM' ? { hint: context.hint } : {}),
+    ...(context.hint && (errnoName(f.errno) === 'EPERM' || errnoName(f.errno) === 'EACCES') ? { hint: context.hint } : {}),
   };
   if (index !== undefined && context.describeItem) {
     const item = context.describeItem(index);
     if (item) info.item = item;
   }
   if (context.conflictErrno?.includes(f.errno)) return new ConflictError(info);
-  return new KernelError(info);
+  return kernelError(info);
 }

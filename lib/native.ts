@@ -446,6 +446,9 @@ export function explainLoadError(message: string): string | undefined {
 
 function load(): NativeBinding {
   const root = path.join(__dirname, '..');
+  // Another build of the same addon (the sanitizer build of scripts/sanitizers.sh), by path.
+  const override = process.env['KERNLB_NATIVE_PATH'];
+  if (override) return require(path.resolve(override)) as NativeBinding;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const gypBuild = require('node-gyp-build') as (dir: string) => unknown;

@@ -4,7 +4,7 @@
  * iptc_commit (engine.ts); `expectUnchanged` turns it into a compare-and-swap against what read() saw.
  */
 import { constants } from 'node:os';
-import { ConflictError, KernelError, ValidationError } from '../errors';
+import { ConflictError, kernelError, KernelError, ValidationError } from '../errors';
 import { KernelHandle, NO_SOCKET, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { native, type NativeIptReplaceResult, type NativeIptTable } from '../native';
 import { releaseBlob, takeArena, takeBlob, takeRoom } from './arena';
@@ -105,7 +105,7 @@ function explain<T>(family: IptFamily, p: Promise<T>): Promise<T> {
   return p.catch((e: unknown) => {
     if (e instanceof KernelError && e.errno === ENOPROTOOPT) {
       const mod = family === 'ipv6' ? 'ip6_tables' : 'ip_tables';
-      throw new KernelError({
+      throw kernelError({
         errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}),
         hint: `the kernel has no ${family} x_tables: load it with "modprobe ${mod}" (iptables-legacy does that itself)`,
       });
@@ -498,5 +498,5 @@ function misplacedRule(table: IptTable, e: KernelError): KernelError | undefined
 
 /** The kernel's error `e` for a whole table, naming the rule at entry `index` and what is wrong with it. */
 function namedRule(e: KernelError, index: number, c: IptChain, ruleNo: number, what: string): KernelError {
-  return new KernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ruleNo}: ${what}` });
+  return kernelError({ errno: e.errno, op: e.op, ...(e.object !== undefined ? { object: e.object } : {}), index, item: `chain ${c.name} rule ${ruleNo}: ${what}` });
 }

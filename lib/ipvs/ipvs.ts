@@ -3,7 +3,7 @@
  * family id cached. Safe for concurrent callers (native requests hold the socket's mutex and match
  * replies by seq); many handles in different namespaces work side by side.
  */
-import { fromNative, KernelError, ValidationError } from '../errors';
+import { fromNative, kernelError, KernelError, ValidationError } from '../errors';
 import { native, type NativeHandle, type NativeIpvsOp, type NativeIpvsServiceDesc } from '../native';
 import { KernelHandle, NETLINK_GENERIC, openNativeHandle, type OpenOptions, type RunContext } from '../netlink/handle';
 import { Cmd } from './constants';
@@ -171,8 +171,8 @@ export class Ipvs extends KernelHandle {
       const p = planned[f.index]!;
       const extack = f.extack || explain(p.op, f.errno);
       const common = { errno: f.errno, ...(extack ? { extack } : {}), ...(f.errno === 1 ? { hint: IPVS_EPERM_HINT } : {}) };
-      if (indexIsOp) return new KernelError({ ...common, op, index: p.from, item: `${p.opName} ${p.what}` });
-      return new KernelError({ ...common, op: planned[0]!.opName, object: planned[0]!.what, index: f.index, item: p.what });
+      if (indexIsOp) return kernelError({ ...common, op, index: p.from, item: `${p.opName} ${p.what}` });
+      return kernelError({ ...common, op: planned[0]!.opName, object: planned[0]!.what, index: f.index, item: p.what });
     });
     return { applied: r.sent - failures.length, failures };
   }
@@ -217,7 +217,7 @@ export class Ipvs extends KernelHandle {
     const key = serviceKeyDesc(service, 'service');
     const what = describeService(service);
     const [svc] = await this.list({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, { cmd: Cmd.GET_SERVICE, service: key });
-    if (!svc) throw new KernelError({ errno: 3, op: 'get', object: what });
+    if (!svc) throw kernelError({ errno: 3, op: 'get', object: what });
     return svc;
   }
 
@@ -271,7 +271,7 @@ export class Ipvs extends KernelHandle {
   async getTimeouts(): Promise<Timeouts> {
     const r = await this.run({ op: 'get timeouts', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.query(h, { cmd: Cmd.GET_CONFIG }, false));
     const c = r.find((x) => x.kind === 'config');
-    if (!c || c.kind !== 'config') throw new KernelError({ errno: 71, op: 'get timeouts', extack: 'no reply' });
+    if (!c || c.kind !== 'config') throw kernelError({ errno: 71, op: 'get timeouts', extack: 'no reply' });
     return { tcp: c.tcp, tcpFin: c.tcpFin, udp: c.udp };
   }
 
@@ -284,7 +284,7 @@ export class Ipvs extends KernelHandle {
   async info(): Promise<IpvsInfo> {
     const r = await this.run({ op: 'get info', hint: IPVS_EPERM_HINT }, (h) => native().ipvs.query(h, { cmd: Cmd.GET_INFO }, false));
     const i = r.find((x) => x.kind === 'info');
-    if (!i || i.kind !== 'info') throw new KernelError({ errno: 71, op: 'get info', extack: 'no reply' });
+    if (!i || i.kind !== 'info') throw kernelError({ errno: 71, op: 'get info', extack: 'no reply' });
     const v = i.version;
     return { version: `${(v >> 16) & 255}.${(v >> 8) & 255}.${v & 255}`, versionCode: v, connectionTableSize: i.connTabSize };
   }
@@ -356,7 +356,7 @@ function explain(op: NativeIpvsOp, errno: number): string {
 /** A single operation's error carries no batch index unless it expanded into several messages. */
 function stripIndex(e: KernelError, messages: number): KernelError {
   if (messages > 1) return e;
-  return new KernelError({
+  return kernelError({
     errno: e.errno,
     op: e.op,
     ...(e.object !== undefined ? { object: e.object } : {}),

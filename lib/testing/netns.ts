@@ -8,14 +8,30 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { run, runSync, type ExecResult } from './exec';
 
-const live = new Set<TestNetns>();
-let hooked = false;
+/**
+ * Namespaces still to remove, shared by every copy of this module in the process: a runner that
+ * evaluates the test kit once per test file in one process (vitest's singleFork, used in UML) would
+ * otherwise add its exit and signal handlers once per file ("MaxListenersExceededWarning: 11 SIGHUP
+ * listeners"). One registry on globalThis, one set of handlers.
+ */
+const registryKey = Symbol.for('kernlb.testing.netns');
+const hookedKey = Symbol.for('kernlb.testing.netns.hooked');
+interface Registry {
+  live: Set<{ destroySync(): void }>;
+}
 
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
+function registry(): Registry {
+  const g = globalThis as { [registryKey]?: Registry };
+  return (g[registryKey] ??= { live: new Set() });
+}
+
+/** Installs the process-wide cleanup (exit, SIGINT, SIGTERM, SIGHUP) once per process. */
+export function hookExit(): void {
+  const g = globalThis as { [hookedKey]?: boolean };
+  if (g[hookedKey]) return;
+  g[hookedKey] = true;
   const cleanup = () => {
-    for (const ns of live) ns.destroySync();
+    for (const ns of registry().live) ns.destroySync();
   };
   process.on('exit', cleanup);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -25,6 +41,7 @@ function hookExit(): void {
     });
   }
 }
+const live = registry().live;
 
 export interface VethEnd {
   /** Namespace of this end; undefined = the caller's namespace. */

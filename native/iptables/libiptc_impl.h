@@ -95,11 +95,18 @@ Plan MakePlan(LibiptcRequest& req, const std::string& appendOp) {
   std::unordered_map<uint32_t, std::string> chainAt;
   for (size_t off = 0; off < size;) {
     Entry* e = entryAt(off);
-    if (off + sizeof(Entry) > size || e->next_offset < sizeof(Entry) || off + e->next_offset > size ||
-        e->target_offset < sizeof(Entry) || e->target_offset + sizeof(xt_entry_target) > e->next_offset)
+    // (Alignment first: every field below is read through the struct, as the kernel lays it out.)
+    if (off % alignof(Entry) != 0 || off + sizeof(Entry) > size || e->next_offset < sizeof(Entry) ||
+        off + e->next_offset > size || e->target_offset < sizeof(Entry) || e->target_offset % alignof(xt_entry_target) != 0 ||
+        e->target_offset + sizeof(xt_entry_target) > e->next_offset)
       throw InputFailure("malformed entry at offset " + std::to_string(off));
     offsets.push_back(static_cast<uint32_t>(off));
     xt_entry_target* t = targetOf(e);
+    // Targets read below as a standard target (a verdict) or an ERROR target (a chain name) must
+    // hold one.
+    const size_t room = e->next_offset - e->target_offset;
+    if ((t->u.user.name[0] == 0 && room < sizeof(xt_standard_target)) || (IsErrorTarget(t) && room < sizeof(xt_error_target)))
+      throw InputFailure("target too short for its kind at offset " + std::to_string(off));
     if (IsErrorTarget(t)) {
       const char* name = reinterpret_cast<const xt_error_target*>(t)->errorname;
       chainAt[static_cast<uint32_t>(off + e->next_offset)] = std::string(name, strnlen(name, XT_FUNCTION_MAXNAMELEN));
@@ -156,6 +163,7 @@ Plan MakePlan(LibiptcRequest& req, const std::string& appendOp) {
       continue;
     }
     if (builtinHook >= 0 && rep->underflow[builtinHook] == off) {
+      if (t->u.user.name[0] != 0) throw InputFailure("policy entry without a verdict at offset " + std::to_string(off));
       const int v = reinterpret_cast<const xt_standard_target*>(t)->verdict;
       const char* verdict = VerdictLabel(v);
       if (!verdict) throw InputFailure("policy entry without a verdict at offset " + std::to_string(off));

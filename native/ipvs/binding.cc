@@ -77,10 +77,8 @@ static Napi::Value Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto buf = info[0].As<Napi::Buffer<uint8_t>>();
   Napi::Array out = Napi::Array::New(env);
-  size_t len = buf.Length();
   uint32_t i = 0;
-  for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf.Data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
-    out.Set(i++, ReplyToJs(env, ParseReply(h)));
+  ForEachMessage(buf.Data(), buf.Length(), [&](const nlmsghdr* h) { out.Set(i++, ReplyToJs(env, ParseReply(h))); });
   return out;
 }
 
@@ -259,8 +257,7 @@ static Napi::Value Pack(const Napi::CallbackInfo& info) {
   auto buf = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<Service> services;
   std::vector<DestRecords> dests;
-  size_t len = buf.Length();
-  for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf.Data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+  ForEachMessage(buf.Data(), buf.Length(), [&](const nlmsghdr* h) {
     Reply r = ParseReply(h);
     if (r.kind == Reply::kService) {
       services.push_back(std::move(r.service));
@@ -268,7 +265,7 @@ static Napi::Value Pack(const Napi::CallbackInfo& info) {
     } else if (r.kind == Reply::kDest && !services.empty()) {
       AppendDestRecord(h, services.back().af, dests.back());
     }
-  }
+  });
   PackedListing l(nullptr, 0);
   for (const Service& s : services) l.AddService(s);
   for (size_t i = 0; i < services.size(); i++) l.SetDests(i, dests[i]);

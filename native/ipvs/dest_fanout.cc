@@ -172,8 +172,8 @@ class Fanout {
   }
 
   void Parse(Slot& s, const uint8_t* p, size_t len) {
-    for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(p); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != s.seq || s.done) continue;
+    ForEachMessage(p, len, [&](const nlmsghdr* h) {
+      if (h->nlmsg_seq != s.seq || s.done) return;
       if (h->nlmsg_type == NLMSG_DONE) {
         if (h->nlmsg_len >= NLMSG_HDRLEN + sizeof(int)) {
           int code = *static_cast<const int*>(NLMSG_DATA(h));
@@ -187,7 +187,7 @@ class Fanout {
       } else {
         AppendDestRecord(h, s.af, s.scratch);
       }
-    }
+    });
   }
 
   // A service's records go to the listing in one piece once its dump is complete (dumps of other

@@ -93,9 +93,8 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out) {
       for (int k = 0; k < n; k++) {
         if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC)
           throw KernelFailure(EMSGSIZE, op, "a reply was larger than the receive buffer");
-        size_t len = msgs[k].msg_len;
-        for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(iov[k].iov_base); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-          if (h->nlmsg_seq != seq) continue;  // stale reply to an abandoned request
+        ForEachMessage(static_cast<const uint8_t*>(iov[k].iov_base), msgs[k].msg_len, [&](const nlmsghdr* h) {
+          if (h->nlmsg_seq != seq) return;  // stale reply to an abandoned request
           if (h->nlmsg_type == NLMSG_DONE) {
             if (h->nlmsg_len >= NLMSG_HDRLEN + sizeof(int)) {
               int code = *static_cast<const int*>(NLMSG_DATA(h));
@@ -109,7 +108,7 @@ void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out) {
           } else {
             AppendDestRecord(h, get.service.af, recs);
           }
-        }
+        });
       }
     }
     out.SetDests(idx, recs);

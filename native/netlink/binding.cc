@@ -76,9 +76,8 @@ static Napi::Value DecodeMessages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto buf = info[0].As<Napi::Buffer<uint8_t>>();
   Napi::Array out = Napi::Array::New(env);
-  size_t len = buf.Length();
   uint32_t i = 0;
-  for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf.Data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+  ForEachMessage(buf.Data(), buf.Length(), [&](const nlmsghdr* h) {
     Napi::Object m = Napi::Object::New(env);
     m.Set("type", h->nlmsg_type);
     m.Set("flags", h->nlmsg_flags);
@@ -97,7 +96,7 @@ static Napi::Value DecodeMessages(const Napi::CallbackInfo& info) {
     }
     if (h->nlmsg_type == GENL_ID_CTRL) m.Set("family", FamilyToJs(env, ParseFamily(h)));
     out.Set(i++, m);
-  }
+  });
   return out;
 }
 

@@ -13,6 +13,8 @@ void EncodeGetFamily(MsgWriter& w, const std::string& name) {
 
 GenlFamily ParseFamily(const nlmsghdr* h) {
   GenlFamily f;
+  // (A reply shorter than its genl header would make the attribute length wrap around.)
+  if (h->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN) return f;
   const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + GENL_HDRLEN;
   size_t len = h->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
   ForEachAttr(p, len, [&](uint16_t type, const uint8_t* v, size_t n) {

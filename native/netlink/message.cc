@@ -95,12 +95,18 @@ NlErrorInfo ParseError(const nlmsghdr* h) {
     return info;
   }
   const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-  info.err = -e->error;
+  // A negative errno, or 0 for an ACK; anything else is not a kernel's reply (and INT_MIN would not
+  // even negate).
+  info.err = e->error <= 0 && e->error >= -4095 ? -e->error : EBADMSG;
   info.seq = e->msg.nlmsg_seq;
   if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return info;
   // With NETLINK_CAP_ACK the original request is not echoed back; otherwise skip its payload too.
   size_t off = NLMSG_HDRLEN + sizeof(nlmsgerr);
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+  // (The kernel appends the echo padded to 4 bytes: nlmsg_append.)
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) {
+    if (e->msg.nlmsg_len < NLMSG_HDRLEN) return info;
+    off += NLMSG_ALIGN(static_cast<size_t>(e->msg.nlmsg_len) - NLMSG_HDRLEN);
+  }
   if (off > h->nlmsg_len) return info;
   const uint8_t* base = reinterpret_cast<const uint8_t*>(h);
   ForEachAttr(base + off, h->nlmsg_len - off, [&](uint16_t type, const uint8_t* p, size_t len) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "netlink/error.h"
@@ -55,11 +56,29 @@ template <class F>
 void ForEachAttr(const uint8_t* data, size_t len, F&& f) {
   size_t off = 0;
   while (off + NLA_HDRLEN <= len) {
-    const nlattr* a = reinterpret_cast<const nlattr*>(data + off);
-    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > len) break;
-    f(static_cast<uint16_t>(a->nla_type & NLA_TYPE_MASK), data + off + NLA_HDRLEN,
-      static_cast<size_t>(a->nla_len - NLA_HDRLEN));
-    off += NLA_ALIGN(a->nla_len);
+    nlattr a;  // copied: a nest inside an oddly placed payload need not be 2-byte aligned
+    memcpy(&a, data + off, sizeof a);
+    if (a.nla_len < NLA_HDRLEN || off + a.nla_len > len) break;
+    f(static_cast<uint16_t>(a.nla_type & NLA_TYPE_MASK), data + off + NLA_HDRLEN,
+      static_cast<size_t>(a.nla_len - NLA_HDRLEN));
+    off += NLA_ALIGN(a.nla_len);
+  }
+}
+
+// Walks the messages in [data, data+len): a header that does not fit, or a length shorter than a header
+// or running past the end, ends the walk. f(h) returns true to stop (or nothing, to walk them all).
+// Why not NLMSG_OK/NLMSG_NEXT: on a size_t length, NLMSG_NEXT after a last message whose length is
+// not a multiple of 4 wraps the remaining length around, and NLMSG_OK then reads past the buffer.
+template <class F>
+void ForEachMessage(const uint8_t* data, size_t len, F&& f) {
+  size_t off = 0;
+  while (len - off >= NLMSG_HDRLEN) {
+    const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(data + off);
+    if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > len - off) return;
+    if constexpr (std::is_void_v<decltype(f(h))>) f(h);
+    else if (f(h)) return;
+    off += NLMSG_ALIGN(h->nlmsg_len);
+    if (off > len) return;
   }
 }
 

@@ -103,20 +103,25 @@ void NetlinkSocket::Receive(uint32_t lo, uint32_t hi, const std::string& op, boo
       if (drainOnly) return;
       continue;  // the deadline check above ends the wait
     }
-    ssize_t n = recv(fd_, rbuf_.data(), rbuf_.size(), MSG_TRUNC);
+    // One byte is kept back for a NUL after the data: libnftnl's parsers strdup() string attributes
+    // without checking that they are terminated, which must end inside this buffer.
+    const size_t room = rbuf_.size() - 1;
+    ssize_t n = recv(fd_, rbuf_.data(), room, MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       if (errno == ENOBUFS)
         throw KernelFailure(ENOBUFS, op, "replies were lost: the socket's receive buffer overflowed");
       throw KernelFailure(errno, op + " (recv)");
     }
-    if (static_cast<size_t>(n) > rbuf_.size())
+    if (static_cast<size_t>(n) > room)
       throw KernelFailure(EMSGSIZE, op, "a reply was larger than the receive buffer");
-    size_t len = static_cast<size_t>(n);
-    for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(rbuf_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq < lo || h->nlmsg_seq > hi) continue;  // stale reply to an abandoned request
-      if (onMsg(h)) return;
-    }
+    rbuf_[static_cast<size_t>(n)] = 0;
+    bool done = false;
+    ForEachMessage(rbuf_.data(), static_cast<size_t>(n), [&](const nlmsghdr* h) {
+      if (h->nlmsg_seq < lo || h->nlmsg_seq > hi) return false;  // stale reply to an abandoned request
+      return done = onMsg(h);
+    });
+    if (done) return;
   }
 }
 
@@ -223,10 +228,8 @@ std::vector<BatchFailure> NetlinkSocket::SendBatch(MsgWriter& w, const std::stri
   Send(w.data(), op);
   std::vector<BatchFailure> failures;
   Receive(first, last, op, true, [&](const nlmsghdr* h) {
-    if (h->nlmsg_type == NLMSG_ERROR) {
-      NlErrorInfo e = ParseError(h);
-      if (e.err) failures.push_back({static_cast<int>(h->nlmsg_seq - first), e});
-    }
+    BatchFailure f;
+    if (BatchFailureOf(h, first, last - first + 1, &f)) failures.push_back(std::move(f));
     return false;
   });
   return failures;

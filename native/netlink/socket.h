@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "netlink/batch_reply.h"
 #include "netlink/message.h"
 #include "netlink/netns.h"
 
@@ -19,10 +20,6 @@ namespace kernlb {
 
 using MsgFn = std::function<void(const nlmsghdr*)>;
 
-struct BatchFailure {
-  int index;  // index of the message in the batch (0 = first message of the buffer)
-  NlErrorInfo error;
-};
 
 class NetlinkSocket {
  public:

@@ -49,12 +49,8 @@ static Napi::Value Commit(const Napi::CallbackInfo& info) {
         std::lock_guard<std::mutex> lock(sock->mutex());
         std::vector<BatchFailure> fails = sock->SendBatch(batch->w, "nftables commit");
         if (fails.empty()) return true;
-        // The first failing message is the cause; later ones are often consequences of it.
-        auto first = std::min_element(fails.begin(), fails.end(),
-                                      [](const BatchFailure& a, const BatchFailure& b) { return a.index < b.index; });
-        int item = first->index >= 0 && static_cast<size_t>(first->index) < batch->itemOfMsg.size()
-                       ? batch->itemOfMsg[first->index]
-                       : -1;
+        int item = -1;
+        const BatchFailure* first = FirstFailure(fails, batch->itemOfMsg, &item);
         KernelFailure f(first->error.err, "nftables commit", first->error.extack, item);
         f.attrOffset = first->error.attrOffset;
         throw f;

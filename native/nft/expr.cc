@@ -1,4 +1,5 @@
 #include "nft/expr.h"
+#include "nft/expr_walk.h"
 
 #include <memory>
 
@@ -43,30 +44,18 @@ Napi::Object ExprToJs(Napi::Env env, const nftnl_expr* e) {
   Napi::Object o = Napi::Object::New(env);
   const char* name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
   o.Set("type", name ? name : "");
-  const ExprSpec* spec = name ? FindExprSpec(name) : nullptr;
-  if (!spec) return o;  // unknown kinds are named but carry no attributes
-  for (size_t i = 0; i < spec->count; i++) {
-    const AttrSpec& a = spec->attrs[i];
-    if (!nftnl_expr_is_set(e, a.id)) continue;
+  const ExprSpec* spec = ForEachExprAttr(e, [&](const AttrSpec& a, const ExprAttrValue& v) {
     switch (a.kind) {
-      case AttrKind::U8: o.Set(a.key, nftnl_expr_get_u8(e, a.id)); break;
-      case AttrKind::U16: o.Set(a.key, nftnl_expr_get_u16(e, a.id)); break;
-      case AttrKind::U32: o.Set(a.key, nftnl_expr_get_u32(e, a.id)); break;
-      case AttrKind::I32: o.Set(a.key, static_cast<int32_t>(nftnl_expr_get_u32(e, a.id))); break;
-      case AttrKind::U64: o.Set(a.key, Napi::Number::New(env, static_cast<double>(nftnl_expr_get_u64(e, a.id)))); break;
-      case AttrKind::Str: {
-        const char* s = nftnl_expr_get_str(e, a.id);
-        o.Set(a.key, s ? s : "");
-        break;
-      }
-      case AttrKind::Data: {
-        uint32_t len = 0;
-        const void* d = nftnl_expr_get(e, a.id, &len);
-        SetHex(env, o, a.key, d, d ? len : 0);
-        break;
-      }
+      case AttrKind::U8:
+      case AttrKind::U16:
+      case AttrKind::U32: o.Set(a.key, static_cast<uint32_t>(v.num)); break;
+      case AttrKind::I32: o.Set(a.key, static_cast<int32_t>(static_cast<uint32_t>(v.num))); break;
+      case AttrKind::U64: o.Set(a.key, Napi::Number::New(env, static_cast<double>(v.num))); break;
+      case AttrKind::Str: o.Set(a.key, v.str); break;
+      case AttrKind::Data: SetHex(env, o, a.key, v.data, v.len); break;
     }
-  }
+  });
+  if (!spec) return o;  // unknown kinds are named but carry no attributes
   if (spec->nestedId) {
     ExprCollector subs{env, Napi::Array::New(env)};
     nftnl_expr_expr_foreach(e, ExprCollector::Add, &subs);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "nft/hex.h"
+
 namespace kernlb {
 namespace nft {
 
@@ -42,9 +44,6 @@ class JsObj {
   std::string path_;
 };
 
-std::string ToHex(const void* p, size_t n);
-// Returns false on a malformed string.
-bool FromHex(const std::string& s, std::vector<uint8_t>& out);
 
 // Sets o[k] = v for the common value kinds.
 inline void SetHex(Napi::Env env, Napi::Object o, const char* k, const void* p, size_t n) {

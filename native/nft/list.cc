@@ -5,6 +5,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace kernlb {
 namespace nft {
@@ -18,17 +19,83 @@ uint32_t GetGeneration(NetlinkSocket& sock) {
   w.End(m);
   uint32_t gen = 0;
   bool seen = false;
-  sock.Get(w, "NFT_MSG_GETGEN", [&](const nlmsghdr* h) {
-    const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
-    ForEachAttr(p, h->nlmsg_len - NLMSG_HDRLEN - sizeof(nfgenmsg), [&](uint16_t type, const uint8_t* v, size_t n) {
-      if (type == NFTA_GEN_ID && n >= 4) {
-        gen = ReadBE32(v);
-        seen = true;
-      }
-    });
-  });
+  sock.Get(w, "NFT_MSG_GETGEN", [&](const nlmsghdr* h) { seen |= ParseGeneration(h, &gen); });
   if (!seen) throw KernelFailure(EBADMSG, "NFT_MSG_GETGEN", "no generation in the reply");
   return gen;
+}
+
+bool ParseGeneration(const nlmsghdr* h, uint32_t* gen) {
+  // (A reply shorter than its nfgenmsg would make the attribute length wrap around.)
+  if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) return false;
+  bool seen = false;
+  const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
+  ForEachAttr(p, h->nlmsg_len - NLMSG_LENGTH(sizeof(nfgenmsg)), [&](uint16_t type, const uint8_t* v, size_t n) {
+    if (type == NFTA_GEN_ID && n >= 4) {
+      *gen = ReadBE32(v);
+      seen = true;
+    }
+  });
+  return seen;
+}
+
+namespace {
+
+bool ExprNamed(const uint8_t* p, size_t len);
+// A list of expressions (NFTA_LIST_ELEM each).
+bool ExprListNamed(const uint8_t* p, size_t len) {
+  bool ok = true;
+  ForEachAttr(p, len, [&](uint16_t type, const uint8_t* v, size_t n) {
+    if (type == NFTA_LIST_ELEM) ok = ok && ExprNamed(v, n);
+  });
+  return ok;
+}
+// One expression: a NUL-terminated NFTA_EXPR_NAME; a dynset's own expressions too.
+bool ExprNamed(const uint8_t* p, size_t len) {
+  const uint8_t* name = nullptr;
+  size_t nameLen = 0;
+  const uint8_t* data = nullptr;
+  size_t dataLen = 0;
+  ForEachAttr(p, len, [&](uint16_t type, const uint8_t* v, size_t n) {
+    if (type == NFTA_EXPR_NAME) { name = v; nameLen = n; }
+    if (type == NFTA_EXPR_DATA) { data = v; dataLen = n; }
+  });
+  if (!name || nameLen == 0 || memchr(name, 0, nameLen) == nullptr) return false;
+  if (!data || strcmp(reinterpret_cast<const char*>(name), "dynset") != 0) return true;
+  bool ok = true;
+  ForEachAttr(data, dataLen, [&](uint16_t type, const uint8_t* v, size_t n) {
+    if (type == NFTA_DYNSET_EXPR) ok = ok && ExprNamed(v, n);
+    if (type == NFTA_DYNSET_EXPRESSIONS) ok = ok && ExprListNamed(v, n);
+  });
+  return ok;
+}
+
+}  // namespace
+
+bool ExpressionsNamed(const nlmsghdr* h) {
+  if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) return false;
+  const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
+  const size_t len = h->nlmsg_len - NLMSG_LENGTH(sizeof(nfgenmsg));
+  const uint16_t cmd = h->nlmsg_type & 0xff;
+  bool ok = true;
+  // libnftnl also strdup()s a set element list's table and set names without checking they came.
+  bool table = cmd != NFT_MSG_NEWSETELEM, set = table;
+  auto isStr = [](const uint8_t* v, size_t n) { return n > 0 && memchr(v, 0, n) != nullptr; };
+  ForEachAttr(p, len, [&](uint16_t type, const uint8_t* v, size_t n) {
+    if (cmd == NFT_MSG_NEWSETELEM && type == NFTA_SET_ELEM_LIST_TABLE) table = isStr(v, n);
+    if (cmd == NFT_MSG_NEWSETELEM && type == NFTA_SET_ELEM_LIST_SET) set = isStr(v, n);
+    if (cmd == NFT_MSG_NEWRULE && type == NFTA_RULE_EXPRESSIONS) ok = ok && ExprListNamed(v, n);
+    if (cmd == NFT_MSG_NEWSET && type == NFTA_SET_EXPR) ok = ok && ExprNamed(v, n);
+    if (cmd == NFT_MSG_NEWSET && type == NFTA_SET_EXPRESSIONS) ok = ok && ExprListNamed(v, n);
+    if (cmd == NFT_MSG_NEWSETELEM && type == NFTA_SET_ELEM_LIST_ELEMENTS) {
+      ForEachAttr(v, n, [&](uint16_t, const uint8_t* e, size_t en) {
+        ForEachAttr(e, en, [&](uint16_t et, const uint8_t* x, size_t xn) {
+          if (et == NFTA_SET_ELEM_EXPR) ok = ok && ExprNamed(x, xn);
+          if (et == NFTA_SET_ELEM_EXPRESSIONS) ok = ok && ExprListNamed(x, xn);
+        });
+      });
+    }
+  });
+  return ok && table && set;
 }
 
 namespace {
@@ -38,6 +105,9 @@ template <class F>
 bool DumpAll(NetlinkSocket& sock, MsgWriter& w, const char* op, uint32_t gen, F&& onMsg) {
   bool same = true;
   sock.Dump(w, op, [&](const nlmsghdr* h) {
+    // Every nftables reply starts with an nfgenmsg (libnftnl's parsers read it unchecked).
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) throw KernelFailure(EBADMSG, op, "a reply shorter than its nfgenmsg header");
+    if (!ExpressionsNamed(h)) throw KernelFailure(EBADMSG, op, "a reply with an expression without a name");
     const nfgenmsg* g = static_cast<const nfgenmsg*>(NLMSG_DATA(h));
     if (ntohs(g->res_id) != (gen & 0xffff)) same = false;
     onMsg(h);

@@ -24,6 +24,12 @@ struct Listing {
 };
 
 uint32_t GetGeneration(NetlinkSocket& sock);
+// Whether libnftnl can parse a reply without dereferencing a missing attribute (found by test/fuzz):
+// every expression a NEWRULE / NEWSET / NEWSETELEM reply carries has a name (else strcmp(NULL) in
+// nftnl_expr_alloc), and a NEWSETELEM names its table and set (else strdup(NULL)).
+bool ExpressionsNamed(const nlmsghdr* h);
+// The generation in a NEWGEN reply; false when it has none (or is too short to have one).
+bool ParseGeneration(const nlmsghdr* h, uint32_t* gen);
 // family: NFPROTO_* (0 = all); table: "" = all tables.
 std::shared_ptr<Listing> ListRuleset(NetlinkSocket& sock, uint16_t family, const std::string& table, int maxAttempts);
 
