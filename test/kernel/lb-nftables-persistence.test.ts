@@ -38,11 +38,12 @@ describe.skipIf(skip)(`lb nftables persistence (kernel)${skip ? ` - skipped: ${s
         ...(timeout ? { persistence: { timeout } } : {}),
         endpoints: topo.backends.map((b, i) => ({ address: b.ipv4, port: b.port, weight: weights[i]! })),
       },
-      { name: 'other', vip: topo.vip4, port: 81, scheduler: 'rr', endpoints: topo.backends.map((b) => ({ address: b.ipv4, port: b.port })) },
+      // (another VIP: a service on the same VIP and protocol may not share web's endpoints, see the ValidationError test)
+      { name: 'other', vip: topo.vip6, port: 80, scheduler: 'rr', endpoints: topo.backends.map((b) => ({ address: b.ipv6, port: b.port })) },
     ],
   });
-  const run = async (n = 4, port = 80) =>
-    JSON.parse((await topo.client.exec([process.execPath, '-e', CLIENT_JS, `http://${topo.vip4}:${port}/`, String(n), ...CLIENTS])).stdout) as Record<string, string[]>;
+  const run = async (n = 4) =>
+    JSON.parse((await topo.client.exec([process.execPath, '-e', CLIENT_JS, `http://${topo.vip4}/`, String(n), ...CLIENTS])).stdout) as Record<string, string[]>;
   const list = async (what: string[]) => (await topo.balancer.exec(['nft', 'list', ...what])).stdout;
 
   it('each client sticks to one endpoint across new connections, clients spread; after the timeout it picks anew', async () => {
@@ -53,9 +54,9 @@ describe.skipIf(skip)(`lb nftables persistence (kernel)${skip ? ` - skipped: ${s
     const firsts = CLIENTS.map((a) => seen[a]![0]!);
     expect(firsts.filter((b) => b === 'backend-1')).toHaveLength(2);
     expect(new Set(firsts).size).toBe(3);
-    // the service without persistence on the same VIP and backends still rotates per connection
-    const other = await run(3, 81);
-    for (const a of CLIENTS) expect(new Set(other[a]).size, `${a}: ${other[a]}`).toBe(3);
+    // the service without persistence on the same backends still rotates per connection
+    const other = JSON.parse((await topo.client.exec([process.execPath, '-e', CLIENT_JS, `http://[${topo.vip6}]/`, '3', 'fd00:200::2'])).stdout) as Record<string, string[]>;
+    expect(new Set(other['fd00:200::2']).size, String(other['fd00:200::2'])).toBe(3);
     // the kernel's record: each client -> one endpoint (address . port)
     const aff = await list(['map', 'inet', 'kernlb', 'aff-web']);
     for (const a of CLIENTS) expect(aff).toMatch(new RegExp(`${a.replace(/\./g, '\\.')} expires \\S+ : 10\\.201\\.\\d\\.2 \\. 8\\d+`));
@@ -91,6 +92,35 @@ describe.skipIf(skip)(`lb nftables persistence (kernel)${skip ? ` - skipped: ${s
     expect((await fresh.diff(state(60))).lines).not.toEqual([]);
     await fresh.apply(state(60));
     expect(await list(['map', 'inet', 'kernlb', 'aff-web'])).toMatch(/timeout 1m\n/);
+  });
+
+  it('a persistent service sharing VIP, protocol and an endpoint with another is a ValidationError; the kernel is untouched', async () => {
+    await lb.apply(state(undefined));
+    const before = await list(['ruleset']);
+    const clash = state(300);
+    clash.services[1] = { ...clash.services[0]!, name: 'other', port: 81, persistence: undefined } as (typeof clash.services)[number];
+    await using fresh = await LoadBalancer.open({ mode: 'nftables', netns: topo.balancer.name });
+    await expect(fresh.apply(clash)).rejects.toMatchObject({ name: 'ValidationError', field: 'services' });
+    await expect(lb.apply(clash)).rejects.toMatchObject({ name: 'ValidationError', field: 'services' });
+    expect(await list(['ruleset'])).toBe(before);
+    // the same two without persistence are fine; update() making web persistent is refused
+    const { persistence: _, ...plain } = clash.services[0]!;
+    await lb.apply({ services: [plain, clash.services[1]!] });
+    const two = await list(['ruleset']);
+    await expect(lb.update({ upsert: [clash.services[0]!] })).rejects.toThrow(/share VIP .* and "web" is persistent/);
+    expect(await list(['ruleset'])).toBe(two);
+  });
+
+  it('IPv6: a client sticks to its endpoint', async () => {
+    const v6: DesiredState = {
+      services: [{ name: 'web6', vip: topo.vip6, port: 80, scheduler: 'rr', persistence: { timeout: 60 }, endpoints: topo.backends.map((b) => ({ address: b.ipv6, port: b.port })) }],
+    };
+    await lb.apply(v6);
+    const js = CLIENT_JS;
+    const out = JSON.parse((await topo.client.exec([process.execPath, '-e', js, `http://[${topo.vip6}]/`, '4', 'fd00:200::2'])).stdout) as Record<string, string[]>;
+    expect(new Set(out['fd00:200::2']).size, String(out['fd00:200::2'])).toBe(1);
+    expect(await list(['map', 'inet', 'kernlb', 'aff-web6'])).toMatch(/fd00:200::2 expires \S+ : fd00:201:\d::2 \. \d+/);
+    expect((await lb.diff(v6)).lines).toEqual([]);
   });
 
   it('update() adds and removes persistence on one service; an endpoint removed frees its clients', async () => {

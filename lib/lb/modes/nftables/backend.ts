@@ -4,7 +4,7 @@ import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type 
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type State } from '../../state';
 import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
-import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
+import { compileNft, compileService, nftChainName, persistenceConflict, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, slotElements, slotMap, slotMapRef } from './rules';
 
@@ -187,6 +187,8 @@ function buildChanges(tx: NftTransaction, changes: readonly ServiceChange[], cha
  * Returns the chains the table has once it is committed, or null when nothing changes.
  */
 export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): Set<string> | null {
+  const conflict = persistenceConflict(desired.services);
+  if (conflict) throw conflict;
   if (!cur.hasBase || cur.drift.length) {
     buildAll(tx, cur, desired);
     return new Set(['prerouting', 'output', 'persist-pre', 'persist-out', ...desired.services.map(nftChainName)]);
@@ -265,6 +267,8 @@ export class NftBackend implements ModeBackend<NftCurrent> {
    * Otherwise a full read and apply of `desired`.
    */
   async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
+    const conflict = persistenceConflict(desired.services);
+    if (conflict) throw conflict;
     const cache = this.#cache;
     if (!cache || (await this.nft.generation()) !== cache.generation) return this.apply(desired, await this.read({ forApply: true }), opts);
     const added = new Set<string>(), deleted = new Set<string>();
