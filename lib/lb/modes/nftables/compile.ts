@@ -30,6 +30,9 @@
  *   removed, a weight changed) rewrites the service's map and its one rule, and a rule with `dnat`
  *   makes the kernel validate the table at commit: with one rule per service that costs about a
  *   tenth of the per-endpoint cascade kernlb used before (110k rules at 10k x 10).
+ * - Persistence (client affinity): a hit rule `dnat to ip saddr map @aff-NAME` before the pick, the
+ *   dynamic map filled after the DNAT by filter chains persist-pre/persist-out through keep4/keep6
+ *   and chain keep-NAME (rules.ts, README.md).
  * - Per-endpoint counters: every slot element has a counter (`counter` on the map); an endpoint's
  *   connections are the sum over its slots. Element comments `wN` hold the weights (the first slot
  *   of each endpoint), so status() reads weights back exactly.
