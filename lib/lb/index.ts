@@ -20,7 +20,7 @@
  * - ipvs: a virtual service per service, masquerading real servers; removed endpoints drain with
  *   their drain start stored in the kernel (weight 0 + thresholds), so a restart loses nothing.
  *
- * Mode capabilities: ipvs every kernel scheduler + persistence; nftables rr, wrr, random, sh;
+ * Mode capabilities: ipvs every kernel scheduler + persistence; nftables rr, wrr, random, sh + persistence (dynamic map);
  * iptables rr, random (tcp/udp) + persistence (recent). Anything else is a ValidationError naming
  * the field.
  */

@@ -3,10 +3,12 @@
  * is a ValidationError, never a silent approximation.
  *
  * - rr: equal share over the endpoints whose weight is > 0 (weights are otherwise ignored, as IPVS rr does).
- * - wrr: weighted round robin (exact proportions over each cycle of sum(weights) connections).
+ * - wrr: weighted round robin (exact proportions over each cycle of sum(weights) connections);
+ *   iptables does it with one rule per unit of the gcd-reduced weights (see weightsProblem).
  * - random: weighted random (each connection picks endpoint i with probability w_i / sum(w)).
  * - sh: source hashing (the same client address always lands on the same endpoint while the set is stable).
- *   iptables does it with one rule per unit of the gcd-reduced weights (see weightsProblem).
+ * - persistence (client affinity, every mode): a client that connected within `timeout` seconds goes
+ *   to the endpoint it went to last; the others are balanced by the scheduler.
  * - every other IPVS scheduler (lc, wlc, lblc, lblcr, dh, sed, nq, mh, fo, ovf, twos) is IPVS-only.
  */
 export type Mode = 'ipvs' | 'nftables' | 'iptables';
@@ -48,10 +50,14 @@ export function schedulerProblem(mode: Mode, scheduler: string): string | undefi
   );
 }
 
-/** undefined when `mode` can keep client affinity (persistence), else why not. */
-export function persistenceProblem(mode: Mode): string | undefined {
-  if (mode === 'ipvs' || mode === 'iptables') return undefined;
-  return `${mode} mode does not implement persistence (client affinity); use ipvs or iptables mode, or scheduler "sh" in nftables mode`;
+/**
+ * undefined when `mode` can keep client affinity (persistence), else why not. Every mode can:
+ * ipvs with persistent services, iptables with the recent match, nftables with a dynamic map per
+ * service (client -> endpoint, the service's timeout) filled after the DNAT, as kube-proxy's
+ * nftables mode keeps affinity in dynamic sets (lib/lb/modes/nftables/rules.ts).
+ */
+export function persistenceProblem(_mode: Mode): string | undefined {
+  return undefined;
 }
 
 export function supportedSchedulers(mode: Mode): readonly string[] {

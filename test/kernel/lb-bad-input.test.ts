@@ -18,7 +18,7 @@ const CASES = 100;
 const states = {
   nftables: {
     services: [
-      { name: 'web', vip: '10.96.0.10', port: 80, scheduler: 'wrr', endpoints: [{ address: '10.244.1.2', port: 8080, weight: 2 }, { address: '10.244.1.3', port: 8080 }, { address: '10.244.1.4', port: 8080, weight: 0 }] },
+      { name: 'web', vip: '10.96.0.10', port: 80, scheduler: 'wrr', persistence: { timeout: 300 }, endpoints: [{ address: '10.244.1.2', port: 8080, weight: 2 }, { address: '10.244.1.3', port: 8080 }, { address: '10.244.1.4', port: 8080, weight: 0 }] },
       { name: 'dns', protocol: 'udp', vip: 'fd00::10', port: 53, scheduler: 'sh', endpoints: [{ address: 'fd00::1:1', port: 5353, weight: 3 }, { address: 'fd00::1:2', port: 5353 }] },
       { name: 'diameter', protocol: 'sctp', vip: '10.96.0.11', port: 3868, scheduler: 'random', endpoints: [{ address: '10.244.2.1', port: 3868 }] },
     ],

@@ -81,7 +81,9 @@ describe('lb state: validation names the field and the service', () => {
     expect(problems({ services: [svc({ scheduler: 'random' })] }, 'ipvs')[0]).toMatch(/IPVS has no weighted-random/);
     expect(problems({ services: [svc({ scheduler: 'lc' })] }, 'nftables')[0]).toMatch(/nftables mode cannot do scheduler "lc"/);
     expect(problems({ services: [svc({ scheduler: 'bogus' })] })[0]).toMatch(/unknown scheduler/);
-    expect(problems({ services: [svc({ persistence: { timeout: 60 } })] }, 'nftables')[0]).toMatch(/services\[0\]\.persistence: .*persistence/);
+    expect(problems({ services: [svc({ persistence: { timeout: 60 } })] }, 'nftables')).toEqual([]);
+    expect(problems({ services: [svc({ persistence: { timeout: 0 } })] }, 'nftables')[0]).toMatch(/persistence\.timeout: .*must be an integer number of seconds 1\.\.31536000/);
+    expect(problems({ services: [svc({ persistence: { timeout: 31_536_001 } })] }, 'nftables')[0]).toMatch(/persistence\.timeout/);
     expect(problems({ services: [svc({ persistence: { timeout: 60 }, scheduler: 'wlc' })] }, 'ipvs')).toEqual([]);
     expect(problems({ services: [svc({ persistence: { timeout: 60 }, scheduler: 'random' })] }, 'iptables')).toEqual([]);
     expect(problems({ services: [svc({ protocol: 'sctp' })] }, 'iptables')[0]).toMatch(/services\[0\]\.protocol: .*sctp/);

@@ -4,9 +4,9 @@ import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type 
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type State } from '../../state';
 import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
-import { compileNft, compileService, nftChainName, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
+import { compileNft, compileService, nftChainName, persistenceConflict, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
-import { serviceRule, slotElements, slotMap, slotMapRef } from './rules';
+import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, slotElements, slotMap, slotMapRef } from './rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
@@ -40,17 +40,59 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
   const plan = compileNft(desired).services;
   const base = ['prerouting', 'output'] as const;
   for (const chain of base) tx.addChain({ ...T, name: chain, base: { type: 'nat', hook: chain, priority: -100, policy: 'accept' } });
+  for (const [chain, hook] of PERSIST) tx.addChain({ ...T, name: chain, base: { type: 'filter', hook, priority: -99, policy: 'accept' } });
+  for (const c of plan) if (c.persistence) tx.addChain({ ...T, name: c.persistence.chain });
   for (const c of plan) tx.addChain({ ...T, name: c.chain });
   for (const f of ['ipv4', 'ipv6'] as const) {
     const els = plan.filter((c) => c.dispatch.family === f).map(element);
     tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict', ...(els.length ? { elements: els } : {}) });
   }
   for (const c of plan) tx.addSet(slotMap(c));
+  for (const c of plan) if (c.persistence) tx.addSet(affinityMap(c));
+  for (const f of ['ipv4', 'ipv6'] as const) {
+    const els = plan.filter((c) => c.dispatch.family === f).flatMap(keepElements);
+    tx.addSet({ ...T, name: KEEP_SETS[f].name, key: [...KEEP_SETS[f].key], data: 'verdict', ...(els.length ? { elements: els } : {}) });
+  }
   for (const chain of base) {
     tx.addRule(dispatchRule(chain, 'ipv4'));
     tx.addRule(dispatchRule(chain, 'ipv6'));
   }
-  for (const c of plan) tx.addRule(serviceRule(c));
+  for (const [chain] of PERSIST) {
+    tx.addRule(persistDispatchRule(chain, 'ipv4'));
+    tx.addRule(persistDispatchRule(chain, 'ipv6'));
+  }
+  for (const c of plan) if (c.persistence) tx.addRule(keepRule(c));
+  for (const c of plan) addRules(tx, c);
+}
+
+/** The filter chains that record a persistent service's clients after their DNAT (rules.ts). */
+const PERSIST = [
+  ['persist-pre', 'prerouting'],
+  ['persist-out', 'output'],
+] as const;
+
+function addRules(tx: NftTransaction, c: NftServiceChain): void {
+  for (const r of serviceRules(c)) tx.addRule(r);
+}
+
+/** A persistent service's affinity map, recording chain and keep4/keep6 elements (after its service chain's rules). */
+function addPersistence(tx: NftTransaction, c: NftServiceChain): void {
+  if (!c.persistence) return;
+  tx.addSet(affinityMap(c));
+  tx.addChain({ ...T, name: c.persistence.chain });
+  tx.addRule(keepRule(c));
+  const els = keepElements(c);
+  if (els.length) tx.addElements(keepMapRef(c.dispatch.family), els);
+}
+
+/** Undoes addPersistence (the service chain must be flushed first: its hit rule binds the map). */
+function removePersistence(tx: NftTransaction, c: NftServiceChain): void {
+  if (!c.persistence) return;
+  const els = keepElements(c);
+  if (els.length) tx.deleteElements(keepMapRef(c.dispatch.family), els.map((e) => ({ key: e.key })));
+  tx.flushChain({ ...T, name: c.persistence.chain });
+  tx.deleteChain({ ...T, name: c.persistence.chain });
+  tx.deleteSet({ ...T, name: c.persistence.map });
 }
 
 /** The chains a batch leaves: a set, or an overlay on the cached one (applyChanges: no O(N) copy). */
@@ -65,6 +107,7 @@ function removeService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet)
   tx.flushChain({ ...T, name: c.chain });
   tx.deleteChain({ ...T, name: c.chain });
   tx.deleteSet({ ...T, name: c.map });
+  removePersistence(tx, c);
   chains.delete(c.chain);
 }
 
@@ -73,7 +116,8 @@ function addService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet): v
   else tx.addChain({ ...T, name: c.chain });
   chains.add(c.chain);
   tx.addSet(slotMap(c));
-  tx.addRule(serviceRule(c));
+  addPersistence(tx, c);
+  addRules(tx, c);
   tx.addElements(setRef(c.dispatch.family), [element(c)]);
 }
 
@@ -102,12 +146,27 @@ function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChai
     if (old.size) tx.deleteElements(ref, [...old.values()].map((e) => ({ key: e.key })));
     if (replaced.length) tx.replaceElements(ref, slotElements(replaced));
     if (added.length) tx.addElements(ref, slotElements(added));
+    // (the same comment: the same persistence) endpoints in and out of keep4/keep6; clients of a removed endpoint pick anew
+    if (a.persistence) {
+      const want = new Set(keepElements(a).map((e) => JSON.stringify(e.key)));
+      const had = new Set(keepElements(b).map((e) => JSON.stringify(e.key)));
+      const gone = keepElements(b).filter((e) => !want.has(JSON.stringify(e.key)));
+      const fresh = keepElements(a).filter((e) => !had.has(JSON.stringify(e.key)));
+      const kref = keepMapRef(a.dispatch.family);
+      if (gone.length) {
+        tx.deleteElements(kref, gone.map((e) => ({ key: e.key })));
+        tx.flushSet({ ...T, name: a.persistence.map });
+      }
+      if (fresh.length) tx.addElements(kref, fresh);
+    }
   } else {
-    // (flushing the chain unbinds the map, which can then go; the new map comes with its new modulus)
+    // (flushing the chain unbinds the maps, which can then go; the new map comes with its new modulus)
     tx.flushChain({ ...T, name: a.chain });
     tx.deleteSet({ ...T, name: b.map });
+    removePersistence(tx, b);
     tx.addSet(slotMap(a));
-    tx.addRule(serviceRule(a));
+    addPersistence(tx, a);
+    addRules(tx, a);
   }
   if (b.key !== a.key) tx.addElements(setRef(a.dispatch.family), [element(a)]);
 }
@@ -128,9 +187,11 @@ function buildChanges(tx: NftTransaction, changes: readonly ServiceChange[], cha
  * Returns the chains the table has once it is committed, or null when nothing changes.
  */
 export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): Set<string> | null {
+  const conflict = persistenceConflict(desired.services);
+  if (conflict) throw conflict;
   if (!cur.hasBase || cur.drift.length) {
     buildAll(tx, cur, desired);
-    return new Set(['prerouting', 'output', ...desired.services.map(nftChainName)]);
+    return new Set(['prerouting', 'output', 'persist-pre', 'persist-out', ...desired.services.map(nftChainName)]);
   }
   const d = diffStates(cur.state, desired);
   if (isEmptyDiff(d)) return null;
@@ -206,6 +267,8 @@ export class NftBackend implements ModeBackend<NftCurrent> {
    * Otherwise a full read and apply of `desired`.
    */
   async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
+    const conflict = persistenceConflict(desired.services);
+    if (conflict) throw conflict;
     const cache = this.#cache;
     if (!cache || (await this.nft.generation()) !== cache.generation) return this.apply(desired, await this.read({ forApply: true }), opts);
     const added = new Set<string>(), deleted = new Set<string>();

@@ -30,6 +30,9 @@
  *   removed, a weight changed) rewrites the service's map and its one rule, and a rule with `dnat`
  *   makes the kernel validate the table at commit: with one rule per service that costs about a
  *   tenth of the per-endpoint cascade kernlb used before (110k rules at 10k x 10).
+ * - Persistence (client affinity): a hit rule `dnat to ip saddr map @aff-NAME` before the pick, the
+ *   dynamic map filled after the DNAT by filter chains persist-pre/persist-out through keep4/keep6
+ *   and chain keep-NAME (rules.ts, README.md).
  * - Per-endpoint counters: every slot element has a counter (`counter` on the map); an endpoint's
  *   connections are the sum over its slots. Element comments `wN` hold the weights (the first slot
  *   of each endpoint), so status() reads weights back exactly.
@@ -40,6 +43,7 @@
  *   (KERNEL-NOTES.md): element 1.2 ms, dnat rule 5.4 ms here against 59 ms in the cascade layout
  *   this replaced (110k rules), whose whole table took 2.4 s through kernlb, 4.2 s with nft -f.
  */
+import { ValidationError } from '../../../errors';
 import { activeEndpoints, endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';
 
 export const NFT_FAMILY = 'inet';
@@ -74,6 +78,8 @@ export interface NftServiceChain {
   elements: NftSlotElement[];
   /** The rule's comment: "service NAME SCHED[ persistent T]". */
   comment: string;
+  /** Client affinity (rules.ts): seconds, the dynamic map `aff-NAME` and the chain `keep-NAME` that fills it. */
+  persistence?: { timeout: number; map: string; chain: string };
 }
 
 export interface NftPlan {
@@ -162,7 +168,7 @@ export function compileService(s: Service): NftServiceChain {
   });
   let k = order.length;
   for (const e of s.endpoints) if (e.weight === 0) elements.push({ key: k++, address: e.address, port: e.port, comment: 'w0' });
-  return {
+  const c: NftServiceChain = {
     key: `${s.protocol}/${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.port}`,
     name: s.name,
     chain: nftChainName(s),
@@ -173,6 +179,45 @@ export function compileService(s: Service): NftServiceChain {
     elements,
     comment: headerComment(s),
   };
+  if (s.persistence) c.persistence = { timeout: s.persistence.timeout, map: `aff-${s.name}`, chain: `keep-${s.name}` };
+  return c;
+}
+
+/**
+ * nftables mode records a persistent service's clients by VIP . protocol . endpoint address . port
+ * (the VIP's port cannot be in that key: rules.ts), so a persistent service may not share an endpoint
+ * with another service of the same VIP and protocol. A ValidationError naming both, else undefined.
+ */
+export function persistenceConflict(services: readonly Service[]): ValidationError | undefined {
+  // (update() runs this on the whole state: without a persistent service it is one pass, no allocation)
+  if (!services.some((s) => s.persistence)) return undefined;
+  const groups = new Map<string, Service[]>();
+  for (const s of services) {
+    const k = `${s.vip} ${s.protocol}`;
+    const g = groups.get(k);
+    if (g) g.push(s);
+    else groups.set(k, [s]);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2 || !g.some((s) => s.persistence)) continue;
+    const owner = new Map<string, Service>();
+    for (const s of g) {
+      for (const e of s.endpoints) {
+        const k = endpointKey(e);
+        const o = owner.get(k);
+        if (o && o !== s && (o.persistence || s.persistence)) {
+          const p = o.persistence ? o : s;
+          return new ValidationError(
+            'services',
+            `services "${o.name}" and "${s.name}" share VIP ${s.vip} (${s.protocol}) and endpoint ${k}, and "${p.name}" is persistent: nftables mode tells their clients apart by endpoint (use another endpoint port, or ipvs mode)`,
+            k,
+          );
+        }
+        owner.set(k, s);
+      }
+    }
+  }
+  return undefined;
 }
 
 export function compileNft(state: State): NftPlan {
@@ -190,7 +235,26 @@ export function renderServiceRule(c: NftServiceChain): string {
   if (!c.slots) return `counter comment "${c.comment}"`;
   const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
   const key = c.pick.kind === 'jhash' ? `jhash ${ip} saddr mod ${c.slots} seed 0x${c.pick.seed.toString(16)}` : `numgen ${c.pick.mode} mod ${c.slots}`;
-  return `meta l4proto ${c.dispatch.protocol} dnat ${ip} addr . port to ${key} map @${c.map} comment "${c.comment}"`;
+  const pick = `meta l4proto ${c.dispatch.protocol} dnat ${ip} addr . port to ${key} map @${c.map}`;
+  if (!c.persistence) return `${pick} comment "${c.comment}"`;
+  return `meta l4proto ${c.dispatch.protocol} dnat ${ip} to ${ip} saddr map @${c.persistence.map} comment "${c.comment}"\n\t\t${pick}`;
+}
+
+function persistPort(c: NftServiceChain): string {
+  return c.dispatch.protocol === 'sctp' ? 'th' : c.dispatch.protocol;
+}
+
+/** nft's way of printing a timeout: 5m, 1h30m, 2s ... */
+export function nftDuration(seconds: number): string {
+  const parts: string[] = [];
+  let left = seconds;
+  for (const [unit, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (left >= n) {
+      parts.push(`${Math.floor(left / n)}${unit}`);
+      left %= n;
+    }
+  }
+  return parts.join('') || '0s';
 }
 
 function renderElement(e: NftSlotElement): string {
@@ -224,12 +288,54 @@ export function renderNft(plan: NftPlan): string {
     if (c.elements.length) out.push(`\t\telements = { ${c.elements.map(renderElement).join(',\n\t\t\t     ')} }`);
     out.push('\t}', '');
   }
+  for (const c of plan.services) {
+    if (!c.persistence) continue;
+    const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
+    out.push(`\tmap ${c.persistence.map} {`, `\t\ttypeof ${ip} saddr : ${ip} daddr . ${persistPort(c)} dport`, '\t\tsize 65535', '\t\tflags dynamic,timeout', `\t\ttimeout ${nftDuration(c.persistence.timeout)}`, '\t}', '');
+  }
+  for (const [fam, map, type] of [
+    ['ipv4', 'keep4', 'ipv4_addr'],
+    ['ipv6', 'keep6', 'ipv6_addr'],
+  ] as const) {
+    out.push(`\tmap ${map} {`, `\t\ttype ${type} . inet_proto . ${type} . inet_service : verdict`);
+    const els: string[] = [];
+    for (const c of plan.services) {
+      if (!c.persistence || c.dispatch.family !== fam) continue;
+      const seen = new Set<string>();
+      for (const e of c.elements) {
+        const k = `${e.address} . ${e.port}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        els.push(`${c.dispatch.vip} . ${c.dispatch.protocol} . ${k} : goto ${c.persistence.chain}`);
+      }
+    }
+    if (els.length) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
+    out.push('\t}', '');
+  }
   for (const [chain, hook, prio] of [
     ['prerouting', 'prerouting', 'dstnat'],
     ['output', 'output', '-100'],
   ] as const) {
     out.push(`\tchain ${chain} {`, `\t\ttype nat hook ${hook} priority ${prio}; policy accept;`);
     out.push('\t\tip daddr . meta l4proto . th dport vmap @svc4', '\t\tip6 daddr . meta l4proto . th dport vmap @svc6', '\t}', '');
+  }
+  // (-99: just after the nat chains' DNAT; nft names it after dstnat only in prerouting)
+  for (const [chain, hook, prio] of [
+    ['persist-pre', 'prerouting', 'dstnat + 1'],
+    ['persist-out', 'output', '-99'],
+  ] as const) {
+    out.push(`\tchain ${chain} {`, `\t\ttype filter hook ${hook} priority ${prio}; policy accept;`);
+    out.push(
+      '\t\tct state new ct status dnat ct original ip daddr . meta l4proto . ip daddr . th dport vmap @keep4',
+      '\t\tct state new ct status dnat ct original ip6 daddr . meta l4proto . ip6 daddr . th dport vmap @keep6',
+      '\t}',
+      '',
+    );
+  }
+  for (const c of plan.services) {
+    if (!c.persistence) continue;
+    const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
+    out.push(`\tchain ${c.persistence.chain} {`, `\t\tupdate @${c.persistence.map} { ${ip} saddr : ${ip} daddr . ${persistPort(c)} dport }`, '\t}', '');
   }
   for (const c of plan.services) out.push(`\tchain ${c.chain} {`, `\t\t${renderServiceRule(c)}`, '\t}', '');
   if (out[out.length - 1] === '') out.pop();

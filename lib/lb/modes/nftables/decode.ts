@@ -9,6 +9,7 @@ import type { NftElement, NftExpr, NftRuleset } from '../../../nft';
 import { endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, ServiceStatus } from '../../types';
 import { compileService, NFT_FAMILY, NFT_TABLE } from './compile';
+import { keepElements } from './rules';
 
 const PROTO_BY_NUM: Record<number, Protocol> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
@@ -30,6 +31,17 @@ export function parseHeaderComment(c: string | undefined): { name: string; sched
   const m = c ? /^service (\S+) (\S+)(?: persistent (\d+))?$/.exec(c) : null;
   if (!m) return undefined;
   return { name: m[1]!, scheduler: m[2]!, ...(m[3] ? { persistence: { timeout: Number(m[3]) } } : {}) };
+}
+
+const BASE_CHAINS = ['prerouting', 'output', 'persist-pre', 'persist-out'] as const;
+const BASE_SETS = ['svc4', 'svc6', 'keep4', 'keep6'] as const;
+
+function keepKey(vip: unknown, protocol: string | undefined, address: unknown, port: unknown, chain: string | undefined): string {
+  return `${parseAddress(vip)?.text} ${protocol} ${parseAddress(address)?.text} ${Number(port)} ${chain}`;
+}
+
+function keepElementKeys(c: ReturnType<typeof compileService>): string[] {
+  return keepElements(c).map((e) => keepKey(e.key[0], String(e.key[1]), e.key[2], e.key[3], e.verdict.chain));
 }
 
 export interface NftCurrent extends BackendRead {
@@ -84,7 +96,7 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
   for (const c of rs.chains) if (mine(c)) chains.add(c.name);
   const sets = new Map<string, (typeof rs.sets)[number]>();
   for (const s of rs.sets) if (mine(s)) sets.set(s.name, s);
-  const hasBase = chains.has('prerouting') && chains.has('output') && sets.has('svc4') && sets.has('svc6');
+  const hasBase = BASE_CHAINS.every((c) => chains.has(c)) && BASE_SETS.every((m) => sets.has(m));
   const rulesByChain = new Map<string, typeof rs.rules>();
   for (const r of rs.rules) {
     if (!mine(r)) continue;
@@ -93,12 +105,13 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
     else rulesByChain.set(r.chain, [r]);
   }
   const drift: string[] = [];
+  const wantKeep = new Set<string>();
   const services: ServiceStatus[] = [];
   const state: Service[] = [];
-  const usedChains = new Set(['prerouting', 'output']);
-  const usedSets = new Set(['svc4', 'svc6']);
+  const usedChains = new Set<string>(BASE_CHAINS);
+  const usedSets = new Set<string>(BASE_SETS);
   if (hasBase) {
-    for (const chain of ['prerouting', 'output']) {
+    for (const chain of BASE_CHAINS) {
       const n = rulesByChain.get(chain)?.length ?? 0;
       if (n !== 2) drift.push(`~ chain ${chain}: ${n} rules (kernlb writes 2)`);
     }
@@ -165,16 +178,41 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
       state.push(model);
       // What kernlb would write for what it read: anything else is drift.
       const want = compileService(model);
-      const shape = ruleShape(rules[0]!.exprs);
+      const nRules = want.persistence && want.slots ? 2 : 1;
+      const shape = ruleShape(rules[nRules - 1]?.exprs ?? []);
       const problems: string[] = [];
       if (!map) problems.push(`map ${mapName} missing`);
-      if (rules.length !== 1) problems.push(`${rules.length} rules in ${chain} (kernlb writes 1)`);
+      if (rules.length !== nRules) problems.push(`${rules.length} rules in ${chain} (kernlb writes ${nRules})`);
+      if (want.persistence) {
+        const p = want.persistence;
+        for (const k of keepElementKeys(want)) wantKeep.add(k);
+        const aff = sets.get(p.map);
+        if (aff) usedSets.add(p.map);
+        if (chains.has(p.chain)) usedChains.add(p.chain);
+        if (!aff) problems.push(`map ${p.map} missing`);
+        else if (aff.timeout !== p.timeout * 1000) problems.push(`map ${p.map} has timeout ${aff.timeout} ms, not ${p.timeout * 1000}`);
+        const keep = rulesByChain.get(p.chain) ?? [];
+        if (keep.length !== 1 || !keep[0]!.exprs.flat().some((e) => (e as NftExpr).type === 'dynset' && (e as NftExpr).set === p.map)) problems.push(`chain ${p.chain} differs`);
+        if (want.slots) {
+          const hit = ruleShape(rules[0]?.exprs ?? []);
+          if (hit.set !== p.map || !hit.nat || hit.modulus !== undefined) problems.push(`affinity rule of ${chain} differs`);
+        }
+      }
       if (bad || byEp.size !== endpoints.length) problems.push(`elements of ${mapName} kernlb did not write`);
       if (want.slots ? shape.modulus !== want.slots || shape.set !== mapName || !shape.nat : shape.n !== 1) problems.push(`rule of ${chain} differs`);
       if (map && !sameSlots(slots, want.elements)) problems.push(`slots of ${mapName} differ`);
       if (problems.length) drift.push(`~ service ${header.name}: ${problems.join('; ')}`);
     }
   }
+  // keep4/keep6: exactly the elements of the persistent services read above
+  for (const setName of ['keep4', 'keep6']) {
+    for (const el of sets.get(setName)?.elements ?? []) {
+      const k = asArray(el.key);
+      const key = keepKey(k[0], protocolOf(k[1]), k[2], k[3], el.verdict?.chain);
+      if (!wantKeep.delete(key)) drift.push(`~ ${setName} element ${k.join(' . ')}: not a kernlb endpoint of a persistent service`);
+    }
+  }
+  for (const k of wantKeep) drift.push(`~ keep element ${k}: missing`);
   for (const c of chains) if (!usedChains.has(c)) drift.push(`- chain ${c}: not kernlb's`);
   for (const s of sets.keys()) if (!usedSets.has(s)) drift.push(`- map ${s}: not kernlb's`);
   const order = services.map((s, i) => [s.name, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));

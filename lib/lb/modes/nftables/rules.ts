@@ -6,7 +6,7 @@
 import { nftConstants, type NftExpr, type NftRule, type NftSet, type NftSetRef } from '../../../nft';
 import { NFT_FAMILY, NFT_TABLE, typeofModulus, type NftServiceChain, type NftSlotElement } from './compile';
 
-const { CMP_OP, META_KEY, NUMGEN_TYPE, HASH_TYPE, NAT_TYPE, FAMILIES, PAYLOAD_BASE } = nftConstants;
+const { CMP_OP, META_KEY, NUMGEN_TYPE, HASH_TYPE, NAT_TYPE, FAMILIES, PAYLOAD_BASE, DYNSET_OP } = nftConstants;
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 const L4 = { tcp: '06', udp: '11', sctp: '84' } as const;
 
@@ -73,4 +73,130 @@ export function slotMapRef(c: NftServiceChain): NftSetRef {
 
 export function slotElements(els: readonly NftSlotElement[]) {
   return els.map(slotElement);
+}
+
+/*
+ * Persistence (client affinity), as kube-proxy's nftables mode keeps it, in dynamic sets with a
+ * timeout. nft 1.0.6 can neither parse nor list a set update whose data is a map lookup (the
+ * endpoint just picked from ep-NAME), so the client is recorded after the DNAT, from the
+ * translated packet, in a filter chain at dstnat + 1:
+ *   chain svc-NAME    { meta l4proto tcp dnat ip to ip saddr map @aff-NAME comment "..."   # a known client
+ *                       meta l4proto tcp dnat ip to numgen inc mod R map @ep-NAME }        # the others
+ *   chain persist-pre { type filter hook prerouting priority dstnat + 1
+ *                       ct state new ct status dnat ct original ip daddr . meta l4proto . ip daddr . th dport vmap @keep4 (ip6 ...) }
+ *   map keep4         { VIP . proto . endpoint . endpoint port : goto keep-NAME }
+ *   chain keep-NAME   { update @aff-NAME { ip saddr : ip daddr . tcp dport } }             # records, or restarts the timeout
+ *   map aff-NAME      { typeof ip saddr : ip daddr . tcp dport; flags dynamic,timeout; timeout T }
+ * (`ct original proto-dst`, the VIP's port, cannot be part of a concatenation in nft 1.0.6: it has
+ * no fixed type. The endpoint's address and port stand in for it, which is why two services on one
+ * VIP and protocol, one of them persistent, may not share an endpoint address:port.)
+ */
+const CT_DST_IP = 20, CT_DST_IP6 = 22, CT_DIR_ORIGINAL = 0;
+const IPS_DST_NAT = 0x20;
+const le32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b.toString('hex');
+};
+
+/** `ct state new ct status dnat ct original ip daddr . meta l4proto . ip daddr . th dport vmap @keep4` (ip6: @keep6). */
+export function persistDispatchRule(chain: string, f: 'ipv4' | 'ipv6'): NftRule {
+  const v4 = f === 'ipv4';
+  const alen = v4 ? 4 : 16;
+  const unit = (u: number) => (u % 4 === 0 ? 1 + u / 4 : 8 + u);
+  const proto = alen / 4, daddr = proto + 1, dport = daddr + alen / 4;
+  return {
+    ...T,
+    chain,
+    exprs: [
+      { type: 'ct', key: 0, dreg: 1 },
+      { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(8), xor: le32(0) },
+      { type: 'cmp', sreg: 1, op: CMP_OP.neq, data: le32(0) },
+      { type: 'ct', key: 2, dreg: 1 },
+      { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: le32(IPS_DST_NAT), xor: le32(0) },
+      { type: 'cmp', sreg: 1, op: CMP_OP.neq, data: le32(0) },
+      { type: 'meta', key: META_KEY.nfproto, dreg: 1 },
+      { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: v4 ? '02' : '0a' },
+      { type: 'ct', key: v4 ? CT_DST_IP : CT_DST_IP6, dir: CT_DIR_ORIGINAL, dreg: 1 },
+      { type: 'meta', key: META_KEY.l4proto, dreg: unit(proto) },
+      { type: 'payload', dreg: unit(daddr), base: PAYLOAD_BASE.network, offset: v4 ? 16 : 24, len: alen },
+      { type: 'payload', dreg: unit(dport), base: PAYLOAD_BASE.transport, offset: 2, len: 2 },
+      { type: 'lookup', sreg: 1, dreg: 0, set: v4 ? 'keep4' : 'keep6' },
+    ],
+  };
+}
+
+export const KEEP_SETS = {
+  ipv4: { name: 'keep4', key: ['ipv4_addr', 'inet_proto', 'ipv4_addr', 'inet_service'] },
+  ipv6: { name: 'keep6', key: ['ipv6_addr', 'inet_proto', 'ipv6_addr', 'inet_service'] },
+} as const;
+
+export function keepMapRef(f: 'ipv4' | 'ipv6'): NftSetRef {
+  return { ...T, set: KEEP_SETS[f].name, key: [...KEEP_SETS[f].key], data: 'verdict' };
+}
+
+/** keep4/keep6 elements of a persistent service: one per endpoint (weight 0 too: its clients keep their timeout). */
+export function keepElements(c: NftServiceChain) {
+  if (!c.persistence) return [];
+  const seen = new Set<string>();
+  const out = [];
+  for (const e of c.elements) {
+    const k = `${e.address} ${e.port}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push({ key: [c.dispatch.vip, c.dispatch.protocol, e.address, e.port], verdict: { verdict: 'goto' as const, chain: c.persistence.chain } });
+  }
+  return out;
+}
+
+/** `update @aff-NAME { ip saddr : ip daddr . tcp dport }` (the rule of chain keep-NAME). */
+export function keepRule(c: NftServiceChain): NftRule {
+  const v4 = c.dispatch.family === 'ipv4';
+  const alen = v4 ? 4 : 16;
+  const exprs: NftExpr[] = [{ type: 'meta', key: META_KEY.nfproto, dreg: 1 }, { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: v4 ? '02' : '0a' }];
+  if (c.dispatch.protocol !== 'sctp') exprs.push({ type: 'meta', key: META_KEY.l4proto, dreg: 1 }, { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: L4[c.dispatch.protocol] });
+  exprs.push(
+    { type: 'payload', dreg: 1, base: PAYLOAD_BASE.network, offset: v4 ? 12 : 8, len: alen },
+    { type: 'payload', dreg: 2, base: PAYLOAD_BASE.network, offset: v4 ? 16 : 24, len: alen },
+    // (the port after the address: 32-bit register 13 after an IPv4 address in 128-bit register 2, 3 after IPv6)
+    { type: 'payload', dreg: v4 ? 13 : 3, base: PAYLOAD_BASE.transport, offset: 2, len: 2 },
+    { type: 'dynset', sregKey: 1, sregData: 2, op: DYNSET_OP.update, set: c.persistence!.map },
+  );
+  return { ...T, chain: c.persistence!.chain, exprs };
+}
+
+/** `meta l4proto tcp dnat ip to ip saddr map @aff-NAME` (a known client goes where it went last). */
+export function hitRuleExprs(c: NftServiceChain): NftExpr[] {
+  const v4 = c.dispatch.family === 'ipv4';
+  return [
+    { type: 'meta', key: META_KEY.l4proto, dreg: 1 },
+    { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: L4[c.dispatch.protocol] },
+    { type: 'meta', key: META_KEY.nfproto, dreg: 1 },
+    { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: v4 ? '02' : '0a' },
+    { type: 'payload', dreg: 1, base: PAYLOAD_BASE.network, offset: v4 ? 12 : 8, len: v4 ? 4 : 16 },
+    { type: 'lookup', sreg: 1, dreg: 1, set: c.persistence!.map },
+    { type: 'nat', natType: NAT_TYPE.dnat, family: FAMILIES[v4 ? 'ip' : 'ip6'], regAddrMin: 1, regProtoMin: v4 ? 9 : 2 },
+  ];
+}
+
+/** The service chain's rules: the pick (with the comment), or with persistence the hit rule (with the comment) and then the pick. */
+export function serviceRules(c: NftServiceChain): NftRule[] {
+  if (!c.persistence || !c.slots) return [serviceRule(c)];
+  return [
+    { ...T, chain: c.chain, exprs: hitRuleExprs(c), comment: c.comment },
+    { ...T, chain: c.chain, exprs: serviceRuleExprs(c) },
+  ];
+}
+
+/** `aff-NAME { typeof ip saddr : ip daddr . tcp dport; size 65535; flags dynamic,timeout; timeout T }` */
+export function affinityMap(c: NftServiceChain): NftSet {
+  const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
+  return {
+    ...T,
+    name: c.persistence!.map,
+    typeof: { key: `${ip} saddr`, data: [`${ip} daddr`, portField(c)] },
+    flags: ['dynamic', 'timeout'],
+    timeout: c.persistence!.timeout * 1000,
+    size: 65535,
+  };
 }
