@@ -151,7 +151,8 @@ export const conntrack: Codec<ConntrackMatch> = {
     const out: Array<[string, string]> = [];
     if (v.state !== undefined && (!isStringList(v.state) || !v.state.length)) out.push(['state', 'must list at least one state']);
     else if (v.state) for (const s of v.state) if (!CT_STATES.some(([n]) => n === s)) out.push(['state', `unknown state ${shown(s)}`]);
-    if (v.status !== undefined && (!isStringList(v.status) || !v.status.length)) out.push(['status', 'must list at least one status']);
+    // (An empty list is "--ctstatus NONE": connections with none of the status bits.)
+    if (v.status !== undefined && !isStringList(v.status)) out.push(['status', 'must be a list of statuses (empty: NONE)']);
     else if (v.status) for (const s of v.status) if (!CT_STATUS.some(([n]) => n === s)) out.push(['status', `unknown status ${shown(s)}`]);
     for (const [k] of ADDRS) if (v[k] !== undefined && (typeof v[k] !== 'string' || !parseCidr(v[k]!, family))) out.push([k, `not an ${family} address or network`]);
     for (const [k] of PORTS) if (v[k] !== undefined && !validPortRange(v[k])) out.push([k, 'must be a port 0-65535 or [low, high]']);
