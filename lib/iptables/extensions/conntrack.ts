@@ -94,8 +94,9 @@ export const conntrack: Codec<ConntrackMatch> = {
       if (p === undefined) continue;
       mark(k);
       const [a, z] = portRange(p);
-      b.writeUInt16BE(a, lo);
-      b.writeUInt16BE(z, hi);
+      // (Revision 3 holds its port ranges in host order; revisions 1-2 held one port in network order.)
+      b.writeUInt16LE(a, lo);
+      b.writeUInt16LE(z, hi);
     }
     if (v.status) {
       mark('status');
@@ -135,7 +136,7 @@ export const conntrack: Codec<ConntrackMatch> = {
     }
     for (const [k, lo, hi] of PORTS) {
       if (!has(k)) continue;
-      const a = b.readUInt16BE(lo), z = b.readUInt16BE(hi);
+      const a = b.readUInt16LE(lo), z = b.readUInt16LE(hi);
       v[k] = a === z ? a : [a, z];
     }
     if (has('status')) v.status = bitNames(b.readUInt16LE(152), CT_STATUS) as CtStatus[];
@@ -171,7 +172,7 @@ export const conntrack: Codec<ConntrackMatch> = {
     for (const [k, off] of ADDRS) if (flags & F[k]) s += `${bang(F[k])} --ct${k} ${saveCtAddr(b, off, family)}`;
     for (const [k, lo, hi] of PORTS) {
       if (!(flags & F[k])) continue;
-      const a = b.readUInt16BE(lo), z = b.readUInt16BE(hi);
+      const a = b.readUInt16LE(lo), z = b.readUInt16LE(hi);
       s += `${bang(F[k])} --ct${k} ${a === z ? a : `${a}:${z}`}`;
     }
     if (flags & F.status) {
