@@ -23,13 +23,28 @@ import { state } from './state';
 import { statistic } from './statistic';
 import { tcp } from './tcp';
 import { udp } from './udp';
+import { checksum } from './checksum';
+import { classify } from './classify';
+import { cpu } from './cpu';
+import { dscp, dscpTarget } from './dscp';
+import { ecn, ecnTarget } from './ecn';
+import { helper } from './helper';
+import { length } from './length';
+import { nflog } from './nflog';
+import { pkttype } from './pkttype';
+import { quota } from './quota';
+import { tcpmss, tcpmssTarget } from './tcpmss';
+import { tos, tosTarget } from './tos';
+import { hl, hlTarget, ttl, ttlTarget } from './ttl';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
 
 // Aliases first: state before conntrack, NOTRACK before CT (each declines the other's bytes).
-export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner] as unknown as AnyCodec[];
-export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct] as unknown as AnyCodec[];
+export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner,
+  tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper] as unknown as AnyCodec[];
+export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct,
+  tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog] as unknown as AnyCodec[];
 
 const byType = (list: AnyCodec[]) => new Map(list.map((c) => [c.type, c]));
 const byName = (list: AnyCodec[]) => {

@@ -22,12 +22,27 @@ import type { StateMatch } from './state';
 import type { StatisticMatch } from './statistic';
 import type { TcpMatch } from './tcp';
 import type { UdpMatch } from './udp';
+import type { ChecksumTarget } from './checksum';
+import type { ClassifyTarget } from './classify';
+import type { CpuMatch } from './cpu';
+import type { DscpMatch, DscpTarget } from './dscp';
+import type { EcnMatch, EcnTarget } from './ecn';
+import type { HelperMatch } from './helper';
+import type { LengthMatch } from './length';
+import type { NflogTarget } from './nflog';
+import type { PkttypeMatch } from './pkttype';
+import type { QuotaMatch } from './quota';
+import type { TcpmssMatch, TcpmssTarget } from './tcpmss';
+import type { TosMatch, TosTarget } from './tos';
+import type { HlMatch, HlTarget, TtlMatch, TtlTarget } from './ttl';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
   | ConnmarkMatch | AddrtypeMatch | MultiportMatch | IprangeMatch | MacMatch | LimitMatch | RecentMatch | SetMatch
-  | PhysdevMatch | OwnerMatch;
+  | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
+  | QuotaMatch | CpuMatch | HelperMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
-  | CtTarget | NotrackTarget;
+  | CtTarget | NotrackTarget | TcpmssTarget | DscpTarget | TosTarget | TtlTarget | HlTarget | EcnTarget | ClassifyTarget
+  | ChecksumTarget | NflogTarget;
