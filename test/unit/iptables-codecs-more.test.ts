@@ -54,6 +54,23 @@ export const GOLDENS: Golden[] = [
   { cmd: '-m quota --quota 1000000', kind: 'match', name: 'quota', revision: 0, value: { type: 'quota', quota: 1000000 }, hex: z(8) + '40420f0000000000' + z(8) },
   { cmd: '-m cpu ! --cpu 1', kind: 'match', name: 'cpu', revision: 0, value: { type: 'cpu', cpu: 1, invert: true }, hex: '0100000001000000' },
   { cmd: '-m helper ! --helper sip', kind: 'match', name: 'helper', revision: 0, value: { type: 'helper', helper: 'sip', invert: true }, hex: '01000000736970' + z(33) },
+  { cmd: '-m connlimit --connlimit-upto 10 --connlimit-mask 24 --connlimit-saddr', kind: 'match', name: 'connlimit', revision: 1,
+    value: { type: 'connlimit', upto: 10, mask: 24 }, hex: 'ffffff00' + z(12) + '0a00000001000000' + z(8) },
+  { cmd: '-m connlimit --connlimit-above 8 --connlimit-mask 64 --connlimit-saddr (ip6tables)', family: 'ipv6', kind: 'match', name: 'connlimit', revision: 1,
+    value: { type: 'connlimit', above: 8, mask: 64 }, hex: 'ff'.repeat(8) + z(8) + '0800000000000000' + z(8) },
+  { cmd: '-m connbytes ! --connbytes 10 --connbytes-mode packets --connbytes-dir original', kind: 'match', name: 'connbytes', revision: 0,
+    value: { type: 'connbytes', from: 10, mode: 'packets', direction: 'original', invert: true }, hex: 'ff'.repeat(8) + '0a00000000000000' + z(8) },
+  { cmd: '-m connbytes --connbytes 0:1000 --connbytes-mode avgpkt --connbytes-dir reply', kind: 'match', name: 'connbytes', revision: 0,
+    value: { type: 'connbytes', from: 0, to: 1000, mode: 'avgpkt', direction: 'reply' }, hex: z(8) + 'e803000000000000' + '0201' + z(6) },
+  { cmd: '-m socket --transparent --nowildcard --restore-skmark', kind: 'match', name: 'socket', revision: 3,
+    value: { type: 'socket', transparent: true, nowildcard: true, restoreSkmark: true }, hex: '07' + z(7) },
+  { cmd: '-m rpfilter --loose --validmark --accept-local', kind: 'match', name: 'rpfilter', revision: 0,
+    value: { type: 'rpfilter', loose: true, validmark: true, acceptLocal: true }, hex: '07' + z(7) },
+  { cmd: '-m cgroup ! --cgroup 1048577', kind: 'match', name: 'cgroup', revision: 2, value: { type: 'cgroup', classid: 0x100001, invert: true }, hex: '0001000101001000' + z(520) },
+  { cmd: '-m esp ! --espspi 1:1000', rule: { protocol: 'esp' }, kind: 'match', name: 'esp', revision: 0,
+    value: { type: 'esp', spi: [1, 1000], invert: true }, hex: '01000000e80300000100000000000000' },
+  { cmd: '-m ah --ahspi 300 --ahlen 4 --ahres (ip6tables)', family: 'ipv6', kind: 'match', name: 'ah', revision: 0,
+    value: { type: 'ah', spi: 300, length: 4, reserved: true }, hex: '2c0100002c0100000400000001000000' },
 ];
 
 describe('extension codecs typed for the corpus: golden bytes', () => {

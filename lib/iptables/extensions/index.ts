@@ -36,13 +36,20 @@ import { quota } from './quota';
 import { tcpmss, tcpmssTarget } from './tcpmss';
 import { tos, tosTarget } from './tos';
 import { hl, hlTarget, ttl, ttlTarget } from './ttl';
+import { cgroup } from './cgroup';
+import { connbytes } from './connbytes';
+import { connlimit } from './connlimit';
+import { ah, esp } from './esp';
+import { rpfilter } from './rpfilter';
+import { socket } from './socket';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
 
 // Aliases first: state before conntrack, NOTRACK before CT (each declines the other's bytes).
 export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner,
-  tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper] as unknown as AnyCodec[];
+  tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper,
+  connlimit, connbytes, socket, rpfilter, cgroup, esp, ah] as unknown as AnyCodec[];
 export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct,
   tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog] as unknown as AnyCodec[];
 

@@ -35,12 +35,18 @@ import type { QuotaMatch } from './quota';
 import type { TcpmssMatch, TcpmssTarget } from './tcpmss';
 import type { TosMatch, TosTarget } from './tos';
 import type { HlMatch, HlTarget, TtlMatch, TtlTarget } from './ttl';
+import type { CgroupMatch } from './cgroup';
+import type { ConnbytesMatch } from './connbytes';
+import type { ConnlimitMatch } from './connlimit';
+import type { AhMatch, EspMatch } from './esp';
+import type { RpfilterMatch } from './rpfilter';
+import type { SocketMatch } from './socket';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
   | ConnmarkMatch | AddrtypeMatch | MultiportMatch | IprangeMatch | MacMatch | LimitMatch | RecentMatch | SetMatch
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
-  | QuotaMatch | CpuMatch | HelperMatch;
+  | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
