@@ -66,11 +66,8 @@ function withoutCounters(chains: IptChain[]): unknown {
  * round trip still runs). Each entry names what is missing.
  */
 const UNTYPED: Record<string, string> = {
-  'audit.v4': '-j AUDIT',
   'bpf.v4': '-m bpf',
-  'cluster.v4': '-m cluster',
   'connlabel.v4': '-m connlabel',
-  'connsecmark.v4': '-j CONNSECMARK',
   'dccp.v4': '-m dccp',
   'devgroup.v4': '-m devgroup',
   'dst.v6': '-m dst',
@@ -79,14 +76,9 @@ const UNTYPED: Record<string, string> = {
   'hashlimit.v4': '-m hashlimit',
   'hbh.v6': '-m hbh',
   'hmark.v4': '-j HMARK',
-  'idletimer.v4': '-j IDLETIMER',
   'ipcomp.v4': '-m ipcomp',
   'ipv6header.v6': '-m ipv6header',
   'mh.v6': '-m mh',
-  'netmap.v4': '-j NETMAP',
-  'netmap.v6': '-j NETMAP',
-  'nfqueue.v4': '-j NFQUEUE',
-  'npt.v6': '-j SNPT/DNPT',
   'osf.v4': '-m osf',
   'policy.v4': '-m policy',
   'rateest.v4': '-m rateest and -j RATEEST',
@@ -95,15 +87,7 @@ const UNTYPED: Record<string, string> = {
   'sctp.v4': '-m sctp',
   'srh.v6': '-m srh',
   'string.v4': '-m string',
-  'synproxy.v4': '-j SYNPROXY',
-  'tcpoptstrip.v4': '-j TCPOPTSTRIP',
-  'tee.v4': '-j TEE',
-  'tee.v6': '-j TEE',
   'time.v4': '-m time',
-  'tproxy.v4': '-j TPROXY',
-  'tproxy.v6': '-j TPROXY',
-  'trace.v4': '-j TRACE',
-  'trace.v6': '-j TRACE',
   'u32.v4': '-m u32',
 };
 

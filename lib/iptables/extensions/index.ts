@@ -42,6 +42,18 @@ import { connlimit } from './connlimit';
 import { ah, esp } from './esp';
 import { rpfilter } from './rpfilter';
 import { socket } from './socket';
+import { audit } from './audit';
+import { cluster } from './cluster';
+import { connsecmark } from './connsecmark';
+import { idletimer } from './idletimer';
+import { netmap } from './netmap';
+import { nfqueue } from './nfqueue';
+import { dnpt, snpt } from './npt';
+import { synproxy } from './synproxy';
+import { tcpoptstrip } from './tcpoptstrip';
+import { tee } from './tee';
+import { tproxy } from './tproxy';
+import { trace } from './trace';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
@@ -49,9 +61,10 @@ export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
 // Aliases first: state before conntrack, NOTRACK before CT (each declines the other's bytes).
 export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner,
   tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper,
-  connlimit, connbytes, socket, rpfilter, cgroup, esp, ah] as unknown as AnyCodec[];
+  connlimit, connbytes, socket, rpfilter, cgroup, esp, ah, cluster] as unknown as AnyCodec[];
 export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct,
-  tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog] as unknown as AnyCodec[];
+  tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog,
+  netmap, snpt, dnpt, tproxy, tee, audit, idletimer, synproxy, connsecmark, tcpoptstrip, trace, nfqueue] as unknown as AnyCodec[];
 
 const byType = (list: AnyCodec[]) => new Map(list.map((c) => [c.type, c]));
 const byName = (list: AnyCodec[]) => {

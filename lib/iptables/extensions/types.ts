@@ -41,14 +41,28 @@ import type { ConnlimitMatch } from './connlimit';
 import type { AhMatch, EspMatch } from './esp';
 import type { RpfilterMatch } from './rpfilter';
 import type { SocketMatch } from './socket';
+import type { AuditTarget } from './audit';
+import type { ClusterMatch } from './cluster';
+import type { ConnsecmarkTarget } from './connsecmark';
+import type { IdletimerTarget } from './idletimer';
+import type { NetmapTarget } from './netmap';
+import type { NfqueueTarget } from './nfqueue';
+import type { DnptTarget, SnptTarget } from './npt';
+import type { SynproxyTarget } from './synproxy';
+import type { TcpoptstripTarget } from './tcpoptstrip';
+import type { TeeTarget } from './tee';
+import type { TproxyTarget } from './tproxy';
+import type { TraceTarget } from './trace';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
   | ConnmarkMatch | AddrtypeMatch | MultiportMatch | IprangeMatch | MacMatch | LimitMatch | RecentMatch | SetMatch
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
-  | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch;
+  | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
+  | ClusterMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
   | CtTarget | NotrackTarget | TcpmssTarget | DscpTarget | TosTarget | TtlTarget | HlTarget | EcnTarget | ClassifyTarget
-  | ChecksumTarget | NflogTarget;
+  | ChecksumTarget | NflogTarget | NetmapTarget | SnptTarget | DnptTarget | TproxyTarget | TeeTarget | AuditTarget | IdletimerTarget
+  | SynproxyTarget | ConnsecmarkTarget | TcpoptstripTarget | TraceTarget | NfqueueTarget;
