@@ -91,6 +91,19 @@ export const GOLDENS: Golden[] = [
     value: { type: 'NFQUEUE', queue: 0, queueMax: 3, bypass: true, cpuFanout: true }, hex: '0000040003000000' },
   { cmd: '-m cluster --cluster-local-nodemask 0x00000005 --cluster-total-nodes 4 --cluster-hash-seed 0x00000001', kind: 'match', name: 'cluster', revision: 0,
     value: { type: 'cluster', totalNodes: 4, nodeMask: 5, hashSeed: 1 }, hex: '04000000050000000100000000000000' },
+  { cmd: '-m frag ! --fragid 5 --fragfirst (ip6tables)', family: 'ipv6', kind: 'match', name: 'frag', revision: 0,
+    value: { type: 'frag', ids: 5, first: true, invert: { ids: true } }, hex: '05000000050000000000000009010000' },
+  { cmd: '-m frag --fragres --fraglast (ip6tables)', family: 'ipv6', kind: 'match', name: 'frag', revision: 0,
+    value: { type: 'frag', reserved: true, last: true }, hex: '00000000ffffffff0000000024000000' },
+  { cmd: '-m hbh --hbh-opts 1:2,5:0 (ip6tables)', family: 'ipv6', kind: 'match', name: 'hbh', revision: 0,
+    value: { type: 'hbh', options: [{ type: 1, length: 2 }, { type: 5, length: 0 }] }, hex: '000000000200' + '02010005' + z(28) + '0200' },
+  { cmd: '-m rt ! --rt-type 2 --rt-segsleft 1:2 --rt-len 16 (ip6tables)', family: 'ipv6', kind: 'match', name: 'rt', revision: 0,
+    value: { type: 'rt', rtType: 2, segsLeft: [1, 2], length: 16, invert: { rtType: true } }, hex: '02000000010000000200000010000000' + '0701' + z(262) },
+  { cmd: '-m ipv6header ! --header ipv6-route --soft (ip6tables)', family: 'ipv6', kind: 'match', name: 'ipv6header', revision: 0,
+    value: { type: 'ipv6header', headers: ['ipv6-route'], soft: true, invert: true }, hex: '20ffff' + z(5) },
+  { cmd: '-p mh -m mh ! --mh-type 4:6 (ip6tables)', family: 'ipv6', rule: { protocol: 'mobility-header' }, kind: 'match', name: 'mh', revision: 0,
+    value: { type: 'mh', mhType: [4, 6], invert: true }, hex: '040601' + z(5) },
+  { cmd: '-p ipcomp -m ipcomp --ipcompspi 5', rule: { protocol: 'ipcomp' }, kind: 'match', name: 'ipcomp', revision: 0, value: { type: 'ipcomp', spi: 5 }, hex: '0500000005000000' + z(8) },
 ];
 
 describe('extension codecs typed for the corpus: golden bytes', () => {

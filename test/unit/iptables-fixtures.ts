@@ -75,7 +75,7 @@ COMMIT
 COMMIT
 `;
 
-/** IPv6: typed extensions that exist there, plus -m eui64 kept raw. */
+/** IPv6: typed extensions that exist there, plus -m devgroup kept raw. */
 export const ALL_IPV6 = `*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -102,7 +102,7 @@ COMMIT
 -A INPUT -p tcp -j REJECT --reject-with tcp-reset
 -A INPUT -j REJECT --reject-with icmp6-port-unreachable
 -A INPUT -m hl --hl-eq 64 -j DROP
--A INPUT -m eui64 -j DROP
+-A INPUT -m devgroup --src-group 0x1 -j DROP
 -A KUBE-FW -s ::ffff:10.0.0.1/128 -j RETURN
 COMMIT
 `;
@@ -170,7 +170,7 @@ COMMIT
 `;
 
 /** Lines using extensions kernlb keeps raw (iptables syntax for them is not typed). */
-export const RAW_LINE = /-m (realm|eui64) /;
+export const RAW_LINE = /-m (realm|devgroup) /;
 
 /** The text without raw-extension lines: what parse() and save() handle on their own. */
 export function typedOnly(text: string): string {

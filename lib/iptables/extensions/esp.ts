@@ -26,27 +26,27 @@ export interface AhMatch {
 
 const ALL = 0xffffffff;
 const u32 = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= ALL;
-const validSpi = (s: unknown) => u32(s) || (Array.isArray(s) && s.length === 2 && u32(s[0]) && u32(s[1]) && s[0] <= s[1]);
-const spiRange = (s: SpiRange | undefined): [number, number] => (s === undefined ? [0, ALL] : typeof s === 'number' ? [s, s] : s);
+export const validSpi = (s: unknown) => u32(s) || (Array.isArray(s) && s.length === 2 && u32(s[0]) && u32(s[1]) && s[0] <= s[1]);
+export const spiRange = (s: SpiRange | undefined): [number, number] => (s === undefined ? [0, ALL] : typeof s === 'number' ? [s, s] : s);
 
-function writeSpis(b: Buffer, s: SpiRange | undefined): void {
+export function writeSpis(b: Buffer, s: SpiRange | undefined): void {
   const [lo, hi] = spiRange(s);
   b.writeUInt32LE(lo, 0);
   b.writeUInt32LE(hi, 4);
 }
 /** The SPI range, absent when it is the whole range and not inverted (what iptables writes for no --xxspi). */
-function readSpis(b: Buffer, inverted: boolean): SpiRange | undefined {
+export function readSpis(b: Buffer, inverted: boolean): SpiRange | undefined {
   const lo = b.readUInt32LE(0), hi = b.readUInt32LE(4);
   if (lo === 0 && hi === ALL && !inverted) return undefined;
   return lo === hi ? lo : [lo, hi];
 }
 /** iptables prints no SPI option for the whole range, even inverted. */
-function spiText(name: string, s: SpiRange | undefined, inverted: boolean | undefined): string {
+export function spiText(name: string, s: SpiRange | undefined, inverted: boolean | undefined): string {
   const [lo, hi] = spiRange(s);
   if (lo === 0 && hi === ALL) return '';
   return `${inverted ? ' !' : ''} --${name} ${lo === hi ? lo : `${lo}:${hi}`}`;
 }
-function parseSpi(o: ParsedOption): SpiRange {
+export function parseSpi(o: ParsedOption): SpiRange {
   const m = /^(\d*)(?::(\d*))?$/.exec(arg(o));
   const lo = m?.[1] ? Number(m[1]) : 0, hi = m?.[2] !== undefined ? (m[2] ? Number(m[2]) : ALL) : lo;
   if (!m || (!m[1] && m[2] === undefined) || !u32(lo) || !u32(hi) || lo > hi) throw new ParseProblem(`bad --${o.name} "${arg(o)}"`);

@@ -54,6 +54,13 @@ import { tcpoptstrip } from './tcpoptstrip';
 import { tee } from './tee';
 import { tproxy } from './tproxy';
 import { trace } from './trace';
+import { eui64 } from './eui64';
+import { frag } from './frag';
+import { ipcomp } from './ipcomp';
+import { ipv6header } from './ipv6header';
+import { mh } from './mh';
+import { dst, hbh } from './opts6';
+import { rt } from './rt';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
@@ -61,7 +68,8 @@ export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
 // Aliases first: state before conntrack, NOTRACK before CT (each declines the other's bytes).
 export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner,
   tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper,
-  connlimit, connbytes, socket, rpfilter, cgroup, esp, ah, cluster] as unknown as AnyCodec[];
+  connlimit, connbytes, socket, rpfilter, cgroup, esp, ah, cluster,
+  ipcomp, frag, hbh, dst, rt, ipv6header, mh, eui64] as unknown as AnyCodec[];
 export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct,
   tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog,
   netmap, snpt, dnpt, tproxy, tee, audit, idletimer, synproxy, connsecmark, tcpoptstrip, trace, nfqueue] as unknown as AnyCodec[];

@@ -53,13 +53,20 @@ import type { TcpoptstripTarget } from './tcpoptstrip';
 import type { TeeTarget } from './tee';
 import type { TproxyTarget } from './tproxy';
 import type { TraceTarget } from './trace';
+import type { Eui64Match } from './eui64';
+import type { FragMatch } from './frag';
+import type { IpcompMatch } from './ipcomp';
+import type { Ipv6headerMatch } from './ipv6header';
+import type { MhMatch } from './mh';
+import type { DstMatch, HbhMatch } from './opts6';
+import type { RtMatch } from './rt';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
   | ConnmarkMatch | AddrtypeMatch | MultiportMatch | IprangeMatch | MacMatch | LimitMatch | RecentMatch | SetMatch
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
   | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
-  | ClusterMatch;
+  | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
