@@ -66,8 +66,6 @@ function withoutCounters(chains: IptChain[]): unknown {
  * round trip still runs). Each entry names what is missing.
  */
 const UNTYPED: Record<string, string> = {
-  'bpf.v4': '-m bpf',
-  'connlabel.v4': '-m connlabel',
   'dccp.v4': '-m dccp',
   'devgroup.v4': '-m devgroup',
   'hashlimit.v4': '-m hashlimit',
@@ -78,8 +76,6 @@ const UNTYPED: Record<string, string> = {
   'realm.v4': '-m realm',
   'sctp.v4': '-m sctp',
   'srh.v6': '-m srh',
-  'string.v4': '-m string',
-  'time.v4': '-m time',
   'u32.v4': '-m u32',
 };
 

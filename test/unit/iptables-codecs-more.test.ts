@@ -104,6 +104,15 @@ export const GOLDENS: Golden[] = [
   { cmd: '-p mh -m mh ! --mh-type 4:6 (ip6tables)', family: 'ipv6', rule: { protocol: 'mobility-header' }, kind: 'match', name: 'mh', revision: 0,
     value: { type: 'mh', mhType: [4, 6], invert: true }, hex: '040601' + z(5) },
   { cmd: '-p ipcomp -m ipcomp --ipcompspi 5', rule: { protocol: 'ipcomp' }, kind: 'match', name: 'ipcomp', revision: 0, value: { type: 'ipcomp', spi: 5 }, hex: '0500000005000000' + z(8) },
+  { cmd: '-m connlabel ! --label "100" --set', kind: 'match', name: 'connlabel', revision: 0, value: { type: 'connlabel', label: 100, set: true, invert: true }, hex: '64000300' + z(4) },
+  { cmd: '-m time --monthdays 1,15,31 --kerneltz', kind: 'match', name: 'time', revision: 0,
+    value: { type: 'time', monthdays: [1, 15, 31], kerneltz: true }, hex: '00000000ffffff7f000000007f51010002800080fe01' + z(2) },
+  { cmd: '-m time --timestart 08:00:00 --timestop 17:30:00 --weekdays Mon,Tue,Wed,Thu,Fri', kind: 'match', name: 'time', revision: 0,
+    value: { type: 'time', timeStart: '08:00:00', timeStop: '17:30:00', weekdays: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'] }, hex: '00000000ffffff7f8070000018f60000feffffff3e00' + z(2) },
+  { cmd: '-m string --string "evil" --algo kmp --from 40 --to 100', kind: 'match', name: 'string', revision: 1,
+    value: { type: 'string', pattern: 'evil', algo: 'kmp', from: 40, to: 100 }, hex: '28006400' + '6b6d70' + z(13) + '6576696c' + z(124) + '0400' + z(10) },
+  { cmd: '-m bpf --bytecode "4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0"', kind: 'match', name: 'bpf', revision: 1,
+    value: { type: 'bpf', bytecode: [[48, 0, 0, 9], [21, 0, 1, 6], [6, 0, 0, 1], [6, 0, 0, 0]] }, hex: '0000040000000000' + '3000000009000000' + '1500000106000000' + '0600000001000000' + '0600000000000000' + z(488) },
 ];
 
 describe('extension codecs typed for the corpus: golden bytes', () => {

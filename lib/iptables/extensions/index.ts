@@ -61,6 +61,10 @@ import { ipv6header } from './ipv6header';
 import { mh } from './mh';
 import { dst, hbh } from './opts6';
 import { rt } from './rt';
+import { bpf } from './bpf';
+import { connlabel } from './connlabel';
+import { string } from './string';
+import { time } from './time';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
@@ -69,7 +73,8 @@ export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
 export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, conntrack, mark, connmark, addrtype, multiport, iprange, mac, limit, recent, set, physdev, owner,
   tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper,
   connlimit, connbytes, socket, rpfilter, cgroup, esp, ah, cluster,
-  ipcomp, frag, hbh, dst, rt, ipv6header, mh, eui64] as unknown as AnyCodec[];
+  ipcomp, frag, hbh, dst, rt, ipv6header, mh, eui64,
+  connlabel, time, string, bpf] as unknown as AnyCodec[];
 export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct,
   tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog,
   netmap, snpt, dnpt, tproxy, tee, audit, idletimer, synproxy, connsecmark, tcpoptstrip, trace, nfqueue] as unknown as AnyCodec[];

@@ -60,13 +60,18 @@ import type { Ipv6headerMatch } from './ipv6header';
 import type { MhMatch } from './mh';
 import type { DstMatch, HbhMatch } from './opts6';
 import type { RtMatch } from './rt';
+import type { BpfMatch } from './bpf';
+import type { ConnlabelMatch } from './connlabel';
+import type { StringMatch } from './string';
+import type { TimeMatch } from './time';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
   | ConnmarkMatch | AddrtypeMatch | MultiportMatch | IprangeMatch | MacMatch | LimitMatch | RecentMatch | SetMatch
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
   | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
-  | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match;
+  | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match
+  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
