@@ -71,7 +71,6 @@ const UNTYPED: Record<string, string> = {
   'hashlimit.v4': '-m hashlimit',
   'hmark.v4': '-j HMARK',
   'osf.v4': '-m osf',
-  'policy.v4': '-m policy',
   'rateest.v4': '-m rateest and -j RATEEST',
   'realm.v4': '-m realm',
   'sctp.v4': '-m sctp',
