@@ -68,7 +68,7 @@ function withoutCounters(chains: IptChain[]): unknown {
 const UNTYPED: Record<string, string> = {
   'dccp.v4': '-m dccp',
   'devgroup.v4': '-m devgroup',
-  'hashlimit.v4': '-m hashlimit',
+  'hashlimit-bytes.v4': '-m hashlimit with byte rates',
   'hmark.v4': '-j HMARK',
   'osf.v4': '-m osf',
   'rateest.v4': '-m rateest and -j RATEEST',

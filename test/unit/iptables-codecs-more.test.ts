@@ -113,6 +113,9 @@ export const GOLDENS: Golden[] = [
     value: { type: 'string', pattern: 'evil', algo: 'kmp', from: 40, to: 100 }, hex: '28006400' + '6b6d70' + z(13) + '6576696c' + z(124) + '0400' + z(10) },
   { cmd: '-m bpf --bytecode "4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0"', kind: 'match', name: 'bpf', revision: 1,
     value: { type: 'bpf', bytecode: [[48, 0, 0, 9], [21, 0, 1, 6], [6, 0, 0, 1], [6, 0, 0, 0]] }, hex: '0000040000000000' + '3000000009000000' + '1500000106000000' + '0600000001000000' + '0600000000000000' + z(488) },
+  { cmd: '-m hashlimit --hashlimit-above 1/min --hashlimit-burst 5 --hashlimit-mode srcip,dstport --hashlimit-name h2 --hashlimit-srcmask 24', kind: 'match', name: 'hashlimit', revision: 3,
+    value: { type: 'hashlimit', name: 'h2', rate: { count: 1, per: 'min' }, burst: 5, above: true, mode: ['srcip', 'dstport'], srcmask: 24 },
+    hex: '6832' + z(254) + '0087930300000000' + '0500000000000000' + '16000000' + z(8) + 'e803000060ea0000' + z(4) + '1820' + z(14) },
 ];
 
 describe('extension codecs typed for the corpus: golden bytes', () => {

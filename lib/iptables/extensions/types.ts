@@ -65,6 +65,7 @@ import type { ConnlabelMatch } from './connlabel';
 import type { StringMatch } from './string';
 import type { TimeMatch } from './time';
 import type { PolicyMatch } from './policy';
+import type { HashlimitMatch } from './hashlimit';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
@@ -72,7 +73,7 @@ export type ExtensionMatch =
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
   | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
   | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match
-  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch;
+  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
