@@ -66,7 +66,6 @@ function withoutCounters(chains: IptChain[]): unknown {
  * round trip still runs). Each entry names what is missing.
  */
 const UNTYPED: Record<string, string> = {
-  'dccp.v4': '-m dccp',
   'devgroup.v4': '-m devgroup',
   'hashlimit-bytes.v4': '-m hashlimit with byte rates',
   'hmark.v4': '-j HMARK',

@@ -116,6 +116,8 @@ export const GOLDENS: Golden[] = [
   { cmd: '-m hashlimit --hashlimit-above 1/min --hashlimit-burst 5 --hashlimit-mode srcip,dstport --hashlimit-name h2 --hashlimit-srcmask 24', kind: 'match', name: 'hashlimit', revision: 3,
     value: { type: 'hashlimit', name: 'h2', rate: { count: 1, per: 'min' }, burst: 5, above: true, mode: ['srcip', 'dstport'], srcmask: 24 },
     hex: '6832' + z(254) + '0087930300000000' + '0500000000000000' + '16000000' + z(8) + 'e803000060ea0000' + z(4) + '1820' + z(14) },
+  { cmd: '-p dccp -m dccp ! --sport 1:1024 --dccp-types REQUEST,RESPONSE', rule: { protocol: 'dccp' }, kind: 'match', name: 'dccp', revision: 0,
+    value: { type: 'dccp', sport: [1, 1024], types: ['REQUEST', 'RESPONSE'], invert: { sport: true } }, hex: '0000000001000004050001000300' + z(2) },
 ];
 
 describe('extension codecs typed for the corpus: golden bytes', () => {

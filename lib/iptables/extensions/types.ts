@@ -66,6 +66,7 @@ import type { StringMatch } from './string';
 import type { TimeMatch } from './time';
 import type { PolicyMatch } from './policy';
 import type { HashlimitMatch } from './hashlimit';
+import type { DccpMatch } from './dccp';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
@@ -73,7 +74,7 @@ export type ExtensionMatch =
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
   | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
   | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match
-  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch;
+  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch | DccpMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
