@@ -73,7 +73,6 @@ const UNTYPED: Record<string, string> = {
   'rateest.v4': '-m rateest and -j RATEEST',
   'realm.v4': '-m realm',
   'sctp.v4': '-m sctp',
-  'srh.v6': '-m srh',
   'u32.v4': '-m u32',
 };
 

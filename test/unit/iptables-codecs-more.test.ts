@@ -118,6 +118,8 @@ export const GOLDENS: Golden[] = [
     hex: '6832' + z(254) + '0087930300000000' + '0500000000000000' + '16000000' + z(8) + 'e803000060ea0000' + z(4) + '1820' + z(14) },
   { cmd: '-p dccp -m dccp ! --sport 1:1024 --dccp-types REQUEST,RESPONSE', rule: { protocol: 'dccp' }, kind: 'match', name: 'dccp', revision: 0,
     value: { type: 'dccp', sport: [1, 1024], types: ['REQUEST', 'RESPONSE'], invert: { sport: true } }, hex: '0000000001000004050001000300' + z(2) },
+  { cmd: '-m srh ! --srh-hdr-len-eq 8 --srh-segs-left-gt 1 (ip6tables)', family: 'ipv6', kind: 'match', name: 'srh', revision: 1,
+    value: { type: 'srh', hdrLen: { op: 'eq', value: 8 }, segsLeft: { op: 'gt', value: 1 }, invert: { hdrLen: true } }, hex: '00080100' + z(100) + '22000200' + z(4) },
 ];
 
 describe('extension codecs typed for the corpus: golden bytes', () => {

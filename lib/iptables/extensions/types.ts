@@ -67,6 +67,7 @@ import type { TimeMatch } from './time';
 import type { PolicyMatch } from './policy';
 import type { HashlimitMatch } from './hashlimit';
 import type { DccpMatch } from './dccp';
+import type { SrhMatch } from './srh';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
@@ -74,7 +75,7 @@ export type ExtensionMatch =
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
   | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
   | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match
-  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch | DccpMatch;
+  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch | DccpMatch | SrhMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
