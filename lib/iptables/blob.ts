@@ -717,7 +717,8 @@ function decodeRule(b: Buffer, e: number, to: number, nextOff: number, L: EntryL
   if (ii !== undefined) r.inInterface = ii;
   if (oi !== undefined) r.outInterface = oi;
   const p = getU16LE(b, e + L.proto);
-  if (p !== 0 || invert.protocol) r.protocol = knownProtoName(p) ?? p;
+  // (ip6tables flags any "-p", "-p all" too: protocol 0 with the flag is kept, to be written back so.)
+  if (p !== 0 || invert.protocol || flags & L.fProto) r.protocol = knownProtoName(p) ?? p;
   if (L.fFrag && flags & L.fFrag) r.fragment = true;
   if (inv && Object.keys(invert).length) r.invert = invert;
   if (to > L.size) {

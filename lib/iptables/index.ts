@@ -25,6 +25,16 @@ export type { AddrType as IptAddrType, AddrtypeMatch as IptAddrtypeMatch } from 
 export type { DnatTarget as IptDnatTarget, SnatTarget as IptSnatTarget, MasqueradeTarget as IptMasqueradeTarget, RedirectTarget as IptRedirectTarget } from './extensions/nat';
 export type { MarkTarget as IptMarkTarget } from './extensions/mark-target';
 export type { ConnmarkTarget as IptConnmarkTarget } from './extensions/connmark-target';
+export type { TcpmssMatch as IptTcpmssMatch, TcpmssTarget as IptTcpmssTarget } from './extensions/tcpmss';
+export type { CtTarget as IptCtTarget } from './extensions/ct';
+export type { NflogTarget as IptNflogTarget } from './extensions/nflog';
+export type { NfqueueTarget as IptNfqueueTarget } from './extensions/nfqueue';
+export type { TproxyTarget as IptTproxyTarget } from './extensions/tproxy';
+export type { ConnlimitMatch as IptConnlimitMatch } from './extensions/connlimit';
+export type { HashlimitMatch as IptHashlimitMatch } from './extensions/hashlimit';
+export type { PolicyMatch as IptPolicyMatch, PolicyElement as IptPolicyElement } from './extensions/policy';
+export type { TimeMatch as IptTimeMatch } from './extensions/time';
+export type { StringMatch as IptStringMatch } from './extensions/string';
 export {
   emptyTable as iptEmptyTable, getChain as iptGetChain, appendRule as iptAppendRule, insertRule as iptInsertRule,
   deleteRule as iptDeleteRule, replaceRule as iptReplaceRule, createChain as iptCreateChain, ensureChain as iptEnsureChain,

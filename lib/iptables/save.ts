@@ -8,7 +8,7 @@ import { matchByType, targetByType } from './extensions';
 import { INV } from './layout';
 import { orderChains } from './blob';
 import { protoName, protoNumber } from './proto';
-import { decodeIface, encodeIface } from './extensions/codec';
+import { decodeIface, encodeIface, ifacePrinted } from './extensions/codec';
 import type { IptFamily, IptMatch, IptRule, IptTable, IptTarget, RawExtension } from './types';
 
 export interface SaveOptions {
@@ -56,8 +56,8 @@ export function saveRule(chain: string, r: IptRule, family: IptFamily, opts: Sav
   };
   addr('source', '-s');
   addr('destination', '-d');
-  if (r.inInterface) s += `${bang('inInterface')} -i ${ifaceText(r.inInterface)}`;
-  if (r.outInterface) s += `${bang('outInterface')} -o ${ifaceText(r.outInterface)}`;
+  if (r.inInterface && ifacePrinted(r.inInterface)) s += `${bang('inInterface')} -i ${ifaceText(r.inInterface)}`;
+  if (r.outInterface && ifacePrinted(r.outInterface)) s += `${bang('outInterface')} -o ${ifaceText(r.outInterface)}`;
   if (r.protocol !== undefined) {
     const p = protoNumber(r.protocol)!;
     if (p !== 0) s += `${bang('protocol')} -p ${protoName(p)}`;

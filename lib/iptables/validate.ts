@@ -8,7 +8,7 @@ import { shown, validIface, xtAlign } from './extensions/codec';
 import { matchByType, targetByType } from './extensions';
 import { chainOrder, duplicateUserNames, isBuiltinChain } from './chain-order';
 import { EXT_HEADER, HOOKS, isHook, layoutOf, STANDARD_TARGET_SIZE, tableHooks } from './layout';
-import { protoNumber } from './proto';
+import { protoName, protoNumber } from './proto';
 import { infoOf, matchInfo, targetInfo } from './write';
 import type { IptChain, IptFamily, IptRule, IptTable } from './types';
 
@@ -304,12 +304,16 @@ export function validateRule(
   const c = targetByType.get(t.type);
   if (!c) return add(`${ruleAt(chain, ruleNo)}: target.type`, 'unknown target type', t.type);
   if (c.families && !c.families.includes(family)) add(`${ruleAt(chain, ruleNo)}: target.type`, `not available for ${family}`, t.type);
+  if (c.protocols && (!c.protocols.includes(protoNumber(r.protocol as string | number)!) || r.invert?.protocol))
+    add(`${ruleAt(chain, ruleNo)}: target.type`, `needs the rule protocol ${protoNames(c.protocols)} (not inverted)`, t.type);
   const problems = c.validate(t, family, r);
   for (let k = 0; k < problems.length; k++) {
     const f = `${ruleAt(chain, ruleNo)}: target`;
     add(problems[k]![0] ? `${f}.${problems[k]![0]}` : f, problems[k]![1]);
   }
 }
+
+const protoNames = (ps: readonly number[]) => ps.map((p) => protoName(p)).join(' or ');
 
 const isRaw = (x: unknown) => !!x && typeof x === 'object' && (x as { type?: unknown }).type === 'raw';
 

@@ -148,7 +148,8 @@ export function writeRuleHead(b: Buffer, e: number, r: IptRule, L: EntryLayout, 
   if (r.protocol !== undefined) {
     const p = protoNumber(r.protocol)!;
     putU16LE(b, e + L.proto, p);
-    if (p !== 0) flags |= L.fProto;
+    // ip6tables sets IP6T_F_PROTO for every -p, '-p all' included (IPv4 has no such flag: fProto 0).
+    flags |= L.fProto;
   }
   if (r.fragment) flags |= L.fFrag;
   b[e + L.flags] = flags;

@@ -4,7 +4,7 @@
  */
 
 /**
- * Every typed IPv4 extension, plus two iptables knows and kernlb keeps raw (-m length, -j TCPMSS).
+ * Every typed IPv4 extension of the first wave, plus one iptables knows and kernlb keeps raw (-m realm).
  * (CT --helper and --zone are covered by golden bytes only: the UML guest lacks helper modules and zones.)
  */
 export const ALL_IPV4 = `*raw
@@ -56,6 +56,7 @@ COMMIT
 -A INPUT -p tcp -j REJECT --reject-with tcp-reset
 -A INPUT -j REJECT --reject-with icmp-port-unreachable
 -A INPUT -m length --length 100:200 -j DROP
+-A INPUT -m realm --realm 0x10/0xff -j DROP
 -A INPUT -f -j DROP
 -A INPUT -p gre ! -f -j DROP
 -A INPUT ! -p udp -j DROP
@@ -74,7 +75,7 @@ COMMIT
 COMMIT
 `;
 
-/** IPv6: the typed extensions that exist there, plus -m hl kept raw. */
+/** IPv6: typed extensions that exist there, plus -m devgroup kept raw. */
 export const ALL_IPV6 = `*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -101,6 +102,7 @@ COMMIT
 -A INPUT -p tcp -j REJECT --reject-with tcp-reset
 -A INPUT -j REJECT --reject-with icmp6-port-unreachable
 -A INPUT -m hl --hl-eq 64 -j DROP
+-A INPUT -m devgroup --src-group 0x1 -j DROP
 -A KUBE-FW -s ::ffff:10.0.0.1/128 -j RETURN
 COMMIT
 `;
@@ -168,7 +170,7 @@ COMMIT
 `;
 
 /** Lines using extensions kernlb keeps raw (iptables syntax for them is not typed). */
-export const RAW_LINE = /-m (length|hl) |-j TCPMSS/;
+export const RAW_LINE = /-m (realm|devgroup) /;
 
 /** The text without raw-extension lines: what parse() and save() handle on their own. */
 export function typedOnly(text: string): string {

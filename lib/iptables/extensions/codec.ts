@@ -219,7 +219,9 @@ export function encodeIface(b: Buffer, nameOff: number, maskOff: number, name: s
 }
 /** Reads back what save_iface prints: the name, with "+" when the mask ends before the name's NUL. */
 export function decodeIface(b: Buffer, nameOff: number, maskOff: number): string | undefined {
-  if (b[maskOff] === 0) return undefined;
+  // An empty mask with a name is iptables' "-i +" (any interface; "! -i +": none): the name is kept
+  // so the entry is written back with the same bytes (iptables-save prints neither form).
+  if (b[maskOff] === 0) return b[nameOff] === 0 ? undefined : readCString(b, nameOff, 16);
   let out = '';
   for (let i = 0; i < 16; i++) {
     if (b[maskOff + i] !== 0) {
@@ -230,6 +232,10 @@ export function decodeIface(b: Buffer, nameOff: number, maskOff: number): string
     }
   }
   return out;
+}
+/** Whether iptables-save prints an interface: not when its mask is empty ("+", which matches any name). */
+export function ifacePrinted(s: string): boolean {
+  return s !== '+';
 }
 export function validIface(s: unknown): boolean {
   return typeof s === 'string' && s.length > 0 && s.length <= 15 && !/[\s/]/.test(s);

@@ -94,8 +94,9 @@ export const conntrack: Codec<ConntrackMatch> = {
       if (p === undefined) continue;
       mark(k);
       const [a, z] = portRange(p);
-      b.writeUInt16BE(a, lo);
-      b.writeUInt16BE(z, hi);
+      // (Revision 3 holds its port ranges in host order; revisions 1-2 held one port in network order.)
+      b.writeUInt16LE(a, lo);
+      b.writeUInt16LE(z, hi);
     }
     if (v.status) {
       mark('status');
@@ -135,7 +136,7 @@ export const conntrack: Codec<ConntrackMatch> = {
     }
     for (const [k, lo, hi] of PORTS) {
       if (!has(k)) continue;
-      const a = b.readUInt16BE(lo), z = b.readUInt16BE(hi);
+      const a = b.readUInt16LE(lo), z = b.readUInt16LE(hi);
       v[k] = a === z ? a : [a, z];
     }
     if (has('status')) v.status = bitNames(b.readUInt16LE(152), CT_STATUS) as CtStatus[];
@@ -151,7 +152,8 @@ export const conntrack: Codec<ConntrackMatch> = {
     const out: Array<[string, string]> = [];
     if (v.state !== undefined && (!isStringList(v.state) || !v.state.length)) out.push(['state', 'must list at least one state']);
     else if (v.state) for (const s of v.state) if (!CT_STATES.some(([n]) => n === s)) out.push(['state', `unknown state ${shown(s)}`]);
-    if (v.status !== undefined && (!isStringList(v.status) || !v.status.length)) out.push(['status', 'must list at least one status']);
+    // (An empty list is "--ctstatus NONE": connections with none of the status bits.)
+    if (v.status !== undefined && !isStringList(v.status)) out.push(['status', 'must be a list of statuses (empty: NONE)']);
     else if (v.status) for (const s of v.status) if (!CT_STATUS.some(([n]) => n === s)) out.push(['status', `unknown status ${shown(s)}`]);
     for (const [k] of ADDRS) if (v[k] !== undefined && (typeof v[k] !== 'string' || !parseCidr(v[k]!, family))) out.push([k, `not an ${family} address or network`]);
     for (const [k] of PORTS) if (v[k] !== undefined && !validPortRange(v[k])) out.push([k, 'must be a port 0-65535 or [low, high]']);
@@ -170,7 +172,7 @@ export const conntrack: Codec<ConntrackMatch> = {
     for (const [k, off] of ADDRS) if (flags & F[k]) s += `${bang(F[k])} --ct${k} ${saveCtAddr(b, off, family)}`;
     for (const [k, lo, hi] of PORTS) {
       if (!(flags & F[k])) continue;
-      const a = b.readUInt16BE(lo), z = b.readUInt16BE(hi);
+      const a = b.readUInt16LE(lo), z = b.readUInt16LE(hi);
       s += `${bang(F[k])} --ct${k} ${a === z ? a : `${a}:${z}`}`;
     }
     if (flags & F.status) {

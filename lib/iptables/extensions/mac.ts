@@ -21,11 +21,11 @@ export const mac: Codec<MacMatch> = {
     b.writeInt32LE(v.invert ? 1 : 0, 8);
   },
   decode(b) {
-    const source = [...b.subarray(0, 6)].map((x) => x.toString(16).toUpperCase().padStart(2, '0')).join(':');
+    const source = [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
     return { type: 'mac', source, ...(b.readInt32LE(8) ? { invert: true } : {}) };
   },
   validate: (v) => (typeof v.source === 'string' && MAC.test(v.source) ? [] : [['source', 'must be a MAC address like 00:11:22:33:44:55']]),
-  save: (v) => `${v.invert ? ' !' : ''} --mac-source ${v.source.split(':').map((x) => x.toUpperCase().padStart(2, '0')).join(':')}`,
+  save: (v) => `${v.invert ? ' !' : ''} --mac-source ${v.source.split(':').map((x) => x.toLowerCase().padStart(2, '0')).join(':')}`,
   options: { 'mac-source': 1 },
   parse(opts) {
     const o = opts[0];

@@ -20,6 +20,11 @@ export interface NatRangeFields {
 }
 export interface DnatTarget extends NatRangeFields {
   type: 'DNAT';
+  /**
+   * Revision 2's shifted port range ("--to-destination 1.1.1.1:1000-2000/3000"): a packet to port
+   * p is sent to port + (p - portBase). Needs port.
+   */
+  portBase?: number;
   random?: boolean;
   persistent?: boolean;
 }
@@ -43,7 +48,7 @@ export interface RedirectTarget {
   random?: boolean;
 }
 
-const MAP_IPS = 1, PROTO = 2, RANDOM = 4, PERSISTENT = 8, FULLY = 16;
+const MAP_IPS = 1, PROTO = 2, RANDOM = 4, PERSISTENT = 8, FULLY = 16, OFFSET = 32;
 
 interface Range {
   flags: number;
@@ -51,6 +56,8 @@ interface Range {
   max: Buffer;
   minPort: number;
   maxPort: number;
+  /** range2's base_proto (with OFFSET), else 0. */
+  base: number;
 }
 
 type Layout = 'compat' | 'range' | 'range2';
@@ -71,18 +78,22 @@ function writeRange(b: Buffer, layout: Layout, r: Range): void {
   r.max.copy(b, 20);
   b.writeUInt16BE(r.minPort, 36);
   b.writeUInt16BE(r.maxPort, 38);
+  if (layout === 'range2') b.writeUInt16BE(r.base, 40);
 }
 function readRange(b: Buffer, layout: Layout, family: IptFamily): Range | undefined {
   const len = family === 'ipv4' ? 4 : 16;
   if (layout === 'compat') {
     if (b.readUInt32LE(0) !== 1) return undefined;
-    return { flags: b.readUInt32LE(4), min: b.subarray(8, 12), max: b.subarray(12, 16), minPort: b.readUInt16BE(16), maxPort: b.readUInt16BE(18) };
+    return { flags: b.readUInt32LE(4), min: b.subarray(8, 12), max: b.subarray(12, 16), minPort: b.readUInt16BE(16), maxPort: b.readUInt16BE(18), base: 0 };
   }
-  if (layout === 'range2' && b.readUInt16BE(40) !== 0) return undefined; // port offset: not typed
-  return { flags: b.readUInt32LE(0), min: b.subarray(4, 4 + len), max: b.subarray(20, 20 + len), minPort: b.readUInt16BE(36), maxPort: b.readUInt16BE(38) };
+  const flags = b.readUInt32LE(0), base = layout === 'range2' ? b.readUInt16BE(40) : 0;
+  // A base without its flag (or the flag with no ports) is nothing iptables writes: kept raw.
+  if (base !== 0 && !(flags & OFFSET)) return undefined;
+  if (flags & OFFSET && !(flags & PROTO)) return undefined;
+  return { flags, min: b.subarray(4, 4 + len), max: b.subarray(20, 20 + len), minPort: b.readUInt16BE(36), maxPort: b.readUInt16BE(38), base };
 }
 
-function toRange(v: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean }, family: IptFamily): Range {
+function toRange(v: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean; portBase?: number }, family: IptFamily): Range {
   const len = family === 'ipv4' ? 4 : 16;
   let flags = 0;
   let min: Buffer = Buffer.alloc(len), max: Buffer = Buffer.alloc(len);
@@ -100,10 +111,11 @@ function toRange(v: NatRangeFields & { random?: boolean; persistent?: boolean; f
   if (v.random) flags |= RANDOM;
   if (v.persistent) flags |= PERSISTENT;
   if (v.fullyRandom) flags |= FULLY;
-  return { flags, min, max, minPort, maxPort };
+  if (v.portBase !== undefined) flags |= OFFSET;
+  return { flags, min, max, minPort, maxPort, base: v.portBase ?? 0 };
 }
-function fromRange(r: Range): NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean } {
-  const out: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean } = {};
+function fromRange(r: Range): NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean; portBase?: number } {
+  const out: NatRangeFields & { random?: boolean; persistent?: boolean; fullyRandom?: boolean; portBase?: number } = {};
   if (r.flags & MAP_IPS) {
     out.address = formatAddr(r.min);
     if (!r.min.equals(r.max)) out.addressMax = formatAddr(r.max);
@@ -111,6 +123,7 @@ function fromRange(r: Range): NatRangeFields & { random?: boolean; persistent?: 
   if (r.flags & PROTO) {
     out.port = r.minPort;
     if (r.maxPort !== r.minPort) out.portMax = r.maxPort;
+    if (r.flags & OFFSET) out.portBase = r.base;
   }
   if (r.flags & RANDOM) out.random = true;
   if (r.flags & PERSISTENT) out.persistent = true;
@@ -136,7 +149,7 @@ function encodeRangeAt(
     min = v4(v.address);
     max = v.addressMax ? v4(v.addressMax) : min;
   }
-  if (family !== 'ipv4' || min < 0 || max < 0) {
+  if (family !== 'ipv4' || min < 0 || max < 0 || (v as DnatTarget).portBase !== undefined) {
     writeRange(b.subarray(off, off + SIZE[layout]), layout, toRange(v, family));
     return;
   }
@@ -196,7 +209,7 @@ function addrOk(s: string, family: IptFamily): boolean {
 }
 
 /** sprint_range: addr[-addr][:port[-port]], IPv6 addresses in brackets when a port follows. */
-function rangeText(v: NatRangeFields, family: IptFamily): string {
+function rangeText(v: NatRangeFields & { portBase?: number }, family: IptFamily): string {
   // IPv6 with ports: "[first-last]:ports" (the brackets hold the whole address range).
   const br = family === 'ipv6' && v.port !== undefined;
   const a = (s: string) => formatAddr(parseAddr(s, family)!);
@@ -206,11 +219,11 @@ function rangeText(v: NatRangeFields, family: IptFamily): string {
     if (v.addressMax && !parseAddr(v.addressMax, family)!.equals(parseAddr(v.address, family)!)) s += `-${a(v.addressMax)}`;
     if (br) s = `[${s}]`;
   }
-  if (v.port !== undefined) s += `:${v.port}${v.portMax !== undefined && v.portMax !== v.port ? `-${v.portMax}` : ''}`;
+  if (v.port !== undefined) s += `:${v.port}${v.portMax !== undefined && v.portMax !== v.port ? `-${v.portMax}` : ''}${v.portBase !== undefined ? `/${v.portBase}` : ''}`;
   return s;
 }
-function parseRangeText(s: string, family: IptFamily): NatRangeFields {
-  const out: NatRangeFields = {};
+function parseRangeText(s: string, family: IptFamily): NatRangeFields & { portBase?: number } {
+  const out: NatRangeFields & { portBase?: number } = {};
   let addr = s, ports: string | undefined;
   if (family === 'ipv6') {
     const m = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
@@ -234,10 +247,16 @@ function parseRangeText(s: string, family: IptFamily): NatRangeFields {
     if (z !== undefined) out.addressMax = z;
   }
   if (ports !== undefined) {
-    const [a, z] = ports.split('-').map(Number);
+    const [range, base] = ports.split('/');
+    const [a, z] = range!.split('-').map(Number);
     if (!port(a) || (z !== undefined && !port(z))) throw new ParseProblem(`bad port range "${ports}"`);
     out.port = a;
     if (z !== undefined && z !== a) out.portMax = z;
+    if (base !== undefined) {
+      const n = Number(base);
+      if (!port(n) || base === '') throw new ParseProblem(`bad port base "${base}"`);
+      out.portBase = n;
+    }
   }
   return out;
 }
@@ -308,6 +327,7 @@ export const dnat: Codec<DnatTarget> = {
     if (family !== 'ipv4' || revision !== 2) return dnat.decode(b.subarray(off, off + len), family, revision);
     // range2's flags are its first word: flags the model does not type leave the bytes raw.
     const flags = getU32LE(b, off);
+    if (flags & OFFSET) return dnat.decode(b.subarray(off, off + len), family, revision);
     if (flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) return undefined;
     // kube-proxy's form (one address, one port) as one literal: no property store grown per field.
     if (flags === (MAP_IPS | PROTO) && getU16BE(b, off + 40) === 0) {
@@ -319,9 +339,16 @@ export const dnat: Codec<DnatTarget> = {
   decode(b, family, revision) {
     const layout: Layout | undefined = revision === 2 ? 'range2' : revision === 1 ? 'range' : family === 'ipv4' && revision === 0 ? 'compat' : undefined;
     const r = layout && readRange(b, layout, family);
-    return r && !(r.flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT)) ? { type: 'DNAT', ...fromRange(r) } as DnatTarget : undefined;
+    return r && !(r.flags & ~(MAP_IPS | PROTO | RANDOM | PERSISTENT | OFFSET)) ? { type: 'DNAT', ...fromRange(r) } as DnatTarget : undefined;
   },
-  validate: (v, family, rule) => validateRange(v, family, rule, false),
+  validate(v, family, rule) {
+    const p = validateRange(v, family, rule, false);
+    if (v.portBase === undefined) return p;
+    const out = [...p];
+    if (!port(v.portBase)) out.push(['portBase', 'must be 0-65535']);
+    else if (v.port === undefined) out.push(['portBase', 'needs port']);
+    return out.length ? out : VALID;
+  },
   save(v, family) {
     const r = rangeText(v, family);
     return `${r ? ` --to-destination ${r}` : ''}${flagsText({ ...(v.random ? { random: true } : {}), ...(v.persistent ? { persistent: true } : {}) })}`;
@@ -344,7 +371,8 @@ export const snat: Codec<SnatTarget> = {
   decode(b, family, revision) {
     const layout: Layout | undefined = revision === 2 ? 'range2' : revision === 1 ? 'range' : family === 'ipv4' ? 'compat' : undefined;
     const r = layout && readRange(b, layout, family);
-    return r ? ({ type: 'SNAT', ...fromRange(r) } as SnatTarget) : undefined;
+    // (A shifted port range is DNAT's: SNAT with one stays raw.)
+    return r && !(r.flags & OFFSET) ? ({ type: 'SNAT', ...fromRange(r) } as SnatTarget) : undefined;
   },
   validate: (v, family, rule) => validateRange(v, family, rule, true),
   save: (v, family) => ` --to-source ${rangeText(v, family)}${flagsText(v)}`,

@@ -87,7 +87,7 @@ export const statistic: Codec<StatisticMatch> = {
   save(v) {
     const inv = v.invert ? ' !' : '';
     if (v.mode === 'random') return ` --mode random${inv} --probability ${formatProbability(probabilityToKernel(v.probability))}`;
-    return ` --mode nth${inv} --every ${v.every}${v.packet ? ` --packet ${v.packet}` : ''}`;
+    return ` --mode nth${inv} --every ${v.every} --packet ${v.packet ?? 0}`;
   },
   options: { mode: 1, probability: 1, every: 1, packet: 1 },
   parse(opts) {
@@ -98,7 +98,9 @@ export const statistic: Codec<StatisticMatch> = {
       const p = opt(opts, 'probability');
       const probability = p ? Number(arg(p)) : NaN;
       if (!(probability >= 0 && probability <= 1)) throw new ParseProblem('--probability must be between 0 and 1');
-      return { type: 'statistic', mode: 'random', probability, ...(invert ? { invert } : {}) };
+      // The value the kernel holds for it (what a read gives back): the text's 11 decimals are a rounding of it.
+      const held = probabilityToKernel(probability) / SCALE;
+      return { type: 'statistic', mode: 'random', probability: held, ...(invert ? { invert } : {}) };
     }
     if (arg(mode) === 'nth') {
       const e = opt(opts, 'every'), p = opt(opts, 'packet');

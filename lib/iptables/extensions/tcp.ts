@@ -44,13 +44,18 @@ export function readPorts(b: Buffer, off: number): PortRange | undefined {
   return lo === hi ? lo : [lo, hi];
 }
 /**
- * Whether iptables-save prints a tcp/udp port option: not for the whole range 0:65535 unless
- * inverted (the kernel holds that range for "no option", and it is what iptables shows then).
+ * Whether iptables-save prints a tcp/udp port option: never for the whole range 0:65535, even
+ * inverted (the kernel holds that range for "no option"; "! --sport :" is held as the range with its
+ * inversion bit, which iptables-legacy-save 1.8.9 does not print).
  */
-export function printsPorts(p: PortRange | undefined, inverted: boolean | undefined): p is PortRange {
+export function printsPorts(p: PortRange | undefined): p is PortRange {
   if (p === undefined) return false;
   const [lo, hi] = portRange(p);
-  return lo !== 0 || hi !== 65535 || !!inverted;
+  return lo !== 0 || hi !== 65535;
+}
+/** A decoded port option: the whole range stays in the model when inverted, so the inversion has its field. */
+export function decodedPorts(p: PortRange | undefined, inverted: number): PortRange | undefined {
+  return p === undefined && inverted ? [0, 65535] : p;
 }
 
 export function savePorts(p: PortRange): string {
@@ -92,7 +97,7 @@ export const tcp: Codec<TcpMatch> = {
     const mask = b[off + 9]!, set = b[off + 10]!, inv = b[off + 11]!, option = b[off + 8]!;
     if ((mask | set) & ~0x3f || inv & ~0xf) return undefined;
     const v: TcpMatch = { type: 'tcp' };
-    const sp = readPorts(b, off), dp = readPorts(b, off + 4);
+    const sp = decodedPorts(readPorts(b, off), inv & INV.sport), dp = decodedPorts(readPorts(b, off + 4), inv & INV.dport);
     if (sp !== undefined) v.sport = sp;
     if (dp !== undefined) v.dport = dp;
     if (option || inv & INV.option) v.option = option;
@@ -107,10 +112,10 @@ export const tcp: Codec<TcpMatch> = {
   decode(b) {
     if ((b[9]! | b[10]!) & ~0x3f || b[11]! & ~0xf) return undefined;
     const v: TcpMatch = { type: 'tcp' };
-    const sp = readPorts(b, 0), dp = readPorts(b, 4);
+    const inv = b[11]!;
+    const sp = decodedPorts(readPorts(b, 0), inv & INV.sport), dp = decodedPorts(readPorts(b, 4), inv & INV.dport);
     if (sp !== undefined) v.sport = sp;
     if (dp !== undefined) v.dport = dp;
-    const inv = b[11]!;
     if (b[8] || inv & INV.option) v.option = b[8]!;
     if (b[9] || inv & INV.flags) v.flags = { mask: bitNames(b[9]!, TCP_FLAGS) as TcpFlag[], set: bitNames(b[10]!, TCP_FLAGS) as TcpFlag[] };
     const invert: NonNullable<TcpMatch['invert']> = {};
@@ -137,8 +142,8 @@ export const tcp: Codec<TcpMatch> = {
   },
   save(v) {
     let s = '';
-    if (printsPorts(v.sport, v.invert?.sport)) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
-    if (printsPorts(v.dport, v.invert?.dport)) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
+    if (printsPorts(v.sport)) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
+    if (printsPorts(v.dport)) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
     if (v.option !== undefined) s += `${v.invert?.option ? ' !' : ''} --tcp-option ${v.option}`;
     if (v.flags) s += `${v.invert?.flags ? ' !' : ''} --tcp-flags ${saveTcpFlags(flagBits(v.flags.mask))} ${saveTcpFlags(flagBits(v.flags.set))}`;
     return s;

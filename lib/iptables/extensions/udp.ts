@@ -1,6 +1,6 @@
 /** -m udp: xt_udp (revision 0, 10 bytes). `iptables -p udp -m udp --dport 53` */
 import { arg, parsePortRange, validPortRange, VALID, type Codec, type PortRange } from './codec';
-import { printsPorts, readPorts, savePorts, writePorts } from './tcp';
+import { decodedPorts, printsPorts, readPorts, savePorts, writePorts } from './tcp';
 
 export interface UdpMatch {
   type: 'udp';
@@ -23,7 +23,7 @@ export const udp: Codec<UdpMatch> = {
   },
   decode(b) {
     const v: UdpMatch = { type: 'udp' };
-    const sp = readPorts(b, 0), dp = readPorts(b, 4);
+    const sp = decodedPorts(readPorts(b, 0), b[8]! & 1), dp = decodedPorts(readPorts(b, 4), b[8]! & 2);
     if (sp !== undefined) v.sport = sp;
     if (dp !== undefined) v.dport = dp;
     if (b[8]) v.invert = { ...(b[8]! & 1 ? { sport: true } : {}), ...(b[8]! & 2 ? { dport: true } : {}) };
@@ -37,8 +37,8 @@ export const udp: Codec<UdpMatch> = {
   },
   save(v) {
     let s = '';
-    if (printsPorts(v.sport, v.invert?.sport)) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
-    if (printsPorts(v.dport, v.invert?.dport)) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
+    if (printsPorts(v.sport)) s += `${v.invert?.sport ? ' !' : ''} --sport ${savePorts(v.sport)}`;
+    if (printsPorts(v.dport)) s += `${v.invert?.dport ? ' !' : ''} --dport ${savePorts(v.dport)}`;
     return s;
   },
   options: { sport: 1, 'source-port': 1, dport: 1, 'destination-port': 1 },
