@@ -141,11 +141,26 @@ describe('lb compile: iptables probabilities follow kube-proxy\'s math', () => {
     expect(text).toMatch(/--mode nth --every 2 --packet 0 -j KERNLB-SEP-/);
     expect(text).not.toMatch(/--every 1 /);
   });
-  it('chain names fit x_tables (28 characters) and are stable', () => {
-    const a = compileIptables(validateState(demoState)).ipv4.chains.map((c) => c.name);
-    const b = compileIptables(validateState(demoState)).ipv4.chains.map((c) => c.name);
-    expect(a).toEqual(b);
-    for (const n of a) expect(n.length).toBeLessThanOrEqual(28);
+  it('chain names fit x_tables (28 characters) and depend only on the service they belong to', () => {
+    // A service's chains keep their names whatever else the state holds (its place in the list, other
+    // services): compiled alone, each service names chains that no other service names and that the
+    // whole state, reversed, names too. Names taken from a position or a counter fail this.
+    const own = (services: typeof demoState.services) =>
+      (({ ipv4, ipv6 }) => [...ipv4.chains, ...ipv6.chains])(compileIptables(validateState({ services })))
+        .map((c) => c.name)
+        .filter((n) => /^KERNLB-(SVC|SEP)-/.test(n));
+    const whole = own([...demoState.services].reverse());
+    const seen = new Set<string>();
+    for (const s of demoState.services) {
+      const alone = own([s]);
+      expect(alone.length).toBeGreaterThan(0);
+      for (const n of alone) {
+        expect(whole).toContain(n);
+        expect(seen.has(n), `${n} is named by two services`).toBe(false);
+        seen.add(n);
+      }
+    }
+    for (const n of whole) expect(n.length).toBeLessThanOrEqual(28);
   });
 });
 
