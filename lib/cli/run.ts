@@ -60,7 +60,9 @@ lock, 2 bad input, 4 unavailable here.
     const resync = intOption(a, 'resync-interval', 0, 86400) ?? 60;
     const conc = intOption(a, 'health-concurrency', 1, 65536);
     const listen = a.values.has('metrics') ? parseHostPort(a.values.get('metrics')!) : undefined;
-    let text = await readText(io, file);
+    const text = await readText(io, file);
+    /** The file's content last reloaded or refused (the watch's reference). */
+    let seen = text;
     const input = parseJson(file, text);
     validateState(input, mode); // (bad input is said as such before any namespace or lock is looked at)
     const netns = netnsOption(a);
@@ -140,10 +142,12 @@ lock, 2 bad input, 4 unavailable here.
             log(`reload (${why}) refused, keeping the running state: ${errText(e)}`);
             return;
           }
-          if (why === 'file changed' && next === text) return;
+          // A change already handled (by SIGHUP, or refused before) is not handled again: the write
+          // that preceded a SIGHUP also wakes the file watch, and would log its refusal twice.
+          if (why === 'file changed' && next === seen) return;
+          seen = next;
           try {
             const s = await d.reload(parseJson(file, next));
-            text = next;
             d.metricsRegistry.reloads.inc({ mode, result: 'applied' });
             log(`reloaded ${file} (${why}): ${d.state.services.length} service(s)${s.changed ? '' : ', no change'}`);
           } catch (e) {
