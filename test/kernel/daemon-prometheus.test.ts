@@ -64,7 +64,12 @@ describe.skipIf(skip)(`kernlb run metrics in Prometheus (kernel)${skip ? ` - ski
       expect(r.counts).toEqual({ 'backend-1': 20, 'backend-2': 20 });
 
       // the exposition itself
-      const text = await (await fetch(d.metricsUrl!)).text();
+      // (the first health check of each endpoint may still be running: its duration shows once it ended)
+      let text = '';
+      for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+        text = await (await fetch(d.metricsUrl!)).text();
+        if ((text.match(/^kernlb_endpoint_check_duration_seconds\{/gm) ?? []).length === 2) break;
+      }
       expect(text).toMatch(/^# TYPE kernlb_endpoint_connections_total counter$/m);
       expect(text).toMatch(/^kernlb_endpoint_connections_total\{service="web",endpoint="10\.201\.1\.2:8080",mode="nftables"\} 20$/m);
       expect(text).toMatch(/^kernlb_endpoint_connections_total\{service="web",endpoint="10\.201\.2\.2:8080",mode="nftables"\} 20$/m);
