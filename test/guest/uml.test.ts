@@ -30,7 +30,7 @@ describe('UML guest tier', () => {
     try {
       const { code, output } = await runInUml(
         [process.execPath, 'node_modules/vitest/vitest.mjs', 'run', '--reporter=verbose', '--reporter=json', `--outputFile.json=${report}`, '--pool=forks', '--poolOptions.forks.singleFork', ...guestFilters],
-        { timeoutSeconds: 1500, env: { CI: 'true', NO_COLOR: '1' }, onOutput: (s) => process.stdout.write(s.replace(/^(?=.)/gm, '[uml] ')) },
+        { timeoutSeconds: 2400, env: { CI: 'true', NO_COLOR: '1' }, onOutput: (s) => process.stdout.write(s.replace(/^(?=.)/gm, '[uml] ')) },
       );
       expect(existsSync(report), `the guest wrote no test report:\n${output.slice(-4000)}`).toBe(true);
       const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport;
@@ -44,5 +44,5 @@ describe('UML guest tier', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 1_600_000);
+  }, 2_500_000);
 });
