@@ -27,7 +27,7 @@ fi
 # The addon: prebuildify builds it (leaving build/Release too) and stores the stripped N-API binary
 # under prebuilds/, which node-gyp-build loads when no local build exists.
 prebuilt=$(ls prebuilds/linux-*/*.node 2>/dev/null | head -n 1 || true)
-if [ -z "$prebuilt" ] || [ ! -f build/Release/kernlb.node ] ||
+if [ -z "$prebuilt" ] || [ ! -s build/Release/kernlb.node ] ||
    [ -n "$(find native binding.gyp scripts/list-sources.js scripts/pkg-config.js -newer "$prebuilt" -print -quit)" ]; then
   echo "setup: building the native addon"
   rm -rf prebuilds
