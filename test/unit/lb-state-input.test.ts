@@ -1,21 +1,7 @@
 /** What users write into a state: status' own output taken back (family), unknown keys named with a suggestion. */
 import { describe, expect, it } from 'vitest';
-import { ValidationError, ValidationErrors } from '../../lib/errors';
 import { stateWarnings, validateState } from '../../lib/lb/state';
-import { demoState } from '../fixtures/lb-state';
-
-function problems(input: unknown, mode?: 'ipvs' | 'nftables' | 'iptables'): string[] {
-  try {
-    validateState(input, mode);
-  } catch (e) {
-    if (e instanceof ValidationErrors) return e.errors.map((x) => `${x.field}: ${x.problem}`);
-    if (e instanceof ValidationError) return [`${e.field}: ${e.problem}`];
-    throw e;
-  }
-  return [];
-}
-
-const svc = (over: Record<string, unknown> = {}) => ({ name: 'web', vip: '10.0.0.1', port: 80, endpoints: [{ address: '10.1.0.1', port: 8080 }], ...over });
+import { demoState, problems, svc } from '../fixtures/lb-state';
 
 describe('lb state: the normalised state is valid input', () => {
   it.each(['ipvs', 'nftables', 'iptables'] as const)('validate(validate(x)) equals validate(x) (%s), through JSON too', (mode) => {

@@ -1,21 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError, ValidationErrors } from '../../lib/errors';
+import { ValidationErrors } from '../../lib/errors';
 import { parseAddress } from '../../lib/lb/address';
 import { validateState, ValidationCache } from '../../lib/lb/state';
-import { demoState } from '../fixtures/lb-state';
-
-function problems(input: unknown, mode?: 'ipvs' | 'nftables' | 'iptables'): string[] {
-  try {
-    validateState(input, mode);
-  } catch (e) {
-    if (e instanceof ValidationErrors) return e.errors.map((x) => `${x.field}: ${x.problem}`);
-    if (e instanceof ValidationError) return [`${e.field}: ${e.problem}`];
-    throw e;
-  }
-  return [];
-}
-
-const svc = (over: Record<string, unknown> = {}) => ({ name: 'web', vip: '10.0.0.1', port: 80, endpoints: [{ address: '10.1.0.1', port: 8080 }], ...over });
+import { demoState, problems, svc } from '../fixtures/lb-state';
 
 describe('lb state: normalisation', () => {
   it('fills defaults, canonicalises addresses and sorts endpoints', () => {
