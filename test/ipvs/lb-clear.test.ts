@@ -5,11 +5,10 @@
  * services are kernlb's (IPVS has no owner tag), so the foreign IPVS object is a fwmark service.
  */
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../../lib/cli/command';
-import { main } from '../../lib/cli/main';
 import { LoadBalancer } from '../../lib/lb';
 import type { DesiredState } from '../../lib/lb/state';
 import { createNetns, ipvsSkipReason, type TestNetns } from '../../lib/testing';
+import { cli } from '../cli-harness';
 
 const skip = ipvsSkipReason();
 const t = (s: string) => (skip ? `${s} - skipped: ${skip}` : s);
@@ -31,13 +30,6 @@ const FOREIGN_IPT = `*nat
 -A FOREIGN -d 10.7.7.7/32 -j RETURN
 COMMIT
 `;
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), readInput: async () => '' };
-  return { code: await main(argv, io), out, err };
-}
 
 async function snapshot(ns: TestNetns): Promise<string[]> {
   const save = (await ns.exec(['iptables-legacy-save'])).stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n');

@@ -4,11 +4,10 @@
  * nf_tables has no inet family) instead of aborting.
  */
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../../lib/cli/command';
-import { main } from '../../lib/cli/main';
 import { LoadBalancer, type LbState } from '../../lib/lb';
 import type { DesiredState } from '../../lib/lb/state';
 import { createNetns, ipvsSkipReason } from '../../lib/testing';
+import { cli } from '../cli-harness';
 
 const skip = ipvsSkipReason();
 const t = (s: string) => (skip ? `${s} - skipped: ${skip}` : s);
@@ -19,13 +18,6 @@ const state: DesiredState = {
     { name: 'dns', protocol: 'udp', vip: 'fd00::10', port: 53, scheduler: 'sh', persistence: { timeout: 60 }, endpoints: [{ address: 'fd00::1:1', port: 5353 }] },
   ],
 };
-
-async function cli(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), readInput: async () => stdin };
-  return { code: await main(argv, io), out, err };
-}
 
 describe.skipIf(skip)(t('lb ipvs read-edit-apply'), () => {
   it('apply((await status()).state) is a no-op; an edited status state applies; the CLI pipe too', async () => {

@@ -4,20 +4,13 @@
  * (nft list ruleset, iptables-legacy-save, ip6tables-legacy-save). ipvs + iptables: test/ipvs/lb-clear.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ExitCode, type CliIO } from '../../lib/cli/command';
-import { main } from '../../lib/cli/main';
+import { ExitCode } from '../../lib/cli/command';
 import { LoadBalancer } from '../../lib/lb';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { demoState } from '../fixtures/lb-state';
+import { cli } from '../cli-harness';
 
 const skip = kernelTestsSkipReason();
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), readInput: async () => '' };
-  return { code: await main(argv, io), out, err };
-}
 
 const FOREIGN_NFT = `table ip foreign {
   chain pre { type nat hook prerouting priority dstnat; policy accept; tcp dport 99 dnat to 10.9.9.9:99; }

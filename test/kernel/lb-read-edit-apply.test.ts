@@ -4,20 +4,12 @@
  * (ipvs: test/ipvs/lb-read-edit-apply.test.ts, in UML.)
  */
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../../lib/cli/command';
-import { main } from '../../lib/cli/main';
 import { LoadBalancer, type LbState, type Mode } from '../../lib/lb';
 import { createNetns, kernelTestsSkipReason } from '../../lib/testing';
 import { demoState } from '../fixtures/lb-state';
+import { cli } from '../cli-harness';
 
 const skip = kernelTestsSkipReason();
-
-async function cli(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), readInput: async () => stdin };
-  return { code: await main(argv, io), out, err };
-}
 
 /** The edit a user makes: one more endpoint and a weight changed on the first service. */
 function edit(state: LbState): LbState {

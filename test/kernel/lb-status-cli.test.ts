@@ -1,18 +1,11 @@
 /** `kernlb status`: one JSON shape, --netns as a name or a path, a missing namespace is bad input, unavailable modes "not checked". */
 import { describe, expect, it } from 'vitest';
-import { ExitCode, type CliIO } from '../../lib/cli/command';
-import { main } from '../../lib/cli/main';
+import { ExitCode } from '../../lib/cli/command';
 import { createNetns, ipvsSkipReason, kernelTestsSkipReason } from '../../lib/testing';
 import { demoState } from '../fixtures/lb-state';
+import { cli } from '../cli-harness';
 
 const skip = kernelTestsSkipReason();
-
-async function cli(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), readInput: async () => stdin };
-  return { code: await main(argv, io), out, err };
-}
 
 describe.skipIf(skip)(`kernlb status (kernel)${skip ? ` - skipped: ${skip}` : ''}`, () => {
   it('a namespace that does not exist, by name or by path, is exit 2 (was [] and exit 0 for a path)', async () => {

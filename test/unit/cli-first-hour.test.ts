@@ -1,14 +1,7 @@
 /** What a new user sees from the CLI on bad input: every problem, where in the JSON, the misspelled key. */
 import { describe, expect, it } from 'vitest';
-import { ExitCode, lineColumn, parseJson, type CliIO } from '../../lib/cli/command';
-import { main } from '../../lib/cli/main';
-
-async function cli(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), readInput: async () => stdin };
-  return { code: await main(argv, io), out, err };
-}
+import { ExitCode, lineColumn, parseJson } from '../../lib/cli/command';
+import { cli } from '../cli-harness';
 
 describe('CLI on bad state input (before any namespace is touched)', () => {
   it('prints every validation problem, not the first and "(and 3 more)"', async () => {
