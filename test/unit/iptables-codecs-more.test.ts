@@ -3,25 +3,11 @@
  * data the kernel returned after iptables-legacy-restore loaded each command (XT_ALIGN-padded), read
  * by kernlb as raw before these codecs existed.
  */
-import { describe, expect, it } from 'vitest';
-import { xtAlign } from '../../lib/iptables/extensions/codec';
-import { matchByType, targetByType, type AnyCodec } from '../../lib/iptables/extensions';
-import type { IptFamily, IptRule } from '../../lib/iptables/types';
+import type { IptRule } from '../../lib/iptables/types';
+import { describeGoldens, z, type Golden } from './iptables-goldens';
 
-interface Golden {
-  cmd: string;
-  family?: IptFamily;
-  rule?: IptRule;
-  value: { type: string } & Record<string, unknown>;
-  kind: 'match' | 'target';
-  name: string;
-  revision: number;
-  hex: string;
-}
-
-const z = (n: number) => '00'.repeat(n);
 const tcp: IptRule = { protocol: 'tcp' };
-export const GOLDENS: Golden[] = [
+const GOLDENS: Golden[] = [
   { cmd: '-j DNAT --to-destination 1.1.1.1:1000-2000/3000', rule: tcp, kind: 'target', name: 'DNAT', revision: 2,
     value: { type: 'DNAT', address: '1.1.1.1', port: 1000, portMax: 2000, portBase: 3000 }, hex: '2300000001010101' + z(12) + '01010101' + z(12) + '03e807d00bb8' + z(6) },
   { cmd: '-j CONNMARK --save-mark --mask 0xff00 --left-shift-mark 8', kind: 'target', name: 'CONNMARK', revision: 2,
@@ -122,18 +108,4 @@ export const GOLDENS: Golden[] = [
     value: { type: 'srh', hdrLen: { op: 'eq', value: 8 }, segsLeft: { op: 'gt', value: 1 }, invert: { hdrLen: true } }, hex: '00080100' + z(100) + '22000200' + z(4) },
 ];
 
-describe('extension codecs typed for the corpus: golden bytes', () => {
-  for (const g of GOLDENS) {
-    it(`${g.cmd}`, () => {
-      const family = g.family ?? 'ipv4';
-      const codec = (g.kind === 'match' ? matchByType : targetByType).get(g.value.type) as AnyCodec;
-      expect(codec.name).toBe(g.name);
-      expect(codec.revision(family)).toBe(g.revision);
-      expect(codec.validate(g.value, family, g.rule ?? {})).toEqual([]);
-      const b = Buffer.alloc(xtAlign(codec.size(family, g.revision)));
-      codec.encode(g.value, b, family);
-      expect(b.toString('hex')).toBe(g.hex);
-      expect(codec.decode(Buffer.from(g.hex, 'hex'), family, g.revision)).toEqual(g.value);
-    });
-  }
-});
+describeGoldens('extension codecs typed for the corpus: golden bytes', GOLDENS);

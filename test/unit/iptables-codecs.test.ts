@@ -3,23 +3,9 @@
  * iptables-legacy-restore loaded each command, XT_ALIGN-padded.
  */
 import { describe, expect, it } from 'vitest';
-import { xtAlign } from '../../lib/iptables/extensions/codec';
-import { matchByType, targetByType, type AnyCodec } from '../../lib/iptables/extensions';
 import { formatProbability, probabilityToKernel } from '../../lib/iptables/extensions/statistic';
-import type { IptFamily, IptRule } from '../../lib/iptables/types';
+import { describeGoldens, z, type Golden } from './iptables-goldens';
 
-interface Golden {
-  cmd: string;
-  family?: IptFamily;
-  rule?: IptRule;
-  value: { type: string } & Record<string, unknown>;
-  kind: 'match' | 'target';
-  name: string;
-  revision: number;
-  hex: string;
-}
-
-const z = (n: number) => '00'.repeat(n);
 const goldens: Golden[] = [
   { cmd: '-p tcp -m tcp --sport 1024:65535 ! --dport 22 --tcp-flags FIN,SYN,ACK SYN', kind: 'match', name: 'tcp', revision: 0,
     value: { type: 'tcp', sport: [1024, 65535], dport: 22, flags: { mask: ['FIN', 'SYN', 'ACK'], set: ['SYN'] }, invert: { dport: true } }, hex: '0004ffff160016000013020200000000' },
@@ -75,21 +61,7 @@ const goldens: Golden[] = [
   { cmd: '-j CT --helper ftp', kind: 'target', name: 'CT', revision: 2, value: { type: 'CT', helper: 'ftp' }, hex: z(12) + '667470' + z(57) },
 ];
 
-describe('extension codecs: golden bytes', () => {
-  for (const g of goldens) {
-    it(`${g.cmd}`, () => {
-      const family = g.family ?? 'ipv4';
-      const codec = (g.kind === 'match' ? matchByType : targetByType).get(g.value.type) as AnyCodec;
-      expect(codec.name).toBe(g.name);
-      expect(codec.revision(family)).toBe(g.revision);
-      expect(codec.validate(g.value, family, g.rule ?? {})).toEqual([]);
-      const b = Buffer.alloc(xtAlign(codec.size(family, g.revision)));
-      codec.encode(g.value, b, family);
-      expect(b.toString('hex')).toBe(g.hex);
-      expect(codec.decode(Buffer.from(g.hex, 'hex'), family, g.revision)).toEqual(g.value);
-    });
-  }
-});
+describeGoldens('extension codecs: golden bytes', goldens);
 
 describe('statistic probability', () => {
   it('is lround(p * 2^31) and prints like printf("%.11f")', () => {
