@@ -12,9 +12,10 @@
  * Layout per mode (details and measurements in modes/<mode>/compile.ts):
  * - nftables: `table inet kernlb`; a concatenated verdict map `daddr . l4proto . dport : goto svc-NAME`
  *   (one lookup per packet whatever the number of services), and per service one rule
- *   `dnat to numgen inc|random mod R` (or `jhash ip saddr mod R`) `map @ep-NAME`, a slot map whose
- *   elements are the endpoints (weights = slot counts, a counter per slot). An endpoint change that
- *   keeps R is element operations only; see modes/nftables/README.md for the measured choice.
+ *   `dnat to numgen inc|random mod R . ip daddr . tcp dport` (or `jhash ip saddr mod R ...`) `map @ep-tcp4-K`,
+ *   a slot map shared by the services of shard K (a hash of the name) whose elements are the endpoints
+ *   (weights = slot counts, a counter per slot). An endpoint change is element operations (and the
+ *   one rule when R changes); see modes/nftables/README.md for the measured choice.
  * - iptables: kube-proxy's chains (KERNLB-SERVICES -> KERNLB-SVC-* -> KERNLB-SEP-*, statistic
  *   random w_i/R_i or nth for rr, DNAT, hairpin masquerade mark) reached by one jump per hook.
  * - ipvs: a virtual service per service, masquerading real servers; removed endpoints drain with

@@ -12,7 +12,7 @@ describe.skipIf(skip)(`kernlb run health checks (kernel)${skip ? ` - skipped: ${
     expect(r.downLine).toMatch(/3 failed checks in a row \(last: ECONNREFUSED\)/);
     expect(r.upLine).toMatch(/2 good checks in a row \(HTTP 200\)/);
     // the reference tool sees the endpoint kept at weight 0 outside the slots (drained, not deleted)
-    expect(r.kernelWhileDown).toMatch(/numgen inc mod 2 map @ep-web/);
+    expect(r.kernelWhileDown).toMatch(/numgen inc mod 2 \. ip daddr \. tcp dport map @ep-tcp4-\d+/);
     expect(r.kernelWhileDown).toMatch(/comment "w0" : 10\.201\.2\.2 \. 8080/);
     expect(r.drained.failures).toBe(0);
     expect(r.drained.counts['backend-2']).toBeUndefined();

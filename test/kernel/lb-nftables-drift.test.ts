@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LoadBalancer } from '../../lib/lb';
+import { nftMapName } from '../../lib/lb/modes/nftables/compile';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
 import { demoState } from '../fixtures/lb-state';
 
@@ -15,11 +16,14 @@ const skip = kernelTestsSkipReason();
 const golden = readFileSync(path.join(__dirname, '..', 'unit', 'golden', 'lb-demo.nft'), 'utf8');
 const listing = async (ns: TestNetns) => (await ns.exec(['nft', 'list', 'ruleset'])).stdout.replace(/counter packets \d+ bytes \d+/g, 'counter');
 
+const webMap = nftMapName({ name: 'web', protocol: 'tcp', family: 'ipv4' });
 const foreign: [string, string[] | string][] = [
   ['a second nft -f of the same script (every rule twice)', golden],
   ['a duplicated service rule', ['add', 'rule', 'inet', 'kernlb', 'svc-web', 'meta', 'l4proto', 'tcp', 'dnat', 'ip', 'to', '10.9.9.9:80']],
-  ['a foreign slot element', ['add', 'element', 'inet', 'kernlb', 'ep-web', '{ 7 : 10.9.9.9 . 80 }']],
-  ['a slot element changed', ['delete', 'element', 'inet', 'kernlb', 'ep-web', '{ 1 }']],
+  ['a foreign slot element', ['add', 'element', 'inet', 'kernlb', webMap, '{ 7 . 10.96.0.10 . 80 : 10.9.9.9 . 80 }']],
+  ['a slot of no service', ['add', 'element', 'inet', 'kernlb', webMap, '{ 0 . 10.96.0.99 . 80 : 10.9.9.9 . 80 }']],
+  ['a slot element changed', ['delete', 'element', 'inet', 'kernlb', webMap, '{ 1 . 10.96.0.10 . 80 }']],
+  ['a foreign shard map', ['add', 'map', 'inet', 'kernlb', 'ep-tcp4-9999', '{ typeof numgen inc mod 1024 . ip daddr . tcp dport : ip daddr . tcp dport; }']],
   ['a foreign chain', ['add', 'chain', 'inet', 'kernlb', 'sneaky']],
   ['a foreign dispatch element', ['add', 'element', 'inet', 'kernlb', 'svc4', '{ 10.9.9.9 . tcp . 80 : goto svc-web }']],
   ['a rule in a base chain', ['add', 'rule', 'inet', 'kernlb', 'prerouting', 'counter']],

@@ -16,7 +16,7 @@ import { mergeTable } from '../../lib/lb/modes/iptables/backend';
 import { compileIptables, renderIptables } from '../../lib/lb/modes/iptables/compile';
 import { stepToOp } from '../../lib/lb/modes/ipvs/backend';
 import { compileIpvs, planIpvs, renderIpvsadm, type IpvsCurrentSvc } from '../../lib/lb/modes/ipvs/compile';
-import { serviceRule, slotMap } from '../../lib/lb/modes/nftables/rules';
+import { serviceRule, shardMap } from '../../lib/lb/modes/nftables/rules';
 import { Transaction } from '../../lib/nft/transaction';
 import { compileNft, renderNft } from '../../lib/lb/modes/nftables/compile';
 import { MODES, type Mode } from '../../lib/lb/schedulers';
@@ -69,7 +69,7 @@ function compileFor(mode: Mode, state: State, base: State): void {
     const tx = new Transaction(async () => {});
     for (const c of p.services) {
       tx.addChain({ family: 'inet', table: 'kernlb', name: c.chain });
-      tx.addSet(slotMap(c));
+      tx.addSet(shardMap(c.map, [c]));
       tx.addRule(serviceRule(c));
     }
     native().nft.encodeBatch(tx.items() as never, {});

@@ -24,7 +24,7 @@ describe('lb nftables persistence (compile)', () => {
     const c = compileService(svc({ persistence: { timeout: 90 } }));
     expect(c.persistence).toEqual({ timeout: 90, map: 'aff-web', chain: 'keep-web' });
     expect(renderServiceRule(c)).toBe(
-      'meta l4proto tcp dnat ip to ip saddr map @aff-web comment "service web wrr persistent 90"\n\t\tmeta l4proto tcp dnat ip addr . port to numgen inc mod 1 map @ep-web',
+      `meta l4proto tcp dnat ip to ip saddr map @aff-web comment "service web wrr persistent 90"\n\t\tmeta l4proto tcp dnat ip to numgen inc mod 1 . ip daddr . tcp dport map @${c.map}`,
     );
     expect(keepElements(c).map((e) => e.key)).toEqual([
       ['10.96.0.10', 'tcp', '10.1.0.1', 8080],

@@ -4,9 +4,9 @@ import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type 
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type State } from '../../state';
 import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
-import { compileNft, compileService, nftChainName, persistenceConflict, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
+import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
-import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, slotElements, slotMap, slotMapRef } from './rules';
+import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap, slotElements, slotKeys, slotMapRef } from './rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
@@ -32,9 +32,9 @@ function element(c: NftServiceChain) {
  * Adds the whole table: first apply, or repair of anything changed behind kernlb's back. Order as
  * `nft -f` of renderNft() creates it (so both list identically, and measured fastest for the
  * kernel: bench/lb-nft-layouts.mjs): chains, maps (dispatch maps with their goto elements, then the
- * slot maps), rules.
+ * shard maps with every service's slots), rules. Returns the services per shard map.
  */
-function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
+function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<string, number> {
   if (cur.hasTable) tx.deleteTable({ family: NFT_FAMILY, name: NFT_TABLE });
   tx.addTable({ family: NFT_FAMILY, name: NFT_TABLE });
   const plan = compileNft(desired).services;
@@ -47,7 +47,11 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
     const els = plan.filter((c) => c.dispatch.family === f).map(element);
     tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict', ...(els.length ? { elements: els } : {}) });
   }
-  for (const c of plan) tx.addSet(slotMap(c));
+  const shards = new Map<string, number>();
+  for (const [name, group] of shardMaps(plan)) {
+    tx.addSet(shardMap(name, group));
+    shards.set(name, group.length);
+  }
   for (const c of plan) if (c.persistence) tx.addSet(affinityMap(c));
   for (const f of ['ipv4', 'ipv6'] as const) {
     const els = plan.filter((c) => c.dispatch.family === f).flatMap(keepElements);
@@ -63,6 +67,7 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): void {
   }
   for (const c of plan) if (c.persistence) tx.addRule(keepRule(c));
   for (const c of plan) addRules(tx, c);
+  return shards;
 }
 
 /** The filter chains that record a persistent service's clients after their DNAT (rules.ts). */
@@ -102,20 +107,68 @@ interface ChainSet {
   delete(name: string): void;
 }
 
-function removeService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet): void {
+/**
+ * The services per shard map over one batch, on top of what the table held before it: a service
+ * joining an absent map creates it, and a map left empty is deleted at the end of the batch (after
+ * every rule that used it is gone, and only if no later change in the batch joined it again).
+ */
+class ShardBatch {
+  readonly after = new Map<string, number>();
+  readonly #created = new Set<string>();
+  constructor(private readonly before: ReadonlyMap<string, number>) {}
+
+  count(map: string): number {
+    return this.after.get(map) ?? this.before.get(map) ?? 0;
+  }
+
+  /** Adds the service's slots to its shard map, creating the map (with them) when absent. */
+  join(tx: NftTransaction, c: NftServiceChain): void {
+    const n = this.count(c.map);
+    if (!this.#exists(c.map)) {
+      tx.addSet(shardMap(c.map, [c]));
+      this.#created.add(c.map);
+    } else if (c.elements.length) tx.addElements(slotMapRef(c), slotElements(c, c.elements));
+    this.after.set(c.map, n + 1);
+  }
+
+  /** Takes the service's slots out of its shard map. */
+  leave(tx: NftTransaction, c: NftServiceChain): void {
+    if (c.elements.length) tx.deleteElements(slotMapRef(c), slotKeys(c, c.elements));
+    this.after.set(c.map, this.count(c.map) - 1);
+  }
+
+  #exists(map: string): boolean {
+    return (this.before.get(map) ?? 0) > 0 || this.#created.has(map);
+  }
+
+  /** Deletes the maps the batch emptied. */
+  finish(tx: NftTransaction): void {
+    for (const [map, n] of this.after) if (n === 0 && this.#exists(map)) tx.deleteSet({ ...T, name: map });
+  }
+
+  /** Writes the batch's counts into `into` (the cached table's, once committed). */
+  applyTo(into: Map<string, number>): void {
+    for (const [map, n] of this.after) {
+      if (n > 0) into.set(map, n);
+      else into.delete(map);
+    }
+  }
+}
+
+function removeService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet, shards: ShardBatch): void {
   tx.deleteElements(setRef(c.dispatch.family), [element(c)]);
   tx.flushChain({ ...T, name: c.chain });
   tx.deleteChain({ ...T, name: c.chain });
-  tx.deleteSet({ ...T, name: c.map });
+  shards.leave(tx, c);
   removePersistence(tx, c);
   chains.delete(c.chain);
 }
 
-function addService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet): void {
+function addService(tx: NftTransaction, c: NftServiceChain, chains: ChainSet, shards: ShardBatch): void {
   if (chains.has(c.chain)) tx.flushChain({ ...T, name: c.chain });
   else tx.addChain({ ...T, name: c.chain });
   chains.add(c.chain);
-  tx.addSet(slotMap(c));
+  shards.join(tx, c);
   addPersistence(tx, c);
   addRules(tx, c);
   tx.addElements(setRef(c.dispatch.family), [element(c)]);
@@ -128,10 +181,24 @@ function sameRule(a: NftServiceChain, b: NftServiceChain): boolean {
   return a.slots === b.slots && a.comment === b.comment && a.pick.kind === b.pick.kind && (a.pick.kind === 'jhash' || (b.pick.kind === 'numgen' && a.pick.mode === b.pick.mode));
 }
 
-/** One service changed in place (same name): element operations when the rule stays, else its map and rule anew. */
-function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChain): void {
+/**
+ * One service changed in place (same name): its slots diffed by key in its shard map (vanished keys
+ * deleted, changed ones replaced, new ones added) whatever changed; its rule replaced only when R,
+ * the pick or the comment changes (the map stays: other services' slots live in it).
+ */
+function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChain, shards: ShardBatch): void {
   if (b.key !== a.key) tx.deleteElements(setRef(b.dispatch.family), [element(b)]);
-  if (sameRule(b, a)) {
+  const rule = sameRule(b, a);
+  if (!rule) {
+    // (the rule goes first: flushing the chain also unbinds the persistence maps rebuilt below)
+    tx.flushChain({ ...T, name: a.chain });
+    removePersistence(tx, b);
+  }
+  if (b.map !== a.map || b.key !== a.key) {
+    // another shard map (protocol or family changed) or other keys (VIP or port changed): out of one, into the other
+    shards.leave(tx, b);
+    shards.join(tx, a);
+  } else {
     const old = new Map(b.elements.map((e) => [e.key, e]));
     const added: NftSlotElement[] = [], replaced: NftSlotElement[] = [];
     for (const e of a.elements) {
@@ -143,55 +210,51 @@ function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChai
       }
     }
     const ref = slotMapRef(a);
-    if (old.size) tx.deleteElements(ref, [...old.values()].map((e) => ({ key: e.key })));
-    if (replaced.length) tx.replaceElements(ref, slotElements(replaced));
-    if (added.length) tx.addElements(ref, slotElements(added));
-    // (the same comment: the same persistence) endpoints in and out of keep4/keep6; clients of a removed endpoint pick anew
-    if (a.persistence) {
-      const want = new Set(keepElements(a).map((e) => JSON.stringify(e.key)));
-      const had = new Set(keepElements(b).map((e) => JSON.stringify(e.key)));
-      const gone = keepElements(b).filter((e) => !want.has(JSON.stringify(e.key)));
-      const fresh = keepElements(a).filter((e) => !had.has(JSON.stringify(e.key)));
-      const kref = keepMapRef(a.dispatch.family);
-      if (gone.length) {
-        tx.deleteElements(kref, gone.map((e) => ({ key: e.key })));
-        tx.flushSet({ ...T, name: a.persistence.map });
-      }
-      if (fresh.length) tx.addElements(kref, fresh);
-    }
-  } else {
-    // (flushing the chain unbinds the maps, which can then go; the new map comes with its new modulus)
-    tx.flushChain({ ...T, name: a.chain });
-    tx.deleteSet({ ...T, name: b.map });
-    removePersistence(tx, b);
-    tx.addSet(slotMap(a));
+    if (old.size) tx.deleteElements(ref, slotKeys(a, [...old.values()]));
+    if (replaced.length) tx.replaceElements(ref, slotElements(a, replaced));
+    if (added.length) tx.addElements(ref, slotElements(a, added));
+  }
+  if (!rule) {
     addPersistence(tx, a);
     addRules(tx, a);
+  } else if (a.persistence) {
+    // (the same comment: the same persistence) endpoints in and out of keep4/keep6; clients of a removed endpoint pick anew
+    const want = new Set(keepElements(a).map((e) => JSON.stringify(e.key)));
+    const had = new Set(keepElements(b).map((e) => JSON.stringify(e.key)));
+    const gone = keepElements(b).filter((e) => !want.has(JSON.stringify(e.key)));
+    const fresh = keepElements(a).filter((e) => !had.has(JSON.stringify(e.key)));
+    const kref = keepMapRef(a.dispatch.family);
+    if (gone.length) {
+      tx.deleteElements(kref, gone.map((e) => ({ key: e.key })));
+      tx.flushSet({ ...T, name: a.persistence.map });
+    }
+    if (fresh.length) tx.addElements(kref, fresh);
   }
   if (b.key !== a.key) tx.addElements(setRef(a.dispatch.family), [element(a)]);
 }
 
 /** One transaction for a list of service changes: removals first (a name may come back), then adds and updates. */
-function buildChanges(tx: NftTransaction, changes: readonly ServiceChange[], chains: ChainSet): void {
+function buildChanges(tx: NftTransaction, changes: readonly ServiceChange[], chains: ChainSet, shards: ShardBatch): void {
   const compiled = changes.map((ch) => ({ b: ch.before && compileService(ch.before), a: ch.after && compileService(ch.after) }));
-  for (const { b, a } of compiled) if (b && (!a || a.name !== b.name)) removeService(tx, b, chains);
+  for (const { b, a } of compiled) if (b && (!a || a.name !== b.name)) removeService(tx, b, chains, shards);
   for (const { b, a } of compiled) {
     if (!a) continue;
-    if (b && b.name === a.name) updateService(tx, b, a);
-    else addService(tx, a, chains);
+    if (b && b.name === a.name) updateService(tx, b, a, shards);
+    else addService(tx, a, chains, shards);
   }
+  shards.finish(tx);
 }
 
 /**
  * Builds the one transaction that takes `cur` to `desired`, touching only changed services.
- * Returns the chains the table has once it is committed, or null when nothing changes.
+ * Returns the chains and shard maps the table has once it is committed, or null when nothing changes.
  */
-export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): Set<string> | null {
+export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired: State): { chains: Set<string>; shards: Map<string, number> } | null {
   const conflict = persistenceConflict(desired.services);
   if (conflict) throw conflict;
   if (!cur.hasBase || cur.drift.length) {
-    buildAll(tx, cur, desired);
-    return new Set(['prerouting', 'output', 'persist-pre', 'persist-out', ...desired.services.map(nftChainName)]);
+    const shards = buildAll(tx, cur, desired);
+    return { chains: new Set(['prerouting', 'output', 'persist-pre', 'persist-out', ...desired.services.map(nftChainName)]), shards };
   }
   const d = diffStates(cur.state, desired);
   if (isEmptyDiff(d)) return null;
@@ -201,13 +264,16 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
     ...d.updated.map((u) => ({ name: u.name, before: cur.state.services.find((s) => serviceKey(s) === u.key)!, after: changedService(u)! })),
     ...d.added.map((after) => ({ name: after.name, after })),
   ];
-  buildChanges(tx, changes, chains);
-  return chains;
+  const batch = new ShardBatch(cur.shards);
+  buildChanges(tx, changes, chains, batch);
+  const shards = new Map(cur.shards);
+  batch.applyTo(shards);
+  return { chains, shards };
 }
 
 /** What the table holds after a successful commit of `desired` (enough for the next diff). */
-function committedView(desired: State, chains: Set<string>, generation: number): NftCurrent {
-  return { state: desired, services: [], draining: [], drift: [], chains, hasTable: true, hasBase: true, generation };
+function committedView(desired: State, built: { chains: Set<string>; shards: Map<string, number> }, generation: number): NftCurrent {
+  return { state: desired, services: [], draining: [], drift: [], ...built, hasTable: true, hasBase: true, generation };
 }
 
 export class NftBackend implements ModeBackend<NftCurrent> {
@@ -245,8 +311,8 @@ export class NftBackend implements ModeBackend<NftCurrent> {
 
   async apply(desired: State, cur: NftCurrent, opts: { dryRun: boolean }) {
     const tx = this.nft.transaction();
-    const chains = buildNftTransaction(tx, cur, desired);
-    if (!chains) {
+    const built = buildNftTransaction(tx, cur, desired);
+    if (!built) {
       if (!opts.dryRun) this.#cache = cur;
       return { operations: 0, draining: [], changed: false };
     }
@@ -256,7 +322,7 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     if (!opts.dryRun) {
       const gen = await this.nft.generation();
       // Our commit moved the generation by exactly one: nobody else wrote in between.
-      if (gen === ((cur.generation + 1) >>> 0)) this.#cache = committedView(desired, chains, gen);
+      if (gen === ((cur.generation + 1) >>> 0)) this.#cache = committedView(desired, built, gen);
     }
     return { operations: tx.size, draining: [], changed: true };
   }
@@ -278,7 +344,8 @@ export class NftBackend implements ModeBackend<NftCurrent> {
       delete: (n) => void (added.delete(n), deleted.add(n)),
     };
     const tx = this.nft.transaction();
-    buildChanges(tx, changes, chains);
+    const shards = new ShardBatch(cache.shards);
+    buildChanges(tx, changes, chains, shards);
     if (!tx.size) return { operations: 0, draining: [], changed: false };
     this.#cache = undefined;
     await tx.commit({ generation: cache.generation, dryRun: opts.dryRun });
@@ -287,6 +354,7 @@ export class NftBackend implements ModeBackend<NftCurrent> {
       if (gen === ((cache.generation + 1) >>> 0)) {
         for (const n of deleted) cache.chains.delete(n);
         for (const n of added) cache.chains.add(n);
+        shards.applyTo(cache.shards);
         this.#cache = { ...cache, state: desired, generation: gen };
       }
     } else this.#cache = cache;

@@ -92,8 +92,21 @@ export function nftChainName(s: Pick<Service, 'name'>): string {
   return `svc-${s.name}`;
 }
 
-export function nftMapName(s: Pick<Service, 'name'>): string {
-  return `ep-${s.name}`;
+/** The number of slot-map shards per family and protocol: a service's endpoints live in shard fnv1a(name) % NFT_SHARDS. */
+export const NFT_SHARDS = 1024;
+/** The `numgen ... mod` nft prints in a shard map's typeof (the kernel ignores it; any R up to MAX_SLOTS fits). */
+export const SHARD_TYPEOF_MOD = MAX_SLOTS;
+
+/** FNV-1a, 32 bits, over the name's UTF-16 code units: fixed, so a service's shard never moves. */
+export function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/** `ep-<proto><4|6>-<k>`: the shard map holding the service's slots (one map type per family x protocol). */
+export function nftMapName(s: Pick<Service, 'name' | 'protocol' | 'family'>): string {
+  return `ep-${s.protocol}${s.family === 'ipv4' ? 4 : 6}-${nameHash(s.name) % NFT_SHARDS}`;
 }
 
 /** "ep 10.1.0.1:8080 w3" (the iptables mode's endpoint comments use it too). */
@@ -225,9 +238,25 @@ export function compileNft(state: State): NftPlan {
   return { family: NFT_FAMILY, table: NFT_TABLE, services };
 }
 
-/** The map's `typeof` key modulus (nft prints it; the kernel ignores it): R, or 1 for an empty pick. */
-export function typeofModulus(c: NftServiceChain): number {
-  return Math.max(c.slots, 1);
+/**
+ * The port half of a slot key and of the map's data as nft names it: `tcp dport` / `udp dport` (nft
+ * 1.0.6 refuses a later rule `meta l4proto tcp dnat ... map @m` when m's data says `th dport`:
+ * "conflicting protocols specified: tcp vs. th"); kernlb has no typed sctp field, so sctp keeps `th dport`.
+ */
+export function portField(c: Pick<NftServiceChain, 'dispatch'>): 'tcp dport' | 'udp dport' | 'th dport' {
+  const p = c.dispatch.protocol;
+  return p === 'tcp' ? 'tcp dport' : p === 'udp' ? 'udp dport' : 'th dport';
+}
+
+/** The shard maps of a plan in the order buildAll creates them (first use in chain order), with their services. */
+export function shardMaps(plan: readonly NftServiceChain[]): Map<string, NftServiceChain[]> {
+  const out = new Map<string, NftServiceChain[]>();
+  for (const c of plan) {
+    const g = out.get(c.map);
+    if (g) g.push(c);
+    else out.set(c.map, [c]);
+  }
+  return out;
 }
 
 /** The service rule in nft syntax (as `nft list ruleset` prints it, minus counter values). */
@@ -235,7 +264,7 @@ export function renderServiceRule(c: NftServiceChain): string {
   if (!c.slots) return `counter comment "${c.comment}"`;
   const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
   const key = c.pick.kind === 'jhash' ? `jhash ${ip} saddr mod ${c.slots} seed 0x${c.pick.seed.toString(16)}` : `numgen ${c.pick.mode} mod ${c.slots}`;
-  const pick = `meta l4proto ${c.dispatch.protocol} dnat ${ip} addr . port to ${key} map @${c.map}`;
+  const pick = `meta l4proto ${c.dispatch.protocol} dnat ${ip} to ${key} . ${ip} daddr . ${portField(c)} map @${c.map}`;
   if (!c.persistence) return `${pick} comment "${c.comment}"`;
   return `meta l4proto ${c.dispatch.protocol} dnat ${ip} to ${ip} saddr map @${c.persistence.map} comment "${c.comment}"\n\t\t${pick}`;
 }
@@ -257,9 +286,8 @@ export function nftDuration(seconds: number): string {
   return parts.join('') || '0s';
 }
 
-function renderElement(e: NftSlotElement): string {
-  const a = e.address;
-  return `${e.key}${e.comment ? ` comment "${e.comment}"` : ''} : ${a} . ${e.port}`;
+function renderElement(c: NftServiceChain, e: NftSlotElement): string {
+  return `${e.key} . ${c.dispatch.vip} . ${c.dispatch.port}${e.comment ? ` comment "${e.comment}"` : ''} : ${e.address} . ${e.port}`;
 }
 
 function dispatchElement(c: NftServiceChain): string {
@@ -281,11 +309,13 @@ export function renderNft(plan: NftPlan): string {
     if (els.length) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
     out.push('\t}', '');
   }
-  for (const c of plan.services) {
+  for (const [map, group] of shardMaps(plan.services)) {
+    const c = group[0]!;
     const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
-    const port = c.dispatch.protocol === 'sctp' ? 'th' : c.dispatch.protocol;
-    out.push(`\tmap ${c.map} {`, `\t\ttypeof numgen inc mod ${typeofModulus(c)} : ${ip} daddr . ${port} dport`, '\t\tcounter');
-    if (c.elements.length) out.push(`\t\telements = { ${c.elements.map(renderElement).join(',\n\t\t\t     ')} }`);
+    const port = portField(c);
+    out.push(`\tmap ${map} {`, `\t\ttypeof numgen inc mod ${SHARD_TYPEOF_MOD} . ${ip} daddr . ${port} : ${ip} daddr . ${port}`, '\t\tcounter');
+    const els = group.flatMap((g) => g.elements.map((e) => renderElement(g, e)));
+    if (els.length) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
     out.push('\t}', '');
   }
   for (const c of plan.services) {

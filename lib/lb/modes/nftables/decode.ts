@@ -8,7 +8,7 @@ import { compareAddress, parseAddress } from '../../address';
 import type { NftElement, NftExpr, NftRuleset } from '../../../nft';
 import { endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, ServiceStatus } from '../../types';
-import { compileService, NFT_FAMILY, NFT_TABLE } from './compile';
+import { compileService, nftMapName, NFT_FAMILY, NFT_TABLE } from './compile';
 import { keepElements } from './rules';
 
 const PROTO_BY_NUM: Record<number, Protocol> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
@@ -35,6 +35,7 @@ export function parseHeaderComment(c: string | undefined): { name: string; sched
 
 const BASE_CHAINS = ['prerouting', 'output', 'persist-pre', 'persist-out'] as const;
 const BASE_SETS = ['svc4', 'svc6', 'keep4', 'keep6'] as const;
+const SHARD_MAP = /^ep-(?:tcp|udp|sctp)[46]-\d+$/;
 
 function keepKey(vip: unknown, protocol: string | undefined, address: unknown, port: unknown, chain: string | undefined): string {
   return `${parseAddress(vip)?.text} ${protocol} ${parseAddress(address)?.text} ${Number(port)} ${chain}`;
@@ -50,6 +51,8 @@ export interface NftCurrent extends BackendRead {
   hasTable: boolean;
   hasBase: boolean;
   generation: number;
+  /** Services per shard map (`ep-tcp4-K` ...): a map is created with its first service and deleted with its last. */
+  shards: Map<string, number>;
   /** What kernlb would not have written (one line each); apply() rebuilds the table when any. */
   drift: string[];
 }
@@ -78,13 +81,18 @@ interface Slot {
   bytes: number;
 }
 
-function slotOf(el: NftElement): Slot | undefined {
-  const key = Number(asArray(el.key)[0]);
+/** A shard map's element: `slot . VIP . port : address . port`, with the VIP and port it belongs to. */
+function slotOf(el: NftElement): (Slot & { vip: string; vport: number }) | undefined {
+  const k = asArray(el.key);
+  const key = Number(k[0]);
+  const vip = parseAddress(k[1]);
+  const vport = Number(k[2]);
+  if (!vip || !Number.isInteger(vport)) return undefined;
   const data = asArray(el.data);
   const a = parseAddress(data[0]);
   const port = Number(data[1]);
   if (!Number.isInteger(key) || !a || !Number.isInteger(port)) return undefined;
-  const s: Slot = { key, address: a.text, port, packets: Number(el.counter?.packets ?? 0), bytes: Number(el.counter?.bytes ?? 0) };
+  const s: Slot & { vip: string; vport: number } = { key, vip: vip.text, vport, address: a.text, port, packets: Number(el.counter?.packets ?? 0), bytes: Number(el.counter?.bytes ?? 0) };
   if (el.comment !== undefined) s.comment = el.comment;
   return s;
 }
@@ -110,6 +118,23 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
   const state: Service[] = [];
   const usedChains = new Set<string>(BASE_CHAINS);
   const usedSets = new Set<string>(BASE_SETS);
+  // Shard maps' slots grouped by map, VIP and port: each service takes its group; what is left over belongs to no service.
+  const slotGroups = new Map<string, Slot[]>();
+  for (const [name, set] of sets) {
+    if (!SHARD_MAP.test(name)) continue;
+    for (const el of set.elements ?? []) {
+      const sl = slotOf(el);
+      if (!sl) {
+        drift.push(`~ ${name} element ${asArray(el.key).join(' . ')}: not a kernlb slot`);
+        continue;
+      }
+      const g = `${name} ${sl.vip} ${sl.vport}`;
+      const list = slotGroups.get(g);
+      if (list) list.push(sl);
+      else slotGroups.set(g, [sl]);
+    }
+  }
+  const shards = new Map<string, number>();
   if (hasBase) {
     for (const chain of BASE_CHAINS) {
       const n = rulesByChain.get(chain)?.length ?? 0;
@@ -140,21 +165,15 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
         continue;
       }
       usedChains.add(chain);
-      const mapName = `ep-${header.name}`;
+      const mapName = nftMapName({ name: header.name, protocol, family: vip.family });
       const map = sets.get(mapName);
       if (map) usedSets.add(mapName);
+      shards.set(mapName, (shards.get(mapName) ?? 0) + 1);
       // Endpoints in slot order, weights from the comments, counters summed over each one's slots.
       const byEp = new Map<string, ServiceStatus['endpoints'][number]>();
-      const slots: Slot[] = [];
-      let bad = 0;
-      for (const el of map?.elements ?? []) {
-        const s = slotOf(el);
-        if (!s) {
-          bad++;
-          continue;
-        }
-        slots.push(s);
-      }
+      const group = `${mapName} ${vip.text} ${port}`;
+      const slots = slotGroups.get(group) ?? [];
+      slotGroups.delete(group);
       slots.sort((a, b) => a.key - b.key);
       for (const s of slots) {
         const k = endpointKey(s);
@@ -198,7 +217,7 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
           if (hit.set !== p.map || !hit.nat || hit.modulus !== undefined) problems.push(`affinity rule of ${chain} differs`);
         }
       }
-      if (bad || byEp.size !== endpoints.length) problems.push(`elements of ${mapName} kernlb did not write`);
+      if (byEp.size !== endpoints.length) problems.push(`elements of ${mapName} kernlb did not write`);
       if (want.slots ? shape.modulus !== want.slots || shape.set !== mapName || !shape.nat : shape.n !== 1) problems.push(`rule of ${chain} differs`);
       if (map && !sameSlots(slots, want.elements)) problems.push(`slots of ${mapName} differ`);
       if (problems.length) drift.push(`~ service ${header.name}: ${problems.join('; ')}`);
@@ -213,6 +232,7 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
     }
   }
   for (const k of wantKeep) drift.push(`~ keep element ${k}: missing`);
+  for (const [g, slots] of slotGroups) drift.push(`~ ${g.replace(' ', ' slots of ')}: ${slots.length} elements of no kernlb service`);
   for (const c of chains) if (!usedChains.has(c)) drift.push(`- chain ${c}: not kernlb's`);
   for (const s of sets.keys()) if (!usedSets.has(s)) drift.push(`- map ${s}: not kernlb's`);
   const order = services.map((s, i) => [s.name, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -225,6 +245,7 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
     hasTable,
     hasBase,
     generation: rs.generation,
+    shards,
   };
 }
 

@@ -1,34 +1,45 @@
 /**
- * The nftables mode's kernel objects for one service (compile.ts gives the layout): its slot map
- * and its one rule, as the expressions nft 1.0.6 emits for the same statements
+ * The nftables mode's kernel objects for one service (compile.ts gives the layout): its slots in
+ * its shard map and its one rule, as the expressions nft 1.0.6 emits for the same statements
  * (`nft --debug=netlink`; test/unit/lb-nft-exprs.test.ts shows each case beside nft's output).
  */
 import { nftConstants, type NftExpr, type NftRule, type NftSet, type NftSetRef } from '../../../nft';
-import { NFT_FAMILY, NFT_TABLE, typeofModulus, type NftServiceChain, type NftSlotElement } from './compile';
+import { NFT_FAMILY, NFT_TABLE, portField, SHARD_TYPEOF_MOD, type NftServiceChain, type NftSlotElement } from './compile';
 
 const { CMP_OP, META_KEY, NUMGEN_TYPE, HASH_TYPE, NAT_TYPE, FAMILIES, PAYLOAD_BASE, DYNSET_OP } = nftConstants;
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 const L4 = { tcp: '06', udp: '11', sctp: '84' } as const;
 
-/** `meta l4proto P dnat ip|ip6 addr . port to <pick> map @ep-NAME comment "..."` (or `counter` when no endpoint is active). */
+/**
+ * `meta l4proto P dnat ip|ip6 to <pick> . ip daddr . tcp dport map @ep-tcp4-K comment "..."` (or
+ * `counter` when no endpoint is active): the slot, the VIP and the port make the key of the shard map.
+ */
 export function serviceRuleExprs(c: NftServiceChain): NftExpr[] {
   if (!c.slots) return [{ type: 'counter', packets: 0, bytes: 0 }];
   const v4 = c.dispatch.family === 'ipv4';
+  const alen = v4 ? 4 : 16;
+  // (nft adds the nfproto dependency for the ip/ip6 payloads of the key whatever the pick)
   const out: NftExpr[] = [
     { type: 'meta', key: META_KEY.l4proto, dreg: 1 },
     { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: L4[c.dispatch.protocol] },
+    { type: 'meta', key: META_KEY.nfproto, dreg: 1 },
+    { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: v4 ? '02' : '0a' },
   ];
   if (c.pick.kind === 'numgen') out.push({ type: 'numgen', dreg: 1, modulus: c.slots, ngType: NUMGEN_TYPE[c.pick.mode], offset: 0 });
-  else
+  else {
+    // the source address goes to the 32-bit register after the key's (15 after 9..10, 18 after 9..13), as nft allocates them
+    const src = v4 ? 15 : 18;
     out.push(
-      { type: 'meta', key: META_KEY.nfproto, dreg: 1 },
-      { type: 'cmp', sreg: 1, op: CMP_OP.eq, data: v4 ? '02' : '0a' },
-      { type: 'payload', dreg: 2, base: PAYLOAD_BASE.network, offset: v4 ? 12 : 8, len: v4 ? 4 : 16 },
-      { type: 'hash', sreg: 2, dreg: 1, len: v4 ? 4 : 16, modulus: c.slots, seed: c.pick.seed, hashType: HASH_TYPE.jenkins },
+      { type: 'payload', dreg: src, base: PAYLOAD_BASE.network, offset: v4 ? 12 : 8, len: alen },
+      { type: 'hash', sreg: src, dreg: 1, len: alen, modulus: c.slots, seed: c.pick.seed, hashType: HASH_TYPE.jenkins },
     );
+  }
   out.push(
+    // the key's concatenation: slot in 32-bit register 8 (= reg 1), the VIP from 9, the port after it
+    { type: 'payload', dreg: 9, base: PAYLOAD_BASE.network, offset: v4 ? 16 : 24, len: alen },
+    { type: 'payload', dreg: v4 ? 10 : 13, base: PAYLOAD_BASE.transport, offset: 2, len: 2 },
     { type: 'lookup', sreg: 1, dreg: 1, set: c.map },
-    // (the port follows the address: 32-bit register 9 after an IPv4 address, 128-bit register 2 after IPv6, as nft numbers them)
+    // (the data's port follows the address: 32-bit register 9 after an IPv4 address, 128-bit register 2 after IPv6)
     { type: 'nat', natType: NAT_TYPE.dnat, family: FAMILIES[v4 ? 'ip' : 'ip6'], regAddrMin: 1, regProtoMin: v4 ? 9 : 2 },
   );
   return out;
@@ -38,32 +49,25 @@ export function serviceRule(c: NftServiceChain): NftRule {
   return { ...T, chain: c.chain, exprs: serviceRuleExprs(c), comment: c.comment };
 }
 
-function slotElement(e: NftSlotElement) {
-  return { key: e.key, data: [e.address, e.port], counter: { packets: 0, bytes: 0 }, ...(e.comment ? { comment: e.comment } : {}) };
+function slotElement(c: NftServiceChain, e: NftSlotElement) {
+  return { key: [e.key, c.dispatch.vip, c.dispatch.port], data: [e.address, e.port], counter: { packets: 0, bytes: 0 }, ...(e.comment ? { comment: e.comment } : {}) };
 }
 
-export function slotMapTypeof(c: NftServiceChain): NonNullable<NftSet['typeof']> {
+/** `typeof numgen inc mod 1024 . ip daddr . tcp dport : ip daddr . tcp dport` (the same for every shard of a family and protocol). */
+export function slotMapTypeof(c: Pick<NftServiceChain, 'dispatch'>): NonNullable<NftSet['typeof']> {
   const ip = c.dispatch.family === 'ipv4' ? 'ip' : 'ip6';
-  return { key: { numgen: { mod: typeofModulus(c), type: 'inc' } }, data: [`${ip} daddr`, portField(c)] };
+  return { key: [{ numgen: { mod: SHARD_TYPEOF_MOD, type: 'inc' } }, `${ip} daddr`, portField(c)], data: [`${ip} daddr`, portField(c)] };
 }
 
-/**
- * The port half of the map's data as nft names it: `tcp dport` / `udp dport` (nft 1.0.6 refuses a
- * later rule `meta l4proto tcp dnat ... map @m` when m's data says `th dport`: "conflicting
- * protocols specified: tcp vs. th"); kernlb has no typed sctp field, so sctp keeps `th dport`.
- */
-export function portField(c: NftServiceChain): 'tcp dport' | 'udp dport' | 'th dport' {
-  const p = c.dispatch.protocol;
-  return p === 'tcp' ? 'tcp dport' : p === 'udp' ? 'udp dport' : 'th dport';
-}
-
-export function slotMap(c: NftServiceChain): NftSet {
+/** A shard map with the slots of the given services (all of one family and protocol, all in this shard). */
+export function shardMap(name: string, group: readonly NftServiceChain[]): NftSet {
+  const elements = group.flatMap((c) => c.elements.map((e) => slotElement(c, e)));
   return {
     ...T,
-    name: c.map,
-    typeof: slotMapTypeof(c),
+    name,
+    typeof: slotMapTypeof(group[0]!),
     exprs: [{ type: 'counter', packets: 0, bytes: 0 }],
-    ...(c.elements.length ? { elements: c.elements.map(slotElement) } : {}),
+    ...(elements.length ? { elements } : {}),
   };
 }
 
@@ -71,17 +75,22 @@ export function slotMapRef(c: NftServiceChain): NftSetRef {
   return { ...T, set: c.map, typeof: slotMapTypeof(c) };
 }
 
-export function slotElements(els: readonly NftSlotElement[]) {
-  return els.map(slotElement);
+export function slotElements(c: NftServiceChain, els: readonly NftSlotElement[]) {
+  return els.map((e) => slotElement(c, e));
+}
+
+/** The keys (slot . VIP . port) of a service's elements, for deletes. */
+export function slotKeys(c: NftServiceChain, els: readonly NftSlotElement[]) {
+  return els.map((e) => ({ key: [e.key, c.dispatch.vip, c.dispatch.port] }));
 }
 
 /*
  * Persistence (client affinity), as kube-proxy's nftables mode keeps it, in dynamic sets with a
  * timeout. nft 1.0.6 can neither parse nor list a set update whose data is a map lookup (the
- * endpoint just picked from ep-NAME), so the client is recorded after the DNAT, from the
+ * endpoint just picked from the shard map), so the client is recorded after the DNAT, from the
  * translated packet, in a filter chain at dstnat + 1:
  *   chain svc-NAME    { meta l4proto tcp dnat ip to ip saddr map @aff-NAME comment "..."   # a known client
- *                       meta l4proto tcp dnat ip to numgen inc mod R map @ep-NAME }        # the others
+ *                       meta l4proto tcp dnat ip to numgen inc mod R . ip daddr . tcp dport map @ep-tcp4-K }  # the others
  *   chain persist-pre { type filter hook prerouting priority dstnat + 1
  *                       ct state new ct status dnat ct original ip daddr . meta l4proto . ip daddr . th dport vmap @keep4 (ip6 ...) }
  *   map keep4         { VIP . proto . endpoint . endpoint port : goto keep-NAME }
