@@ -178,7 +178,8 @@ const sameElement = (a: NftSlotElement, b: NftSlotElement) => a.address === b.ad
 
 /** Whether the service's rule and its map's declaration stay: then a change is element operations only. */
 function sameRule(a: NftServiceChain, b: NftServiceChain): boolean {
-  return a.slots === b.slots && a.comment === b.comment && a.pick.kind === b.pick.kind && (a.pick.kind === 'jhash' || (b.pick.kind === 'numgen' && a.pick.mode === b.pick.mode));
+  // (the map's name holds the family and protocol: the rule's l4proto match and key fields follow them)
+  return a.slots === b.slots && a.comment === b.comment && a.map === b.map && a.pick.kind === b.pick.kind && (a.pick.kind === 'jhash' || (b.pick.kind === 'numgen' && a.pick.mode === b.pick.mode));
 }
 
 /**
