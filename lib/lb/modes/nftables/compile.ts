@@ -1,19 +1,26 @@
 /**
  * nftables mode: compiles the desired state into one table, `table inet kernlb`, owned by kernlb.
  *
- * Layout ("slot maps"; measurements in ./README.md and bench/lb-nft-layouts.mjs):
+ * Layout ("sharded slot maps"; measurements in ./README.md and bench/lb-nft-layouts.mjs):
  *
  *   table inet kernlb {
  *     map svc4 { type ipv4_addr . inet_proto . inet_service : verdict }   # VIP . proto . port -> goto svc-NAME
  *     map svc6 { type ipv6_addr . inet_proto . inet_service : verdict }
- *     map ep-NAME { typeof numgen inc mod R : ip daddr . tcp dport; counter;  # slot -> endpoint
- *                   elements = { 0 comment "w2" : EP0 . P0, 1 : EP0 . P0, 2 comment "w1" : EP1 . P1,
- *                                3 comment "w0" : EP2 . P2 } }             # slots >= R: weight 0, never picked
+ *     map ep-tcp4-K { typeof numgen inc mod 1024 . ip daddr . tcp dport : ip daddr . tcp dport; counter;
+ *                     elements = { 0 . VIP . PORT comment "w2" : EP0 . P0, 1 . VIP . PORT : EP0 . P0,
+ *                                  2 . VIP . PORT comment "w1" : EP1 . P1,
+ *                                  3 . VIP . PORT comment "w0" : EP2 . P2, ...other services of shard K } }
  *     chain prerouting { type nat hook prerouting priority dstnat; ip daddr . meta l4proto . th dport vmap @svc4; (ip6 ...) }
  *     chain output     { type nat hook output priority -100;       (same two dispatch rules) }
- *     chain svc-NAME { meta l4proto tcp dnat ip to numgen inc mod R map @ep-NAME comment "service NAME wrr" }
+ *     chain svc-NAME { meta l4proto tcp dnat ip to numgen inc mod R . ip daddr . tcp dport map @ep-tcp4-K comment "service NAME wrr" }
  *   }
  *
+ * - Shards: a service's slots live in map ep-<proto><4|6>-<K>, K = FNV-1a(name) % 1024 (fixed: a
+ *   service never moves), keyed by slot . VIP . port; slots >= R hold weight-0 endpoints, never
+ *   picked. A map exists while a service of its shard does. Why not one map per service: 10k named
+ *   sets cost the kernel a walk of the table's set list per set added and per rule's lookup (4.7 s
+ *   of kernel time for 10k x 10, against 1.1 s with 1000 shards: README); why not one map for all:
+ *   binding a map to a rule walks its elements, so N rules on one 100k-element map is quadratic.
  * - Per packet: one hash lookup for the service (dispatch map), one for the endpoint (slot map),
  *   whatever the number of services or endpoints. Only a connection's first packet traverses nat.
  * - Weights are slot counts: endpoint i holds w_i / gcd(w) slots of the R (interleaved by smooth
@@ -24,24 +31,17 @@
  *   (the counter belongs to that service's rule); random (`numgen random`) picks slot s with
  *   probability 1/R; sh (`jhash ip saddr mod R`, fixed seed) maps a client to the same slot while R
  *   and the slot order are unchanged.
- * - A change that keeps R and the pick (an endpoint replaced by another of the same weight, a weight
- *   0 endpoint added or removed, weights that keep the same slot counts) is element operations on
- *   ep-NAME only: the kernel does not validate the table for them. A change of R (an endpoint added or
- *   removed, a weight changed) rewrites the service's map and its one rule, and a rule with `dnat`
- *   makes the kernel validate the table at commit: with one rule per service that costs about a
- *   tenth of the per-endpoint cascade kernlb used before (110k rules at 10k x 10).
+ * - Every endpoint change is element operations on the service's slots in its shard map (the
+ *   kernel does not validate the table for them); a change of R or of the pick (an endpoint added
+ *   or removed, a weight changed) also replaces the service's one rule, and a rule with `dnat`
+ *   makes the kernel validate the table at commit.
  * - Persistence (client affinity): a hit rule `dnat to ip saddr map @aff-NAME` before the pick, the
  *   dynamic map filled after the DNAT by filter chains persist-pre/persist-out through keep4/keep6
  *   and chain keep-NAME (rules.ts, README.md).
  * - Per-endpoint counters: every slot element has a counter (`counter` on the map); an endpoint's
  *   connections are the sum over its slots. Element comments `wN` hold the weights (the first slot
  *   of each endpoint), so status() reads weights back exactly.
- * - Measured (10k x 10, kernel 6.18, bench/lb-nft-layouts.mjs; machine at load 15-23, so inflated):
- *   whole table 5.0-7.0 s through kernlb's transaction with chains, maps, rules grouped, 95-185 s
- *   interleaved per service (quadratic in the kernel); commit of one element replaced 6.3-6.5 ms,
- *   of one rule replaced 31-181 ms, of one service added 44-92 ms. On an idle machine earlier
- *   (KERNEL-NOTES.md): element 1.2 ms, dnat rule 5.4 ms here against 59 ms in the cascade layout
- *   this replaced (110k rules), whose whole table took 2.4 s through kernlb, 4.2 s with nft -f.
+ * - Measured: README.md (candidate layouts, full apply, single changes).
  */
 import { ValidationError } from '../../../errors';
 import { activeEndpoints, endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';

@@ -232,7 +232,10 @@ export function decodeNft(rs: NftRuleset): NftCurrent {
     }
   }
   for (const k of wantKeep) drift.push(`~ keep element ${k}: missing`);
-  for (const [g, slots] of slotGroups) drift.push(`~ ${g.replace(' ', ' slots of ')}: ${slots.length} elements of no kernlb service`);
+  for (const [g, slots] of slotGroups) {
+    const [map, vip, port] = g.split(' ');
+    drift.push(`~ map ${map}: ${slots.length} slot(s) of ${vip} port ${port}, which no kernlb service has`);
+  }
   for (const c of chains) if (!usedChains.has(c)) drift.push(`- chain ${c}: not kernlb's`);
   for (const s of sets.keys()) if (!usedSets.has(s)) drift.push(`- map ${s}: not kernlb's`);
   const order = services.map((s, i) => [s.name, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
