@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LoadBalancer } from '../../lib/lb';
 import { compileNft, nameHash, nftMapName, NFT_SHARDS, renderNft } from '../../lib/lb/modes/nftables/compile';
 import { validateState, type DesiredState, type ServiceSpec } from '../../lib/lb/state';
-import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
+import { createNetns, createTopology, kernelTestsSkipReason, sendRequests, type TestNetns } from '../../lib/testing';
 
 const skip = kernelTestsSkipReason();
 const zero = (s: string) => s.replace(/counter packets \d+ bytes \d+/g, 'counter packets 0 bytes 0');
@@ -91,6 +91,24 @@ describe.skipIf(skip)(`lb nftables shard maps (kernel)${skip ? ` - skipped: ${sk
       expect((await lb.diff({ services: [shopB, api] })).empty).toBe(true);
     });
   }
+
+  it('traffic: two services in one shard map each rotate over their own slots (rr exact per service)', async () => {
+    await using topo = await createTopology();
+    await using lb = await LoadBalancer.open({ mode: 'nftables', netns: topo.balancer.name });
+    const eps = (n: number) => topo.backends.slice(0, n).map((b) => ({ address: b.ipv4, port: b.port }));
+    // same VIP, ports 80 and 81: the shard map's key (slot . VIP . port) keeps their slots apart
+    await lb.apply({ services: [{ name: 'web', vip: topo.vip4, port: 80, endpoints: eps(3) }, { name: 'shop-3091', vip: topo.vip4, port: 81, endpoints: eps(2) }] });
+    expect((await topo.balancer.exec(['nft', 'list', 'table', 'inet', 'kernlb'])).stdout.match(/map ep-\S+/g)).toEqual(['map ep-tcp4-145']);
+    const w1 = await sendRequests(topo.client, topo.vip4, 80, 30, { concurrency: 1 });
+    const s1 = await sendRequests(topo.client, topo.vip4, 81, 31, { concurrency: 1 });
+    const w2 = await sendRequests(topo.client, topo.vip4, 80, 30, { concurrency: 1 });
+    expect([w1.failures, s1.failures, w2.failures]).toEqual([0, 0, 0]);
+    expect(w1.counts).toEqual({ 'backend-1': 10, 'backend-2': 10, 'backend-3': 10 });
+    expect(w2.counts).toEqual({ 'backend-1': 10, 'backend-2': 10, 'backend-3': 10 });
+    expect(s1.counts).toEqual({ 'backend-1': 16, 'backend-2': 15 });
+    const st = await lb.status();
+    expect(st.services.map((x) => [x.name, x.endpoints.map((e) => e.counters.connections)])).toEqual([['shop-3091', [16, 15]], ['web', [20, 20, 20]]]);
+  });
 
   it('a service moving to another protocol leaves its old shard map (deleted when empty) for the new one', async () => {
     await using a = await createNetns('lbs');
