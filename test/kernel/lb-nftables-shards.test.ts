@@ -110,6 +110,28 @@ describe.skipIf(skip)(`lb nftables shard maps (kernel)${skip ? ` - skipped: ${sk
     expect(st.services.map((x) => [x.name, x.endpoints.map((e) => e.counters.connections)])).toEqual([['shop-3091', [16, 15]], ['web', [20, 20, 20]]]);
   });
 
+  it('every family x protocol x pick: kernlb lists as nft -f of the render, and nft reloads the listing', async () => {
+    await using a = await createNetns('lbs');
+    await using lb = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
+    const services: ServiceSpec[] = [];
+    let i = 0;
+    for (const protocol of ['tcp', 'udp', 'sctp'] as const)
+      for (const v6 of [false, true])
+        for (const scheduler of ['rr', 'random', 'sh'] as const) {
+          i++;
+          services.push({
+            name: `v${i}`, protocol, vip: v6 ? `fd00::${i}` : `10.96.1.${i}`, port: 80, scheduler,
+            endpoints: [{ address: v6 ? `fd00:1::${i}` : `10.244.9.${i}`, port: 8080, weight: 2 }, { address: v6 ? `fd00:2::${i}` : `10.244.8.${i}`, port: 8081, weight: 0 }],
+          });
+        }
+    const state = { services };
+    await lb.apply(state);
+    await sameAsRender(a, state);
+    const st = await lb.status();
+    expect(st.drift ?? []).toEqual([]);
+    expect(st.state).toEqual({ services: [...validateState(state).services].sort((x, y) => (x.name < y.name ? -1 : 1)) });
+  });
+
   it('a service moving to another protocol leaves its old shard map (deleted when empty) for the new one', async () => {
     await using a = await createNetns('lbs');
     await using lb = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
