@@ -299,6 +299,20 @@ export interface NativeNft {
   generation(handle: NativeHandle): Promise<number>;
   /** family: NFPROTO_* or 0 for all; table: null for all. */
   list(handle: NativeHandle, family: number, table: string | null, maxAttempts: number): Promise<NativeNftListing>;
+  /** Per set (in the order given) one element dump, decoded into packed arrays (native/nft/counters.cc). */
+  setCounters(handle: NativeHandle, family: number, table: string, sets: string[]): Promise<NativeNftSetCounters>;
+}
+
+/** Element counters of some sets: the elements of set i are [sum(count[0..i)), +count[i]) in the other arrays. */
+export interface NativeNftSetCounters {
+  generation: number;
+  /** False when the ruleset changed during the read (a reply of another generation, a set gone). */
+  same: boolean;
+  count: Uint32Array;
+  /** 4-byte keys in host order; 0xffffffff for a key of another size. */
+  keys: Uint32Array;
+  packets: Float64Array;
+  bytes: Float64Array;
 }
 
 // ---------------------------------------------------------------------------------------------

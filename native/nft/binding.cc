@@ -3,6 +3,7 @@
 //   commit(handle, items, options) -> Promise<void>            (one sendmsg; failures name the item)
 //   generation(handle) -> Promise<number>
 //   list(handle, family, table | null, maxAttempts) -> Promise<NativeNftListing>
+//   setCounters(handle, family, table, sets) -> Promise<NativeNftSetCounters>   (counters.cc)
 #include <linux/netfilter/nfnetlink.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "netlink/async.h"
 #include "netlink/handle.h"
 #include "nft/batch.h"
+#include "nft/counters.h"
 #include "nft/list.h"
 #include "subsystems.h"
 
@@ -127,6 +129,7 @@ void InitNft(Napi::Env env, Napi::Object exports) {
   o.Set("commit", Napi::Function::New(env, nft::Commit));
   o.Set("generation", Napi::Function::New(env, nft::Generation));
   o.Set("list", Napi::Function::New(env, nft::List));
+  o.Set("setCounters", Napi::Function::New(env, nft::SetCountersJs));
   exports.Set("nft", o);
 }
 

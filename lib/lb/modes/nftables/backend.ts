@@ -6,6 +6,7 @@ import { serviceKey, type State } from '../../state';
 import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, persistenceConflict, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
+import { NftStatusReader } from './status';
 import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, slotElements, slotMap, slotMapRef } from './rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
@@ -236,12 +237,19 @@ export class NftBackend implements ModeBackend<NftCurrent> {
 
   async read(opts: { forApply?: boolean } = {}): Promise<NftCurrent> {
     if (opts.forApply && this.#cache && (await this.nft.generation()) === this.#cache.generation) return this.#cache;
+    // status(): the record plus the slot maps' counters while the generation proves it (status.ts)
+    if (!opts.forApply && this.#cache) {
+      const fast = await this.#status.read(this.nft, this.#cache);
+      if (fast) return fast;
+    }
     this.#cache = undefined;
     const cur = await this.#list();
     // (a clean table just read is as good a record as one just committed: update() builds on it)
-    if (opts.forApply && cur.hasBase && !cur.drift.length) this.#cache = cur;
+    if (cur.hasBase && !cur.drift.length) this.#cache = cur;
     return cur;
   }
+
+  #status = new NftStatusReader();
 
   async apply(desired: State, cur: NftCurrent, opts: { dryRun: boolean }) {
     const tx = this.nft.transaction();
