@@ -245,7 +245,8 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     this.#cache = undefined;
     const cur = await this.#list();
     // (a clean table just read is as good a record as one just committed: update() builds on it)
-    if (cur.hasBase && !cur.drift.length) this.#cache = cur;
+    // (without its statuses: a scraper's process keeps no 10^5 endpoint objects between reads)
+    if (cur.hasBase && !cur.drift.length) this.#cache = { ...cur, services: [] };
     return cur;
   }
 
