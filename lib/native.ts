@@ -343,6 +343,14 @@ export interface NativeIptTable extends NativeIptTableInfo {
   kernelMs: number;
 }
 
+export interface NativeIptEntryCounters {
+  numEntries: number;
+  digest: string;
+  /** Time in the IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES calls themselves, ms. */
+  kernelMs: number;
+  counters: Float64Array;
+}
+
 /** What a replace left in the kernel: entry count and digest of the new table, and the kernel's time. */
 export interface NativeIptReplaceResult {
   numEntries: number;
@@ -389,6 +397,12 @@ export interface NativeIptables {
   getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
   /** With `scratch` at least size + entriesOffset bytes long, the entries are read into it (entries: null). */
   getTable(handle: NativeHandle, v6: boolean, table: string, scratch?: Buffer | null): Promise<NativeIptTable>;
+  /**
+   * The counters of the entries at `entries` (ascending indices) as [packets, bytes] pairs, with the
+   * entry count and digest of the table they were read from; nothing else of the table is kept
+   * (native/iptables/counters.cc).
+   */
+  readCounters(handle: NativeHandle, v6: boolean, table: string, entries: Uint32Array): Promise<NativeIptEntryCounters>;
   /**
    * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
    * counters pointer in place, so the buffer must be built for this call only), then, when
