@@ -9,7 +9,9 @@
 //   bound    - the kernel alone for the same counters: nftables, the native per-map element dumps
 //              (Nftables.setCounters, no JS decode), and as many dumps of the table's first map
 //              (the same dumps without the kernel's walk of the set list to find each map by name);
-//              iptables, IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES as timed by the addon (getTable's kernelMs).
+//              iptables, IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES as timed by the addon (getTable's kernelMs),
+//              and every entry's counters of one decoded model through the JS walk (visitCounters,
+//              the status path before) and the native one (entryCounters).
 // Reported: wall ms and CPU ms of this process (all threads) as median [min-max], RSS before and
 // after the status calls, peak RSS (the apply included). Target (10k x 10): <= 500 ms, <= 150 MB.
 import { execFileSync } from 'node:child_process';
@@ -19,7 +21,7 @@ import { loadavg } from 'node:os';
 import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { LoadBalancer, Nftables } = require('../dist/index.js');
+const { Iptables, LoadBalancer, Nftables } = require('../dist/index.js');
 const { native } = require('../dist/native.js');
 const { openNativeHandle, NO_SOCKET } = require('../dist/netlink/handle.js');
 const args = process.argv.slice(2);
@@ -72,12 +74,23 @@ async function bound(mode, ns) {
   }
   if (mode === 'iptables') {
     const h = await openNativeHandle(NO_SOCKET, { netns: ns }, 'bench');
+    const ipt = await Iptables.open({ netns: ns });
     try {
       const kernel = [];
       const t = await timed(REPS, async () => kernel.push((await native().iptables.getTable(h, false, 'nat')).kernelMs));
-      return { getEntries: { wall: t.wall, cpu: t.cpu, kernelMs: kernel } };
+      // The same counters, both ways, of one decoded model (the read is not timed): every rule's
+      // entry through the JS walk of the table read into the blob arena (Iptables.visitCounters,
+      // the status path before), and the native walk of counters.cc (Iptables.entryCounters).
+      const model = await ipt.read('nat');
+      let n = 0;
+      for (const c of model.chains) n += c.rules.length + 2;
+      const all = Uint32Array.from({ length: n }, (_, i) => i);
+      const js = await timed(REPS, () => ipt.visitCounters(model, () => undefined));
+      const nat = await timed(REPS, () => ipt.entryCounters(model, all));
+      return { getEntries: { wall: t.wall, cpu: t.cpu, kernelMs: kernel }, jsWalkAllEntries: js, nativeWalkAllEntries: nat };
     } finally {
       h.close();
+      await ipt.close();
     }
   }
   return {};
