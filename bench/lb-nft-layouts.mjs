@@ -19,7 +19,7 @@ const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
 const E = Number(opt('endpoints', 10));
-const layouts = opt('layouts', 'slotmap-grouped-name,shared-grouped-name,slotmap-grouped-id,slotmap-interleaved-name').split(',');
+const layouts = opt('layouts', 'slotmap-grouped-name,sharded-grouped-name,shared-grouped-name').split(',');
 const T = { family: 'inet', table: 'kernlb' };
 
 const sh = (cmd, argv, input) => execFileSync(cmd, argv, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -44,11 +44,17 @@ function epMap(i, e = E, id) {
 function svcRule(i, e = E, setId) {
   return { ...T, chain: `svc-s${i}`, comment: `service s${i} rr`, exprs: [st.dnatMap({ numgen: { mod: e, type: 'inc' } }, `ep-s${i}`, { family: 'ip', port: true, ...(setId !== undefined ? { setId } : {}) })] };
 }
-// The shared layout: one map for every service's slots (VIP . port . slot -> endpoint).
-const SHARED = { ...T, set: 'ep4tcp', typeof: { key: ['ip daddr', 'tcp dport', { numgen: { mod: E, type: 'inc' } }], data: ['ip daddr', 'tcp dport'] } };
+// The shared layout: one map for every service's slots (VIP . port . slot -> endpoint); sharded: the
+// same keys spread over maps of --shard services each (fewer named sets than slot maps, fewer elements
+// per binding than one shared map).
+const SHARD = Number(opt('shard', 10));
+let sharded = false;
+const epSet = (i) => (sharded ? `ep4tcp-${Math.floor((i % N) / SHARD)}` : 'ep4tcp'); // (a service added later joins an existing shard)
+const TYPEOF_SHARED = { key: ['ip daddr', 'tcp dport', { numgen: { mod: E, type: 'inc' } }], data: ['ip daddr', 'tcp dport'] };
+const sharedRef = (i) => ({ ...T, set: epSet(i), typeof: TYPEOF_SHARED });
 const sharedElements = (i, e = E) => Array.from({ length: e }, (_, j) => ({ key: [vip(i), 80, j], data: [ep(i, j), 8000 + j], counter: { packets: 0, bytes: 0 }, ...(j === 0 ? { comment: `ep ${ep(i, j)}:${8000 + j} w1` } : {}) }));
 function sharedRule(i, e = E) {
-  return { ...T, chain: `svc-s${i}`, comment: `service s${i} rr`, exprs: [...st.match('meta nfproto', 'ipv4'), ...st.match('meta l4proto', 'tcp'), ...st.dnatMap(['ip daddr', 'tcp dport', { numgen: { mod: e, type: 'inc' } }], SHARED.set, { family: 'ip', port: true })] };
+  return { ...T, chain: `svc-s${i}`, comment: `service s${i} rr`, exprs: [...st.match('meta nfproto', 'ipv4'), ...st.match('meta l4proto', 'tcp'), ...st.dnatMap(['ip daddr', 'tcp dport', { numgen: { mod: e, type: 'inc' } }], epSet(i), { family: 'ip', port: true })] };
 }
 
 function base(tx) {
@@ -64,12 +70,16 @@ function dispatch(tx) {
 function build(tx, layout) {
   const [kind, order, ref] = layout.split('-');
   base(tx);
-  if (kind === 'shared') {
+  sharded = kind === 'sharded';
+  if (kind === 'shared' || kind === 'sharded') {
     for (let i = 0; i < N; i++) tx.addChain({ ...T, name: `svc-s${i}` });
     dispatch(tx);
-    const els = [];
-    for (let i = 0; i < N; i++) els.push(...sharedElements(i));
-    tx.addSet({ ...T, name: SHARED.set, typeof: SHARED.typeof, exprs: [{ type: 'counter', packets: 0, bytes: 0 }], elements: els });
+    const maps = new Map();
+    for (let i = 0; i < N; i++) {
+      if (!maps.has(epSet(i))) maps.set(epSet(i), []);
+      maps.get(epSet(i)).push(...sharedElements(i));
+    }
+    for (const [name, elements] of maps) tx.addSet({ ...T, name, typeof: TYPEOF_SHARED, exprs: [{ type: 'counter', packets: 0, bytes: 0 }], elements });
     for (let i = 0; i < N; i++) tx.addRule(sharedRule(i));
     return;
   }
@@ -122,8 +132,8 @@ function script(order) {
 // Each single change: median of 5 commits, whole commit() and the kernel's share (tx.kernelMs).
 async function changes(nft, layout) {
   const k = Math.floor(N / 2);
-  const shared = layout.startsWith('shared');
-  const ref = shared ? SHARED : { ...T, set: `ep-s${k}`, typeof: epMap(k).typeof };
+  const shared = layout.startsWith('shared') || layout.startsWith('sharded');
+  const ref = shared ? sharedRef(k) : { ...T, set: `ep-s${k}`, typeof: epMap(k).typeof };
   const time = async (f) => {
     const r = [], kr = [];
     for (let x = 0; x < 5; x++) { const tx = nft.transaction(); f(tx, x); const t = process.hrtime.bigint(); await tx.commit(); r.push(ms(t)); kr.push(tx.kernelMs); }
@@ -150,7 +160,7 @@ async function changes(nft, layout) {
     'service added (chain, map or elements, rule, goto element)': await time((tx, x) => {
       const i = N + x;
       tx.addChain({ ...T, name: `svc-s${i}` });
-      if (shared) { tx.addElements(ref, sharedElements(i)); tx.addRule(sharedRule(i)); } else { tx.addSet(epMap(i)); tx.addRule(svcRule(i)); }
+      if (shared) { tx.addElements(sharedRef(i), sharedElements(i)); tx.addRule(sharedRule(i)); } else { tx.addSet(epMap(i)); tx.addRule(svcRule(i)); }
       goto(i)(tx);
     }),
   };
