@@ -1,7 +1,8 @@
 // nftables mode: candidate layouts for 10k services x 10 endpoints, loaded into a fresh namespace by
 // kernlb's own Nftables transaction (batch order and set references varied) and by `nft -f`, then the
 // kernel-side cost of single changes on the loaded table. Run against dist/:
-//   node bench/lb-nft-layouts.mjs [--n 10000] [--endpoints 10] [--layouts slotmap-grouped-name,shared-grouped-name,...] [--no-nft]
+//   node bench/lb-nft-layouts.mjs [--n 10000] [--endpoints 10] [--layouts slotmap-grouped-name,sharded-grouped-name,...]
+//        [--shard 10] [--nft grouped,sharded,shared | --no-nft]
 // Each figure is the whole commit() and, in parentheses, the kernel's share of it (Transaction.kernelMs:
 // the batch's sendmsg to its last ack).
 // Layouts: slotmap = one named map ep-NAME per service (the one in use); shared = one map per family
@@ -102,13 +103,16 @@ function build(tx, layout) {
 }
 
 function script(order) {
-  if (order === 'shared') {
+  if (order === 'shared' || order === 'sharded') {
+    sharded = order === 'sharded';
     const out = ['add table inet kernlb', 'add chain inet kernlb prerouting { type nat hook prerouting priority -100; policy accept; }', 'add chain inet kernlb output { type nat hook output priority -100; policy accept; }'];
     for (let i = 0; i < N; i++) out.push(`add chain inet kernlb svc-s${i}`);
     out.push(`add map inet kernlb svc4 { type ipv4_addr . inet_proto . inet_service : verdict; elements = { ${Array.from({ length: N }, (_, i) => `${vip(i)} . tcp . 80 : goto svc-s${i}`).join(', ')} } }`,
       'add rule inet kernlb prerouting ip daddr . meta l4proto . th dport vmap @svc4', 'add rule inet kernlb output ip daddr . meta l4proto . th dport vmap @svc4');
-    out.push(`add map inet kernlb ep4tcp { typeof ip daddr . tcp dport . numgen inc mod ${E} : ip daddr . tcp dport; counter; elements = { ${Array.from({ length: N }, (_, i) => Array.from({ length: E }, (_, j) => `${vip(i)} . 80 . ${j} : ${ep(i, j)} . ${8000 + j}`).join(', ')).join(', ')} } }`);
-    for (let i = 0; i < N; i++) out.push(`add rule inet kernlb svc-s${i} meta l4proto tcp dnat ip addr . port to ip daddr . tcp dport . numgen inc mod ${E} map @ep4tcp comment "service s${i} rr"`);
+    const maps = new Map();
+    for (let i = 0; i < N; i++) maps.set(epSet(i), [...(maps.get(epSet(i)) ?? []), ...Array.from({ length: E }, (_, j) => `${vip(i)} . 80 . ${j} : ${ep(i, j)} . ${8000 + j}`)]);
+    for (const [name, els] of maps) out.push(`add map inet kernlb ${name} { typeof ip daddr . tcp dport . numgen inc mod ${E} : ip daddr . tcp dport; counter; elements = { ${els.join(', ')} } }`);
+    for (let i = 0; i < N; i++) out.push(`add rule inet kernlb svc-s${i} meta l4proto tcp dnat ip addr . port to ip daddr . tcp dport . numgen inc mod ${E} map @${epSet(i)} comment "service s${i} rr"`);
     return out.join('\n') + '\n';
   }
   const out = ['add table inet kernlb', 'add chain inet kernlb prerouting { type nat hook prerouting priority -100; policy accept; }', 'add chain inet kernlb output { type nat hook output priority -100; policy accept; }'];
@@ -183,13 +187,13 @@ for (const layout of layouts) {
     ns.del();
   }
 }
-if (!args.includes('--no-nft')) for (const order of ['grouped', 'shared']) {
+if (!args.includes('--no-nft')) for (const order of opt('nft', 'grouped,sharded').split(',')) {
   const ns = netns();
   try {
     const s = script(order);
     const t = process.hrtime.bigint();
     sh('ip', ['netns', 'exec', ns.name, 'nft', '-f', '-'], s);
-    console.log(`nft -f ${order === 'shared' ? 'shared-grouped' : `slotmap-${order}`}: ${(ms(t) / 1000).toFixed(2)} s`);
+    console.log(`nft -f ${order === 'grouped' ? 'slotmap-grouped' : `${order}-grouped`}: ${(ms(t) / 1000).toFixed(2)} s`);
   } finally {
     ns.del();
   }
