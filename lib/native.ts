@@ -294,8 +294,11 @@ export interface NativeNftListing {
 export interface NativeNft {
   /** The batch exactly as commit() would send it (seq 0), and the item index of every message. */
   encodeBatch(items: NativeNftItem[], options: NativeNftBatchOptions): { buffer: Buffer; itemOfMessage: number[] };
-  /** One nfnetlink batch, one sendmsg. Rejects with the failing item's index (-1: the batch itself). */
-  commit(handle: NativeHandle, items: NativeNftItem[], options: NativeNftBatchOptions): Promise<void>;
+  /**
+   * One nfnetlink batch, one sendmsg. Resolves with the ms from sendmsg to the last ack (the kernel's
+   * share); rejects with the failing item's index (-1: the batch itself).
+   */
+  commit(handle: NativeHandle, items: NativeNftItem[], options: NativeNftBatchOptions): Promise<number>;
   generation(handle: NativeHandle): Promise<number>;
   /** family: NFPROTO_* or 0 for all; table: null for all. */
   list(handle: NativeHandle, family: number, table: string | null, maxAttempts: number): Promise<NativeNftListing>;

@@ -67,6 +67,9 @@ describe.skipIf(skip)(`lb update/resync (kernel)${skip ? ` - skipped: ${skip}` :
     const quiet = await lb.update({ upsert: [svc('s2', 2, 3)] });
     // flush + header + 3 endpoint rules, nothing of s1
     expect(quiet.operations).toBe(5);
+    // a second one builds on the generation the first one made (no read in between: the same 5)
+    expect((await lb.update({ upsert: [svc('s2', 2, 2)] })).operations).toBe(5);
+    expect((await lb.update({ upsert: [svc('s2', 2, 3)] })).operations).toBe(5);
     await a.exec(['nft', 'flush', 'chain', 'inet', 'kernlb', 'svc-s1']);
     const r = await lb.update({ upsert: [svc('s2', 2, 2)] });
     expect(r.operations).toBeGreaterThan(5); // s1's chain refilled too
