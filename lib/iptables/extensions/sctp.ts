@@ -180,7 +180,7 @@ export const sctp: Codec<SctpMatch> = {
     if (v.dport !== undefined && !validPortRange(v.dport)) return [['dport', 'must be a port 0-65535 or [low, high]']];
     const c = v.chunks;
     if (c === undefined) return VALID;
-    if (!c || typeof c !== 'object' || !Object.hasOwn(MATCH, c.match)) return [['chunks.match', 'must be any, all or only']];
+    if (!c || typeof c !== 'object' || typeof c.match !== 'string' || !Object.hasOwn(MATCH, c.match)) return [['chunks.match', 'must be any, all or only']];
     if (c.types === 'ALL') return VALID;
     if (!Array.isArray(c.types)) return [['chunks.types', 'must be "ALL" or a list of chunks']];
     let withFlags = 0;
