@@ -17,7 +17,10 @@ export interface DevgroupMatch {
 const SRC = 1, INV_SRC = 2, DST = 4, INV_DST = 8;
 const FULL = 0xffffffff;
 
-const groupText = (g: { group: number; mask?: number }) => (g.mask === undefined || g.mask === FULL ? hex(g.group) : `${hex(g.group)}/${hex(g.mask)}`);
+// iptables prints a group with a full mask by its name in /etc/iproute2/group; kernlb knows the one
+// name iproute2 ships there (0 "default") and prints other groups as numbers.
+const NAMES = new Map([[0, 'default']]);
+const groupText = (g: { group: number; mask?: number }) => (g.mask === undefined || g.mask === FULL ? NAMES.get(g.group) ?? hex(g.group) : `${hex(g.group)}/${hex(g.mask)}`);
 
 function checkSide(g: unknown, k: 'src' | 'dst'): Problems {
   if (g === undefined) return VALID;
@@ -79,8 +82,8 @@ export const devgroup: Codec<DevgroupMatch> = {
     const iv: NonNullable<DevgroupMatch['invert']> = {};
     for (const o of opts) {
       const k = o.name === 'src-group' ? 'src' : 'dst';
-      // Group names (/etc/iproute2/group) are not read: iptables-save prints numbers.
-      const { value, mask } = parseValueMask(arg(o), `--${o.name}`);
+      // Of the names in /etc/iproute2/group, only iproute2's own ("default") is known.
+      const { value, mask } = arg(o) === 'default' ? { value: 0, mask: undefined } : parseValueMask(arg(o), `--${o.name}`);
       v[k] = mask === undefined || mask === FULL ? { group: value } : { group: value, mask };
       if (o.invert) iv[k] = true;
     }

@@ -73,8 +73,8 @@ function parseBytes(s: string, what: string): number {
   if (!(n >= 0 && n <= U32_MAX)) throw new ParseProblem(`bad ${what} "${s}"`);
   return n;
 }
-/** The kernel's burst (multiples of the rate) for a burst in bytes. */
-const burstUnits = (burstBytes: number, rateBytes: number) => (rateBytes ? Math.floor(burstBytes / rateBytes) : 0);
+/** The kernel's burst (multiples of the rate) for a burst in bytes, rounded up as iptables does. */
+const burstUnits = (burstBytes: number, rateBytes: number) => (rateBytes ? Math.ceil(burstBytes / rateBytes) : 0);
 /** A byte rate the kernel holds exactly and iptables prints back to the same cost. */
 const exactBytes = (bytes: number) => Number.isInteger(bytes) && bytes >= 0 && bytes <= U32_MAX && bytesToCost(bytes) !== 0 && costToBytes(bytesToCost(bytes)) === bytes && bytes >= 16;
 /** libxt_hashlimit's print_rate: the largest unit whose count is a whole number of packets... as iptables picks it. */
@@ -220,16 +220,17 @@ function num(opts: ParsedOption[], name: string): number | undefined {
 }
 
 /** A byte rate, its burst in bytes (as the kernel will hold them, spelled as iptables prints them back). */
-function parseByteRate(opts: ParsedOption[], f: IptFamily, o: ParsedOption, ab: ParsedOption | undefined, n: ParsedOption, asked: number): HashlimitMatch {
-  const cost = bytesToCost(asked), bytes = costToBytes(cost);
+function parseByteRate(opts: ParsedOption[], f: IptFamily, o: ParsedOption, ab: ParsedOption | undefined, n: ParsedOption, rate: number): HashlimitMatch {
+  const cost = bytesToCost(rate), bytes = costToBytes(cost);
   if (!exactBytes(bytes)) throw new ParseProblem(`rate "${arg(o)}" is too slow (16b/s or more)`);
   const v: HashlimitMatch = { type: 'hashlimit', name: arg(n), rate: { bytes } };
   if ((o === ab) !== o.invert) v.above = true;
   const bo = opt(opts, 'hashlimit-burst');
   let burst = 0;
   if (bo) {
-    burst = burstUnits(parseBytes(arg(bo), '--hashlimit-burst'), bytes);
-    if (burst < 1 || burst * bytes > U32_MAX) throw new ParseProblem(`--hashlimit-burst "${arg(bo)}" must be at least the rate and below 4096mb`);
+    const asked = parseBytes(arg(bo), '--hashlimit-burst');
+    burst = burstUnits(asked, bytes);
+    if (asked < bytes || burst * bytes > U32_MAX) throw new ParseProblem(`--hashlimit-burst "${arg(bo)}" must be at least the rate and below 4096mb`);
     v.burst = burst * bytes;
   }
   return parseRest(opts, f, v, byteQuantum(burst));

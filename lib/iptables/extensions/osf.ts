@@ -18,7 +18,7 @@ export interface OsfMatch {
 
 const GENRE = 32;
 // XT_OSF_* flags (XT_OSF_GENRE is never set by iptables).
-const LOG = 2, TTL = 4, INVERT = 8;
+const TTL = 2, LOG = 4, INVERT = 8;
 
 export const osf: Codec<OsfMatch> = {
   kind: 'match',

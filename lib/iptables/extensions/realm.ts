@@ -39,13 +39,15 @@ export const realm: Codec<RealmMatch> = {
     if (v.mask !== undefined && !u32(v.mask)) return [['mask', 'must be a 32-bit unsigned integer']];
     return VALID;
   },
-  save: (v) => `${v.invert ? ' !' : ''} --realm ${v.mask === undefined || v.mask === FULL ? hex(v.realm) : `${hex(v.realm)}/${hex(v.mask)}`}`,
+  // With a full mask iptables prints a realm's name from /etc/iproute2/rt_realms; kernlb knows the one
+  // name iproute2 ships there (0 "cosmos") and prints other realms as numbers.
+  save: (v) => `${v.invert ? ' !' : ''} --realm ${v.mask === undefined || v.mask === FULL ? (v.realm === 0 ? 'cosmos' : hex(v.realm)) : `${hex(v.realm)}/${hex(v.mask)}`}`,
   options: { realm: 1 },
   parse(opts) {
     const o = opt(opts, 'realm');
-    // Realm names (/etc/iproute2/rt_realms) are not read: iptables-save prints numbers.
     if (!o) throw new ParseProblem('-m realm needs --realm VALUE[/MASK]');
-    const { value, mask } = parseValueMask(arg(o), '--realm');
+    // Of the names in /etc/iproute2/rt_realms, only iproute2's own ("cosmos") is known.
+    const { value, mask } = arg(o) === 'cosmos' ? { value: 0, mask: undefined } : parseValueMask(arg(o), '--realm');
     const v: RealmMatch = { type: 'realm', realm: value };
     if (mask !== undefined && mask !== FULL) v.mask = mask;
     if (o.invert) v.invert = true;
