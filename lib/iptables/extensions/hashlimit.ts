@@ -136,6 +136,7 @@ export const hashlimit: Codec<HashlimitMatch> = {
       v = { type: 'hashlimit', name: readCString(b, 0, NAME_MAX), rate: p.rate, burst: Number(burstBig) };
       quantum = p.quantum;
     }
+    if (!/^[\w.-]{1,254}$/.test(v.name)) return undefined; // a name validation refuses stays raw
     if (mode & INVERT) v.above = true;
     const keys = KEYS.filter(([, bit]) => mode & bit).map(([k]) => k);
     if (keys.length) v.mode = keys;

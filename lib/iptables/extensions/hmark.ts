@@ -130,6 +130,7 @@ export const hmark: Codec<HmarkTarget> = {
     if (b.readUInt16LE(PROTO + 2)) return undefined;
     v.rnd = b.readUInt32LE(RND);
     v.mod = b.readUInt32LE(MOD);
+    if (!v.mod) return undefined; // (the kernel refuses it; validation too)
     if (has('offset')) v.offset = off;
     else if (off) return undefined;
     if (has('ct')) v.ct = true;

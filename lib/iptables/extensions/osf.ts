@@ -40,6 +40,7 @@ export const osf: Codec<OsfMatch> = {
     // What iptables writes: len is the genre's, and unset options leave their fields zero.
     if (flags & ~(LOG | TTL | INVERT) || len !== Buffer.byteLength(genre) || log > 2 || ttl > 2 || (!(flags & LOG) && log) || (!(flags & TTL) && ttl)) return undefined;
     const v: OsfMatch = { type: 'osf', genre };
+    if (osf.validate(v, 'ipv4', {}).length) return undefined; // a genre validation refuses stays raw
     if (flags & TTL) v.ttl = ttl as 0 | 1 | 2;
     if (flags & LOG) v.log = log as 0 | 1 | 2;
     if (flags & INVERT) v.invert = true;

@@ -60,7 +60,9 @@ export const rateestTarget: Codec<RateestTarget> = {
     const intervalMs = INTERVALS[i + 2];
     // Past 2^32 us iptables' printing of the time constant wraps around: such an estimator stays raw.
     if (intervalMs === undefined || e < 1 || e > 30 || intervalMs * 1000 * 2 ** e > 0xffffffff || b.readUInt16LE(18) || b.readUInt32LE(20)) return undefined;
-    return { type: 'RATEEST', name: readCString(b, 0, NAME - 1), intervalMs, ewmaLog: e };
+    // (A name validation would refuse stays raw: reading never gives a model that cannot be committed.)
+    const name = readCString(b, 0, NAME - 1);
+    return validName(name) ? { type: 'RATEEST', name, intervalMs, ewmaLog: e } : undefined;
   },
   validate(v) {
     if (!validName(v.name)) return [['name', NAME_PROBLEM]];
@@ -163,9 +165,9 @@ export const rateest: Codec<RateestMatch> = {
     const rel = (flags & M.rel) !== 0, delta = (flags & M.delta) !== 0;
     // Exactly one of abs / rel, a comparison, and at least one of bps / pps (what iptables writes).
     if (flags & ~63 || rel === ((flags & M.abs) !== 0) || mode < 1 || mode > 3 || !(flags & (M.bps | M.pps))) return undefined;
-    const name2 = readCString(b, 16, NAME - 1);
-    if (rel !== (name2 !== '')) return undefined;
-    const v: RateestMatch = { type: 'rateest', name1: readCString(b, 0, NAME - 1) } as RateestMatch;
+    const name1 = readCString(b, 0, NAME - 1), name2 = readCString(b, 16, NAME - 1);
+    if (rel !== (name2 !== '') || !validName(name1) || (rel && !validName(name2))) return undefined;
+    const v: RateestMatch = { type: 'rateest', name1 } as RateestMatch;
     if (rel) v.name2 = name2;
     if (delta) v.delta = true;
     v.compare = MODES[mode - 1]!;
