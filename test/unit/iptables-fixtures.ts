@@ -64,6 +64,10 @@ COMMIT
 -A INPUT -f -j DROP
 -A INPUT -p gre ! -f -j DROP
 -A INPUT ! -p udp -j DROP
+-A INPUT -p tcp -m osf --genre Linux --ttl 1 -j DROP
+-A FORWARD -j RATEEST --rateest-name fx4 --rateest-interval 250.0ms --rateest-ewmalog 1.0s
+-A FORWARD -m rateest --rateest fx4 --rateest-gt --rateest-pps 5 -j DROP
+-A FORWARD -j HMARK --hmark-src-prefix 32 --hmark-dst-prefix 32 --hmark-rnd 0x00000007 --hmark-mod 3
 -A OUTPUT -m owner --uid-owner 0 --gid-owner 10-20 -j ACCEPT
 -A OUTPUT -m owner ! --socket-exists -j ACCEPT
 -A OUTPUT -m comment --comment "with \\"quotes\\" and spaces" -j ACCEPT
@@ -110,6 +114,9 @@ COMMIT
 -A INPUT -p sctp -m sctp --dport 36412 --chunk-types any INIT,COOKIE_ECHO -j ACCEPT
 -A INPUT -m u32 --u32 "0x4&0xffff=0x100:0xffff" -j DROP
 -A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-burst 5 --hashlimit-name rm6 --hashlimit-rate-match --hashlimit-rate-interval 2 -j DROP
+-A FORWARD -j RATEEST --rateest-name fx6 --rateest-interval 250.0ms --rateest-ewmalog 1.0s
+-A FORWARD -m rateest --rateest fx6 --rateest-lt --rateest-bps 1000Kbit -j ACCEPT
+-A FORWARD -j HMARK --hmark-src-prefix 128 --hmark-dst-prefix 128 --hmark-rnd 0x00000007 --hmark-mod 3 --hmark-tuple ct
 -A KUBE-FW -s ::ffff:10.0.0.1/128 -j RETURN
 COMMIT
 `;
