@@ -1,51 +1,135 @@
-// status() at scale (issue #21: scrapes), against dist/:
-//   node bench/lb-status.mjs [--modes nftables] [--n 10000] [--endpoints 10] [--reps 3]
-// Per mode, in a fresh namespace: apply N services x E endpoints, then status() `reps` times; reports
-// the median time, the process's peak RSS (getrusage maxrss) and the RSS growth over the status calls.
-// Target (issue #21, 10k x 10): status() <= 500 ms, process RSS <= 150 MB.
+// status() at scale (issue #21: scrapes), against dist/ (run `bash scripts/setup.sh` first):
+//   node --expose-gc bench/lb-status.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--reps 3]
+//        [--out bench/lb-status.results.json]
+// Per mode, in a fresh namespace, in this one process as `kernlb run` holds it:
+//   applied  - the handle that applied N services x E endpoints calls status() `reps` times (what a
+//              daemon's scrape costs: the counters-only read while the kernel is provably its commit);
+//   fresh    - a new handle (a scraper that never applied): its first status() reads the whole table,
+//              the next ones the counters only;
+//   bound    - the kernel alone for the same counters: nftables, the native per-map element dumps
+//              (Nftables.setCounters, no JS decode), and as many dumps of the table's first map
+//              (the same dumps without the kernel's walk of the set list to find each map by name);
+//              iptables, IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES as timed by the addon (getTable's kernelMs),
+//              and every entry's counters of one decoded model through the JS walk (visitCounters,
+//              the status path before) and the native one (entryCounters).
+// Reported: wall ms and CPU ms of this process (all threads) as median [min-max], RSS before and
+// after the status calls, peak RSS (the apply included). Target (10k x 10): <= 500 ms, <= 150 MB.
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { LoadBalancer } = require('../dist/index.js');
+const { Iptables, LoadBalancer, Nftables } = require('../dist/index.js');
+const { native } = require('../dist/native.js');
+const { openNativeHandle, NO_SOCKET } = require('../dist/netlink/handle.js');
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
 const E = Number(opt('endpoints', 10));
 const REPS = Number(opt('reps', 3));
-const modes = opt('modes', 'nftables').split(',');
+const modes = opt('modes', 'nftables,iptables').split(',');
+const out = opt('out', path.join(path.dirname(new URL(import.meta.url).pathname), 'lb-status.results.json'));
 const sh = (cmd, argv) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+const mb = (b) => (b / 1e6).toFixed(0);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const range = (xs) => (xs.length ? `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` : '-');
 
-console.log(`lb status benchmark: N=${N} x ${E}; load average ${(await import('node:os')).loadavg()[0].toFixed(2)}; target <= 500 ms, RSS <= 150 MB`);
+/** Wall and CPU ms of each of `reps` calls of f. */
+async function timed(reps, f) {
+  const wall = [], cpu = [];
+  let last;
+  for (let r = 0; r < reps; r++) {
+    const u = process.cpuUsage();
+    const t = performance.now();
+    last = await f();
+    wall.push(performance.now() - t);
+    const d = process.cpuUsage(u);
+    cpu.push((d.user + d.system) / 1000);
+  }
+  return { wall, cpu, last };
+}
+
+function state(mode) {
+  return {
+    services: Array.from({ length: N }, (_, i) => ({
+      name: `s${i}`, vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, scheduler: mode === 'iptables' ? 'random' : 'wrr',
+      endpoints: Array.from({ length: E }, (_, j) => ({ address: `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ j) || 1}`, port: 8000 + j, weight: 1 })),
+    })),
+  };
+}
+
+async function bound(mode, ns) {
+  if (mode === 'nftables') {
+    const nft = await Nftables.open({ netns: ns });
+    try {
+      const names = Array.from({ length: N }, (_, i) => `ep-s${i}`).sort();
+      const all = await timed(REPS, () => nft.setCounters('inet', 'kernlb', names));
+      const first = await timed(REPS, () => nft.setCounters('inet', 'kernlb', names.map(() => names[0])));
+      return { perMapDumps: all, sameMapDumps: first };
+    } finally {
+      await nft.close();
+    }
+  }
+  if (mode === 'iptables') {
+    const h = await openNativeHandle(NO_SOCKET, { netns: ns }, 'bench');
+    const ipt = await Iptables.open({ netns: ns });
+    try {
+      const kernel = [];
+      const t = await timed(REPS, async () => kernel.push((await native().iptables.getTable(h, false, 'nat')).kernelMs));
+      // The same counters, both ways, of one decoded model (the read is not timed): every rule's
+      // entry through the JS walk of the table read into the blob arena (Iptables.visitCounters,
+      // the status path before), and the native walk of counters.cc (Iptables.entryCounters).
+      const model = await ipt.read('nat');
+      let n = 0;
+      for (const c of model.chains) n += c.rules.length + 2;
+      const all = Uint32Array.from({ length: n }, (_, i) => i);
+      const js = await timed(REPS, () => ipt.visitCounters(model, () => undefined));
+      const nat = await timed(REPS, () => ipt.entryCounters(model, all));
+      return { getEntries: { wall: t.wall, cpu: t.cpu, kernelMs: kernel }, jsWalkAllEntries: js, nativeWalkAllEntries: nat };
+    } finally {
+      h.close();
+      await ipt.close();
+    }
+  }
+  return {};
+}
+
+console.log(`lb status benchmark: N=${N} x ${E}; load average ${loadavg()[0].toFixed(2)}; target <= 500 ms, RSS <= 150 MB`);
+const results = [];
 for (const mode of modes) {
   const ns = `klstatus-${process.pid}-${mode}`;
   sh('ip', ['netns', 'add', ns]);
   sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   try {
     let lb = await LoadBalancer.open({ mode, netns: ns, removeOtherModes: false });
-    await lb.apply({
-      services: Array.from({ length: N }, (_, i) => ({
-        name: `s${i}`, vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, scheduler: mode === 'iptables' ? 'random' : 'wrr',
-        endpoints: Array.from({ length: E }, (_, j) => ({ address: `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ j) || 1}`, port: 8000 + j, weight: 1 })),
-      })),
-    });
-    await lb.close();
-    // a scraper's process: a fresh handle that never applied anything
+    await lb.apply(state(mode));
     global.gc?.();
-    const before = process.memoryUsage().rss;
-    lb = await LoadBalancer.open({ mode, netns: ns, removeOtherModes: false });
-    const times = [];
-    let st;
-    for (let r = 0; r < REPS; r++) {
-      const t = process.hrtime.bigint();
-      st = await lb.status();
-      times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
+    const r = { mode, n: N, endpoints: E, loadavg: loadavg()[0], rssAfterApplyMb: process.memoryUsage().rss / 1e6 };
+    r.applied = await timed(REPS, () => lb.status());
+    const st = r.applied.last;
+    r.rssAfterAppliedMb = process.memoryUsage().rss / 1e6;
     await lb.close();
-    times.sort((a, b) => a - b);
+    global.gc?.();
+    lb = await LoadBalancer.open({ mode, netns: ns, removeOtherModes: false });
+    r.freshFirst = await timed(1, () => lb.status());
+    r.fresh = await timed(REPS, () => lb.status());
+    await lb.close();
+    r.rssAfterFreshMb = process.memoryUsage().rss / 1e6;
+    global.gc?.();
+    r.bound = await bound(mode, ns);
+    r.peakRssMb = process.resourceUsage().maxRSS / 1e3;
     const eps = st.services.reduce((n, s) => n + s.endpoints.length, 0);
-    console.log(`${mode.padEnd(9)} status(): median ${times[Math.floor(times.length / 2)].toFixed(0)} ms [${times[0].toFixed(0)}-${times[times.length - 1].toFixed(0)}] (${st.services.length} services, ${eps} endpoints); RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB (before the status calls ${(before / 1e6).toFixed(0)} MB), peak ${(process.resourceUsage().maxRSS / 1e3).toFixed(0)} MB`);
+    console.log(`${mode}: ${st.services.length} services, ${eps} endpoints`);
+    for (const [what, t] of [['applied handle', r.applied], ['fresh handle, 1st', r.freshFirst], ['fresh handle, next', r.fresh], ...Object.entries(r.bound).map(([k, v]) => [`bound: ${k}`, v])])
+      console.log(`  ${what.padEnd(26)} wall ${range(t.wall)} ms, cpu ${range(t.cpu)} ms${t.kernelMs ? `, in the getsockopts ${range(t.kernelMs)} ms` : ''}`);
+    console.log(`  RSS after apply ${mb(r.rssAfterApplyMb * 1e6)} MB, after the applied handle's status ${mb(r.rssAfterAppliedMb * 1e6)} MB, after the fresh handle's ${mb(r.rssAfterFreshMb * 1e6)} MB, peak ${mb(r.peakRssMb * 1e6)} MB (the apply's)`);
+    for (const t of [r.applied, r.freshFirst, r.fresh]) delete t.last;
+    for (const t of Object.values(r.bound)) delete t.last;
+    results.push(r);
   } finally {
     sh('ip', ['netns', 'del', ns]);
   }
 }
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), kernel: execFileSync('uname', ['-r']).toString().trim(), results }, null, 2) + '\n');

@@ -294,11 +294,31 @@ export interface NativeNftListing {
 export interface NativeNft {
   /** The batch exactly as commit() would send it (seq 0), and the item index of every message. */
   encodeBatch(items: NativeNftItem[], options: NativeNftBatchOptions): { buffer: Buffer; itemOfMessage: number[] };
-  /** One nfnetlink batch, one sendmsg. Rejects with the failing item's index (-1: the batch itself). */
-  commit(handle: NativeHandle, items: NativeNftItem[], options: NativeNftBatchOptions): Promise<void>;
+  /**
+   * One nfnetlink batch, one sendmsg. Resolves with the ms from sendmsg to the last ack (the kernel's
+   * share); rejects with the failing item's index (-1: the batch itself).
+   */
+  commit(handle: NativeHandle, items: NativeNftItem[], options: NativeNftBatchOptions): Promise<number>;
   generation(handle: NativeHandle): Promise<number>;
   /** family: NFPROTO_* or 0 for all; table: null for all. */
   list(handle: NativeHandle, family: number, table: string | null, maxAttempts: number): Promise<NativeNftListing>;
+  /** Per set (in the order given) one element dump, decoded into packed arrays (native/nft/counters.cc). */
+  setCounters(handle: NativeHandle, family: number, table: string, sets: string[]): Promise<NativeNftSetCounters>;
+}
+
+/** Element counters of some sets: the elements of set i are [sum(count[0..i)), +count[i]) in the other arrays. */
+export interface NativeNftSetCounters {
+  generation: number;
+  /** False when the ruleset changed during the read (a reply of another generation, a set gone). */
+  same: boolean;
+  count: Uint32Array;
+  /** A key's first 4 bytes in host order (the slot); 0xffffffff for a shorter key. */
+  keys: Uint32Array;
+  /** The key bytes after those 4 (a shard map's `VIP . port`): element i's are rest[restEnd[i-1] .. restEnd[i]). */
+  rest: Uint8Array;
+  restEnd: Uint32Array;
+  packets: Float64Array;
+  bytes: Float64Array;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,6 +347,14 @@ export interface NativeIptTable extends NativeIptTableInfo {
   digest: string;
   /** Time in the IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES calls themselves (CLOCK_MONOTONIC), ms. */
   kernelMs: number;
+}
+
+export interface NativeIptEntryCounters {
+  numEntries: number;
+  digest: string;
+  /** Time in the IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES calls themselves, ms. */
+  kernelMs: number;
+  counters: Float64Array;
 }
 
 /** What a replace left in the kernel: entry count and digest of the new table, and the kernel's time. */
@@ -375,6 +403,12 @@ export interface NativeIptables {
   getInfo(handle: NativeHandle, v6: boolean, table: string): Promise<NativeIptTableInfo>;
   /** With `scratch` at least size + entriesOffset bytes long, the entries are read into it (entries: null). */
   getTable(handle: NativeHandle, v6: boolean, table: string, scratch?: Buffer | null): Promise<NativeIptTable>;
+  /**
+   * The counters of the entries at `entries` (ascending indices) as [packets, bytes] pairs, with the
+   * entry count and digest of the table they were read from; nothing else of the table is kept
+   * (native/iptables/counters.cc).
+   */
+  readCounters(handle: NativeHandle, v6: boolean, table: string, entries: Uint32Array): Promise<NativeIptEntryCounters>;
   /**
    * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
    * counters pointer in place, so the buffer must be built for this call only), then, when

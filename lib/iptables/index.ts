@@ -35,6 +35,10 @@ export type { HashlimitMatch as IptHashlimitMatch } from './extensions/hashlimit
 export type { PolicyMatch as IptPolicyMatch, PolicyElement as IptPolicyElement } from './extensions/policy';
 export type { TimeMatch as IptTimeMatch } from './extensions/time';
 export type { StringMatch as IptStringMatch } from './extensions/string';
+export type { SctpMatch as IptSctpMatch, SctpChunk as IptSctpChunk } from './extensions/sctp';
+export type { U32Match as IptU32Match, U32Test as IptU32Test } from './extensions/u32';
+export type { RateestMatch as IptRateestMatch, RateestTarget as IptRateestTarget } from './extensions/rateest';
+export type { HmarkTarget as IptHmarkTarget } from './extensions/hmark';
 export {
   emptyTable as iptEmptyTable, getChain as iptGetChain, appendRule as iptAppendRule, insertRule as iptInsertRule,
   deleteRule as iptDeleteRule, replaceRule as iptReplaceRule, createChain as iptCreateChain, ensureChain as iptEnsureChain,

@@ -179,6 +179,21 @@ export class Iptables extends KernelHandle {
   }
 
   /**
+   * The counters of the entries at the given indices (ascending) as [packets, bytes] pairs, when
+   * the kernel still holds `model` (the same entry count and digest); undefined otherwise. The
+   * table is walked in native code and not kept: for status reads at scale.
+   */
+  async entryCounters(model: IptTable, entries: Uint32Array): Promise<Float64Array | undefined> {
+    const rs = model.readState;
+    if (!rs) throw new ValidationError('readState', 'entryCounters needs a table returned by read() or given a commit\'s readState');
+    if (model.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${model.family}`, model.family);
+    const r = await explain(this.family, this.run({ op: 'read iptables counters', object: this.object(model.name) }, (h) =>
+      native().iptables.readCounters(h, this.v6, model.name, entries),
+    ));
+    return r.numEntries === rs.numEntries && r.digest === rs.digest ? r.counters : undefined;
+  }
+
+  /**
    * The table's readState as the kernel holds it now (entry count and digest), without decoding it:
    * the table is read into a reusable buffer and digested in native code (~0.5 s of the kernel's
    * time at 10^5 rules, where a read() also decodes for ~0.4 s more). Equal to a model's readState:

@@ -110,7 +110,11 @@ function ruleArgs(tokens: string[], family: IptFamily): { chain: string; rule: I
       if (arity === undefined) throw new ParseProblem(`unknown option ${t} for ${ext}`);
       i++;
       const args: string[] = [];
-      for (let k = 0; k < arity; k++) args.push(next(t));
+      // -1: one optional value, present unless the next word is an option, "!" or a standard option.
+      if (arity < 0) {
+        const a = tokens[i + 1];
+        if (a !== undefined && a !== '!' && !a.startsWith('-')) args.push(next(t));
+      } else for (let k = 0; k < arity; k++) args.push(next(t));
       opts.push({ name, args, invert: inv });
       inv = false;
     }

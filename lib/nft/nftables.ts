@@ -1,6 +1,6 @@
 /** The nftables handle: one NETLINK_NETFILTER socket in one namespace. */
 import { ConflictError, ValidationError } from '../errors';
-import { native } from '../native';
+import { native, type NativeNftSetCounters } from '../native';
 import { KernelHandle, NETLINK_NETFILTER, openNativeHandle, type OpenOptions } from '../netlink/handle';
 import { FAMILIES, type Family } from './constants';
 import { decodeListing } from './decode';
@@ -53,6 +53,14 @@ export class Nftables extends KernelHandle {
   /** The ruleset generation: it changes with every successful commit by anyone. */
   generation(): Promise<number> {
     return this.run({ op: 'nftables generation' }, (h) => native().nft.generation(h));
+  }
+
+  /**
+   * The element counters of named sets of one table, as packed arrays (no object per element): for
+   * status reads at scale. `same` is false when the ruleset changed during the read.
+   */
+  setCounters(family: Family, table: string, sets: string[]): Promise<NativeNftSetCounters> {
+    return this.run({ op: 'nftables set counters', object: table }, (h) => native().nft.setCounters(h, FAMILIES[family], table, sets));
   }
 
   /** Reads the ruleset (optionally one family / table) as one consistent generation. */

@@ -71,7 +71,21 @@ export class PackWriter {
     this.off = o + 4;
   }
   i32(v: number): void { this.ensure(4); this.buf.writeInt32LE(v, this.off); this.off += 4; }
-  u64(v: number): void { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.off); this.off += 8; }
+  /** v a safe non-negative integer (callers validate): two 32-bit halves, no BigInt per value. */
+  u64(v: number): void {
+    this.ensure(8);
+    const b = this.buf, o = this.off;
+    const lo = v % 0x100000000, hi = (v - lo) / 0x100000000;
+    b[o] = lo;
+    b[o + 1] = lo >>> 8;
+    b[o + 2] = lo >>> 16;
+    b[o + 3] = lo >>> 24;
+    b[o + 4] = hi;
+    b[o + 5] = hi >>> 8;
+    b[o + 6] = hi >>> 16;
+    b[o + 7] = hi >>> 24;
+    this.off = o + 8;
+  }
   bytes8(b: Buffer): void { this.u8(b.length); this.ensure(b.length); b.copy(this.buf, this.off); this.off += b.length; }
   /** A tagged number attribute (PACKED_TAG u32 / i32 / number). */
   tagNum(v: number): void {

@@ -41,7 +41,7 @@ export interface SetRef {
   typeof?: NftSet['typeof'];
 }
 
-export type Committer = (items: NativeNftItem[], describe: (i: number) => string | undefined, opts: CommitOptions) => Promise<void>;
+export type Committer = (items: NativeNftItem[], describe: (i: number) => string | undefined, opts: CommitOptions) => Promise<number | void>;
 
 const EMPTY = Buffer.alloc(0);
 type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
@@ -88,6 +88,11 @@ export class Transaction {
   /** Anonymous sets no rule of this transaction refers to yet (set id -> item index): the kernel refuses those (EINVAL). */
   readonly #unbound = new Map<number, number>();
   #committed = false;
+  /**
+   * After commit(): the ms from the batch's sendmsg to its last ack, i.e. the kernel's own time for
+   * this batch (benchmarks set it beside the whole call); undefined before.
+   */
+  kernelMs: number | undefined;
 
   constructor(private readonly committer: Committer) {}
 
@@ -465,7 +470,8 @@ export class Transaction {
     if (this.#committed) throw new Error('transaction already committed');
     for (const index of this.#unbound.values())
       throw new ValidationError(`items[${index}]`, 'is an anonymous set no rule of this transaction uses (give its set id to a rule: the kernel refuses it)');
-    await this.committer(this.items() as NativeNftItem[], (i) => this.describe(i), opts);
+    const ms = await this.committer(this.items() as NativeNftItem[], (i) => this.describe(i), opts);
+    if (typeof ms === 'number') this.kernelMs = ms;
     if (!opts.dryRun) this.#committed = true;
   }
 }

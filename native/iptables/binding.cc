@@ -13,6 +13,9 @@
 #include "subsystems.h"
 
 namespace kernlb {
+namespace iptables {
+void AddCounters(Napi::Env env, Napi::Object o);  // counters.cc: readCounters
+}  // namespace iptables
 namespace {
 
 using iptables::TableBlob;
@@ -360,6 +363,7 @@ void InitIptables(Napi::Env env, Napi::Object exports) {
   o.Set("readLibiptc", Napi::Function::New(env, ReadLibiptc));
   o.Set("tableNames", Napi::Function::New(env, TableNames));
   o.Set("extensionKnown", Napi::Function::New(env, ExtensionKnown));
+  iptables::AddCounters(env, o);
   exports.Set("iptables", o);
 }
 

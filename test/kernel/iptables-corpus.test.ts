@@ -61,21 +61,6 @@ function withoutCounters(chains: IptChain[]): unknown {
   return chains.map((c) => ({ ...c, counters: undefined, rules: c.rules.map((r) => ({ ...r, counters: undefined })) }));
 }
 
-/**
- * Case files whose extensions kernlb does not type yet (their text check is skipped, saying so; the
- * round trip still runs). Each entry names what is missing.
- */
-const UNTYPED: Record<string, string> = {
-  'devgroup.v4': '-m devgroup',
-  'hashlimit-bytes.v4': '-m hashlimit with byte rates',
-  'hmark.v4': '-j HMARK',
-  'osf.v4': '-m osf',
-  'rateest.v4': '-m rateest and -j RATEEST',
-  'realm.v4': '-m realm',
-  'sctp.v4': '-m sctp',
-  'u32.v4': '-m u32',
-};
-
 const cases = skip === undefined ? corpusCases() : [];
 const reasons = new Map(cases.map((c) => [c.file, unloadable(c)]));
 
@@ -112,8 +97,7 @@ describe.skipIf(skip !== undefined)(`iptables corpus: kernlb prints, parses and 
       }
     });
 
-    const why = reason ?? (UNTYPED[c.file] && `kernlb keeps ${UNTYPED[c.file]} raw (printed as --kernlb-raw)`);
-    it.skipIf(why !== undefined)(`${c.file}: save prints and parse reads iptables-legacy-save's text${why ? ` - skipped: ${why}` : ''}`, async () => {
+    it.skipIf(reason !== undefined)(`${c.file}: save prints and parse reads iptables-legacy-save's text${reason ? ` - skipped: ${reason}` : ''}`, async () => {
       await toolRestore(src, c.family, c.text);
       await using ipt = await Iptables.open({ family: c.family, netns: src.name });
       for (const [name, expected] of tables) {

@@ -67,6 +67,9 @@ describe.skipIf(skip)(`lb update/resync (kernel)${skip ? ` - skipped: ${skip}` :
     const quiet = await lb.update({ upsert: [svc('s2', 2, 3)] });
     // R 2 -> 3: flush s2's chain, its new slot element, its rule; nothing of s1
     expect(quiet.operations).toBe(3);
+    // a second one builds on the generation the first one made (no read in between: the same 3)
+    expect((await lb.update({ upsert: [svc('s2', 2, 2)] })).operations).toBe(3);
+    expect((await lb.update({ upsert: [svc('s2', 2, 3)] })).operations).toBe(3);
     await a.exec(['nft', 'flush', 'chain', 'inet', 'kernlb', 'svc-s1']);
     const r = await lb.update({ upsert: [svc('s2', 2, 2)] });
     expect(r.operations).toBeGreaterThan(5); // s1's chain refilled too

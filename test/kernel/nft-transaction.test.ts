@@ -40,6 +40,28 @@ describe.skipIf(skip !== undefined)(`nft transactions${skip ? ` - skipped: ${ski
     expect(await nft.generation()).toBe(gen);
   });
 
+  it('kernelMs is the kernel\'s share of a commit: set after it, within its wall time, larger for a bigger batch', async () => {
+    await using nft = await Nftables.open({ netns: ns.name });
+    const small = nft.transaction().addRule({ ...T, chain: 'services', exprs: [s.accept()] });
+    expect(small.kernelMs).toBeUndefined();
+    let t = performance.now();
+    await small.commit();
+    const smallWall = performance.now() - t;
+    expect(small.kernelMs).toBeGreaterThan(0);
+    expect(small.kernelMs).toBeLessThanOrEqual(smallWall);
+    // 2000 chains with a rule each: the kernel's work grows with the batch, so must the figure
+    const big = nft.transaction();
+    for (let i = 0; i < 2000; i++) big.addChain({ ...T, name: `c${i}` }).addRule({ ...T, chain: `c${i}`, exprs: [s.counter(), s.accept()] });
+    t = performance.now();
+    await big.commit();
+    expect(big.kernelMs).toBeLessThanOrEqual(performance.now() - t);
+    expect(big.kernelMs).toBeGreaterThan(small.kernelMs! * 5);
+    // a refused batch leaves it unset
+    const bad = nft.transaction().addRule({ ...T, chain: 'services', exprs: [s.jump('missing')] });
+    await expect(bad.commit()).rejects.toBeInstanceOf(KernelError);
+    expect(bad.kernelMs).toBeUndefined();
+  });
+
   it('detects a generation conflict when another process committed in between', async () => {
     await using nft = await Nftables.open({ netns: ns.name });
     const rs = await nft.list();

@@ -4,7 +4,7 @@
  */
 
 /**
- * Every typed IPv4 extension of the first wave, plus one iptables knows and kernlb keeps raw (-m realm).
+ * Every typed IPv4 extension of the first wave, plus a form iptables knows and kernlb keeps raw (hashlimit's --hashlimit-rate-match).
  * (CT --helper and --zone are covered by golden bytes only: the UML guest lacks helper modules and zones.)
  */
 export const ALL_IPV4 = `*raw
@@ -57,9 +57,17 @@ COMMIT
 -A INPUT -j REJECT --reject-with icmp-port-unreachable
 -A INPUT -m length --length 100:200 -j DROP
 -A INPUT -m realm --realm 0x10/0xff -j DROP
+-A INPUT -p sctp -m sctp --sport 1000:2000 ! --dport 5 --chunk-types all DATA:Be,INIT -j DROP
+-A INPUT -m u32 ! --u32 "0x0>>0x16&0x3c@0xc>>0x1a&0x3c@0x8=0x1,0x10:0x20&&0x6&0xff=0x6" -j DROP
+-A INPUT -m hashlimit --hashlimit-above 1mb/s --hashlimit-burst 2mb --hashlimit-mode dstip --hashlimit-name hb4 -j DROP
+-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-burst 5 --hashlimit-name rm4 --hashlimit-rate-match --hashlimit-rate-interval 2 -j DROP
 -A INPUT -f -j DROP
 -A INPUT -p gre ! -f -j DROP
 -A INPUT ! -p udp -j DROP
+-A INPUT -p tcp -m osf --genre Linux --ttl 1 -j DROP
+-A FORWARD -j RATEEST --rateest-name fx4 --rateest-interval 250.0ms --rateest-ewmalog 1.0s
+-A FORWARD -m rateest --rateest fx4 --rateest-gt --rateest-pps 5 -j DROP
+-A FORWARD -j HMARK --hmark-src-prefix 32 --hmark-dst-prefix 32 --hmark-rnd 0x00000007 --hmark-mod 3
 -A OUTPUT -m owner --uid-owner 0 --gid-owner 10-20 -j ACCEPT
 -A OUTPUT -m owner ! --socket-exists -j ACCEPT
 -A OUTPUT -m comment --comment "with \\"quotes\\" and spaces" -j ACCEPT
@@ -75,7 +83,7 @@ COMMIT
 COMMIT
 `;
 
-/** IPv6: typed extensions that exist there, plus -m devgroup kept raw. */
+/** IPv6: typed extensions that exist there, plus a hashlimit rate-match kept raw. */
 export const ALL_IPV6 = `*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -103,6 +111,12 @@ COMMIT
 -A INPUT -j REJECT --reject-with icmp6-port-unreachable
 -A INPUT -m hl --hl-eq 64 -j DROP
 -A INPUT -m devgroup --src-group 0x1 -j DROP
+-A INPUT -p sctp -m sctp --dport 36412 --chunk-types any INIT,COOKIE_ECHO -j ACCEPT
+-A INPUT -m u32 --u32 "0x4&0xffff=0x100:0xffff" -j DROP
+-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-burst 5 --hashlimit-name rm6 --hashlimit-rate-match --hashlimit-rate-interval 2 -j DROP
+-A FORWARD -j RATEEST --rateest-name fx6 --rateest-interval 250.0ms --rateest-ewmalog 1.0s
+-A FORWARD -m rateest --rateest fx6 --rateest-lt --rateest-bps 1000Kbit -j ACCEPT
+-A FORWARD -j HMARK --hmark-src-prefix 128 --hmark-dst-prefix 128 --hmark-rnd 0x00000007 --hmark-mod 3 --hmark-tuple ct
 -A KUBE-FW -s ::ffff:10.0.0.1/128 -j RETURN
 COMMIT
 `;
@@ -170,7 +184,7 @@ COMMIT
 `;
 
 /** Lines using extensions kernlb keeps raw (iptables syntax for them is not typed). */
-export const RAW_LINE = /-m (realm|devgroup) /;
+export const RAW_LINE = /--hashlimit-rate-match/;
 
 /** The text without raw-extension lines: what parse() and save() handle on their own. */
 export function typedOnly(text: string): string {

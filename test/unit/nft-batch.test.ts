@@ -100,12 +100,15 @@ describe('nft batch encoder', () => {
     const t = tx().addElements({ family: 'ip', table: 't', set: 'm', key: ['ipv4_addr', 'inet_service'], data: ['ipv4_addr', 'inet_service'] }, [
       { key: ['10.0.0.1', 80], data: ['10.1.0.1', 8080], timeout: 5000, comment: 'a' },
       { key: ['10.0.0.2', 443], data: ['10.1.0.2', 8443], counter: { packets: 1, bytes: 2 } },
+      // 64-bit counters past 32 bits, and a comment again (its userdata bytes are reused)
+      { key: ['10.0.0.3', 443], data: ['10.1.0.3', 8443], counter: { packets: 2 ** 32 + 5, bytes: Number.MAX_SAFE_INTEGER }, comment: 'a' },
     ]);
     const packed = t.items()[0]!;
     expect('packed' in packed).toBe(true);
     const objects = [{ ...base, elements: [
       { key: '0a000001' + '00500000', data: '0a010001' + '1f900000', timeout: 5000, userdata: '00026100' },
       { key: '0a000002' + '01bb0000', data: '0a010002' + '20fb0000', exprs: [{ type: 'counter', packets: 1, bytes: 2 }] },
+      { key: '0a000003' + '01bb0000', data: '0a010003' + '20fb0000', userdata: '00026100', exprs: [{ type: 'counter', packets: 2 ** 32 + 5, bytes: Number.MAX_SAFE_INTEGER }] },
     ] }];
     expect(native().nft.encodeBatch([packed], {}).buffer.equals(native().nft.encodeBatch(objects, {}).buffer)).toBe(true);
   });

@@ -87,7 +87,7 @@ export interface Codec<T extends { type: string }> {
   validate(v: T, family: IptFamily, rule: IptRule): Problems;
   /** Text printed after "-m name" / "-j NAME", each option starting with a space. */
   save(v: T, family: IptFamily, rule: IptRule): string;
-  /** Options and how many arguments each takes, for parse(). */
+  /** Options and how many arguments each takes, for parse() (-1: one optional argument). */
   options: Record<string, number>;
   parse(opts: ParsedOption[], family: IptFamily): T;
 }

@@ -69,6 +69,13 @@ import { policy } from './policy';
 import { hashlimit } from './hashlimit';
 import { dccp } from './dccp';
 import { srh } from './srh';
+import { devgroup } from './devgroup';
+import { hmark } from './hmark';
+import { osf } from './osf';
+import { rateest, rateestTarget } from './rateest';
+import { realm } from './realm';
+import { sctp } from './sctp';
+import { u32 } from './u32';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCodec = Codec<{ type: string } & Record<string, any>>;
@@ -78,10 +85,12 @@ export const MATCH_CODECS = [tcp, udp, icmp, icmp6, comment, statistic, state, c
   tcpmss, length, pkttype, dscp, tos, ttl, hl, ecn, quota, cpu, helper,
   connlimit, connbytes, socket, rpfilter, cgroup, esp, ah, cluster,
   ipcomp, frag, hbh, dst, rt, ipv6header, mh, eui64,
-  connlabel, time, string, bpf, policy, hashlimit, dccp, srh] as unknown as AnyCodec[];
+  connlabel, time, string, bpf, policy, hashlimit, dccp, srh,
+  sctp, u32, rateest, devgroup, realm, osf] as unknown as AnyCodec[];
 export const TARGET_CODECS = [dnat, snat, masquerade, redirect, markTarget, connmarkTarget, reject, log, notrack, ct,
   tcpmssTarget, dscpTarget, tosTarget, ttlTarget, hlTarget, ecnTarget, classify, checksum, nflog,
-  netmap, snpt, dnpt, tproxy, tee, audit, idletimer, synproxy, connsecmark, tcpoptstrip, trace, nfqueue] as unknown as AnyCodec[];
+  netmap, snpt, dnpt, tproxy, tee, audit, idletimer, synproxy, connsecmark, tcpoptstrip, trace, nfqueue,
+  rateestTarget, hmark] as unknown as AnyCodec[];
 
 const byType = (list: AnyCodec[]) => new Map(list.map((c) => [c.type, c]));
 const byName = (list: AnyCodec[]) => {

@@ -68,6 +68,13 @@ import type { PolicyMatch } from './policy';
 import type { HashlimitMatch } from './hashlimit';
 import type { DccpMatch } from './dccp';
 import type { SrhMatch } from './srh';
+import type { DevgroupMatch } from './devgroup';
+import type { HmarkTarget } from './hmark';
+import type { OsfMatch } from './osf';
+import type { RateestMatch, RateestTarget } from './rateest';
+import type { RealmMatch } from './realm';
+import type { SctpMatch } from './sctp';
+import type { U32Match } from './u32';
 
 export type ExtensionMatch =
   | TcpMatch | UdpMatch | IcmpMatch | Icmp6Match | CommentMatch | StatisticMatch | ConntrackMatch | StateMatch | MarkMatch
@@ -75,10 +82,12 @@ export type ExtensionMatch =
   | PhysdevMatch | OwnerMatch | TcpmssMatch | LengthMatch | PkttypeMatch | DscpMatch | TosMatch | TtlMatch | HlMatch | EcnMatch
   | QuotaMatch | CpuMatch | HelperMatch | ConnlimitMatch | ConnbytesMatch | SocketMatch | RpfilterMatch | CgroupMatch | EspMatch | AhMatch
   | ClusterMatch | IpcompMatch | FragMatch | HbhMatch | DstMatch | RtMatch | Ipv6headerMatch | MhMatch | Eui64Match
-  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch | DccpMatch | SrhMatch;
+  | ConnlabelMatch | TimeMatch | StringMatch | BpfMatch | PolicyMatch | HashlimitMatch | DccpMatch | SrhMatch
+  | SctpMatch | U32Match | RateestMatch | DevgroupMatch | RealmMatch | OsfMatch;
 
 export type ExtensionTarget =
   | DnatTarget | SnatTarget | MasqueradeTarget | RedirectTarget | MarkTarget | ConnmarkTarget | RejectTarget | LogTarget
   | CtTarget | NotrackTarget | TcpmssTarget | DscpTarget | TosTarget | TtlTarget | HlTarget | EcnTarget | ClassifyTarget
   | ChecksumTarget | NflogTarget | NetmapTarget | SnptTarget | DnptTarget | TproxyTarget | TeeTarget | AuditTarget | IdletimerTarget
-  | SynproxyTarget | ConnsecmarkTarget | TcpoptstripTarget | TraceTarget | NfqueueTarget;
+  | SynproxyTarget | ConnsecmarkTarget | TcpoptstripTarget | TraceTarget | NfqueueTarget
+  | RateestTarget | HmarkTarget;

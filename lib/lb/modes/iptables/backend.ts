@@ -18,6 +18,7 @@ import {
   CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
   type IptChain, type IptFamilyPlan, type IptMatch, type IptRule, type IptTarget,
 } from './compile';
+import { serviceChainCounters } from './status';
 
 type Fam = 'ipv4' | 'ipv6';
 
@@ -311,18 +312,9 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   async #statusFromRecord(f: Fam): Promise<Known | undefined> {
     const k = this.#known[f];
     if (!k?.committed || !k.table.readState) return undefined;
-    const counts = new Map<string, number[]>();
-    let last = '', arr: number[] = [];
-    const same = await this.handles[f].visitCounters(k.table, (chain, i, packets, bytes) => {
-      if (chain !== last) {
-        last = chain;
-        arr = [];
-        if (chain.startsWith('KERNLB-SVC-')) counts.set(chain, arr);
-      }
-      arr[2 * i] = packets;
-      arr[2 * i + 1] = bytes;
-    }, { unchangedSinceCommit: true });
-    if (!same) return undefined;
+    // (the service chains' counters only, the table walked natively and not kept: status.ts)
+    const counts = await serviceChainCounters(this.handles[f], k.table, true);
+    if (!counts) return undefined;
     k.unproven = false;
     const services: ServiceStatus[] = [];
     for (const s of k.decoded.state.services) {

@@ -1,11 +1,12 @@
 /** nftables mode over the Nftables handle: one transaction per apply, built from the diff (layout: compile.ts). */
-import { isNotFound } from '../../../errors';
+import { ConflictError, isNotFound } from '../../../errors';
 import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type State } from '../../state';
 import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
+import { NftStatusReader } from './status';
 import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap, slotElements, slotKeys, slotMapRef } from './rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
@@ -272,6 +273,9 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
   return { chains, shards };
 }
 
+/** The ruleset generation a commit at `g` leaves (the kernel counts up and skips 0). */
+export const nextGeneration = (g: number): number => ((g + 1) >>> 0) || 1;
+
 /** What the table holds after a successful commit of `desired` (enough for the next diff). */
 function committedView(desired: State, built: { chains: Set<string>; shards: Map<string, number> }, generation: number): NftCurrent {
   return { state: desired, services: [], draining: [], drift: [], ...built, hasTable: true, hasBase: true, generation };
@@ -303,12 +307,20 @@ export class NftBackend implements ModeBackend<NftCurrent> {
 
   async read(opts: { forApply?: boolean } = {}): Promise<NftCurrent> {
     if (opts.forApply && this.#cache && (await this.nft.generation()) === this.#cache.generation) return this.#cache;
+    // status(): the record plus the slot maps' counters while the generation proves it (status.ts)
+    if (!opts.forApply && this.#cache) {
+      const fast = await this.#status.read(this.nft, this.#cache);
+      if (fast) return fast;
+    }
     this.#cache = undefined;
     const cur = await this.#list();
     // (a clean table just read is as good a record as one just committed: update() builds on it)
-    if (opts.forApply && cur.hasBase && !cur.drift.length) this.#cache = cur;
+    // (without its statuses: a scraper's process keeps no 10^5 endpoint objects between reads)
+    if (cur.hasBase && !cur.drift.length) this.#cache = { ...cur, services: [] };
     return cur;
   }
+
+  #status = new NftStatusReader();
 
   async apply(desired: State, cur: NftCurrent, opts: { dryRun: boolean }) {
     const tx = this.nft.transaction();
@@ -320,24 +332,25 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     // One batch, only if nobody committed since we read (else ConflictError: re-read and retry).
     this.#cache = undefined;
     await tx.commit({ generation: cur.generation, dryRun: opts.dryRun });
-    if (!opts.dryRun) {
-      const gen = await this.nft.generation();
-      // Our commit moved the generation by exactly one: nobody else wrote in between.
-      if (gen === ((cur.generation + 1) >>> 0)) this.#cache = committedView(desired, built, gen);
-    }
+    // (no GETGEN after it: the batch committed at cur.generation, so it made the next one; if anyone
+    // commits after us, the next batch sent at it is refused with ERESTART and the table is read)
+    if (!opts.dryRun) this.#cache = committedView(desired, built, nextGeneration(cur.generation));
     return { operations: tx.size, draining: [], changed: true };
   }
 
   /**
-   * update(): when the generation proves the table is as kernlb committed it last, one batch with
-   * only the changed services (a GETGEN and the batch; nothing proportional to the other services).
-   * Otherwise a full read and apply of `desired`.
+   * update(): one batch with only the changed services, sent at the generation kernlb's last commit
+   * made: the kernel refuses it whole (ERESTART) when anyone committed since, and then the table is
+   * read and `desired` applied in full. So the cached table is trusted exactly while the generation
+   * proves it, at the cost of the batch alone (no GETGEN round trips; nothing proportional to the
+   * other services).
    */
   async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const conflict = persistenceConflict(desired.services);
     if (conflict) throw conflict;
     const cache = this.#cache;
-    if (!cache || (await this.nft.generation()) !== cache.generation) return this.apply(desired, await this.read({ forApply: true }), opts);
+    const full = async () => this.apply(desired, await this.read({ forApply: true }), opts);
+    if (!cache) return full();
     const added = new Set<string>(), deleted = new Set<string>();
     const chains: ChainSet = {
       has: (n) => added.has(n) || (!deleted.has(n) && cache.chains.has(n)),
@@ -349,15 +362,17 @@ export class NftBackend implements ModeBackend<NftCurrent> {
     buildChanges(tx, changes, chains, shards);
     if (!tx.size) return { operations: 0, draining: [], changed: false };
     this.#cache = undefined;
-    await tx.commit({ generation: cache.generation, dryRun: opts.dryRun });
+    try {
+      await tx.commit({ generation: cache.generation, dryRun: opts.dryRun });
+    } catch (e) {
+      if (e instanceof ConflictError) return full();
+      throw e;
+    }
     if (!opts.dryRun) {
-      const gen = await this.nft.generation();
-      if (gen === ((cache.generation + 1) >>> 0)) {
-        for (const n of deleted) cache.chains.delete(n);
-        for (const n of added) cache.chains.add(n);
-        shards.applyTo(cache.shards);
-        this.#cache = { ...cache, state: desired, generation: gen };
-      }
+      for (const n of deleted) cache.chains.delete(n);
+      for (const n of added) cache.chains.add(n);
+      shards.applyTo(cache.shards);
+      this.#cache = { ...cache, state: desired, generation: nextGeneration(cache.generation) };
     } else this.#cache = cache;
     return { operations: tx.size, draining: [], changed: true };
   }

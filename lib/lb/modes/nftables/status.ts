@@ -1,0 +1,127 @@
+/**
+ * status() from counters alone (issue #21: a scrape at 10k services x 10 endpoints). While the
+ * ruleset generation is the one of kernlb's last commit (or of a full read that found no drift),
+ * the table is exactly what that state compiles to: then the shard maps' element counters (one
+ * native call, packed arrays: native/nft/counters.cc) plus the cached structure are the status a
+ * full read would give, drift included (none). Anything else (another generation, a map with other
+ * elements, a commit during the read) returns undefined and the caller reads the whole table.
+ */
+import type { Nftables } from '../../../nft';
+import { compareAddress, parseAddress } from '../../address';
+import type { Endpoint, Service, State } from '../../state';
+import type { ServiceStatus } from '../../types';
+import { compileService, NFT_TABLE } from './compile';
+import type { NftCurrent } from './decode';
+
+/** One service as a read gives it back, and where its slots' counters go. */
+interface ServicePlan {
+  model: Service;
+  /** Its shard map (ep-<proto><4|6>-<k>), shared with other services. */
+  map: string;
+  /** The key bytes after the slot, as the kernel dumps them (VIP . port, each padded to 4 bytes), latin1. */
+  rest: string;
+  /** slot key -> index into model.endpoints */
+  slotEp: Int32Array;
+}
+
+/** Per Service object (update() keeps the unchanged ones): compiled once, however many scrapes. */
+const plans = new WeakMap<Service, ServicePlan>();
+
+function byAddress(eps: Endpoint[]): Endpoint[] {
+  const parsed = new Map(eps.map((e) => [e, parseAddress(e.address)!]));
+  return eps.sort((a, b) => compareAddress(parsed.get(a)!, parsed.get(b)!) || a.port - b.port);
+}
+
+/** `VIP . port` as a concatenated key holds it: the address, then the port big-endian in a 4-byte register. */
+function restKey(vip: string, port: number): string {
+  const a = parseAddress(vip)!.bytes;
+  const b = Buffer.alloc(a.length + 4);
+  a.copy(b);
+  b.writeUInt16BE(port, a.length);
+  return b.toString('latin1');
+}
+
+function planOf(s: Service): ServicePlan {
+  let p = plans.get(s);
+  if (p) return p;
+  const c = compileService(s);
+  // The model exactly as decodeNft rebuilds it: no healthCheck, endpoints by address then port.
+  const endpoints = byAddress(s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })));
+  const model: Service = { name: s.name, protocol: s.protocol, family: s.family, vip: s.vip, port: s.port, scheduler: s.scheduler, endpoints };
+  if (s.persistence) model.persistence = { timeout: s.persistence.timeout };
+  const index = new Map(endpoints.map((e, i) => [`${e.address} ${e.port}`, i]));
+  const slotEp = new Int32Array(c.elements.length).fill(-1);
+  for (const el of c.elements) slotEp[el.key] = index.get(`${el.address} ${el.port}`)!;
+  p = { model, map: c.map, rest: restKey(s.vip, s.port), slotEp };
+  plans.set(s, p);
+  return p;
+}
+
+interface StatusPlan {
+  source: State;
+  services: ServicePlan[];
+  /** The shard maps to dump, and per map its services by key rest -> index into services. */
+  sets: string[];
+  bySet: Map<string, number>[];
+  state: State;
+}
+
+export class NftStatusReader {
+  #plan: StatusPlan | undefined;
+
+  #planFor(state: State): StatusPlan {
+    if (this.#plan?.source === state) return this.#plan;
+    const services = state.services.map(planOf).sort((a, b) => (a.model.name < b.model.name ? -1 : a.model.name > b.model.name ? 1 : 0));
+    const maps = new Map<string, Map<string, number>>();
+    services.forEach((p, i) => {
+      let m = maps.get(p.map);
+      if (!m) maps.set(p.map, (m = new Map()));
+      m.set(p.rest, i);
+    });
+    const sets = [...maps.keys()].sort();
+    this.#plan = { source: state, services, sets, bySet: sets.map((n) => maps.get(n)!), state: { services: services.map((p) => p.model) } };
+    return this.#plan;
+  }
+
+  /**
+   * The status of `record` (a table kernlb committed, or read without drift, at record.generation)
+   * with fresh counters; undefined when the kernel is no longer provably that table (then the caller
+   * reads it whole, and reports drift).
+   */
+  async read(nft: Nftables, record: NftCurrent): Promise<NftCurrent | undefined> {
+    const plan = this.#planFor(record.state);
+    const c = await nft.setCounters('inet', NFT_TABLE, plan.sets);
+    if (!c.same || c.generation !== record.generation) return undefined;
+    const rest = Buffer.from(c.rest.buffer, c.rest.byteOffset, c.rest.byteLength);
+    const endpoints = plan.services.map((p) => p.model.endpoints.map(({ address, port, weight }) => ({ address, port, weight, counters: { connections: 0, packets: 0, bytes: 0 } })));
+    const seen = new Uint32Array(plan.services.length);
+    let at = 0;
+    for (let i = 0; i < plan.sets.length; i++) {
+      const owners = plan.bySet[i]!;
+      const end = at + c.count[i]!;
+      for (let k = at; k < end; k++) {
+        const svc = owners.get(rest.toString('latin1', k ? c.restEnd[k - 1]! : 0, c.restEnd[k]!));
+        if (svc === undefined) return undefined;
+        const slotEp = plan.services[svc]!.slotEp;
+        const key = c.keys[k]!;
+        const ep = key < slotEp.length ? slotEp[key]! : -1;
+        if (ep < 0) return undefined;
+        seen[svc]!++;
+        const counters = endpoints[svc]![ep]!.counters;
+        counters.connections += c.packets[k]!;
+        counters.packets += c.packets[k]!;
+        counters.bytes += c.bytes[k]!;
+      }
+      at = end;
+    }
+    const services: ServiceStatus[] = new Array(plan.services.length);
+    for (let i = 0; i < plan.services.length; i++) {
+      const { model, slotEp } = plan.services[i]!;
+      if (seen[i] !== slotEp.length) return undefined;
+      const svc: ServiceStatus = { name: model.name, protocol: model.protocol, family: model.family, vip: model.vip, port: model.port, scheduler: model.scheduler, endpoints: endpoints[i]! };
+      if (model.persistence) svc.persistence = model.persistence;
+      services[i] = svc;
+    }
+    return { ...record, state: plan.state, services, draining: [], drift: [] };
+  }
+}
