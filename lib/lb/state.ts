@@ -293,7 +293,7 @@ export function validateState(input: unknown, mode?: Mode, cache?: ValidationCac
   };
   for (let i = 0; i < list.length; i++) {
     const s = list[i];
-    const hit = cache?.lookup(s);
+    const hit = cache?.lookup(s, i);
     if (hit) {
       const svc = hit.svc;
       // (the same entry met earlier in this pass: a duplicate of both its key and its name)
@@ -362,11 +362,20 @@ export function stateWarnings(state: State): string[] {
   const out: string[] = [];
   for (const s of state.services) {
     if (s.scheduler !== 'rr') continue;
-    const weights = [...new Set(s.endpoints.map((e) => e.weight).filter((w) => w > 0))];
-    if (weights.length > 1)
-      out.push(`service ${s.name}: scheduler rr ignores weights (${weights.sort((a, b) => a - b).join(', ')} given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`);
+    // (Service objects are never mutated, and an unchanged one comes back from the validation
+    // cache as the same object: each is looked at once, not on every apply of 10k services)
+    let w = rrWarnings.get(s);
+    if (w === undefined) rrWarnings.set(s, (w = rrWarning(s)));
+    if (w) out.push(w);
   }
   return out;
+}
+const rrWarnings = new WeakMap<Service, string | null>();
+
+function rrWarning(s: Service): string | null {
+  const weights = [...new Set(s.endpoints.map((e) => e.weight).filter((w) => w > 0))];
+  if (weights.length < 2) return null;
+  return `service ${s.name}: scheduler rr ignores weights (${weights.sort((a, b) => a - b).join(', ')} given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`;
 }
 
 /** Endpoints that receive new connections (weight > 0). */

@@ -201,6 +201,29 @@ describe('ValidationCache: cross-service checks stay exact', () => {
   });
 });
 
+describe('ValidationCache: the guess by position', () => {
+  it('an entry evicted since (its key taken by an update) is not found by its old place', () => {
+    const { cache } = primed();
+    // update() learns a service holding web's VIP:port: web's entry is evicted
+    validateServices([{ name: 'other', vip: '10.96.0.10', port: 80, endpoints: [] }], 'nftables', cache);
+    const again = base();
+    validateState(again, 'nftables', cache);
+    // web (validated again, back in the cache) and a newcomer on its VIP:port must collide
+    const input = base();
+    input.services.push({ name: 'late', vip: '10.96.0.10', port: 80, endpoints: [] });
+    expectSameAsUncached(input, cache);
+  });
+
+  it('services that moved place are still found (and unchanged)', () => {
+    const { cache, first } = primed();
+    const input = base();
+    input.services.reverse();
+    const next = validateState(input, 'nftables', cache);
+    expect(next.services).toEqual([...first.services].reverse());
+    next.services.forEach((s, i) => expect(s).toBe(first.services[3 - i]));
+  });
+});
+
 describe('ValidationCache: generated bad input gives exactly the uncached errors', () => {
   it('1000 one-thing-broken states, each through a cache primed with the valid state', () => {
     for (let seed = 1; seed <= 1000; seed++) {
