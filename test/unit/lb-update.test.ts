@@ -103,8 +103,14 @@ describe('LoadBalancer.update / resync (in-memory backend)', () => {
     await lb.apply({ services: [svc('d', 3), svc('a', 1), svc('e', 2, 3), svc('f', 6), svc('y', 4)] });
     const r2 = await lb.update({ upsert: [svc('e', 2, 3)] });
     expect(r2.changed).toBe(false);
+    // services that moved place in the list are replaced at their new place
+    await lb.update({ upsert: [svc('a', 1, 3), svc('d', 3, 1)] });
+    expect(backend.kernel.map((s) => `${s.name}:${s.endpoints.length}`)).toEqual(['d:1', 'a:3', 'e:3', 'f:2', 'y:2']);
+    await lb.update({ remove: ['a'], upsert: [svc('z', 9)] });
+    await lb.update({ upsert: [svc('f', 6, 1)] });
+    expect(backend.kernel.map((s) => `${s.name}:${s.endpoints.length}`)).toEqual(['d:1', 'e:3', 'f:1', 'y:2', 'z:2']);
     await lb.resync();
-    expect(names(backend.kernel).sort()).toEqual(['a', 'd', 'e', 'f', 'y']);
+    expect(names(backend.kernel)).toEqual(['d', 'e', 'f', 'y', 'z']);
   });
 
   it('the first update of a fresh LoadBalancer reads the kernel once and builds on it', async () => {
