@@ -201,6 +201,8 @@ export class ValidationCache {
 
   /** @internal After pass `mark` validated a state of `count` services: drops entries it did not have. */
   retain(mark: number, count: number): void {
+    // (a state that shrank leaves no guesses holding entries of services it no longer has)
+    if (this.#at.length > count) this.#at.length = count;
     // (every service of the state is an entry marked by the pass: only a removal leaves others)
     if (this.#byName.size === count) return;
     for (const e of this.#byName.values()) if (e.seen !== mark) this.#drop(e);
