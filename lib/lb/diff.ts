@@ -95,18 +95,25 @@ export function diffStates(from: State, to: State): StateDiff {
     if (c) {
       d.updated.push(c);
       changed.set(c, s);
+      previous.set(c, o);
     } else d.unchanged++;
   }
   d.removed = [...old.values()];
   return d;
 }
 
-/** The new version of each changed service of a diff (for the backends: no key map of the whole state). */
+/** The new and the old version of each changed service of a diff (for the backends: no key map or search of the whole state). */
 const changed = new WeakMap<ServiceChange, Service>();
+const previous = new WeakMap<ServiceChange, Service>();
 
 /** The service an entry of StateDiff.updated describes, as it is in the diff's `to` state. */
 export function changedService(c: ServiceChange): Service | undefined {
   return changed.get(c);
+}
+
+/** The same service as it is in the diff's `from` state (a search of `from` by key was ~10 ms at 10k). */
+export function previousService(c: ServiceChange): Service | undefined {
+  return previous.get(c);
 }
 
 /** One line per change, for the CLI and logs: "+ web tcp/10.0.0.1:80", "~ web: +10.1.0.4:80 w1". */

@@ -7,6 +7,9 @@ import { ValidationError, ValidationErrors } from '../errors';
 import { compareAddress, nonUnicastReason, parseAddress, type Family, type ParsedAddress } from './address';
 import { validateHealthCheck, type HealthCheck, type HealthCheckSpec } from './health-check';
 import { ALL_SCHEDULERS, MODES, persistenceProblem, protocolProblem, schedulerProblem, weightsProblem, type Mode, type SchedulerFor } from './schedulers';
+import { ValidationCache, type CacheEntry } from './validation-cache';
+
+export { ValidationCache };
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -259,96 +262,14 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
 
 /**
  * Validates and normalises a desired state. With `mode`, also checks that the mode can do every
- * scheduler and option. Throws ValidationError (one problem) or ValidationErrors (several).
+ * scheduler and option. Throws ValidationError (one problem) or ValidationErrors (several). With a
+ * `cache` (a LoadBalancer's), services whose input reads the same as last time are not validated
+ * again and come back as the same objects (see validation-cache.ts).
  */
-/** Whether `input` is exactly the plain data `raw` (a validated input's copy): same keys, same values. */
-function samePlain(input: unknown, raw: unknown): boolean {
-  if (typeof raw !== 'object' || raw === null) return input === raw;
-  if (typeof input !== 'object' || input === null) return false;
-  if (Array.isArray(raw)) {
-    if (!Array.isArray(input) || input.length !== raw.length) return false;
-    for (let i = 0; i < raw.length; i++) if (!(i in input) || !samePlain(input[i], raw[i])) return false;
-    return true;
-  }
-  if (Array.isArray(input)) return false;
-  const proto = Object.getPrototypeOf(input) as unknown;
-  if (proto !== Object.prototype && proto !== null) return false;
-  let n = 0;
-  for (const k in raw) {
-    const r = (raw as Record<string, unknown>)[k];
-    if (!hasOwn.call(input, k)) return false;
-    const v = (input as Record<string, unknown>)[k];
-    // (Values are mostly strings and numbers: compared here, not in a call.)
-    if (typeof r !== 'object' || r === null ? v !== r : !samePlain(v, r)) return false;
-    n++;
-  }
-  // Extra keys in the input (even with an undefined value) are validation's business. Every key of
-  // `raw` is an own key of `input`, and an object of this prototype inherits no enumerable key (an
-  // Object.prototype given one makes every count differ: validation then decides), so counting
-  // the input's keys is enough.
-  for (const _ in input) if (--n < 0) return false;
-  return n === 0;
-}
-const hasOwn = Object.prototype.hasOwnProperty;
-
-interface CacheEntry {
-  /** A private copy of the input that validated (the caller may mutate theirs). */
-  raw: unknown;
-  svc: Service;
-  key: string;
-}
-
-/**
- * Normalised services of the last successful validation, by service name (one cache per
- * LoadBalancer: validation depends on the mode). A service whose input is exactly what validated
- * last time (compared field by field with a private copy) is not validated again and comes back as
- * the same Service object, which lets the diff and the per-service compile caches skip it by
- * identity: at 10k services an apply that changes one validates one. Service objects are never
- * mutated.
- */
-export class ValidationCache {
-  #byName = new Map<string, CacheEntry>();
-  constructor(readonly mode: Mode | undefined) {}
-
-  /** @internal validateState's lookup; undefined = validate this one. */
-  lookup(input: unknown): CacheEntry | undefined {
-    if (typeof input !== 'object' || input === null) return undefined;
-    const name = (input as Record<string, unknown>).name;
-    if (typeof name !== 'string') return undefined;
-    const e = this.#byName.get(name);
-    return e && samePlain(input, e.raw) ? e : undefined;
-  }
-
-  /** @internal Keeps exactly the services of the state that just validated. */
-  replace(next: Map<string, CacheEntry>): void {
-    this.#byName = next;
-  }
-
-  get size(): number {
-    return this.#byName.size;
-  }
-
-  /** @internal validateServices' update: the services of one LoadBalancer.update, entry by entry. */
-  set(entry: CacheEntry): void {
-    this.#byName.set(entry.svc.name, entry);
-  }
-
-  /** @internal A service LoadBalancer.update removed, or renamed away from. */
-  delete(name: string): void {
-    this.#byName.delete(name);
-  }
-}
-
-/** A private copy of a validated service input (JSON data: validation accepted it). */
-function copyInput(s: unknown): unknown {
-  return JSON.parse(JSON.stringify(s)) as unknown;
-}
-
 export function validateState(input: unknown, mode?: Mode, cache?: ValidationCache): State {
   if (cache && cache.mode !== mode) throw new Error('ValidationCache used with another mode');
   // (an unknown mode has no scheduler list: checking one would throw a TypeError)
   if (mode !== undefined && !MODES.includes(mode)) throw new ValidationError('mode', `must be one of ${MODES.join(', ')}`, mode);
-  const next = cache ? new Map<string, CacheEntry>() : undefined;
   const c = new Collector();
   if (!isObject(input)) throw new ValidationError('state', 'must be an object { services: [...] }', input);
   checkKeys(c, input, ['services'], '');
@@ -357,27 +278,59 @@ export function validateState(input: unknown, mode?: Mode, cache?: ValidationCac
     c.add('services', input.services === undefined ? 'is missing (an array of services)' : 'must be an array', input.services);
     throw c.errors.length === 1 ? c.errors[0]! : new ValidationErrors(c.errors);
   }
+  const list = input.services as unknown[];
   const services: Service[] = [];
-  const byKey = new Map<string, number>();
-  const byName = new Map<string, number>();
-  input.services.forEach((s, i) => {
-    const hit = cache?.lookup(s);
-    const path = `services[${i}]`;
-    const svc = hit ? hit.svc : validateService(c, s, path, mode);
-    if (!svc) return;
-    const k = hit ? hit.key : serviceKey(svc);
-    if (next) next.set(svc.name, hit ?? { raw: copyInput(s), svc, key: k });
-    const dupKey = byKey.get(k);
-    if (dupKey !== undefined) c.add(path, `service "${svc.name}": duplicate VIP:port:protocol ${k} (also services[${dupKey}] "${services.find((x) => serviceKey(x) === k)?.name}")`, k);
-    else byKey.set(k, i);
-    const dupName = byName.get(svc.name);
-    if (dupName !== undefined) c.add(`${path}.name`, `duplicate service name "${svc.name}" (also services[${dupName}])`, svc.name);
-    else byName.set(svc.name, i);
+  // The cross-service checks: the first valid service of each key and each name so far. A cached
+  // service that came back (a hit) is registered by its entry's pass mark; only the services
+  // validated in this pass (few, when a controller changed few) go in these maps.
+  const mark = cache ? cache.begin() : 0;
+  const newKeys = new Map<string, { index: number; name: string }>();
+  const newNames = new Map<string, number>();
+  const learned: CacheEntry[] = [];
+  const duplicates = (i: number, svc: Service, k: string, firstKey: { index: number; name: string } | undefined, firstName: number | undefined) => {
+    if (firstKey) c.add(`services[${i}]`, `service "${svc.name}": duplicate VIP:port:protocol ${k} (also services[${firstKey.index}] "${firstKey.name}")`, k);
+    if (firstName !== undefined) c.add(`services[${i}].name`, `duplicate service name "${svc.name}" (also services[${firstName}])`, svc.name);
+  };
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i];
+    const hit = cache?.lookup(s, i);
+    if (hit) {
+      const svc = hit.svc;
+      // (the same entry met earlier in this pass: a duplicate of both its key and its name)
+      const again = hit.seen === mark;
+      let firstKey = again ? { index: hit.index, name: svc.name } : undefined;
+      let firstName = again ? hit.index : undefined;
+      if (newKeys.size) firstKey = earlier(firstKey, newKeys.get(hit.key));
+      if (newNames.size) firstName = earlierIndex(firstName, newNames.get(svc.name));
+      if (firstKey || firstName !== undefined) duplicates(i, svc, hit.key, firstKey, firstName);
+      if (!again) {
+        hit.seen = mark;
+        hit.index = i;
+      }
+      services.push(svc);
+      continue;
+    }
+    if (!(i in list)) continue; // (a hole: skipped, as forEach did)
+    const svc = validateService(c, s, `services[${i}]`, mode);
+    if (!svc) continue;
+    const k = serviceKey(svc);
+    let firstKey = newKeys.get(k);
+    let firstName = newNames.get(svc.name);
+    if (cache) {
+      const byKey = cache.withKey(k);
+      if (byKey?.seen === mark) firstKey = earlier(firstKey, { index: byKey.index, name: byKey.svc.name });
+      const byName = cache.withName(svc.name);
+      if (byName?.seen === mark) firstName = earlierIndex(firstName, byName.index);
+      learned.push(cache.entry(s, svc, k, mark, i));
+    }
+    duplicates(i, svc, k, firstKey, firstName);
+    if (!firstKey) newKeys.set(k, { index: i, name: svc.name });
+    if (firstName === undefined) newNames.set(svc.name, i);
     services.push(svc);
-  });
+  }
   // Name the service in every message: "services[2] (web).endpoints[0].port: ...".
   if (c.errors.length) {
-    const names = input.services.map((s) => (isObject(s) && typeof s.name === 'string' ? s.name : undefined));
+    const names = list.map((s) => (isObject(s) && typeof s.name === 'string' ? s.name : undefined));
     const errs = c.errors.map((e) => {
       const m = /^services\[(\d+)\]/.exec(e.field);
       const n = m ? names[Number(m[1])] : undefined;
@@ -385,8 +338,19 @@ export function validateState(input: unknown, mode?: Mode, cache?: ValidationCac
     });
     throw errs.length === 1 ? errs[0]! : new ValidationErrors(errs);
   }
-  if (cache && next) cache.replace(next);
+  if (cache) {
+    for (const e of learned) cache.set(e);
+    cache.retain(mark, services.length);
+  }
   return { services };
+}
+
+function earlier<T extends { index: number }>(a: T | undefined, b: T | undefined): T | undefined {
+  return !a ? b : !b ? a : b.index < a.index ? b : a;
+}
+
+function earlierIndex(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /**
@@ -398,11 +362,20 @@ export function stateWarnings(state: State): string[] {
   const out: string[] = [];
   for (const s of state.services) {
     if (s.scheduler !== 'rr') continue;
-    const weights = [...new Set(s.endpoints.map((e) => e.weight).filter((w) => w > 0))];
-    if (weights.length > 1)
-      out.push(`service ${s.name}: scheduler rr ignores weights (${weights.sort((a, b) => a - b).join(', ')} given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`);
+    // (Service objects are never mutated, and an unchanged one comes back from the validation
+    // cache as the same object: each is looked at once, not on every apply of 10k services)
+    let w = rrWarnings.get(s);
+    if (w === undefined) rrWarnings.set(s, (w = rrWarning(s)));
+    if (w) out.push(w);
   }
   return out;
+}
+const rrWarnings = new WeakMap<Service, string | null>();
+
+function rrWarning(s: Service): string | null {
+  const weights = [...new Set(s.endpoints.map((e) => e.weight).filter((w) => w > 0))];
+  if (weights.length < 2) return null;
+  return `service ${s.name}: scheduler rr ignores weights (${weights.sort((a, b) => a - b).join(', ')} given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`;
 }
 
 /** Endpoints that receive new connections (weight > 0). */
@@ -436,7 +409,7 @@ export function validateServices(input: unknown, mode: Mode, cache?: ValidationC
     const dupName = byName.get(svc.name);
     if (dupName !== undefined) c.add(`${path}.name`, `duplicate service name "${svc.name}" (also ${field}[${dupName}])`, svc.name);
     else byName.set(svc.name, i);
-    learned.push(hit ?? { raw: copyInput(s), svc, key: k });
+    if (cache) learned.push(hit ?? cache.entry(s, svc, k));
     out.push(svc);
   });
   if (c.errors.length) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changedService, diffService, diffStates, formatDiff, isEmptyDiff, type StateDiff } from '../../lib/lb/diff';
+import { changedService, diffService, previousService, diffStates, formatDiff, isEmptyDiff, type StateDiff } from '../../lib/lb/diff';
 import { compileIpvs, drainingAfter, planIpvs, type IpvsCurrentSvc, type IpvsSvc } from '../../lib/lb/modes/ipvs/compile';
 import { serviceKey, ValidationCache, validateState, type DesiredState, type State } from '../../lib/lb/state';
 import { demoState } from '../fixtures/lb-state';
@@ -68,6 +68,7 @@ describe('lb diff of validated states sharing unchanged services (the validation
     expect(d.unchanged).toBe(49);
     expect(formatDiff(d)).toEqual(['~ service s20 tcp/10.96.0.20:80: 10.244.0.21:8080 w1->w3']);
     expect(changedService(d.updated[0]!)).toBe(second.services[20]);
+    expect(previousService(d.updated[0]!)).toBe(first.services[20]);
     expect(d).toEqual(byKey(first, second));
   });
 
@@ -85,6 +86,7 @@ describe('lb diff of validated states sharing unchanged services (the validation
     expect(d.added.map((s) => s.name)).toEqual(['s100', 's101', 's102']);
     expect(d.removed.map((s) => s.name)).toEqual(['s5', 's6']);
     expect(d.updated.map((u) => changedService(u)?.name)).toEqual(['s39']);
+    expect(previousService(d.updated[0]!)).toBe(first.services[39]);
     // Shorter and longer states than the last one: the services past the shorter's end.
     const third = next(list.slice(0, 20));
     expect(diffStates(second, third)).toEqual(byKey(second, third));

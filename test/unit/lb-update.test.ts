@@ -86,6 +86,33 @@ describe('LoadBalancer.update / resync (in-memory backend)', () => {
     expect(full.lines).toEqual([]);
   });
 
+  it('update builds on what the last apply(state) applied: renames, moved VIP:ports, removals and reordering', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    await lb.apply({ services: [svc('a', 1), svc('b', 2), svc('c', 3), svc('d', 4)] });
+    // b renamed to e (same VIP:port), c removed, d moves to c's VIP:port, f added, order changed
+    await lb.apply({ services: [svc('d', 3), svc('a', 1), svc('e', 2), svc('f', 6)] });
+    // e holds b's VIP:port now, d holds c's: taking them is refused naming the new owners
+    await expect(lb.update({ upsert: [svc('x', 2)] })).rejects.toThrow(/belongs to service "e"/);
+    await expect(lb.update({ upsert: [svc('x', 3)] })).rejects.toThrow(/belongs to service "d"/);
+    // b's and c's old places are free; removing b or c (gone) changes nothing
+    const r = await lb.update({ upsert: [svc('y', 4)], remove: ['b', 'c'] });
+    expect(r.lines).toEqual(['+ service y tcp/10.0.0.4:80 rr (2 endpoints)']);
+    expect(names(backend.kernel).sort()).toEqual(['a', 'd', 'e', 'f', 'y']);
+    // one change through apply(state) after update(): the record follows it too
+    await lb.apply({ services: [svc('d', 3), svc('a', 1), svc('e', 2, 3), svc('f', 6), svc('y', 4)] });
+    const r2 = await lb.update({ upsert: [svc('e', 2, 3)] });
+    expect(r2.changed).toBe(false);
+    // services that moved place in the list are replaced at their new place
+    await lb.update({ upsert: [svc('a', 1, 3), svc('d', 3, 1)] });
+    expect(backend.kernel.map((s) => `${s.name}:${s.endpoints.length}`)).toEqual(['d:1', 'a:3', 'e:3', 'f:2', 'y:2']);
+    await lb.update({ remove: ['a'], upsert: [svc('z', 9)] });
+    await lb.update({ upsert: [svc('f', 6, 1)] });
+    expect(backend.kernel.map((s) => `${s.name}:${s.endpoints.length}`)).toEqual(['d:1', 'e:3', 'f:1', 'y:2', 'z:2']);
+    await lb.resync();
+    expect(names(backend.kernel)).toEqual(['d', 'e', 'f', 'y', 'z']);
+  });
+
   it('the first update of a fresh LoadBalancer reads the kernel once and builds on it', async () => {
     backend = new MemoryBackend();
     await using first = await open();

@@ -1,8 +1,8 @@
 /** nftables mode over the Nftables handle: one transaction per apply, built from the diff (layout: compile.ts). */
 import { ConflictError, isNotFound } from '../../../errors';
 import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
-import { changedService, diffStates, isEmptyDiff } from '../../diff';
-import { serviceKey, type State } from '../../state';
+import { changedService, diffStates, isEmptyDiff, previousService } from '../../diff';
+import type { State } from '../../state';
 import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
@@ -263,7 +263,7 @@ export function buildNftTransaction(tx: NftTransaction, cur: NftCurrent, desired
   const chains = new Set(cur.chains);
   const changes: ServiceChange[] = [
     ...d.removed.map((before) => ({ name: before.name, before })),
-    ...d.updated.map((u) => ({ name: u.name, before: cur.state.services.find((s) => serviceKey(s) === u.key)!, after: changedService(u)! })),
+    ...d.updated.map((u) => ({ name: u.name, before: previousService(u)!, after: changedService(u)! })),
     ...d.added.map((after) => ({ name: after.name, after })),
   ];
   const batch = new ShardBatch(cur.shards);
