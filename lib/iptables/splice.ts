@@ -80,6 +80,8 @@ export interface Spliced {
   carry: Int32Array;
   record: EntryRecord;
   layout: BlobLayout;
+  /** Entries copied from the old blob (not encoded). */
+  copied: number;
 }
 
 interface Edit {
@@ -228,7 +230,7 @@ export function spliceChains(
   const oldRelocs = lay.relocs;
   let ri = 0; // next old reloc
   let ci = 0, nci = 0; // next old chain, next new chain
-  let newIdx = 0;
+  let newIdx = 0, written = 0;
 
   /** Old chains ci..upTo-1 (whole, in order) copied to where they go now. */
   const copyChains = (upTo: number) => {
@@ -344,6 +346,7 @@ export function spliceChains(
     putU16LE(b, off + L.targetOffset, L.size);
     putU16LE(b, off + L.nextOffset, tailSize);
     newIdx += rs.length + 2;
+    written += rs.length + 2;
     nci++;
   }
   copyChains(n);
@@ -351,7 +354,7 @@ export function spliceChains(
   const endAt = newSize - headSize;
   old.copy(b, endAt, oldSize - headSize, oldSize);
   record.policies = new Map(rec.policies); // (built-ins come first: their entries do not move)
-  return { blob: out, numEntries, carry, record, layout: { blob: out, at, relocs: relocs.slice(0, nr) } };
+  return { blob: out, numEntries, carry, record, layout: { blob: out, at, relocs: relocs.slice(0, nr) }, copied: numEntries - written - 1 };
 }
 
 function isBuiltinHere(rec: EntryRecord, nb: number, name: string): boolean {
