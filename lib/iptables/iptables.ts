@@ -455,9 +455,10 @@ export class Iptables extends KernelHandle {
       s.record.layout = s.layout;
       this.#entries.set(table, s.record);
       this.#sizes.set(table, s.blob.length);
-      releaseBlob(lay.blob);
-      return { ...done, size: s.blob.readUInt32LE(40), reused: s.copied, inPlace: false, chains: s.record.chains };
+      if (!s.inPlace) releaseBlob(lay.blob);
+      return { ...done, size: s.blob.readUInt32LE(40), reused: s.copied, inPlace: s.inPlace, chains: s.record.chains };
     } catch (e) {
+      // (In place, the record and its blob are the refused table's now: dropped either way.)
       if (this.#entries.get(table) === rec) this.#entries.delete(table);
       releaseBlob(s.blob);
       throw e;

@@ -27,6 +27,8 @@ export interface BlobLayout {
   at: Int32Array;
   /** Offsets (from the first entry) of the standard verdicts that hold an entry offset, ascending. */
   relocs: Int32Array;
+  /** The carry map of the table to itself (rules and policies to their own index, heads and tails -1), once asked for. */
+  selfCarry?: Int32Array;
 }
 
 const isStandard = (b: Buffer, t: number) => b[t + 2] === 0 && b.readUInt16LE(t) === STANDARD_TARGET_SIZE;
@@ -80,8 +82,10 @@ export interface Spliced {
   carry: Int32Array;
   record: EntryRecord;
   layout: BlobLayout;
-  /** Entries copied from the old blob (not encoded). */
+  /** Entries copied from the old blob (not encoded), or left where they were. */
   copied: number;
+  /** Written over the old blob (every chain kept its size and rule count): `rec` and `lay` are the new table's now. */
+  inPlace: boolean;
 }
 
 interface Edit {
@@ -191,6 +195,8 @@ export function spliceChains(
     e.newStart = e.oldStart + delta;
     delta += e.size - (e.oldEnd - e.oldStart);
   }
+  if (edits.every((e) => e.ci >= 0 && e.chain && e.size === e.oldEnd - e.oldStart && e.chain.rules.length === rec.count[e.ci]))
+    return spliceInPlace(rec, lay, family, edits);
   // Ends ascending (edits are in blob order and do not overlap), for mapOff's search.
   const ends = Int32Array.from(edits, (e) => e.oldEnd);
   const shiftAfter = new Int32Array(edits.length);
@@ -309,30 +315,11 @@ export function spliceChains(
     const f = newIdx + 1;
     record.first[nci] = f;
     for (let i = 0; i < rs.length; i++) {
-      const r = rs[i]!;
-      const eAt = off, next = off + sizes[i]!;
-      writeRuleHead(b, eAt, r, L, family);
-      let p = eAt + L.size;
-      const ms = r.matches;
-      if (ms) for (const m of ms) p += m.type === 'raw' ? writeRaw(b, p, m) : writeTyped(b, p, infoOf(matchInfo[family], 'm', m.type, family), m, family);
-      const t = r.target;
-      const targetAt = p;
-      let reloc = false;
-      if (!t) {
-        writeStandard(b, p, next);
-        reloc = true;
-      } else if (t.type === 'jump' || t.type === 'goto') {
-        writeStandard(b, p, targetOf(t.chain));
-        if (t.type === 'goto') b[eAt + L.flags]! |= L.fGoto;
-        reloc = true;
-      } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
-      else if (t.type === 'raw') writeRaw(b, p, t);
-      else writeTyped(b, p, infoOf(targetInfo[family], 't', t.type, family), t, family);
-      putU16LE(b, eAt + L.targetOffset, targetAt - eAt);
-      putU16LE(b, eAt + L.nextOffset, next - eAt);
-      if (reloc) {
+      const r = rs[i]!, next = off + sizes[i]!;
+      const v = writeRule(b, off, next, r, L, family, targetOf);
+      if (v >= 0) {
         if (nr === relocs.length) relocs = grow(relocs);
-        relocs[nr++] = targetAt + EXT_HEADER;
+        relocs[nr++] = v;
       }
       record.rules[f + i] = r;
       const from = rest.get(r);
@@ -342,9 +329,7 @@ export function spliceChains(
       }
       off = next;
     }
-    writeStandard(b, off + L.size, VERDICT.RETURN);
-    putU16LE(b, off + L.targetOffset, L.size);
-    putU16LE(b, off + L.nextOffset, tailSize);
+    writeTail(b, off, L, tailSize);
     newIdx += rs.length + 2;
     written += rs.length + 2;
     nci++;
@@ -354,7 +339,7 @@ export function spliceChains(
   const endAt = newSize - headSize;
   old.copy(b, endAt, oldSize - headSize, oldSize);
   record.policies = new Map(rec.policies); // (built-ins come first: their entries do not move)
-  return { blob: out, numEntries, carry, record, layout: { blob: out, at, relocs: relocs.slice(0, nr) }, copied: numEntries - written - 1 };
+  return { blob: out, numEntries, carry, record, layout: { blob: out, at, relocs: relocs.slice(0, nr) }, copied: numEntries - written - 1, inPlace: false };
 }
 
 function isBuiltinHere(rec: EntryRecord, nb: number, name: string): boolean {
@@ -366,4 +351,128 @@ function isBuiltinHere(rec: EntryRecord, nb: number, name: string): boolean {
 function danglingJump(edits: Edit[], v: number): ValidationError {
   const name = edits.find((x) => x.ci >= 0 && v >= x.oldStart && v < x.oldEnd)?.name ?? '?';
   return new ValidationError('remove', `chain ${name} is still jumped to by a rule the change keeps`, name);
+}
+
+/**
+ * The common change (a weight, a probability, an endpoint of the same size): every chain keeps its
+ * size and rule count, so nothing moves. The chains are written over the old blob and the record
+ * updated where they are; no copy, no relocation. The caller drops `rec` if the commit fails.
+ */
+function spliceInPlace(rec: EntryRecord, lay: BlobLayout, family: IptFamily, edits: Edit[]): Spliced {
+  const L = layoutOf(family);
+  const headSize = L.size + ERROR_TARGET_SIZE;
+  const tailSize = L.size + STANDARD_TARGET_SIZE;
+  const b = lay.blob.subarray(REPLACE_HEADER);
+  const carry = (lay.selfCarry ??= selfCarry(rec)).slice();
+  let relocs = lay.relocs;
+  let written = 0;
+  // (Carried by identity from the rules the chains replace, as carryMap: -1 when one is there twice.)
+  const rest = new Map<IptRule, number>();
+  for (const e of edits) {
+    const f = rec.first[e.ci]!;
+    for (let i = f; i < f + rec.count[e.ci]!; i++) {
+      const r = rec.rules[i];
+      if (r) rest.set(r, rest.has(r) ? -1 : i);
+      carry[i] = -1;
+    }
+  }
+  for (const e of edits) {
+    const c = e.chain!, rs = c.rules, sizes = e.sizes!, ci = e.ci, f = rec.first[ci]!;
+    b.fill(0, e.oldStart, e.oldEnd);
+    const mine: number[] = [];
+    let off = e.oldStart + writeError(b, e.oldStart, L, c.name);
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!, next = off + sizes[i]!;
+      const v = writeRule(b, off, next, r, L, family, (name) => targetIn(rec, lay, name, headSize));
+      if (v >= 0) mine.push(v);
+      const from = rest.get(r);
+      if (from !== undefined && from >= 0) {
+        rest.set(r, -1);
+        carry[f + i] = from;
+      }
+      rec.rules[f + i] = r;
+      off = next;
+    }
+    writeTail(b, off, L, tailSize);
+    rec.chains[ci] = c;
+    written += rs.length + 2;
+    // Its verdicts in the relocation list instead of the old chain's.
+    const lo = lowerIndex(relocs, e.oldStart), hi = lowerIndex(relocs, e.oldEnd);
+    if (hi - lo !== mine.length) {
+      const next = new Int32Array(relocs.length - (hi - lo) + mine.length);
+      next.set(relocs.subarray(0, lo));
+      next.set(mine, lo);
+      next.set(relocs.subarray(hi), lo + mine.length);
+      relocs = next;
+    } else relocs.set(mine, lo);
+  }
+  lay.relocs = relocs;
+  rec.digest = '';
+  return { blob: lay.blob, numEntries: rec.numEntries, carry, record: rec, layout: lay, copied: rec.numEntries - written - 1, inPlace: true };
+}
+
+/** The first index of `a` (ascending) whose value is not below v. */
+function lowerIndex(a: Int32Array, v: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Where a jump to `name` goes in the table `rec`/`lay` describe (nothing moved). */
+function targetIn(rec: EntryRecord, lay: BlobLayout, name: string, headSize: number): number {
+  const names = rec.names;
+  let lo = 0;
+  while (lo < names.length && rec.hooks[lo]! >= 0) lo++;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareChainNames(names[mid]!, name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return names[lo] === name ? lay.at[lo]! + headSize : -1;
+}
+
+/** The carry map of a table to itself. */
+function selfCarry(rec: EntryRecord): Int32Array {
+  const m = new Int32Array(rec.numEntries).fill(-1);
+  for (let ci = 0; ci < rec.names.length; ci++) {
+    const f = rec.first[ci]!, n = rec.count[ci]!;
+    for (let i = f; i < f + n; i++) m[i] = i;
+    if (rec.hooks[ci]! >= 0) m[f + n] = f + n;
+  }
+  return m;
+}
+
+/** A rule's entry at `e` (its next entry at `next`), as the whole-table encoder writes it; the offset of a verdict that holds an entry offset, or -1. */
+function writeRule(b: Buffer, e: number, next: number, r: IptRule, L: ReturnType<typeof layoutOf>, family: IptFamily, target: (name: string) => number): number {
+  writeRuleHead(b, e, r, L, family);
+  let p = e + L.size;
+  const ms = r.matches;
+  if (ms) for (const m of ms) p += m.type === 'raw' ? writeRaw(b, p, m) : writeTyped(b, p, infoOf(matchInfo[family], 'm', m.type, family), m, family);
+  const t = r.target;
+  const targetAt = p;
+  let reloc = -1;
+  if (!t) {
+    writeStandard(b, p, next);
+    reloc = targetAt + EXT_HEADER;
+  } else if (t.type === 'jump' || t.type === 'goto') {
+    writeStandard(b, p, target(t.chain));
+    if (t.type === 'goto') b[e + L.flags]! |= L.fGoto;
+    reloc = targetAt + EXT_HEADER;
+  } else if (t.type in VERDICT) writeStandard(b, p, VERDICT[t.type as keyof typeof VERDICT]);
+  else if (t.type === 'raw') writeRaw(b, p, t);
+  else writeTyped(b, p, infoOf(targetInfo[family], 't', t.type, family), t, family);
+  putU16LE(b, e + L.targetOffset, targetAt - e);
+  putU16LE(b, e + L.nextOffset, next - e);
+  return reloc;
+}
+
+function writeTail(b: Buffer, off: number, L: ReturnType<typeof layoutOf>, tailSize: number): void {
+  writeStandard(b, off + L.size, VERDICT.RETURN);
+  putU16LE(b, off + L.targetOffset, L.size);
+  putU16LE(b, off + L.nextOffset, tailSize);
 }

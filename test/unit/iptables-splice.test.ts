@@ -71,16 +71,16 @@ describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
     for (let i = 0; i < 40; i++) services.set(i * 3, service(i * 3, 1 + (i % 4), family));
     let t = table(family, services);
     let { rec, lay } = committed(t);
-    let id = 1000;
+    let id = 1000, inPlace = 0;
     for (let round = 0; round < 60; round++) {
       const put: IptChain[] = [], remove: string[] = [];
       const keys = [...services.keys()];
       const k = keys[Math.floor(next() * keys.length)]!;
-      const kind = round % 5;
+      const kind = round % 6;
       const before = services.get(k)!;
-      if (kind === 0 || kind === 1) {
-        // endpoints changed: grow, shrink or same count (same sizes: the blob's size does not move)
-        const eps = kind === 0 ? 1 + Math.floor(next() * 5) : before.length - 1;
+      if (kind === 0 || kind === 1 || kind === 5) {
+        // endpoints changed: grow, shrink or relabelled (same sizes: written in place)
+        const eps = kind === 0 ? 1 + Math.floor(next() * 5) : kind === 1 ? Math.max(1, before.length - 2) : before.length - 1;
         const after = service(k, eps, family, `#${round}`);
         services.set(k, after);
         put.push(...after);
@@ -102,15 +102,18 @@ describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
       // (unchanged chains are the same objects from one table to the next, as the load balancer's)
       const byName = new Map(t.chains.map((c) => [c.name, c]));
       nt.chains = nt.chains.map((c) => (put.includes(c) || c.name === 'KERNLB-SERVICES' ? c : byName.get(c.name) ?? c));
-      const svcChanged = kind >= 2;
+      const svcChanged = kind === 2 || kind === 3 || kind === 4;
       if (svcChanged) put.push(nt.chains.find((c) => c.name === 'KERNLB-SERVICES')!);
       else nt.chains = nt.chains.map((c) => (c.name === 'KERNLB-SERVICES' ? byName.get(c.name)! : c));
+      // (an in-place splice updates rec itself: carryMap's answer is taken from a copy)
+      const was: EntryRecord = { ...rec, chains: rec.chains.slice(), rules: rec.rules.slice() };
       const s = spliceChains(rec, lay, family, put, remove, Buffer.alloc);
+      if (s.inPlace) inPlace++;
       const full = encodeTable(nt, NAT_HOOKS);
       expect(s.numEntries).toBe(full.numEntries);
       expect(s.blob.equals(full.blob)).toBe(true);
       const ordered = orderChains(nt.chains);
-      expect([...s.carry]).toEqual([...carryMap(rec, ordered, full.numEntries)]);
+      expect([...s.carry]).toEqual([...carryMap(was, ordered, full.numEntries)]);
       expect(s.record.names).toEqual(ordered.map((c) => c.name));
       expect(s.record.rules).toEqual(recordEntries(ordered, full.numEntries, '').rules);
       // the layout handed on is the new blob's own
@@ -120,6 +123,7 @@ describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
       t = nt;
       ({ rec, lay } = { rec: s.record, lay: s.layout });
     }
+    expect(inPlace).toBeGreaterThan(3);
   });
 
   it('refuses, before anything is written, a removed chain still jumped to, a jump to no chain and a bad chain name', () => {
