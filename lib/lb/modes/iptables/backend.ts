@@ -416,6 +416,8 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     let operations = 0;
     const commits: [Fam, IptTable, State, KChain[]][] = [];
     const splices: [Fam, Pair[], State][] = [];
+    // (Both families' cheap checks at once: one IPT_SO_GET_INFO each, in parallel on the thread pool.)
+    const proofs: Promise<void>[] = [];
     for (const f of ['ipv4', 'ipv6'] as const) {
       if (only && !only.has(f)) continue;
       const want: State = { services: desired.services.filter((s) => s.family === f) };
@@ -434,7 +436,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
         // Nothing of kernlb's in an unused family: leave that table alone.
         if (isEmptyDiff(d) && !want.services.length && !cur.decoded[f].chains.size) {
           // No commit will prove a table taken on trust: compare it with the kernel now.
-          await this.#prove(f);
+          proofs.push(this.#prove(f));
           continue;
         }
         const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
@@ -455,7 +457,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
             [CHAIN_SERVICES, 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n) && sameChain(cur.decoded[f].chains.get(n)!, planned.get(n)!));
         } else same &&= [CHAIN_SERVICES, 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n));
         if (same) {
-          await this.#prove(f);
+          proofs.push(this.#prove(f));
           continue;
         }
         if (spliceable) {
@@ -467,6 +469,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
       commits.push([f, next, want, others]);
     }
+    await Promise.all(proofs);
     for (const [f, pairs, want] of splices) {
       const done = await this.#splice(f, pairs, want, cur);
       if (done === null) {
