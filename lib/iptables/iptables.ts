@@ -106,6 +106,14 @@ function sent(job: Encoded): void {
   job.record = recordEntries(job.ordered, job.enc.numEntries, '');
 }
 
+/** A splice's buffer: a free one of the arena that is big enough (not zeroed: the splice writes every byte), else a new one. */
+function spliceRoom(size: number): Buffer {
+  const b = takeRoom(size);
+  if (b.length >= size) return b;
+  releaseBlob(b);
+  return Buffer.allocUnsafeSlow(size);
+}
+
 /** Makes the cached entries in a home stale and gives its blob back to the arena. */
 function retire(h: Home): void {
   closeSlab(h.slab);
@@ -435,7 +443,7 @@ export class Iptables extends KernelHandle {
     const rec = this.#entries.get(table);
     const lay = rec?.layout;
     if (!rec || !lay || this.engine !== 'direct' || this.#pending.has(table) || rec.digest !== opts.expect.digest || rec.numEntries !== opts.expect.numEntries) return null;
-    const s = spliceChains(rec, lay, this.family, edit.put, edit.remove, takeBlob); // (throws ValidationError: nothing sent)
+    const s = spliceChains(rec, lay, this.family, edit.put, edit.remove, spliceRoom); // (throws ValidationError: nothing sent)
     const expect = { ...opts.expect, numEntries: opts.layout.numEntries, size: opts.layout.size, shallow: true };
     const model: IptTable = { name: table, family: this.family, chains: s.record.chains };
     const ctx = {

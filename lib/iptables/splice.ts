@@ -106,7 +106,7 @@ interface Edit {
  * The table `rec`/`lay` describe with the user chains in `put` written (added, or replacing the
  * chain of that name) and those named in `remove` taken out. Throws a ValidationError (before
  * anything is sent) for a bad chain or rule, a jump to a chain that is not there, or a removed chain
- * that something still jumps to. `alloc`: a zero-filled buffer.
+ * that something still jumps to. `alloc`: a buffer of at least the size asked (its bytes need not be zero).
  */
 export function spliceChains(
   rec: EntryRecord, lay: BlobLayout, family: IptFamily, put: readonly IptChain[], remove: readonly string[], alloc: (size: number) => Buffer,
@@ -219,8 +219,10 @@ export function spliceChains(
 
   const newSize = oldSize + delta;
   const numEntries = rec.numEntries + entryDelta;
-  const out = alloc(REPLACE_HEADER + newSize);
+  // (Every byte is copied or written below: the buffer need not be zeroed, only the parts written.)
+  const out = alloc(REPLACE_HEADER + newSize).subarray(0, REPLACE_HEADER + newSize);
   lay.blob.copy(out, 0, 0, 84); // name, valid_hooks, hook entries and underflows (which do not move)
+  out.fill(0, 84, REPLACE_HEADER); // num_counters and the counters pointer: native's
   out.writeUInt32LE(numEntries, 36);
   out.writeUInt32LE(newSize, 40);
   const b = out.subarray(REPLACE_HEADER);
@@ -306,6 +308,7 @@ export function spliceChains(
     let off = e.newStart;
     if (off !== w) throw new Error('iptables splice: a chain lands where the sizes did not put it');
     w = off + e.size;
+    b.fill(0, off, w);
     at[nci] = off;
     off += writeError(b, off, L, c.name);
     record.chains[nci] = c;

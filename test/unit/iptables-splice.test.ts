@@ -107,7 +107,8 @@ describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
       else nt.chains = nt.chains.map((c) => (c.name === 'KERNLB-SERVICES' ? byName.get(c.name)! : c));
       // (an in-place splice updates rec itself: carryMap's answer is taken from a copy)
       const was: EntryRecord = { ...rec, chains: rec.chains.slice(), rules: rec.rules.slice() };
-      const s = spliceChains(rec, lay, family, put, remove, Buffer.alloc);
+      // (a buffer of garbage: every byte of the result must be written)
+      const s = spliceChains(rec, lay, family, put, remove, (n) => Buffer.alloc(n + 64, 0xa5));
       if (s.inPlace) inPlace++;
       const full = encodeTable(nt, NAT_HOOKS);
       expect(s.numEntries).toBe(full.numEntries);
