@@ -38,6 +38,9 @@ const time = async (fn) => { const t = performance.now(); await fn(); return per
 const kernel = [];
 const commit = kl.Iptables.prototype.commit;
 kl.Iptables.prototype.commit = async function (...a) { const r = await commit.apply(this, a); kernel.push(r.kernelMs); return r; };
+// (a change of a table the LoadBalancer committed is a splice of its chains: Iptables.commitChains)
+const commitChains = kl.Iptables.prototype.commitChains;
+kl.Iptables.prototype.commitChains = async function (...a) { const r = await commitChains.apply(this, a); if (r) kernel.push(r.kernelMs); return r; };
 
 // Every nftables batch's kernel time (Transaction.kernelMs), recorded as it commits.
 const nftKernel = [];

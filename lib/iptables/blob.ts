@@ -58,7 +58,7 @@ function isStandardTarget(type: string): boolean {
   return type === 'ACCEPT' || type === 'DROP' || type === 'RETURN' || type === 'QUEUE' || type === 'jump' || type === 'goto';
 }
 
-function ruleSize(r: IptRule, L: EntryLayout, family: IptFamily): number {
+export function ruleSize(r: IptRule, L: EntryLayout, family: IptFamily): number {
   let n = L.size;
   const ms = r.matches;
   if (ms) {

@@ -10,6 +10,7 @@
  */
 import { compareChainNames, HOOKS } from './layout';
 import type { IptChain, IptRule } from './types';
+import type { BlobLayout } from './splice';
 
 /** A chain's place among the built-ins (its hook's index), or -1 for a user chain. */
 const hookOf = (c: IptChain) => (c.policy !== undefined ? HOOKS.indexOf(c.name as never) : -1);
@@ -38,6 +39,8 @@ export interface EntryRecord {
   rules: Array<IptRule | null>;
   /** Built-in chain name -> the index of its policy entry (whose counters are the chain's). */
   policies: Map<string, number>;
+  /** A commit's with CommitOptions.keepLayout: its blob and where things are in it (splice.ts). */
+  layout?: BlobLayout;
 }
 
 /** The record of a table whose entries are `chains` in the kernel's order (numEntries of them). */

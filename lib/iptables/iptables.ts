@@ -10,6 +10,7 @@ import { native, type NativeIptReplaceResult, type NativeIptTable } from '../nat
 import { releaseBlob, takeArena, takeBlob, takeRoom } from './arena';
 import { decodeTable, encodeValidTable, type EncodedTable } from './blob';
 import { carryMap, recordEntries, type EntryRecord } from './carry';
+import { layoutOfBlob, spliceChains } from './splice';
 import { orderedChains, pinOrder } from './chain-order';
 import { refreshCounters, visitCounters } from './refresh';
 import { checkEngine, describeEntry, resolveXtablesLock, ruleEntries, type IptEngine } from './engine';
@@ -61,6 +62,17 @@ export interface CommitOptions {
    *   kernel still holds that table, and the direct engine. CommitResult.carried says how many.
    */
   counters?: boolean | 'carry';
+  /**
+   * Keep a copy of the committed blob and where its chains and entry offsets are (direct engine), so
+   * that the next change of a few user chains can be spliced into it (commitChains) instead of the
+   * whole table encoded again. Costs a copy of the blob (memory the size of the table).
+   */
+  keepLayout?: boolean;
+}
+
+/** CommitResult of commitChains, with the table's chains as the kernel now holds them (kernel order). */
+export interface ChainsCommitResult extends CommitResult {
+  chains: IptChain[];
 }
 
 export interface UpdateOptions {
@@ -92,6 +104,14 @@ interface Home {
  */
 function sent(job: Encoded): void {
   job.record = recordEntries(job.ordered, job.enc.numEntries, '');
+}
+
+/** A splice's buffer: a free one of the arena that is big enough (not zeroed: the splice writes every byte), else a new one. */
+function spliceRoom(size: number): Buffer {
+  const b = takeRoom(size);
+  if (b.length >= size) return b;
+  releaseBlob(b);
+  return Buffer.allocUnsafeSlow(size);
 }
 
 /** Makes the cached entries in a home stale and gives its blob back to the arena. */
@@ -329,7 +349,7 @@ export class Iptables extends KernelHandle {
       const p = before ? before.then(send) : send();
       sent(job);
       return p;
-    })));
+    })), !!opts.keepLayout && this.engine === 'direct');
   }
 
   /** Keeps `p` as the table's commit in flight until it settles (see commit). */
@@ -373,7 +393,7 @@ export class Iptables extends KernelHandle {
       void settled.then(() => scratch && releaseBlob(scratch));
       return p as Promise<never>; // (rejected with what the encoding threw)
     }
-    return this.#finish(table, job, scratch, this.#inOrder(table.name, p));
+    return this.#finish(table, job, scratch, this.#inOrder(table.name, p), !!opts.keepLayout);
   }
 
   /**
@@ -403,10 +423,16 @@ export class Iptables extends KernelHandle {
     return takeArena() ?? (size >= SCRATCH_MIN ? Buffer.allocUnsafeSlow(size + (size >> 3)) : null);
   }
 
-  #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<NativeIptReplaceResult>): Promise<CommitResult> {
+  #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<NativeIptReplaceResult>, keepLayout = false): Promise<CommitResult> {
     return this.diagnose(table, explain(this.family, p.then((done) => {
       const record = job.record!; // (sent() ran before the commit could settle)
       record.digest = done.digest;
+      if (keepLayout) {
+        // (A copy: the blob goes back to the arena or becomes the rule caches' home, and either may be written over.)
+        const copy = Buffer.allocUnsafeSlow(job.enc.blob.length);
+        job.enc.blob.copy(copy);
+        record.layout = layoutOfBlob(copy, this.family, record);
+      }
       this.#entries.set(table.name, record);
       this.#sizes.set(table.name, job.enc.blob.length);
       // (ipt_replace/ip6t_replace: name[32], valid_hooks, num_entries, size at offset 40)
@@ -415,6 +441,51 @@ export class Iptables extends KernelHandle {
       if (scratch) releaseBlob(scratch);
       this.#settled(table.name, job.enc);
     })));
+  }
+
+  /**
+   * A change of a few user chains of a table this handle committed last with keepLayout (and has not
+   * read or committed otherwise since): `put` chains are added or replace the chain of their name,
+   * `remove` names chains to take out, everything else is the table as committed. The blob is that
+   * commit's with those chains spliced in (splice.ts: the same bytes a whole-table commit would
+   * send), replaced with the compare-and-swap of check 'info' (`expect`: the table's readState,
+   * `layout`: the entry count and size its commit reported) and counters carried as 'carry'.
+   * Resolves to null, sending nothing, when there is no such layout (commit the whole table then).
+   */
+  async commitChains(
+    table: string, edit: { put: readonly IptChain[]; remove: readonly string[] }, opts: { expect: TableReadState; layout: { numEntries: number; size: number } },
+  ): Promise<ChainsCommitResult | null> {
+    const rec = this.#entries.get(table);
+    const lay = rec?.layout;
+    if (!rec || !lay || this.engine !== 'direct' || this.#pending.has(table) || rec.digest !== opts.expect.digest || rec.numEntries !== opts.expect.numEntries) return null;
+    const s = spliceChains(rec, lay, this.family, edit.put, edit.remove, spliceRoom); // (throws ValidationError: nothing sent)
+    const expect = { ...opts.expect, numEntries: opts.layout.numEntries, size: opts.layout.size, shallow: true };
+    const model: IptTable = { name: table, family: this.family, chains: s.record.chains };
+    const ctx = {
+      op: 'commit iptables', object: this.object(table), conflictErrno: [EAGAIN], describeItem: (i: number) => describeEntry(model, i),
+      hint: 'CAP_NET_ADMIN in the namespace\'s user namespace is needed',
+    };
+    // (Until it settles, the record is the old table's: any other commit of it waits, and this one's failure drops it.)
+    const p = this.#inOrder(table, this.run(ctx, (h) => {
+      const n = native().iptables;
+      const { tx, done } = n.beginReplace(h, this.v6, table, expect, this.#lock, null, this.#waitMs);
+      n.sendReplace(tx, s.blob, null, s.carry);
+      return done;
+    }));
+    try {
+      const done = await this.diagnose(model, explain(this.family, p));
+      s.record.digest = done.digest;
+      s.record.layout = s.layout;
+      this.#entries.set(table, s.record);
+      this.#sizes.set(table, s.blob.length);
+      if (!s.inPlace) releaseBlob(lay.blob);
+      return { ...done, size: s.blob.readUInt32LE(40), reused: s.copied, inPlace: s.inPlace, chains: s.record.chains };
+    } catch (e) {
+      // (In place, the record and its blob are the refused table's now: dropped either way.)
+      if (this.#entries.get(table) === rec) this.#entries.delete(table);
+      releaseBlob(s.blob);
+      throw e;
+    }
   }
 
   /**

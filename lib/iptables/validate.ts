@@ -18,7 +18,7 @@ import type { IptChain, IptFamily, IptRule, IptTable } from './types';
  * ASCII control characters, which iptables-save could not print as one token. A loop, not a
  * regular expression: it runs once per chain.
  */
-function chainNameOk(s: string): boolean {
+export function chainNameOk(s: string): boolean {
   const n = s.length;
   if (n < 1 || n > 28) return false;
   for (let i = 0; i < n; i++) {
@@ -215,7 +215,7 @@ function chainField(i: number, c: IptChain | undefined): string {
  * `name in VERDICT` without the `in`: a chain name read from text is not an internalized string,
  * and `in` looks every one up in V8's string table (~40% of validateChains for 10^5 chains).
  */
-function isVerdictName(name: unknown): boolean {
+export function isVerdictName(name: unknown): boolean {
   return name === 'DROP' || name === 'ACCEPT' || name === 'QUEUE' || name === 'RETURN';
 }
 

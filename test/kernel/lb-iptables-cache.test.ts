@@ -60,10 +60,14 @@ describe.skipIf(skip)(`lb iptables mode: what it reads (kernel)${skip ? ` - skip
     const readState = vi.spyOn(Iptables.prototype, 'readState');
     const read = vi.spyOn(Iptables.prototype, 'read');
     const commit = vi.spyOn(Iptables.prototype, 'commit');
+    const chains = vi.spyOn(Iptables.prototype, 'commitChains');
     const r = await lb.apply(state(3));
     expect(r.lines).toHaveLength(1);
     expect(read.mock.calls.length + readState.mock.calls.length).toBe(0);
-    expect(commit.mock.calls.map((c) => c[1])).toEqual([expect.objectContaining({ expectUnchanged: true, check: 'info' })]);
+    // (the change's chains spliced into the last blob: no whole-table commit)
+    expect(commit).not.toHaveBeenCalled();
+    expect(chains.mock.calls.map((c) => c[2])).toEqual([expect.objectContaining({ layout: expect.objectContaining({ numEntries: expect.any(Number) }) })]);
+    expect(await chains.mock.results[0]!.value).not.toBeNull();
     // Someone else's commit between two applies: the commit's check fails (EAGAIN), LoadBalancer
     // reads the table and commits again, keeping the foreign rule.
     await a.exec(['iptables-legacy', '-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '--dport', '22', '-j', 'DNAT', '--to-destination', '10.9.9.9:22']);
@@ -73,6 +77,30 @@ describe.skipIf(skip)(`lb iptables mode: what it reads (kernel)${skip ? ` - skip
     const out = await save(a);
     expect(out).toMatch(/--dport 22 -j DNAT --to-destination 10\.9\.9\.9:22/);
     expect(out).toMatch(/"ep 10\.244\.1\.2:8080 w4"/);
+  });
+
+  it('changes spliced into the last blob (endpoints, weights, services added and removed) leave the table a fresh apply of the same state makes, counters carried', async () => {
+    await using a = await createNetns('lbc');
+    await using b = await createNetns('lbc');
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    await lb.apply(state());
+    const chains = vi.spyOn(Iptables.prototype, 'commitChains');
+    const commit = vi.spyOn(Iptables.prototype, 'commit');
+    const db = { name: 'db', vip: '10.96.0.5', port: 5432, scheduler: 'rr' as const, endpoints: [{ address: '10.244.3.2', port: 5432 }, { address: '10.244.3.3', port: 5432 }] };
+    const s1: DesiredState = { services: [...state(2).services, db] };
+    await lb.apply(s1); // a weight and a service added: the services chain too
+    await lb.update({ upsert: [{ ...db, endpoints: [{ address: '10.244.3.4', port: 5432 }] }] }); // endpoints replaced (chains removed)
+    await lb.update({ remove: ['api'] });
+    const final: DesiredState = { services: [s1.services[0]!, { ...db, endpoints: [{ address: '10.244.3.4', port: 5432 }] }] };
+    expect(chains).toHaveBeenCalledTimes(3);
+    for (const r of chains.mock.results) expect(await r.value).not.toBeNull();
+    expect(commit).not.toHaveBeenCalled();
+    await using fresh = await LoadBalancer.open({ mode: 'iptables', netns: b.name });
+    await fresh.apply(final);
+    expect(await save(a)).toBe(await save(b));
+    // and the record the splices left is the kernel's: the same state again is a no-op, status reads it
+    expect((await lb.apply(final)).changed).toBe(false);
+    expect((await lb.status()).services.map((x) => x.name).sort()).toEqual(['db', 'web']);
   });
 
   it('a rule replaced by one of the same size is not noticed by the cheap check; diff() (a full read) shows it and the next apply repairs it', async () => {

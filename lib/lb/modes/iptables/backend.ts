@@ -8,14 +8,14 @@ import { constants } from 'node:os';
 import { ConflictError } from '../../../errors';
 import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarget as KTarget, IptReadState, IptTable, Iptables } from '../../../iptables';
 import { compareAddress, parseAddress } from '../../address';
-import { diffStates, isEmptyDiff } from '../../diff';
+import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendRead, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
 import { freezeRule } from '../../../iptables/rule-cache';
 import { endpointComment } from '../nftables/compile';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
-  CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
+  CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, portalRule, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
   type IptChain, type IptFamilyPlan, type IptMatch, type IptRule, type IptTarget,
 } from './compile';
 import { serviceChainCounters } from './status';
@@ -186,6 +186,44 @@ export interface IptRead extends BackendRead {
 }
 
 type Decoded = ReturnType<typeof decodeIptables>;
+
+/** A service before and after a change (undefined: added, or removed). */
+type Pair = [Service | undefined, Service | undefined];
+
+/**
+ * KERNLB-SERVICES after a change of these services: the committed chain's portal rules with those of
+ * the services that went taken out and those of the services that came put in at their place (the
+ * rules are sorted by the name of the chain they jump to, as compileIptables sorts them): a copy of
+ * its 10^4 rules instead of a compile of every service.
+ */
+function servicesChainAfter(before: KChain, pairs: Pair[]): KChain {
+  const jumpOf = (r: KRule) => (r.target?.type === 'jump' ? r.target.chain : '');
+  const gone = new Set(pairs.flatMap(([b]) => (b ? [serviceChains(b)[0]!.name] : [])));
+  const rules = gone.size ? before.rules.filter((r) => !gone.has(jumpOf(r))) : before.rules.slice();
+  for (const [, a] of pairs) {
+    if (!a) continue;
+    const k = kRuleOf(portalRule(a), false);
+    const name = jumpOf(k);
+    let lo = 0, hi = rules.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (jumpOf(rules[mid]!) < name) lo = mid + 1;
+      else hi = mid;
+    }
+    rules.splice(lo, 0, k);
+  }
+  return { name: CHAIN_SERVICES, rules };
+}
+
+/** The pairs of a diff of the table's state to the wanted one (the old services by key only when some changed). */
+function pairsOf(d: ReturnType<typeof diffStates>, from: State): Pair[] {
+  const pairs: Pair[] = [...d.added.map((s): Pair => [undefined, s]), ...d.removed.map((s): Pair => [s, undefined])];
+  if (d.updated.length) {
+    const old = new Map(from.services.map((s) => [serviceKey(s), s]));
+    for (const u of d.updated) pairs.push([old.get(u.key), changedService(u)]);
+  }
+  return pairs;
+}
 
 /** One family's nat table as kernlb last saw or committed it, with what the next apply needs. */
 interface Known {
@@ -361,17 +399,27 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const cur = await this.read({ forApply: true, lazy: !opts.dryRun });
     const touched = new Set<Fam>();
     for (const c of changes) for (const s of [c.before, c.after]) if (s) touched.add(s.family);
-    return this.apply(desired, cur, opts, touched);
+    return this.apply(desired, cur, opts, touched, changes);
   }
 
   /** `only`: the families an update touched (the others are left alone, unproven or not). */
-  async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }, only?: Set<Fam>) {
+  async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }, only?: Set<Fam>, changes?: ServiceChange[]) {
     let plan: ReturnType<typeof compileIptables> | undefined; // (only when a family commits: hashing 10k chain names is ~10 ms)
     let operations = 0;
     const commits: [Fam, IptTable, State, KChain[]][] = [];
+    const splices: [Fam, Pair[], State][] = [];
+    // (Both families' cheap checks at once: one IPT_SO_GET_INFO each, in parallel on the thread pool.)
+    const proofs: Promise<void>[] = [];
     for (const f of ['ipv4', 'ipv6'] as const) {
       if (only && !only.has(f)) continue;
       const want: State = { services: desired.services.filter((s) => s.family === f) };
+      // A change of a table this LoadBalancer committed: only the changed services' chains are
+      // written, spliced into the last blob (Iptables.commitChains), when the handle kept it.
+      const spliceable = !opts.dryRun && !!cur.committed[f] && this.#carries(f) && !!cur.layout[f];
+      if (only && changes && spliceable) {
+        splices.push([f, changes.filter((c) => (c.before ?? c.after)!.family === f || c.after?.family === f).map((c) => [c.before?.family === f ? c.before : undefined, c.after?.family === f ? c.after : undefined]), want]);
+        continue;
+      }
       // An update of a table kernlb committed needs no diff: mergeTable takes its chains from the
       // plan (cached per Service object), so the untouched services cost no comparison.
       let unchanged = new Set<string>();
@@ -380,7 +428,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
         // Nothing of kernlb's in an unused family: leave that table alone.
         if (isEmptyDiff(d) && !want.services.length && !cur.decoded[f].chains.size) {
           // No commit will prove a table taken on trust: compare it with the kernel now.
-          await this.#prove(f);
+          proofs.push(this.#prove(f));
           continue;
         }
         const changed = new Set([...d.added, ...d.removed].map(serviceKey).concat(d.updated.map((u) => u.key)));
@@ -401,7 +449,11 @@ export class IptablesBackend implements ModeBackend<IptRead> {
             [CHAIN_SERVICES, 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n) && sameChain(cur.decoded[f].chains.get(n)!, planned.get(n)!));
         } else same &&= [CHAIN_SERVICES, 'KERNLB-POSTROUTING', 'KERNLB-MARK-MASQ'].every((n) => cur.decoded[f].chains.has(n));
         if (same) {
-          await this.#prove(f);
+          proofs.push(this.#prove(f));
+          continue;
+        }
+        if (spliceable) {
+          splices.push([f, pairsOf(d, cur.decoded[f].state), want]);
           continue;
         }
       }
@@ -409,7 +461,17 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
       commits.push([f, next, want, others]);
     }
-    if (!commits.length) return { operations: 0, draining: [], changed: false };
+    await Promise.all(proofs);
+    for (const [f, pairs, want] of splices) {
+      const done = await this.#splice(f, pairs, want, cur);
+      if (done === null) {
+        // (No layout kept: the whole table, as before.)
+        const { table: next, others } = mergeTable(cur.tables[f], (plan ??= compileIptables(desired))[f], new Set(), cur.decoded[f].chains, false, cur.committed[f]);
+        operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
+        commits.push([f, next, want, others]);
+      } else operations += done;
+    }
+    if (!commits.length) return { operations, draining: [], changed: splices.length > 0 };
     if (!opts.dryRun) {
       for (const [f, t, want, others] of commits) {
         delete this.#known[f];
@@ -417,11 +479,49 @@ export class IptablesBackend implements ModeBackend<IptRead> {
         // 10^5 entries: see #sameLayout for what that misses); anything else by its digest.
         const layout = cur.layout[f];
         const check = layout && cur.committed[f] && this.#carries(f) ? { check: 'info' as const, layout } : {};
-        const done = await this.handles[f].commit(t, { expectUnchanged: true, ...check, ...(this.#carries(f) ? { counters: 'carry' as const } : {}) });
+        const done = await this.handles[f].commit(t, { expectUnchanged: true, ...check, ...(this.#carries(f) ? { counters: 'carry' as const, keepLayout: true } : {}) });
         this.#remember(f, t, want, done, others);
       }
     }
     return { operations, draining: [], changed: true };
+  }
+
+  /**
+   * One family's change as a splice of the services' chains into the last committed blob: the
+   * chains of each changed service as compiled now (put) and those it no longer has (removed), and
+   * KERNLB-SERVICES only when a service comes, goes or is renamed (its portal rule). The rules
+   * written, or null when the handle kept no layout (nothing sent).
+   */
+  async #splice(f: Fam, pairs: Pair[], want: State, cur: IptRead): Promise<number | null> {
+    const put: KChain[] = [];
+    const names = new Set<string>();
+    const gone = new Set<string>();
+    let portals = false;
+    for (const [before, after] of pairs) {
+      const a = after ? serviceChains(after) : [];
+      const b = before ? serviceChains(before) : [];
+      if (!before || !after || before.name !== after.name || a[0]!.name !== b[0]!.name) portals = true;
+      for (const c of a) {
+        if (names.has(c.name)) continue;
+        names.add(c.name);
+        put.push(toKChain(c, false));
+      }
+      for (const c of b) gone.add(c.name);
+    }
+    const fixed = new Map(cur.decoded[f].chains);
+    if (portals) {
+      const services = servicesChainAfter(fixed.get(CHAIN_SERVICES)!, pairs);
+      put.push(services);
+      fixed.set(CHAIN_SERVICES, services);
+    }
+    const remove = [...gone].filter((n) => !names.has(n));
+    delete this.#known[f];
+    const readState = cur.tables[f].readState!;
+    const done = await this.handles[f].commitChains('nat', { put, remove }, { expect: readState, layout: cur.layout[f]! });
+    if (!done) return null;
+    const table: IptTable = { ...cur.tables[f], chains: done.chains, readState: { numEntries: done.numEntries, digest: done.digest } };
+    this.#known[f] = { table, decoded: { state: want, services: [], chains: fixed, hooked: true }, committed: cur.committed[f], layout: { numEntries: done.numEntries, size: done.size } };
+    return put.reduce((n, c) => n + c.rules.length, 0);
   }
 
   /**

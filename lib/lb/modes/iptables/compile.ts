@@ -229,6 +229,23 @@ function compileServiceChains(s: Service): IptChain[] {
   return [svc, ...seps];
 }
 
+/** A service's rule in KERNLB-SERVICES (its chain's name sorts it there), the same object while the Service is. */
+export function portalRule(s: Service): IptRule {
+  let portal = portals.get(s);
+  if (!portal) {
+    portals.set(s, (portal = {
+      destination: hostPrefix(s.vip),
+      protocol: s.protocol,
+      matches: [
+        { kind: 'comment', comment: `${s.name} ${serviceKey(s)}` },
+        { kind: 'port', protocol: s.protocol, dport: s.port },
+      ],
+      target: { kind: 'jump', chain: serviceChains(s)[0]!.name },
+    }));
+  }
+  return portal;
+}
+
 function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyPlan {
   const mine = services.filter((s) => s.family === family);
   const jump = (chain: string, comment: string): IptRule => ({ matches: [{ kind: 'comment', comment }], target: { kind: 'jump', chain } });
@@ -250,19 +267,7 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
   const named = mine.map((s) => ({ s, chain: serviceChains(s)[0]!.name })).sort((a, b) => (a.chain < b.chain ? -1 : 1));
   for (const { s } of named) {
     const own = serviceChains(s);
-    let portal = portals.get(s);
-    if (!portal) {
-      portals.set(s, (portal = {
-        destination: hostPrefix(s.vip),
-        protocol: s.protocol,
-        matches: [
-          { kind: 'comment', comment: `${s.name} ${serviceKey(s)}` },
-          { kind: 'port', protocol: s.protocol, dport: s.port },
-        ],
-        target: { kind: 'jump', chain: own[0]!.name },
-      }));
-    }
-    servicesChain.rules.push(portal);
+    servicesChain.rules.push(portalRule(s));
     chains.push(...own);
     serviceChainsMap.set(serviceKey(s), own.map((c) => c.name));
   }
