@@ -1,8 +1,9 @@
 /**
- * ipvs mode over the Ipvs handle. The namespace's address-based IPVS services belong to kernlb in
- * this mode (IPVS has no owner tag): services not in the state are deleted; fwmark services are
- * left alone. IPVS cannot store a service name, so status() names a service after its identity
- * unless the applied state is known.
+ * ipvs mode over the Ipvs handle. kernlb's services carry its tag (OWNER_TAG, in the flags word's
+ * upper half): reads, status(), apply() and clear() see and touch only those, except that a
+ * service the state names and that exists untagged (another client's, or one `ipvsadm -E`/`-R`
+ * rewrote) is taken over. IPVS cannot store a service name, so status() names a service after
+ * its identity unless the applied state is known.
  */
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
 import { compareAddress, parseAddress } from '../../address';
@@ -10,10 +11,13 @@ import { constants } from 'node:os';
 import { isKernelError, isNotFound } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
-import { compileIpvs, compileIpvsService, drainingAfter, drainStart, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
+import { compileIpvs, compileIpvsService, drainingAfter, drainStart, OWNER_TAG, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
 export interface IpvsRead extends BackendRead {
+  /** kernlb's own services (tagged). */
   current: IpvsCurrentSvc[];
+  /** Address-based services without the tag, by key: left alone unless the state names one. */
+  foreign?: Map<string, IpvsCurrentSvc>;
 }
 
 export interface IpvsBackendOptions {
@@ -43,7 +47,7 @@ function dest(d: { address: string; port: number; weight: number; upperThreshold
 }
 
 function svcSpec(s: IpvsSvc, withDests: boolean): ServiceSpec {
-  const spec: ServiceSpec = { ...keyOf(s), scheduler: s.scheduler };
+  const spec: ServiceSpec = { ...keyOf(s), scheduler: s.scheduler, tag: OWNER_TAG };
   if (s.persistence) spec.persistence = { timeout: s.persistence.timeout };
   if (withDests) spec.destinations = s.dests.map(dest);
   return spec;
@@ -85,6 +89,18 @@ function afterSteps(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[]
     }
     return { ...w, dests };
   });
+}
+
+/** A full read's own services plus the untagged ones the state names (planned as a take-over). */
+function withAdopted(desired: State, read: IpvsRead): IpvsCurrentSvc[] {
+  const foreign = read.foreign;
+  if (!foreign) return read.current;
+  const out = [...read.current];
+  for (const s of desired.services) {
+    const f = foreign.get(serviceKey(s));
+    if (f) out.push(f);
+  }
+  return out;
 }
 
 export class IpvsBackend implements ModeBackend<IpvsRead> {
@@ -189,8 +205,17 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     if (opts.forApply && this.#last) return this.#last.read;
     this.#last = undefined;
     const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
-    const conv = list.map((s) => this.#convert(s)).sort((a, b) => (a.cur.key < b.cur.key ? -1 : 1));
-    return this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
+    const foreign = new Map<string, IpvsCurrentSvc>();
+    const conv: { cur: IpvsCurrentSvc; status: ServiceStatus }[] = [];
+    for (const s of list) {
+      const c = this.#convert(s);
+      if (s.tag === OWNER_TAG) conv.push(c);
+      else foreign.set(c.cur.key, { ...c.cur, owned: false });
+    }
+    conv.sort((a, b) => (a.cur.key < b.cur.key ? -1 : 1));
+    const r = this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
+    if (foreign.size) r.foreign = foreign;
+    return r;
   }
 
   invalidate(): void {
@@ -225,7 +250,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
 
   async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const last = cur === this.#last?.read ? this.#last : undefined;
-    if (!last) return this.#applyFull(desired, cur.current, opts);
+    if (!last) return this.#applyFull(desired, withAdopted(desired, cur), opts);
     const changed: Service[] = [];
     const gone: string[] = [];
     const keys = new Set<string>();
@@ -243,7 +268,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   /** LoadBalancer.update: plans only the named services against the record (no read, no walk of the others). */
   async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const last = this.#last;
-    if (!last) return this.#applyFull(desired, (await this.read()).current, opts);
+    if (!last) return this.#applyFull(desired, withAdopted(desired, await this.read()), opts);
     const changed: Service[] = [];
     const gone: string[] = [];
     for (const c of changes) {
@@ -321,7 +346,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       // The record was wrong (EEXIST, ENOENT, ESRCH: someone changed IPVS behind kernlb's back):
       // read everything and plan again from the kernel's own view.
       if (!isKernelError(e) || ![EEXIST, ENOENT, ESRCH].includes(e.errno)) throw e;
-      return this.#applyFull(desired, (await this.read()).current, opts);
+      return this.#applyFull(desired, withAdopted(desired, await this.read()), opts);
     }
     const byKey = last.byKey;
     for (const k of touched) byKey.delete(k);
@@ -379,11 +404,13 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   }
 
   async present(): Promise<boolean> {
-    return (await this.ipvs.listServices()).some((s) => 'protocol' in s);
+    return (await this.ipvs.listServices()).some((s) => 'protocol' in s && s.tag === OWNER_TAG);
   }
 
+  /** Deletes kernlb's services (tagged) only; another client's stay, whatever their address. */
   async clear(): Promise<void> {
-    const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
+    this.#last = undefined;
+    const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s && s.tag === OWNER_TAG);
     if (!list.length) return;
     const r = await this.ipvs.batch(list.map((s) => ({ op: 'deleteService', service: { protocol: s.protocol, address: s.address, port: s.port } })));
     if (r.failures.length) throw r.failures[0]!;

@@ -16,6 +16,12 @@
  */
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 
+/**
+ * kernlb's mark on its own services: the upper half of the IPVS flags word ("kl"), which the kernel
+ * keeps and returns but never acts on, and ipvsadm does not show (see the README: Ownership).
+ */
+export const OWNER_TAG = 0x6b6c;
+
 /** Anything before this (2001-09-09) cannot be a drain start: a user's own threshold instead. */
 export const MIN_DRAIN_STAMP = 1_000_000_000;
 
@@ -45,6 +51,8 @@ export interface IpvsCurrentDest extends IpvsDest {
 }
 export interface IpvsCurrentSvc extends Omit<IpvsSvc, 'dests'> {
   dests: IpvsCurrentDest[];
+  /** false: a service without kernlb's tag that the state names (taken over by an updateService). */
+  owned?: false;
 }
 
 /** Per Service object (immutable; the validation cache returns the same one while unchanged). */
@@ -112,7 +120,7 @@ export function planIpvs(current: IpvsCurrentSvc[], desired: IpvsSvc[], opts: Ip
       continue;
     }
     cur.delete(want.key);
-    if (have.scheduler !== want.scheduler || (have.persistence?.timeout ?? 0) !== (want.persistence?.timeout ?? 0))
+    if (have.owned === false || have.scheduler !== want.scheduler || (have.persistence?.timeout ?? 0) !== (want.persistence?.timeout ?? 0))
       updates.push({ op: 'updateService', svc: want });
     const haveDests = new Map(have.dests.map((d) => [endpointKey(d), d]));
     for (const d of want.dests) {
