@@ -36,7 +36,14 @@ const specs = () => Array.from({ length: N }, (_, i) => svc(i));
 
 const sh = (cmd, argv, input) => execFileSync(cmd, argv, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
 const names = ['batch', 'lb', 'ref'].map((k) => `klph-${process.pid}-${k}`);
-for (const n of names) sh('ip', ['netns', 'add', n]);
+for (const n of names) {
+  sh('ip', ['netns', 'add', n]);
+  sh('ip', ['netns', 'exec', n, 'ip', 'link', 'set', 'lo', 'up']); // (IPVS refuses destinations while lo is down)
+}
+const ok = (r) => {
+  if (r.failures.length) throw r.failures[0];
+  return r;
+};
 const refInput = renderIpvsadm(compileIpvs(validateState({ services: specs() }, 'ipvs')));
 
 /** Wall and process CPU (user + system) of fn, in ms. */
@@ -72,8 +79,8 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
     op: 'addService',
     service: { protocol: s.protocol, address: s.address, port: s.port, scheduler: s.scheduler, destinations: s.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, forwarding: 'masq' })) },
   }));
-  line('Ipvs.batch of the full apply', await measure(() => ipvs.batch(ops)));
-  await reps('SET_DEST alone (Ipvs.batch)', (r) => [{ op: 'updateDestination', service: { protocol: 'tcp', address: vipOf(r), port: 80 }, destination: { address: epAddr(r, 0), port: 8000, weight: 7 + r, forwarding: 'masq' } }], (ops1) => ipvs.batch(ops1));
+  line('Ipvs.batch of the full apply', await measure(async () => ok(await ipvs.batch(ops))));
+  await reps('SET_DEST alone (Ipvs.batch)', (r) => [{ op: 'updateDestination', service: { protocol: 'tcp', address: vipOf(r), port: 80 }, destination: { address: epAddr(r, 0), port: 8000, weight: 7 + r, forwarding: 'masq' } }], async (ops1) => ok(await ipvs.batch(ops1)));
   await ipvs.close();
 }
 

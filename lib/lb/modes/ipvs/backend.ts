@@ -42,14 +42,21 @@ function keyOf(s: Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>): Se
   return { protocol: s.protocol, address: s.address, port: s.port, family: s.family };
 }
 
-function dest(d: { address: string; port: number; weight: number; upperThreshold: number; lowerThreshold: number }): DestinationSpec {
-  return { address: d.address, port: d.port, weight: d.weight, forwarding: 'masq', upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
+/**
+ * A compiled destination is a DestinationSpec as it is (masquerading is the default forwarding):
+ * passed through, not copied (a full apply would copy 100k of them; in UML every fresh page of
+ * them costs a fault). Read-back ones carry counters: those are copied to the spec's fields.
+ */
+function dest(d: IpvsDest | IpvsCurrentDest): DestinationSpec {
+  if (!('activeConnections' in d)) return d;
+  return { address: d.address, port: d.port, weight: d.weight, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
 }
 
 function svcSpec(s: IpvsSvc, withDests: boolean): ServiceSpec {
   const spec: ServiceSpec = { ...keyOf(s), scheduler: s.scheduler, tag: OWNER_TAG };
   if (s.persistence) spec.persistence = { timeout: s.persistence.timeout };
-  if (withDests) spec.destinations = s.dests.map(dest);
+  // (an added service is always a compiled one: its destinations pass as they are)
+  if (withDests) spec.destinations = s.dests;
   return spec;
 }
 
@@ -76,16 +83,16 @@ function afterSteps(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[]
   const deleted = new Set(steps.flatMap((s) => (s.op === 'deleteDestination' ? [`${s.svc.key}>${endpointKey(s.dest)}`] : [])));
   const drained = new Map<string, IpvsDest>(steps.flatMap((s) => (s.op === 'updateDestination' && s.why === 'drain' ? [[`${s.svc.key}>${endpointKey(s.dest)}`, s.dest] as [string, IpvsDest]] : [])));
   return want.map((w) => {
-    // (connection counts unknown until read: NaN, so that planIpvs drains rather than deletes)
-    const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: NaN, inactiveConnections: NaN }));
     const old = prev.get(w.key);
-    if (old) {
-      const wanted = new Set(w.dests.map(endpointKey));
-      for (const d of old.dests) {
-        const k = `${w.key}>${endpointKey(d)}`;
-        if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
-        dests.push({ ...d, ...(drained.get(k) ?? {}) });
-      }
+    // A new service is its compiled self (destinations without counts: unknown until read, so
+    // planIpvs drains rather than deletes): no copy of 100k destinations after a full apply.
+    if (!old) return w;
+    const dests: IpvsCurrentDest[] = [...w.dests];
+    const wanted = new Set(w.dests.map(endpointKey));
+    for (const d of old.dests) {
+      const k = `${w.key}>${endpointKey(d)}`;
+      if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
+      dests.push({ ...d, ...(drained.get(k) ?? {}) });
     }
     return { ...w, dests };
   });
@@ -243,8 +250,10 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     // The record's state is the last applied one (its names are kernlb's own); the names of what an
     // apply changes are recorded by the apply (#applyFull, #applyCached): 3 x 10k keys spared.
     if (read === this.#last?.read) return;
-    for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
-    const byKey = new Map(desired.services.map((s) => [serviceKey(s), s.name]));
+    // Nothing read back to name (an empty namespace): the apply records the names itself.
+    if (!read.services.length) return;
+    for (const s of desired.services) this.#names.set(compileIpvsService(s).key, s.name);
+    const byKey = new Map(desired.services.map((s) => [compileIpvsService(s).key, s.name]));
     for (const s of [...read.state.services, ...read.services]) s.name = byKey.get(serviceKey(s)) ?? s.name;
   }
 
@@ -286,7 +295,8 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   async #applyFull(desired: State, current: IpvsCurrentSvc[], opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     this.#last = undefined;
     const want = compileIpvs(desired);
-    for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
+    // (keys from the compiled services: serviceKey() builds each string again)
+    desired.services.forEach((s, i) => this.#names.set(want[i]!.key, s.name));
     const steps = planIpvs(current, want, { now: this.#now(), drainTimeout: this.#drainTimeout });
     const draining = drainingAfter(current, steps);
     if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
@@ -295,7 +305,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     for (const c of afterSteps(want, current, steps)) byKey.set(c.key, c);
     const drains = new Set<string>();
     for (const c of byKey.values()) if (c.dests.some((d) => drainStart(d) !== undefined)) drains.add(c.key);
-    this.#record(desired, byKey, new Map(desired.services.map((s) => [serviceKey(s), s])), drains);
+    this.#record(desired, byKey, new Map(desired.services.map((s, i) => [want[i]!.key, s])), drains);
     return { operations: applied, draining, changed: steps.length > 0 };
   }
 

@@ -44,10 +44,19 @@ export interface IpvsSvc {
   dests: IpvsDest[];
 }
 
-/** What the kernel holds now, as read back (connection counts included). */
+/**
+ * What the kernel holds now, as read back (connection counts included). Absent counts (the record
+ * of what kernlb applied, not read back: its compiled destinations themselves) are unknown, so
+ * such a destination drains rather than being deleted at once.
+ */
 export interface IpvsCurrentDest extends IpvsDest {
-  activeConnections: number;
-  inactiveConnections: number;
+  activeConnections?: number;
+  inactiveConnections?: number;
+}
+
+/** Connections on a destination: NaN when unknown (not read back). */
+function connections(d: IpvsCurrentDest): number {
+  return (d.activeConnections ?? NaN) + (d.inactiveConnections ?? NaN);
 }
 export interface IpvsCurrentSvc extends Omit<IpvsSvc, 'dests'> {
   dests: IpvsCurrentDest[];
@@ -137,10 +146,10 @@ export function planIpvs(current: IpvsCurrentSvc[], desired: IpvsSvc[], opts: Ip
       const since = drainStart(h);
       if (since === undefined) {
         // Removed from the state: start draining now (weight 0, stamp in the thresholds).
-        if (h.activeConnections + h.inactiveConnections === 0)
+        if (connections(h) === 0)
           deletes.push({ op: 'deleteDestination', svc: want, dest: h, why: 'idle' });
         else drains.push({ op: 'updateDestination', svc: want, dest: { address: h.address, port: h.port, weight: 0, upperThreshold: opts.now, lowerThreshold: opts.now }, why: 'drain' });
-      } else if (h.activeConnections + h.inactiveConnections === 0) {
+      } else if (connections(h) === 0) {
         deletes.push({ op: 'deleteDestination', svc: want, dest: h, why: 'drained' });
       } else if (opts.now - since >= opts.drainTimeout) {
         deletes.push({ op: 'deleteDestination', svc: want, dest: h, why: 'drain-timeout' });
