@@ -179,8 +179,8 @@ Removes what kernlb's load balancer created in the namespace (LoadBalancer.clear
   nftables  the table inet kernlb
   iptables  the KERNLB-* chains of the nat tables (IPv4 and IPv6) and the jumps into them from
             PREROUTING, OUTPUT and POSTROUTING; every other chain and rule stays as it is
-  ipvs      the address-based virtual services (in ipvs mode those are kernlb's: IPVS has no owner
-            tag); fwmark services stay
+  ipvs      the virtual services kernlb created (they carry its tag in the flags' upper half, which
+            ipvsadm does not show); every other service stays
 With --all-modes, a mode this kernel cannot do (no IPVS; no nftables inet family) is skipped and
 said so on stderr. Prints one line per mode.
 

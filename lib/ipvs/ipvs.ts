@@ -46,7 +46,8 @@ export interface Planned {
   op: NativeIpvsOp;
   /** Index of the IpvsOp it came from. */
   from: number;
-  what: string;
+  /** What it concerns, for an error message: built only when one is (a batch has 100k items). */
+  what: () => string;
   opName: string;
 }
 
@@ -69,20 +70,20 @@ export function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
       case 'updateService': {
         const svc = serviceDesc(o.service, `${f}service`);
         const add = o.op === 'addService';
-        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: describeService(o.service), opName: add ? 'add' : 'update' });
+        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: () => describeService(o.service), opName: add ? 'add' : 'update' });
         if (add && o.service.destinations !== undefined) {
           if (!Array.isArray(o.service.destinations))
             throw new ValidationError(`${f}service.destinations`, 'must be an array', o.service.destinations);
           const key = identity(svc);
           o.service.destinations.forEach((d, j) => {
             const dd = destDesc(d, svc, `${f}service.destinations[${j}]`);
-            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: describeDestination(o.service, d, dd.port), opName: 'add' });
+            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: () => describeDestination(o.service, d, dd.port), opName: 'add' });
           });
         }
         break;
       }
       case 'deleteService':
-        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}service`) }, from: i, what: describeService(o.service), opName: 'delete' });
+        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}service`) }, from: i, what: () => describeService(o.service), opName: 'delete' });
         break;
       case 'addDestination':
       case 'updateDestination':
@@ -91,7 +92,7 @@ export function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
         const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}destination`) : destDesc(o.destination, svc, `${f}destination`);
         const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
         const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
-        out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: describeDestination(o.service, o.destination, dd.port), opName });
+        out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: () => describeDestination(o.service, o.destination, dd.port), opName });
         break;
       }
       default:
@@ -171,8 +172,8 @@ export class Ipvs extends KernelHandle {
       const p = planned[f.index]!;
       const extack = f.extack || explain(p.op, f.errno);
       const common = { errno: f.errno, ...(extack ? { extack } : {}), ...(f.errno === 1 ? { hint: IPVS_EPERM_HINT } : {}) };
-      if (indexIsOp) return kernelError({ ...common, op, index: p.from, item: `${p.opName} ${p.what}` });
-      return kernelError({ ...common, op: planned[0]!.opName, object: planned[0]!.what, index: f.index, item: p.what });
+      if (indexIsOp) return kernelError({ ...common, op, index: p.from, item: `${p.opName} ${p.what()}` });
+      return kernelError({ ...common, op: planned[0]!.opName, object: planned[0]!.what(), index: f.index, item: p.what() });
     });
     return { applied: r.sent - failures.length, failures };
   }
@@ -195,7 +196,7 @@ export class Ipvs extends KernelHandle {
     if (!r.failures.length) return;
     const first = r.failures[0]!;
     if (first.index !== undefined && first.index > 0) {
-      await this.run({ op: 'delete (rollback)', object: planned[0]!.what }, (h) =>
+      await this.run({ op: 'delete (rollback)', object: planned[0]!.what() }, (h) =>
         native().ipvs.apply(h, [{ cmd: Cmd.DEL_SERVICE, service: identity(planned[0]!.op.service!) }], 1, true),
       );
     }

@@ -166,6 +166,7 @@ class Reader {
     }
     const pe = strings[u[w + SvcWord.pe]!];
     if (pe) s.persistenceEngine = pe;
+    if (flags >>> 16) s.tag = flags >>> 16;
     return s;
   }
 }

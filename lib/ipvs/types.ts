@@ -47,6 +47,13 @@ export interface ServiceAttributes {
   onePacket?: boolean;
   /** Persistence engine, e.g. "sip". */
   persistenceEngine?: string;
+  /**
+   * 1..0xffff in the upper half of the service's flags word: the kernel stores and returns those
+   * bits but never acts on them, and ipvsadm neither shows nor keeps them (its edits and `-R`
+   * write the whole word without them). A client marks its own services with it; kernlb's load
+   * balancer uses 0x6b6c. Absent or 0 = none.
+   */
+  tag?: number;
 }
 
 /** route = direct routing (gatewaying, ipvsadm -g; 'direct' is accepted as a synonym); local is read-only. */
@@ -119,6 +126,8 @@ interface ServiceRead {
   persistence?: { timeout: number; netmask: string | number };
   onePacket: boolean;
   persistenceEngine?: string;
+  /** Present when the upper half of the flags word is set (see ServiceAttributes.tag). */
+  tag?: number;
   stats: Stats;
   destinations: Destination[];
 }

@@ -117,6 +117,8 @@ export function serviceDesc(spec: ServiceSpec, field: string): NativeIpvsService
   if (spec.onePacket !== undefined && typeof spec.onePacket !== 'boolean')
     throw new ValidationError(`${field}.onePacket`, 'must be a boolean', spec.onePacket);
   if (spec.onePacket) flags |= SvcFlag.ONEPACKET;
+  // (a multiplication: `<< 16` of 0x8000 and above would turn negative)
+  if (spec.tag !== undefined) flags = (flags + int(spec.tag, `${field}.tag`, 0, 0xffff) * 0x10000) >>> 0;
   const out: NativeIpvsServiceDesc = { ...d, scheduler, flags, timeout, netmask };
   if (spec.persistenceEngine !== undefined && spec.persistenceEngine !== '')
     out.pe = name(spec.persistenceEngine, `${field}.persistenceEngine`, 'persistence engine');

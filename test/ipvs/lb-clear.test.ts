@@ -1,8 +1,8 @@
 /**
  * `kernlb clear --all-modes` in a kernel with IPVS (UML here): a namespace that ran ipvs and iptables
  * modes is left with nothing of kernlb's; another user's fwmark IPVS service and iptables rules are
- * untouched byte for byte (ipvsadm -Sn, iptables-legacy-save). In ipvs mode the address-based
- * services are kernlb's (IPVS has no owner tag), so the foreign IPVS object is a fwmark service.
+ * untouched byte for byte (ipvsadm -Sn, iptables-legacy-save): an address-based and a fwmark IPVS
+ * service (kernlb's carry its tag; see lib/lb/modes/ipvs/README.md).
  */
 import { describe, expect, it } from 'vitest';
 import { LoadBalancer } from '../../lib/lb';
@@ -45,6 +45,8 @@ describe.skipIf(skip)(t('kernlb clear with ipvs'), () => {
     await ns.exec(['ip6tables-legacy', '-t', 'nat', '-S']);
     await ns.exec(['ipvsadm', '-A', '-f', '7', '-s', 'wlc']);
     await ns.exec(['ipvsadm', '-a', '-f', '7', '-r', '10.244.2.7', '-m', '-w', '3']);
+    await ns.exec(['ipvsadm', '-A', '-t', '10.96.0.99:80', '-s', 'rr']);
+    await ns.exec(['ipvsadm', '-a', '-t', '10.96.0.99:80', '-r', '10.244.2.9:80', '-m']);
     const before = await snapshot(ns);
     for (const mode of ['ipvs', 'iptables'] as const) {
       await using lb = await LoadBalancer.open({ mode, netns: ns.name, removeOtherModes: false });

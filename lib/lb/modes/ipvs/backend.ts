@@ -1,8 +1,9 @@
 /**
- * ipvs mode over the Ipvs handle. The namespace's address-based IPVS services belong to kernlb in
- * this mode (IPVS has no owner tag): services not in the state are deleted; fwmark services are
- * left alone. IPVS cannot store a service name, so status() names a service after its identity
- * unless the applied state is known.
+ * ipvs mode over the Ipvs handle. kernlb's services carry its tag (OWNER_TAG, in the flags word's
+ * upper half): reads, status(), apply() and clear() see and touch only those, except that a
+ * service the state names and that exists untagged (another client's, or one `ipvsadm -E`/`-R`
+ * rewrote) is taken over. IPVS cannot store a service name, so status() names a service after
+ * its identity unless the applied state is known.
  */
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
 import { compareAddress, parseAddress } from '../../address';
@@ -10,10 +11,13 @@ import { constants } from 'node:os';
 import { isKernelError, isNotFound } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
-import { compileIpvs, compileIpvsService, drainingAfter, drainStart, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
+import { compileIpvs, compileIpvsService, drainingAfter, drainStart, OWNER_TAG, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
 export interface IpvsRead extends BackendRead {
+  /** kernlb's own services (tagged). */
   current: IpvsCurrentSvc[];
+  /** Address-based services without the tag, by key: left alone unless the state names one. */
+  foreign?: Map<string, IpvsCurrentSvc>;
 }
 
 export interface IpvsBackendOptions {
@@ -38,14 +42,21 @@ function keyOf(s: Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>): Se
   return { protocol: s.protocol, address: s.address, port: s.port, family: s.family };
 }
 
-function dest(d: { address: string; port: number; weight: number; upperThreshold: number; lowerThreshold: number }): DestinationSpec {
-  return { address: d.address, port: d.port, weight: d.weight, forwarding: 'masq', upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
+/**
+ * A compiled destination is a DestinationSpec as it is (masquerading is the default forwarding):
+ * passed through, not copied (a full apply would copy 100k of them; in UML every fresh page of
+ * them costs a fault). Read-back ones carry counters: those are copied to the spec's fields.
+ */
+function dest(d: IpvsDest | IpvsCurrentDest): DestinationSpec {
+  if (!('activeConnections' in d)) return d;
+  return { address: d.address, port: d.port, weight: d.weight, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
 }
 
 function svcSpec(s: IpvsSvc, withDests: boolean): ServiceSpec {
-  const spec: ServiceSpec = { ...keyOf(s), scheduler: s.scheduler };
+  const spec: ServiceSpec = { ...keyOf(s), scheduler: s.scheduler, tag: OWNER_TAG };
   if (s.persistence) spec.persistence = { timeout: s.persistence.timeout };
-  if (withDests) spec.destinations = s.dests.map(dest);
+  // (an added service is always a compiled one: its destinations pass as they are)
+  if (withDests) spec.destinations = s.dests;
   return spec;
 }
 
@@ -72,19 +83,31 @@ function afterSteps(want: IpvsSvc[], before: IpvsCurrentSvc[], steps: IpvsStep[]
   const deleted = new Set(steps.flatMap((s) => (s.op === 'deleteDestination' ? [`${s.svc.key}>${endpointKey(s.dest)}`] : [])));
   const drained = new Map<string, IpvsDest>(steps.flatMap((s) => (s.op === 'updateDestination' && s.why === 'drain' ? [[`${s.svc.key}>${endpointKey(s.dest)}`, s.dest] as [string, IpvsDest]] : [])));
   return want.map((w) => {
-    // (connection counts unknown until read: NaN, so that planIpvs drains rather than deletes)
-    const dests: IpvsCurrentDest[] = w.dests.map((d) => ({ ...d, activeConnections: NaN, inactiveConnections: NaN }));
     const old = prev.get(w.key);
-    if (old) {
-      const wanted = new Set(w.dests.map(endpointKey));
-      for (const d of old.dests) {
-        const k = `${w.key}>${endpointKey(d)}`;
-        if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
-        dests.push({ ...d, ...(drained.get(k) ?? {}) });
-      }
+    // A new service is its compiled self (destinations without counts: unknown until read, so
+    // planIpvs drains rather than deletes): no copy of 100k destinations after a full apply.
+    if (!old) return w;
+    const dests: IpvsCurrentDest[] = [...w.dests];
+    const wanted = new Set(w.dests.map(endpointKey));
+    for (const d of old.dests) {
+      const k = `${w.key}>${endpointKey(d)}`;
+      if (wanted.has(endpointKey(d)) || deleted.has(k)) continue;
+      dests.push({ ...d, ...(drained.get(k) ?? {}) });
     }
     return { ...w, dests };
   });
+}
+
+/** A full read's own services plus the untagged ones the state names (planned as a take-over). */
+function withAdopted(desired: State, read: IpvsRead): IpvsCurrentSvc[] {
+  const foreign = read.foreign;
+  if (!foreign) return read.current;
+  const out = [...read.current];
+  for (const s of desired.services) {
+    const f = foreign.get(serviceKey(s));
+    if (f) out.push(f);
+  }
+  return out;
 }
 
 export class IpvsBackend implements ModeBackend<IpvsRead> {
@@ -189,8 +212,17 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     if (opts.forApply && this.#last) return this.#last.read;
     this.#last = undefined;
     const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
-    const conv = list.map((s) => this.#convert(s)).sort((a, b) => (a.cur.key < b.cur.key ? -1 : 1));
-    return this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
+    const foreign = new Map<string, IpvsCurrentSvc>();
+    const conv: { cur: IpvsCurrentSvc; status: ServiceStatus }[] = [];
+    for (const s of list) {
+      const c = this.#convert(s);
+      if (s.tag === OWNER_TAG) conv.push(c);
+      else foreign.set(c.cur.key, { ...c.cur, owned: false });
+    }
+    conv.sort((a, b) => (a.cur.key < b.cur.key ? -1 : 1));
+    const r = this.#assemble(conv.map((c) => c.cur), conv.map((c) => c.status));
+    if (foreign.size) r.foreign = foreign;
+    return r;
   }
 
   invalidate(): void {
@@ -218,14 +250,16 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     // The record's state is the last applied one (its names are kernlb's own); the names of what an
     // apply changes are recorded by the apply (#applyFull, #applyCached): 3 x 10k keys spared.
     if (read === this.#last?.read) return;
-    for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
-    const byKey = new Map(desired.services.map((s) => [serviceKey(s), s.name]));
+    // Nothing read back to name (an empty namespace): the apply records the names itself.
+    if (!read.services.length) return;
+    for (const s of desired.services) this.#names.set(compileIpvsService(s).key, s.name);
+    const byKey = new Map(desired.services.map((s) => [compileIpvsService(s).key, s.name]));
     for (const s of [...read.state.services, ...read.services]) s.name = byKey.get(serviceKey(s)) ?? s.name;
   }
 
   async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const last = cur === this.#last?.read ? this.#last : undefined;
-    if (!last) return this.#applyFull(desired, cur.current, opts);
+    if (!last) return this.#applyFull(desired, withAdopted(desired, cur), opts);
     const changed: Service[] = [];
     const gone: string[] = [];
     const keys = new Set<string>();
@@ -243,7 +277,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   /** LoadBalancer.update: plans only the named services against the record (no read, no walk of the others). */
   async applyChanges(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const last = this.#last;
-    if (!last) return this.#applyFull(desired, (await this.read()).current, opts);
+    if (!last) return this.#applyFull(desired, withAdopted(desired, await this.read()), opts);
     const changed: Service[] = [];
     const gone: string[] = [];
     for (const c of changes) {
@@ -261,7 +295,8 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   async #applyFull(desired: State, current: IpvsCurrentSvc[], opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     this.#last = undefined;
     const want = compileIpvs(desired);
-    for (const s of desired.services) this.#names.set(serviceKey(s), s.name);
+    // (keys from the compiled services: serviceKey() builds each string again)
+    desired.services.forEach((s, i) => this.#names.set(want[i]!.key, s.name));
     const steps = planIpvs(current, want, { now: this.#now(), drainTimeout: this.#drainTimeout });
     const draining = drainingAfter(current, steps);
     if (opts.dryRun) return { operations: steps.length, draining, changed: steps.length > 0 };
@@ -270,7 +305,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     for (const c of afterSteps(want, current, steps)) byKey.set(c.key, c);
     const drains = new Set<string>();
     for (const c of byKey.values()) if (c.dests.some((d) => drainStart(d) !== undefined)) drains.add(c.key);
-    this.#record(desired, byKey, new Map(desired.services.map((s) => [serviceKey(s), s])), drains);
+    this.#record(desired, byKey, new Map(desired.services.map((s, i) => [want[i]!.key, s])), drains);
     return { operations: applied, draining, changed: steps.length > 0 };
   }
 
@@ -321,7 +356,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       // The record was wrong (EEXIST, ENOENT, ESRCH: someone changed IPVS behind kernlb's back):
       // read everything and plan again from the kernel's own view.
       if (!isKernelError(e) || ![EEXIST, ENOENT, ESRCH].includes(e.errno)) throw e;
-      return this.#applyFull(desired, (await this.read()).current, opts);
+      return this.#applyFull(desired, withAdopted(desired, await this.read()), opts);
     }
     const byKey = last.byKey;
     for (const k of touched) byKey.delete(k);
@@ -379,11 +414,13 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   }
 
   async present(): Promise<boolean> {
-    return (await this.ipvs.listServices()).some((s) => 'protocol' in s);
+    return (await this.ipvs.listServices()).some((s) => 'protocol' in s && s.tag === OWNER_TAG);
   }
 
+  /** Deletes kernlb's services (tagged) only; another client's stay, whatever their address. */
   async clear(): Promise<void> {
-    const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s);
+    this.#last = undefined;
+    const list = (await this.ipvs.listServices()).filter((s): s is AddrService => 'protocol' in s && s.tag === OWNER_TAG);
     if (!list.length) return;
     const r = await this.ipvs.batch(list.map((s) => ({ op: 'deleteService', service: { protocol: s.protocol, address: s.address, port: s.port } })));
     if (r.failures.length) throw r.failures[0]!;

@@ -16,6 +16,12 @@
  */
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 
+/**
+ * kernlb's mark on its own services: the upper half of the IPVS flags word ("kl"), which the kernel
+ * keeps and returns but never acts on, and ipvsadm does not show (see the README: Ownership).
+ */
+export const OWNER_TAG = 0x6b6c;
+
 /** Anything before this (2001-09-09) cannot be a drain start: a user's own threshold instead. */
 export const MIN_DRAIN_STAMP = 1_000_000_000;
 
@@ -38,13 +44,24 @@ export interface IpvsSvc {
   dests: IpvsDest[];
 }
 
-/** What the kernel holds now, as read back (connection counts included). */
+/**
+ * What the kernel holds now, as read back (connection counts included). Absent counts (the record
+ * of what kernlb applied, not read back: its compiled destinations themselves) are unknown, so
+ * such a destination drains rather than being deleted at once.
+ */
 export interface IpvsCurrentDest extends IpvsDest {
-  activeConnections: number;
-  inactiveConnections: number;
+  activeConnections?: number;
+  inactiveConnections?: number;
+}
+
+/** Connections on a destination: NaN when unknown (not read back). */
+function connections(d: IpvsCurrentDest): number {
+  return (d.activeConnections ?? NaN) + (d.inactiveConnections ?? NaN);
 }
 export interface IpvsCurrentSvc extends Omit<IpvsSvc, 'dests'> {
   dests: IpvsCurrentDest[];
+  /** false: a service without kernlb's tag that the state names (taken over by an updateService). */
+  owned?: false;
 }
 
 /** Per Service object (immutable; the validation cache returns the same one while unchanged). */
@@ -112,7 +129,7 @@ export function planIpvs(current: IpvsCurrentSvc[], desired: IpvsSvc[], opts: Ip
       continue;
     }
     cur.delete(want.key);
-    if (have.scheduler !== want.scheduler || (have.persistence?.timeout ?? 0) !== (want.persistence?.timeout ?? 0))
+    if (have.owned === false || have.scheduler !== want.scheduler || (have.persistence?.timeout ?? 0) !== (want.persistence?.timeout ?? 0))
       updates.push({ op: 'updateService', svc: want });
     const haveDests = new Map(have.dests.map((d) => [endpointKey(d), d]));
     for (const d of want.dests) {
@@ -129,10 +146,10 @@ export function planIpvs(current: IpvsCurrentSvc[], desired: IpvsSvc[], opts: Ip
       const since = drainStart(h);
       if (since === undefined) {
         // Removed from the state: start draining now (weight 0, stamp in the thresholds).
-        if (h.activeConnections + h.inactiveConnections === 0)
+        if (connections(h) === 0)
           deletes.push({ op: 'deleteDestination', svc: want, dest: h, why: 'idle' });
         else drains.push({ op: 'updateDestination', svc: want, dest: { address: h.address, port: h.port, weight: 0, upperThreshold: opts.now, lowerThreshold: opts.now }, why: 'drain' });
-      } else if (h.activeConnections + h.inactiveConnections === 0) {
+      } else if (connections(h) === 0) {
         deletes.push({ op: 'deleteDestination', svc: want, dest: h, why: 'drained' });
       } else if (opts.now - since >= opts.drainTimeout) {
         deletes.push({ op: 'deleteDestination', svc: want, dest: h, why: 'drain-timeout' });

@@ -1,0 +1,101 @@
+// Where an ipvs-mode apply spends its time (issue #17), wall and process CPU side by side: UML on a
+// loaded host stretches wall time by whatever else runs, CPU time much less. Against dist/ (run
+// `npm run build:ts` first), inside UML:
+//   bash scripts/uml-run.sh -- node --expose-gc bench/lb-ipvs-phases.mjs [--n 10000] [--endpoints 10] [--reps 7]
+//   (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile of the same run)
+// All namespaces and the reference's input are made before anything is timed, and the reference
+// (`ipvsadm -R`) runs last: a fork of this process makes every page it writes afterwards take a
+// copy-on-write fault (slow in UML), which would otherwise land in kernlb's figures.
+// Phases, each on its own (fresh inputs, a fresh namespace where it writes):
+//   validate   validateState of N x E (the LoadBalancer does it on every apply: lbfast's part)
+//   batch      Ipvs.batch of the full apply's operations, no LoadBalancer: the bound for the full apply
+//   full       LoadBalancer.apply of N x E into an empty namespace
+//   again      the same state again (a new input tree of the same content)
+//   update     one change through update(): weight changed (1 SET_DEST), endpoint added (1 NEW_DEST)
+//   setdest    the same SET_DEST sent alone (Ipvs.batch of one op): the kernel's bound for one change
+//   reference  ipvsadm -R of the same services (last)
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { LoadBalancer, Ipvs, validateState, compileIpvs, renderIpvsadm } = require('../dist/index.js');
+
+const args = process.argv.slice(2);
+const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
+const N = Number(opt('n', 10000));
+const E = Number(opt('endpoints', 10));
+const REPS = Number(opt('reps', 7));
+
+const vipOf = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+const epAddr = (i, j) => `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ j) || 1}`;
+const svc = (i, w = 1, extra = 0) => ({
+  name: `s${i}`, vip: vipOf(i), port: 80, scheduler: 'wrr',
+  endpoints: Array.from({ length: E + extra }, (_, j) => ({ address: epAddr(i, j), port: 8000 + j, weight: j === 0 ? w : 1 })),
+});
+const specs = () => Array.from({ length: N }, (_, i) => svc(i));
+
+const sh = (cmd, argv, input) => execFileSync(cmd, argv, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
+const names = ['batch', 'lb', 'ref'].map((k) => `klph-${process.pid}-${k}`);
+for (const n of names) {
+  sh('ip', ['netns', 'add', n]);
+  sh('ip', ['netns', 'exec', n, 'ip', 'link', 'set', 'lo', 'up']); // (IPVS refuses destinations while lo is down)
+}
+const ok = (r) => {
+  if (r.failures.length) throw r.failures[0];
+  return r;
+};
+const refInput = renderIpvsadm(compileIpvs(validateState({ services: specs() }, 'ipvs')));
+
+/** Wall and process CPU (user + system) of fn, in ms. */
+async function measure(fn) {
+  globalThis.gc?.();
+  const c = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  const r = await fn();
+  const wall = Number(process.hrtime.bigint() - t) / 1e6;
+  const cu = process.cpuUsage(c);
+  return { wall, cpu: (cu.user + cu.system) / 1000, r };
+}
+const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const line = (what, m) => console.log(`${what.padEnd(34)} wall ${fmt(m.wall).padStart(9)}   cpu ${fmt(m.cpu).padStart(9)}`);
+async function reps(what, make, run) {
+  const w = [], c = [];
+  for (let r = 0; r < REPS; r++) {
+    const input = make(r);
+    const m = await measure(() => run(input));
+    w.push(m.wall);
+    c.push(m.cpu);
+  }
+  console.log(`${what.padEnd(34)} wall ${fmt(median(w)).padStart(9)} [${fmt(Math.min(...w))}-${fmt(Math.max(...w))}]   cpu ${fmt(median(c)).padStart(9)} [${fmt(Math.min(...c))}-${fmt(Math.max(...c))}]`);
+}
+
+console.log(`ipvs mode phases, ${N} services x ${E} endpoints, kernel ${require('node:os').release()}, load ${require('node:os').loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+line('validate (N x E, fresh input)', await measure(() => validateState({ services: specs() }, 'ipvs')));
+
+{
+  const ipvs = await Ipvs.open({ netns: names[0] });
+  const ops = compileIpvs(validateState({ services: specs() }, 'ipvs')).map((s) => ({
+    op: 'addService',
+    service: { protocol: s.protocol, address: s.address, port: s.port, scheduler: s.scheduler, destinations: s.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, forwarding: 'masq' })) },
+  }));
+  line('Ipvs.batch of the full apply', await measure(async () => ok(await ipvs.batch(ops))));
+  await reps('SET_DEST alone (Ipvs.batch)', (r) => [{ op: 'updateDestination', service: { protocol: 'tcp', address: vipOf(r), port: 80 }, destination: { address: epAddr(r, 0), port: 8000, weight: 7 + r, forwarding: 'masq' } }], async (ops1) => ok(await ipvs.batch(ops1)));
+  await ipvs.close();
+}
+
+{
+  const lb = await LoadBalancer.open({ mode: 'ipvs', netns: names[1], removeOtherModes: false });
+  const first = { services: specs() };
+  const full = await measure(() => lb.apply(first));
+  line(`LoadBalancer full apply (${full.r.operations} ops)`, full);
+  await reps('same state again, apply(state)', () => ({ services: specs() }), (st) => lb.apply(st));
+  await reps('weight changed, update()', (r) => svc(N / 2 + r, 7), (s) => lb.update({ upsert: [s] }));
+  await reps('endpoint added, update()', (r) => svc(N / 4 + r, 1, 1), (s) => lb.update({ upsert: [s] }));
+  await reps('weight changed, apply(state)', (r) => { const st = specs(); st[N / 8 + r] = svc(N / 8 + r, 9); return { services: st }; }, (st) => lb.apply(st));
+  await lb.close();
+}
+
+if (!args.includes('--no-reference')) line('ipvsadm -R of the same services', await measure(() => sh('ip', ['netns', 'exec', names[2], 'ipvsadm', '-R'], refInput)));
+console.log('(ipvsadm -R: cpu is this process only, not the child: compare its wall time)');
+for (const n of names) sh('ip', ['netns', 'del', n]);
