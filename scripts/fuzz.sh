@@ -39,10 +39,7 @@ declare -A sources=(
 declare -A libs=(
   [netlink_replies]="" [ipvs_replies]="" [nft_listing]="-lnftnl -lmnl" [ipt_table]="-lip4tc -lip6tc"
 )
-# nft_listing is run by name only (npm run fuzz -- nft_listing): within seconds to minutes its process
-# dies of a SIGSEGV that its handler does not attribute to a libnftnl parse, with no usable stack
-# (test/fuzz/README.md); until that is understood it would make every CI round a coin toss.
-harnesses=(netlink_replies ipvs_replies ipt_table)
+harnesses=(netlink_replies ipvs_replies nft_listing ipt_table)
 [ ${#only[@]} -gt 0 ] && harnesses=("${only[@]}")
 
 # Builds one harness when it or any native file is newer than its binary.
@@ -66,10 +63,10 @@ for h in "${harnesses[@]}"; do
   [ -n "$runs" ] && limit=(-runs="$runs")
   log=$out/$h.log
   # nft_listing catches libnftnl's own faults inside a parse (see the harness): its SIGSEGV handler
-  # must be the one that runs.
+  # must be the one that runs; it writes the input of a fault outside a parse to the artifact below.
   segv=1
   [ "$h" = nft_listing ] && segv=0
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:handle_segv=$segv UBSAN_OPTIONS=print_stacktrace=1 \
+  NFT_LISTING_FAULT_ARTIFACT="$out/artifacts/$h-fault" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:handle_segv=$segv UBSAN_OPTIONS=print_stacktrace=1 \
     "$out/$h" "${limit[@]}" -handle_segv=$segv -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$out/artifacts/$h-" "$work" "$seeds" > "$log" 2>&1
   status=$?
@@ -81,7 +78,7 @@ for h in "${harnesses[@]}"; do
   if [ $status -ne 0 ]; then
     failed=1
     echo "fuzz: $h FAILED (exit $status); the input is in $out/artifacts/; log $log:"
-    grep -A40 -m1 'ERROR: \|runtime error\|==ERROR\|timeout\|out-of-memory' "$log" | head -60
+    grep -A40 -m1 'ERROR: \|runtime error\|==ERROR\|timeout\|out-of-memory\|SIGSEGV outside' "$log" | head -60
   fi
 done
 echo "fuzz: ${seconds}s each${runs:+ / $runs runs each} (harness, executions, coverage, corpus)"

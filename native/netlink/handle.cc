@@ -4,15 +4,17 @@
 
 namespace kernlb {
 
-Napi::FunctionReference* Handle::ctor_ = nullptr;
-
 void Handle::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function f = DefineClass(env, "Handle", {
     InstanceMethod<&Handle::Close>("close"),
     InstanceMethod<&Handle::Portid>("portid"),
     InstanceMethod<&Handle::NetnsInode>("netnsInode"),
   });
-  ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
+  // Per environment, not in a static: each worker thread that loads the addon has its own isolate and
+  // class, and node deletes the reference when that environment ends (a static was overwritten by
+  // the last environment to load, so another thread's handles were checked against a class of a
+  // foreign, possibly dead, isolate; and each environment's reference leaked: found by LeakSanitizer).
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(f)));
   exports.Set("Handle", f);
 }
 
@@ -23,7 +25,7 @@ struct HandleParts {
 
 Napi::Object Handle::Wrap(Napi::Env env, std::shared_ptr<Netns> ns, std::shared_ptr<NetlinkSocket> sock) {
   auto* parts = new HandleParts{std::move(ns), std::move(sock)};
-  return ctor_->New({Napi::External<HandleParts>::New(env, parts)});
+  return env.GetInstanceData<Napi::FunctionReference>()->New({Napi::External<HandleParts>::New(env, parts)});
 }
 
 Handle::Handle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Handle>(info) {
@@ -36,7 +38,7 @@ Handle::Handle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Handle>(info) 
 
 Handle* Handle::From(const Napi::Value& v) {
   Napi::Env env = v.Env();
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(ctor_->Value()))
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(env.GetInstanceData<Napi::FunctionReference>()->Value()))
     throw Napi::TypeError::New(env, "expected a kernlb native handle");
   Handle* h = Unwrap(v.As<Napi::Object>());
   if (h->closed_) throw Napi::Error::New(env, "handle is closed");

@@ -35,7 +35,6 @@ class Handle : public Napi::ObjectWrap<Handle> {
   std::shared_ptr<std::pair<std::string, GenlFamily>> fam_;
   std::mutex famMu_;
   bool closed_ = false;
-  static Napi::FunctionReference* ctor_;
 };
 
 }  // namespace kernlb

@@ -71,7 +71,11 @@ bool ExprNamed(const uint8_t* p, size_t len) {
 
 }  // namespace
 
-bool ExpressionsNamed(const nlmsghdr* h) {
+// The last set element attribute libnftnl 1.2.x has room for (see ParsableByLibnftnl).
+constexpr uint16_t kLastElemAttr = 11;
+static_assert(NFTA_SET_ELEM_EXPRESSIONS == kLastElemAttr, "the element attributes libnftnl knows");
+
+bool ParsableByLibnftnl(const nlmsghdr* h) {
   if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) return false;
   const uint8_t* p = static_cast<const uint8_t*>(NLMSG_DATA(h)) + sizeof(nfgenmsg);
   const size_t len = h->nlmsg_len - NLMSG_LENGTH(sizeof(nfgenmsg));
@@ -89,6 +93,11 @@ bool ExpressionsNamed(const nlmsghdr* h) {
     if (cmd == NFT_MSG_NEWSETELEM && type == NFTA_SET_ELEM_LIST_ELEMENTS) {
       ForEachAttr(v, n, [&](uint16_t, const uint8_t* e, size_t en) {
         ForEachAttr(e, en, [&](uint16_t et, const uint8_t* x, size_t xn) {
+          // libnftnl (1.2.x) bounds an element's attribute types by NFTA_SET_MAX (18) but stores
+          // them in an array sized for NFTA_SET_ELEM_MAX (11): a type from 12 to 18 is written past
+          // that array on its stack (found by test/fuzz: the return address was overwritten). A
+          // kernel newer than libnftnl could send such a type, so it is refused, not only a forged one.
+          if (et > kLastElemAttr) ok = false;
           if (et == NFTA_SET_ELEM_EXPR) ok = ok && ExprNamed(x, xn);
           if (et == NFTA_SET_ELEM_EXPRESSIONS) ok = ok && ExprListNamed(x, xn);
         });
@@ -107,7 +116,7 @@ bool DumpAll(NetlinkSocket& sock, MsgWriter& w, const char* op, uint32_t gen, F&
   sock.Dump(w, op, [&](const nlmsghdr* h) {
     // Every nftables reply starts with an nfgenmsg (libnftnl's parsers read it unchecked).
     if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) throw KernelFailure(EBADMSG, op, "a reply shorter than its nfgenmsg header");
-    if (!ExpressionsNamed(h)) throw KernelFailure(EBADMSG, op, "a reply with an expression without a name");
+    if (!ParsableByLibnftnl(h)) throw KernelFailure(EBADMSG, op, "a malformed reply (an expression without a name, a set element list without its table or set, or an unknown set element attribute)");
     const nfgenmsg* g = static_cast<const nfgenmsg*>(NLMSG_DATA(h));
     if (ntohs(g->res_id) != (gen & 0xffff)) same = false;
     onMsg(h);

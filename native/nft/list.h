@@ -24,10 +24,12 @@ struct Listing {
 };
 
 uint32_t GetGeneration(NetlinkSocket& sock);
-// Whether libnftnl can parse a reply without dereferencing a missing attribute (found by test/fuzz):
-// every expression a NEWRULE / NEWSET / NEWSETELEM reply carries has a name (else strcmp(NULL) in
-// nftnl_expr_alloc), and a NEWSETELEM names its table and set (else strdup(NULL)).
-bool ExpressionsNamed(const nlmsghdr* h);
+// Whether libnftnl can parse a reply without dereferencing a missing attribute or overrunning its
+// own stack (found by test/fuzz): every expression a NEWRULE / NEWSET / NEWSETELEM reply carries has
+// a name (else strcmp(NULL) in nftnl_expr_alloc), a NEWSETELEM names its table and set (else
+// strdup(NULL)), and its elements carry no attribute type above NFTA_SET_ELEM_EXPRESSIONS (else
+// libnftnl writes past its attribute table on the stack).
+bool ParsableByLibnftnl(const nlmsghdr* h);
 // The generation in a NEWGEN reply; false when it has none (or is too short to have one).
 bool ParseGeneration(const nlmsghdr* h, uint32_t* gen);
 // family: NFPROTO_* (0 = all); table: "" = all tables.

@@ -6,11 +6,15 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <ucontext.h>
+#include <unistd.h>
 #include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>
 
 #include <csetjmp>
 #include <csignal>
+#include <cstdio>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -40,19 +44,46 @@ extern "C" void exit(int code) {
 // its half-built expressions behind (the objects parsed into are still freed, and everything
 // kernlb's code allocates is checked).
 // libnftnl also dereferences attributes it did not check were there (strdup or strcmp of NULL) on
-// more malformed inputs than kernlb's pre-check (ExpressionsNamed) rules out; those are libnftnl's
+// more malformed inputs than kernlb's pre-check (ParsableByLibnftnl) rules out; those are libnftnl's
 // faults, and a SIGSEGV inside a parse is caught the same way (scripts/fuzz.sh runs this harness
 // with ASan's and libFuzzer's SEGV handlers off, so a fault anywhere else still kills the run).
-static void OnSegv(int sig) {
+// The input being run, written out by the handler below when a fault outside a parse kills the run
+// (libFuzzer's own SEGV handling, which would save it, is off for this harness).
+static const uint8_t* current = nullptr;
+static size_t currentSize = 0;
+static const char* faultArtifact = nullptr;  // NFT_LISTING_FAULT_ARTIFACT, set by scripts/fuzz.sh
+static void OnSegv(int sig, siginfo_t* si, void* uc) {
   if (parsing) siglongjmp(*parsing, 2);
-  __sanitizer_print_stack_trace();  // (a fault outside libnftnl's parse: say where, then die)
+  // A fault outside libnftnl's parse: keep the input, say where (the faulting instruction: a jump
+  // to a bad address leaves no stack to print), then die. Only async-signal-safe calls.
+  if (faultArtifact) {
+    int fd = open(faultArtifact, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      (void)!write(fd, current, currentSize);
+      close(fd);
+    }
+  }
+  char line[160];
+  int n = snprintf(line, sizeof line, "nft_listing: SIGSEGV outside a libnftnl parse: address %p, instruction %p; input in %s\n",
+                   si->si_addr, reinterpret_cast<void*>(static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_RIP]),
+                   faultArtifact ? faultArtifact : "(not kept)");
+  (void)!write(2, line, n);
+  __sanitizer_print_stack_trace();
   signal(sig, SIG_DFL);
   raise(sig);
 }
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  faultArtifact = getenv("NFT_LISTING_FAULT_ARTIFACT");
+  // Its own stack: a fault whose stack pointer no longer points at a stack still reaches the handler
+  // (libnftnl's overrun in test/fuzz/README.md returned with it pointing into the heap).
+  static char altStack[1 << 16];
+  stack_t ss{};
+  ss.ss_sp = altStack;
+  ss.ss_size = sizeof altStack;
+  sigaltstack(&ss, nullptr);
   struct sigaction sa {};
-  sa.sa_handler = OnSegv;
-  sa.sa_flags = SA_NODEFER;
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_NODEFER | SA_SIGINFO | SA_ONSTACK;
   sigaction(SIGSEGV, &sa, nullptr);
   return 0;
 }
@@ -109,11 +140,13 @@ static void ReadElems(nftnl_set* s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // With the NUL the socket keeps after every reply (NetlinkSocket::Receive).
+  current = data;
+  currentSize = size;
   std::vector<uint8_t> buf(data, data + size);
   buf.push_back(0);
   SetPtr set(nftnl_set_alloc());  // elements go to the last set, as a listing dumps them per set
   ForEachMessage(buf.data(), size, [&](const nlmsghdr* h) {
-    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg)) || !ExpressionsNamed(h)) return;  // what DumpAll refuses
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg)) || !ParsableByLibnftnl(h)) return;  // what DumpAll refuses
     switch (h->nlmsg_type & 0xff) {
       case NFT_MSG_NEWGEN: {
         uint32_t gen = 0;
