@@ -237,12 +237,16 @@ function referenceRun(mode) {
     const st2 = validateState({ services: specs2 }, mode);
     if (mode === 'nftables') {
       const [full] = timed(() => ex('nft', ['-f', '-'], renderNft(compileNft(st))));
-      // the same change as nft would make it: the service's map anew and its rule (the weight changes R)
+      // the same change as nft would make it: the service's slots in its shard map (old keys out, new
+      // elements in) and its rule (the weight changes R)
+      const c0 = compileNft(st).services.find((s) => s.chain === `svc-s${k}`);
       const c = compileNft(st2).services.find((s) => s.chain === `svc-s${k}`);
       const text = renderNft({ ...compileNft(st2), services: [c] });
-      const mapBlock = text.slice(text.indexOf(`\tmap ${c.map} {`), text.indexOf('\t}', text.indexOf(`\tmap ${c.map} {`)) + 2);
+      const mapAt = text.indexOf(`\tmap ${c.map} {`);
+      const elements = text.slice(text.indexOf('elements = {', mapAt) + 'elements = {'.length, text.indexOf('}', text.indexOf('elements = {', mapAt)));
+      const oldKeys = c0.elements.map((e) => `${e.key} . ${c0.dispatch.vip} . ${c0.dispatch.port}`).join(', ');
       const rule = kl.renderNftServiceRule ? kl.renderNftServiceRule(c) : text.split('\n')[text.split('\n').findIndex((l) => l.includes(`chain ${c.chain} {`)) + 1].trim();
-      const script = `flush chain inet kernlb ${c.chain}\ndelete map inet kernlb ${c.map}\ntable inet kernlb {\n${mapBlock}\n}\nadd rule inet kernlb ${c.chain} ${rule}\n`;
+      const script = `flush chain inet kernlb ${c.chain}\ndelete element inet kernlb ${c.map} { ${oldKeys} }\nadd element inet kernlb ${c.map} {${elements}}\nadd rule inet kernlb ${c.chain} ${rule}\n`;
       const [change] = timed(() => ex('nft', ['-f', '-'], script));
       return { full, change, tool: 'nft -f' };
     }
