@@ -21,7 +21,7 @@ import { loadavg } from 'node:os';
 import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { Iptables, LoadBalancer, Nftables } = require('../dist/index.js');
+const { Iptables, LoadBalancer, Nftables, compileNft, validateState } = require('../dist/index.js');
 const { native } = require('../dist/native.js');
 const { openNativeHandle, NO_SOCKET } = require('../dist/netlink/handle.js');
 const args = process.argv.slice(2);
@@ -64,7 +64,8 @@ async function bound(mode, ns) {
   if (mode === 'nftables') {
     const nft = await Nftables.open({ netns: ns });
     try {
-      const names = Array.from({ length: N }, (_, i) => `ep-s${i}`).sort();
+      // the shard maps the layout holds (ep-<proto><4|6>-<k>: one per shard with a service)
+      const names = [...new Set(compileNft(validateState(state(mode), mode)).services.map((c) => c.map))].sort();
       const all = await timed(REPS, () => nft.setCounters('inet', 'kernlb', names));
       const first = await timed(REPS, () => nft.setCounters('inet', 'kernlb', names.map(() => names[0])));
       return { perMapDumps: all, sameMapDumps: first };
