@@ -89,6 +89,7 @@ inline uint16_t ReadBE16(const uint8_t* p) { return static_cast<uint16_t>((p[0] 
 inline uint32_t ReadBE32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
 }
+inline uint64_t ReadBE64(const uint8_t* p) { return (uint64_t(ReadBE32(p)) << 32) | ReadBE32(p + 4); }
 inline std::string ReadStr(const uint8_t* p, size_t len) {
   size_t n = strnlen(reinterpret_cast<const char*>(p), len);
   return std::string(reinterpret_cast<const char*>(p), n);

@@ -17,8 +17,6 @@ namespace nft {
 
 namespace {
 
-uint64_t ReadBE64(const uint8_t* p) { return (uint64_t(ReadBE32(p)) << 32) | ReadBE32(p + 4); }
-
 // A `counter` expression's packets and bytes; false for any other expression.
 bool Counter(const uint8_t* p, size_t len, double* packets, double* bytes) {
   bool isCounter = false;

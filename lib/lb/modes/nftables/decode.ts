@@ -262,7 +262,7 @@ function sameSlots(have: readonly Slot[], want: readonly { key: number; address:
 }
 
 /** The state model's endpoint order (validateState sorts by address, then port). */
-function sortEndpoints<E extends Endpoint>(eps: E[]): E[] {
+export function sortEndpoints<E extends Endpoint>(eps: E[]): E[] {
   if (eps.length < 2) return eps;
   // (each address parsed once, not once per comparison)
   const parsed = new Map(eps.map((e) => [e, parseAddress(e.address)!]));

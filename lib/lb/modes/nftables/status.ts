@@ -7,11 +7,11 @@
  * elements, a commit during the read) returns undefined and the caller reads the whole table.
  */
 import type { Nftables } from '../../../nft';
-import { compareAddress, parseAddress } from '../../address';
-import type { Endpoint, Service, State } from '../../state';
+import { parseAddress } from '../../address';
+import type { Service, State } from '../../state';
 import type { ServiceStatus } from '../../types';
 import { compileService, NFT_TABLE } from './compile';
-import type { NftCurrent } from './decode';
+import { sortEndpoints, type NftCurrent } from './decode';
 
 /** One service as a read gives it back, and where its slots' counters go. */
 interface ServicePlan {
@@ -27,11 +27,6 @@ interface ServicePlan {
 /** Per Service object (update() keeps the unchanged ones): compiled once, however many scrapes. */
 const plans = new WeakMap<Service, ServicePlan>();
 
-function byAddress(eps: Endpoint[]): Endpoint[] {
-  const parsed = new Map(eps.map((e) => [e, parseAddress(e.address)!]));
-  return eps.sort((a, b) => compareAddress(parsed.get(a)!, parsed.get(b)!) || a.port - b.port);
-}
-
 /** `VIP . port` as a concatenated key holds it: the address, then the port big-endian in a 4-byte register. */
 function restKey(vip: string, port: number): string {
   const a = parseAddress(vip)!.bytes;
@@ -46,7 +41,7 @@ function planOf(s: Service): ServicePlan {
   if (p) return p;
   const c = compileService(s);
   // The model exactly as decodeNft rebuilds it: no healthCheck, endpoints by address then port.
-  const endpoints = byAddress(s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })));
+  const endpoints = sortEndpoints(s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })));
   const model: Service = { name: s.name, protocol: s.protocol, family: s.family, vip: s.vip, port: s.port, scheduler: s.scheduler, endpoints };
   if (s.persistence) model.persistence = { timeout: s.persistence.timeout };
   const index = new Map(endpoints.map((e, i) => [`${e.address} ${e.port}`, i]));
