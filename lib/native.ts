@@ -354,6 +354,8 @@ export interface NativeIptEntryCounters {
   digest: string;
   /** Time in the IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES calls themselves, ms. */
   kernelMs: number;
+  /** Read over the `over` buffer given (its entries are the kernel's table's now), not into a fresh block. */
+  over: boolean;
   counters: Float64Array;
 }
 
@@ -406,9 +408,10 @@ export interface NativeIptables {
   /**
    * The counters of the entries at `entries` (ascending indices) as [packets, bytes] pairs, with the
    * entry count and digest of the table they were read from; nothing else of the table is kept
-   * (native/iptables/counters.cc).
+   * (native/iptables/counters.cc). `over`: a whole ipt_replace this process committed; when the
+   * kernel's table has its size, the entries are read over its entries (its header is kept).
    */
-  readCounters(handle: NativeHandle, v6: boolean, table: string, entries: Uint32Array): Promise<NativeIptEntryCounters>;
+  readCounters(handle: NativeHandle, v6: boolean, table: string, entries: Uint32Array, over?: Buffer | null): Promise<NativeIptEntryCounters>;
   /**
    * One IPT_SO_SET_REPLACE with `blob` (a whole ipt_replace; native fills num_counters and the
    * counters pointer in place, so the buffer must be built for this call only), then, when

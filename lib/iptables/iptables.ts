@@ -65,7 +65,9 @@ export interface CommitOptions {
   /**
    * Keep a copy of the committed blob and where its chains and entry offsets are (direct engine), so
    * that the next change of a few user chains can be spliced into it (commitChains) instead of the
-   * whole table encoded again. Costs a copy of the blob (memory the size of the table).
+   * whole table encoded again. The blob itself is kept (memory the size of the table), as the
+   * layout's alone: it is not the rule caches' home (a later whole-table commit encodes frozen rules
+   * again), and entryCounters reads the kernel's counters over it instead of into a new block.
    */
   keepLayout?: boolean;
 }
@@ -153,6 +155,8 @@ export class Iptables extends KernelHandle {
   readonly #entries = new Map<string, EntryRecord>();
   /** Per table, the commit in flight through this handle (settled: never rejects), while there is one. */
   readonly #pending = new Map<string, Promise<void>>();
+  /** Per table, a counters read over its layout's blob in flight (entryCounters): a splice waits for it. */
+  readonly #reading = new Map<string, Promise<void>>();
   /** Per table, the size of its last blob read or committed (for expectUnchanged's read buffer). */
   readonly #sizes = new Map<string, number>();
   readonly #waitMs: number;
@@ -207,10 +211,30 @@ export class Iptables extends KernelHandle {
     const rs = model.readState;
     if (!rs) throw new ValidationError('readState', 'entryCounters needs a table returned by read() or given a commit\'s readState');
     if (model.family !== this.family) throw new ValidationError('family', `this handle is ${this.family}; the table is ${model.family}`, model.family);
-    const r = await explain(this.family, this.run({ op: 'read iptables counters', object: this.object(model.name) }, (h) =>
-      native().iptables.readCounters(h, this.v6, model.name, entries),
+    // The table this handle committed with keepLayout, and still the model's: read over its kept
+    // blob (no fresh block of the table's size), unless a commit of it is in flight (which may be
+    // a splice writing that blob or about to take it as its source).
+    const rec = this.#entries.get(model.name);
+    const lay = rec?.layout;
+    const over = lay && rec.digest === rs.digest && rec.numEntries === rs.numEntries && !this.#pending.has(model.name) ? lay.blob : null;
+    const p = explain(this.family, this.run({ op: 'read iptables counters', object: this.object(model.name) }, (h) =>
+      native().iptables.readCounters(h, this.v6, model.name, entries, over),
     ));
-    return r.numEntries === rs.numEntries && r.digest === rs.digest ? r.counters : undefined;
+    if (over) this.#reading.set(model.name, p.then(() => undefined, () => undefined));
+    let r;
+    try {
+      r = await p;
+    } catch (e) {
+      // (A read that failed part way may have written into the blob: the layout is not kept.)
+      if (over && rec!.layout === lay) rec!.layout = undefined;
+      throw e;
+    } finally {
+      if (over) this.#reading.delete(model.name);
+    }
+    const same = r.numEntries === rs.numEntries && r.digest === rs.digest;
+    // (Read over it, the blob is now someone else's table: no splice into it.)
+    if (r.over && !same && rec!.layout === lay) rec!.layout = undefined;
+    return same ? r.counters : undefined;
   }
 
   /**
@@ -424,14 +448,15 @@ export class Iptables extends KernelHandle {
   }
 
   #finish(table: IptTable, job: Encoded, scratch: Buffer | null, p: Promise<NativeIptReplaceResult>, keepLayout = false): Promise<CommitResult> {
+    let kept = false;
     return this.diagnose(table, explain(this.family, p.then((done) => {
       const record = job.record!; // (sent() ran before the commit could settle)
       record.digest = done.digest;
       if (keepLayout) {
-        // (A copy: the blob goes back to the arena or becomes the rule caches' home, and either may be written over.)
-        const copy = Buffer.allocUnsafeSlow(job.enc.blob.length);
-        job.enc.blob.copy(copy);
-        record.layout = layoutOfBlob(copy, this.family, record);
+        // The blob itself (not a copy: a second table-sized buffer): the layout's alone from now
+        // on, neither the rule caches' home nor the arena's, since splices write over it.
+        record.layout = layoutOfBlob(job.enc.blob, this.family, record);
+        kept = true;
       }
       this.#entries.set(table.name, record);
       this.#sizes.set(table.name, job.enc.blob.length);
@@ -439,7 +464,7 @@ export class Iptables extends KernelHandle {
       return { ...done, size: job.enc.blob.readUInt32LE(40), reused: job.enc.reused, inPlace: job.enc.inPlace };
     }).finally(() => {
       if (scratch) releaseBlob(scratch);
-      this.#settled(table.name, job.enc);
+      this.#settled(table.name, job.enc, kept);
     })));
   }
 
@@ -455,6 +480,9 @@ export class Iptables extends KernelHandle {
   async commitChains(
     table: string, edit: { put: readonly IptChain[]; remove: readonly string[] }, opts: { expect: TableReadState; layout: { numEntries: number; size: number } },
   ): Promise<ChainsCommitResult | null> {
+    // (A status read over the kept blob writes its counters: wait for it, it may also drop the layout.)
+    const reading = this.#reading.get(table);
+    if (reading) await reading;
     const rec = this.#entries.get(table);
     const lay = rec?.layout;
     if (!rec || !lay || this.engine !== 'direct' || this.#pending.has(table) || rec.digest !== opts.expect.digest || rec.numEntries !== opts.expect.numEntries) return null;
@@ -493,7 +521,15 @@ export class Iptables extends KernelHandle {
    * frozen rules now live in it, kept as this table's home until the next commit of the table has
    * copied them (rule-cache.ts); the home it replaces is given back then.
    */
-  #settled(name: string, enc: EncodedTable): void {
+  #settled(name: string, enc: EncodedTable, kept: boolean): void {
+    if (kept) {
+      // (The layout's: its cached entries go stale, and the table has no home until a commit without keepLayout.)
+      if (enc.slab) closeSlab(enc.slab);
+      const old = this.#homes.get(name);
+      this.#homes.delete(name);
+      if (old) retire(old);
+      return;
+    }
     if (!enc.slab) return releaseBlob(enc.blob);
     const old = this.#homes.get(name);
     this.#homes.set(name, { slab: enc.slab, blob: enc.blob });

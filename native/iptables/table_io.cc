@@ -195,6 +195,41 @@ TableBlob GetTable(bool v6, const std::string& table, uint8_t* scratch, size_t s
 
 size_t EntriesOffset() { return sizeof(ipt_get_entries); }
 
+bool GetTableOver(bool v6, const std::string& table, uint8_t* entries, size_t length, TableBlob& out) {
+  CheckName(table);
+  std::lock_guard<std::mutex> lock(XtMutex());
+  RawSocket s(v6);
+  double kernelMs = 0;
+  out.info = InfoLocked(s.fd(), v6, table, &kernelMs);
+  out.kernelMs = kernelMs;
+  if (out.info.size != length) return false;
+  // The get_entries header goes where the caller's bytes before the entries are (the replace
+  // header's tail): kept aside and put back, whatever happens.
+  uint8_t saved[sizeof(ipt_get_entries)];
+  uint8_t* block = entries - sizeof(ipt_get_entries);
+  memcpy(saved, block, sizeof saved);
+  auto* ge = reinterpret_cast<ipt_get_entries*>(block);
+  memset(ge->name, 0, sizeof ge->name);
+  strncpy(ge->name, table.c_str(), sizeof ge->name - 1);
+  ge->size = out.info.size;
+  socklen_t len = static_cast<socklen_t>(sizeof(ipt_get_entries) + length);
+  const double t0 = NowMs();
+  const int rc = getsockopt(s.fd(), Level(v6), IPT_SO_GET_ENTRIES, ge, &len);
+  const int e = errno;
+  out.kernelMs += NowMs() - t0;
+  memcpy(block, saved, sizeof saved);
+  // (EAGAIN: the size changed since GET_INFO, checked before the kernel copies anything.)
+  if (rc != 0 && e == EAGAIN) return false;
+  if (rc != 0) throw KernelFailure(e, v6 ? "IP6T_SO_GET_ENTRIES" : "IPT_SO_GET_ENTRIES");
+  out.base = entries;
+  out.inScratch = true;
+  out.capacity = length;
+  out.entries = entries;
+  out.length = length;
+  out.digest = DigestEntries(v6, entries, length);
+  return true;
+}
+
 namespace {
 ReplaceResult Replace(ReplaceRequest& req, PendingReplace* pending) {
   CheckName(req.table);

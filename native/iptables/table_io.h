@@ -83,6 +83,15 @@ void ExpectUnchangedLocked(bool v6, const std::string& table, uint32_t numEntrie
 // 4 KiB while the kernel copies into it, ~100 ms of system time for a 160 MB table.
 TableBlob GetTable(bool v6, const std::string& table, uint8_t* scratch = nullptr, size_t scratchLength = 0);
 
+// The table's entries read over `entries` (length bytes, preceded by at least sizeof
+// ipt_get_entries bytes of the caller's, saved and put back): the kept blob of the table this
+// process committed, whose bytes a read gives back except each entry's counters and comefrom (which
+// a replace ignores). Nothing is zeroed and no memory is allocated (a 10k-service table is ~190 MB
+// of fresh pages otherwise). Only when the kernel's table has exactly `length` bytes; else false,
+// nothing written (out.info says what the kernel has). out.entries is `entries`, out.digest theirs:
+// when it is not the caller's table, the bytes are someone else's table now.
+bool GetTableOver(bool v6, const std::string& table, uint8_t* entries, size_t length, TableBlob& out);
+
 // Where the entries start in a block read by GetTable (sizeof ipt_get_entries).
 size_t EntriesOffset();
 TableInfo GetTableInfo(bool v6, const std::string& table);
