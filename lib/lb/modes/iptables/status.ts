@@ -51,20 +51,34 @@ function planOf(t: IptTable, committed: boolean): EntryPlan {
   return p;
 }
 
+/** The counters of a table's service chains: rule i of chain `name` at pairs at(name) + i. */
+export interface ChainCounters {
+  /** [packets, bytes] pairs. */
+  counters: Float64Array;
+  /** Where a service chain's first rule is in `counters` (pair index), or undefined. */
+  at(name: string): number | undefined;
+}
+
 /**
- * Per service chain of `t`, its rules' counters as [packets, bytes] pairs (rule i at 2i, 2i+1),
- * while the kernel holds exactly `t`; undefined when it does not.
+ * Its service chains' counters while the kernel holds exactly `t`; undefined when it does not. The
+ * first read of a table asks for every entry's counters, so that its plan (~0.1 s at 10k services:
+ * the kernel order of 10^5 chains) is made while the kernel copies the table; later reads ask for
+ * the planned entries only.
  */
-export async function serviceChainCounters(h: Iptables, t: IptTable, committed: boolean): Promise<Map<string, Float64Array> | undefined> {
+export async function serviceChainCounters(h: Iptables, t: IptTable, committed: boolean): Promise<ChainCounters | undefined> {
+  const known = plans.get(t.chains);
+  if (known) {
+    const c = await h.entryCounters(t, known.entries);
+    return c && { counters: c, at: (name) => known.start.get(name) };
+  }
+  const n = t.readState?.numEntries ?? 0;
+  const all = new Uint32Array(n);
+  for (let i = 0; i < n; i++) all[i] = i;
+  const pending = h.entryCounters(t, all);
   const plan = planOf(t, committed);
-  const c = await h.entryCounters(t, plan.entries);
-  if (!c) return undefined;
-  const out = new Map<string, Float64Array>();
-  const names = [...plan.start.keys()];
-  names.forEach((name, k) => {
-    const from = plan.start.get(name)!;
-    const to = k + 1 < names.length ? plan.start.get(names[k + 1]!)! : plan.entries.length;
-    out.set(name, c.subarray(2 * from, 2 * to));
-  });
-  return out;
+  const c = await pending;
+  return c && { counters: c, at: (name) => {
+    const k = plan.start.get(name);
+    return k === undefined ? undefined : plan.entries[k];
+  } };
 }
