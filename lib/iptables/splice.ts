@@ -86,6 +86,8 @@ export interface Spliced {
   copied: number;
   /** Written over the old blob (every chain kept its size and rule count): `rec` and `lay` are the new table's now. */
   inPlace: boolean;
+  /** Sizes changed, and the old blob's buffer had room: moved within it (the old blob is gone). */
+  within: boolean;
 }
 
 interface Edit {
@@ -219,9 +221,26 @@ export function spliceChains(
 
   const newSize = oldSize + delta;
   const numEntries = rec.numEntries + entryDelta;
+  // Within the old blob's own buffer when it has room: the bytes between the edits are moved there
+  // (no second table-sized buffer: its fresh pages, and the full garbage collection that V8 runs
+  // when ~200 MB of new external memory appear, cost ~1 s of CPU on a 10k-service heap).
+  const within = REPLACE_HEADER + newSize <= lay.blob.buffer.byteLength - lay.blob.byteOffset;
+  if (within) {
+    // (A ValidationError must leave the blob as it was: the jumps are checked before anything moves.)
+    for (let k = 0, ri = 0; ri < lay.relocs.length; ri++) {
+      const p = lay.relocs[ri]!;
+      while (k < edits.length && edits[k]!.oldEnd <= p) k++;
+      const e = edits[k];
+      if (e !== undefined && e.ci >= 0 && p >= e.oldStart) continue; // (in a chain replaced or removed)
+      const v = old.readInt32LE(p);
+      if (mapOff(v) < 0) throw danglingJump(edits, v);
+    }
+    // (over both tables' extent: a view of the old table alone would cut moves past its end)
+    moveBetween(Buffer.from(lay.blob.buffer, lay.blob.byteOffset + REPLACE_HEADER, Math.max(oldSize, newSize)), edits, shiftAfter, oldSize);
+  }
   // (Every byte is copied or written below: the buffer need not be zeroed, only the parts written.)
-  const out = alloc(REPLACE_HEADER + newSize).subarray(0, REPLACE_HEADER + newSize);
-  lay.blob.copy(out, 0, 0, 84); // name, valid_hooks, hook entries and underflows (which do not move)
+  const out = within ? Buffer.from(lay.blob.buffer, lay.blob.byteOffset, REPLACE_HEADER + newSize) : alloc(REPLACE_HEADER + newSize).subarray(0, REPLACE_HEADER + newSize);
+  if (!within) lay.blob.copy(out, 0, 0, 84); // name, valid_hooks, hook entries and underflows (which do not move)
   out.fill(0, 84, REPLACE_HEADER); // num_counters and the counters pointer: native's
   out.writeUInt32LE(numEntries, 36);
   out.writeUInt32LE(newSize, 40);
@@ -245,12 +264,13 @@ export function spliceChains(
     if (ci >= upTo) return;
     const from = lay.at[ci]!, to = endOf(upTo - 1);
     const shift = w - from;
-    b.set(old.subarray(from, to), w);
+    if (!within) b.set(old.subarray(from, to), w);
     w += to - from;
     for (; ri < oldRelocs.length && oldRelocs[ri]! < to; ri++) {
       const p = oldRelocs[ri]!;
       if (p < from) continue;
-      const v = old.readInt32LE(p);
+      // (within: the bytes are already where they go)
+      const v = within ? b.readInt32LE(p + shift) : old.readInt32LE(p);
       const nv = mapOff(v);
       if (nv < 0) throw danglingJump(edits, v);
       if (nv !== v) b.writeInt32LE(nv, p + shift);
@@ -339,10 +359,28 @@ export function spliceChains(
   }
   copyChains(n);
   // The final ERROR entry.
-  const endAt = newSize - headSize;
-  old.copy(b, endAt, oldSize - headSize, oldSize);
+  if (!within) old.copy(b, newSize - headSize, oldSize - headSize, oldSize); // (within: moved with the last chains)
   record.policies = new Map(rec.policies); // (built-ins come first: their entries do not move)
-  return { blob: out, numEntries, carry, record, layout: { blob: out, at, relocs: relocs.slice(0, nr) }, copied: numEntries - written - 1, inPlace: false };
+  return { blob: out, numEntries, carry, record, layout: { blob: out, at, relocs: relocs.slice(0, nr) }, copied: numEntries - written - 1, inPlace: false, within };
+}
+
+/**
+ * The old blob's bytes between the edits (sorted, disjoint), each run moved by the size the edits
+ * before it added or removed (shiftAfter[k]: after edit k), within the same buffer. The runs keep
+ * their order, so a run moving left never lands on a run still to move right: those moving left go
+ * first, from the front, then those moving right, from the back. The edits' own bytes are written
+ * afterwards by the caller.
+ */
+function moveBetween(b: Buffer, edits: readonly Edit[], shiftAfter: Int32Array, oldSize: number): void {
+  const run = (k: number): [number, number, number] => [edits[k]!.oldEnd, k + 1 < edits.length ? edits[k + 1]!.oldStart : oldSize, shiftAfter[k]!];
+  for (let k = 0; k < edits.length; k++) {
+    const [from, to, d] = run(k);
+    if (d < 0 && to > from) b.copyWithin(from + d, from, to);
+  }
+  for (let k = edits.length - 1; k >= 0; k--) {
+    const [from, to, d] = run(k);
+    if (d > 0 && to > from) b.copyWithin(from + d, from, to);
+  }
 }
 
 function isBuiltinHere(rec: EntryRecord, nb: number, name: string): boolean {
@@ -411,7 +449,7 @@ function spliceInPlace(rec: EntryRecord, lay: BlobLayout, family: IptFamily, edi
   }
   lay.relocs = relocs;
   rec.digest = '';
-  return { blob: lay.blob, numEntries: rec.numEntries, carry, record: rec, layout: lay, copied: rec.numEntries - written - 1, inPlace: true };
+  return { blob: lay.blob, numEntries: rec.numEntries, carry, record: rec, layout: lay, copied: rec.numEntries - written - 1, inPlace: true, within: false };
 }
 
 /** The first index of `a` (ascending) whose value is not below v. */

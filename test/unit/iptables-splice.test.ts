@@ -65,8 +65,11 @@ function committed(t: IptTable): { rec: EntryRecord; lay: BlobLayout; blob: Buff
 }
 
 describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
-  it('chained random changes (replace, grow, shrink, add, remove, the services chain) are byte-identical to a full encode and carry as carryMap', () => {
+  // headroom: what each new buffer has beyond the table (64 bytes: shrinks move within the kept
+  // blob, growths go to a new buffer; 1 MiB: every size-changing change moves within it)
+  it.each([64, 1 << 20])('chained random changes (replace, grow, shrink, add, remove, the services chain) are byte-identical to a full encode and carry as carryMap (headroom %i)', (headroom) => {
     const next = rng(family === 'ipv4' ? 7 : 11);
+    let within = 0, copied = 0;
     const services = new Map<number, IptChain[]>();
     for (let i = 0; i < 40; i++) services.set(i * 3, service(i * 3, 1 + (i % 4), family));
     let t = table(family, services);
@@ -108,8 +111,11 @@ describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
       // (an in-place splice updates rec itself: carryMap's answer is taken from a copy)
       const was: EntryRecord = { ...rec, chains: rec.chains.slice(), rules: rec.rules.slice() };
       // (a buffer of garbage: every byte of the result must be written)
-      const s = spliceChains(rec, lay, family, put, remove, (n) => Buffer.alloc(n + 64, 0xa5));
+      const s = spliceChains(rec, lay, family, put, remove, (n) => Buffer.alloc(n + headroom, 0xa5));
       if (s.inPlace) inPlace++;
+      else if (s.within) within++;
+      else copied++;
+      if (s.within) expect(s.blob.buffer).toBe(lay.blob.buffer);
       const full = encodeTable(nt, NAT_HOOKS);
       expect(s.numEntries).toBe(full.numEntries);
       expect(s.blob.equals(full.blob)).toBe(true);
@@ -125,6 +131,9 @@ describe.each(['ipv4', 'ipv6'] as const)('spliceChains (%s)', (family) => {
       ({ rec, lay } = { rec: s.record, lay: s.layout });
     }
     expect(inPlace).toBeGreaterThan(3);
+    expect(within).toBeGreaterThan(3);
+    if (headroom === 64) expect(copied).toBeGreaterThan(3);
+    else expect(copied).toBeLessThanOrEqual(1); // (the first growth: the committed blob has no headroom)
   });
 
   it('refuses, before anything is written, a removed chain still jumped to, a jump to no chain and a bad chain name', () => {
