@@ -32,7 +32,7 @@ let commits = [];
 const commit = kl.Iptables.prototype.commit;
 kl.Iptables.prototype.commit = async function (...a) { const r = await commit.apply(this, a); commits.push({ kernelMs: r.kernelMs, how: 'whole table' }); return r; };
 const chains = kl.Iptables.prototype.commitChains;
-kl.Iptables.prototype.commitChains = async function (...a) { const r = await chains.apply(this, a); if (r) commits.push({ kernelMs: r.kernelMs, how: r.inPlace ? 'splice in place' : 'splice, copied' }); return r; };
+kl.Iptables.prototype.commitChains = async function (...a) { const r = await chains.apply(this, a); if (r) commits.push({ kernelMs: r.kernelMs, how: r.inPlace ? 'splice in place' : r.within ? 'splice, moved within the kept blob' : 'splice, copied to a new blob' }); return r; };
 // The backend's part of an apply (its read and its apply), apart from the LoadBalancer's validation.
 let backendMs = 0;
 for (const m of ['read', 'apply']) {

@@ -75,6 +75,8 @@ export interface CommitOptions {
 /** CommitResult of commitChains, with the table's chains as the kernel now holds them (kernel order). */
 export interface ChainsCommitResult extends CommitResult {
   chains: IptChain[];
+  /** Sizes changed, and the kept blob's buffer had room: the splice moved bytes within it (no second buffer). */
+  within: boolean;
 }
 
 export interface UpdateOptions {
@@ -519,7 +521,7 @@ export class Iptables extends KernelHandle {
       this.#sizes.set(table, s.blob.length);
       // (A blob moved to a new buffer leaves the old one to the garbage collector, not to the arena:
       // kept there a minute, it would be a second table's worth of RSS.)
-      return { ...done, size: s.blob.readUInt32LE(40), reused: s.copied, inPlace: s.inPlace, chains: s.record.chains };
+      return { ...done, size: s.blob.readUInt32LE(40), reused: s.copied, inPlace: s.inPlace, within: s.within, chains: s.record.chains };
     } catch (e) {
       // (In place, the record and its blob are the refused table's now: dropped either way.)
       if (this.#entries.get(table) === rec) this.#entries.delete(table);
