@@ -62,7 +62,7 @@ try {
     'endpoint added, update()': (r) => [() => lb.update({ upsert: [svc((N >> 3) + r, 1, 1)] }), () => lb.update({ upsert: [svc((N >> 3) + r)] })],
     'service added, update()': (r) => [() => lb.update({ upsert: [svc(N + r)] }), () => lb.update({ remove: [`s${N + r}`] })],
   };
-  console.log('| change | wall ms | of it the backend (LoadBalancer\'s validation aside) | kernel ms | ratio wall / kernel (<= 1.2) | backend / kernel | user CPU ms | system CPU ms (the replace's included) | commit |');
+  console.log('| change | wall ms | of it the backend (LoadBalancer\'s validation aside) | kernel ms | ratio wall / kernel (<= 1.2) | backend / kernel | user CPU ms | system CPU ms (the replace included) | commit |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [name, mk] of Object.entries(cases)) {
     const rows = [];
