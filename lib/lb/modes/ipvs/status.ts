@@ -1,0 +1,234 @@
+/**
+ * status() of ipvs mode straight from the packed listing (issue #21: a scrape at 10k services x 10
+ * endpoints). The native listing (one service dump, one destination dump per service fanned out
+ * over a socket pool: native/ipvs/packed.h, dest_fanout.cc) is the kernel's bound; what used to
+ * cost was the model built on top of it: every service and destination decoded into the public
+ * Ipvs objects (with their rate counters), then converted into the plan's and the status' objects,
+ * endpoints sorted by parsing their addresses again. Here each record is read once into the one
+ * object status() returns, addresses are made text once per distinct IPv4 word, and endpoints are
+ * sorted on their raw bytes. The result is the full read's (IpvsBackend.read(): services, state,
+ * draining), nothing taken on trust: IPVS has no generation to prove a record with.
+ */
+import { formatAddr } from '../../../address';
+import { AF_INET6, SvcFlag } from '../../../ipvs/constants';
+import { DestWord, SvcWord } from '../../../ipvs/packed';
+import type { NativeIpvsListing } from '../../../native';
+import type { Protocol, Service } from '../../state';
+import type { BackendRead, DrainingEndpoint, EndpointStatus, ServiceStatus } from '../../types';
+import { MIN_DRAIN_STAMP, OWNER_TAG } from './compile';
+
+const protoNames: Record<number, Protocol> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+/** Reads one listing's records. */
+class Records {
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  constructor(
+    readonly buffer: ArrayBuffer,
+    /** IPv4 text by its address word (destinations repeat across services, and across reads). */
+    readonly v4: Map<number, string>,
+  ) {
+    this.u32 = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+    this.u8 = new Uint8Array(buffer);
+  }
+
+  /** The 16 address bytes at word w as text, as parseAddress().text writes it. */
+  address(af: number, w: number): string {
+    if (af === AF_INET6) return formatAddr(Buffer.from(this.buffer, w * 4, 16));
+    const key = this.u32[w]!;
+    let s = this.v4.get(key);
+    if (s === undefined) {
+      const b = this.u8, o = w * 4;
+      this.v4.set(key, (s = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`));
+    }
+    return s;
+  }
+
+  /** A counter: two words, low then high. */
+  counter(w: number): number {
+    const hi = this.u32[w + 1]!;
+    return hi === 0 ? this.u32[w]! : hi * 4294967296 + this.u32[w]!;
+  }
+
+  /** Sort keys of IPv4 destinations (address bytes as a number, then the port), reused. */
+  #keys = new Float64Array(64);
+
+  /**
+   * Sorts destination records (their word offsets, order[0..n)) as compareAddress() then port would:
+   * a service's few destinations by insertion on numeric keys when all are IPv4 (a comparator
+   * call per pair was most of the decode's time), by compareDests otherwise.
+   */
+  sortDests(order: number[], n: number): void {
+    const u = this.u32, u8 = this.u8;
+    if (this.#keys.length < n) this.#keys = new Float64Array(n * 2);
+    const k = this.#keys;
+    for (let j = 0; j < n; j++) {
+      const dw = order[j]!;
+      if (u[dw + DestWord.af] === AF_INET6) {
+        order.sort((a, b) => this.compareDests(a, b));
+        return;
+      }
+      const o = (dw + DestWord.addr) * 4;
+      k[j] = (((u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!) >>> 0) * 65536 + u[dw + DestWord.port]!;
+    }
+    for (let j = 1; j < n; j++) {
+      const key = k[j]!, dw = order[j]!;
+      let i = j - 1;
+      for (; i >= 0 && k[i]! > key; i--) {
+        k[i + 1] = k[i]!;
+        order[i + 1] = order[i]!;
+      }
+      k[i + 1] = key;
+      order[i + 1] = dw;
+    }
+  }
+
+  /**
+   * compareAddress() then port, on two destination records' words: IPv4 before IPv6, then the
+   * address bytes (network order), then the port.
+   */
+  compareDests(a: number, b: number): number {
+    const u = this.u32, u8 = this.u8;
+    const fa = u[a + DestWord.af] === AF_INET6 ? 1 : 0, fb = u[b + DestWord.af] === AF_INET6 ? 1 : 0;
+    if (fa !== fb) return fa - fb;
+    const n = fa ? 16 : 4;
+    for (let i = 0, oa = (a + DestWord.addr) * 4, ob = (b + DestWord.addr) * 4; i < n; i++) {
+      const d = u8[oa + i]! - u8[ob + i]!;
+      if (d) return d;
+    }
+    return u[a + DestWord.port]! - u[b + DestWord.port]!;
+  }
+}
+
+/** What status() returns of a read: the full read's services, state and draining destinations. */
+export type IpvsStatusRead = Required<Pick<BackendRead, 'state' | 'services' | 'draining'>>;
+
+/**
+ * Reads status() from packed listings. It keeps, between reads, the text of the IPv4 addresses it
+ * met and the state's Service objects by key: an unchanged service's comes back as the same object
+ * (its endpoints compared, not rebuilt), so a steady scrape allocates only the status objects.
+ */
+export class IpvsStatusReader {
+  #v4 = new Map<number, string>();
+  #state = new Map<string, Service>();
+
+  /**
+   * kernlb's services (tagged, address-based) of a packed listing as IpvsBackend.read() gives them:
+   * sorted by key, endpoints by address then port, named after `names` (by service key) or their
+   * identity. `draining` follows the kernel's destination order within each service.
+   */
+  read(l: NativeIpvsListing, names: ReadonlyMap<string, string>): IpvsStatusRead {
+    const r = new Records(l.buffer, this.#v4);
+    const u = r.u32;
+    const destBase = l.services * SvcWord.size;
+    const prevState = this.#state;
+    const nextState = new Map<string, Service>();
+    const found: { key: string; status: ServiceStatus; state: Service; draining: DrainingEndpoint[] | undefined }[] = [];
+    const order: number[] = [];
+    let dests = 0;
+    for (let i = 0; i < l.services; i++) {
+      const w = i * SvcWord.size;
+      const flags = u[w + SvcWord.flags]!;
+      // Another client's services, fwmark ones included, are not kernlb's to report.
+      if (u[w + SvcWord.fwmark] !== 0 || flags >>> 16 !== OWNER_TAG) continue;
+      const af = u[w + SvcWord.af]!;
+      const protocol = protoNames[u[w + SvcWord.protocol]!] ?? 'tcp';
+      const vip = r.address(af, w + SvcWord.addr);
+      const port = u[w + SvcWord.port]!;
+      const v6 = af === AF_INET6;
+      const key = `${protocol}/${v6 ? `[${vip}]` : vip}:${port}`;
+      const name = names.get(key) ?? `${protocol}-${vip.replace(/:/g, '_')}-${port}`;
+      const family = v6 ? 'ipv6' : 'ipv4';
+      const scheduler = l.strings[u[w + SvcWord.sched]!]!;
+      const timeout = flags & SvcFlag.PERSISTENT ? u[w + SvcWord.timeout]! : -1;
+      const n = u[w + SvcWord.destCount]!;
+      dests += n;
+      const first = destBase + u[w + SvcWord.firstDest]! * DestWord.size;
+      order.length = n;
+      for (let j = 0; j < n; j++) order[j] = first + j * DestWord.size;
+      let draining: DrainingEndpoint[] | undefined;
+      // (kernel order: the full read lists draining destinations in it)
+      for (let j = 0; j < n; j++) {
+        const dw = order[j]!;
+        const lth = u[dw + DestWord.lthresh]!;
+        if (r.i32[dw + DestWord.weight] === 0 && u[dw + DestWord.uthresh] === lth && lth >= MIN_DRAIN_STAMP)
+          (draining ??= []).push({ service: key, address: r.address(u[dw + DestWord.af]!, dw + DestWord.addr), port: u[dw + DestWord.port]!, since: lth });
+      }
+      if (n > 1) r.sortDests(order, n);
+      // The state's service of the last read while it matches (m: its endpoints matched so far).
+      const prev = prevState.get(key);
+      let same = prev !== undefined && prev.name === name && prev.scheduler === scheduler && (prev.persistence?.timeout ?? -1) === timeout;
+      let kept: Service['endpoints'] | undefined;
+      let m = 0;
+      const endpoints: EndpointStatus[] = new Array<EndpointStatus>(n);
+      for (let j = 0; j < n; j++) {
+        const dw = order[j]!;
+        const address = r.address(u[dw + DestWord.af]!, dw + DestWord.addr);
+        const dport = u[dw + DestWord.port]!;
+        const weight = r.i32[dw + DestWord.weight]!;
+        const s = dw + DestWord.stats;
+        const ep: EndpointStatus = {
+          address,
+          port: dport,
+          weight,
+          counters: {
+            connections: r.counter(s),
+            packets: r.counter(s + 2) + r.counter(s + 4),
+            bytes: r.counter(s + 6) + r.counter(s + 8),
+            activeConnections: u[dw + DestWord.active]!,
+            inactiveConnections: u[dw + DestWord.inact]!,
+          },
+        };
+        endpoints[j] = ep;
+        const lth = u[dw + DestWord.lthresh]!;
+        if (weight === 0 && u[dw + DestWord.uthresh] === lth && lth >= MIN_DRAIN_STAMP) {
+          ep.drainingSince = lth;
+          continue;
+        }
+        if (same) {
+          const pe = prev!.endpoints[m];
+          if (pe !== undefined && pe.address === address && pe.port === dport && pe.weight === weight) {
+            m++;
+            continue;
+          }
+          same = false;
+          kept = prev!.endpoints.slice(0, m);
+        }
+        (kept ??= []).push({ address, port: dport, weight });
+      }
+      if (same && m !== prev!.endpoints.length) {
+        same = false;
+        kept = prev!.endpoints.slice(0, m);
+      }
+      let state: Service;
+      if (same) state = prev!;
+      else {
+        const eps = kept ?? [];
+        state = timeout >= 0
+          ? { name, protocol, family, vip, port, scheduler, persistence: { timeout }, endpoints: eps }
+          : { name, protocol, family, vip, port, scheduler, endpoints: eps };
+      }
+      nextState.set(key, state);
+      const status: ServiceStatus = timeout >= 0
+        ? { name, protocol, family, vip, port, scheduler, persistence: { timeout }, endpoints }
+        : { name, protocol, family, vip, port, scheduler, endpoints };
+      found.push({ key, status, state, draining });
+    }
+    this.#state = nextState;
+    // (the address texts of services and destinations gone since are dropped now and then)
+    if (this.#v4.size > 2 * (dests + l.services) + 1024) this.#v4 = new Map();
+    found.sort((a, b) => (a.key < b.key ? -1 : 1));
+    const services: ServiceStatus[] = new Array<ServiceStatus>(found.length);
+    const stateServices: Service[] = new Array<Service>(found.length);
+    const draining: DrainingEndpoint[] = [];
+    for (let i = 0; i < found.length; i++) {
+      const f = found[i]!;
+      services[i] = f.status;
+      stateServices[i] = f.state;
+      if (f.draining) draining.push(...f.draining);
+    }
+    return { state: { services: stateServices }, services, draining };
+  }
+}
