@@ -112,9 +112,16 @@ describe('ipvs status reader', () => {
     let before: Service[] = [];
     let c: Case = [];
     for (let i = 0; i < 300; i++) {
-      // Every other listing is the last one again, or with one destination less or one weight changed.
+      // Every other listing is the last one again, or with one destination less, or one destination's
+      // weight, port or address (in its last bytes) changed.
+      const change = (d: NativeIpvsDestDesc): NativeIpvsDestDesc => {
+        const x = r();
+        if (x < 0.3) return { ...d, weight: d.weight + 1 };
+        if (x < 0.6) return { ...d, port: d.port > 1000 ? 1 : 60000 }; // (an order among one address' ports changes)
+        return { ...d, address: d.family === 10 ? `${d.address}f` : d.address.replace(/\d+$/, (o) => String((Number(o) + 1) % 256)) };
+      };
       if (i % 2 === 0) c = randomCase(r);
-      else if (r() < 0.6) c = c.map(([svc, dests], k) => [svc, k === 0 ? (r() < 0.5 ? dests.slice(0, -1) : dests.map((d, j) => (j === 0 ? { ...d, weight: d.weight + 1 } : d))) : dests]);
+      else if (r() < 0.8) c = c.map(([svc, dests], k) => [svc, k === 0 && r() < 0.3 ? dests.slice(0, -1) : dests.map((d, j) => (j === 0 ? change(d) : d))]);
       held.l = withCounters(native().ipvs.pack(replies(c)), r);
       const { full } = await bothReads(held.l);
       const fast = await reader.status();

@@ -105,14 +105,35 @@ class Records {
 /** What status() returns of a read: the full read's services, state and draining destinations. */
 export type IpvsStatusRead = Required<Pick<BackendRead, 'state' | 'services' | 'draining'>>;
 
+/** What the reader keeps of one service between reads. */
+interface Entry {
+  key: string;
+  /** The read that last met it. */
+  seen: number;
+  /** Its destinations at that read, in the kernel's order (an IPv6 one's first word only: never reused): */
+  words: number[];
+  ports: number[];
+  texts: string[];
+  /** Their order sorted by address then port (indices into the above). */
+  sorted: number[];
+  /** The state's service last returned for it. */
+  state: Service | undefined;
+}
+
+const protoIds: Record<number, number> = { 6: 1, 17: 2, 132: 3 };
+
 /**
- * Reads status() from packed listings. It keeps, between reads, the text of the IPv4 addresses it
- * met and the state's Service objects by key: an unchanged service's comes back as the same object
- * (its endpoints compared, not rebuilt), so a steady scrape allocates only the status objects.
+ * Reads status() from packed listings. It keeps, between reads, per service: its key, the text of
+ * its destinations' addresses and their sorted order, and the state's Service object, all reused
+ * while the kernel lists the same destinations (same addresses and ports in the same order): a
+ * steady scrape then builds only the status objects, with no string hashed, no address formatted and
+ * no destinations sorted (those were most of the decode's time).
  */
 export class IpvsStatusReader {
   #v4 = new Map<number, string>();
-  #state = new Map<string, Service>();
+  /** By identity: protocol, port and IPv4 address as one number, or the key of an IPv6 service. */
+  #entries = new Map<number | string, Entry>();
+  #reads = 0;
 
   /**
    * kernlb's services (tagged, address-based) of a packed listing as IpvsBackend.read() gives them:
@@ -121,24 +142,38 @@ export class IpvsStatusReader {
    */
   read(l: NativeIpvsListing, names: ReadonlyMap<string, string>): IpvsStatusRead {
     const r = new Records(l.buffer, this.#v4);
-    const u = r.u32;
+    const u = r.u32, i32 = r.i32;
     const destBase = l.services * SvcWord.size;
-    const prevState = this.#state;
-    const nextState = new Map<string, Service>();
+    const entries = this.#entries;
+    const gen = ++this.#reads;
     const found: { key: string; status: ServiceStatus; state: Service; draining: DrainingEndpoint[] | undefined }[] = [];
     const order: number[] = [];
-    let dests = 0;
+    let dests = 0, met = 0;
     for (let i = 0; i < l.services; i++) {
       const w = i * SvcWord.size;
       const flags = u[w + SvcWord.flags]!;
       // Another client's services, fwmark ones included, are not kernlb's to report.
       if (u[w + SvcWord.fwmark] !== 0 || flags >>> 16 !== OWNER_TAG) continue;
       const af = u[w + SvcWord.af]!;
-      const protocol = protoNames[u[w + SvcWord.protocol]!] ?? 'tcp';
-      const vip = r.address(af, w + SvcWord.addr);
+      const proto = u[w + SvcWord.protocol]!;
+      const protocol = protoNames[proto] ?? 'tcp';
       const port = u[w + SvcWord.port]!;
       const v6 = af === AF_INET6;
-      const key = `${protocol}/${v6 ? `[${vip}]` : vip}:${port}`;
+      // (IPv4: 2 + 16 + 32 bits, exact in a double; its hash costs nothing, a fresh string's does)
+      const pid = protoIds[proto];
+      let id: number | string;
+      if (!v6 && pid !== undefined) id = (pid * 65536 + port) * 4294967296 + u[w + SvcWord.addr]!;
+      else id = `${protocol}/${v6 ? `[${r.address(af, w + SvcWord.addr)}]` : r.address(af, w + SvcWord.addr)}:${port}`;
+      let e = entries.get(id);
+      if (e === undefined) {
+        const vip = r.address(af, w + SvcWord.addr);
+        e = { key: `${protocol}/${v6 ? `[${vip}]` : vip}:${port}`, seen: 0, words: [], ports: [], texts: [], sorted: [], state: undefined };
+        entries.set(id, e);
+      }
+      e.seen = gen;
+      met++;
+      const key = e.key;
+      const vip = r.address(af, w + SvcWord.addr);
       const name = names.get(key) ?? `${protocol}-${vip.replace(/:/g, '_')}-${port}`;
       const family = v6 ? 'ipv6' : 'ipv4';
       const scheduler = l.strings[u[w + SvcWord.sched]!]!;
@@ -146,28 +181,45 @@ export class IpvsStatusReader {
       const n = u[w + SvcWord.destCount]!;
       dests += n;
       const first = destBase + u[w + SvcWord.firstDest]! * DestWord.size;
-      order.length = n;
-      for (let j = 0; j < n; j++) order[j] = first + j * DestWord.size;
+      // The same destinations as at the last read (IPv4, same order)? Then their texts and order stand.
+      let same = e.words.length === n;
+      for (let j = 0, dw = first; same && j < n; j++, dw += DestWord.size)
+        same = u[dw + DestWord.af] !== AF_INET6 && u[dw + DestWord.addr] === e.words[j] && u[dw + DestWord.port] === e.ports[j];
+      if (!same) {
+        e.words = new Array<number>(n);
+        e.ports = new Array<number>(n);
+        e.texts = new Array<string>(n);
+        order.length = n;
+        for (let j = 0, dw = first; j < n; j++, dw += DestWord.size) {
+          e.words[j] = u[dw + DestWord.addr]!;
+          e.ports[j] = u[dw + DestWord.port]!;
+          e.texts[j] = r.address(u[dw + DestWord.af]!, dw + DestWord.addr);
+          order[j] = dw;
+        }
+        if (n > 1) r.sortDests(order, n);
+        e.sorted = new Array<number>(n);
+        for (let j = 0; j < n; j++) e.sorted[j] = (order[j]! - first) / DestWord.size;
+      }
+      const texts = e.texts, sorted = e.sorted;
       let draining: DrainingEndpoint[] | undefined;
       // (kernel order: the full read lists draining destinations in it)
-      for (let j = 0; j < n; j++) {
-        const dw = order[j]!;
+      for (let j = 0, dw = first; j < n; j++, dw += DestWord.size) {
         const lth = u[dw + DestWord.lthresh]!;
-        if (r.i32[dw + DestWord.weight] === 0 && u[dw + DestWord.uthresh] === lth && lth >= MIN_DRAIN_STAMP)
-          (draining ??= []).push({ service: key, address: r.address(u[dw + DestWord.af]!, dw + DestWord.addr), port: u[dw + DestWord.port]!, since: lth });
+        if (i32[dw + DestWord.weight] === 0 && u[dw + DestWord.uthresh] === lth && lth >= MIN_DRAIN_STAMP)
+          (draining ??= []).push({ service: key, address: texts[j]!, port: u[dw + DestWord.port]!, since: lth });
       }
-      if (n > 1) r.sortDests(order, n);
       // The state's service of the last read while it matches (m: its endpoints matched so far).
-      const prev = prevState.get(key);
-      let same = prev !== undefined && prev.name === name && prev.scheduler === scheduler && (prev.persistence?.timeout ?? -1) === timeout;
+      const prev = e.state;
       let kept: Service['endpoints'] | undefined;
+      let keep = prev !== undefined && prev.name === name && prev.scheduler === scheduler && (prev.persistence?.timeout ?? -1) === timeout;
       let m = 0;
       const endpoints: EndpointStatus[] = new Array<EndpointStatus>(n);
       for (let j = 0; j < n; j++) {
-        const dw = order[j]!;
-        const address = r.address(u[dw + DestWord.af]!, dw + DestWord.addr);
+        const k = sorted[j]!;
+        const dw = first + k * DestWord.size;
+        const address = texts[k]!;
         const dport = u[dw + DestWord.port]!;
-        const weight = r.i32[dw + DestWord.weight]!;
+        const weight = i32[dw + DestWord.weight]!;
         const s = dw + DestWord.stats;
         const ep: EndpointStatus = {
           address,
@@ -187,37 +239,37 @@ export class IpvsStatusReader {
           ep.drainingSince = lth;
           continue;
         }
-        if (same) {
+        if (keep) {
           const pe = prev!.endpoints[m];
           if (pe !== undefined && pe.address === address && pe.port === dport && pe.weight === weight) {
             m++;
             continue;
           }
-          same = false;
+          keep = false;
           kept = prev!.endpoints.slice(0, m);
         }
         (kept ??= []).push({ address, port: dport, weight });
       }
-      if (same && m !== prev!.endpoints.length) {
-        same = false;
+      if (keep && m !== prev!.endpoints.length) {
+        keep = false;
         kept = prev!.endpoints.slice(0, m);
       }
       let state: Service;
-      if (same) state = prev!;
+      if (keep) state = prev!;
       else {
         const eps = kept ?? [];
         state = timeout >= 0
           ? { name, protocol, family, vip, port, scheduler, persistence: { timeout }, endpoints: eps }
           : { name, protocol, family, vip, port, scheduler, endpoints: eps };
+        e.state = state;
       }
-      nextState.set(key, state);
       const status: ServiceStatus = timeout >= 0
         ? { name, protocol, family, vip, port, scheduler, persistence: { timeout }, endpoints }
         : { name, protocol, family, vip, port, scheduler, endpoints };
       found.push({ key, status, state, draining });
     }
-    this.#state = nextState;
-    // (the address texts of services and destinations gone since are dropped now and then)
+    // Services gone since are forgotten; so, now and then, the texts of addresses gone since.
+    if (entries.size > met) for (const [id, e] of entries) if (e.seen !== gen) entries.delete(id);
     if (this.#v4.size > 2 * (dests + l.services) + 1024) this.#v4 = new Map();
     found.sort((a, b) => (a.key < b.key ? -1 : 1));
     const services: ServiceStatus[] = new Array<ServiceStatus>(found.length);
