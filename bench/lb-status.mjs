@@ -1,6 +1,8 @@
 // status() at scale (issue #21: scrapes), against dist/ (run `bash scripts/setup.sh` first):
 //   node --expose-gc bench/lb-status.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--reps 3]
 //        [--out bench/lb-status.results.json]
+// IPVS needs a kernel with IPVS: run it inside UML (slow syscalls: compare only within one guest boot),
+//   bash scripts/uml-run.sh -- node --expose-gc bench/lb-status.mjs --modes ipvs
 // Per mode, in a fresh namespace, in this one process as `kernlb run` holds it:
 //   applied  - the handle that applied N services x E endpoints calls status() `reps` times (what a
 //              daemon's scrape costs: the counters-only read while the kernel is provably its commit);
@@ -11,7 +13,10 @@
 //              (the same dumps without the kernel's walk of the set list to find each map by name);
 //              iptables, IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES as timed by the addon (getTable's kernelMs),
 //              and every entry's counters of one decoded model through the JS walk (visitCounters,
-//              the status path before) and the native one (entryCounters).
+//              the status path before) and the native one (entryCounters); ipvs, the native
+//              listing alone (one service dump and a destination dump per service, fanned out over
+//              64 sockets, packed into the reused buffer: native ipvs.listAll, no JS decode), and
+//              Ipvs.listServices (that listing decoded into the public Service objects).
 // Reported: wall ms and CPU ms of this process (all threads) as median [min-max], RSS before and
 // after the status calls, peak RSS (the apply included). Target (10k x 10): <= 500 ms, <= 150 MB.
 import { execFileSync } from 'node:child_process';
@@ -21,9 +26,9 @@ import { loadavg } from 'node:os';
 import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { Iptables, LoadBalancer, Nftables, compileNft, validateState } = require('../dist/index.js');
+const { Ipvs, Iptables, LoadBalancer, Nftables, compileNft, validateState } = require('../dist/index.js');
 const { native } = require('../dist/native.js');
-const { openNativeHandle, NO_SOCKET } = require('../dist/netlink/handle.js');
+const { openNativeHandle, NETLINK_GENERIC, NO_SOCKET } = require('../dist/netlink/handle.js');
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
@@ -92,6 +97,20 @@ async function bound(mode, ns) {
     } finally {
       h.close();
       await ipt.close();
+    }
+  }
+  if (mode === 'ipvs') {
+    const h = await openNativeHandle(NETLINK_GENERIC, { netns: ns }, 'bench');
+    const ipvs = await Ipvs.open({ netns: ns });
+    try {
+      await native().ipvs.open(h);
+      let arena = null;
+      const dumps = await timed(REPS, async () => (arena = (await native().ipvs.listAll(h, arena, 64)).buffer));
+      const decoded = await timed(REPS, () => ipvs.listServices());
+      return { nativeListing: dumps, listServices: decoded };
+    } finally {
+      h.close();
+      await ipvs.close();
     }
   }
   return {};

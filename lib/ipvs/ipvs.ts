@@ -4,7 +4,7 @@
  * replies by seq); many handles in different namespaces work side by side.
  */
 import { fromNative, kernelError, KernelError, ValidationError } from '../errors';
-import { native, type NativeHandle, type NativeIpvsOp, type NativeIpvsServiceDesc } from '../native';
+import { native, type NativeHandle, type NativeIpvsListing, type NativeIpvsOp, type NativeIpvsServiceDesc } from '../native';
 import { KernelHandle, NETLINK_GENERIC, openNativeHandle, type OpenOptions, type RunContext } from '../netlink/handle';
 import { Cmd } from './constants';
 import { parseConnections } from './connections';
@@ -217,7 +217,7 @@ export class Ipvs extends KernelHandle {
   async getService(service: ServiceKey): Promise<Service> {
     const key = serviceKeyDesc(service, 'service');
     const what = describeService(service);
-    const [svc] = await this.list({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, { cmd: Cmd.GET_SERVICE, service: key });
+    const [svc] = await this.list({ op: 'get', object: what, hint: IPVS_EPERM_HINT }, { cmd: Cmd.GET_SERVICE, service: key }, servicesFromListing);
     if (!svc) throw kernelError({ errno: 3, op: 'get', object: what });
     return svc;
   }
@@ -228,10 +228,20 @@ export class Ipvs extends KernelHandle {
    * listing, which then touches no fresh memory; close() lets it go.
    */
   async listServices(): Promise<Service[]> {
-    return this.list({ op: 'list services', hint: IPVS_EPERM_HINT });
+    return this.list({ op: 'list services', hint: IPVS_EPERM_HINT }, undefined, servicesFromListing);
   }
 
-  private async list(ctx: RunContext, get?: NativeIpvsOp): Promise<Service[]> {
+  /**
+   * @internal Every service as listServices() reads it, but handed to `decode` in its packed form
+   * (native/ipvs/packed.h, word offsets in ./packed.ts) instead of as Service objects: the load
+   * balancer's status() builds its own model straight from the records. `decode` runs before this
+   * returns and must not keep the buffer (the next listing overwrites it).
+   */
+  async decodeListing<T>(decode: (l: NativeIpvsListing) => T): Promise<T> {
+    return this.list({ op: 'list services', hint: IPVS_EPERM_HINT }, undefined, decode);
+  }
+
+  private async list<T = Service[]>(ctx: RunContext, get: NativeIpvsOp | undefined, decode: (l: NativeIpvsListing) => T): Promise<T> {
     const arena = this.#arena;
     this.#arena = null;
     let listing;
@@ -241,7 +251,7 @@ export class Ipvs extends KernelHandle {
       if (!this.closed) this.#arena ??= arena;
       throw e;
     }
-    const services = servicesFromListing(listing);
+    const services = decode(listing);
     // Keep the bigger one: a single-service get must not shrink the buffer a full listing reuses.
     const kept = this.#arena as ArrayBuffer | null; // another listing may have finished meanwhile
     if (!this.closed && (!kept || kept.byteLength < listing.buffer.byteLength)) this.#arena = listing.buffer;

@@ -317,7 +317,7 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
   /** The kernel's view in the same model, with per-endpoint counters. */
   async status(): Promise<LbStatus> {
     return this.#reading(async () => {
-      const r = await this.#backend.read();
+      const r = await (this.#backend.status ? this.#backend.status() : this.#backend.read());
       return { mode: this.mode, state: r.state, services: r.services, ...(r.drift?.length ? { drift: r.drift } : {}) };
     });
   }

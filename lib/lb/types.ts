@@ -107,6 +107,11 @@ export interface ModeBackend<C extends BackendRead = BackendRead> {
    * not depend on the untouched services. Backends without it get apply() after a read.
    */
   applyChanges?(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult>;
+  /**
+   * LoadBalancer.status(): the kernel's view with counters, as read() gives it; backends that read it
+   * more cheaply than read() does implement it (IPVS: no plan objects built). Absent: read().
+   */
+  status?(): Promise<BackendRead>;
   /** Forgets every record of the kernel's state: the next read is a full one (LoadBalancer.resync). */
   invalidate?(): void;
   /** Whether this mode has anything in the namespace. */

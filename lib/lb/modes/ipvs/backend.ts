@@ -11,6 +11,7 @@ import { constants } from 'node:os';
 import { isKernelError, isNotFound } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
+import { IpvsStatusReader, type IpvsStatusRead } from './status';
 import { compileIpvs, compileIpvsService, drainingAfter, drainStart, OWNER_TAG, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
 export interface IpvsRead extends BackendRead {
@@ -228,6 +229,17 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   invalidate(): void {
     this.#last = undefined;
   }
+
+  /**
+   * LoadBalancer.status(): what read() reports (services, state, draining) decoded straight from the
+   * packed listing (status.ts), without the plan's objects; the record of the last apply is kept (a
+   * scrape is no reason to read everything at the next apply).
+   */
+  status(): Promise<IpvsStatusRead> {
+    return this.ipvs.decodeListing((l) => this.#status.read(l, this.#names));
+  }
+
+  readonly #status = new IpvsStatusReader();
 
   /** Reads the given services back from the kernel (those it does not have are left out). */
   async #refresh(known: Map<string, IpvsCurrentSvc>, keys: Iterable<string>): Promise<IpvsCurrentSvc[]> {
