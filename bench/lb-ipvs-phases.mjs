@@ -2,29 +2,40 @@
 // loaded host stretches wall time by whatever else runs, CPU time much less. Against dist/ (run
 // `npm run build:ts` first), inside UML:
 //   bash scripts/uml-run.sh -- node --expose-gc bench/lb-ipvs-phases.mjs [--n 10000] [--endpoints 10] [--reps 7]
-//   (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile of the same run)
+//   (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile of the whole run, or give the bench
+//   --profile DIR for one .cpuprofile per repeated phase: DIR must be on the host's file system, which
+//   is the guest's root)
 // All namespaces and the reference's input are made before anything is timed, and the reference
 // (`ipvsadm -R`) runs last: a fork of this process makes every page it writes afterwards take a
 // copy-on-write fault (slow in UML), which would otherwise land in kernlb's figures.
 // Phases, each on its own (fresh inputs, a fresh namespace where it writes):
+//   read-once  the leanest JS loop over a fresh N x E input, reading each field once: the bound for
+//              anything that looks at the whole input (apply(state) of a new input tree)
 //   validate   validateState of N x E (the LoadBalancer does it on every apply: lbfast's part)
 //   batch      Ipvs.batch of the full apply's operations, no LoadBalancer: the bound for the full apply
 //   full       LoadBalancer.apply of N x E into an empty namespace
 //   again      the same state again (a new input tree of the same content)
 //   update     one change through update(): weight changed (1 SET_DEST), endpoint added (1 NEW_DEST)
 //   setdest    the same SET_DEST sent alone (Ipvs.batch of one op): the kernel's bound for one change
+//   backend    the ipvs backend alone (IpvsBackend, no LoadBalancer: no validation, diff or record of
+//              the layer) in its own namespace: full apply, the same state again (the same validated
+//              services), one weight changed through apply(state) and through applyChanges (update())
 //   reference  ipvsadm -R of the same services (last)
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { LoadBalancer, Ipvs, validateState, compileIpvs, renderIpvsadm } = require('../dist/index.js');
+const { IpvsBackend } = require('../dist/lb/modes/ipvs/backend.js');
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
 const E = Number(opt('endpoints', 10));
 const REPS = Number(opt('reps', 7));
+const PROFILE = opt('profile', undefined);
 
 const vipOf = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 const epAddr = (i, j) => `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ j) || 1}`;
@@ -35,7 +46,7 @@ const svc = (i, w = 1, extra = 0) => ({
 const specs = () => Array.from({ length: N }, (_, i) => svc(i));
 
 const sh = (cmd, argv, input) => execFileSync(cmd, argv, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
-const names = ['batch', 'lb', 'ref'].map((k) => `klph-${process.pid}-${k}`);
+const names = ['batch', 'lb', 'ref', 'be'].map((k) => `klph-${process.pid}-${k}`);
 for (const n of names) {
   sh('ip', ['netns', 'add', n]);
   sh('ip', ['netns', 'exec', n, 'ip', 'link', 'set', 'lo', 'up']); // (IPVS refuses destinations while lo is down)
@@ -46,24 +57,37 @@ const ok = (r) => {
 };
 const refInput = renderIpvsadm(compileIpvs(validateState({ services: specs() }, 'ipvs')));
 
-/** Wall and process CPU (user + system) of fn, in ms. */
-async function measure(fn) {
+/** Wall and process CPU (user + system) of fn, in ms; with --profile and `what`, its profile (the forced GC before it left out). */
+async function measure(fn, what) {
   globalThis.gc?.();
+  if (session && what) await session.post('Profiler.start');
   const c = process.cpuUsage();
   const t = process.hrtime.bigint();
   const r = await fn();
   const wall = Number(process.hrtime.bigint() - t) / 1e6;
   const cu = process.cpuUsage(c);
+  if (session && what) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(`${PROFILE}/${what.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`, JSON.stringify(profile));
+  }
   return { wall, cpu: (cu.user + cu.system) / 1000, r };
 }
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const line = (what, m) => console.log(`${what.padEnd(34)} wall ${fmt(m.wall).padStart(9)}   cpu ${fmt(m.cpu).padStart(9)}`);
+let session;
+if (PROFILE) {
+  mkdirSync(PROFILE, { recursive: true });
+  session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+}
 async function reps(what, make, run) {
   const w = [], c = [];
   for (let r = 0; r < REPS; r++) {
     const input = make(r);
-    const m = await measure(() => run(input));
+    const m = await measure(() => run(input), `${what}-${r}`);
     w.push(m.wall);
     c.push(m.cpu);
   }
@@ -71,6 +95,18 @@ async function reps(what, make, run) {
 }
 
 console.log(`ipvs mode phases, ${N} services x ${E} endpoints, kernel ${require('node:os').release()}, load ${require('node:os').loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+{
+  const input = { services: specs() };
+  // Every field read once, the strings' lengths summed so that nothing is optimised away.
+  line('read-once loop over N x E (bound)', await measure(() => {
+    let x = 0;
+    for (const s of input.services) {
+      x += s.name.length + s.vip.length + s.port + s.scheduler.length;
+      for (const e of s.endpoints) x += e.address.length + e.port + e.weight;
+    }
+    return x;
+  }));
+}
 line('validate (N x E, fresh input)', await measure(() => validateState({ services: specs() }, 'ipvs')));
 
 {
@@ -94,6 +130,27 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
   await reps('endpoint added, update()', (r) => svc(N / 4 + r, 1, 1), (s) => lb.update({ upsert: [s] }));
   await reps('weight changed, apply(state)', (r) => { const st = specs(); st[N / 8 + r] = svc(N / 8 + r, 9); return { services: st }; }, (st) => lb.apply(st));
   await lb.close();
+}
+
+{
+  const be = new IpvsBackend(await Ipvs.open({ netns: names[3] }));
+  const st = validateState({ services: specs() }, 'ipvs');
+  const full = await measure(async () => be.apply(st, await be.read({ forApply: true }), { dryRun: false }));
+  line(`backend full apply (${full.r.operations} ops)`, full);
+  await reps('backend same state again', () => st, async (s) => be.apply(s, await be.read({ forApply: true }), { dryRun: false }));
+  let cur = st;
+  const changed = (r, w) => {
+    const i = N / 3 + r;
+    const after = validateState({ services: [svc(i, w)] }, 'ipvs').services[0];
+    const services = cur.services.slice();
+    const before = services[i];
+    services[i] = after;
+    cur = { services };
+    return { before, after, desired: cur };
+  };
+  await reps('backend weight changed, apply', (r) => changed(r, 20 + r), async (c) => be.apply(c.desired, await be.read({ forApply: true }), { dryRun: false }));
+  await reps('backend weight changed, applyChanges', (r) => changed(r, 40 + r), (c) => be.applyChanges([{ name: c.after.name, before: c.before, after: c.after }], c.desired, { dryRun: false }));
+  await be.close();
 }
 
 if (!args.includes('--no-reference')) line('ipvsadm -R of the same services', await measure(() => sh('ip', ['netns', 'exec', names[2], 'ipvsadm', '-R'], refInput)));

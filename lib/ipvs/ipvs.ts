@@ -51,6 +51,20 @@ export interface Planned {
   opName: string;
 }
 
+/**
+ * What a handle has sent to the kernel so far (counted where it happens, no tracing needed): what an
+ * incremental apply's "one change is one message in one sendmsg, and a no-op reads nothing" is
+ * checked against.
+ */
+export interface IpvsTraffic {
+  /** Configuration messages the kernel processed (one per operation; addService: one per destination too). */
+  messages: number;
+  /** sendmsg calls that carried them. */
+  sendCalls: number;
+  /** Reads of services (listServices, getService, listDestinations): one service dump or get each, plus their destination dumps. */
+  reads: number;
+}
+
 export interface BatchResult {
   /** Messages the kernel accepted. */
   applied: number;
@@ -133,10 +147,21 @@ export class Ipvs extends KernelHandle {
    * concurrent listings never share it.
    */
   #arena: ArrayBuffer | null = null;
+  readonly #traffic: IpvsTraffic = { messages: 0, sendCalls: 0, reads: 0 };
 
   private constructor(h: NativeHandle, opts: IpvsOpenOptions) {
     super(h, opts.netns);
     this.#dumpSockets = opts.dumpSockets ?? 64;
+  }
+
+  /** A copy of what this handle has sent and read so far. */
+  get traffic(): IpvsTraffic {
+    return { ...this.#traffic };
+  }
+
+  #count(r: { sent: number; sends: number }): void {
+    this.#traffic.messages += r.sent;
+    this.#traffic.sendCalls += r.sends;
   }
 
   /** Also drops the reused listing buffer. */
@@ -166,6 +191,7 @@ export class Ipvs extends KernelHandle {
     const r = await this.run({ op, hint: IPVS_EPERM_HINT }, (h) =>
       native().ipvs.apply(h, planned.map((p) => p.op), opts.chunk, opts.stopOnError),
     );
+    this.#count(r);
     // Batch items are named by their op index and what they did; a single call's extra messages
     // (addService's destinations) by message index and the destination.
     const failures = r.failures.map((f) => {
@@ -196,9 +222,9 @@ export class Ipvs extends KernelHandle {
     if (!r.failures.length) return;
     const first = r.failures[0]!;
     if (first.index !== undefined && first.index > 0) {
-      await this.run({ op: 'delete (rollback)', object: planned[0]!.what() }, (h) =>
+      this.#count(await this.run({ op: 'delete (rollback)', object: planned[0]!.what() }, (h) =>
         native().ipvs.apply(h, [{ cmd: Cmd.DEL_SERVICE, service: identity(planned[0]!.op.service!) }], 1, true),
-      );
+      ));
     }
     throw stripIndex(first, planned.length);
   }
@@ -232,6 +258,7 @@ export class Ipvs extends KernelHandle {
   }
 
   private async list(ctx: RunContext, get?: NativeIpvsOp): Promise<Service[]> {
+    this.#traffic.reads++;
     const arena = this.#arena;
     this.#arena = null;
     let listing;
@@ -332,6 +359,7 @@ export class Ipvs extends KernelHandle {
   private async exec(op: NativeIpvsOp, opName: string, object?: string): Promise<void> {
     const ctx = { op: opName, hint: IPVS_EPERM_HINT, ...(object ? { object } : {}) };
     const r = await this.run(ctx, (h) => native().ipvs.apply(h, [op], 1, true));
+    this.#count(r);
     const f = r.failures[0];
     if (f) throw fromNative({ kind: 'kernel', errno: f.errno, extack: f.extack || explain(op, f.errno) }, ctx);
   }
