@@ -123,7 +123,7 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
 {
   const lb = await LoadBalancer.open({ mode: 'ipvs', netns: names[1], removeOtherModes: false });
   const first = { services: specs() };
-  const full = await measure(() => lb.apply(first));
+  const full = await measure(() => lb.apply(first), 'LoadBalancer full apply');
   line(`LoadBalancer full apply (${full.r.operations} ops)`, full);
   await reps('same state again, apply(state)', () => ({ services: specs() }), (st) => lb.apply(st));
   await reps('weight changed, update()', (r) => svc(N / 2 + r, 7), (s) => lb.update({ upsert: [s] }));

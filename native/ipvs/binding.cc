@@ -52,7 +52,12 @@ static std::vector<Op> OpsFromJs(const Napi::Value& v) {
   Napi::Array a = v.As<Napi::Array>();
   std::vector<Op> ops;
   ops.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) ops.push_back(OpFromJs(a.Get(i)));
+  // A scope per op: the handles of one op's ~25 property reads are released before the next, instead
+  // of piling up in the call's scope (2.7M of them for a full apply of 10k x 10).
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::HandleScope scope(v.Env());
+    ops.push_back(OpFromJs(a.Get(i)));
+  }
   return ops;
 }
 
