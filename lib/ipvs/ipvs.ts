@@ -72,48 +72,86 @@ export interface BatchResult {
   failures: KernelError[];
 }
 
-/** @internal Validates a batch into native ops (everything checked before the kernel); exported for the tests. */
+/**
+ * The message an addService's destination j becomes: what it concerns is described from the op
+ * when asked (a method of a class, not a closure per destination: a full apply has 100k of them).
+ */
+class DestPlanned implements Planned {
+  constructor(
+    readonly op: NativeIpvsOp,
+    readonly from: number,
+    private readonly spec: ServiceSpec,
+    private readonly j: number,
+  ) {}
+  get opName(): string {
+    return 'add';
+  }
+  what(): string {
+    return describeDestination(this.spec, this.spec.destinations![this.j]!, this.op.dest!.port);
+  }
+}
+
+/**
+ * @internal Validates a batch into native ops (everything checked before the kernel); exported for the tests.
+ * Validation runs with empty field names (no path string built per field of 110k messages); an op
+ * that fails is validated again with its real names, so the error names the field exactly.
+ */
 export function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
   if (!Array.isArray(ops)) throw new ValidationError('ops', 'must be an array', ops);
   const out: Planned[] = [];
   ops.forEach((o, i) => {
-    const f = field(i);
-    if (typeof o !== 'object' || o === null) throw new ValidationError(f.replace(/\.$/, '') || 'op', 'must be an object', o);
-    switch (o.op) {
-      case 'addService':
-      case 'updateService': {
-        const svc = serviceDesc(o.service, `${f}service`);
-        const add = o.op === 'addService';
-        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: () => describeService(o.service), opName: add ? 'add' : 'update' });
-        if (add && o.service.destinations !== undefined) {
-          if (!Array.isArray(o.service.destinations))
-            throw new ValidationError(`${f}service.destinations`, 'must be an array', o.service.destinations);
-          const key = identity(svc);
-          o.service.destinations.forEach((d, j) => {
-            const dd = destDesc(d, svc, `${f}service.destinations[${j}]`);
-            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: () => describeDestination(o.service, d, dd.port), opName: 'add' });
-          });
-        }
-        break;
-      }
-      case 'deleteService':
-        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}service`) }, from: i, what: () => describeService(o.service), opName: 'delete' });
-        break;
-      case 'addDestination':
-      case 'updateDestination':
-      case 'deleteDestination': {
-        const svc = serviceKeyDesc(o.service, `${f}service`);
-        const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}destination`) : destDesc(o.destination, svc, `${f}destination`);
-        const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
-        const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
-        out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: () => describeDestination(o.service, o.destination, dd.port), opName });
-        break;
-      }
-      default:
-        throw new ValidationError(`${f}op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
+    const at = out.length;
+    try {
+      planOne(o, i, undefined, out);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      out.length = at;
+      planOne(o, i, field(i), out); // (throws the same error with the field's path)
+      throw e;
     }
   });
   return out;
+}
+
+/** One op's messages into `out`; `f`: its field path prefix (undefined: unnamed, see plan). */
+function planOne(o: IpvsOp, i: number, f: string | undefined, out: Planned[]): void {
+  const named = f !== undefined;
+  const p = f ?? '';
+  if (typeof o !== 'object' || o === null) throw new ValidationError(p.replace(/\.$/, '') || 'op', 'must be an object', o);
+  switch (o.op) {
+    case 'addService':
+    case 'updateService': {
+      const svc = serviceDesc(o.service, named ? `${p}service` : '');
+      const add = o.op === 'addService';
+      out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: () => describeService(o.service), opName: add ? 'add' : 'update' });
+      if (add && o.service.destinations !== undefined) {
+        if (!Array.isArray(o.service.destinations))
+          throw new ValidationError(`${p}service.destinations`, 'must be an array', o.service.destinations);
+        const key = identity(svc);
+        const dests = o.service.destinations;
+        for (let j = 0; j < dests.length; j++) {
+          const dd = destDesc(dests[j]!, svc, named ? `${p}service.destinations[${j}]` : '');
+          out.push(new DestPlanned({ cmd: Cmd.NEW_DEST, service: key, dest: dd }, i, o.service, j));
+        }
+      }
+      break;
+    }
+    case 'deleteService':
+      out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${p}service`) }, from: i, what: () => describeService(o.service), opName: 'delete' });
+      break;
+    case 'addDestination':
+    case 'updateDestination':
+    case 'deleteDestination': {
+      const svc = serviceKeyDesc(o.service, `${p}service`);
+      const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${p}destination`) : destDesc(o.destination, svc, `${p}destination`);
+      const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
+      const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
+      out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: () => describeDestination(o.service, o.destination, dd.port), opName });
+      break;
+    }
+    default:
+      throw new ValidationError(`${p}op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
+  }
 }
 
 function identity(svc: NativeIpvsServiceDesc): NativeIpvsServiceDesc {
