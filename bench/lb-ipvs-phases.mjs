@@ -21,6 +21,9 @@
 //              the layer) in its own namespace: full apply, the same state again (the same validated
 //              services), one weight changed through apply(state) and through applyChanges (update())
 //   reference  ipvsadm -R of the same services (last)
+// The last lines set each #17 target beside its figure and its bound from the same boot (medians):
+// full apply >= 10x ipvsadm -R; the same state again <= 20 ms (bound: read-once); one change <= 10 ms
+// through update() and <= 20 ms through apply(state) (bound: the SET_DEST alone).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -75,6 +78,8 @@ async function measure(fn, what) {
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const line = (what, m) => console.log(`${what.padEnd(34)} wall ${fmt(m.wall).padStart(9)}   cpu ${fmt(m.cpu).padStart(9)}`);
+/** Median wall time of each repeated phase, by name (for the targets at the end). */
+const med = {};
 let session;
 if (PROFILE) {
   mkdirSync(PROFILE, { recursive: true });
@@ -91,21 +96,25 @@ async function reps(what, make, run) {
     w.push(m.wall);
     c.push(m.cpu);
   }
+  med[what] = median(w);
   console.log(`${what.padEnd(34)} wall ${fmt(median(w)).padStart(9)} [${fmt(Math.min(...w))}-${fmt(Math.max(...w))}]   cpu ${fmt(median(c)).padStart(9)} [${fmt(Math.min(...c))}-${fmt(Math.max(...c))}]`);
 }
 
 console.log(`ipvs mode phases, ${N} services x ${E} endpoints, kernel ${require('node:os').release()}, load ${require('node:os').loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+let readOnce;
 {
   const input = { services: specs() };
   // Every field read once, the strings' lengths summed so that nothing is optimised away.
-  line('read-once loop over N x E (bound)', await measure(() => {
+  const m = await measure(() => {
     let x = 0;
     for (const s of input.services) {
       x += s.name.length + s.vip.length + s.port + s.scheduler.length;
       for (const e of s.endpoints) x += e.address.length + e.port + e.weight;
     }
     return x;
-  }));
+  });
+  line('read-once loop over N x E (bound)', m);
+  readOnce = m.wall;
 }
 line('validate (N x E, fresh input)', await measure(() => validateState({ services: specs() }, 'ipvs')));
 
@@ -115,7 +124,9 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
     op: 'addService',
     service: { protocol: s.protocol, address: s.address, port: s.port, scheduler: s.scheduler, destinations: s.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, forwarding: 'masq' })) },
   }));
-  line('Ipvs.batch of the full apply', await measure(async () => ok(await ipvs.batch(ops))));
+  const b = await measure(async () => ok(await ipvs.batch(ops)));
+  line('Ipvs.batch of the full apply', b);
+  med.batch = b.wall;
   await reps('SET_DEST alone (Ipvs.batch)', (r) => [{ op: 'updateDestination', service: { protocol: 'tcp', address: vipOf(r), port: 80 }, destination: { address: epAddr(r, 0), port: 8000, weight: 7 + r, forwarding: 'masq' } }], async (ops1) => ok(await ipvs.batch(ops1)));
   await ipvs.close();
 }
@@ -124,6 +135,7 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
   const lb = await LoadBalancer.open({ mode: 'ipvs', netns: names[1], removeOtherModes: false });
   const first = { services: specs() };
   const full = await measure(() => lb.apply(first), 'LoadBalancer full apply');
+  med.full = full.wall;
   line(`LoadBalancer full apply (${full.r.operations} ops)`, full);
   await reps('same state again, apply(state)', () => ({ services: specs() }), (st) => lb.apply(st));
   await reps('weight changed, update()', (r) => svc(N / 2 + r, 7), (s) => lb.update({ upsert: [s] }));
@@ -137,6 +149,7 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
   const st = validateState({ services: specs() }, 'ipvs');
   const full = await measure(async () => be.apply(st, await be.read({ forApply: true }), { dryRun: false }));
   line(`backend full apply (${full.r.operations} ops)`, full);
+  med.readOnce = readOnce;
   await reps('backend same state again', () => st, async (s) => be.apply(s, await be.read({ forApply: true }), { dryRun: false }));
   let cur = st;
   const changed = (r, w) => {
@@ -153,6 +166,18 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
   await be.close();
 }
 
-if (!args.includes('--no-reference')) line('ipvsadm -R of the same services', await measure(() => sh('ip', ['netns', 'exec', names[2], 'ipvsadm', '-R'], refInput)));
-console.log('(ipvsadm -R: cpu is this process only, not the child: compare its wall time)');
+if (!args.includes('--no-reference')) {
+  const ref = await measure(() => sh('ip', ['netns', 'exec', names[2], 'ipvsadm', '-R'], refInput));
+  line('ipvsadm -R of the same services', ref);
+  console.log('(ipvsadm -R: cpu is this process only, not the child: compare its wall time)');
+  med.ref = ref.wall;
+}
+const bound = med['SET_DEST alone (Ipvs.batch)'];
+const row = (what, fig, target, b) => console.log(`${what.padEnd(34)} ${fig.padStart(10)}   target ${target.padEnd(12)} bound ${b}`);
+console.log('\ntargets (#17), medians of this boot:');
+if (med.ref) row('full apply vs ipvsadm -R', `${(med.ref / med.full).toFixed(1)}x`, '>= 10x', `Ipvs.batch alone ${(med.ref / med.batch).toFixed(1)}x`);
+row('same state again, apply(state)', fmt(med['same state again, apply(state)']), '<= 20 ms', `read-once ${fmt(med.readOnce)}; backend alone ${fmt(med['backend same state again'])}`);
+for (const k of ['weight changed, update()', 'endpoint added, update()'])
+  row(k, fmt(med[k]), '<= 10 ms', `SET_DEST alone ${fmt(bound)}; backend alone ${fmt(med['backend weight changed, applyChanges'])}`);
+row('weight changed, apply(state)', fmt(med['weight changed, apply(state)']), '<= 20 ms', `SET_DEST alone ${fmt(bound)}, read-once ${fmt(med.readOnce)}; backend alone ${fmt(med['backend weight changed, apply'])}`);
 for (const n of names) sh('ip', ['netns', 'del', n]);
