@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Ipvs, type IpvsTraffic } from '../../lib/ipvs';
 import { LoadBalancer } from '../../lib/lb';
-import type { DesiredState } from '../../lib/lb/state';
+import type { DesiredState, ServiceSpec } from '../../lib/lb/state';
 import { createNetns, ipvsSkipReason, type TestNetns } from '../../lib/testing';
 import { bigState } from './lb-helpers';
 
@@ -123,6 +123,17 @@ describe.skipIf(skip)(t('lb ipvs mode at N services: messages and syscalls per c
     before = h.traffic;
     expect(await lb.apply({ services: swapped.filter((s) => s.name !== 's5') })).toMatchObject({ operations: 1, changed: true });
     expect(delta(h, before)).toEqual({ messages: 1, sendCalls: 1, reads: 0 });
+    // A service appended (its service and 5 destinations: 6 messages, one sendmsg), and a service
+    // renamed in place (same VIP:port: nothing for the kernel).
+    const fewer = swapped.filter((s) => s.name !== 's5');
+    const added: ServiceSpec = { name: 'new', vip: '10.99.0.1', port: 80, scheduler: 'wrr', endpoints: [1, 2, 3, 4, 5].map((j) => ({ address: `10.252.0.${j}`, port: 80 })) };
+    before = h.traffic;
+    expect(await lb.apply({ services: [...fewer, added] })).toMatchObject({ operations: 6, changed: true });
+    expect(delta(h, before)).toEqual({ messages: 6, sendCalls: 1, reads: 0 });
+    before = h.traffic;
+    await lb.apply({ services: [...fewer.map((s) => (s.name === 's20' ? { ...s, name: 's20-renamed' } : s)), added] });
+    expect(delta(h, before)).toEqual({ messages: 0, sendCalls: 0, reads: 0 });
+    await lb.apply({ services: fewer });
     const end = await saved(ns);
     expect(changedLines(afterTwo, end).added).toEqual(['-a -t 10.100.0.200:80 -r 10.250.0.201:8000 -m -w 5']);
     expect(end.filter((l) => / 10\.100\.1\.43:80 | 10\.100\.0\.5:80 /.test(`${l} `))).toEqual([]);
