@@ -2,29 +2,43 @@
 // loaded host stretches wall time by whatever else runs, CPU time much less. Against dist/ (run
 // `npm run build:ts` first), inside UML:
 //   bash scripts/uml-run.sh -- node --expose-gc bench/lb-ipvs-phases.mjs [--n 10000] [--endpoints 10] [--reps 7]
-//   (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile of the same run)
+//   (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile of the whole run, or give the bench
+//   --profile DIR for one .cpuprofile per repeated phase: DIR must be on the host's file system, which
+//   is the guest's root)
 // All namespaces and the reference's input are made before anything is timed, and the reference
 // (`ipvsadm -R`) runs last: a fork of this process makes every page it writes afterwards take a
 // copy-on-write fault (slow in UML), which would otherwise land in kernlb's figures.
 // Phases, each on its own (fresh inputs, a fresh namespace where it writes):
+//   read-once  the leanest JS loop over a fresh N x E input, reading each field once: the bound for
+//              anything that looks at the whole input (apply(state) of a new input tree)
 //   validate   validateState of N x E (the LoadBalancer does it on every apply: lbfast's part)
 //   batch      Ipvs.batch of the full apply's operations, no LoadBalancer: the bound for the full apply
 //   full       LoadBalancer.apply of N x E into an empty namespace
 //   again      the same state again (a new input tree of the same content)
 //   update     one change through update(): weight changed (1 SET_DEST), endpoint added (1 NEW_DEST)
 //   setdest    the same SET_DEST sent alone (Ipvs.batch of one op): the kernel's bound for one change
+//   backend    the ipvs backend alone (IpvsBackend, no LoadBalancer: no validation, diff or record of
+//              the layer) in its own namespace: full apply, the same state again (the same validated
+//              services), one weight changed through apply(state) and through applyChanges (update())
 //   reference  ipvsadm -R of the same services (last)
+// The last lines set each #17 target beside its figure and its bound from the same boot (medians):
+// full apply >= 10x ipvsadm -R; the same state again <= 20 ms (bound: read-once); one change <= 10 ms
+// through update() and <= 20 ms through apply(state) (bound: the SET_DEST alone).
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { LoadBalancer, Ipvs, validateState, compileIpvs, renderIpvsadm } = require('../dist/index.js');
+const { IpvsBackend } = require('../dist/lb/modes/ipvs/backend.js');
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
 const E = Number(opt('endpoints', 10));
 const REPS = Number(opt('reps', 7));
+const PROFILE = opt('profile', undefined);
 
 const vipOf = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 const epAddr = (i, j) => `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ j) || 1}`;
@@ -35,7 +49,7 @@ const svc = (i, w = 1, extra = 0) => ({
 const specs = () => Array.from({ length: N }, (_, i) => svc(i));
 
 const sh = (cmd, argv, input) => execFileSync(cmd, argv, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
-const names = ['batch', 'lb', 'ref'].map((k) => `klph-${process.pid}-${k}`);
+const names = ['batch', 'lb', 'ref', 'be'].map((k) => `klph-${process.pid}-${k}`);
 for (const n of names) {
   sh('ip', ['netns', 'add', n]);
   sh('ip', ['netns', 'exec', n, 'ip', 'link', 'set', 'lo', 'up']); // (IPVS refuses destinations while lo is down)
@@ -46,31 +60,62 @@ const ok = (r) => {
 };
 const refInput = renderIpvsadm(compileIpvs(validateState({ services: specs() }, 'ipvs')));
 
-/** Wall and process CPU (user + system) of fn, in ms. */
-async function measure(fn) {
+/** Wall and process CPU (user + system) of fn, in ms; with --profile and `what`, its profile (the forced GC before it left out). */
+async function measure(fn, what) {
   globalThis.gc?.();
+  if (session && what) await session.post('Profiler.start');
   const c = process.cpuUsage();
   const t = process.hrtime.bigint();
   const r = await fn();
   const wall = Number(process.hrtime.bigint() - t) / 1e6;
   const cu = process.cpuUsage(c);
+  if (session && what) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(`${PROFILE}/${what.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`, JSON.stringify(profile));
+  }
   return { wall, cpu: (cu.user + cu.system) / 1000, r };
 }
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const line = (what, m) => console.log(`${what.padEnd(34)} wall ${fmt(m.wall).padStart(9)}   cpu ${fmt(m.cpu).padStart(9)}`);
+/** Median wall time of each repeated phase, by name (for the targets at the end). */
+const med = {};
+let session;
+if (PROFILE) {
+  mkdirSync(PROFILE, { recursive: true });
+  session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+}
 async function reps(what, make, run) {
   const w = [], c = [];
   for (let r = 0; r < REPS; r++) {
     const input = make(r);
-    const m = await measure(() => run(input));
+    const m = await measure(() => run(input), `${what}-${r}`);
     w.push(m.wall);
     c.push(m.cpu);
   }
+  med[what] = median(w);
   console.log(`${what.padEnd(34)} wall ${fmt(median(w)).padStart(9)} [${fmt(Math.min(...w))}-${fmt(Math.max(...w))}]   cpu ${fmt(median(c)).padStart(9)} [${fmt(Math.min(...c))}-${fmt(Math.max(...c))}]`);
 }
 
 console.log(`ipvs mode phases, ${N} services x ${E} endpoints, kernel ${require('node:os').release()}, load ${require('node:os').loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+let readOnce;
+{
+  const input = { services: specs() };
+  // Every field read once, the strings' lengths summed so that nothing is optimised away.
+  const m = await measure(() => {
+    let x = 0;
+    for (const s of input.services) {
+      x += s.name.length + s.vip.length + s.port + s.scheduler.length;
+      for (const e of s.endpoints) x += e.address.length + e.port + e.weight;
+    }
+    return x;
+  });
+  line('read-once loop over N x E (bound)', m);
+  readOnce = m.wall;
+}
 line('validate (N x E, fresh input)', await measure(() => validateState({ services: specs() }, 'ipvs')));
 
 {
@@ -79,7 +124,9 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
     op: 'addService',
     service: { protocol: s.protocol, address: s.address, port: s.port, scheduler: s.scheduler, destinations: s.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, forwarding: 'masq' })) },
   }));
-  line('Ipvs.batch of the full apply', await measure(async () => ok(await ipvs.batch(ops))));
+  const b = await measure(async () => ok(await ipvs.batch(ops)));
+  line('Ipvs.batch of the full apply', b);
+  med.batch = b.wall;
   await reps('SET_DEST alone (Ipvs.batch)', (r) => [{ op: 'updateDestination', service: { protocol: 'tcp', address: vipOf(r), port: 80 }, destination: { address: epAddr(r, 0), port: 8000, weight: 7 + r, forwarding: 'masq' } }], async (ops1) => ok(await ipvs.batch(ops1)));
   await ipvs.close();
 }
@@ -87,7 +134,8 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
 {
   const lb = await LoadBalancer.open({ mode: 'ipvs', netns: names[1], removeOtherModes: false });
   const first = { services: specs() };
-  const full = await measure(() => lb.apply(first));
+  const full = await measure(() => lb.apply(first), 'LoadBalancer full apply');
+  med.full = full.wall;
   line(`LoadBalancer full apply (${full.r.operations} ops)`, full);
   await reps('same state again, apply(state)', () => ({ services: specs() }), (st) => lb.apply(st));
   await reps('weight changed, update()', (r) => svc(N / 2 + r, 7), (s) => lb.update({ upsert: [s] }));
@@ -96,6 +144,40 @@ line('validate (N x E, fresh input)', await measure(() => validateState({ servic
   await lb.close();
 }
 
-if (!args.includes('--no-reference')) line('ipvsadm -R of the same services', await measure(() => sh('ip', ['netns', 'exec', names[2], 'ipvsadm', '-R'], refInput)));
-console.log('(ipvsadm -R: cpu is this process only, not the child: compare its wall time)');
+{
+  const be = new IpvsBackend(await Ipvs.open({ netns: names[3] }));
+  const st = validateState({ services: specs() }, 'ipvs');
+  const full = await measure(async () => be.apply(st, await be.read({ forApply: true }), { dryRun: false }));
+  line(`backend full apply (${full.r.operations} ops)`, full);
+  med.readOnce = readOnce;
+  await reps('backend same state again', () => st, async (s) => be.apply(s, await be.read({ forApply: true }), { dryRun: false }));
+  let cur = st;
+  const changed = (r, w) => {
+    const i = N / 3 + r;
+    const after = validateState({ services: [svc(i, w)] }, 'ipvs').services[0];
+    const services = cur.services.slice();
+    const before = services[i];
+    services[i] = after;
+    cur = { services };
+    return { before, after, desired: cur };
+  };
+  await reps('backend weight changed, apply', (r) => changed(r, 20 + r), async (c) => be.apply(c.desired, await be.read({ forApply: true }), { dryRun: false }));
+  await reps('backend weight changed, applyChanges', (r) => changed(r, 40 + r), (c) => be.applyChanges([{ name: c.after.name, before: c.before, after: c.after }], c.desired, { dryRun: false }));
+  await be.close();
+}
+
+if (!args.includes('--no-reference')) {
+  const ref = await measure(() => sh('ip', ['netns', 'exec', names[2], 'ipvsadm', '-R'], refInput));
+  line('ipvsadm -R of the same services', ref);
+  console.log('(ipvsadm -R: cpu is this process only, not the child: compare its wall time)');
+  med.ref = ref.wall;
+}
+const bound = med['SET_DEST alone (Ipvs.batch)'];
+const row = (what, fig, target, b) => console.log(`${what.padEnd(34)} ${fig.padStart(10)}   target ${target.padEnd(12)} bound ${b}`);
+console.log('\ntargets (#17), medians of this boot:');
+if (med.ref) row('full apply vs ipvsadm -R', `${(med.ref / med.full).toFixed(1)}x`, '>= 10x', `Ipvs.batch alone ${(med.ref / med.batch).toFixed(1)}x`);
+row('same state again, apply(state)', fmt(med['same state again, apply(state)']), '<= 20 ms', `read-once ${fmt(med.readOnce)}; backend alone ${fmt(med['backend same state again'])}`);
+for (const k of ['weight changed, update()', 'endpoint added, update()'])
+  row(k, fmt(med[k]), '<= 10 ms', `SET_DEST alone ${fmt(bound)}; backend alone ${fmt(med['backend weight changed, applyChanges'])}`);
+row('weight changed, apply(state)', fmt(med['weight changed, apply(state)']), '<= 20 ms', `SET_DEST alone ${fmt(bound)}, read-once ${fmt(med.readOnce)}; backend alone ${fmt(med['backend weight changed, apply'])}`);
 for (const n of names) sh('ip', ['netns', 'del', n]);

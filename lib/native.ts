@@ -206,7 +206,7 @@ export interface NativeIpvs {
   /** Resolves the IPVS family for this handle; ENOENT "kernel has no IPVS" when absent. */
   open(handle: NativeHandle): Promise<GenlFamilyInfo>;
   /** Ops without ACKs, `chunk` per sendmsg (genl processes a sendmsg synchronously); failures by op index. */
-  apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; failures: NativeIpvsBatchFailure[] }>;
+  apply(handle: NativeHandle, ops: NativeIpvsOp[], chunk: number, stopOnError: boolean): Promise<{ sent: number; sends: number; failures: NativeIpvsBatchFailure[] }>;
   /** A GET command as a dump (dump=true) or a single request. */
   query(handle: NativeHandle, op: NativeIpvsOp, dump: boolean): Promise<NativeIpvsReply[]>;
   /**

@@ -51,6 +51,20 @@ export interface Planned {
   opName: string;
 }
 
+/**
+ * What a handle has sent to the kernel so far (counted where it happens, no tracing needed): what an
+ * incremental apply's "one change is one message in one sendmsg, and a no-op reads nothing" is
+ * checked against.
+ */
+export interface IpvsTraffic {
+  /** Configuration messages the kernel processed (one per operation; addService: one per destination too). */
+  messages: number;
+  /** sendmsg calls that carried them. */
+  sendCalls: number;
+  /** Reads of services (listServices, getService, listDestinations): one service dump or get each, plus their destination dumps. */
+  reads: number;
+}
+
 export interface BatchResult {
   /** Messages the kernel accepted. */
   applied: number;
@@ -58,48 +72,86 @@ export interface BatchResult {
   failures: KernelError[];
 }
 
-/** @internal Validates a batch into native ops (everything checked before the kernel); exported for the tests. */
+/**
+ * The message an addService's destination j becomes: what it concerns is described from the op
+ * when asked (a method of a class, not a closure per destination: a full apply has 100k of them).
+ */
+class DestPlanned implements Planned {
+  constructor(
+    readonly op: NativeIpvsOp,
+    readonly from: number,
+    private readonly spec: ServiceSpec,
+    private readonly j: number,
+  ) {}
+  get opName(): string {
+    return 'add';
+  }
+  what(): string {
+    return describeDestination(this.spec, this.spec.destinations![this.j]!, this.op.dest!.port);
+  }
+}
+
+/**
+ * @internal Validates a batch into native ops (everything checked before the kernel); exported for the tests.
+ * Validation runs with empty field names (no path string built per field of 110k messages); an op
+ * that fails is validated again with its real names, so the error names the field exactly.
+ */
 export function plan(ops: IpvsOp[], field: (i: number) => string): Planned[] {
   if (!Array.isArray(ops)) throw new ValidationError('ops', 'must be an array', ops);
   const out: Planned[] = [];
   ops.forEach((o, i) => {
-    const f = field(i);
-    if (typeof o !== 'object' || o === null) throw new ValidationError(f.replace(/\.$/, '') || 'op', 'must be an object', o);
-    switch (o.op) {
-      case 'addService':
-      case 'updateService': {
-        const svc = serviceDesc(o.service, `${f}service`);
-        const add = o.op === 'addService';
-        out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: () => describeService(o.service), opName: add ? 'add' : 'update' });
-        if (add && o.service.destinations !== undefined) {
-          if (!Array.isArray(o.service.destinations))
-            throw new ValidationError(`${f}service.destinations`, 'must be an array', o.service.destinations);
-          const key = identity(svc);
-          o.service.destinations.forEach((d, j) => {
-            const dd = destDesc(d, svc, `${f}service.destinations[${j}]`);
-            out.push({ op: { cmd: Cmd.NEW_DEST, service: key, dest: dd }, from: i, what: () => describeDestination(o.service, d, dd.port), opName: 'add' });
-          });
-        }
-        break;
-      }
-      case 'deleteService':
-        out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${f}service`) }, from: i, what: () => describeService(o.service), opName: 'delete' });
-        break;
-      case 'addDestination':
-      case 'updateDestination':
-      case 'deleteDestination': {
-        const svc = serviceKeyDesc(o.service, `${f}service`);
-        const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${f}destination`) : destDesc(o.destination, svc, `${f}destination`);
-        const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
-        const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
-        out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: () => describeDestination(o.service, o.destination, dd.port), opName });
-        break;
-      }
-      default:
-        throw new ValidationError(`${f}op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
+    const at = out.length;
+    try {
+      planOne(o, i, undefined, out);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      out.length = at;
+      planOne(o, i, field(i), out); // (throws the same error with the field's path)
+      throw e;
     }
   });
   return out;
+}
+
+/** One op's messages into `out`; `f`: its field path prefix (undefined: unnamed, see plan). */
+function planOne(o: IpvsOp, i: number, f: string | undefined, out: Planned[]): void {
+  const named = f !== undefined;
+  const p = f ?? '';
+  if (typeof o !== 'object' || o === null) throw new ValidationError(p.replace(/\.$/, '') || 'op', 'must be an object', o);
+  switch (o.op) {
+    case 'addService':
+    case 'updateService': {
+      const svc = serviceDesc(o.service, named ? `${p}service` : '');
+      const add = o.op === 'addService';
+      out.push({ op: { cmd: add ? Cmd.NEW_SERVICE : Cmd.SET_SERVICE, service: svc }, from: i, what: () => describeService(o.service), opName: add ? 'add' : 'update' });
+      if (add && o.service.destinations !== undefined) {
+        if (!Array.isArray(o.service.destinations))
+          throw new ValidationError(`${p}service.destinations`, 'must be an array', o.service.destinations);
+        const key = identity(svc);
+        const dests = o.service.destinations;
+        for (let j = 0; j < dests.length; j++) {
+          const dd = destDesc(dests[j]!, svc, named ? `${p}service.destinations[${j}]` : '');
+          out.push(new DestPlanned({ cmd: Cmd.NEW_DEST, service: key, dest: dd }, i, o.service, j));
+        }
+      }
+      break;
+    }
+    case 'deleteService':
+      out.push({ op: { cmd: Cmd.DEL_SERVICE, service: serviceKeyDesc(o.service, `${p}service`) }, from: i, what: () => describeService(o.service), opName: 'delete' });
+      break;
+    case 'addDestination':
+    case 'updateDestination':
+    case 'deleteDestination': {
+      const svc = serviceKeyDesc(o.service, `${p}service`);
+      const dd = o.op === 'deleteDestination' ? destKeyDesc(o.destination, svc, `${p}destination`) : destDesc(o.destination, svc, `${p}destination`);
+      const cmd = o.op === 'addDestination' ? Cmd.NEW_DEST : o.op === 'updateDestination' ? Cmd.SET_DEST : Cmd.DEL_DEST;
+      const opName = o.op === 'addDestination' ? 'add' : o.op === 'updateDestination' ? 'update' : 'delete';
+      out.push({ op: { cmd, service: svc, dest: dd }, from: i, what: () => describeDestination(o.service, o.destination, dd.port), opName });
+      break;
+    }
+    default:
+      throw new ValidationError(`${p}op`, 'must be addService, updateService, deleteService, addDestination, updateDestination or deleteDestination', (o as { op?: unknown }).op);
+  }
 }
 
 function identity(svc: NativeIpvsServiceDesc): NativeIpvsServiceDesc {
@@ -133,10 +185,21 @@ export class Ipvs extends KernelHandle {
    * concurrent listings never share it.
    */
   #arena: ArrayBuffer | null = null;
+  readonly #traffic: IpvsTraffic = { messages: 0, sendCalls: 0, reads: 0 };
 
   private constructor(h: NativeHandle, opts: IpvsOpenOptions) {
     super(h, opts.netns);
     this.#dumpSockets = opts.dumpSockets ?? 64;
+  }
+
+  /** A copy of what this handle has sent and read so far. */
+  get traffic(): IpvsTraffic {
+    return { ...this.#traffic };
+  }
+
+  #count(r: { sent: number; sends: number }): void {
+    this.#traffic.messages += r.sent;
+    this.#traffic.sendCalls += r.sends;
   }
 
   /** Also drops the reused listing buffer. */
@@ -166,6 +229,7 @@ export class Ipvs extends KernelHandle {
     const r = await this.run({ op, hint: IPVS_EPERM_HINT }, (h) =>
       native().ipvs.apply(h, planned.map((p) => p.op), opts.chunk, opts.stopOnError),
     );
+    this.#count(r);
     // Batch items are named by their op index and what they did; a single call's extra messages
     // (addService's destinations) by message index and the destination.
     const failures = r.failures.map((f) => {
@@ -196,9 +260,9 @@ export class Ipvs extends KernelHandle {
     if (!r.failures.length) return;
     const first = r.failures[0]!;
     if (first.index !== undefined && first.index > 0) {
-      await this.run({ op: 'delete (rollback)', object: planned[0]!.what() }, (h) =>
+      this.#count(await this.run({ op: 'delete (rollback)', object: planned[0]!.what() }, (h) =>
         native().ipvs.apply(h, [{ cmd: Cmd.DEL_SERVICE, service: identity(planned[0]!.op.service!) }], 1, true),
-      );
+      ));
     }
     throw stripIndex(first, planned.length);
   }
@@ -242,6 +306,7 @@ export class Ipvs extends KernelHandle {
   }
 
   private async list<T = Service[]>(ctx: RunContext, get: NativeIpvsOp | undefined, decode: (l: NativeIpvsListing) => T): Promise<T> {
+    this.#traffic.reads++;
     const arena = this.#arena;
     this.#arena = null;
     let listing;
@@ -342,6 +407,7 @@ export class Ipvs extends KernelHandle {
   private async exec(op: NativeIpvsOp, opName: string, object?: string): Promise<void> {
     const ctx = { op: opName, hint: IPVS_EPERM_HINT, ...(object ? { object } : {}) };
     const r = await this.run(ctx, (h) => native().ipvs.apply(h, [op], 1, true));
+    this.#count(r);
     const f = r.failures[0];
     if (f) throw fromNative({ kind: 'kernel', errno: f.errno, extack: f.extack || explain(op, f.errno) }, ctx);
   }

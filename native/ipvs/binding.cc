@@ -52,7 +52,12 @@ static std::vector<Op> OpsFromJs(const Napi::Value& v) {
   Napi::Array a = v.As<Napi::Array>();
   std::vector<Op> ops;
   ops.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) ops.push_back(OpFromJs(a.Get(i)));
+  // A scope per op: the handles of one op's ~25 property reads are released before the next, instead
+  // of piling up in the call's scope (2.7M of them for a full apply of 10k x 10).
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::HandleScope scope(v.Env());
+    ops.push_back(OpFromJs(a.Get(i)));
+  }
   return ops;
 }
 
@@ -97,10 +102,11 @@ static Napi::Value Open(const Napi::CallbackInfo& info) {
 
 struct ApplyResult {
   size_t sent = 0;
+  size_t sends = 0;
   std::vector<BatchFailure> failures;
 };
 
-// apply(handle, ops, chunk, stopOnError) -> { sent, failures[] }: `chunk` ops per sendmsg without
+// apply(handle, ops, chunk, stopOnError) -> { sent, sends, failures[] }: `chunk` ops per sendmsg without
 // ACKs (see pipeline.h). Failures are reported by op index, not thrown.
 static Napi::Value Apply(const Napi::CallbackInfo& info) {
   Target t = TargetOf(info[0]);
@@ -113,12 +119,13 @@ static Napi::Value Apply(const Napi::CallbackInfo& info) {
         uint16_t fam = FamilyId(t);
         ApplyResult r;
         std::lock_guard<std::mutex> lock(t.sock->mutex());
-        r.failures = ApplyOps(*t.sock, fam, *ops, chunk, stop, &r.sent);
+        r.failures = ApplyOps(*t.sock, fam, *ops, chunk, stop, &r.sent, &r.sends);
         return r;
       },
       [t](Napi::Env env, ApplyResult& r) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("sent", Napi::Number::New(env, static_cast<double>(r.sent)));
+        o.Set("sends", Napi::Number::New(env, static_cast<double>(r.sends)));
         Napi::Array fs = Napi::Array::New(env, r.failures.size());
         for (size_t i = 0; i < r.failures.size(); i++) {
           Napi::Object f = Napi::Object::New(env);

@@ -11,7 +11,7 @@ namespace kernlb {
 namespace ipvs {
 
 std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std::vector<Op>& ops, size_t chunk,
-                                   bool stopOnError, size_t* sent) {
+                                   bool stopOnError, size_t* sent, size_t* sends) {
   std::vector<BatchFailure> failures;
   if (chunk == 0) chunk = 1;
   MsgWriter w;
@@ -23,6 +23,7 @@ std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std:
     for (size_t k = i; k < j; k++) EncodeOp(w, fam, ops[k], NLM_F_REQUEST);
     std::string op = j - i == 1 ? CmdName(ops[i].cmd) : "IPVS batch";
     size_t before = failures.size();
+    if (sends) ++*sends;
     for (BatchFailure f : sock.SendBatch(w, op)) {
       f.index += static_cast<int>(i);
       failures.push_back(f);

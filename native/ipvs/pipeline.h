@@ -13,9 +13,11 @@ namespace kernlb {
 namespace ipvs {
 
 // Applies ops, `chunk` per sendmsg. Failures are by op index. With stopOnError nothing is sent after
-// a chunk with a failure; *sent = number of ops the kernel processed. Caller holds sock.mutex().
+// a chunk with a failure; *sent = number of ops the kernel processed, *sends = sendmsg calls made
+// (what a caller's "one change is one message in one syscall" is checked against). Caller holds
+// sock.mutex().
 std::vector<BatchFailure> ApplyOps(NetlinkSocket& sock, uint16_t fam, const std::vector<Op>& ops, size_t chunk,
-                                   bool stopOnError, size_t* sent);
+                                   bool stopOnError, size_t* sent, size_t* sends = nullptr);
 
 // Packs the destinations of every service of `out` into it. Caller holds sock.mutex().
 void DumpDestinations(NetlinkSocket& sock, uint16_t fam, PackedListing& out);

@@ -36,7 +36,53 @@ interface Last {
   read: IpvsRead;
   byKey: Map<string, IpvsCurrentSvc>;
   applied: Map<string, Service>;
+  /** The services array last applied, in order: the next apply(state) compares with it by place. */
+  list: readonly Service[];
   drains: Set<string>;
+}
+
+/**
+ * Above this many places that differ from the last applied list, apply(state) compares by key
+ * instead (a service inserted near the front shifts every later place).
+ */
+const BY_PLACE_MAX = 64;
+
+/**
+ * What changed between the last applied list and `want`, compared place by place by identity (the
+ * validation cache hands back an unchanged service as the same object, mostly at the same place):
+ * a pointer comparison per service and no allocation for the unchanged ones, which at 10k services
+ * is what keeps a no-op and a one-service change from costing a walk with a hash lookup and a Set
+ * entry per service (50-350 ms in UML, most of it the garbage those made). Undefined when more than
+ * BY_PLACE_MAX places differ. A key held at a differing place of `had` can only be in `want` at a
+ * differing place (keys are unique within a state), so both lists' differing places decide alone.
+ */
+function changedByPlace(had: readonly Service[], want: readonly Service[], applied: Map<string, Service>): { changed: Service[]; gone: string[] } | undefined {
+  const n = Math.min(had.length, want.length);
+  const h: Service[] = [];
+  const w: Service[] = [];
+  for (let i = 0; i < n; i++) {
+    if (had[i] === want[i]) continue;
+    h.push(had[i]!);
+    w.push(want[i]!);
+    if (w.length > BY_PLACE_MAX) return undefined;
+  }
+  if (h.length + had.length - n > BY_PLACE_MAX || w.length + want.length - n > BY_PLACE_MAX) return undefined;
+  for (let i = n; i < had.length; i++) h.push(had[i]!);
+  for (let i = n; i < want.length; i++) w.push(want[i]!);
+  const keys = new Set<string>();
+  const changed: Service[] = [];
+  for (const s of w) {
+    const k = compileIpvsService(s).key;
+    keys.add(k);
+    // (a service that only moved is the same object under its key)
+    if (applied.get(k) !== s) changed.push(s);
+  }
+  const gone: string[] = [];
+  for (const s of h) {
+    const k = compileIpvsService(s).key;
+    if (!keys.has(k)) gone.push(k);
+  }
+  return { changed, gone };
 }
 
 function keyOf(s: Pick<IpvsSvc, 'protocol' | 'address' | 'port' | 'family'>): ServiceKey {
@@ -272,18 +318,25 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   async apply(desired: State, cur: IpvsRead, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const last = cur === this.#last?.read ? this.#last : undefined;
     if (!last) return this.#applyFull(desired, withAdopted(desired, cur), opts);
-    const changed: Service[] = [];
-    const gone: string[] = [];
-    const keys = new Set<string>();
-    for (const s of desired.services) {
-      const k = compileIpvsService(s).key;
-      keys.add(k);
-      if (last.applied.get(k) !== s) changed.push(s);
+    let diff = changedByPlace(last.list, desired.services, last.applied);
+    if (!diff) {
+      const changed: Service[] = [];
+      const gone: string[] = [];
+      const keys = new Set<string>();
+      for (const s of desired.services) {
+        const k = compileIpvsService(s).key;
+        keys.add(k);
+        if (last.applied.get(k) !== s) changed.push(s);
+      }
+      for (const k of last.byKey.keys()) if (!keys.has(k)) gone.push(k);
+      diff = { changed, gone };
     }
-    for (const k of last.byKey.keys()) if (!keys.has(k)) gone.push(k);
     // Nothing changed and nothing draining: nothing to read, send or record.
-    if (!changed.length && !gone.length && !last.drains.size) return { operations: 0, draining: [], changed: false };
-    return this.#applyCached(last, changed, gone, desired, opts, true);
+    if (!diff.changed.length && !diff.gone.length && !last.drains.size) {
+      last.list = desired.services; // (the same services, maybe moved: compare with this order next)
+      return { operations: 0, draining: [], changed: false };
+    }
+    return this.#applyCached(last, diff.changed, diff.gone, desired, opts);
   }
 
   /** LoadBalancer.update: plans only the named services against the record (no read, no walk of the others). */
@@ -300,7 +353,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       }
       if (before !== undefined && (!c.after || serviceKey(c.after) !== before)) gone.push(before);
     }
-    return this.#applyCached(last, changed, gone, desired, opts, false);
+    return this.#applyCached(last, changed, gone, desired, opts);
   }
 
   /** Plans against a full read of the kernel (`current`), and records the result. */
@@ -325,12 +378,10 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
    * Plans `changed` (and `gone`, removed) against the record: no read except of services with a
    * draining destination. Destinations of the record have unknown connection counts (NaN), so a
    * removed one drains (one SET_DEST) instead of being deleted at once; a later apply reads that
-   * service and deletes it when idle or past the drain timeout. `walked`: `desired` was compared
-   * whole (apply), so the record of applied services is rebuilt from it; else updated in place.
+   * service and deletes it when idle or past the drain timeout. The record is updated in place
+   * (O(changed): rebuilding the map of applied services was a 10k-entry allocation per apply).
    */
-  async #applyCached(
-    last: Last, changed: Service[], gone: string[], desired: State, opts: { dryRun: boolean }, walked: boolean,
-  ): Promise<BackendApplyResult> {
+  async #applyCached(last: Last, changed: Service[], gone: string[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult> {
     const want: IpvsSvc[] = [];
     const touched = new Set<string>();
     for (const s of changed) {
@@ -379,12 +430,9 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
       if (c?.dests.some((d) => drainStart(d) !== undefined)) drains.add(k);
       else drains.delete(k);
     }
-    let applied2 = last.applied;
-    if (walked) applied2 = new Map(desired.services.map((s) => [serviceKey(s), s]));
-    else {
-      for (const k of gone) applied2.delete(k);
-      for (const s of changed) applied2.set(serviceKey(s), s);
-    }
+    const applied2 = last.applied;
+    for (const k of gone) applied2.delete(k);
+    for (const s of changed) applied2.set(compileIpvsService(s).key, s);
     this.#record(desired, byKey, applied2, drains);
     return { operations: applied, draining, changed: steps.length > 0 };
   }
@@ -403,7 +451,7 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     // diff skips unchanged services by identity. Counters and statuses come from status().
     // (`current` is built on demand: only a full read's plan uses it.)
     const read: IpvsRead = { state: desired, services: [], draining: allDraining, get current() { return [...byKey.values()]; } };
-    this.#last = { read, byKey, applied, drains };
+    this.#last = { read, byKey, applied, list: desired.services, drains };
   }
 
   /** Deletes drained destinations (no connections left, or drain timeout passed); the state is the kernel's own. */
