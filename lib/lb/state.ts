@@ -246,6 +246,8 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
   }
   if (c.errors.length > start || !vip) return undefined;
   eps.sort((a, b) => compareAddress(a.parsed, b.parsed) || a.port - b.port);
+  const endpoints: Endpoint[] = [];
+  for (const e of eps) endpoints.push(Object.freeze({ address: e.address, port: e.port, weight: e.weight }));
   const svc: Service = {
     name: s.name as string,
     protocol: protocol as Protocol,
@@ -253,11 +255,14 @@ function validateService(c: Collector, s: unknown, path: string, mode: Mode | un
     vip: vip.text,
     port: s.port as number,
     scheduler: scheduler as string,
-    endpoints: eps.map(({ address, port, weight }) => ({ address, port, weight })),
+    endpoints: Object.freeze(endpoints) as Endpoint[],
   };
-  if (persistence) svc.persistence = persistence;
-  if (healthCheck) svc.healthCheck = healthCheck;
-  return svc;
+  if (persistence) svc.persistence = Object.freeze(persistence);
+  if (healthCheck) svc.healthCheck = Object.freeze(healthCheck);
+  // Frozen, all of it: the validation cache hands this very object back for an unchanged service,
+  // and a caller passing it back in is trusted by identity (no comparison), which only holds if
+  // nobody can change it in place.
+  return Object.freeze(svc);
 }
 
 /**
