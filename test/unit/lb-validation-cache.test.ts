@@ -305,13 +305,15 @@ describe('ValidationCache: validated services passed back by identity', () => {
     }
   });
 
-  it('an endpoint of a class without enumerable inherited keys reads the same: a hit, same verdict', () => {
+  it('an endpoint of a class without enumerable inherited keys, a service without a prototype: they read the same, hits, same verdict', () => {
     const { cache, first } = primed();
     const input = base();
     class Ep {}
     svcs(input)[0]!.endpoints[0] = Object.assign(new Ep(), svcs(input)[0]!.endpoints[0]);
+    svcs(input)[1] = Object.assign(Object.create(null), svcs(input)[1]);
     const v = expectSameAsUncached(input, cache);
     if (!('ok' in v)) throw new Error(JSON.stringify(v));
     expect(v.ok.services[0]).toBe(first.services[0]);
+    expect(v.ok.services[1]).toBe(first.services[1]);
   });
 });
