@@ -78,6 +78,15 @@ export interface State {
   services: Service[];
 }
 
+/**
+ * What LoadBalancer.apply/validate/diff take: specs, normalised Services, or a mix of both. The
+ * Services validation returned (frozen) are the controller's fast path: passed back, each is taken
+ * as is by identity, without comparing a field; a changed service goes in as a spec.
+ */
+export interface StateInput<M extends Mode = Mode> {
+  services: (ServiceSpec<M> | Service)[];
+}
+
 export const MAX_WEIGHT = 65535;
 export const MAX_PERSISTENCE_TIMEOUT = 31_536_000; // one year, in seconds
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
