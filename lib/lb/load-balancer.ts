@@ -40,7 +40,7 @@ import { IptablesBackend } from './modes/iptables/backend';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
-import { serviceKey, stateWarnings, validateServices, validateState, ValidationCache, type Service, type ServiceSpec, type State, type StateInput } from './state';
+import { serviceKey, stateWarnings, validateServices, validateState, validateStateWarnings, ValidationCache, type Service, type ServiceSpec, type State, type StateInput } from './state';
 import type { ApplySummary, BackendApplyResult, BackendRead, LbStatus, ModeBackend, ServiceChange } from './types';
 
 export interface LoadBalancerOptions {
@@ -196,9 +196,9 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
   async apply(input: StateInput<M>, opts: ApplyOptions = {}): Promise<ApplySummary> {
     checkApplyOptions(opts);
     return this.#serial(async () => {
-      const desired = this.validate(input);
+      const { state: desired, warnings } = validateStateWarnings(input, this.mode, this.#validated);
       if (opts.resync) this.#backend.invalidate?.();
-      return this.#applyState(desired, !!opts.dryRun, !!opts.resync);
+      return this.#applyState(desired, !!opts.dryRun, !!opts.resync, warnings);
     });
   }
 
@@ -346,7 +346,7 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
   }
 
   /** One full-path apply of a validated state (apply, resync), with conflict retries. */
-  async #applyState(desired: State, dryRun: boolean, fullRead: boolean): Promise<ApplySummary> {
+  async #applyState(desired: State, dryRun: boolean, fullRead: boolean, warnings?: string[]): Promise<ApplySummary> {
     const started = performance.now();
     let diff: StateDiff | undefined;
     let drift: string[] = [];
@@ -359,7 +359,7 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
     });
     const removedModes = dryRun ? [] : await this.#maybeRemoveOtherModes();
     if (!dryRun) this.#remember(desired.services);
-    const s = this.#summary(dryRun, diff!, r, removedModes, started, stateWarnings(desired));
+    const s = this.#summary(dryRun, diff!, r, removedModes, started, warnings ?? stateWarnings(desired));
     // (drift: objects the model cannot show, repaired by this apply; listed after the diff's lines)
     if (drift.length) s.lines.push(...drift.map((l) => `${l} (${dryRun ? 'would repair' : 'repaired'})`));
     return s;

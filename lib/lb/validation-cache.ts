@@ -42,6 +42,8 @@ export interface CacheEntry {
   index: number;
   /** No longer in the cache (a guess by position must not return it). */
   dropped: boolean;
+  /** The service's warning for ApplySummary.warnings (stateWarnings), null for none: a hit reads it here. */
+  warning: string | null;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -179,8 +181,8 @@ export class ValidationCache {
   }
 
   /** @internal A new entry for a service input that just validated (not kept until learn()). */
-  entry(input: unknown, svc: Service, key: string, seen = 0, index = 0): CacheEntry {
-    return { raw: rawService(input as Record<string, unknown>), svc, key, seen, index, dropped: false };
+  entry(input: unknown, svc: Service, key: string, warning: string | null, seen = 0, index = 0): CacheEntry {
+    return { raw: rawService(input as Record<string, unknown>), svc, key, seen, index, dropped: false, warning };
   }
 
   /** @internal Starts a validation pass; entries met in it are marked with the number returned. */

@@ -253,3 +253,28 @@ describe('LoadBalancer.apply(state): the Services validation returned, passed ba
     expect(() => kept.services[0]!.endpoints.push({ address: '10.1.1.9', port: 8080, weight: 1 })).toThrow(TypeError);
   });
 });
+
+describe('LoadBalancer.apply(state): warnings of services the validation cache hands back', () => {
+  const mixed = (name: string, i: number) => ({ ...svc(name, i), endpoints: [{ address: `10.1.${i}.1`, port: 8080, weight: 1 }, { address: `10.1.${i}.2`, port: 8080, weight: 3 }] });
+  const warning = (name: string) => `service ${name}: scheduler rr ignores weights (1, 3 given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`;
+
+  it('are the same whether a service was validated, compared or passed back, in state order', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    const input = () => ({ services: [mixed('a', 1), svc('b', 2), mixed('c', 3)] });
+    const first = await lb.apply(input());
+    expect(first.warnings).toEqual([warning('a'), warning('c')]);
+    expect((await lb.apply(input())).warnings).toEqual([warning('a'), warning('c')]);
+    const kept = lb.validate(input());
+    expect((await lb.apply({ services: [...kept.services] })).warnings).toEqual([warning('a'), warning('c')]);
+    expect((await lb.apply({ services: [kept.services[2]!, kept.services[1]!, kept.services[0]!] })).warnings).toEqual([warning('c'), warning('a')]);
+  });
+
+  it('a service update() validated warns when apply(state) meets it again', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    await lb.apply({ services: [svc('a', 1)] });
+    await lb.update({ upsert: [mixed('b', 2)] });
+    expect((await lb.apply({ services: [svc('a', 1), mixed('b', 2)] })).warnings).toEqual([warning('b')]);
+  });
+});
