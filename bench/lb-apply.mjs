@@ -12,8 +12,9 @@
 // Per mode, in a fresh network namespace: kernlb's full apply of N services x E endpoints, then each
 // single change (one endpoint replaced / added / removed, one weight changed, one service added) at N,
 // through apply(state) (the declarative path: a whole new input object tree, built before the clock
-// starts, as a controller hands one over) and through update() (the incremental path: only the
-// changed service). Each change is timed `reps` times on a different service and undone untimed;
+// starts, as a controller hands one over), through apply(state) the controller's fast way (the
+// Services validation returned, kept and passed back, the changed service as a spec in its place)
+// and through update() (the incremental path: only the changed service). Each change is timed `reps` times on a different service and undone untimed;
 // medians with [min-max]. Also: the same state again, the declarative diff of N services on its own
 // (validate + diffStates of a one-change input, no kernel), and the reference tool doing the same full
 // apply and the same single change (nft -f, iptables-legacy-restore, ipvsadm -R / -e).
@@ -24,7 +25,9 @@
 // change (CommitResult.kernelMs); nftables' and IPVS' bound for the same change sent alone come from
 // bench/lb-nft-layouts.mjs ("single changes ... commit only") and bench/lb-kernel-bound.mjs --mode ipvs
 // ("the same SET_DEST sent alone"). Last, "LoadBalancer layer alone": the same cases through a
-// backend that does nothing (registerModeBackend), i.e. validation, diff, queue and summaries only.
+// backend that does nothing (registerModeBackend), i.e. validation, diff, queue and summaries only;
+// its no-op three ways (a fresh tree, the same input object again, the Services passed back) tells
+// the comparison's cost from the fresh tree's.
 //
 // Targets (issue #17, 10k x 10, medians):
 //   nftables  full apply <= 1.5 s; each single change <= 5 ms via update(), <= 15 ms via apply(state);
