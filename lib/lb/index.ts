@@ -26,7 +26,7 @@
  * the field.
  */
 export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type ApplyOptions, type LbUpdate } from './load-balancer';
-export { validateState, serviceKey, endpointKey, type DesiredState, type ServiceSpec as LbServiceSpec, type EndpointSpec as LbEndpointSpec, type State as LbState, type Service as LbService, type Endpoint as LbEndpoint, type Protocol as LbProtocol } from './state';
+export { validateState, serviceKey, endpointKey, type DesiredState, type StateInput as LbStateInput, type ServiceSpec as LbServiceSpec, type EndpointSpec as LbEndpointSpec, type State as LbState, type Service as LbService, type Endpoint as LbEndpoint, type Protocol as LbProtocol } from './state';
 export { diffStates, formatDiff, isEmptyDiff, type StateDiff, type ServiceChange, type WeightChange } from './diff';
 export { MODES, supportedSchedulers, type Mode, type Scheduler, type SchedulerFor, type IpvsScheduler, type NftScheduler, type IptablesScheduler } from './schedulers';
 export type { ApplySummary, LbStatus, ServiceStatus, EndpointStatus, EndpointCounters, DrainingEndpoint } from './types';

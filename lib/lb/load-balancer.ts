@@ -20,6 +20,10 @@
  *   over the list).
  * - apply(state): unchanged services cost a comparison with their last input (validation-cache.ts),
  *   the diff and the record of what was applied go by object identity: no per-service allocation.
+ *   The fast path for a controller: keep the State that validate() returns (its Services are
+ *   frozen) and pass those Services back, a changed service as a spec in its place; a Service
+ *   passed back is taken by identity without reading a field (10k services: ~1 ms for the whole
+ *   apply(state) against ~5-10 ms for a freshly built tree of specs, CPU, loaded machine).
  * - `resync()` forgets every record of the kernel and re-applies the last state with a full read;
  *   `resyncInterval` does it periodically (errors: `lastResyncError` and `onResyncError`).
  * - Mutations (apply, update, resync, clear) run one at a time in call order; close() waits for the
@@ -36,7 +40,7 @@ import { IptablesBackend } from './modes/iptables/backend';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
-import { serviceKey, stateWarnings, validateServices, validateState, ValidationCache, type DesiredState, type Service, type ServiceSpec, type State } from './state';
+import { serviceKey, stateWarnings, validateServices, validateState, validateStateWarnings, ValidationCache, type Service, type ServiceSpec, type State, type StateInput } from './state';
 import type { ApplySummary, BackendApplyResult, BackendRead, LbStatus, ModeBackend, ServiceChange } from './types';
 
 export interface LoadBalancerOptions {
@@ -179,20 +183,22 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
 
   /**
    * Validates `input` for this mode (throws ValidationError naming the field) and normalises it.
-   * Typed input only (a DesiredState for this mode, or a State as status() and validateState()
-   * return it); for input of unknown shape (a file) use validateState(input, mode).
+   * Typed input only (a DesiredState for this mode, a State as status() and validateState() return
+   * it, or a mix of specs and Services); for input of unknown shape (a file) use
+   * validateState(input, mode). The Services returned are frozen and, passed back to apply(), are
+   * taken by identity (see StateInput).
    */
-  validate(input: DesiredState<M> | State): State {
+  validate(input: StateInput<M>): State {
     return validateState(input, this.mode, this.#validated);
   }
 
   /** Makes the kernel match `input`; returns what changed. Applying the same state twice changes nothing. */
-  async apply(input: DesiredState<M> | State, opts: ApplyOptions = {}): Promise<ApplySummary> {
+  async apply(input: StateInput<M>, opts: ApplyOptions = {}): Promise<ApplySummary> {
     checkApplyOptions(opts);
     return this.#serial(async () => {
-      const desired = this.validate(input);
+      const { state: desired, warnings } = validateStateWarnings(input, this.mode, this.#validated);
       if (opts.resync) this.#backend.invalidate?.();
-      return this.#applyState(desired, !!opts.dryRun, !!opts.resync);
+      return this.#applyState(desired, !!opts.dryRun, !!opts.resync, warnings);
     });
   }
 
@@ -304,7 +310,7 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
   }
 
   /** What would change, without touching the kernel. */
-  async diff(input: DesiredState<M> | State) {
+  async diff(input: StateInput<M>) {
     return this.#reading(async () => {
       const desired = this.validate(input);
       const current = await this.#read(desired);
@@ -340,7 +346,7 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
   }
 
   /** One full-path apply of a validated state (apply, resync), with conflict retries. */
-  async #applyState(desired: State, dryRun: boolean, fullRead: boolean): Promise<ApplySummary> {
+  async #applyState(desired: State, dryRun: boolean, fullRead: boolean, warnings?: string[]): Promise<ApplySummary> {
     const started = performance.now();
     let diff: StateDiff | undefined;
     let drift: string[] = [];
@@ -353,7 +359,7 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
     });
     const removedModes = dryRun ? [] : await this.#maybeRemoveOtherModes();
     if (!dryRun) this.#remember(desired.services);
-    const s = this.#summary(dryRun, diff!, r, removedModes, started, stateWarnings(desired));
+    const s = this.#summary(dryRun, diff!, r, removedModes, started, warnings ?? stateWarnings(desired));
     // (drift: objects the model cannot show, repaired by this apply; listed after the diff's lines)
     if (drift.length) s.lines.push(...drift.map((l) => `${l} (${dryRun ? 'would repair' : 'repaired'})`));
     return s;

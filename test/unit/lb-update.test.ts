@@ -225,3 +225,56 @@ describe('LoadBalancer.update / resync (in-memory backend)', () => {
     await expect(lb.apply({ services: [] })).rejects.toThrow(/closed/);
   });
 });
+
+describe('LoadBalancer.apply(state): the Services validation returned, passed back', () => {
+  it('are taken as they are: nothing changes, and the backend gets the very same objects', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    const kept = lb.validate({ services: [svc('a', 1), svc('b', 2), svc('c', 3)] });
+    await lb.apply(kept);
+    const again = await lb.apply({ services: [...kept.services] });
+    // (this in-memory backend reports every apply as a change: the diff is the LoadBalancer's)
+    expect(again.lines).toEqual([]);
+    expect(again.diff.unchanged).toBe(3);
+    backend.kernel.forEach((s, i) => expect(s).toBe(kept.services[i]));
+  });
+
+  it('beside a spec for a changed service: only that one changes', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    const kept = lb.validate({ services: [svc('a', 1), svc('b', 2), svc('c', 3)] });
+    await lb.apply(kept);
+    const r = await lb.apply({ services: [kept.services[0]!, svc('b', 2, 3), kept.services[2]!] });
+    expect(r.lines).toEqual(['~ service b tcp/10.0.0.2:80: +10.1.2.3:8080 w1']);
+    expect(backend.kernel[0]).toBe(kept.services[0]);
+    expect(backend.kernel[2]).toBe(kept.services[2]);
+    expect(backend.kernel[1]!.endpoints).toHaveLength(3);
+    // and a Service cannot be changed in place behind the LoadBalancer's back
+    expect(() => kept.services[0]!.endpoints.push({ address: '10.1.1.9', port: 8080, weight: 1 })).toThrow(TypeError);
+  });
+});
+
+describe('LoadBalancer.apply(state): warnings of services the validation cache hands back', () => {
+  const mixed = (name: string, i: number) => ({ ...svc(name, i), endpoints: [{ address: `10.1.${i}.1`, port: 8080, weight: 1 }, { address: `10.1.${i}.2`, port: 8080, weight: 3 }] });
+  const warning = (name: string) => `service ${name}: scheduler rr ignores weights (1, 3 given): every endpoint of weight > 0 gets the same share; use wrr or random to weight them`;
+
+  it('are the same whether a service was validated, compared or passed back, in state order', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    const input = () => ({ services: [mixed('a', 1), svc('b', 2), mixed('c', 3)] });
+    const first = await lb.apply(input());
+    expect(first.warnings).toEqual([warning('a'), warning('c')]);
+    expect((await lb.apply(input())).warnings).toEqual([warning('a'), warning('c')]);
+    const kept = lb.validate(input());
+    expect((await lb.apply({ services: [...kept.services] })).warnings).toEqual([warning('a'), warning('c')]);
+    expect((await lb.apply({ services: [kept.services[2]!, kept.services[1]!, kept.services[0]!] })).warnings).toEqual([warning('c'), warning('a')]);
+  });
+
+  it('a service update() validated warns when apply(state) meets it again', async () => {
+    backend = new MemoryBackend();
+    await using lb = await open();
+    await lb.apply({ services: [svc('a', 1)] });
+    await lb.update({ upsert: [mixed('b', 2)] });
+    expect((await lb.apply({ services: [svc('a', 1), mixed('b', 2)] })).warnings).toEqual([warning('b')]);
+  });
+});

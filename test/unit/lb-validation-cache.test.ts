@@ -239,3 +239,81 @@ describe('ValidationCache: generated bad input gives exactly the uncached errors
     }
   });
 });
+
+describe('ValidationCache: validated services passed back by identity', () => {
+  it('every Service validation returns is frozen, deep (the identity fast path relies on it)', () => {
+    const { first } = primed();
+    for (const s of first.services) {
+      expect(Object.isFrozen(s)).toBe(true);
+      expect(Object.isFrozen(s.endpoints)).toBe(true);
+      for (const e of s.endpoints) expect(Object.isFrozen(e)).toBe(true);
+      if (s.persistence) expect(Object.isFrozen(s.persistence)).toBe(true);
+      if (s.healthCheck) expect(Object.isFrozen(s.healthCheck)).toBe(true);
+    }
+    // (these modules are strict: writing to a frozen object throws)
+    expect(() => ((first.services[0]!.endpoints[0] as { weight: number }).weight = 9)).toThrow(TypeError);
+    expect(() => first.services[0]!.endpoints.push({ address: '10.244.1.4', port: 1, weight: 1 })).toThrow(TypeError);
+    expect(() => ((first.services[2]!.persistence as { timeout: number }).timeout = 1)).toThrow(TypeError);
+    // an uncached validation's too
+    expect(Object.isFrozen(validateState(base(), 'nftables').services[1]!.endpoints[0])).toBe(true);
+  });
+
+  it('the State validation returned, passed back, comes back as the very same objects (no comparison)', () => {
+    const { cache, first } = primed();
+    const next = validateState({ services: [...first.services] }, 'nftables', cache);
+    next.services.forEach((s, i) => expect(s).toBe(first.services[i]));
+    // and in another order (found by name, then by identity)
+    const moved = validateState({ services: [...first.services].reverse() }, 'nftables', cache);
+    moved.services.forEach((s, i) => expect(s).toBe(first.services[3 - i]));
+  });
+
+  it('mixed: returned Services for the unchanged, a spec for the changed one', () => {
+    const { cache, first } = primed();
+    const spec = clone(base().services[1]!);
+    spec.endpoints.push({ address: 'fd00::1:2', port: 5353 });
+    const input = { services: [first.services[0]!, spec, first.services[2]!, first.services[3]!] };
+    const v = expectSameAsUncached(input, cache);
+    if (!('ok' in v)) throw new Error(JSON.stringify(v));
+    expect(v.ok.services.map((s, i) => s === first.services[i])).toEqual([true, false, true, true]);
+    expect(v.ok.services[1]!.endpoints).toHaveLength(2);
+  });
+
+  it('a returned Service whose entry was evicted since is validated again, and cross-service checks see it', () => {
+    const { cache, first } = primed();
+    // update() learns a service holding web's VIP:port: web's entry is evicted (its place guess stays)
+    const other = { name: 'other', vip: '10.96.0.10', port: 80, endpoints: [] };
+    validateServices([other], 'nftables', cache);
+    const input = { services: [first.services[0]!, other] };
+    expect(() => validateState(input, 'nftables', cache)).toThrow('duplicate VIP:port:protocol tcp/10.96.0.10:80');
+    expectSameAsUncached(input, cache);
+  });
+
+  it('the same returned Service twice is a duplicate, as for specs', () => {
+    const { cache, first } = primed();
+    expectSameAsUncached({ services: [...first.services, first.services[1]!] }, cache);
+    expect(() => validateState({ services: [...first.services, first.services[1]!] }, 'nftables', cache)).toThrow('duplicate');
+  });
+
+  it('validating a returned Service anew gives an equal Service (so trusting it by identity is what validation would say)', () => {
+    for (const mode of MODES) {
+      const valid = base();
+      for (const s of svcs(valid)) s.scheduler = mode === 'iptables' ? 'random' : 'rr';
+      if (mode === 'nftables') delete svcs(valid)[2]!.persistence;
+      svcs(valid)[2]!.healthCheck = { type: 'http', port: 9000 };
+      const once = validateState(valid, mode);
+      expect(validateState(clone(once), mode)).toEqual(once);
+    }
+  });
+
+  it('an endpoint of a class without enumerable inherited keys, a service without a prototype: they read the same, hits, same verdict', () => {
+    const { cache, first } = primed();
+    const input = base();
+    class Ep {}
+    svcs(input)[0]!.endpoints[0] = Object.assign(new Ep(), svcs(input)[0]!.endpoints[0]);
+    svcs(input)[1] = Object.assign(Object.create(null), svcs(input)[1]);
+    const v = expectSameAsUncached(input, cache);
+    if (!('ok' in v)) throw new Error(JSON.stringify(v));
+    expect(v.ok.services[0]).toBe(first.services[0]);
+    expect(v.ok.services[1]).toBe(first.services[1]);
+  });
+});

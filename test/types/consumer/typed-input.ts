@@ -32,6 +32,12 @@ export async function typedInput(someMode: Mode): Promise<void> {
   // input of unknown shape (a file): validateState takes unknown and returns a State apply takes
   const fromFile: unknown = JSON.parse('{"services": []}');
   await ipt.apply(validateState(fromFile, ipt.mode));
+  // the controller's fast path: the Services validate() returned, passed back (taken by identity),
+  // a changed or new service as a spec beside them
+  const kept = ipt.validate({ services: [{ name: 'web', vip: '10.0.0.1', port: 80, endpoints: [] }] });
+  await ipt.apply({ services: [...kept.services, { name: 'new', vip: '10.0.0.2', port: 80, scheduler: 'random', endpoints: [] }] });
+  // @ts-expect-error a spec beside Services is still checked against the mode's schedulers
+  await ipt.apply({ services: [...kept.services, { name: 'new', vip: '10.0.0.2', port: 80, scheduler: 'sh', endpoints: [] }] });
   const any: DesiredState = { services: [] };
   await lb.apply(any);
   await Promise.all([ipt.close(), lb.close()]);
