@@ -55,8 +55,38 @@ type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
  */
 export let appendPackedRules: (tx: Transaction, count: number, write: (w: PackWriter) => void) => void;
 
+/**
+ * kernlb-internal, like appendPackedRules: one element operation on `ref` whose elements `write`
+ * appends to the transaction's packed element list (pack.ts layout, `w.count` counted per element),
+ * without validation. When `ref` is the set this transaction added last, the elements name it by
+ * its in-batch id too, as addSet's own `elements` do (so the batch is the same bytes). For lb's
+ * nftables mode, whose 10^5 slot elements were each an object checked field by field. If `write`
+ * throws, nothing it wrote is kept.
+ */
+export let appendPackedElements: (tx: Transaction, op: 'add' | 'delete' | 'destroy', ref: { family: Family; table: string; set: string }, write: (w: PackWriter) => void) => void;
+
 export class Transaction {
   static {
+    appendPackedElements = (tx, op, ref, write) => {
+      tx.#closeRun();
+      const w = (tx.#ew ??= new PackWriter(1 << 16));
+      const start = w.off, count = w.count;
+      try {
+        write(w);
+      } catch (e) {
+        w.off = start;
+        w.count = count;
+        throw e;
+      }
+      if (w.count === count) return; // (no elements: no item, as addSet without elements)
+      const family = FAMILIES[ref.family];
+      const last = tx.#items[tx.#items.length - 1];
+      const setId = last && last.kind === 'set' && last.op === 'add' && last.family === family && last.table === ref.table && last.name === ref.set ? last.id : undefined;
+      // (a view: a later growth of the writer copies to a new Buffer, this keeps the list's bytes)
+      tx.#items.push({ op, kind: 'elements', family, table: ref.table, set: ref.set, ...(setId !== undefined ? { setId } : {}), packed: w.buf.subarray(start, w.off), count: w.count - count });
+      tx.#desc.push(`${w.count - count} element(s) of set ${ref.table}/${ref.set}`);
+      tx.#count++;
+    };
     appendPackedRules = (tx, count, write) => {
       const w = tx.#packer();
       const start = w.off;

@@ -7,7 +7,8 @@ import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 import { NftStatusReader } from './status';
-import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap, slotElements, slotKeys, slotMapRef } from './rules';
+import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap } from './rules';
+import { shardElements, slotOp } from './pack-elements';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
@@ -50,7 +51,9 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
   }
   const shards = new Map<string, number>();
   for (const [name, group] of shardMaps(plan)) {
-    tx.addSet(shardMap(name, group));
+    // (the declaration, then every service's slots packed straight from the plan: pack-elements.ts)
+    tx.addSet(shardMap(name, group, false));
+    shardElements(tx, name, group);
     shards.set(name, group.length);
   }
   for (const c of plan) if (c.persistence) tx.addSet(affinityMap(c));
@@ -126,15 +129,16 @@ class ShardBatch {
   join(tx: NftTransaction, c: NftServiceChain): void {
     const n = this.count(c.map);
     if (!this.#exists(c.map)) {
-      tx.addSet(shardMap(c.map, [c]));
+      tx.addSet(shardMap(c.map, [c], false));
+      shardElements(tx, c.map, [c]);
       this.#created.add(c.map);
-    } else if (c.elements.length) tx.addElements(slotMapRef(c), slotElements(c, c.elements));
+    } else slotOp(tx, 'add', c, c.elements);
     this.after.set(c.map, n + 1);
   }
 
   /** Takes the service's slots out of its shard map. */
   leave(tx: NftTransaction, c: NftServiceChain): void {
-    if (c.elements.length) tx.deleteElements(slotMapRef(c), slotKeys(c, c.elements));
+    slotOp(tx, 'delete', c, c.elements);
     this.after.set(c.map, this.count(c.map) - 1);
   }
 
@@ -211,10 +215,13 @@ function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChai
         if (!sameElement(o, e)) replaced.push(e);
       }
     }
-    const ref = slotMapRef(a);
-    if (old.size) tx.deleteElements(ref, slotKeys(a, [...old.values()]));
-    if (replaced.length) tx.replaceElements(ref, slotElements(a, replaced));
-    if (added.length) tx.addElements(ref, slotElements(a, added));
+    if (old.size) slotOp(tx, 'delete', a, [...old.values()]);
+    // (replaceElements: the kernel refuses new data for an existing key, so the keys go, then the elements)
+    if (replaced.length) {
+      slotOp(tx, 'destroy', a, replaced);
+      slotOp(tx, 'add', a, replaced);
+    }
+    if (added.length) slotOp(tx, 'add', a, added);
   }
   if (!rule) {
     addPersistence(tx, a);
