@@ -47,7 +47,7 @@ const EMPTY = Buffer.alloc(0);
 type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
 
 /**
- * kernlb-internal (the package does not export it): appends `count` rule records that `write` puts
+ * kernlb-internal (the package does not export it): appends `count` rule (or chain) records that `write` puts
  * into the transaction's packed run (pack.ts), without validation. For a caller whose rules come from
  * input it validated itself, and whose tests check its bytes against what addRule packs: lb's
  * nftables mode writes 10^5 rules an apply, where making and walking 10^6 expression objects was

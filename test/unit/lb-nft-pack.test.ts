@@ -1,15 +1,17 @@
 /**
- * The nftables mode's packed element lists (pack-elements.ts) against the per-element encoding they
- * replace, for every family x protocol x pick: the slots as rules.ts describes them (slotElements /
- * slotKeys / shardMap objects through Transaction.addElements / deleteElements / addSet), and those
- * elements as one object each through libnftnl (the native object path). All three must be the same
- * batch bytes.
+ * The nftables mode's packed element lists (pack-elements.ts) and rule records (pack-rules.ts)
+ * against the per-object encoding they replace, for every family x protocol x pick: the slots as
+ * rules.ts describes them (slotElements / slotKeys / shardMap objects through
+ * Transaction.addElements / deleteElements / addSet), and those elements as one object each through
+ * libnftnl (the native object path); the service's chain, rule and dispatch element as
+ * Transaction.addChain / addRule / addSet pack them. Each must be the same batch bytes.
  */
 import { describe, expect, it } from 'vitest';
 import { native, type NativeNftItem } from '../../lib/native';
 import { compileService, type NftServiceChain } from '../../lib/lb/modes/nftables/compile';
-import { shardElements, slotOp } from '../../lib/lb/modes/nftables/pack-elements';
-import { shardMap, slotElements, slotKeys, slotMapRef } from '../../lib/lb/modes/nftables/rules';
+import { dispatchElements, shardElements, slotOp } from '../../lib/lb/modes/nftables/pack-elements';
+import { addPackedChains, addPackedRules, packable } from '../../lib/lb/modes/nftables/pack-rules';
+import { serviceRule, shardMap, slotElements, slotKeys, slotMapRef } from '../../lib/lb/modes/nftables/rules';
 import { validateState } from '../../lib/lb/state';
 import { Transaction } from '../../lib/nft/transaction';
 
@@ -98,6 +100,44 @@ describe('lb nftables packed slot elements', () => {
           expect(packed.items()[1]).toMatchObject({ kind: 'elements', setId: (packed.items()[0] as { id: number }).id });
           expect(bytes.toString('hex')).toBe(encode(packed.items().map(asObjects)).toString('hex'));
         });
+
+  for (const family of FAMILIES)
+    for (const protocol of PROTOCOLS)
+      for (const scheduler of SCHEDULERS)
+        it(`${family} ${protocol} ${scheduler}: chain, rule and dispatch element as addChain / addRule / addSet write them`, () => {
+          const c = service(family, protocol, scheduler);
+          const none = { ...c, slots: 0, elements: [] }; // (no active endpoint: a counter rule)
+          expect(packable(c)).toBe(true);
+          const key = [family === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr', 'inet_proto', 'inet_service'];
+          const T = { family: 'inet', table: 'kernlb' } as const;
+
+          const packed = new Transaction(noop);
+          addPackedChains(packed, [c.chain, 'svc-other']);
+          packed.addSet({ ...T, name: 'svc', key: key as never, data: 'verdict' });
+          dispatchElements(packed, 'svc', key, [c, { ...c, dispatch: { ...c.dispatch, port: 1 }, chain: 'svc-other' }]);
+          addPackedRules(packed, [c, none]);
+
+          const objects = new Transaction(noop);
+          objects.addChain({ ...T, name: c.chain }).addChain({ ...T, name: 'svc-other' });
+          objects.addSet({ ...T, name: 'svc', key: key as never, data: 'verdict', elements: [
+            { key: [c.dispatch.vip, c.dispatch.protocol, c.dispatch.port], verdict: { verdict: 'goto', chain: c.chain } },
+            { key: [c.dispatch.vip, c.dispatch.protocol, 1], verdict: { verdict: 'goto', chain: 'svc-other' } },
+          ] });
+          objects.addRule(serviceRule(c)).addRule(serviceRule(none));
+
+          expect(packed.size).toBe(objects.size);
+          expect(packed.items().map((i) => i.kind)).toEqual(['packed', 'set', 'elements', 'packed']);
+          expect(encode(packed.items()).toString('hex')).toBe(encode(objects.items()).toString('hex'));
+          // (and what an error names: the same item descriptions)
+          for (let i = 0; i < objects.size; i++) expect(packed.describe(i)).toBe(objects.describe(i));
+        });
+
+  it('persistent services and non-ASCII comments are left to the general path', () => {
+    const c = service('ipv4', 'tcp', 'wrr');
+    expect(packable({ ...c, persistence: { timeout: 5, map: 'aff-x', chain: 'keep-x' } })).toBe(false);
+    expect(packable({ ...c, comment: 'service caf\u00e9 rr' })).toBe(false);
+    expect(packable({ ...c, comment: `service ${'x'.repeat(250)} rr` })).toBe(false);
+  });
 
   it('no elements, no item (as addElements of an empty list leaves none)', () => {
     const c = service('ipv4', 'tcp', 'wrr');

@@ -8,7 +8,8 @@ import { compileNft, compileService, nftChainName, persistenceConflict, shardMap
 import { decodeNft, type NftCurrent } from './decode';
 import { NftStatusReader } from './status';
 import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap } from './rules';
-import { shardElements, slotOp } from './pack-elements';
+import { dispatchElements, shardElements, slotOp } from './pack-elements';
+import { addPackedChains, addPackedRules, packable } from './pack-rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
@@ -44,10 +45,10 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
   for (const chain of base) tx.addChain({ ...T, name: chain, base: { type: 'nat', hook: chain, priority: -100, policy: 'accept' } });
   for (const [chain, hook] of PERSIST) tx.addChain({ ...T, name: chain, base: { type: 'filter', hook, priority: -99, policy: 'accept' } });
   for (const c of plan) if (c.persistence) tx.addChain({ ...T, name: c.persistence.chain });
-  for (const c of plan) tx.addChain({ ...T, name: c.chain });
+  addPackedChains(tx, plan.map((c) => c.chain));
   for (const f of ['ipv4', 'ipv6'] as const) {
-    const els = plan.filter((c) => c.dispatch.family === f).map(element);
-    tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict', ...(els.length ? { elements: els } : {}) });
+    tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict' });
+    dispatchElements(tx, SETS[f].name, SETS[f].key, plan.filter((c) => c.dispatch.family === f));
   }
   const shards = new Map<string, number>();
   for (const [name, group] of shardMaps(plan)) {
@@ -70,7 +71,17 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
     tx.addRule(persistDispatchRule(chain, 'ipv6'));
   }
   for (const c of plan) if (c.persistence) tx.addRule(keepRule(c));
-  for (const c of plan) addRules(tx, c);
+  // (the packable ones in runs, in plan order: pack-rules.ts)
+  let run: NftServiceChain[] = [];
+  for (const c of plan) {
+    if (packable(c)) run.push(c);
+    else {
+      addPackedRules(tx, run);
+      run = [];
+      addRules(tx, c);
+    }
+  }
+  addPackedRules(tx, run);
   return shards;
 }
 
@@ -81,7 +92,8 @@ const PERSIST = [
 ] as const;
 
 function addRules(tx: NftTransaction, c: NftServiceChain): void {
-  for (const r of serviceRules(c)) tx.addRule(r);
+  if (packable(c)) addPackedRules(tx, [c]);
+  else for (const r of serviceRules(c)) tx.addRule(r);
 }
 
 /** A persistent service's affinity map, recording chain and keep4/keep6 elements (after its service chain's rules). */

@@ -10,6 +10,7 @@ import { writeKey, type Datatype } from '../../../nft/datatypes';
 import { elemCommentUserdata, Problems, setLayout } from '../../../nft/encode';
 import { PACK, type PackWriter } from '../../../nft/pack';
 import { appendPackedElements } from '../../../nft/transaction';
+import { VERDICTS } from '../../../nft/constants';
 import type { NftTransaction } from '../../../nft';
 import { NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { slotMapTypeof } from './rules';
@@ -45,28 +46,54 @@ function slotLayout(c: NftServiceChain): SlotLayout {
 }
 
 const SLOT = PACK.key | PACK.data | PACK.counter;
+/** VIP . port of the service being written (the same for all its slots: written once, copied per element). */
+const REST = Buffer.alloc(64);
 
 /** Appends the service's elements (slot . VIP . port : address . port, a counter, the `wN` comment), or only their keys. */
 export function packSlots(w: PackWriter, c: NftServiceChain, els: readonly NftSlotElement[], keysOnly = false): void {
   const l = slotLayout(c);
-  // VIP . port is the same for every slot of the service: written once, copied per element
-  const rest = Buffer.alloc(l.keyLen - 4);
-  writeKey(l.rest, [c.dispatch.vip, c.dispatch.port], rest, 0);
+  const restLen = l.keyLen - 4;
+  REST.fill(0, 0, restLen);
+  writeKey(l.rest, [c.dispatch.vip, c.dispatch.port], REST, 0);
+  const addr = l.data[0]!, port = l.data[1]!;
+  let comment: string | undefined, ud: Buffer | undefined;
   for (let i = 0; i < els.length; i++) {
     const e = els[i]!;
-    const ud = !keysOnly && e.comment ? elemCommentUserdata(e.comment) : undefined;
-    w.u16(keysOnly ? PACK.key : ud ? SLOT | PACK.userdata : SLOT);
-    const k = w.reserve8(l.keyLen);
-    l.slot.write(e.key, w.buf, k);
-    rest.copy(w.buf, k + 4);
+    let mask = PACK.key;
     if (!keysOnly) {
-      const d = w.reserve8(l.dataLen);
-      l.data[0]!.write(e.address, w.buf, d);
-      l.data[1]!.write(e.port, w.buf, d + l.dataPort);
-      if (ud) w.bytes8(ud);
-      w.u64(0);
-      w.u64(0);
+      mask = SLOT;
+      if (e.comment) {
+        // (an endpoint's first slot: its weight, as `wN`; most of a service's comments are the same)
+        if (e.comment !== comment) ud = elemCommentUserdata((comment = e.comment));
+        mask |= PACK.userdata;
+      }
     }
+    // per element at most: mask, key, data, userdata (a short comment), counter
+    w.ensure(2 + 1 + l.keyLen + 1 + l.dataLen + 1 + 255 + 16);
+    const b = w.buf;
+    let o = w.off;
+    b[o] = mask;
+    b[o + 1] = mask >>> 8;
+    b[o + 2] = l.keyLen;
+    l.slot.write(e.key, b, o + 3);
+    o += 7;
+    for (let k = 0; k < restLen; k++) b[o + k] = REST[k]!;
+    o += restLen;
+    if (!keysOnly) {
+      b[o++] = l.dataLen;
+      b.fill(0, o, o + l.dataLen);
+      addr.write(e.address, b, o);
+      port.write(e.port, b, o + l.dataPort);
+      o += l.dataLen;
+      if (mask & PACK.userdata) {
+        b[o++] = ud!.length;
+        for (let k = 0; k < ud!.length; k++) b[o + k] = ud![k]!;
+        o += ud!.length;
+      }
+      b.fill(0, o, o + 16); // counter: 0 packets, 0 bytes
+      o += 16;
+    }
+    w.off = o;
     w.count++;
   }
 }
@@ -82,5 +109,35 @@ export function slotOp(tx: NftTransaction, op: 'add' | 'delete' | 'destroy', c: 
 export function shardElements(tx: NftTransaction, map: string, group: readonly NftServiceChain[]): void {
   appendPackedElements(tx, 'add', { ...T, set: map }, (w) => {
     for (const c of group) packSlots(w, c, c.elements);
+  });
+}
+
+const dispatchLayouts = new Map<string, Datatype[]>();
+const GOTO = PACK.key | PACK.verdict | PACK.chain;
+const VERDICT_GOTO = VERDICTS.goto;
+
+/**
+ * The dispatch map's elements of these services (VIP . proto . port : goto svc-NAME), into the map
+ * `set` just added (key types `key`): what addSet's `elements` pack for backend.ts's element(c).
+ */
+export function dispatchElements(tx: NftTransaction, set: string, key: readonly string[], services: readonly NftServiceChain[]): void {
+  let fields = dispatchLayouts.get(key.join(' '));
+  if (!fields) {
+    const p = new Problems();
+    const s = setLayout(p, 'key', { key: [...key] as never, data: 'verdict' });
+    if (p.list.length || !s.key) throw new Error(`dispatch map layout ${key.join(' . ')}: ${p.list.map((x) => x.message).join('; ')}`);
+    fields = s.key;
+    dispatchLayouts.set(key.join(' '), fields);
+  }
+  const len = fields.reduce((n, f) => n + ((f.len + 3) & ~3), 0);
+  appendPackedElements(tx, 'add', { ...T, set }, (w) => {
+    for (const c of services) {
+      w.u16(GOTO);
+      const at = w.reserve8(len); // (first: it may move w.buf)
+      writeKey(fields!, [c.dispatch.vip, c.dispatch.protocol, c.dispatch.port], w.buf, at);
+      w.i32(VERDICT_GOTO);
+      w.str16(c.chain);
+      w.count++;
+    }
   });
 }
