@@ -4,7 +4,7 @@
  * description of the item, so a kernel failure says which item failed ("rule 3 of chain lb/svc").
  */
 import { ValidationError, ValidationErrors } from '../errors';
-import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
+import type { NativeNftElem, NativeNftItem, NativeNftOp, NativeNftSet } from '../native';
 import { FAMILIES, OBJ_TYPE, SET_FLAG, type Family } from './constants';
 import {
   checkElements, encodeChain, flattenExprs, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, isObject, packable, packChain, packElement, packRule, Problems,
@@ -65,8 +65,39 @@ export let appendPackedRules: (tx: Transaction, count: number, write: (w: PackWr
  */
 export let appendPackedElements: (tx: Transaction, op: 'add' | 'delete' | 'destroy', ref: { family: Family; table: string; set: string }, write: (w: PackWriter) => void) => void;
 
+/** A set declaration encoded once (setTemplate), to be added again under other names (appendSetLike). */
+export interface SetTemplate {
+  readonly item: NativeNftSet;
+  readonly layout: SetLayout;
+  readonly family: Family;
+  readonly what: 'map' | 'set';
+}
+
+/** kernlb-internal: validates and encodes a declaration (without elements) as addSet would. */
+export function setTemplate(s: NftSet): SetTemplate {
+  const p = new Problems();
+  const { set, layout } = encodeSet(p, 'set', { ...s, elements: undefined }, 0);
+  if (p.list.length) throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
+  return { item: set, layout, family: s.family, what: s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set' };
+}
+
+/**
+ * kernlb-internal: adds the set `like` declares under the name `name` (a valid set name), with the
+ * next in-batch id: the item addSet makes for the same declaration. For lb's nftables mode, whose
+ * 10^3 shard maps of one family and protocol differ only in name (encoding each declaration anew
+ * cost as much as all the service rules).
+ */
+export let appendSetLike: (tx: Transaction, like: SetTemplate, name: string) => void;
+
 export class Transaction {
   static {
+    appendSetLike = (tx, like, name) => {
+      tx.#closeRun();
+      tx.#items.push({ ...like.item, op: 'add', kind: 'set', name, id: tx.#nextSetId++ });
+      tx.#desc.push(`${like.what} ${like.item.table}/${name}`);
+      tx.#count++;
+      tx.#layouts.set(`${like.family} ${like.item.table} ${name}`, like.layout);
+    };
     appendPackedElements = (tx, op, ref, write) => {
       tx.#closeRun();
       const w = (tx.#ew ??= new PackWriter(1 << 16));

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { native, type NativeNftItem } from '../../lib/native';
 import { compileService, type NftServiceChain } from '../../lib/lb/modes/nftables/compile';
-import { dispatchElements, shardElements, slotOp } from '../../lib/lb/modes/nftables/pack-elements';
+import { addShardMap, dispatchElements, shardElements, slotOp } from '../../lib/lb/modes/nftables/pack-elements';
 import { addPackedChains, addPackedRules, packable } from '../../lib/lb/modes/nftables/pack-rules';
 import { serviceRule, shardMap, slotElements, slotKeys, slotMapRef } from '../../lib/lb/modes/nftables/rules';
 import { validateState } from '../../lib/lb/state';
@@ -81,17 +81,22 @@ describe('lb nftables packed slot elements', () => {
           expect(c.elements.length).toBe(7); // 3 + 1 + 2 slots, one weight-0
           const half = c.elements.slice(2, 5);
 
+          // (a declaration from the template, then one by name: the in-batch ids count on)
           const packed = new Transaction(noop);
-          packed.addSet(shardMap(c.map, [c], false));
+          addShardMap(packed, c.map, c);
           shardElements(packed, c.map, [c]);
           slotOp(packed, 'delete', c, half);
           slotOp(packed, 'destroy', c, half);
           slotOp(packed, 'add', c, half);
+          addShardMap(packed, 'ep-other', c);
 
           const objects = new Transaction(noop);
           objects.addSet(shardMap(c.map, [c]));
           objects.deleteElements(slotMapRef(c), slotKeys(c, half));
           objects.replaceElements(slotMapRef(c), slotElements(c, half));
+          objects.addSet(shardMap('ep-other', [c], false));
+          // the declaration's key and data types are known by name afterwards, as after addSet
+          for (const t of [packed, objects]) t.addElements({ family: 'inet', table: 'kernlb', set: 'ep-other' }, slotElements(c, half));
 
           expect(packed.size).toBe(objects.size);
           const bytes = encode(packed.items());
@@ -99,6 +104,7 @@ describe('lb nftables packed slot elements', () => {
           // and through libnftnl, one object per element (its in-batch set id included)
           expect(packed.items()[1]).toMatchObject({ kind: 'elements', setId: (packed.items()[0] as { id: number }).id });
           expect(bytes.toString('hex')).toBe(encode(packed.items().map(asObjects)).toString('hex'));
+          for (let i = 0; i < objects.size; i++) expect(packed.describe(i)).toBe(objects.describe(i));
         });
 
   for (const family of FAMILIES)

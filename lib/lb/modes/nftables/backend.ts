@@ -7,8 +7,8 @@ import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 import { NftStatusReader } from './status';
-import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap } from './rules';
-import { dispatchElements, shardElements, slotOp } from './pack-elements';
+import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules } from './rules';
+import { addShardMap, dispatchElements, shardElements, slotOp } from './pack-elements';
 import { addPackedChains, addPackedRules, packable } from './pack-rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
@@ -53,7 +53,7 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
   const shards = new Map<string, number>();
   for (const [name, group] of shardMaps(plan)) {
     // (the declaration, then every service's slots packed straight from the plan: pack-elements.ts)
-    tx.addSet(shardMap(name, group, false));
+    addShardMap(tx, name, group[0]!);
     shardElements(tx, name, group);
     shards.set(name, group.length);
   }
@@ -141,7 +141,7 @@ class ShardBatch {
   join(tx: NftTransaction, c: NftServiceChain): void {
     const n = this.count(c.map);
     if (!this.#exists(c.map)) {
-      tx.addSet(shardMap(c.map, [c], false));
+      addShardMap(tx, c.map, c);
       shardElements(tx, c.map, [c]);
       this.#created.add(c.map);
     } else slotOp(tx, 'add', c, c.elements);

@@ -9,11 +9,11 @@
 import { writeKey, type Datatype } from '../../../nft/datatypes';
 import { elemCommentUserdata, Problems, setLayout } from '../../../nft/encode';
 import { PACK, type PackWriter } from '../../../nft/pack';
-import { appendPackedElements } from '../../../nft/transaction';
+import { appendPackedElements, appendSetLike, setTemplate, type SetTemplate } from '../../../nft/transaction';
 import { VERDICTS } from '../../../nft/constants';
 import type { NftTransaction } from '../../../nft';
 import { NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
-import { slotMapTypeof } from './rules';
+import { shardMap, slotMapTypeof } from './rules';
 
 interface SlotLayout {
   /** The slot (the key's first field: numgen's host-endian u32). */
@@ -103,6 +103,16 @@ const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** The service's slots into (or, with keys only, out of) its shard map: one item, as addElements / deleteElements make it. */
 export function slotOp(tx: NftTransaction, op: 'add' | 'delete' | 'destroy', c: NftServiceChain, els: readonly NftSlotElement[]): void {
   appendPackedElements(tx, op, { ...T, set: c.map }, (w) => packSlots(w, c, els, op !== 'add'));
+}
+
+const templates = new Map<string, SetTemplate>();
+
+/** Declares shard map `name` of the service's family and protocol: addSet(shardMap(name, [c], false)), encoded once per family x protocol. */
+export function addShardMap(tx: NftTransaction, name: string, c: NftServiceChain): void {
+  const k = `${c.dispatch.family} ${c.dispatch.protocol}`;
+  let t = templates.get(k);
+  if (!t) templates.set(k, (t = setTemplate(shardMap(name, [c], false))));
+  appendSetLike(tx, t, name);
 }
 
 /** Every slot of a group of services into their shard map (the map was just added: its in-batch id is named too). */
