@@ -81,7 +81,8 @@ export function packSlots(w: PackWriter, c: NftServiceChain, els: readonly NftSl
     o += restLen;
     if (!keysOnly) {
       b[o++] = l.dataLen;
-      b.fill(0, o, o + l.dataLen);
+      // (zeros by hand: Buffer.fill's call costs more than these few bytes)
+      for (let k = 0; k < l.dataLen; k++) b[o + k] = 0;
       addr.write(e.address, b, o);
       port.write(e.port, b, o + l.dataPort);
       o += l.dataLen;
@@ -90,7 +91,7 @@ export function packSlots(w: PackWriter, c: NftServiceChain, els: readonly NftSl
         for (let k = 0; k < ud!.length; k++) b[o + k] = ud![k]!;
         o += ud!.length;
       }
-      b.fill(0, o, o + 16); // counter: 0 packets, 0 bytes
+      for (let k = 0; k < 16; k++) b[o + k] = 0; // counter: 0 packets, 0 bytes
       o += 16;
     }
     w.off = o;
