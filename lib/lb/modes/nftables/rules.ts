@@ -61,7 +61,7 @@ export function slotMapTypeof(c: Pick<NftServiceChain, 'dispatch'>): NonNullable
 
 /**
  * A shard map with the slots of the given services (all of one family and protocol, all in this
- * shard); without them when `elements` is false (the backend packs them: pack-elements.ts).
+ * shard); without them when `withElements` is false (the backend packs them: pack-elements.ts).
  */
 export function shardMap(name: string, group: readonly NftServiceChain[], withElements = true): NftSet {
   const elements = withElements ? group.flatMap((c) => c.elements.map((e) => slotElement(c, e))) : [];
