@@ -159,9 +159,15 @@ function slotOrder(counts: readonly number[]): number[] {
   return out;
 }
 
+// (one object per pick for every service: compiled plans only read them)
+const PICKS = {
+  sh: Object.freeze({ kind: 'jhash', seed: JHASH_SEED }),
+  random: Object.freeze({ kind: 'numgen', mode: 'random' }),
+  inc: Object.freeze({ kind: 'numgen', mode: 'inc' }),
+} as const satisfies Record<string, NftPick>;
+
 function pickOf(s: Service): NftPick {
-  if (s.scheduler === 'sh') return { kind: 'jhash', seed: JHASH_SEED };
-  return { kind: 'numgen', mode: s.scheduler === 'random' ? 'random' : 'inc' };
+  return s.scheduler === 'sh' ? PICKS.sh : s.scheduler === 'random' ? PICKS.random : PICKS.inc;
 }
 
 /** `w<weight>` for the usual weights, made once (a full apply writes one per endpoint). */
@@ -169,7 +175,8 @@ const WEIGHT_COMMENTS = Array.from({ length: 257 }, (_, w) => `w${w}`);
 const weightComment = (w: number) => WEIGHT_COMMENTS[w] ?? `w${w}`;
 
 export function compileService(s: Service): NftServiceChain {
-  const active = activeEndpoints(s);
+  // (no copy when every endpoint is active: the usual case)
+  const active = s.endpoints.every((e) => e.weight > 0) ? s.endpoints : activeEndpoints(s);
   const rr = s.scheduler === 'rr';
   // (equal weights, rr among them, are one slot each in endpoint order: no slot plan to compute)
   let equal = true;
