@@ -725,6 +725,14 @@ function elemUserdata(p: Problems, path: string, e: Element): Buffer | undefined
   return b;
 }
 
+/** An element comment's userdata bytes, shared as packElement shares them: for callers that pack elements themselves. */
+export function elemCommentUserdata(comment: string): Buffer {
+  const p = new Problems();
+  const b = elemUserdata(p, 'comment', { comment } as Element);
+  if (!b || p.list.length) throw p.list[0] ?? new ValidationError('comment', 'is not an element comment', comment);
+  return b;
+}
+
 /** Appends one element to a packed list (see pack.ts), validating it. */
 export function packElement(p: Problems, path: string, layout: SetLayout, e: Element, w: PackWriter): void {
   if (!e || typeof e !== 'object') return p.add(path, 'must be an object', e);

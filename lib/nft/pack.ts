@@ -48,7 +48,8 @@ export class PackWriter {
   }
   ensure(n: number): void {
     if (this.off + n <= this.buf.length) return;
-    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.off + n));
+    // (not zero-filled: every byte up to off is written, and reserve8 clears what it hands out)
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
     this.buf.copy(next, 0, 0, this.off);
     this.buf = next;
   }
@@ -211,6 +212,12 @@ export class PackWriter {
     b[o++] = n;
     for (let i = 0; i < n; i++) b[o++] = bytes[i]!;
     this.off = o;
+  }
+  /** A string attribute (a set's or chain's name), tagged as packExpr tags it. */
+  attrStr(name: string, v: string): void {
+    this.ascii8(name);
+    this.u8(PACKED_TAG.string);
+    this.str16(v);
   }
   /** Lowercase hex (already validated) as u16 length + bytes. */
   hex16(h: string): void {

@@ -4,7 +4,7 @@
  * description of the item, so a kernel failure says which item failed ("rule 3 of chain lb/svc").
  */
 import { ValidationError, ValidationErrors } from '../errors';
-import type { NativeNftElem, NativeNftItem, NativeNftOp } from '../native';
+import type { NativeNftElem, NativeNftItem, NativeNftOp, NativeNftSet } from '../native';
 import { FAMILIES, OBJ_TYPE, SET_FLAG, type Family } from './constants';
 import {
   checkElements, encodeChain, flattenExprs, encodeElement, encodeObject, encodeRule, encodeSet, encodeTable, isObject, packable, packChain, packElement, packRule, Problems,
@@ -47,7 +47,7 @@ const EMPTY = Buffer.alloc(0);
 type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
 
 /**
- * kernlb-internal (the package does not export it): appends `count` rule records that `write` puts
+ * kernlb-internal (the package does not export it): appends `count` rule (or chain) records that `write` puts
  * into the transaction's packed run (pack.ts), without validation. For a caller whose rules come from
  * input it validated itself, and whose tests check its bytes against what addRule packs: lb's
  * nftables mode writes 10^5 rules an apply, where making and walking 10^6 expression objects was
@@ -55,8 +55,69 @@ type PackedRun = Extract<NativeNftItem, { kind: 'packed' }>;
  */
 export let appendPackedRules: (tx: Transaction, count: number, write: (w: PackWriter) => void) => void;
 
+/**
+ * kernlb-internal, like appendPackedRules: one element operation on `ref` whose elements `write`
+ * appends to the transaction's packed element list (pack.ts layout, `w.count` counted per element),
+ * without validation. When `ref` is the set this transaction added last, the elements name it by
+ * its in-batch id too, as addSet's own `elements` do (so the batch is the same bytes). For lb's
+ * nftables mode, whose 10^5 slot elements were each an object checked field by field. If `write`
+ * throws, nothing it wrote is kept.
+ */
+export let appendPackedElements: (tx: Transaction, op: 'add' | 'delete' | 'destroy', ref: { family: Family; table: string; set: string }, write: (w: PackWriter) => void) => void;
+
+/** A set declaration encoded once (setTemplate), to be added again under other names (appendSetLike). */
+export interface SetTemplate {
+  readonly item: NativeNftSet;
+  readonly layout: SetLayout;
+  readonly family: Family;
+  readonly what: 'map' | 'set';
+}
+
+/** kernlb-internal: validates and encodes a declaration (without elements) as addSet would. */
+export function setTemplate(s: NftSet): SetTemplate {
+  const p = new Problems();
+  const { set, layout } = encodeSet(p, 'set', { ...s, elements: undefined }, 0);
+  if (p.list.length) throw p.list.length === 1 ? p.list[0]! : new ValidationErrors(p.list);
+  return { item: set, layout, family: s.family, what: s.data !== undefined || s.typeof?.data !== undefined ? 'map' : 'set' };
+}
+
+/**
+ * kernlb-internal: adds the set `like` declares under the name `name` (a valid set name), with the
+ * next in-batch id: the item addSet makes for the same declaration. For lb's nftables mode, whose
+ * 10^3 shard maps of one family and protocol differ only in name (encoding each declaration anew
+ * cost as much as all the service rules).
+ */
+export let appendSetLike: (tx: Transaction, like: SetTemplate, name: string) => void;
+
 export class Transaction {
   static {
+    appendSetLike = (tx, like, name) => {
+      tx.#closeRun();
+      tx.#items.push({ ...like.item, op: 'add', kind: 'set', name, id: tx.#nextSetId++ });
+      tx.#desc.push(`${like.what} ${like.item.table}/${name}`);
+      tx.#count++;
+      tx.#layouts.set(`${like.family} ${like.item.table} ${name}`, like.layout);
+    };
+    appendPackedElements = (tx, op, ref, write) => {
+      tx.#closeRun();
+      const w = (tx.#ew ??= new PackWriter(1 << 16));
+      const start = w.off, count = w.count;
+      try {
+        write(w);
+      } catch (e) {
+        w.off = start;
+        w.count = count;
+        throw e;
+      }
+      if (w.count === count) return; // (no elements: no item, as addSet without elements)
+      const family = FAMILIES[ref.family];
+      const last = tx.#items[tx.#items.length - 1];
+      const setId = last && last.kind === 'set' && last.op === 'add' && last.family === family && last.table === ref.table && last.name === ref.set ? last.id : undefined;
+      // (a view: a later growth of the writer copies to a new Buffer, this keeps the list's bytes)
+      tx.#items.push({ op, kind: 'elements', family, table: ref.table, set: ref.set, ...(setId !== undefined ? { setId } : {}), packed: w.buf.subarray(start, w.off), count: w.count - count });
+      tx.#desc.push(`${w.count - count} element(s) of set ${ref.table}/${ref.set}`);
+      tx.#count++;
+    };
     appendPackedRules = (tx, count, write) => {
       const w = tx.#packer();
       const start = w.off;

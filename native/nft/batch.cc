@@ -10,6 +10,7 @@
 #include <exception>
 #include <memory>
 
+#include "nft/elem_packed.h"
 #include "nft/objects.h"
 #include "nft/packed.h"
 
@@ -79,14 +80,18 @@ class Builder {
     b_.itemOfMsg.push_back(item);
   }
   void EndRun() { b_.w.data().resize(runEnd_); }
-  void Append(nlmsghdr* h, int item) {
+  // (written into the batch buffer itself, past the scratch: nothing of it to clear)
+  void AppendPackedElems(const JsObj& o, const ElemListHeader& h, int item) { nft::AppendPackedElems(o, h, b_, item); }
+  // `dropped`: bytes libnftnl wrote past the message's end and took back (the element that did not fit
+  // a split element list), cleared too: left there, they showed in the next message's padding.
+  void Append(nlmsghdr* h, int item, size_t dropped = 0) {
     if (h->nlmsg_len > kScratch) throw std::runtime_error("nft message overflowed the scratch buffer");
     auto& buf = b_.w.data();
     buf.resize(NLMSG_ALIGN(buf.size()));
     const uint8_t* p = reinterpret_cast<const uint8_t*>(h);
     buf.insert(buf.end(), p, p + h->nlmsg_len);
     buf.resize(NLMSG_ALIGN(buf.size()), 0);
-    memset(scratch_, 0, NLMSG_ALIGN(h->nlmsg_len));
+    memset(scratch_, 0, std::min(kScratch, NLMSG_ALIGN(h->nlmsg_len) + dropped));
     b_.itemOfMsg.push_back(item);
   }
 
@@ -178,25 +183,26 @@ void BuildItem(Builder& bld, const JsObj& o, int index) {
   }
   if (kind == "elements") {
     OpFlags f = NewOrDel(o, op, kind, NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM, kMsgDestroySetElem);
+    if (o.has("packed")) {
+      // (straight into the batch: no libnftnl object per element, elem_packed.cc)
+      ElemListHeader h{f.cmd, f.flags, family, o.str("table"), o.str("set"), o.has("setId"), 0};
+      if (h.hasSetId) h.setId = o.u32("setId");
+      return bld.AppendPackedElems(o, h, index);
+    }
     SetPtr s(nftnl_set_alloc());
     nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, family);
     nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, o.str("table").c_str());
     nftnl_set_set_str(s.get(), NFTNL_SET_NAME, o.str("set").c_str());
     if (o.has("setId")) nftnl_set_set_u32(s.get(), NFTNL_SET_ID, o.u32("setId"));
-    if (o.has("packed")) {
-      if (o.u32("count") == 0) return;  // nothing to send; an empty NEWSETELEM is a no-op anyway
-      ElemsFromPacked(o, s.get());
-    } else {
-      Napi::Array elems = o.arr("elements");
-      if (elems.Length() == 0) return;
-      for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
-    }
+    Napi::Array elems = o.arr("elements");
+    if (elems.Length() == 0) return;
+    for (uint32_t i = 0; i < elems.Length(); i++) nftnl_set_elem_add(s.get(), ElemFromJs(o.at(elems, i, "elements")).release());
     nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
     int more = 1;
     while (more > 0) {
       nlmsghdr* h = bld.Hdr(f.cmd, family, f.flags);
       more = nftnl_set_elems_nlmsg_build_payload_iter(h, it);
-      bld.Append(h, index);
+      bld.Append(h, index, more > 0 ? 1 << 16 : 0);
     }
     nftnl_set_elems_iter_destroy(it);
     return;

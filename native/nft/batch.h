@@ -1,7 +1,8 @@
 // A transaction as one nfnetlink batch: BATCH_BEGIN (with NFNL_BATCH_GENID when a generation is
 // given), the messages of every item, BATCH_END (left out for a dry run, so the kernel validates and
-// aborts). Items are built with libnftnl into a scratch buffer and appended to a MsgWriter; big
-// element lists are split over several NEWSETELEM messages because nla_len is 16 bits.
+// aborts). Items are built with libnftnl into a scratch buffer and appended to a MsgWriter; packed
+// element lists are written straight into it (elem_packed.cc). Big element lists are split over
+// several NEWSETELEM messages because nla_len is 16 bits.
 #pragma once
 #include <napi.h>
 

@@ -39,8 +39,6 @@ Napi::Object RuleToJs(Napi::Env env, nftnl_rule* r);
 SetPtr SetFromJs(const JsObj& o);
 Napi::Object SetToJs(Napi::Env env, nftnl_set* s);
 ElemPtr ElemFromJs(const JsObj& o);
-// Adds the elements of o.packed (o.count of them, lib/nft/pack.ts layout) to s.
-void ElemsFromPacked(const JsObj& o, nftnl_set* s);
 Napi::Object ElemToJs(Napi::Env env, nftnl_set_elem* e);
 ObjPtr ObjFromJs(const JsObj& o);
 Napi::Object ObjToJs(Napi::Env env, nftnl_obj* o);

@@ -4,7 +4,7 @@
  * BEGIN/END, NFNL_BATCH_GENID, dry runs, item indexes, element lists split under 64 KiB.
  */
 import { describe, expect, it } from 'vitest';
-import { native } from '../../lib/native';
+import { native, type NativeNftItem } from '../../lib/native';
 import { nftStatements as s, ValidationError } from '../../lib';
 import { Transaction } from '../../lib/nft/transaction';
 import { encodeChain, encodeRule, Problems } from '../../lib/nft/encode';
@@ -111,6 +111,37 @@ describe('nft batch encoder', () => {
       { key: '0a000003' + '01bb0000', data: '0a010003' + '20fb0000', userdata: '00026100', exprs: [{ type: 'counter', packets: 2 ** 32 + 5, bytes: Number.MAX_SAFE_INTEGER }] },
     ] }];
     expect(native().nft.encodeBatch([packed], {}).buffer.equals(native().nft.encodeBatch(objects, {}).buffer)).toBe(true);
+  });
+
+  it('packed elements written straight into the batch are libnftnl\'s bytes: verdicts with chains, set ids, flags, objrefs, split lists', () => {
+    // (native/nft/elem_packed.cc writes them without libnftnl; the object path still goes through it)
+    const N = 3000; // over 64 KiB: three NEWSETELEM messages, each element nest typed by its index in its message
+    const t = tx()
+      .addSet({ family: 'inet', table: 't', name: 'svc4', key: ['ipv4_addr', 'inet_proto', 'inet_service'], data: 'verdict',
+        elements: Array.from({ length: N }, (_, i) => ({ key: [`10.1.${i >> 8}.${i & 255}`, 'tcp', 80 + (i % 7)], verdict: { verdict: 'goto' as const, chain: `svc-s${i}` }, ...(i % 5 ? {} : { comment: `c${i}` }) })) })
+      .addElements({ family: 'inet', table: 't', set: 'o', key: ['ipv4_addr'] }, [{ key: '10.0.0.9', object: 'ctr-a' }])
+      .deleteElements({ family: 'inet', table: 't', set: 's', key: ['ipv4_addr'] }, [{ key: '10.0.0.1', flags: 1 }, { key: '10.0.0.2', expiration: 1500, timeout: 3000 }]);
+    const items = t.items();
+    expect(items.filter((i) => 'packed' in i).length).toBe(3);
+    const verdicts: Record<string, number> = { goto: -4 };
+    const objects = items.map((item, n) => {
+      if (item.kind !== 'elements' || !('packed' in item)) return item;
+      const { packed: _p, count: _c, ...rest } = item;
+      const els = n === 1
+        ? Array.from({ length: N }, (_, i) => ({
+          key: Buffer.concat([Buffer.from([10, 1, i >> 8, i & 255]), Buffer.from([6, 0, 0, 0]), Buffer.from([0, 80 + (i % 7), 0, 0])]).toString('hex'),
+          verdict: verdicts.goto!, chain: `svc-s${i}`,
+          // comment TLV: type 0 (NFTNL_UDATA_SET_ELEM_COMMENT), length with the NUL
+          ...(i % 5 ? {} : { userdata: Buffer.concat([Buffer.from([0, `c${i}`.length + 1]), Buffer.from(`c${i}\0`)]).toString('hex') }),
+        }))
+        : n === 2 ? [{ key: '0a000009', objref: 'ctr-a' }]
+          : [{ key: '0a000001', flags: 1 }, { key: '0a000002', timeout: 3000, expiration: 1500 }];
+      return { ...rest, elements: els };
+    }) as NativeNftItem[];
+    const direct = encode(t), viaLibnftnl = native().nft.encodeBatch(objects, {});
+    expect(messages(direct.buffer).length).toBe(2 + 1 + 3 + 1 + 1);
+    expect(direct.itemOfMessage).toEqual(viaLibnftnl.itemOfMessage);
+    expect(direct.buffer.toString('hex')).toBe(viaLibnftnl.buffer.toString('hex'));
   });
 
   it('rejects a truncated packed list instead of reading past it', () => {

@@ -7,7 +7,9 @@ import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 import { NftStatusReader } from './status';
-import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules, shardMap, slotElements, slotKeys, slotMapRef } from './rules';
+import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules } from './rules';
+import { addShardMap, dispatchElements, shardElements, slotOp } from './pack-elements';
+import { addPackedChains, addPackedRules, packable } from './pack-rules';
 
 const T = { family: NFT_FAMILY, table: NFT_TABLE } as const;
 /** `meta nfproto ipv4|ipv6` (the dependency nft adds before ip/ip6 payloads in an inet table), then the dispatch map. */
@@ -43,14 +45,16 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
   for (const chain of base) tx.addChain({ ...T, name: chain, base: { type: 'nat', hook: chain, priority: -100, policy: 'accept' } });
   for (const [chain, hook] of PERSIST) tx.addChain({ ...T, name: chain, base: { type: 'filter', hook, priority: -99, policy: 'accept' } });
   for (const c of plan) if (c.persistence) tx.addChain({ ...T, name: c.persistence.chain });
-  for (const c of plan) tx.addChain({ ...T, name: c.chain });
+  addPackedChains(tx, plan.map((c) => c.chain));
   for (const f of ['ipv4', 'ipv6'] as const) {
-    const els = plan.filter((c) => c.dispatch.family === f).map(element);
-    tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict', ...(els.length ? { elements: els } : {}) });
+    tx.addSet({ ...T, name: SETS[f].name, key: [...SETS[f].key], data: 'verdict' });
+    dispatchElements(tx, SETS[f].name, SETS[f].key, plan.filter((c) => c.dispatch.family === f));
   }
   const shards = new Map<string, number>();
   for (const [name, group] of shardMaps(plan)) {
-    tx.addSet(shardMap(name, group));
+    // (the declaration, then every service's slots packed straight from the plan: pack-elements.ts)
+    addShardMap(tx, name, group[0]!);
+    shardElements(tx, name, group);
     shards.set(name, group.length);
   }
   for (const c of plan) if (c.persistence) tx.addSet(affinityMap(c));
@@ -67,7 +71,17 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
     tx.addRule(persistDispatchRule(chain, 'ipv6'));
   }
   for (const c of plan) if (c.persistence) tx.addRule(keepRule(c));
-  for (const c of plan) addRules(tx, c);
+  // (the packable ones in runs, in plan order: pack-rules.ts)
+  let run: NftServiceChain[] = [];
+  for (const c of plan) {
+    if (packable(c)) run.push(c);
+    else {
+      addPackedRules(tx, run);
+      run = [];
+      addRules(tx, c);
+    }
+  }
+  addPackedRules(tx, run);
   return shards;
 }
 
@@ -78,7 +92,8 @@ const PERSIST = [
 ] as const;
 
 function addRules(tx: NftTransaction, c: NftServiceChain): void {
-  for (const r of serviceRules(c)) tx.addRule(r);
+  if (packable(c)) addPackedRules(tx, [c]);
+  else for (const r of serviceRules(c)) tx.addRule(r);
 }
 
 /** A persistent service's affinity map, recording chain and keep4/keep6 elements (after its service chain's rules). */
@@ -126,15 +141,16 @@ class ShardBatch {
   join(tx: NftTransaction, c: NftServiceChain): void {
     const n = this.count(c.map);
     if (!this.#exists(c.map)) {
-      tx.addSet(shardMap(c.map, [c]));
+      addShardMap(tx, c.map, c);
+      shardElements(tx, c.map, [c]);
       this.#created.add(c.map);
-    } else if (c.elements.length) tx.addElements(slotMapRef(c), slotElements(c, c.elements));
+    } else slotOp(tx, 'add', c, c.elements);
     this.after.set(c.map, n + 1);
   }
 
   /** Takes the service's slots out of its shard map. */
   leave(tx: NftTransaction, c: NftServiceChain): void {
-    if (c.elements.length) tx.deleteElements(slotMapRef(c), slotKeys(c, c.elements));
+    slotOp(tx, 'delete', c, c.elements);
     this.after.set(c.map, this.count(c.map) - 1);
   }
 
@@ -211,10 +227,13 @@ function updateService(tx: NftTransaction, b: NftServiceChain, a: NftServiceChai
         if (!sameElement(o, e)) replaced.push(e);
       }
     }
-    const ref = slotMapRef(a);
-    if (old.size) tx.deleteElements(ref, slotKeys(a, [...old.values()]));
-    if (replaced.length) tx.replaceElements(ref, slotElements(a, replaced));
-    if (added.length) tx.addElements(ref, slotElements(a, added));
+    if (old.size) slotOp(tx, 'delete', a, [...old.values()]);
+    // (replaceElements: the kernel refuses new data for an existing key, so the keys go, then the elements)
+    if (replaced.length) {
+      slotOp(tx, 'destroy', a, replaced);
+      slotOp(tx, 'add', a, replaced);
+    }
+    if (added.length) slotOp(tx, 'add', a, added);
   }
   if (!rule) {
     addPersistence(tx, a);

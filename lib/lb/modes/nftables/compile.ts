@@ -44,7 +44,7 @@
  * - Measured: README.md (candidate layouts, full apply, single changes).
  */
 import { ValidationError } from '../../../errors';
-import { activeEndpoints, endpointKey, type Endpoint, type Protocol, type Service, type State } from '../../state';
+import { activeEndpoints, endpointKey, type Protocol, type Service, type State } from '../../state';
 
 export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'kernlb';
@@ -159,27 +159,50 @@ function slotOrder(counts: readonly number[]): number[] {
   return out;
 }
 
+// (one object per pick for every service: compiled plans only read them)
+const PICKS = {
+  sh: Object.freeze({ kind: 'jhash', seed: JHASH_SEED }),
+  random: Object.freeze({ kind: 'numgen', mode: 'random' }),
+  inc: Object.freeze({ kind: 'numgen', mode: 'inc' }),
+} as const satisfies Record<string, NftPick>;
+
 function pickOf(s: Service): NftPick {
-  if (s.scheduler === 'sh') return { kind: 'jhash', seed: JHASH_SEED };
-  return { kind: 'numgen', mode: s.scheduler === 'random' ? 'random' : 'inc' };
+  return s.scheduler === 'sh' ? PICKS.sh : s.scheduler === 'random' ? PICKS.random : PICKS.inc;
 }
 
+/** `w<weight>` for the usual weights, made once (a full apply writes one per endpoint). */
+const WEIGHT_COMMENTS = Array.from({ length: 257 }, (_, w) => `w${w}`);
+const weightComment = (w: number) => WEIGHT_COMMENTS[w] ?? `w${w}`;
+
 export function compileService(s: Service): NftServiceChain {
-  const active = activeEndpoints(s);
-  const counts = slotCounts(active.map((e) => (s.scheduler === 'rr' ? 1 : e.weight)));
-  const order = slotOrder(counts);
+  // (no copy when every endpoint is active: the usual case)
+  const active = s.endpoints.every((e) => e.weight > 0) ? s.endpoints : activeEndpoints(s);
+  const rr = s.scheduler === 'rr';
+  // (equal weights, rr among them, are one slot each in endpoint order: no slot plan to compute)
+  let equal = true;
+  for (let i = 1; equal && i < active.length; i++) equal = active[i]!.weight === active[0]!.weight;
+  const order = rr || equal ? null : slotOrder(slotCounts(active.map((e) => e.weight)));
   const elements: NftSlotElement[] = [];
-  const seen = new Set<Endpoint>();
-  order.forEach((i, slot) => {
-    const e = active[i]!;
-    const el: NftSlotElement = { key: slot, address: e.address, port: e.port };
-    if (!seen.has(e)) {
-      seen.add(e);
-      el.comment = `w${e.weight}`;
+  if (!order) {
+    for (let i = 0; i < active.length; i++) {
+      const e = active[i]!;
+      elements.push({ key: i, address: e.address, port: e.port, comment: weightComment(e.weight) });
     }
-    elements.push(el);
-  });
-  let k = order.length;
+  } else {
+    // an endpoint's first slot carries its weight
+    const seen = new Uint8Array(active.length);
+    for (let slot = 0; slot < order.length; slot++) {
+      const i = order[slot]!;
+      const e = active[i]!;
+      const el: NftSlotElement = { key: slot, address: e.address, port: e.port };
+      if (!seen[i]) {
+        seen[i] = 1;
+        el.comment = weightComment(e.weight);
+      }
+      elements.push(el);
+    }
+  }
+  let k = order ? order.length : active.length;
   for (const e of s.endpoints) if (e.weight === 0) elements.push({ key: k++, address: e.address, port: e.port, comment: 'w0' });
   const c: NftServiceChain = {
     key: `${s.protocol}/${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.port}`,
@@ -188,7 +211,7 @@ export function compileService(s: Service): NftServiceChain {
     map: nftMapName(s),
     dispatch: { family: s.family, vip: s.vip, protocol: s.protocol, port: s.port },
     pick: pickOf(s),
-    slots: order.length,
+    slots: order ? order.length : active.length,
     elements,
     comment: headerComment(s),
   };

@@ -59,9 +59,12 @@ export function slotMapTypeof(c: Pick<NftServiceChain, 'dispatch'>): NonNullable
   return { key: [{ numgen: { mod: SHARD_TYPEOF_MOD, type: 'inc' } }, `${ip} daddr`, portField(c)], data: [`${ip} daddr`, portField(c)] };
 }
 
-/** A shard map with the slots of the given services (all of one family and protocol, all in this shard). */
-export function shardMap(name: string, group: readonly NftServiceChain[]): NftSet {
-  const elements = group.flatMap((c) => c.elements.map((e) => slotElement(c, e)));
+/**
+ * A shard map with the slots of the given services (all of one family and protocol, all in this
+ * shard); without them when `withElements` is false (the backend packs them: pack-elements.ts).
+ */
+export function shardMap(name: string, group: readonly NftServiceChain[], withElements = true): NftSet {
+  const elements = withElements ? group.flatMap((c) => c.elements.map((e) => slotElement(c, e))) : [];
   return {
     ...T,
     name,
