@@ -33,6 +33,20 @@ export interface LbStatus {
   drift?: string[];
 }
 
+/**
+ * status()'s counters without an object per endpoint (a scrape at 10k x 10: LoadBalancer.counters()).
+ * `services` is the kernel's view (no drift: a mode gives this only when it can prove there is none),
+ * endpoints in status() order; the arrays hold each endpoint's counters in that order, services one
+ * after the other. Valid until the next read (a mode may reuse the services' objects).
+ */
+export interface PackedStatus {
+  mode: Mode;
+  services: readonly Service[];
+  connections: Float64Array;
+  packets: Float64Array;
+  bytes: Float64Array;
+}
+
 export interface DrainingEndpoint {
   service: string;
   address: string;
@@ -107,6 +121,8 @@ export interface ModeBackend<C extends BackendRead = BackendRead> {
    * not depend on the untouched services. Backends without it get apply() after a read.
    */
   applyChanges?(changes: ServiceChange[], desired: State, opts: { dryRun: boolean }): Promise<BackendApplyResult>;
+  /** status()'s counters packed, when the backend can read them alone and prove the rest (else undefined: call read()). */
+  readCounters?(): Promise<PackedStatus | undefined>;
   /** Forgets every record of the kernel's state: the next read is a full one (LoadBalancer.resync). */
   invalidate?(): void;
   /** Whether this mode has anything in the namespace. */

@@ -3,6 +3,7 @@
  * gives what the full read of the table gives, on the same kernel state: counters per slot set by
  * `nft -f` (each slot a different value, so a counter summed into the wrong endpoint shows), and
  * drift made behind the handle's back is still reported (the fast path gives way to the full read).
+ * LoadBalancer.counters() (the same counters packed, for scrapes) matches it and gives way the same.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -38,6 +39,14 @@ describe.skipIf(skip)(`lb nftables status from counters (kernel)${skip ? ` - ski
     expect(list).toHaveBeenCalledTimes(1);
     expect(counters).toHaveBeenCalledTimes(1);
     expect(fast).toEqual(full);
+    // the same counters packed (what a scrape renders): the full read's endpoints in order, one array slot each
+    const packed = await lb.counters();
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(packed?.services).toEqual(full.state.services);
+    const flat = full.services.flatMap((s) => s.endpoints.map((e) => e.counters));
+    expect([...packed!.connections]).toEqual(flat.map((c) => c.connections));
+    expect([...packed!.packets]).toEqual(flat.map((c) => c.packets));
+    expect([...packed!.bytes]).toEqual(flat.map((c) => c.bytes));
     // api: fd00::1:1 holds slot 1, fd00::1:2 slots 0, 2, 3; web: 10.244.1.2 slot 0, .3 slot 1, .4 (weight 0) slot 2
     const by = Object.fromEntries(fast.services.map((s) => [s.name, s.endpoints.map((e) => [e.address, e.counters])]));
     expect(by).toEqual({
@@ -67,7 +76,10 @@ describe.skipIf(skip)(`lb nftables status from counters (kernel)${skip ? ` - ski
       expect(list).not.toHaveBeenCalled();
       await using other = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
       expect(st).toEqual(await other.status());
+      expect((await lb.counters())?.services).toEqual(st.state.services);
       await a.exec(['nft', ...change]);
+      // (packed counters only of a table provably kernlb's: none now, status() reads it whole)
+      expect(await lb.counters()).toBeUndefined();
       const after = await lb.status();
       expect(after.drift?.length).toBeGreaterThan(0);
       expect(after).toEqual(await other.status());

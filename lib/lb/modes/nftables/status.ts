@@ -9,7 +9,7 @@
 import type { Nftables } from '../../../nft';
 import { parseAddress } from '../../address';
 import type { Service, State } from '../../state';
-import type { ServiceStatus } from '../../types';
+import type { PackedStatus, ServiceStatus } from '../../types';
 import { compileService, NFT_TABLE } from './compile';
 import { sortEndpoints, type NftCurrent } from './decode';
 
@@ -59,6 +59,8 @@ interface StatusPlan {
   sets: string[];
   bySet: Map<string, number>[];
   state: State;
+  /** Where each service's endpoints start in the packed arrays (services' order), and their total at the end. */
+  first: Int32Array;
 }
 
 export class NftStatusReader {
@@ -74,21 +76,26 @@ export class NftStatusReader {
       m.set(p.rest, i);
     });
     const sets = [...maps.keys()].sort();
-    this.#plan = { source: state, services, sets, bySet: sets.map((n) => maps.get(n)!), state: { services: services.map((p) => p.model) } };
+    const first = new Int32Array(services.length + 1);
+    services.forEach((p, i) => (first[i + 1] = first[i]! + p.model.endpoints.length));
+    this.#plan = { source: state, services, sets, bySet: sets.map((n) => maps.get(n)!), state: { services: services.map((p) => p.model) }, first };
     return this.#plan;
   }
 
   /**
-   * The status of `record` (a table kernlb committed, or read without drift, at record.generation)
-   * with fresh counters; undefined when the kernel is no longer provably that table (then the caller
-   * reads it whole, and reports drift).
+   * The counters of `record`'s endpoints (a table kernlb committed, or read without drift, at
+   * record.generation), packed: no object per endpoint (a scrape at 10k x 10 builds none); undefined
+   * when the kernel is no longer provably that table (then the caller reads it whole, and reports drift).
    */
-  async read(nft: Nftables, record: NftCurrent): Promise<NftCurrent | undefined> {
+  async readPacked(nft: Nftables, record: NftCurrent): Promise<PackedStatus | undefined> {
     const plan = this.#planFor(record.state);
     const c = await nft.setCounters('inet', NFT_TABLE, plan.sets);
     if (!c.same || c.generation !== record.generation) return undefined;
     const rest = Buffer.from(c.rest.buffer, c.rest.byteOffset, c.rest.byteLength);
-    const endpoints = plan.services.map((p) => p.model.endpoints.map(({ address, port, weight }) => ({ address, port, weight, counters: { connections: 0, packets: 0, bytes: 0 } })));
+    const total = plan.first[plan.services.length]!;
+    // (nftables counts packets per slot element, and a DNAT slot sees the first packet of each connection: connections = packets)
+    const packets = new Float64Array(total);
+    const bytes = new Float64Array(total);
     const seen = new Uint32Array(plan.services.length);
     let at = 0;
     for (let i = 0; i < plan.sets.length; i++) {
@@ -102,18 +109,31 @@ export class NftStatusReader {
         const ep = key < slotEp.length ? slotEp[key]! : -1;
         if (ep < 0) return undefined;
         seen[svc]!++;
-        const counters = endpoints[svc]![ep]!.counters;
-        counters.connections += c.packets[k]!;
-        counters.packets += c.packets[k]!;
-        counters.bytes += c.bytes[k]!;
+        const j = plan.first[svc]! + ep;
+        packets[j] += c.packets[k]!;
+        bytes[j] += c.bytes[k]!;
       }
       at = end;
     }
+    for (let i = 0; i < plan.services.length; i++) if (seen[i] !== plan.services[i]!.slotEp.length) return undefined;
+    return { mode: 'nftables', services: plan.state.services, connections: packets, packets, bytes };
+  }
+
+  /**
+   * The status of `record` (a table kernlb committed, or read without drift, at record.generation)
+   * with fresh counters; undefined when the kernel is no longer provably that table (then the caller
+   * reads it whole, and reports drift).
+   */
+  async read(nft: Nftables, record: NftCurrent): Promise<NftCurrent | undefined> {
+    const p = await this.readPacked(nft, record);
+    if (!p) return undefined;
+    const plan = this.#planFor(record.state);
     const services: ServiceStatus[] = new Array(plan.services.length);
     for (let i = 0; i < plan.services.length; i++) {
-      const { model, slotEp } = plan.services[i]!;
-      if (seen[i] !== slotEp.length) return undefined;
-      const svc: ServiceStatus = { name: model.name, protocol: model.protocol, family: model.family, vip: model.vip, port: model.port, scheduler: model.scheduler, endpoints: endpoints[i]! };
+      const { model } = plan.services[i]!;
+      let j = plan.first[i]!;
+      const endpoints = model.endpoints.map(({ address, port, weight }) => ({ address, port, weight, counters: { connections: p.connections[j]!, packets: p.packets[j]!, bytes: p.bytes[j++]! } }));
+      const svc: ServiceStatus = { name: model.name, protocol: model.protocol, family: model.family, vip: model.vip, port: model.port, scheduler: model.scheduler, endpoints };
       if (model.persistence) svc.persistence = model.persistence;
       services[i] = svc;
     }
