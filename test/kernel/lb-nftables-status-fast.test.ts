@@ -62,6 +62,20 @@ describe.skipIf(skip)(`lb nftables status from counters (kernel)${skip ? ` - ski
     });
   });
 
+  it('a service with a health check reads back without it (the model as the full read gives it), the others as applied', async () => {
+    await using a = await createNetns('lbsf');
+    await using lb = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
+    const [web, ...rest] = demoState.services;
+    await lb.apply({ services: [{ ...web!, healthCheck: { type: 'tcp' } }, ...rest] });
+    const list = vi.spyOn(Nftables.prototype, 'list');
+    const st = await lb.status();
+    expect(list).not.toHaveBeenCalled();
+    expect(st.state.services.find((s) => s.name === 'web')).not.toHaveProperty('healthCheck');
+    await using other = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
+    expect(st).toEqual(await other.status());
+    expect((await lb.counters())?.services).toEqual(st.state.services);
+  });
+
   // (a foreign chain leaves every slot map as it was: only the generation tells)
   for (const [what, change] of [
     ['a foreign chain', ['add', 'chain', 'inet', 'kernlb', 'sneaky']],

@@ -7,8 +7,8 @@
  * elements, a commit during the read) returns undefined and the caller reads the whole table.
  */
 import type { Nftables } from '../../../nft';
-import { parseAddress } from '../../address';
-import type { Service, State } from '../../state';
+import { compareAddress, parseAddress } from '../../address';
+import type { Endpoint, Service, State } from '../../state';
 import type { PackedStatus, ServiceStatus } from '../../types';
 import { compileService, NFT_TABLE } from './compile';
 import { sortEndpoints, type NftCurrent } from './decode';
@@ -21,7 +21,7 @@ interface ServicePlan {
   /** The key bytes after the slot, as the kernel dumps them (VIP . port, each padded to 4 bytes), latin1. */
   rest: string;
   /** slot key -> index into model.endpoints */
-  slotEp: Int32Array;
+  slotEp: number[];
 }
 
 /** Per Service object (update() keeps the unchanged ones): compiled once, however many scrapes. */
@@ -36,16 +36,35 @@ function restKey(vip: string, port: number): string {
   return b.toString('latin1');
 }
 
+/** Whether the endpoints are in decodeNft's order (by address, then port): validateState sorts them so. */
+function sorted(eps: readonly Endpoint[]): boolean {
+  let prev = eps.length ? parseAddress(eps[0]!.address) : undefined;
+  for (let i = 1; i < eps.length; i++) {
+    const a = parseAddress(eps[i]!.address);
+    if (!prev || !a) return false;
+    const c = compareAddress(prev, a);
+    if (c > 0 || (c === 0 && eps[i - 1]!.port > eps[i]!.port)) return false;
+    prev = a;
+  }
+  return true;
+}
+
 function planOf(s: Service): ServicePlan {
   let p = plans.get(s);
   if (p) return p;
   const c = compileService(s);
-  // The model exactly as decodeNft rebuilds it: no healthCheck, endpoints by address then port.
-  const endpoints = sortEndpoints(s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })));
-  const model: Service = { name: s.name, protocol: s.protocol, family: s.family, vip: s.vip, port: s.port, scheduler: s.scheduler, endpoints };
-  if (s.persistence) model.persistence = { timeout: s.persistence.timeout };
+  // The model exactly as decodeNft rebuilds it: no healthCheck, endpoints by address then port. A
+  // validated service already is that (its endpoints sorted, each { address, port, weight }) unless
+  // it has a health check: then only the service object is new (10^5 endpoint objects not copied).
+  const endpoints = sorted(s.endpoints) ? s.endpoints : sortEndpoints(s.endpoints.map(({ address, port, weight }) => ({ address, port, weight })));
+  let model: Service = s;
+  if (s.healthCheck || endpoints !== s.endpoints || (s.persistence && Object.keys(s.persistence).length !== 1)) {
+    model = { name: s.name, protocol: s.protocol, family: s.family, vip: s.vip, port: s.port, scheduler: s.scheduler, endpoints };
+    if (s.persistence) model.persistence = { timeout: s.persistence.timeout };
+  }
   const index = new Map(endpoints.map((e, i) => [`${e.address} ${e.port}`, i]));
-  const slotEp = new Int32Array(c.elements.length).fill(-1);
+  // (a plain array of small integers: a typed array per service costs ~300 bytes more, 3 MB at 10k)
+  const slotEp: number[] = new Array<number>(c.elements.length).fill(-1);
   for (const el of c.elements) slotEp[el.key] = index.get(`${el.address} ${el.port}`)!;
   p = { model, map: c.map, rest: restKey(s.vip, s.port), slotEp };
   plans.set(s, p);
