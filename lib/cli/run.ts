@@ -46,6 +46,13 @@ reconciled against the kernel. One line per event goes to stderr.
 duration; per service endpoints, active and up; applies, their duration and failures, resyncs,
 reloads, health transitions; process metrics.
 
+Memory: at 10k services x 10 endpoints a scrape is ~20 MB of text, written from packed counters
+(nftables) into reused buffers. For such a state, start it with V8's young generation at 4 MB and
+glibc returning freed large blocks (measured: RSS 60-80 MB lower, the first apply's CPU 0-10%
+more, scrapes' the same; lib/daemon/README.md):
+  NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \\
+  MALLOC_TRIM_THRESHOLD_=131072 kernlb run ...
+
 A second "kernlb run" for the same namespace and mode refuses to start (lock under /run/kernlb).
 Exit codes: 0 stopped by a signal, 1 the kernel refused the first apply or another run holds the
 lock, 2 bad input, 4 unavailable here.

@@ -152,10 +152,12 @@ export class LabelArena {
   #o = 0;
   #n = 0;
 
-  /** Forgets the previous scrape's labels. */
-  reset(): void {
+  /** Forgets the previous scrape's labels and makes room for `bytes` of `count` new ones (one allocation, not doublings). */
+  reset(bytes = 0, count = 0): void {
     this.#o = 0;
     this.#n = 0;
+    if (bytes > this.#buf.length) this.#buf = Buffer.allocUnsafeSlow(bytes + (bytes >> 4));
+    if (count > this.#ends.length) this.#ends = new Uint32Array(count + (count >> 4));
   }
 
   /** Appends one endpoint's label set; its index is the count before. */
@@ -249,7 +251,17 @@ function endpointFamily(
  * `labels`: an arena to reuse across scrapes (the daemon keeps one), else a new one.
  */
 export function writeStatusMetrics(w: MetricsWriter, statuses: StatusSource[], labels = new LabelArena()): void {
-  labels.reset();
+  // (the arena's size first, an upper bound: 33 bytes of syntax, ':', brackets, at most 5 port digits, the address and the names)
+  let bytes = 0, count = 0;
+  for (const st of statuses) {
+    const m = Buffer.byteLength(label(st.mode));
+    for (const s of st.services) {
+      const per = 40 + Buffer.byteLength(label(s.name)) + m + 7;
+      for (const e of s.endpoints) bytes += per + e.address.length;
+      count += s.endpoints.length;
+    }
+  }
+  labels.reset(bytes, count);
   for (const st of statuses) {
     const mode = label(st.mode);
     for (const s of st.services) {

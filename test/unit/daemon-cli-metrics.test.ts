@@ -146,6 +146,18 @@ describe('renderStatusMetrics', () => {
   });
 });
 
+describe('LabelArena', () => {
+  it('grows when not told the size first, keeping every label set written before', () => {
+    const arena = new LabelArena();
+    arena.reset();
+    for (let i = 0; i < 600; i++) arena.add(`svc${i}`, i % 2 ? `fd00::${i}` : `10.0.${i >> 8}.${i & 255}`, 1000 + i, 'nftables');
+    const w = new MetricsWriter();
+    for (let i = 0; i < 600; i++) arena.writeTo(w, i);
+    const want = Array.from({ length: 600 }, (_, i) => `{service="svc${i}",endpoint="${i % 2 ? `[fd00::${i}]` : `10.0.${i >> 8}.${i & 255}`}:${1000 + i}",mode="nftables"} `).join('');
+    expect(w.toString()).toBe(want);
+  });
+});
+
 describe('MetricsWriter', () => {
   it('writes whole numbers as digits and anything else as JavaScript prints it', () => {
     const w = new MetricsWriter();
