@@ -18,6 +18,11 @@ function parseHostPort(v: string): { host: string; port: number } {
 
 const digest = (t: string): string => createHash('sha256').update(t).digest('base64');
 
+async function readState(io: Parameters<CliCommand['run']>[1], file: string): Promise<{ input: unknown; digest: string }> {
+  const text = await readText(io, file);
+  return { input: parseJson(file, text), digest: digest(text) };
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -70,10 +75,11 @@ lock, 2 bad input, 4 unavailable here.
     const resync = intOption(a, 'resync-interval', 0, 86400) ?? 60;
     const conc = intOption(a, 'health-concurrency', 1, 65536);
     const listen = a.values.has('metrics') ? parseHostPort(a.values.get('metrics')!) : undefined;
-    const text = await readText(io, file);
-    /** The file's content last reloaded or refused (the watch's reference), as a digest: the text itself is ~5 MB at 10k x 10. */
-    let seen = digest(text);
-    const input = parseJson(file, text);
+    // (read in a helper: this function's frame lives as long as the process, and must not hold the ~5 MB text)
+    const first = await readState(io, file);
+    /** The file's content last reloaded or refused (the watch's reference), as a digest. */
+    let seen = first.digest;
+    const input = first.input;
     validateState(input, mode); // (bad input is said as such before any namespace or lock is looked at)
     const netns = netnsOption(a);
     const log = (line: string) => io.err(`${new Date().toISOString()} kernlb run: ${line}\n`);
