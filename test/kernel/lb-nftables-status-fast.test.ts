@@ -76,6 +76,20 @@ describe.skipIf(skip)(`lb nftables status from counters (kernel)${skip ? ` - ski
     expect((await lb.counters())?.services).toEqual(st.state.services);
   });
 
+  it('status().state from the counters-only read is the caller\'s to edit and apply (not the handle\'s own record)', async () => {
+    await using a = await createNetns('lbsf');
+    await using lb = await LoadBalancer.open({ mode: 'nftables', netns: a.name });
+    await lb.apply(demoState);
+    const list = vi.spyOn(Nftables.prototype, 'list');
+    const st = await lb.status();
+    expect(list).not.toHaveBeenCalled();
+    const web = st.state.services.find((s) => s.name === 'web')!;
+    web.endpoints[0]!.weight = 5;
+    const s = await lb.apply(st.state);
+    expect(s.lines).toEqual(['~ service web tcp/10.96.0.10:80: 10.244.1.2:8080 w1->w5']);
+    expect((await lb.status()).state.services.find((x) => x.name === 'web')!.endpoints[0]!.weight).toBe(5);
+  });
+
   // (a foreign chain leaves every slot map as it was: only the generation tells)
   for (const [what, change] of [
     ['a foreign chain', ['add', 'chain', 'inet', 'kernlb', 'sneaky']],

@@ -148,14 +148,22 @@ export class NftStatusReader {
     if (!p) return undefined;
     const plan = this.#planFor(record.state);
     const services: ServiceStatus[] = new Array(plan.services.length);
+    // (status().state is the caller's to edit and apply, README's "read, edit, apply": copies, never
+    // the plan's services, which are the LoadBalancer's own records)
+    const state: Service[] = new Array(plan.services.length);
     for (let i = 0; i < plan.services.length; i++) {
       const { model } = plan.services[i]!;
       let j = plan.first[i]!;
       const endpoints = model.endpoints.map(({ address, port, weight }) => ({ address, port, weight, counters: { connections: p.connections[j]!, packets: p.packets[j]!, bytes: p.bytes[j++]! } }));
       const svc: ServiceStatus = { name: model.name, protocol: model.protocol, family: model.family, vip: model.vip, port: model.port, scheduler: model.scheduler, endpoints };
-      if (model.persistence) svc.persistence = model.persistence;
+      const copy: Service = { name: model.name, protocol: model.protocol, family: model.family, vip: model.vip, port: model.port, scheduler: model.scheduler, endpoints: model.endpoints.map(({ address, port, weight }) => ({ address, port, weight })) };
+      if (model.persistence) {
+        svc.persistence = { timeout: model.persistence.timeout };
+        copy.persistence = { timeout: model.persistence.timeout };
+      }
       services[i] = svc;
+      state[i] = copy;
     }
-    return { ...record, state: plan.state, services, draining: [], drift: [] };
+    return { ...record, state: { services: state }, services, draining: [], drift: [] };
   }
 }
