@@ -18,6 +18,17 @@ function parseHostPort(v: string): { host: string; port: number } {
 
 const digest = (t: string): string => createHash('sha256').update(t).digest('base64');
 
+/** Whether an Accept-Encoding header takes gzip (listed, and not with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  for (const part of (header ?? '').split(',')) {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding?.trim() !== 'gzip') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
 async function readState(io: Parameters<CliCommand['run']>[1], file: string): Promise<{ input: unknown; digest: string }> {
   const text = await readText(io, file);
   return { input: parseJson(file, text), digest: digest(text) };
@@ -127,11 +138,16 @@ lock, 2 bad input, 4 unavailable here.
             res.writeHead(404, { 'content-type': 'text/plain' }).end('kernlb run: see /metrics\n');
             return;
           }
-          d.lendMetrics().then(
+          // (gzip when asked, as Prometheus does: ~1.8 MB instead of ~20 MB at 10k x 10, held and sent)
+          const gzip = acceptsGzip(req.headers['accept-encoding']);
+          d.lendMetrics({ gzip }).then(
             ({ chunks, release }) => {
-              // (the chunks as they are, no 20 MB copy at 10k x 10: back to the daemon once sent or abandoned)
+              // (the chunks as they are, no copy: back to the daemon once sent or abandoned)
               res.once('finish', release).once('close', release);
-              res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': chunks.reduce((n, c) => n + c.length, 0) });
+              res.writeHead(200, {
+                'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': chunks.reduce((n, c) => n + c.length, 0), vary: 'accept-encoding',
+                ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+              });
               for (const c of chunks) res.write(c);
               res.end();
             },

@@ -13,6 +13,7 @@
  * The daemon's own counters and the process metrics stay in prom-client's registry (it builds a
  * label object and hashes it per series: fine for tens of series, not for 10^5).
  */
+import { constants as zc, crc32, deflateRawSync } from 'node:zlib';
 import type { EndpointStatus, LbStatus, PackedStatus } from '../lb/types';
 import type { HealthMonitor } from './health-monitor';
 
@@ -50,10 +51,37 @@ export class MetricsWriter {
   readonly #pool: Buffer[] | undefined;
   /** Every chunk this writer filled, whole (what goes back to the pool). */
   readonly owned: Buffer[] = [];
+  /** gzip: the CRC-32 and length of the text so far, and whether the stream was ended. */
+  readonly #gzip: boolean;
+  #crc = 0;
+  #size = 0;
+  #ended = false;
 
-  constructor(pool?: Buffer[]) {
+  /**
+   * `gzip`: the chunks are one gzip stream (Content-Encoding: gzip, what Prometheus asks for): each
+   * filled chunk is compressed (level 1, ~2 ms per 256 KiB) and written into again, so the text
+   * (~20 MB at 10k x 10) is never held, only its ~1.8 MB compressed. One stream, not a gzip member
+   * per chunk: curl reads only a response's first member.
+   */
+  constructor(pool?: Buffer[], opts: { gzip?: boolean } = {}) {
     this.#pool = pool;
+    this.#gzip = opts.gzip === true;
     this.#buf = this.#chunk(CHUNK);
+    // (the gzip header: deflate, no name, no time, unknown OS)
+    if (this.#gzip) {
+      this.#done.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]));
+      this.#total = 10;
+    }
+  }
+
+  /** gzip: compresses the chunk's text as deflate blocks ending on a byte boundary (a sync flush), so the next chunk's blocks follow them in the same stream. */
+  #deflate(): void {
+    const text = this.#buf.subarray(0, this.#o);
+    const z = deflateRawSync(text, { level: 1, finishFlush: zc.Z_SYNC_FLUSH });
+    this.#done.push(z);
+    this.#total += z.length;
+    this.#crc = crc32(text, this.#crc);
+    this.#size += this.#o;
   }
 
   #chunk(n: number): Buffer {
@@ -65,9 +93,15 @@ export class MetricsWriter {
   /** Room for `n` more bytes in the current chunk (a new chunk when it has less). */
   #room(n: number): void {
     if (this.#o + n <= this.#buf.length) return;
-    this.#done.push(this.#buf.subarray(0, this.#o));
-    this.#total += this.#o;
-    this.#buf = this.#chunk(n);
+    if (this.#ended) throw new Error('internal: MetricsWriter written after its gzip stream ended');
+    if (this.#gzip) {
+      this.#deflate();
+      if (n > this.#buf.length) this.#buf = this.#chunk(n);
+    } else {
+      this.#done.push(this.#buf.subarray(0, this.#o));
+      this.#total += this.#o;
+      this.#buf = this.#chunk(n);
+    }
     this.#o = 0;
   }
 
@@ -111,13 +145,27 @@ export class MetricsWriter {
     this.#o = o;
   }
 
-  /** Bytes written so far. */
+  /** Bytes written so far (gzip: compressed, once chunks() ended the stream). */
   get length(): number {
-    return this.#total + this.#o;
+    return this.#gzip ? this.#total : this.#total + this.#o;
   }
 
-  /** What was written, as the chunks hold it (views: valid until the next write). */
+  /** What was written, as the chunks hold it (views: valid until the next write). gzip: ends the stream (no writes after it). */
   chunks(): Buffer[] {
+    if (this.#gzip) {
+      if (!this.#ended) {
+        this.#deflate();
+        this.#o = 0;
+        const end = deflateRawSync(Buffer.alloc(0)); // (the final, empty block)
+        const trailer = Buffer.alloc(8);
+        trailer.writeUInt32LE(this.#crc >>> 0, 0);
+        trailer.writeUInt32LE(this.#size >>> 0, 4);
+        this.#done.push(end, trailer);
+        this.#total += end.length + 8;
+        this.#ended = true;
+      }
+      return [...this.#done];
+    }
     return this.#o ? [...this.#done, this.#buf.subarray(0, this.#o)] : [...this.#done];
   }
 
@@ -127,6 +175,7 @@ export class MetricsWriter {
     return c.length === 1 ? c[0]! : Buffer.concat(c, this.length);
   }
 
+  /** The text (not for a gzip writer: its bytes are compressed). */
   toString(): string {
     return this.bytes().toString('utf8');
   }

@@ -52,8 +52,8 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   /** Set after a failed write: the next write is a full one. */
   #needFull = false;
   #resyncTimer: NodeJS.Timeout | undefined;
-  /** The scrape being rendered (concurrent scrapes share it) and how many callers hold its chunks. */
-  #scrape: { done: Promise<MetricsWriter>; users: number } | undefined;
+  /** The scrape being rendered, plain or gzip (concurrent scrapes of one encoding share it), and how many callers hold its chunks. */
+  #scrapes = new Map<boolean, { done: Promise<MetricsWriter>; users: number }>();
   /** Chunks of finished scrapes whose readers are done: the next scrape writes into them. */
   #pool: Buffer[] = [];
   /** Label bytes of the last scrape's endpoints, reused by the next (no strings kept between scrapes). */
@@ -153,10 +153,13 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
    * metrics() as the writer's chunks (256 KiB each: ~80 of them at 10k x 10), to be written out as
    * they are and then handed back with release() (once they are sent: an HTTP response's 'finish'
    * or 'close'), so that the next scrape writes into the same memory. The 20 MB of a scrape at that
-   * scale are then neither copied into one buffer nor allocated anew each time.
+   * scale are then neither copied into one buffer nor allocated anew each time. `gzip`: the chunks
+   * are one gzip stream of the text (~1.8 MB at that scale, only one chunk of text held at a time).
    */
-  async lendMetrics(): Promise<{ chunks: Buffer[]; release: () => void }> {
-    const s = (this.#scrape ??= { done: this.#render(), users: 0 });
+  async lendMetrics(opts: { gzip?: boolean } = {}): Promise<{ chunks: Buffer[]; release: () => void }> {
+    const gzip = opts.gzip === true;
+    let s = this.#scrapes.get(gzip);
+    if (!s) this.#scrapes.set(gzip, (s = { done: this.#render(gzip), users: 0 }));
     s.users++; // (counted now: a release before this caller resumes must not give its chunks away)
     let w: MetricsWriter;
     try {
@@ -176,10 +179,10 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     };
   }
 
-  async #render(): Promise<MetricsWriter> {
+  async #render(gzip: boolean): Promise<MetricsWriter> {
     try {
       const t0 = performance.now();
-      const w = new MetricsWriter(this.#pool);
+      const w = new MetricsWriter(this.#pool, { gzip });
       {
         // (the status read goes out of scope before the registry's text: it can be collected meanwhile)
         // the counters alone, packed, where the mode can prove the rest (nftables: no object per endpoint); else status()
@@ -189,9 +192,10 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
       }
       writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
       w.write(await this.metricsRegistry.registry.metrics());
+      w.chunks(); // (gzip: ends the stream)
       return w;
     } finally {
-      this.#scrape = undefined;
+      this.#scrapes.delete(gzip);
     }
   }
 

@@ -2,6 +2,7 @@
  * LbDaemon.lendMetrics (issue #21, a scrape's memory): concurrent scrapes share one rendering, and its
  * chunks are written into again by a later scrape only once every caller has released them.
  */
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LbDaemon } from '../../lib/daemon';
 import { createNetns, kernelTestsSkipReason } from '../../lib/testing';
@@ -33,6 +34,13 @@ describe.skipIf(skip)(`kernlb run metrics chunks (kernel)${skip ? ` - skipped: $
       expect(text(w.chunks)).toMatch(/^kernlb_service_endpoints\{service="web",mode="nftables"\} 3$/m);
       w.release();
       expect((await d.metrics()).toString()).toMatch(/^kernlb_service_endpoints_active\{service="web",mode="nftables"\} 2$/m);
+      // gzip: a rendering of its own, the same text once inflated (but the read's own duration)
+      const [g, p] = await Promise.all([d.lendMetrics({ gzip: true }), d.lendMetrics()]);
+      expect(g.chunks[0]!.buffer).not.toBe(p.chunks[0]!.buffer);
+      const timeless = (t: string) => t.replace(/^kernlb_status_read_seconds\{.*$/m, '');
+      expect(timeless(gunzipSync(Buffer.concat(g.chunks)).toString())).toBe(timeless(text(p.chunks)));
+      g.release();
+      p.release();
     } finally {
       await d.close();
     }

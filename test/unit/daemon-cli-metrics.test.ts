@@ -1,7 +1,9 @@
 /** kernlb run's usage errors (before anything is opened) and the Prometheus text of status counters. */
+import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, type CliIO } from '../../lib/cli/command';
 import { main } from '../../lib/cli/main';
+import { acceptsGzip } from '../../lib/cli/run';
 import { LabelArena, MetricsWriter, renderStatusMetrics, writeStatusMetrics } from '../../lib/daemon/endpoint-metrics';
 import type { LbStatus, PackedStatus } from '../../lib/lb/types';
 
@@ -196,5 +198,43 @@ describe('MetricsWriter', () => {
     expect(w.length).toBe(Buffer.byteLength(want));
     expect(Buffer.concat(chunks).toString()).toBe(want);
     expect(w.toString()).toBe(want);
+  });
+
+  it('gzip: one gzip stream (one member: curl reads no further) of the same text, holding one chunk of text', () => {
+    const plain = new MetricsWriter();
+    const pool: Buffer[] = [];
+    const gz = new MetricsWriter(pool, { gzip: true });
+    for (let i = 0; i < 40000; i++) {
+      const line = `kernlb_endpoint_connections_total{service="s${i >> 3}",endpoint="10.1.${i >> 8}.${i & 255}:8080",mode="nftables"} `;
+      for (const w of [plain, gz]) {
+        w.ascii(line);
+        w.number(i * 7);
+        w.ascii('\n');
+      }
+    }
+    for (const w of [plain, gz]) w.write('z'.repeat(300000)); // (longer than a chunk)
+    const want = plain.bytes();
+    const body = Buffer.concat(gz.chunks());
+    expect(want.length).toBeGreaterThan(4 << 20);
+    expect(body.length).toBeLessThan(want.length / 5);
+    expect(gz.length).toBe(body.length);
+    expect(gunzipSync(body).equals(want)).toBe(true);
+    // one member: its deflate data alone inflates to the whole text, and its trailer is the whole text's
+    expect([...body.subarray(0, 3)]).toEqual([0x1f, 0x8b, 8]);
+    expect(inflateRawSync(body.subarray(10, body.length - 8)).equals(want)).toBe(true);
+    expect(body.readUInt32LE(body.length - 8)).toBe(crc32(want));
+    expect(body.readUInt32LE(body.length - 4)).toBe(want.length);
+    expect(gz.owned).toHaveLength(1); // (one chunk of text, written into again and again)
+    expect(gz.chunks()).toEqual(gz.chunks()); // (ending the stream twice adds nothing)
+  });
+
+  it('takes gzip from Accept-Encoding unless its q is 0', () => {
+    expect(acceptsGzip('gzip')).toBe(true);
+    expect(acceptsGzip('identity, GZIP;q=0.5')).toBe(true);
+    expect(acceptsGzip('deflate, gzip ; q=1')).toBe(true);
+    expect(acceptsGzip('gzip;q=0')).toBe(false);
+    expect(acceptsGzip('gzip;q=0.000')).toBe(false);
+    expect(acceptsGzip('x-gzip, br')).toBe(false);
+    expect(acceptsGzip(undefined)).toBe(false);
   });
 });
