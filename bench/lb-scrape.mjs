@@ -1,7 +1,7 @@
 // Scrape benchmark for `kernlb run` (issue #21), against dist/ (run `bash scripts/setup.sh` first):
 //   node bench/lb-scrape.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--scrapes 5]
 //                            [--health] [--variants default,tuned] [--encoding gzip|identity]
-//                            [--out bench/lb-scrape.results.json]
+//                            [--interval S] [--out bench/lb-scrape.results.json]
 // IPVS needs a kernel with IPVS: run it inside UML (slow syscalls: compare only within the guest),
 //   bash scripts/uml-run.sh -- node bench/lb-scrape.mjs --modes ipvs
 //
@@ -15,6 +15,8 @@
 // --health gives every service a tcp health check every 10 s (the endpoints do not exist: all
 // checks fail and everything is drained, which the scrapes then read).
 //
+// --interval: seconds between scrapes (default 0: back to back; Prometheus' is 15-30 s, in which V8's
+// memory reducer collects what a scrape left).
 // --encoding: what the scrapes ask for in Accept-Encoding (default gzip, as Prometheus does; the
 // daemon then holds the compressed text, ~1.8 MB at 10k x 10, instead of ~20 MB).
 // Memory: per scrape the process's RSS (VmRSS) and its V8 heap used and external memory (prom-client's
@@ -48,6 +50,7 @@ const SCRAPES = Number(opt('scrapes', 5));
 const health = args.includes('--health');
 const variants = opt('variants', 'default,tuned').split(',');
 const encoding = opt('encoding', 'gzip');
+const INTERVAL = Number(opt('interval', 0));
 /** What `kernlb run --help` documents for a large state (see the header). */
 const TUNED = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
 const modes = opt('modes', existsSync('/proc/net/ip_vs') ? 'ipvs' : 'nftables,iptables').split(',');
@@ -128,6 +131,7 @@ for (const mode of modes) {
       const startPeakMb = procKb(run.child.pid, 'VmHWM') / 1024;
       writeFileSync(`/proc/${run.child.pid}/clear_refs`, '5'); // (resets VmHWM: the scrapes' own peak from here)
       for (let k = 0; k < SCRAPES; k++) {
+        if (k && INTERVAL) await new Promise((r) => setTimeout(r, INTERVAL * 1000));
         const c0 = procCpuMs(run.child.pid);
         const t0 = performance.now();
         const text = await (await fetch(run.url, { headers: { 'accept-encoding': encoding } })).text();
@@ -162,7 +166,7 @@ for (const mode of modes) {
         inProcess = { statusMs: st, statusCpuMs: stCpu, renderMs: render, renderCpuMs: renderCpu, renderedBytes: text.length };
       }
       const r = {
-        mode, variant, encoding, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
+        mode, variant, encoding, intervalS: INTERVAL, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
         scrapeMs: scrapes.map((s) => s.ms), scrapeCpuMs: scrapes.map((s) => s.cpuMs), daemonStatusMs: scrapes.map((s) => s.statusMs),
         rssAfterStartMb: startRssMb, startPeakRssMb: startPeakMb, rssAfterMb: scrapes.at(-1).rssKb / 1024, scrapePeakRssMb: scrapePeakMb,
         ...(inProcess ? { inProcess } : {}),

@@ -63,7 +63,7 @@ duration; per service endpoints, active and up; applies, their duration and fail
 reloads, health transitions; process metrics.
 
 Memory: at 10k services x 10 endpoints a scrape is ~20 MB of text, written from packed counters
-(nftables) into reused buffers. For such a state, start it with V8's young generation at 4 MB and
+(nftables) into reused buffers, and ~1.8 MB held when the scraper takes gzip (Prometheus does). For such a state, start it with V8's young generation at 4 MB and
 glibc returning freed large blocks (measured: RSS 60-80 MB lower, the first apply's CPU 0-10%
 more, scrapes' the same; lib/daemon/README.md):
   NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \\

@@ -37,7 +37,8 @@ export interface LbStatus {
  * status()'s counters without an object per endpoint (a scrape at 10k x 10: LoadBalancer.counters()).
  * `services` is the kernel's view (no drift: a mode gives this only when it can prove there is none),
  * endpoints in status() order; the arrays hold each endpoint's counters in that order, services one
- * after the other. Valid until the next read (a mode may reuse the services' objects).
+ * after the other. The services may be the LoadBalancer's own records (nftables: no copy): read them,
+ * never edit them (status().state is the copy to edit and apply).
  */
 export interface PackedStatus {
   mode: Mode;
