@@ -1,6 +1,6 @@
 // Scrape benchmark for `kernlb run` (issue #21), against dist/ (run `bash scripts/setup.sh` first):
 //   node bench/lb-scrape.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--scrapes 5]
-//                            [--health] [--variants default,tuned] [--encoding gzip|identity]
+//                            [--health] [--variants default,tuned]
 //                            [--interval S] [--out bench/lb-scrape.results.json]
 // IPVS needs a kernel with IPVS: run it inside UML (slow syscalls: compare only within the guest),
 //   bash scripts/uml-run.sh -- node bench/lb-scrape.mjs --modes ipvs
@@ -17,8 +17,6 @@
 //
 // --interval: seconds between scrapes (default 0: back to back; Prometheus' is 15-30 s, in which V8's
 // memory reducer collects what a scrape left).
-// --encoding: what the scrapes ask for in Accept-Encoding (default gzip, as Prometheus does; the
-// daemon then holds the compressed text, ~1.8 MB at 10k x 10, instead of ~20 MB).
 // Memory: per scrape the process's RSS (VmRSS) and its V8 heap used and external memory (prom-client's
 // nodejs_heap_size_used_bytes and nodejs_external_memory_bytes in the scrape itself, taken as it ends);
 // the peak RSS of the start (first apply) and, reset after it (/proc/PID/clear_refs), of the scrapes.
@@ -49,7 +47,6 @@ const E = Number(opt('endpoints', 10));
 const SCRAPES = Number(opt('scrapes', 5));
 const health = args.includes('--health');
 const variants = opt('variants', 'default,tuned').split(',');
-const encoding = opt('encoding', 'gzip');
 const INTERVAL = Number(opt('interval', 0));
 /** What `kernlb run --help` documents for a large state (see the header). */
 const TUNED = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
@@ -134,7 +131,7 @@ for (const mode of modes) {
         if (k && INTERVAL) await new Promise((r) => setTimeout(r, INTERVAL * 1000));
         const c0 = procCpuMs(run.child.pid);
         const t0 = performance.now();
-        const text = await (await fetch(run.url, { headers: { 'accept-encoding': encoding } })).text();
+        const text = await (await fetch(run.url)).text();
         const ms = performance.now() - t0;
         const cpu = procCpuMs(run.child.pid) - c0;
         const statusMs = Number(/^kernlb_status_read_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1]) * 1000;
@@ -166,7 +163,7 @@ for (const mode of modes) {
         inProcess = { statusMs: st, statusCpuMs: stCpu, renderMs: render, renderCpuMs: renderCpu, renderedBytes: text.length };
       }
       const r = {
-        mode, variant, encoding, intervalS: INTERVAL, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
+        mode, variant, intervalS: INTERVAL, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
         scrapeMs: scrapes.map((s) => s.ms), scrapeCpuMs: scrapes.map((s) => s.cpuMs), daemonStatusMs: scrapes.map((s) => s.statusMs),
         rssAfterStartMb: startRssMb, startPeakRssMb: startPeakMb, rssAfterMb: scrapes.at(-1).rssKb / 1024, scrapePeakRssMb: scrapePeakMb,
         ...(inProcess ? { inProcess } : {}),
@@ -186,7 +183,7 @@ for (const mode of modes) {
   }
 }
 
-console.log(`\nkernlb run /metrics at ${N} services x ${E} endpoints${health ? ' (tcp health checks on every endpoint)' : ''}, Accept-Encoding: ${encoding}; ms as median [min-max] of ${SCRAPES} scrapes (loaded shared machine)`);
+console.log(`\nkernlb run /metrics at ${N} services x ${E} endpoints${health ? ' (tcp health checks on every endpoint)' : ''}; ms as median [min-max] of ${SCRAPES} scrapes (loaded shared machine)`);
 console.log('wall ms (CPU ms of the process): on a loaded machine the wall time is mostly waiting for a core');
 console.log('| mode (settings) | scrape | of it status() | status() in-process | render in-process | RSS after start (peak) / after scrapes / peak during scrapes MB | heap used / external after the last scrape MB | target |');
 console.log('|---|---|---|---|---|---|---|---|');

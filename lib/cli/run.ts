@@ -18,17 +18,6 @@ function parseHostPort(v: string): { host: string; port: number } {
 
 const digest = (t: string): string => createHash('sha256').update(t).digest('base64');
 
-/** Whether an Accept-Encoding header takes gzip (listed, and not with q=0). */
-export function acceptsGzip(header: string | undefined): boolean {
-  for (const part of (header ?? '').split(',')) {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
-    if (coding?.trim() !== 'gzip') continue;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  }
-  return false;
-}
-
 async function readState(io: Parameters<CliCommand['run']>[1], file: string): Promise<{ input: unknown; digest: string }> {
   const text = await readText(io, file);
   return { input: parseJson(file, text), digest: digest(text) };
@@ -63,7 +52,7 @@ duration; per service endpoints, active and up; applies, their duration and fail
 reloads, health transitions; process metrics.
 
 Memory: at 10k services x 10 endpoints a scrape is ~20 MB of text, written from packed counters
-(nftables) into reused buffers, and ~1.8 MB held when the scraper takes gzip (Prometheus does). For such a state, start it with V8's young generation at 4 MB and
+(nftables) into reused buffers. For such a state, start it with V8's young generation at 4 MB and
 glibc returning freed large blocks (measured: RSS 60-80 MB lower, the first apply's CPU 0-10%
 more, scrapes' the same; lib/daemon/README.md):
   NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \\
@@ -138,15 +127,15 @@ lock, 2 bad input, 4 unavailable here.
             res.writeHead(404, { 'content-type': 'text/plain' }).end('kernlb run: see /metrics\n');
             return;
           }
-          // (gzip when asked, as Prometheus does: ~1.8 MB instead of ~20 MB at 10k x 10, held and sent)
-          const gzip = acceptsGzip(req.headers['accept-encoding']);
-          d.lendMetrics({ gzip }).then(
+          // (plain text even when gzip is asked for: with a gzip scrape, ~1.8 MB held instead of ~20 MB at
+          // 10k x 10, V8 did not collect the first scrape's garbage in a kernlb run process, which then
+          // stayed 20-60 MB larger: lib/daemon/README.md)
+          d.lendMetrics().then(
             ({ chunks, release }) => {
               // (the chunks as they are, no copy: back to the daemon once sent or abandoned)
               res.once('finish', release).once('close', release);
               res.writeHead(200, {
-                'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': chunks.reduce((n, c) => n + c.length, 0), vary: 'accept-encoding',
-                ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+                'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': chunks.reduce((n, c) => n + c.length, 0),
               });
               for (const c of chunks) res.write(c);
               res.end();

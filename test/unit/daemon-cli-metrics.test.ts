@@ -3,7 +3,6 @@ import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, type CliIO } from '../../lib/cli/command';
 import { main } from '../../lib/cli/main';
-import { acceptsGzip } from '../../lib/cli/run';
 import { LabelArena, MetricsWriter, renderStatusMetrics, writeStatusMetrics } from '../../lib/daemon/endpoint-metrics';
 import type { LbStatus, PackedStatus } from '../../lib/lb/types';
 
@@ -226,15 +225,5 @@ describe('MetricsWriter', () => {
     expect(body.readUInt32LE(body.length - 4)).toBe(want.length);
     expect(gz.owned).toHaveLength(1); // (one chunk of text, written into again and again)
     expect(gz.chunks()).toEqual(gz.chunks()); // (ending the stream twice adds nothing)
-  });
-
-  it('takes gzip from Accept-Encoding unless its q is 0', () => {
-    expect(acceptsGzip('gzip')).toBe(true);
-    expect(acceptsGzip('identity, GZIP;q=0.5')).toBe(true);
-    expect(acceptsGzip('deflate, gzip ; q=1')).toBe(true);
-    expect(acceptsGzip('gzip;q=0')).toBe(false);
-    expect(acceptsGzip('gzip;q=0.000')).toBe(false);
-    expect(acceptsGzip('x-gzip, br')).toBe(false);
-    expect(acceptsGzip(undefined)).toBe(false);
   });
 });
