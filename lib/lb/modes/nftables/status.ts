@@ -62,10 +62,14 @@ function planOf(s: Service): ServicePlan {
     model = { name: s.name, protocol: s.protocol, family: s.family, vip: s.vip, port: s.port, scheduler: s.scheduler, endpoints };
     if (s.persistence) model.persistence = { timeout: s.persistence.timeout };
   }
-  const index = new Map(endpoints.map((e, i) => [`${e.address} ${e.port}`, i]));
-  // (a plain array of small integers: a typed array per service costs ~300 bytes more, 3 MB at 10k)
+  // (a plain array of small integers: a typed array per service costs ~300 bytes more, 3 MB at 10k;
+  // endpoints found by a scan, not a map of "address port" strings: the first scrape at 10k x 10
+  // built 100k such strings and 10k maps to throw away; a map still for a large service: slots x endpoints)
   const slotEp: number[] = new Array<number>(c.elements.length).fill(-1);
-  for (const el of c.elements) slotEp[el.key] = index.get(`${el.address} ${el.port}`)!;
+  const index = endpoints.length > 32 ? new Map(endpoints.map((e, i) => [`${e.address} ${e.port}`, i])) : undefined;
+  for (const el of c.elements) {
+    slotEp[el.key] = index ? index.get(`${el.address} ${el.port}`)! : endpoints.findIndex((e) => e.port === el.port && e.address === el.address);
+  }
   p = { model, map: c.map, rest: restKey(s.vip, s.port), slotEp };
   plans.set(s, p);
   return p;
