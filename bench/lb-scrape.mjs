@@ -1,6 +1,7 @@
 // Scrape benchmark for `kernlb run` (issue #21), against dist/ (run `bash scripts/setup.sh` first):
 //   node bench/lb-scrape.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--scrapes 5]
-//                            [--health] [--out bench/lb-scrape.results.json]
+//                            [--health] [--variants default,tuned]
+//                            [--interval S] [--out bench/lb-scrape.results.json]
 // IPVS needs a kernel with IPVS: run it inside UML (slow syscalls: compare only within the guest),
 //   bash scripts/uml-run.sh -- node bench/lb-scrape.mjs --modes ipvs
 //
@@ -13,6 +14,17 @@
 // renderStatusMetrics() alone, which is what the daemon adds on top of the mode's read.
 // --health gives every service a tcp health check every 10 s (the endpoints do not exist: all
 // checks fail and everything is drained, which the scrapes then read).
+//
+// --interval: seconds between scrapes (default 0: back to back; Prometheus' is 15-30 s, in which V8's
+// memory reducer collects what a scrape left).
+// Memory: per scrape the process's RSS (VmRSS) and its V8 heap used and external memory (prom-client's
+// nodejs_heap_size_used_bytes and nodejs_external_memory_bytes in the scrape itself, taken as it ends);
+// the peak RSS of the start (first apply) and, reset after it (/proc/PID/clear_refs), of the scrapes.
+// The floor: a node process that loaded kernlb and holds the parsed state file (after a GC), and
+// node alone. --variants tuned runs `kernlb run` again with the settings its help documents for a
+// large state (NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072,
+// MALLOC_TRIM_THRESHOLD_=131072): V8's young generation 4 MB instead of 32 MB, and glibc handing freed
+// large blocks back to the system instead of keeping them in its arenas.
 //
 // Target (issue #21, 10k x 10): a scrape and status() <= 500 ms, the whole `kernlb run` process
 // <= 150 MB RSS. The mode read paths (status()) are the lbnft and lbkern work; the daemon's part is
@@ -34,6 +46,10 @@ const N = Number(opt('n', 10000));
 const E = Number(opt('endpoints', 10));
 const SCRAPES = Number(opt('scrapes', 5));
 const health = args.includes('--health');
+const variants = opt('variants', 'default,tuned').split(',');
+const INTERVAL = Number(opt('interval', 0));
+/** What `kernlb run --help` documents for a large state (see the header). */
+const TUNED = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
 const modes = opt('modes', existsSync('/proc/net/ip_vs') ? 'ipvs' : 'nftables,iptables').split(',');
 const out = opt('out', path.join(root, 'bench', 'lb-scrape.results.json'));
 
@@ -67,8 +83,18 @@ function procKb(pid, field) {
   return m ? Number(m[1]) : NaN;
 }
 
-async function startRun(file, mode, ns) {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'run', file, '--mode', mode, '--netns', ns, '--metrics', '127.0.0.1:0', '--resync-interval', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** RSS of node alone and of node holding kernlb and the parsed state file (after a GC): what no change to kernlb's code can go below. */
+function floor(file) {
+  const probe = (code) => JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', code], { encoding: 'utf8' }));
+  const report = 'global.gc(); global.gc(); const m = process.memoryUsage(); console.log(JSON.stringify({ rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 }));';
+  return {
+    node: probe(report),
+    nodeKernlbState: probe(`require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}); globalThis.s = JSON.parse(require('fs').readFileSync(${JSON.stringify(file)}, 'utf8')); ${report}`),
+  };
+}
+
+async function startRun(file, mode, ns, env = {}) {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'run', file, '--mode', mode, '--netns', ns, '--metrics', '127.0.0.1:0', '--resync-interval', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   const t0 = performance.now();
   const url = await new Promise((resolve, reject) => {
@@ -83,69 +109,89 @@ async function startRun(file, mode, ns) {
 }
 
 const results = [];
+const metric = (text, name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
 for (const mode of modes) {
-  const ns = `kl-scrape-${process.pid.toString(36)}-${mode}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  const dir = mkdtempSync(path.join(tmpdir(), 'kernlb-scrape-'));
-  let run;
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const file = path.join(dir, 'state.json');
-    writeFileSync(file, JSON.stringify(state(mode)));
-    run = await startRun(file, mode, ns);
-    const scrapes = [];
-    const startRssMb = procKb(run.child.pid, 'VmRSS') / 1024;
-    for (let k = 0; k < SCRAPES; k++) {
-      const c0 = procCpuMs(run.child.pid);
-      const t0 = performance.now();
-      const text = await (await fetch(run.url)).text();
-      const ms = performance.now() - t0;
-      const cpu = procCpuMs(run.child.pid) - c0;
-      const statusMs = Number(/^kernlb_status_read_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1]) * 1000;
-      const series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
-      scrapes.push({ ms, cpuMs: cpu, statusMs, bytes: text.length, series, rssKb: procKb(run.child.pid, 'VmRSS') });
+  for (const variant of variants) {
+    const ns = `kl-scrape-${process.pid.toString(36)}-${mode}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'kernlb-scrape-'));
+    let run;
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const file = path.join(dir, 'state.json');
+      writeFileSync(file, JSON.stringify(state(mode)));
+      const fl = floor(file);
+      run = await startRun(file, mode, ns, variant === 'tuned' ? TUNED : {});
+      const scrapes = [];
+      const startRssMb = procKb(run.child.pid, 'VmRSS') / 1024;
+      const startCpuMs = procCpuMs(run.child.pid);
+      const startPeakMb = procKb(run.child.pid, 'VmHWM') / 1024;
+      writeFileSync(`/proc/${run.child.pid}/clear_refs`, '5'); // (resets VmHWM: the scrapes' own peak from here)
+      for (let k = 0; k < SCRAPES; k++) {
+        if (k && INTERVAL) await new Promise((r) => setTimeout(r, INTERVAL * 1000));
+        const c0 = procCpuMs(run.child.pid);
+        const t0 = performance.now();
+        const text = await (await fetch(run.url)).text();
+        const ms = performance.now() - t0;
+        const cpu = procCpuMs(run.child.pid) - c0;
+        const statusMs = Number(/^kernlb_status_read_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1]) * 1000;
+        const series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
+        scrapes.push({
+          ms, cpuMs: cpu, statusMs, bytes: text.length, series, rssKb: procKb(run.child.pid, 'VmRSS'),
+          heapUsedMb: metric(text, 'nodejs_heap_size_used_bytes'), externalMb: metric(text, 'nodejs_external_memory_bytes'),
+        });
+      }
+      const scrapePeakMb = procKb(run.child.pid, 'VmHWM') / 1024;
+      let inProcess;
+      if (variant === variants[0]) {
+        // the same read and rendering in this process: what the daemon adds on top of status()
+        const lb = await LoadBalancer.open({ mode, netns: ns });
+        const st = [], render = [], stCpu = [], renderCpu = [];
+        let text = '';
+        for (let k = 0; k < 3; k++) {
+          let t = performance.now();
+          const [s, c1] = await cpuMs(() => lb.status())();
+          st.push(performance.now() - t);
+          stCpu.push(c1);
+          t = performance.now();
+          const [x, c2] = await cpuMs(() => renderStatusMetrics(s))();
+          text = x;
+          render.push(performance.now() - t);
+          renderCpu.push(c2);
+        }
+        await lb.close();
+        inProcess = { statusMs: st, statusCpuMs: stCpu, renderMs: render, renderCpuMs: renderCpu, renderedBytes: text.length };
+      }
+      const r = {
+        mode, variant, intervalS: INTERVAL, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
+        scrapeMs: scrapes.map((s) => s.ms), scrapeCpuMs: scrapes.map((s) => s.cpuMs), daemonStatusMs: scrapes.map((s) => s.statusMs),
+        rssAfterStartMb: startRssMb, startPeakRssMb: startPeakMb, rssAfterMb: scrapes.at(-1).rssKb / 1024, scrapePeakRssMb: scrapePeakMb,
+        ...(inProcess ? { inProcess } : {}),
+      };
+      results.push(r);
+      console.log(`${mode} (${variant}): started (first apply) in ${(run.startMs / 1000).toFixed(1)} s (CPU ${(startCpuMs / 1000).toFixed(1)} s); ${scrapes[0].series} series, ${(scrapes[0].bytes / 1e6).toFixed(1)} MB a scrape`);
+      console.log(`  floor: node alone ${fl.node.rssMb.toFixed(0)} MB RSS; node + kernlb + the parsed state ${fl.nodeKernlbState.rssMb.toFixed(0)} MB RSS (heap used ${fl.nodeKernlbState.heapUsedMb.toFixed(0)} MB)`);
+      console.log(`  RSS after start ${startRssMb.toFixed(0)} MB (peak ${startPeakMb.toFixed(0)}); per scrape RSS / heap used / external MB: ${scrapes.map((s) => `${(s.rssKb / 1024).toFixed(0)}/${s.heapUsedMb.toFixed(0)}/${s.externalMb.toFixed(0)}`).join(', ')}; peak during the scrapes ${scrapePeakMb.toFixed(0)} MB [target 150]`);
+    } finally {
+      if (run) {
+        run.child.kill('SIGTERM');
+        await new Promise((r) => (run.child.exitCode !== null ? r() : run.child.once('exit', r)));
+      }
+      execFileSync('ip', ['netns', 'del', ns]);
+      rmSync(dir, { recursive: true, force: true });
     }
-    const peakKb = procKb(run.child.pid, 'VmHWM');
-    // the same read and rendering in this process: what the daemon adds on top of status()
-    const lb = await LoadBalancer.open({ mode, netns: ns });
-    const st = [], render = [], stCpu = [], renderCpu = [];
-    let text = '';
-    for (let k = 0; k < 3; k++) {
-      let t = performance.now();
-      const [s, c1] = await cpuMs(() => lb.status())();
-      st.push(performance.now() - t);
-      stCpu.push(c1);
-      t = performance.now();
-      const [x, c2] = await cpuMs(() => renderStatusMetrics(s))();
-      text = x;
-      render.push(performance.now() - t);
-      renderCpu.push(c2);
-    }
-    await lb.close();
-    const r = {
-      mode, n: N, endpoints: E, health, startMs: run.startMs, scrapes,
-      scrapeMs: scrapes.map((s) => s.ms), scrapeCpuMs: scrapes.map((s) => s.cpuMs), daemonStatusMs: scrapes.map((s) => s.statusMs),
-      rssAfterStartMb: startRssMb, rssAfterMb: scrapes.at(-1).rssKb / 1024, peakRssMb: peakKb / 1024,
-      inProcess: { statusMs: st, statusCpuMs: stCpu, renderMs: render, renderCpuMs: renderCpu, renderedBytes: text.length },
-    };
-    results.push(r);
-    console.log(`${mode}: started (first apply) in ${(run.startMs / 1000).toFixed(1)} s; ${scrapes[0].series} series, ${(scrapes[0].bytes / 1e6).toFixed(1)} MB a scrape`);
-  } finally {
-    if (run) {
-      run.child.kill('SIGTERM');
-      await new Promise((r) => (run.child.exitCode !== null ? r() : run.child.once('exit', r)));
-    }
-    execFileSync('ip', ['netns', 'del', ns]);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 console.log(`\nkernlb run /metrics at ${N} services x ${E} endpoints${health ? ' (tcp health checks on every endpoint)' : ''}; ms as median [min-max] of ${SCRAPES} scrapes (loaded shared machine)`);
 console.log('wall ms (CPU ms of the process): on a loaded machine the wall time is mostly waiting for a core');
-console.log('| mode | scrape | of it status() | status() in-process | render in-process | RSS after start / after scrapes / peak MB | target |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| mode (settings) | scrape | of it status() | status() in-process | render in-process | RSS after start (peak) / after scrapes / peak during scrapes MB | heap used / external after the last scrape MB | target |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of results) {
-  console.log(`| ${r.mode} | ${range(r.scrapeMs)} (cpu ${range(r.scrapeCpuMs)}) | ${range(r.daemonStatusMs)} | ${range(r.inProcess.statusMs)} (cpu ${range(r.inProcess.statusCpuMs)}) | ${range(r.inProcess.renderMs)} (cpu ${range(r.inProcess.renderCpuMs)}) | ${r.rssAfterStartMb.toFixed(0)} / ${r.rssAfterMb.toFixed(0)} / ${r.peakRssMb.toFixed(0)} | <= 500 ms, <= 150 MB |`);
+  const ip = r.inProcess;
+  console.log(`| ${r.mode} (${r.variant}) | ${range(r.scrapeMs)} (cpu ${range(r.scrapeCpuMs)}) | ${range(r.daemonStatusMs)} | ${ip ? `${range(ip.statusMs)} (cpu ${range(ip.statusCpuMs)})` : '-'} | ${ip ? `${range(ip.renderMs)} (cpu ${range(ip.renderCpuMs)})` : '-'} | ${r.rssAfterStartMb.toFixed(0)} (${r.startPeakRssMb.toFixed(0)}) / ${r.rssAfterMb.toFixed(0)} / ${r.scrapePeakRssMb.toFixed(0)} | ${r.scrapes.at(-1).heapUsedMb.toFixed(0)} / ${r.scrapes.at(-1).externalMb.toFixed(0)} | <= 500 ms, <= 150 MB |`);
 }
+const f0 = results[0]?.floor;
+if (f0) console.log(`floor: node alone ${f0.node.rssMb.toFixed(0)} MB RSS; node + kernlb + the parsed state file ${f0.nodeKernlbState.rssMb.toFixed(0)} MB RSS`);
 writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), kernel: execFileSync('uname', ['-r']).toString().trim(), results }, null, 2) + '\n');
 console.log(`\nresults: ${path.relative(process.cwd(), out)}`);

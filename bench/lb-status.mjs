@@ -17,8 +17,12 @@
 //              listing alone (one service dump and a destination dump per service, fanned out over
 //              64 sockets, packed into the reused buffer: native ipvs.listAll, no JS decode), and
 //              Ipvs.listServices (that listing decoded into the public Service objects).
-// Reported: wall ms and CPU ms of this process (all threads) as median [min-max], RSS before and
-// after the status calls, peak RSS (the apply included). Target (10k x 10): <= 500 ms, <= 150 MB.
+//   packed   - (nftables) LoadBalancer.counters(): the same counters packed into arrays, no object
+//              per endpoint (what a `kernlb run` scrape reads).
+// Reported: wall ms and CPU ms of this process (all threads) as median [min-max]; after each phase
+// RSS, V8 heap used and external memory (run with --expose-gc: also after a GC, i.e. what is kept
+// rather than garbage not yet collected); the floor (this process holding the input state alone,
+// before anything is opened); peak RSS (the apply included). Target (10k x 10): <= 500 ms, <= 150 MB.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +43,20 @@ const out = opt('out', path.join(path.dirname(new URL(import.meta.url).pathname)
 const sh = (cmd, argv) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
 const mb = (b) => (b / 1e6).toFixed(0);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** RSS, heap used, external (MB) now, and after a GC when the process was started with --expose-gc. */
+function mem() {
+  const m = process.memoryUsage();
+  const r = { rssMb: m.rss / 1e6, heapUsedMb: m.heapUsed / 1e6, externalMb: m.external / 1e6 };
+  if (global.gc) {
+    // (twice: array buffers' memory is freed by a task the first collection schedules)
+    global.gc();
+    global.gc();
+    const g = process.memoryUsage();
+    Object.assign(r, { gc: { rssMb: g.rss / 1e6, heapUsedMb: g.heapUsed / 1e6, externalMb: g.external / 1e6 } });
+  }
+  return r;
+}
+const memText = (m) => `RSS ${mb(m.rssMb * 1e6)} / heap used ${mb(m.heapUsedMb * 1e6)} / external ${mb(m.externalMb * 1e6)} MB${m.gc ? ` (after a GC ${mb(m.gc.rssMb * 1e6)} / ${mb(m.gc.heapUsedMb * 1e6)} / ${mb(m.gc.externalMb * 1e6)})` : ''}`;
 const range = (xs) => (xs.length ? `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` : '-');
 
 /** Wall and CPU ms of each of `reps` calls of f. */
@@ -123,29 +141,40 @@ for (const mode of modes) {
   sh('ip', ['netns', 'add', ns]);
   sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   try {
+    const input = state(mode);
+    const floor = mem(); // (this process holding the input, nothing opened yet)
     let lb = await LoadBalancer.open({ mode, netns: ns, removeOtherModes: false });
-    await lb.apply(state(mode));
-    global.gc?.();
-    const r = { mode, n: N, endpoints: E, loadavg: loadavg()[0], rssAfterApplyMb: process.memoryUsage().rss / 1e6 };
+    await lb.apply(input);
+    const r = { mode, n: N, endpoints: E, loadavg: loadavg()[0], memory: { floor, afterApply: mem() } };
+    r.rssAfterApplyMb = r.memory.afterApply.rssMb;
     r.applied = await timed(REPS, () => lb.status());
     const st = r.applied.last;
-    r.rssAfterAppliedMb = process.memoryUsage().rss / 1e6;
+    r.applied.last = undefined;
+    r.memory.afterStatus = mem(); // (the last result still held: what a caller of status() has)
+    r.rssAfterAppliedMb = r.memory.afterStatus.rssMb;
+    if (mode === 'nftables') {
+      r.packed = await timed(REPS, () => lb.counters());
+      if (!r.packed.last) throw new Error('counters(): undefined after an apply by the same handle');
+      r.packed.last = undefined;
+      r.memory.afterPacked = mem();
+    }
     await lb.close();
-    global.gc?.();
     lb = await LoadBalancer.open({ mode, netns: ns, removeOtherModes: false });
     r.freshFirst = await timed(1, () => lb.status());
     r.fresh = await timed(REPS, () => lb.status());
     await lb.close();
     r.rssAfterFreshMb = process.memoryUsage().rss / 1e6;
-    global.gc?.();
+    r.memory.afterFresh = mem();
     r.bound = await bound(mode, ns);
     r.peakRssMb = process.resourceUsage().maxRSS / 1e3;
     const eps = st.services.reduce((n, s) => n + s.endpoints.length, 0);
     console.log(`${mode}: ${st.services.length} services, ${eps} endpoints`);
-    for (const [what, t] of [['applied handle', r.applied], ['fresh handle, 1st', r.freshFirst], ['fresh handle, next', r.fresh], ...Object.entries(r.bound).map(([k, v]) => [`bound: ${k}`, v])])
+    for (const [what, t] of [['applied handle', r.applied], ...(r.packed ? [['applied handle, counters()', r.packed]] : []), ['fresh handle, 1st', r.freshFirst], ['fresh handle, next', r.fresh], ...Object.entries(r.bound).map(([k, v]) => [`bound: ${k}`, v])])
       console.log(`  ${what.padEnd(26)} wall ${range(t.wall)} ms, cpu ${range(t.cpu)} ms${t.kernelMs ? `, in the getsockopts ${range(t.kernelMs)} ms` : ''}`);
-    console.log(`  RSS after apply ${mb(r.rssAfterApplyMb * 1e6)} MB, after the applied handle's status ${mb(r.rssAfterAppliedMb * 1e6)} MB, after the fresh handle's ${mb(r.rssAfterFreshMb * 1e6)} MB, peak ${mb(r.peakRssMb * 1e6)} MB (the apply's)`);
-    for (const t of [r.applied, r.freshFirst, r.fresh]) delete t.last;
+    console.log(`  memory [target: RSS <= 150 MB]:`);
+    for (const [what, m] of Object.entries(r.memory)) console.log(`    ${what.padEnd(12)} ${memText(m)}`);
+    console.log(`  peak RSS ${mb(r.peakRssMb * 1e6)} MB (the apply's)`);
+    for (const t of [r.applied, r.packed, r.freshFirst, r.fresh]) if (t) delete t.last;
     for (const t of Object.values(r.bound)) delete t.last;
     results.push(r);
   } finally {

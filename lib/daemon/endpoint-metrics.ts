@@ -1,43 +1,183 @@
 /**
  * The per-endpoint and per-service series in Prometheus' text format (0.0.4), written straight from
- * a status() read and the health monitor into one growing buffer. At 10k services x 10 endpoints
- * that is ~100k series per metric, ~20 MB a scrape: each endpoint's label set is built once per
- * scrape and reused by every metric, nothing goes through label objects (prom-client hashes and
- * escapes every label set of every series on every scrape), and no array of 200k line strings is
- * kept to be joined into a second 20 MB string (the CPU time is the same either way, 160-250 ms at
- * 10k x 10 on a loaded 2-core machine; the buffer is for the process's memory). The
- * daemon's own counters and the process metrics stay in prom-client's registry.
+ * a status() read and the health monitor into a list of fixed-size chunks. At 10k services x 10
+ * endpoints that is ~100k series per metric, ~20 MB a scrape, and the process must stay within
+ * 150 MB (issue #21), so:
+ * - no string per series: names, label values and numbers are copied into the chunk byte by byte
+ *   (ASCII, which names, addresses and modes are; anything else goes through Buffer.write);
+ * - each endpoint's label set is written once per scrape into one label arena (kept for the next
+ *   scrape, ~55 bytes an endpoint) and copied from there for every metric: no label strings are
+ *   kept between scrapes (the label cache before this held 100k cons strings, 31 MB at 10k x 10);
+ * - chunks instead of one doubling buffer: the output is never copied to grow (a 32 MB buffer plus
+ *   the 16 MB it was copied from, before), and the HTTP server writes the chunks as they are.
+ * The daemon's own counters and the process metrics stay in prom-client's registry (it builds a
+ * label object and hashes it per series: fine for tens of series, not for 10^5).
  */
-import type { LbStatus } from '../lb/types';
-import { endpointKey } from '../lb/state';
+import { constants as zc, crc32, deflateRawSync } from 'node:zlib';
+import type { EndpointStatus, LbStatus, PackedStatus } from '../lb/types';
 import type { HealthMonitor } from './health-monitor';
 
-/** Appends text to one buffer, doubling it when full. */
-export class MetricsWriter {
-  #buf = Buffer.allocUnsafe(1 << 16);
-  #o = 0;
+/** Chunk size: small enough that the last chunk's unused part does not matter, large enough for few chunks. */
+const CHUNK = 1 << 18;
 
+/** Copies `s` into `b` at `o` if it is all ASCII (the caller made room): the new offset, or -1 (then nothing is said to be written). */
+function asciiInto(b: Buffer, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    b[o++] = c;
+  }
+  return o;
+}
+
+/** Copies `s` into `b` at `o` (ASCII by a loop, else as UTF-8; the caller made room): the new offset. */
+function text(b: Buffer, o: number, s: string): number {
+  const r = asciiInto(b, o, s);
+  return r >= 0 ? r : o + b.write(s, o);
+}
+
+/**
+ * Appends text to a list of CHUNK-sized buffers, taken from `pool` while it has some: the chunks
+ * are malloc'ed outside V8's heap and freed only when a major GC finds them, so a daemon that
+ * allocated ~80 new ones per scrape held several scrapes' worth (RSS +50 MB at 10k x 10); it gives
+ * them back to its pool once the response is sent.
+ */
+export class MetricsWriter {
+  #done: Buffer[] = [];
+  #buf: Buffer;
+  #o = 0;
+  #total = 0;
+  /** Chunks to fill before allocating new ones (a daemon's, from its previous scrapes). */
+  readonly #pool: Buffer[] | undefined;
+  /** Every chunk this writer filled, whole (what goes back to the pool). */
+  readonly owned: Buffer[] = [];
+  /** gzip: the CRC-32 and length of the text so far, and whether the stream was ended. */
+  readonly #gzip: boolean;
+  #crc = 0;
+  #size = 0;
+  #ended = false;
+
+  /**
+   * `gzip`: the chunks are one gzip stream (Content-Encoding: gzip, what Prometheus asks for): each
+   * filled chunk is compressed (level 1, ~2 ms per 256 KiB) and written into again, so the text
+   * (~20 MB at 10k x 10) is never held, only its ~1.8 MB compressed. One stream, not a gzip member
+   * per chunk: curl reads only a response's first member.
+   */
+  constructor(pool?: Buffer[], opts: { gzip?: boolean } = {}) {
+    this.#pool = pool;
+    this.#gzip = opts.gzip === true;
+    this.#buf = this.#chunk(CHUNK);
+    // (the gzip header: deflate, no name, no time, unknown OS)
+    if (this.#gzip) {
+      this.#done.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]));
+      this.#total = 10;
+    }
+  }
+
+  /** gzip: compresses the chunk's text as deflate blocks ending on a byte boundary (a sync flush), so the next chunk's blocks follow them in the same stream. */
+  #deflate(): void {
+    const text = this.#buf.subarray(0, this.#o);
+    const z = deflateRawSync(text, { level: 1, finishFlush: zc.Z_SYNC_FLUSH });
+    this.#done.push(z);
+    this.#total += z.length;
+    this.#crc = crc32(text, this.#crc);
+    this.#size += this.#o;
+  }
+
+  #chunk(n: number): Buffer {
+    const b = n <= CHUNK && this.#pool?.length ? this.#pool.pop()! : Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
+    if (b.length === CHUNK) this.owned.push(b);
+    return b;
+  }
+
+  /** Room for `n` more bytes in the current chunk (a new chunk when it has less). */
+  #room(n: number): void {
+    if (this.#o + n <= this.#buf.length) return;
+    if (this.#ended) throw new Error('internal: MetricsWriter written after its gzip stream ended');
+    if (this.#gzip) {
+      this.#deflate();
+      if (n > this.#buf.length) this.#buf = this.#chunk(n);
+    } else {
+      this.#done.push(this.#buf.subarray(0, this.#o));
+      this.#total += this.#o;
+      this.#buf = this.#chunk(n);
+    }
+    this.#o = 0;
+  }
+
+  /** Any text. */
   write(s: string): void {
     // (UTF-8 takes at most 3 bytes per UTF-16 unit)
-    if (this.#o + s.length * 3 > this.#buf.length) this.#grow(s.length * 3);
+    this.#room(s.length * 3);
     this.#o += this.#buf.write(s, this.#o);
   }
 
-  #grow(need: number): void {
-    let n = this.#buf.length * 2;
-    while (n < this.#o + need) n *= 2;
-    const b = Buffer.allocUnsafe(n);
-    this.#buf.copy(b, 0, 0, this.#o);
-    this.#buf = b;
+  /** Text that is ASCII in the common case (names, addresses): copied without a native call. */
+  ascii(s: string): void {
+    this.#room(s.length);
+    const o = asciiInto(this.#buf, this.#o, s);
+    if (o >= 0) this.#o = o;
+    else this.write(s);
   }
 
-  /** What was written (a view: valid until the next write). */
+  /** A counter or gauge value: whole numbers as digits without a string, others as JavaScript prints them. */
+  number(v: number): void {
+    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) return this.ascii(String(v));
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    this.#room(digits);
+    const b = this.#buf;
+    for (let o = this.#o + digits - 1; o >= this.#o; o--) {
+      const q = Math.floor(v / 10);
+      b[o] = 0x30 + (v - q * 10);
+      v = q;
+    }
+    this.#o += digits;
+  }
+
+  /** Bytes from `src` [start, end). */
+  copy(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#room(n);
+    const b = this.#buf;
+    let o = this.#o;
+    for (let i = start; i < end; i++) b[o++] = src[i]!;
+    this.#o = o;
+  }
+
+  /** Bytes written so far (gzip: compressed, once chunks() ended the stream). */
+  get length(): number {
+    return this.#gzip ? this.#total : this.#total + this.#o;
+  }
+
+  /** What was written, as the chunks hold it (views: valid until the next write). gzip: ends the stream (no writes after it). */
+  chunks(): Buffer[] {
+    if (this.#gzip) {
+      if (!this.#ended) {
+        this.#deflate();
+        this.#o = 0;
+        const end = deflateRawSync(Buffer.alloc(0)); // (the final, empty block)
+        const trailer = Buffer.alloc(8);
+        trailer.writeUInt32LE(this.#crc >>> 0, 0);
+        trailer.writeUInt32LE(this.#size >>> 0, 4);
+        this.#done.push(end, trailer);
+        this.#total += end.length + 8;
+        this.#ended = true;
+      }
+      return [...this.#done];
+    }
+    return this.#o ? [...this.#done, this.#buf.subarray(0, this.#o)] : [...this.#done];
+  }
+
+  /** What was written, in one buffer (a copy when there is more than one chunk). */
   bytes(): Buffer {
-    return this.#buf.subarray(0, this.#o);
+    const c = this.chunks();
+    return c.length === 1 ? c[0]! : Buffer.concat(c, this.length);
   }
 
+  /** The text (not for a gzip writer: its bytes are compressed). */
   toString(): string {
-    return this.#buf.toString('utf8', 0, this.#o);
+    return this.bytes().toString('utf8');
   }
 }
 
@@ -50,15 +190,90 @@ function header(w: MetricsWriter, name: string, type: 'counter' | 'gauge', help:
   w.write(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
 }
 
-/** One metric over every endpoint of `statuses`: `value` of each, with the label sets built once. */
+/**
+ * Every endpoint's label set of one scrape, `{service="S",endpoint="A:P",mode="M"} `, back to back in
+ * one buffer kept for the next scrape (it only grows: ~5.5 MB at 10k x 10), with their end offsets.
+ * Written once per scrape and copied for each metric.
+ */
+export class LabelArena {
+  #buf = Buffer.allocUnsafeSlow(1 << 12);
+  #ends = new Uint32Array(1 << 8);
+  #o = 0;
+  #n = 0;
+
+  /** Forgets the previous scrape's labels and makes room for `bytes` of `count` new ones (one allocation, not doublings). */
+  reset(bytes = 0, count = 0): void {
+    this.#o = 0;
+    this.#n = 0;
+    if (bytes > this.#buf.length) this.#buf = Buffer.allocUnsafeSlow(bytes + (bytes >> 4));
+    if (count > this.#ends.length) this.#ends = new Uint32Array(count + (count >> 4));
+  }
+
+  /** Appends one endpoint's label set; its index is the count before. */
+  add(svc: string, address: string, port: number, mode: string): void {
+    const six = address.includes(':');
+    // (every part is ASCII but the service name and mode, which label() escaped and may be UTF-8)
+    const need = 40 + 3 * (svc.length + mode.length) + address.length + 8;
+    if (this.#o + need > this.#buf.length) {
+      const b = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#o + need));
+      this.#buf.copy(b, 0, 0, this.#o);
+      this.#buf = b;
+    }
+    if (this.#n === this.#ends.length) {
+      const e = new Uint32Array(this.#ends.length * 2);
+      e.set(this.#ends);
+      this.#ends = e;
+    }
+    const b = this.#buf;
+    let o = text(b, this.#o, '{service="');
+    o = text(b, o, svc);
+    o = text(b, o, '",endpoint="');
+    if (six) b[o++] = 0x5b; // [
+    o = text(b, o, address);
+    if (six) b[o++] = 0x5d; // ]
+    b[o++] = 0x3a; // :
+    o = text(b, o, String(port));
+    o = text(b, o, '",mode="');
+    o = text(b, o, mode);
+    o = text(b, o, '"} ');
+    this.#o = o;
+    this.#ends[this.#n++] = o;
+  }
+
+  /** Writes label set `i` to `w`. */
+  writeTo(w: MetricsWriter, i: number): void {
+    w.copy(this.#buf, i ? this.#ends[i - 1]! : 0, this.#ends[i]!);
+  }
+
+  /** Bytes the arena holds (its capacity). */
+  get capacity(): number {
+    return this.#buf.length + this.#ends.byteLength;
+  }
+}
+
+/** A read to render: status()'s objects, or its counters packed (LoadBalancer.counters()). */
+export type StatusSource = LbStatus | PackedStatus;
+
+const isPacked = (st: StatusSource): st is PackedStatus => 'connections' in st;
+
+/** One endpoint's value: `e` is the endpoint (with counters when st is an LbStatus), `k` its index in st's packed arrays. */
+type EndpointValue = (st: StatusSource, e: StatusSource['services'][number]['endpoints'][number], k: number) => number;
+
+/** A counter of status()'s objects or of the packed arrays. */
+function counter(field: 'connections' | 'packets' | 'bytes'): EndpointValue {
+  return (st, e, k) => (isPacked(st) ? st[field][k]! : (e as EndpointStatus).counters[field]);
+}
+
+/** One metric over every endpoint of `statuses`: `value` of each, with the label sets of `labels`. */
 function endpointFamily(
-  w: MetricsWriter, labels: string[], statuses: LbStatus[], name: string, type: 'counter' | 'gauge', help: string,
-  value: (e: LbStatus['services'][number]['endpoints'][number]) => number, only?: (st: LbStatus) => boolean,
+  w: MetricsWriter, labels: LabelArena, statuses: StatusSource[], name: string, type: 'counter' | 'gauge', help: string,
+  value: EndpointValue, only?: (st: StatusSource) => boolean,
 ): void {
   let k = 0;
   let headed = false;
   for (const st of statuses) {
     const skip = only !== undefined && !only(st);
+    let j = 0;
     for (const s of st.services) {
       if (skip) {
         k += s.endpoints.length;
@@ -69,7 +284,10 @@ function endpointFamily(
           header(w, name, type, help);
           headed = true;
         }
-        w.write(`${name}${labels[k++]!}${value(e)}\n`);
+        w.ascii(name);
+        labels.writeTo(w, k++);
+        w.number(value(st, e, j++));
+        w.ascii('\n');
       }
     }
   }
@@ -79,77 +297,66 @@ function endpointFamily(
  * Counters and weights the kernel holds (what `kernlb status --prometheus` prints): per endpoint new
  * connections (IPVS also packets, bytes and connection counts) and weight; per service the endpoints
  * and those with a weight above 0. Several modes of one namespace share each metric's HELP and TYPE.
+ * `labels`: an arena to reuse across scrapes (the daemon keeps one), else a new one.
  */
-export function writeStatusMetrics(w: MetricsWriter, statuses: LbStatus[], cache?: LabelCache): void {
-  const labels: string[] = [];
+export function writeStatusMetrics(w: MetricsWriter, statuses: StatusSource[], labels = new LabelArena()): void {
+  // (the arena's size first, an upper bound: 33 bytes of syntax, ':', brackets, at most 5 port digits, the address and the names)
+  let bytes = 0, count = 0;
+  for (const st of statuses) {
+    const m = Buffer.byteLength(label(st.mode));
+    for (const s of st.services) {
+      const per = 40 + Buffer.byteLength(label(s.name)) + m + 7;
+      for (const e of s.endpoints) bytes += per + e.address.length;
+      count += s.endpoints.length;
+    }
+  }
+  labels.reset(bytes, count);
   for (const st of statuses) {
     const mode = label(st.mode);
     for (const s of st.services) {
-      const hit = cache?.get(st.mode, s);
-      if (hit) {
-        for (const l of hit) labels.push(l);
-        continue;
-      }
       const svc = label(s.name);
-      const mine: string[] = [];
-      for (const e of s.endpoints) mine.push(`{service="${svc}",endpoint="${endpointKey(e)}",mode="${mode}"} `);
-      cache?.set(st.mode, s, mine);
-      for (const l of mine) labels.push(l);
+      for (const e of s.endpoints) labels.add(svc, e.address, e.port, mode);
     }
   }
-  const ipvs = (st: LbStatus) => st.mode === 'ipvs';
-  endpointFamily(w, labels, statuses, 'kernlb_endpoint_connections_total', 'counter', 'New connections sent to the endpoint (nftables/iptables: hits of its DNAT rule; IPVS: connections scheduled to it).', (e) => e.counters.connections);
-  endpointFamily(w, labels, statuses, 'kernlb_endpoint_weight', 'gauge', 'Weight the kernel holds for the endpoint (0: drained, no new connections).', (e) => e.weight);
-  endpointFamily(w, labels, statuses, 'kernlb_endpoint_packets_total', 'counter', 'Packets to and from the endpoint (IPVS).', (e) => e.counters.packets, ipvs);
-  endpointFamily(w, labels, statuses, 'kernlb_endpoint_bytes_total', 'counter', 'Bytes to and from the endpoint (IPVS).', (e) => e.counters.bytes, ipvs);
-  endpointFamily(w, labels, statuses, 'kernlb_endpoint_active_connections', 'gauge', 'Established connections to the endpoint (IPVS).', (e) => e.counters.activeConnections ?? 0, ipvs);
-  endpointFamily(w, labels, statuses, 'kernlb_endpoint_inactive_connections', 'gauge', 'Other connections to the endpoint (IPVS).', (e) => e.counters.inactiveConnections ?? 0, ipvs);
+  const ipvs = (st: StatusSource) => st.mode === 'ipvs';
+  const ipvsCount = (f: 'activeConnections' | 'inactiveConnections'): EndpointValue => (st, e) => (isPacked(st) ? 0 : ((e as EndpointStatus).counters[f] ?? 0));
+  endpointFamily(w, labels, statuses, 'kernlb_endpoint_connections_total', 'counter', 'New connections sent to the endpoint (nftables/iptables: hits of its DNAT rule; IPVS: connections scheduled to it).', counter('connections'));
+  endpointFamily(w, labels, statuses, 'kernlb_endpoint_weight', 'gauge', 'Weight the kernel holds for the endpoint (0: drained, no new connections).', (_st, e) => e.weight);
+  endpointFamily(w, labels, statuses, 'kernlb_endpoint_packets_total', 'counter', 'Packets to and from the endpoint (IPVS).', counter('packets'), ipvs);
+  endpointFamily(w, labels, statuses, 'kernlb_endpoint_bytes_total', 'counter', 'Bytes to and from the endpoint (IPVS).', counter('bytes'), ipvs);
+  endpointFamily(w, labels, statuses, 'kernlb_endpoint_active_connections', 'gauge', 'Established connections to the endpoint (IPVS).', ipvsCount('activeConnections'), ipvs);
+  endpointFamily(w, labels, statuses, 'kernlb_endpoint_inactive_connections', 'gauge', 'Other connections to the endpoint (IPVS).', ipvsCount('inactiveConnections'), ipvs);
   if (!statuses.some((st) => st.services.length)) return;
   header(w, 'kernlb_service_endpoints', 'gauge', 'Endpoints the kernel holds for the service.');
-  for (const st of statuses) for (const s of st.services) w.write(`kernlb_service_endpoints{service="${label(s.name)}",mode="${label(st.mode)}"} ${s.endpoints.length}\n`);
+  for (const st of statuses) {
+    const mode = label(st.mode);
+    for (const s of st.services) serviceLine(w, 'kernlb_service_endpoints', label(s.name), mode, s.endpoints.length);
+  }
   header(w, 'kernlb_service_endpoints_active', 'gauge', 'Endpoints of the service with a weight above 0 (receiving new connections).');
   for (const st of statuses) {
+    const mode = label(st.mode);
     for (const s of st.services) {
       let n = 0;
       for (const e of s.endpoints) if (e.weight > 0) n++;
-      w.write(`kernlb_service_endpoints_active{service="${label(s.name)}",mode="${label(st.mode)}"} ${n}\n`);
+      serviceLine(w, 'kernlb_service_endpoints_active', label(s.name), mode, n);
     }
   }
 }
 
-/**
- * The label sets of each service's endpoints from the last scrape, kept while the service's
- * endpoints are the same addresses and ports (checked field by field each scrape: cheaper than
- * building the strings again). Entries of services not seen in a scrape are dropped by the next.
- */
-export class LabelCache {
-  #byService = new Map<string, { addrs: string[]; ports: number[]; labels: string[]; seen: number }>();
-  #scrape = 0;
-
-  /** Call once per scrape, before its get/set calls: forgets the services the previous scrape did not see. */
-  next(): void {
-    const prev = this.#scrape++;
-    for (const [k, v] of this.#byService) if (v.seen < prev) this.#byService.delete(k);
-  }
-
-  get(mode: string, s: { name: string; endpoints: { address: string; port: number }[] }): string[] | undefined {
-    const c = this.#byService.get(`${mode}/${s.name}`);
-    if (!c || c.labels.length !== s.endpoints.length) return undefined;
-    for (let i = 0; i < c.labels.length; i++) {
-      const e = s.endpoints[i]!;
-      if (e.address !== c.addrs[i] || e.port !== c.ports[i]) return undefined;
-    }
-    c.seen = this.#scrape;
-    return c.labels;
-  }
-
-  set(mode: string, s: { name: string; endpoints: { address: string; port: number }[] }, labels: string[]): void {
-    this.#byService.set(`${mode}/${s.name}`, { addrs: s.endpoints.map((e) => e.address), ports: s.endpoints.map((e) => e.port), labels, seen: this.#scrape });
-  }
+/** `NAME{service="S",mode="M"} V` */
+function serviceLine(w: MetricsWriter, name: string, svc: string, mode: string, v: number): void {
+  w.ascii(name);
+  w.ascii('{service="');
+  w.ascii(svc);
+  w.ascii('",mode="');
+  w.ascii(mode);
+  w.ascii('"} ');
+  w.number(v);
+  w.ascii('\n');
 }
 
 /** writeStatusMetrics as a string. */
-export function renderStatusMetrics(statuses: LbStatus | LbStatus[]): string {
+export function renderStatusMetrics(statuses: StatusSource | StatusSource[]): string {
   const w = new MetricsWriter();
   writeStatusMetrics(w, Array.isArray(statuses) ? statuses : [statuses]);
   return w.toString();

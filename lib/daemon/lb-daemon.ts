@@ -13,7 +13,7 @@ import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
 import { endpointKey, validateState, type DesiredState, type ServiceSpec } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
-import { LabelCache, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
+import { LabelArena, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
 import { HealthMonitor, type HealthChange } from './health-monitor';
 
 export interface LbDaemonOptions extends LoadBalancerOptions {
@@ -52,8 +52,12 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   /** Set after a failed write: the next write is a full one. */
   #needFull = false;
   #resyncTimer: NodeJS.Timeout | undefined;
-  #scrape: Promise<Buffer> | undefined;
-  #labels = new LabelCache();
+  /** The scrape being rendered, plain or gzip (concurrent scrapes of one encoding share it), and how many callers hold its chunks. */
+  #scrapes = new Map<boolean, { done: Promise<MetricsWriter>; users: number }>();
+  /** Chunks of finished scrapes whose readers are done: the next scrape writes into them. */
+  #pool: Buffer[] = [];
+  /** Label bytes of the last scrape's endpoints, reused by the next (no strings kept between scrapes). */
+  #labels = new LabelArena();
   #closing: Promise<void> | undefined;
   /** The first apply's summary (start() resolves after it). */
   started: ApplySummary | undefined;
@@ -136,23 +140,63 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   }
 
   /** Prometheus text: the kernel's counters (one status() read, shared by concurrent scrapes), health, daemon and process metrics. */
-  metrics(): Promise<Buffer> {
-    this.#scrape ??= (async () => {
-      try {
-        const t0 = performance.now();
-        const st = await this.lb.status();
+  async metrics(): Promise<Buffer> {
+    const m = await this.lendMetrics();
+    try {
+      return Buffer.concat(m.chunks);
+    } finally {
+      m.release();
+    }
+  }
+
+  /**
+   * metrics() as the writer's chunks (256 KiB each: ~80 of them at 10k x 10), to be written out as
+   * they are and then handed back with release() (once they are sent: an HTTP response's 'finish'
+   * or 'close'), so that the next scrape writes into the same memory. The 20 MB of a scrape at that
+   * scale are then neither copied into one buffer nor allocated anew each time. `gzip`: the chunks
+   * are one gzip stream of the text (~1.8 MB at that scale, only one chunk of text held at a time).
+   */
+  async lendMetrics(opts: { gzip?: boolean } = {}): Promise<{ chunks: Buffer[]; release: () => void }> {
+    const gzip = opts.gzip === true;
+    let s = this.#scrapes.get(gzip);
+    if (!s) this.#scrapes.set(gzip, (s = { done: this.#render(gzip), users: 0 }));
+    s.users++; // (counted now: a release before this caller resumes must not give its chunks away)
+    let w: MetricsWriter;
+    try {
+      w = await s.done;
+    } catch (e) {
+      s.users--;
+      throw e;
+    }
+    let held = true;
+    return {
+      chunks: w.chunks(),
+      release: () => {
+        if (!held) return;
+        held = false;
+        if (--s.users === 0) this.#pool.push(...w.owned);
+      },
+    };
+  }
+
+  async #render(gzip: boolean): Promise<MetricsWriter> {
+    try {
+      const t0 = performance.now();
+      const w = new MetricsWriter(this.#pool, { gzip });
+      {
+        // (the status read goes out of scope before the registry's text: it can be collected meanwhile)
+        // the counters alone, packed, where the mode can prove the rest (nftables: no object per endpoint); else status()
+        const st = (await this.lb.counters()) ?? (await this.lb.status());
         this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
-        const w = new MetricsWriter();
-        this.#labels.next();
         writeStatusMetrics(w, [st], this.#labels);
-        writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
-        w.write(await this.metricsRegistry.registry.metrics());
-        return w.bytes();
-      } finally {
-        this.#scrape = undefined;
       }
-    })();
-    return this.#scrape;
+      writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
+      w.write(await this.metricsRegistry.registry.metrics());
+      w.chunks(); // (gzip: ends the stream)
+      return w;
+    } finally {
+      this.#scrapes.delete(gzip);
+    }
   }
 
   /** Stops the checks, waits for the write in flight, closes the handles; `clear` removes the mode's objects first. */

@@ -29,7 +29,7 @@ export { LoadBalancer, registerModeBackend, type LoadBalancerOptions, type Apply
 export { validateState, serviceKey, endpointKey, type DesiredState, type StateInput as LbStateInput, type ServiceSpec as LbServiceSpec, type EndpointSpec as LbEndpointSpec, type State as LbState, type Service as LbService, type Endpoint as LbEndpoint, type Protocol as LbProtocol } from './state';
 export { diffStates, formatDiff, isEmptyDiff, type StateDiff, type ServiceChange, type WeightChange } from './diff';
 export { MODES, supportedSchedulers, type Mode, type Scheduler, type SchedulerFor, type IpvsScheduler, type NftScheduler, type IptablesScheduler } from './schedulers';
-export type { ApplySummary, LbStatus, ServiceStatus, EndpointStatus, EndpointCounters, DrainingEndpoint } from './types';
+export type { ApplySummary, LbStatus, PackedStatus, ServiceStatus, EndpointStatus, EndpointCounters, DrainingEndpoint } from './types';
 export { compileNft, renderNft } from './modes/nftables/compile';
 export { compileIptables, renderIptables } from './modes/iptables/compile';
 export { compileIpvs, renderIpvsadm } from './modes/ipvs/compile';

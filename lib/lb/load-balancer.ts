@@ -41,7 +41,7 @@ import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
 import { MODES, type Mode } from './schedulers';
 import { serviceKey, stateWarnings, validateServices, validateState, validateStateWarnings, ValidationCache, type Service, type ServiceSpec, type State, type StateInput } from './state';
-import type { ApplySummary, BackendApplyResult, BackendRead, LbStatus, ModeBackend, ServiceChange } from './types';
+import type { ApplySummary, BackendApplyResult, BackendRead, LbStatus, ModeBackend, PackedStatus, ServiceChange } from './types';
 
 export interface LoadBalancerOptions {
   mode: Mode;
@@ -326,6 +326,15 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
       const r = await (this.#backend.status ? this.#backend.status() : this.#backend.read());
       return { mode: this.mode, state: r.state, services: r.services, ...(r.drift?.length ? { drift: r.drift } : {}) };
     });
+  }
+
+  /**
+   * status()'s per-endpoint counters packed into arrays, for scrapes (no object per endpoint), when
+   * the mode can read the counters alone and prove the rest of the kernel's view (nftables, while
+   * the ruleset generation is its own); undefined otherwise: then call status().
+   */
+  async counters(): Promise<PackedStatus | undefined> {
+    return this.#reading(async () => this.#backend.readCounters?.());
   }
 
   /** IPVS: deletes drained endpoints (idle or past the drain timeout). Other modes: nothing to do. */

@@ -33,6 +33,21 @@ export interface LbStatus {
   drift?: string[];
 }
 
+/**
+ * status()'s counters without an object per endpoint (a scrape at 10k x 10: LoadBalancer.counters()).
+ * `services` is the kernel's view (no drift: a mode gives this only when it can prove there is none),
+ * endpoints in status() order; the arrays hold each endpoint's counters in that order, services one
+ * after the other. The services may be the LoadBalancer's own records (nftables: no copy): read them,
+ * never edit them (status().state is the copy to edit and apply).
+ */
+export interface PackedStatus {
+  mode: Mode;
+  services: readonly Service[];
+  connections: Float64Array;
+  packets: Float64Array;
+  bytes: Float64Array;
+}
+
 export interface DrainingEndpoint {
   service: string;
   address: string;
@@ -112,6 +127,8 @@ export interface ModeBackend<C extends BackendRead = BackendRead> {
    * more cheaply than read() does implement it (IPVS: no plan objects built). Absent: read().
    */
   status?(): Promise<BackendRead>;
+  /** status()'s counters packed, when the backend can read them alone and prove the rest (else undefined: call read()). */
+  readCounters?(): Promise<PackedStatus | undefined>;
   /** Forgets every record of the kernel's state: the next read is a full one (LoadBalancer.resync). */
   invalidate?(): void;
   /** Whether this mode has anything in the namespace. */

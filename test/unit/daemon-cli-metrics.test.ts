@@ -1,9 +1,10 @@
 /** kernlb run's usage errors (before anything is opened) and the Prometheus text of status counters. */
+import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, type CliIO } from '../../lib/cli/command';
 import { main } from '../../lib/cli/main';
-import { LabelCache, MetricsWriter, renderStatusMetrics, writeStatusMetrics } from '../../lib/daemon/endpoint-metrics';
-import type { LbStatus } from '../../lib/lb/types';
+import { LabelArena, MetricsWriter, renderStatusMetrics, writeStatusMetrics } from '../../lib/daemon/endpoint-metrics';
+import type { LbStatus, PackedStatus } from '../../lib/lb/types';
 
 async function cli(argv: string[], files: Record<string, string> = {}) {
   const o = { out: '', err: '' };
@@ -98,22 +99,131 @@ describe('renderStatusMetrics', () => {
     expect(renderStatusMetrics({ ...nft, services: [] })).toBe('');
   });
 
-  it('a label cache across scrapes gives the same text as none, also after endpoints change', () => {
-    const cache = new LabelCache();
+  it('packed counters (LoadBalancer.counters()) render as the same status objects do, also beside another mode', () => {
+    const objects: LbStatus = { ...nft, services: [...nft.services, { ...nft.services[0]!, name: 'two', endpoints: [ep('10.0.1.2', 80, 2, 40), ep('10.0.1.3', 80, 1, 50)] }] };
+    const flat = objects.services.flatMap((s) => s.endpoints.map((e) => e.counters));
+    const packed: PackedStatus = {
+      mode: 'nftables',
+      services: objects.services.map(({ endpoints, ...s }) => ({ ...s, endpoints: endpoints.map(({ address, port, weight }) => ({ address, port, weight })) })),
+      connections: Float64Array.from(flat, (c) => c.connections),
+      packets: Float64Array.from(flat, (c) => c.packets),
+      bytes: Float64Array.from(flat, (c) => c.bytes),
+    };
+    expect(renderStatusMetrics(packed)).toBe(renderStatusMetrics(objects));
+    expect(renderStatusMetrics([packed, ipvs])).toBe(renderStatusMetrics([objects, ipvs]));
+    expect(renderStatusMetrics([ipvs, packed])).toBe(renderStatusMetrics([ipvs, objects]));
+    expect(renderStatusMetrics(packed)).toMatch(/^kernlb_endpoint_connections_total\{service="two",endpoint="10\.0\.1\.3:80",mode="nftables"\} 50$/m);
+  });
+
+  it('a label arena reused across scrapes gives the same text as a new one, also after endpoints change and when it grows', () => {
+    const arena = new LabelArena();
     const scrape = (st: LbStatus) => {
-      cache.next();
       const w = new MetricsWriter();
-      writeStatusMetrics(w, [st], cache);
+      writeStatusMetrics(w, [st], arena);
       return w.toString();
     };
     expect(scrape(nft)).toBe(renderStatusMetrics(nft));
     expect(scrape(nft)).toBe(renderStatusMetrics(nft));
-    // same count, one port changed; then one address changed; then an endpoint fewer
+    // same count, one port changed; then one address changed; then an endpoint fewer; then 600
+    // endpoints (past the arena's first 4 KiB and 256 label sets), then the first state again
+    const many = Array.from({ length: 600 }, (_, i) => ep(`fd00::${(i + 1).toString(16)}`, 1000 + i, i % 3, i));
     const variants: LbStatus[] = [
       { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.2', 8080, 1, 7), ep('10.0.0.3', 9090, 1, 3)] }] },
       { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.9', 8080, 1, 7), ep('10.0.0.3', 9090, 1, 3)] }] },
       { ...nft, services: [{ ...nft.services[0]!, endpoints: [ep('10.0.0.9', 8080, 1, 8)] }] },
+      { ...nft, services: [{ ...nft.services[0]!, name: 'big', endpoints: many }] },
+      nft,
     ];
     for (const v of variants) expect(scrape(v)).toBe(renderStatusMetrics(v));
+    expect(scrape({ ...nft, services: [{ ...nft.services[0]!, name: 'a"b\\c\n' }] })).toMatch(/^kernlb_endpoint_weight\{service="a\\"b\\\\c\\n",endpoint="10\.0\.0\.2:8080",mode="nftables"\} 1$/m);
+    const big = renderStatusMetrics(variants[3]!); // (a new arena: it grows while writing this)
+    // (written out independently of the writer: renderStatusMetrics above shares its code)
+    expect(big.split('\n').filter((l) => l.startsWith('kernlb_endpoint_connections_total{'))).toEqual(
+      many.map((e, i) => `kernlb_endpoint_connections_total{service="big",endpoint="[${e.address}]:${1000 + i}",mode="nftables"} ${i}`),
+    );
+    expect(big.split('\n').filter((l) => l.startsWith('kernlb_endpoint_weight{'))).toEqual(
+      many.map((e, i) => `kernlb_endpoint_weight{service="big",endpoint="[${e.address}]:${1000 + i}",mode="nftables"} ${i % 3}`),
+    );
+  });
+});
+
+describe('LabelArena', () => {
+  it('grows when not told the size first, keeping every label set written before', () => {
+    const arena = new LabelArena();
+    arena.reset();
+    for (let i = 0; i < 600; i++) arena.add(`svc${i}`, i % 2 ? `fd00::${i}` : `10.0.${i >> 8}.${i & 255}`, 1000 + i, 'nftables');
+    const w = new MetricsWriter();
+    for (let i = 0; i < 600; i++) arena.writeTo(w, i);
+    const want = Array.from({ length: 600 }, (_, i) => `{service="svc${i}",endpoint="${i % 2 ? `[fd00::${i}]` : `10.0.${i >> 8}.${i & 255}`}:${1000 + i}",mode="nftables"} `).join('');
+    expect(w.toString()).toBe(want);
+  });
+});
+
+describe('MetricsWriter', () => {
+  it('writes whole numbers as digits and anything else as JavaScript prints it', () => {
+    const w = new MetricsWriter();
+    for (const v of [0, 7, 10, 99, 100, 1234567890123, Number.MAX_SAFE_INTEGER, 2 ** 64, 0.5, -1, NaN]) {
+      w.number(v);
+      w.ascii(' ');
+    }
+    expect(w.toString()).toBe(`0 7 10 99 100 1234567890123 ${Number.MAX_SAFE_INTEGER} ${2 ** 64} 0.5 -1 NaN `);
+  });
+
+  it('ascii() falls back to UTF-8 for other text', () => {
+    const w = new MetricsWriter();
+    w.ascii('abc');
+    w.ascii('é∑x');
+    w.write('ü');
+    expect(w.toString()).toBe('abcé∑xü');
+  });
+
+  it('fills 256 KiB chunks: no byte lost or reordered across chunk ends, one buffer or the chunks give the same text', () => {
+    const w = new MetricsWriter();
+    let want = '';
+    for (let i = 0; i < 40000; i++) {
+      const line = `line${i} ${'x'.repeat(i % 17)}\n`;
+      want += line;
+      if (i % 3 === 0) w.ascii(line);
+      else if (i % 3 === 1) w.write(line);
+      else {
+        const b = Buffer.from(line);
+        w.copy(b, 0, b.length);
+      }
+    }
+    w.write('y'.repeat(300000)); // longer than a chunk
+    want += 'y'.repeat(300000);
+    const chunks = w.chunks();
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(w.length).toBe(Buffer.byteLength(want));
+    expect(Buffer.concat(chunks).toString()).toBe(want);
+    expect(w.toString()).toBe(want);
+  });
+
+  it('gzip: one gzip stream (one member: curl reads no further) of the same text, holding one chunk of text', () => {
+    const plain = new MetricsWriter();
+    const pool: Buffer[] = [];
+    const gz = new MetricsWriter(pool, { gzip: true });
+    for (let i = 0; i < 40000; i++) {
+      const line = `kernlb_endpoint_connections_total{service="s${i >> 3}",endpoint="10.1.${i >> 8}.${i & 255}:8080",mode="nftables"} `;
+      for (const w of [plain, gz]) {
+        w.ascii(line);
+        w.number(i * 7);
+        w.ascii('\n');
+      }
+    }
+    for (const w of [plain, gz]) w.write('z'.repeat(300000)); // (longer than a chunk)
+    const want = plain.bytes();
+    const body = Buffer.concat(gz.chunks());
+    expect(want.length).toBeGreaterThan(4 << 20);
+    expect(body.length).toBeLessThan(want.length / 5);
+    expect(gz.length).toBe(body.length);
+    expect(gunzipSync(body).equals(want)).toBe(true);
+    // one member: its deflate data alone inflates to the whole text, and its trailer is the whole text's
+    expect([...body.subarray(0, 3)]).toEqual([0x1f, 0x8b, 8]);
+    expect(inflateRawSync(body.subarray(10, body.length - 8)).equals(want)).toBe(true);
+    expect(body.readUInt32LE(body.length - 8)).toBe(crc32(want));
+    expect(body.readUInt32LE(body.length - 4)).toBe(want.length);
+    expect(gz.owned).toHaveLength(1); // (one chunk of text, written into again and again)
+    expect(gz.chunks()).toEqual(gz.chunks()); // (ending the stream twice adds nothing)
   });
 });

@@ -3,7 +3,7 @@ import { ConflictError, isNotFound } from '../../../errors';
 import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
 import { changedService, diffStates, isEmptyDiff, previousService } from '../../diff';
 import type { State } from '../../state';
-import type { BackendApplyResult, ModeBackend, ServiceChange } from '../../types';
+import type { BackendApplyResult, ModeBackend, PackedStatus, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
 import { NftStatusReader } from './status';
@@ -340,6 +340,11 @@ export class NftBackend implements ModeBackend<NftCurrent> {
   }
 
   #status = new NftStatusReader();
+
+  /** The counters alone, packed, while the generation proves the cached table (status.ts); else undefined. */
+  async readCounters(): Promise<PackedStatus | undefined> {
+    return this.#cache && this.#status.readPacked(this.nft, this.#cache);
+  }
 
   async apply(desired: State, cur: NftCurrent, opts: { dryRun: boolean }) {
     const tx = this.nft.transaction();
