@@ -156,13 +156,17 @@ const stat = (a) => ({ median: median(a), min: Math.min(...a), max: Math.max(...
 const show = (s) => `${fmt(s.median)} [${fmt(s.min)}-${fmt(s.max)}]${s.cpu !== undefined ? ` cpu ${fmt(s.cpu)}` : ''}${s.js !== undefined && !Number.isNaN(s.js) ? ` js ${fmt(s.js)}` : ''}${s.gc !== undefined ? ` gc ${fmt(s.gc)} (max ${fmt(s.gcMax)})` : ''}`;
 
 // iptables: every commit's kernel time (IPT_SO_SET_REPLACE + ADD_COUNTERS), summed per timed change.
+// A change goes through commitChains (the changed chains spliced into the kept table), a full apply
+// or a fallback through commit: both are counted.
 const kernelMs = [];
-const iptCommit = kl.Iptables.prototype.commit;
-kl.Iptables.prototype.commit = async function (...a) {
-  const r = await iptCommit.apply(this, a);
-  if (typeof r?.kernelMs === 'number') kernelMs.push(r.kernelMs);
-  return r;
-};
+for (const method of ['commit', 'commitChains']) {
+  const original = kl.Iptables.prototype[method];
+  kl.Iptables.prototype[method] = async function (...a) {
+    const r = await original.apply(this, a);
+    if (typeof r?.kernelMs === 'number') kernelMs.push(r.kernelMs);
+    return r;
+  };
+}
 const kernelSince = (n) => kernelMs.slice(n).reduce((a, b) => a + b, 0);
 
 function expectOne(summary, what) {

@@ -72,7 +72,7 @@ export function diffStates(from: State, to: State): StateDiff {
   // the key map of all of them was ~15 ms an apply.
   const a = from.services, b = to.services;
   const n = Math.min(a.length, b.length);
-  const restFrom: Service[] = [], restTo: Service[] = [];
+  let restFrom: Service[] = [], restTo: Service[] = [];
   for (let i = 0; i < n; i++) {
     if (a[i] === b[i]) d.unchanged++;
     else {
@@ -82,6 +82,21 @@ export function diffStates(from: State, to: State): StateDiff {
   }
   for (let i = n; i < a.length; i++) restFrom.push(a[i]!);
   for (let i = n; i < b.length; i++) restTo.push(b[i]!);
+  // The same objects in another order (iptables mode reads its services sorted by name, a caller's
+  // order is its own): matched by identity before any key is made. Keys for 2 x 10^4 services out of
+  // place were ~10 ms of an iptables no-op at 10k; a set of the objects is ~0.5 ms.
+  if (restFrom.length && restTo.length) {
+    const same = new Set(restFrom);
+    const unmatched: Service[] = [];
+    for (const s of restTo) {
+      if (same.delete(s)) d.unchanged++;
+      else unmatched.push(s);
+    }
+    if (unmatched.length < restTo.length) {
+      restFrom = [...same];
+      restTo = unmatched;
+    }
+  }
   const old = new Map(restFrom.map((s) => [serviceKey(s), s]));
   for (const s of restTo) {
     const k = serviceKey(s);
