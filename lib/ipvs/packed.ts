@@ -45,14 +45,16 @@ export function schedulerFlagsFrom(scheduler: string, flags: number): SchedulerF
 }
 
 /** Reads one listing; the views are made once and every record is decoded from them. */
-class Reader {
+export class PackedReader {
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
-  /** IPv4 text by the address word: destinations repeat across services, their text is made once. */
-  readonly v4 = new Map<number, string>();
 
-  constructor(readonly buffer: ArrayBuffer) {
+  constructor(
+    readonly buffer: ArrayBuffer,
+    /** IPv4 text by the address word: destinations repeat across services (and, given one, across reads): their text is made once. */
+    readonly v4 = new Map<number, string>(),
+  ) {
     this.u32 = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
     this.u8 = new Uint8Array(buffer);
@@ -173,7 +175,7 @@ class Reader {
 
 /** Every service of a packed listing, in the kernel's order, each with its destinations. */
 export function servicesFromListing(l: NativeIpvsListing): Service[] {
-  const r = new Reader(l.buffer);
+  const r = new PackedReader(l.buffer);
   const out: Service[] = new Array<Service>(l.services);
   const destBase = l.services * SvcWord.size;
   for (let i = 0; i < l.services; i++) out[i] = r.service(i * SvcWord.size, destBase, l.strings);

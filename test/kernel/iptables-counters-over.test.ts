@@ -6,21 +6,12 @@
  * read does go over the blob) is reported as not the model's and leaves no layout to splice into.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { iptFreezeRules as freezeRules, Iptables, type IptChain, type IptTable } from '../../lib';
+import { iptFreezeRules as freezeRules, Iptables, type IptTable } from '../../lib';
 import { native } from '../../lib/native';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
-import { loadXtables, toolSave } from './iptables-helpers';
+import { loadXtables, sendUdp, sep, svc, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
-
-/** `n` UDP datagrams from the namespace to itself, each counted once by OUTPUT's jump to SVC. */
-const sendUdp = (ns: TestNetns, n: number) => ns.exec(['bash', '-c', `for ((i = 0; i < ${n}; i++)); do echo x > /dev/udp/127.0.0.1/9; done`]);
-
-const svc = (eps: string[], w = ''): IptChain => ({
-  name: 'SVC',
-  rules: [{ matches: [{ type: 'comment', comment: `svc${w}` }] }, ...eps.map((e) => ({ matches: [{ type: 'comment' as const, comment: e }], target: { type: 'jump' as const, chain: e } }))],
-});
-const sep = (name: string): IptChain => ({ name, rules: [{ protocol: 'udp', matches: [{ type: 'comment', comment: name }], target: { type: 'ACCEPT' } }] });
 
 describe.skipIf(skip !== undefined)(`iptables entryCounters over the kept blob${skip ? ` - skipped: ${skip}` : ''}`, () => {
   let a: TestNetns, b: TestNetns;

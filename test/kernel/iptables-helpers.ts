@@ -1,5 +1,6 @@
 /** Helpers for the iptables kernel tests: the reference tools run inside a test namespace. */
 import type { TestNetns } from '../../lib/testing';
+import type { IptChain } from '../../lib';
 
 export type Family = 'ipv4' | 'ipv6';
 
@@ -40,3 +41,13 @@ export function splitTables(text: string): Map<string, string> {
   }
   return out;
 }
+
+// A service chain jumping to its endpoint chains, for the splice tests (commitChains).
+/** `n` UDP datagrams from the namespace to itself, each counted once by OUTPUT's jump to SVC. */
+export const sendUdp = (ns: TestNetns, n: number) => ns.exec(['bash', '-c', `for ((i = 0; i < ${n}; i++)); do echo x > /dev/udp/127.0.0.1/9; done`]);
+
+export const svc = (eps: string[], w = ''): IptChain => ({
+  name: 'SVC',
+  rules: [{ matches: [{ type: 'comment', comment: `svc${w}` }] }, ...eps.map((e) => ({ matches: [{ type: 'comment' as const, comment: e }], target: { type: 'jump' as const, chain: e } }))],
+});
+export const sep = (name: string): IptChain => ({ name, rules: [{ protocol: 'udp', matches: [{ type: 'comment', comment: name }], target: { type: 'ACCEPT' } }] });

@@ -7,18 +7,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { iptFreezeRules as freezeRules, Iptables, ValidationError, type IptChain, type IptTable } from '../../lib';
 import { createNetns, kernelTestsSkipReason, type TestNetns } from '../../lib/testing';
-import { loadXtables, toolSave } from './iptables-helpers';
+import { loadXtables, sendUdp, sep, svc, toolSave } from './iptables-helpers';
 
 const skip = kernelTestsSkipReason();
-
-/** `n` UDP datagrams from the namespace to itself, each counted once by OUTPUT's jump to SVC. */
-const sendUdp = (ns: TestNetns, n: number) => ns.exec(['bash', '-c', `for ((i = 0; i < ${n}; i++)); do echo x > /dev/udp/127.0.0.1/9; done`]);
-
-const svc = (eps: string[], w = ''): IptChain => ({
-  name: 'SVC',
-  rules: [{ matches: [{ type: 'comment', comment: `svc${w}` }] }, ...eps.map((e) => ({ matches: [{ type: 'comment' as const, comment: e }], target: { type: 'jump' as const, chain: e } }))],
-});
-const sep = (name: string): IptChain => ({ name, rules: [{ protocol: 'udp', matches: [{ type: 'comment', comment: name }], target: { type: 'ACCEPT' } }] });
 
 describe.skipIf(skip !== undefined)(`iptables commitChains (splice)${skip ? ` - skipped: ${skip}` : ''}`, () => {
   let a: TestNetns, b: TestNetns;

@@ -9,9 +9,8 @@
  * sorted on their raw bytes. The result is the full read's (IpvsBackend.read(): services, state,
  * draining), nothing taken on trust: IPVS has no generation to prove a record with.
  */
-import { formatAddr } from '../../../address';
 import { AF_INET6, SvcFlag } from '../../../ipvs/constants';
-import { DestWord, SvcWord } from '../../../ipvs/packed';
+import { DestWord, PackedReader, SvcWord } from '../../../ipvs/packed';
 import type { NativeIpvsListing } from '../../../native';
 import type { Protocol, Service } from '../../state';
 import type { BackendRead, DrainingEndpoint, EndpointStatus, ServiceStatus } from '../../types';
@@ -19,39 +18,8 @@ import { MIN_DRAIN_STAMP, OWNER_TAG } from './compile';
 
 const protoNames: Record<number, Protocol> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
-/** Reads one listing's records. */
-class Records {
-  readonly u32: Uint32Array;
-  readonly i32: Int32Array;
-  readonly u8: Uint8Array;
-  constructor(
-    readonly buffer: ArrayBuffer,
-    /** IPv4 text by its address word (destinations repeat across services, and across reads). */
-    readonly v4: Map<number, string>,
-  ) {
-    this.u32 = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
-    this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
-    this.u8 = new Uint8Array(buffer);
-  }
-
-  /** The 16 address bytes at word w as text, as parseAddress().text writes it. */
-  address(af: number, w: number): string {
-    if (af === AF_INET6) return formatAddr(Buffer.from(this.buffer, w * 4, 16));
-    const key = this.u32[w]!;
-    let s = this.v4.get(key);
-    if (s === undefined) {
-      const b = this.u8, o = w * 4;
-      this.v4.set(key, (s = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`));
-    }
-    return s;
-  }
-
-  /** A counter: two words, low then high. */
-  counter(w: number): number {
-    const hi = this.u32[w + 1]!;
-    return hi === 0 ? this.u32[w]! : hi * 4294967296 + this.u32[w]!;
-  }
-
+/** Reads one listing's records: the listing's reader, and destinations sorted on their raw bytes. */
+class Records extends PackedReader {
   /** Sort keys of IPv4 destinations (address bytes as a number, then the port), reused. */
   #keys = new Float64Array(64);
 
