@@ -37,6 +37,11 @@ describe.skipIf(skip)(t('lb ipvs status()'), () => {
     await lb.apply(state);
     const r = await sendRequests(topo.client, topo.vip4, 80, 60, { concurrency: 1 });
     expect(r.failures).toBe(0);
+    // IPVS reports per-CPU counters summed by its rate estimator's timer (every 2 s): read once they show.
+    for (const end = Date.now() + 6000; Date.now() < end; await new Promise((res) => setTimeout(res, 250))) {
+      const w = (await lb.status()).services.find((s) => s.name === 'web');
+      if (w && w.endpoints.reduce((n, e) => n + e.counters.connections, 0) >= 60) break;
+    }
     // Behind kernlb's back: a draining destination as a crashed kernlb leaves it, another client's
     // service (no tag) and a fwmark service.
     const since = Math.floor(Date.now() / 1000);
