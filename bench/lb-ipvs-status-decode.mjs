@@ -4,7 +4,10 @@
 // counters set) is decoded the two ways IpvsBackend can: the full read (Ipvs.listServices' Service
 // objects, converted into the plan's and the status' objects: read(), status() before) and the
 // status reader (lib/lb/modes/ipvs/status.ts: the status objects straight from the records). The
-// kernel's part (the dumps) is bench/lb-status.mjs --modes ipvs, in UML. Reported: CPU ms of this
+// kernel's part (the dumps) is bench/lb-status.mjs --modes ipvs, in UML. Then the packed read of a
+// scrape (readCounters: status.ts readPacked, no object per endpoint), without an apply record (its
+// services built once, then kept) and with one (the backend applied the same state: the record's
+// Services given as they are). Reported: CPU ms of this
 // process (all threads, the collector's included) and wall ms per decode, median [min-max], and the
 // heap after the decodes.
 import { createRequire } from 'node:module';
@@ -13,6 +16,7 @@ import { loadavg } from 'node:os';
 const require = createRequire(import.meta.url);
 const { SvcWord, DestWord, servicesFromListing } = require('../dist/ipvs/packed.js');
 const { IpvsBackend } = require('../dist/lb/modes/ipvs/backend.js');
+const { validateState } = require('../dist/index.js');
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(`--${k}`) ? args[args.indexOf(`--${k}`) + 1] : d);
 const N = Number(opt('n', 10000));
@@ -38,12 +42,33 @@ function listing() {
 
 const l = listing();
 // The handle's two listing calls over the same records (no kernel).
-const fake = { listServices: async () => servicesFromListing(l), decodeListing: async (f) => f(l) };
+const fake = { listServices: async () => servicesFromListing(l), decodeListing: async (f) => f(l), batch: async (ops) => ({ applied: ops.length, failures: [] }) };
+/** The state the listing holds (what an apply of it leaves as the record). */
+const state = validateState({
+  services: Array.from({ length: N }, (_, i) => ({
+    name: `s${i}`, vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, scheduler: 'wrr',
+    endpoints: Array.from({ length: E }, (_, j) => ({ address: `10.${200 + (j >> 4)}.${(i >> 8) & 255}.${((i & 255) ^ (E - 1 - j)) || 1}`, port: 8000 + j, weight: 1 })),
+  })),
+}, 'ipvs');
+async function applied() {
+  const b = new IpvsBackend(fake);
+  const cur = await b.read();
+  b.adoptNames(state, cur);
+  const r = await b.apply(state, cur, { dryRun: false });
+  if (r.operations) throw new Error(`the record's state differs from the listing: ${r.operations} operations planned`);
+  return b;
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const range = (xs) => `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]`;
 console.log(`ipvs status() decode: ${N} services x ${E} endpoints, load average ${loadavg()[0].toFixed(2)} (2 cores shared)`);
-for (const [what, make] of [['full read (status() before)', (b) => b.read()], ['status reader', (b) => b.status()]]) {
-  const b = new IpvsBackend(fake);
+const rows = [
+  ['full read (status() before)', (b) => b.read()],
+  ['status reader', (b) => b.status()],
+  ['packed, no record', (b) => b.readCounters()],
+  ['packed, apply record', (b) => b.readCounters(), applied],
+];
+for (const [what, make, open] of rows) {
+  const b = open ? await open() : new IpvsBackend(fake);
   const cpu = [], wall = [];
   let st;
   for (let k = 0; k < REPS; k++) {
@@ -56,6 +81,7 @@ for (const [what, make] of [['full read (status() before)', (b) => b.read()], ['
     cpu.push((c.user + c.system) / 1000);
   }
   const eps = st.services.reduce((n, s) => n + s.endpoints.length, 0);
+  if (st.connections && st.services[0] !== (await b.readCounters()).services[0]) console.log('  (note: the services were built again)');
   global.gc?.();
   console.log(`  ${what.padEnd(28)} cpu ${range(cpu)} ms, wall ${range(wall)} ms (${st.services.length} services, ${eps} endpoints); heap after ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
 }

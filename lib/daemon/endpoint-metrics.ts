@@ -319,7 +319,7 @@ export function writeStatusMetrics(w: MetricsWriter, statuses: StatusSource[], l
     }
   }
   const ipvs = (st: StatusSource) => st.mode === 'ipvs';
-  const ipvsCount = (f: 'activeConnections' | 'inactiveConnections'): EndpointValue => (st, e) => (isPacked(st) ? 0 : ((e as EndpointStatus).counters[f] ?? 0));
+  const ipvsCount = (f: 'activeConnections' | 'inactiveConnections'): EndpointValue => (st, e, k) => (isPacked(st) ? (st[f]?.[k] ?? 0) : ((e as EndpointStatus).counters[f] ?? 0));
   endpointFamily(w, labels, statuses, 'kernlb_endpoint_connections_total', 'counter', 'New connections sent to the endpoint (nftables/iptables: hits of its DNAT rule; IPVS: connections scheduled to it).', counter('connections'));
   endpointFamily(w, labels, statuses, 'kernlb_endpoint_weight', 'gauge', 'Weight the kernel holds for the endpoint (0: drained, no new connections).', (_st, e) => e.weight);
   endpointFamily(w, labels, statuses, 'kernlb_endpoint_packets_total', 'counter', 'Packets to and from the endpoint (IPVS).', counter('packets'), ipvs);

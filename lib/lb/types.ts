@@ -46,6 +46,9 @@ export interface PackedStatus {
   connections: Float64Array;
   packets: Float64Array;
   bytes: Float64Array;
+  /** IPVS: each endpoint's established connections and its other ones (status()'s counters of the same names). */
+  activeConnections?: Float64Array;
+  inactiveConnections?: Float64Array;
 }
 
 export interface DrainingEndpoint {

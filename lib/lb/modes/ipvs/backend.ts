@@ -10,7 +10,7 @@ import { compareAddress, parseAddress } from '../../address';
 import { constants } from 'node:os';
 import { isKernelError, isNotFound } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
-import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
+import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, PackedStatus, ServiceChange, ServiceStatus } from '../../types';
 import { IpvsStatusReader, type IpvsStatusRead } from './status';
 import { compileIpvs, compileIpvsService, drainingAfter, drainStart, OWNER_TAG, planIpvs, type IpvsCurrentDest, type IpvsCurrentSvc, type IpvsDest, type IpvsStep, type IpvsSvc } from './compile';
 
@@ -286,6 +286,15 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
   }
 
   readonly #status = new IpvsStatusReader();
+
+  /**
+   * LoadBalancer.counters(): status()'s services and counters packed (status.ts readPacked), the
+   * services the apply record's own where the kernel lists exactly them. Never undefined: the
+   * listing holds every field the result carries, so each is compared there, not taken on trust.
+   */
+  readCounters(): Promise<PackedStatus> {
+    return this.ipvs.decodeListing((l) => this.#status.readPacked(l, this.#names, this.#last?.applied));
+  }
 
   /** Reads the given services back from the kernel (those it does not have are left out). */
   async #refresh(known: Map<string, IpvsCurrentSvc>, keys: Iterable<string>): Promise<IpvsCurrentSvc[]> {
