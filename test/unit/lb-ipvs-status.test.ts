@@ -3,6 +3,7 @@
  * Ipvs' Service objects converted) on the same packed listings, as native ipvs.pack() makes them from
  * kernel-shaped replies: random services (IPv4 and IPv6, tagged or not, fwmark, persistence, draining
  * destinations, counters set in the records), replies cut short, and a destination before any service.
+ * And the packed read of a scrape (readCounters) against status() on the same listings, rendered.
  */
 import { describe, expect, it } from 'vitest';
 import type { Ipvs } from '../../lib/ipvs';
@@ -11,6 +12,7 @@ import { IpvsBackend } from '../../lib/lb/modes/ipvs/backend';
 import { OWNER_TAG } from '../../lib/lb/modes/ipvs/compile';
 import type { Service } from '../../lib/lb/state';
 import { native, type NativeIpvsDestDesc, type NativeIpvsListing, type NativeIpvsServiceDesc } from '../../lib/native';
+import { renderStatusMetrics } from '../../lib/daemon/endpoint-metrics';
 
 /** A small deterministic PRNG (mulberry32): the same cases on every run. */
 function rng(seed: number): () => number {
@@ -174,5 +176,46 @@ describe('ipvs status reader', () => {
         expect(fast.state).toStrictEqual(full.state);
       }
     }
+  });
+
+  it('counters() renders what status() renders on 300 random listings, with and without an apply record (its Services given only where the kernel lists exactly them)', async () => {
+    const r = rng(42);
+    const held = { l: undefined as NativeIpvsListing | undefined };
+    const fake = {
+      listServices: async () => servicesFromListing(held.l!),
+      decodeListing: async <T>(f: (x: NativeIpvsListing) => T) => f(held.l!),
+      batch: async (ops: unknown[]) => ({ applied: ops.length, failures: [] }),
+    };
+    const b = new IpvsBackend(fake as unknown as Ipvs);
+    let recorded: Service[] = [];
+    let fromRecord = 0, endpoints = 0, changedOnes = 0;
+    let c: Case = [];
+    for (let i = 0; i < 300; i++) {
+      if (i % 3 === 0) c = randomCase(r);
+      else if (r() < 0.7) {
+        // one destination's weight or port changed, or one gone: the record no longer lists it
+        c = c.map(([svc, dests], k) => [svc, k !== 0 || !dests.length ? dests : r() < 0.3 ? dests.slice(1) : [{ ...dests[0]!, ...(r() < 0.5 ? { weight: dests[0]!.weight + 1 } : { port: 7 }) }, ...dests.slice(1)]]);
+        changedOnes++;
+      }
+      held.l = withCounters(native().ipvs.pack(replies(c)), r);
+      // now and then the listing's own state is applied (a full read, then an apply the fake handle takes): the record
+      if (r() < 0.4) {
+        const cur = await b.read();
+        await b.apply(cur.state, cur, { dryRun: false });
+        recorded = cur.state.services;
+      }
+      const packed = await b.readCounters();
+      const status = await b.status();
+      expect(renderStatusMetrics(packed)).toBe(renderStatusMetrics({ mode: 'ipvs', ...status }));
+      const head = (s: Service) => [s.name, s.protocol, s.family, s.vip, s.port, s.scheduler, s.persistence?.timeout];
+      expect(packed.services.map(head)).toEqual(status.services.map(head));
+      expect(packed.services.map((s) => s.endpoints)).toEqual(status.services.map((s) => s.endpoints.map(({ address, port, weight }) => ({ address, port, weight }))));
+      fromRecord += packed.services.filter((s) => recorded.includes(s)).length;
+      endpoints += packed.connections.length;
+    }
+    // (the cases cover what they claim: services given as the record's, and changed listings)
+    expect(fromRecord).toBeGreaterThan(30);
+    expect(changedOnes).toBeGreaterThan(50);
+    expect(endpoints).toBeGreaterThan(1000);
   });
 });
