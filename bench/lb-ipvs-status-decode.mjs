@@ -12,6 +12,7 @@
 // heap after the decodes.
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
 const { SvcWord, DestWord, servicesFromListing } = require('../dist/ipvs/packed.js');
@@ -58,30 +59,38 @@ async function applied() {
   if (r.operations) throw new Error(`the record's state differs from the listing: ${r.operations} operations planned`);
   return b;
 }
+/** The collector's pauses: each decode's share (those that started inside its window) is reported. */
+const pauses = [];
+new PerformanceObserver((l) => { for (const e of l.getEntries()) pauses.push([e.startTime, e.duration]); }).observe({ entryTypes: ['gc'] });
+const gcIn = (t0, t1) => pauses.reduce((n, [t, d]) => (t >= t0 && t < t1 ? n + d : n), 0);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const range = (xs) => `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]`;
 console.log(`ipvs status() decode: ${N} services x ${E} endpoints, load average ${loadavg()[0].toFixed(2)} (2 cores shared)`);
 const rows = [
   ['full read (status() before)', (b) => b.read()],
   ['status reader', (b) => b.status()],
+  ['status reader, apply record', (b) => b.status(), applied],
   ['packed, no record', (b) => b.readCounters()],
   ['packed, apply record', (b) => b.readCounters(), applied],
 ];
 for (const [what, make, open] of rows) {
   const b = open ? await open() : new IpvsBackend(fake);
-  const cpu = [], wall = [];
+  const cpu = [], wall = [], gc = [];
   let st;
   for (let k = 0; k < REPS; k++) {
     st = undefined;
     global.gc?.();
     const c0 = process.cpuUsage(), t0 = performance.now();
     st = await make(b);
-    wall.push(performance.now() - t0);
+    const t1 = performance.now();
+    wall.push(t1 - t0);
+    await new Promise((res) => setTimeout(res, 5)); // (the window's pause entries are delivered)
+    gc.push(gcIn(t0, t1));
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
   }
   const eps = st.services.reduce((n, s) => n + s.endpoints.length, 0);
   if (st.connections && st.services[0] !== (await b.readCounters()).services[0]) console.log('  (note: the services were built again)');
   global.gc?.();
-  console.log(`  ${what.padEnd(28)} cpu ${range(cpu)} ms, wall ${range(wall)} ms (${st.services.length} services, ${eps} endpoints); heap after ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
+  console.log(`  ${what.padEnd(28)} cpu ${range(cpu)} ms, wall ${range(wall)} ms, collector ${range(gc)} ms (${st.services.length} services, ${eps} endpoints); heap after ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
 }

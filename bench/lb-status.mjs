@@ -17,8 +17,8 @@
 //              listing alone (one service dump and a destination dump per service, fanned out over
 //              64 sockets, packed into the reused buffer: native ipvs.listAll, no JS decode), and
 //              Ipvs.listServices (that listing decoded into the public Service objects).
-//   packed   - (nftables) LoadBalancer.counters(): the same counters packed into arrays, no object
-//              per endpoint (what a `kernlb run` scrape reads).
+//   packed   - (nftables, ipvs) LoadBalancer.counters(): the same counters packed into arrays, no
+//              object per endpoint (what a `kernlb run` scrape reads).
 // Reported: wall ms and CPU ms of this process (all threads) as median [min-max]; after each phase
 // RSS, V8 heap used and external memory (run with --expose-gc: also after a GC, i.e. what is kept
 // rather than garbage not yet collected); the floor (this process holding the input state alone,
@@ -152,7 +152,7 @@ for (const mode of modes) {
     r.applied.last = undefined;
     r.memory.afterStatus = mem(); // (the last result still held: what a caller of status() has)
     r.rssAfterAppliedMb = r.memory.afterStatus.rssMb;
-    if (mode === 'nftables') {
+    if (mode === 'nftables' || mode === 'ipvs') {
       r.packed = await timed(REPS, () => lb.counters());
       if (!r.packed.last) throw new Error('counters(): undefined after an apply by the same handle');
       r.packed.last = undefined;
