@@ -331,7 +331,8 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
   /**
    * status()'s per-endpoint counters packed into arrays, for scrapes (no object per endpoint), when
    * the mode can read the counters alone and prove the rest of the kernel's view (nftables, while
-   * the ruleset generation is its own); undefined otherwise: then call status().
+   * the ruleset generation is its own; ipvs always: its listing holds every field, compared with the
+   * apply record's services); undefined otherwise: then call status().
    */
   async counters(): Promise<PackedStatus | undefined> {
     return this.#reading(async () => this.#backend.readCounters?.());
