@@ -10,7 +10,7 @@ import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarge
 import { compareAddress, parseAddress } from '../../address';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
-import type { BackendRead, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
+import type { BackendRead, EndpointStatus, ModeBackend, PackedStatus, ServiceChange, ServiceStatus } from '../../types';
 import { freezeRule } from '../../../iptables/rule-cache';
 import { endpointComment } from '../nftables/compile';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
@@ -18,7 +18,7 @@ import {
   CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, portalRule, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
   type IptChain, type IptFamilyPlan, type IptMatch, type IptRule, type IptTarget,
 } from './compile';
-import { serviceChainCounters } from './status';
+import { serviceChainCounters, type ChainCounters } from './status';
 
 type Fam = 'ipv4' | 'ipv6';
 
@@ -55,6 +55,48 @@ function ruleEndpoints(s: Service): Int32Array {
   }
   endpointsOfRules.set(s, m);
   return m;
+}
+
+/**
+ * Each counted rule of the services' chains (`svcs` of one family, read as `counts`): service j,
+ * endpoint e (index in its endpoints), the rule's packets and bytes. A service whose chain is not in
+ * the read adds nothing (status() then shows zeros, as a full read does not list it).
+ */
+function addServiceCounters(svcs: readonly Service[], counts: ChainCounters, add: (j: number, e: number, packets: number, bytes: number) => void): void {
+  const c = counts.counters;
+  for (let j = 0; j < svcs.length; j++) {
+    const s = svcs[j]!;
+    const at = counts.at(serviceChains(s)[0]!.name);
+    if (at === undefined) continue;
+    const of = ruleEndpoints(s);
+    for (let i = 0; i < of.length; i++) {
+      const e = of[i]!;
+      if (e >= 0) add(j, e, c[2 * (at + i)]!, c[2 * (at + i) + 1]!);
+    }
+  }
+}
+
+/** Where each family's services' endpoints go in readCounters' arrays: status()'s order (byName of both families). */
+interface PackPlan {
+  s4: readonly Service[];
+  s6: readonly Service[];
+  services: readonly Service[];
+  /** Endpoint offset of each merged service, and the total last. */
+  first: Int32Array;
+  /** Per service of a family (its index there), its endpoints' offset in the arrays. */
+  at4: Int32Array;
+  at6: Int32Array;
+}
+
+/** The plan for these two services arrays (the one before when they are the same arrays: a scrape between applies makes none). */
+function packPlan(before: PackPlan | undefined, s4: readonly Service[], s6: readonly Service[]): PackPlan {
+  if (before && before.s4 === s4 && before.s6 === s6) return before;
+  const services = byName(s4 as Service[], s6 as Service[]);
+  const first = new Int32Array(services.length + 1);
+  for (let i = 0; i < services.length; i++) first[i + 1] = first[i]! + services[i]!.endpoints.length;
+  const index = services === s4 || services === s6 ? undefined : new Map(services.map((s, i) => [s, i]));
+  const offsets = (of: readonly Service[]) => Int32Array.from(of, (s, j) => first[index ? index.get(s)! : j]!);
+  return { s4, s6, services, first, at4: offsets(s4), at6: offsets(s6) };
 }
 
 function toKMatch(m: IptMatch): KMatch {
@@ -398,22 +440,57 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const counts = await pending;
     if (!counts) return undefined;
     k.unproven = false;
-    const c = counts.counters;
-    for (let j = 0; j < svcs.length; j++) {
-      const s = svcs[j]!;
-      const at = counts.at(serviceChains(s)[0]!.name);
-      if (at === undefined) continue;
-      const eps = services[j]!.endpoints, of = ruleEndpoints(s);
-      for (let i = 0; i < of.length; i++) {
-        const e = of[i]!;
-        if (e < 0) continue;
-        const st = eps[e]!.counters, p = 2 * (at + i);
-        st.connections += c[p]!;
-        st.packets += c[p]!;
-        st.bytes += c[p + 1]!;
-      }
-    }
+    addServiceCounters(svcs, counts, (j, e, packets, bytes) => {
+      const st = services[j]!.endpoints[e]!.counters;
+      st.connections += packets;
+      st.packets += packets;
+      st.bytes += bytes;
+    });
     return { ...k, decoded: { ...k.decoded, services } };
+  }
+
+  /**
+   * One family's services and their service chains' counters, while the kernel provably holds the
+   * table kernlb committed, or the one it read for an apply and found as it writes it (no drift):
+   * entry count and digest of the read are the record's. undefined otherwise (then status() reads).
+   */
+  async #familyCounters(f: Fam): Promise<{ services: readonly Service[]; counts: ChainCounters } | undefined> {
+    const k = this.#known[f];
+    if (!k?.table.readState || !this.#carries(f)) return undefined;
+    // (a table read, not committed: its chains are kernlb's compile of its services only when the
+    // apply's read found no drift; a status() read computes none, and a same-size edit since then
+    // changes the digest)
+    if (!k.committed && !(k.layout && k.drift?.length === 0)) return undefined;
+    const counts = await serviceChainCounters(this.handles[f], k.table, !!k.committed);
+    if (!counts) return undefined;
+    k.unproven = false;
+    return { services: k.decoded.state.services, counts };
+  }
+
+  #packPlan: PackPlan | undefined;
+
+  /**
+   * LoadBalancer.counters(): status()'s counters packed (the same services in the same order, each
+   * endpoint's counters at its place), read like status() reads them over a committed table, with no
+   * object per endpoint or service; undefined when a family's table is not provably the record
+   * (then the caller calls status(), which reads it whole).
+   */
+  async readCounters(): Promise<PackedStatus | undefined> {
+    const [p4, p6] = await Promise.all([this.#familyCounters('ipv4'), this.#familyCounters('ipv6')]);
+    if (!p4 || !p6) return undefined;
+    const plan = (this.#packPlan = packPlan(this.#packPlan, p4.services, p6.services));
+    const total = plan.first[plan.services.length]!;
+    const packets = new Float64Array(total);
+    const bytes = new Float64Array(total);
+    for (const [p, at] of [[p4, plan.at4], [p6, plan.at6]] as const) {
+      addServiceCounters(p.services, p.counts, (j, e, n, b) => {
+        const x = at[j]! + e;
+        packets[x] += n;
+        bytes[x] += b;
+      });
+    }
+    // (a DNAT rule sees the first packet of each connection only: connections = packets)
+    return { mode: 'iptables', services: plan.services, connections: packets, packets, bytes };
   }
 
   async read(opts: { forApply?: boolean; lazy?: boolean } = {}): Promise<IptRead> {
