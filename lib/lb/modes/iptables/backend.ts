@@ -10,15 +10,15 @@ import type { IptChain as KChain, IptMatch as KMatch, IptRule as KRule, IptTarge
 import { compareAddress, parseAddress } from '../../address';
 import { changedService, diffStates, isEmptyDiff } from '../../diff';
 import { serviceKey, type Protocol, type Service, type State } from '../../state';
-import type { BackendRead, EndpointStatus, ModeBackend, ServiceChange, ServiceStatus } from '../../types';
+import type { BackendRead, EndpointStatus, ModeBackend, PackedStatus, ServiceChange, ServiceStatus } from '../../types';
 import { freezeRule } from '../../../iptables/rule-cache';
 import { endpointComment } from '../nftables/compile';
 import { parseEndpointComment, parseHeaderComment } from '../nftables/decode';
 import {
-  CHAIN_SERVICES, compileIptables, JUMP_COMMENT_POSTROUTING, portalRule, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
+  CHAIN_SERVICES, compileIptables, forgetServiceChains, JUMP_COMMENT_POSTROUTING, portalRule, serviceChainName, serviceChains, JUMP_COMMENT_SERVICES, OWN_CHAIN_PREFIX,
   type IptChain, type IptFamilyPlan, type IptMatch, type IptRule, type IptTarget,
 } from './compile';
-import { serviceChainCounters } from './status';
+import { serviceChainCounters, type ChainCounters } from './status';
 
 type Fam = 'ipv4' | 'ipv6';
 
@@ -46,15 +46,84 @@ const endpointsOfRules = new WeakMap<Service, Int32Array>();
 function ruleEndpoints(s: Service): Int32Array {
   let m = endpointsOfRules.get(s);
   if (m) return m;
-  const rules = serviceChains(s)[0]!.rules;
+  const rules = ownChainsOf(s)[0]!.rules;
   const byComment = new Map(s.endpoints.map((e, j) => [endpointComment(e), j]));
   m = new Int32Array(rules.length).fill(-1);
   for (let i = 0; i < rules.length; i++) {
-    const r = rules[i]!, first = r.matches[0];
-    if (r.target && first?.kind === 'comment') m[i] = byComment.get(first.comment) ?? -1;
+    const r = rules[i]!, first = r.matches?.[0];
+    if (r.target && first?.type === 'comment') m[i] = byComment.get(first.comment) ?? -1;
   }
   endpointsOfRules.set(s, m);
   return m;
+}
+
+/**
+ * Per Service object, its own chains in the kernel's model (by whether their rules carry counters
+ * objects), the very objects committed: the next commit copies their bytes and carries their
+ * counters by identity (lib/iptables rule-cache.ts, carry.ts). Made from the compiled chains, whose
+ * objects are then let go (compile.ts forgetServiceChains): at 10k x 10 keeping both was ~90 MB.
+ */
+const kServiceChains = [new WeakMap<Service, KChain[]>(), new WeakMap<Service, KChain[]>()] as const;
+
+function kChainsOf(s: Service, counted: boolean): KChain[] {
+  const m = kServiceChains[counted ? 1 : 0];
+  let k = m.get(s);
+  if (!k) {
+    m.set(s, (k = serviceChains(s).map((c) => ({ name: c.name, rules: c.rules.map((r) => toKRule(r, counted)) }))));
+    forgetServiceChains(s);
+  }
+  return k;
+}
+
+/** A service's own chains as kernlb writes them: the committed ones when held, else compiled for this look only (not kept). */
+function ownChainsOf(s: Service): readonly KChain[] {
+  const k = kServiceChains[0].get(s) ?? kServiceChains[1].get(s);
+  if (k) return k;
+  const c = serviceChains(s).map((x) => ({ name: x.name, rules: x.rules.map((r) => toKRule(r, false)) }));
+  forgetServiceChains(s);
+  return c;
+}
+
+/**
+ * Each counted rule of the services' chains (`svcs` of one family, read as `counts`): service j,
+ * endpoint e (index in its endpoints), the rule's packets and bytes. A service whose chain is not in
+ * the read adds nothing (status() then shows zeros, as a full read does not list it).
+ */
+function addServiceCounters(svcs: readonly Service[], counts: ChainCounters, add: (j: number, e: number, packets: number, bytes: number) => void): void {
+  const c = counts.counters;
+  for (let j = 0; j < svcs.length; j++) {
+    const s = svcs[j]!;
+    const at = counts.at(serviceChainName(s));
+    if (at === undefined) continue;
+    const of = ruleEndpoints(s);
+    for (let i = 0; i < of.length; i++) {
+      const e = of[i]!;
+      if (e >= 0) add(j, e, c[2 * (at + i)]!, c[2 * (at + i) + 1]!);
+    }
+  }
+}
+
+/** Where each family's services' endpoints go in readCounters' arrays: status()'s order (byName of both families). */
+interface PackPlan {
+  s4: readonly Service[];
+  s6: readonly Service[];
+  services: readonly Service[];
+  /** Endpoint offset of each merged service, and the total last. */
+  first: Int32Array;
+  /** Per service of a family (its index there), its endpoints' offset in the arrays. */
+  at4: Int32Array;
+  at6: Int32Array;
+}
+
+/** The plan for these two services arrays (the one before when they are the same arrays: a scrape between applies makes none). */
+function packPlan(before: PackPlan | undefined, s4: readonly Service[], s6: readonly Service[]): PackPlan {
+  if (before && before.s4 === s4 && before.s6 === s6) return before;
+  const services = byName(s4 as Service[], s6 as Service[]);
+  const first = new Int32Array(services.length + 1);
+  for (let i = 0; i < services.length; i++) first[i + 1] = first[i]! + services[i]!.endpoints.length;
+  const index = services === s4 || services === s6 ? undefined : new Map(services.map((s, i) => [s, i]));
+  const offsets = (of: readonly Service[]) => Int32Array.from(of, (s, j) => first[index ? index.get(s)! : j]!);
+  return { s4, s6, services, first, at4: offsets(s4), at6: offsets(s6) };
 }
 
 function toKMatch(m: IptMatch): KMatch {
@@ -197,9 +266,9 @@ export function decodeIptables(t: IptTable): { state: State; services: ServiceSt
 export function mergeTable(
   t: IptTable, plan: IptFamilyPlan, unchanged: Set<string>, current: Map<string, KChain>, counted: boolean, committed?: KChain[],
 ): { table: IptTable; others: KChain[] } {
-  if (committed) return { table: { ...t, chains: [...committed, ...plan.chains.map((c) => toKChain(c, counted))] }, others: committed };
-  const keep = new Set<string>();
-  for (const [key, names] of plan.serviceChains) if (unchanged.has(key)) for (const n of names) keep.add(n);
+  // (the plan's first three chains are the fixed ones; every service's own come from kChainsOf)
+  const fixed = plan.chains.slice(0, 3).map((c) => toKChain(c, counted));
+  if (committed) return { table: { ...t, chains: [...committed, ...fixed, ...plan.services.flatMap((s) => kChainsOf(s, counted))] }, others: committed };
   const others = t.chains.filter((c) => !c.name.startsWith(OWN_CHAIN_PREFIX)).map((c) => ({ ...c, rules: c.rules.filter((r) => !isOwnJump(r)) }));
   for (const h of plan.hooks) {
     const c = others.find((x) => x.name === h.chain);
@@ -207,8 +276,13 @@ export function mergeTable(
     const old = t.chains.find((x) => x.name === h.chain)!.rules.find((r) => isOwnJump(r) && r.target?.type === 'jump' && h.rule.target?.kind === 'jump' && r.target.chain === h.rule.target.chain);
     c.rules.unshift(old ?? toKRule(h.rule, counted)); // first, like kube-proxy's -I jumps
   }
-  const own = plan.chains.map((c) => (keep.has(c.name) && current.has(c.name) ? current.get(c.name)! : toKChain(c, counted)));
-  return { table: { ...t, chains: [...others, ...own] }, others };
+  // (an unchanged service keeps its chains as read, counters included)
+  const own = plan.services.flatMap((s) => {
+    const key = serviceKey(s);
+    if (!unchanged.has(key)) return kChainsOf(s, counted);
+    return plan.serviceChains.get(key)!.map((n, i) => current.get(n) ?? kChainsOf(s, counted)[i]!);
+  });
+  return { table: { ...t, chains: [...others, ...fixed, ...own] }, others };
 }
 
 export interface IptRead extends BackendRead {
@@ -233,7 +307,7 @@ type Pair = [Service | undefined, Service | undefined];
  */
 function servicesChainAfter(before: KChain, pairs: Pair[]): KChain {
   const jumpOf = (r: KRule) => (r.target?.type === 'jump' ? r.target.chain : '');
-  const gone = new Set(pairs.flatMap(([b]) => (b ? [serviceChains(b)[0]!.name] : [])));
+  const gone = new Set(pairs.flatMap(([b]) => (b ? [serviceChainName(b)] : [])));
   const rules = gone.size ? before.rules.filter((r) => !gone.has(jumpOf(r))) : before.rules.slice();
   for (const [, a] of pairs) {
     if (!a) continue;
@@ -302,6 +376,8 @@ function planSig(r: IptRule): string {
 function driftOf(d: Decoded, f: Fam): string[] {
   if (!d.chains.size) return [];
   const plan = compileIptables(d.state)[f];
+  // (the read's services are kept with the record: their compiled chains are not)
+  for (const s of plan.services) forgetServiceChains(s);
   const planned = new Map(plan.chains.map((c) => [c.name, c]));
   const out: string[] = [];
   for (const [name, k] of d.chains) {
@@ -398,22 +474,57 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const counts = await pending;
     if (!counts) return undefined;
     k.unproven = false;
-    const c = counts.counters;
-    for (let j = 0; j < svcs.length; j++) {
-      const s = svcs[j]!;
-      const at = counts.at(serviceChains(s)[0]!.name);
-      if (at === undefined) continue;
-      const eps = services[j]!.endpoints, of = ruleEndpoints(s);
-      for (let i = 0; i < of.length; i++) {
-        const e = of[i]!;
-        if (e < 0) continue;
-        const st = eps[e]!.counters, p = 2 * (at + i);
-        st.connections += c[p]!;
-        st.packets += c[p]!;
-        st.bytes += c[p + 1]!;
-      }
-    }
+    addServiceCounters(svcs, counts, (j, e, packets, bytes) => {
+      const st = services[j]!.endpoints[e]!.counters;
+      st.connections += packets;
+      st.packets += packets;
+      st.bytes += bytes;
+    });
     return { ...k, decoded: { ...k.decoded, services } };
+  }
+
+  /**
+   * One family's services and their service chains' counters, while the kernel provably holds the
+   * table kernlb committed, or the one it read for an apply and found as it writes it (no drift):
+   * entry count and digest of the read are the record's. undefined otherwise (then status() reads).
+   */
+  async #familyCounters(f: Fam): Promise<{ services: readonly Service[]; counts: ChainCounters } | undefined> {
+    const k = this.#known[f];
+    if (!k?.table.readState || !this.#carries(f)) return undefined;
+    // (a table read, not committed: its chains are kernlb's compile of its services only when the
+    // apply's read found no drift; a status() read computes none, and a same-size edit since then
+    // changes the digest)
+    if (!k.committed && !(k.layout && k.drift?.length === 0)) return undefined;
+    const counts = await serviceChainCounters(this.handles[f], k.table, !!k.committed);
+    if (!counts) return undefined;
+    k.unproven = false;
+    return { services: k.decoded.state.services, counts };
+  }
+
+  #packPlan: PackPlan | undefined;
+
+  /**
+   * LoadBalancer.counters(): status()'s counters packed (the same services in the same order, each
+   * endpoint's counters at its place), read like status() reads them over a committed table, with no
+   * object per endpoint or service; undefined when a family's table is not provably the record
+   * (then the caller calls status(), which reads it whole).
+   */
+  async readCounters(): Promise<PackedStatus | undefined> {
+    const [p4, p6] = await Promise.all([this.#familyCounters('ipv4'), this.#familyCounters('ipv6')]);
+    if (!p4 || !p6) return undefined;
+    const plan = (this.#packPlan = packPlan(this.#packPlan, p4.services, p6.services));
+    const total = plan.first[plan.services.length]!;
+    const packets = new Float64Array(total);
+    const bytes = new Float64Array(total);
+    for (const [p, at] of [[p4, plan.at4], [p6, plan.at6]] as const) {
+      addServiceCounters(p.services, p.counts, (j, e, n, b) => {
+        const x = at[j]! + e;
+        packets[x] += n;
+        bytes[x] += b;
+      });
+    }
+    // (a DNAT rule sees the first packet of each connection only: connections = packets)
+    return { mode: 'iptables', services: plan.services, connections: packets, packets, bytes };
   }
 
   async read(opts: { forApply?: boolean; lazy?: boolean } = {}): Promise<IptRead> {
@@ -444,6 +555,9 @@ export class IptablesBackend implements ModeBackend<IptRead> {
   /** `only`: the families an update touched (the others are left alone, unproven or not). */
   async apply(desired: State, cur: IptRead, opts: { dryRun: boolean }, only?: Set<Fam>, changes?: ServiceChange[]) {
     let plan: ReturnType<typeof compileIptables> | undefined; // (only when a family commits: hashing 10k chain names is ~10 ms)
+    // A table kernlb committed takes its services' chains from kChainsOf: a plan without them.
+    let lite: ReturnType<typeof compileIptables> | undefined;
+    const planFor = (f: Fam) => (cur.committed[f] ? (lite ??= plan ?? compileIptables(desired, { own: false })) : (plan ??= compileIptables(desired)))[f];
     let operations = 0;
     const commits: [Fam, IptTable, State, KChain[]][] = [];
     const splices: [Fam, Pair[], State][] = [];
@@ -500,7 +614,7 @@ export class IptablesBackend implements ModeBackend<IptRead> {
           continue;
         }
       }
-      const { table: next, others } = mergeTable(cur.tables[f], (plan ??= compileIptables(desired))[f], unchanged, cur.decoded[f].chains, !this.#carries(f), cur.committed[f]);
+      const { table: next, others } = mergeTable(cur.tables[f], planFor(f), unchanged, cur.decoded[f].chains, !this.#carries(f), cur.committed[f]);
       operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
       commits.push([f, next, want, others]);
     }
@@ -509,11 +623,13 @@ export class IptablesBackend implements ModeBackend<IptRead> {
       const done = await this.#splice(f, pairs, want, cur);
       if (done === null) {
         // (No layout kept: the whole table, as before.)
-        const { table: next, others } = mergeTable(cur.tables[f], (plan ??= compileIptables(desired))[f], new Set(), cur.decoded[f].chains, false, cur.committed[f]);
+        const { table: next, others } = mergeTable(cur.tables[f], planFor(f), new Set(), cur.decoded[f].chains, false, cur.committed[f]);
         operations += next.chains.reduce((n, c) => n + c.rules.length, 0);
         commits.push([f, next, want, others]);
       } else operations += done;
     }
+    // (the plan's compiled chains are in kChainsOf's kernel chains now, or not needed: not kept)
+    if (plan) for (const s of [...plan.ipv4.services, ...plan.ipv6.services]) forgetServiceChains(s);
     if (!commits.length) return { operations, draining: [], changed: splices.length > 0 };
     if (!opts.dryRun) {
       for (const [f, t, want, others] of commits) {
@@ -541,13 +657,13 @@ export class IptablesBackend implements ModeBackend<IptRead> {
     const gone = new Set<string>();
     let portals = false;
     for (const [before, after] of pairs) {
-      const a = after ? serviceChains(after) : [];
-      const b = before ? serviceChains(before) : [];
+      const a = after ? kChainsOf(after, false) : [];
+      const b = before ? ownChainsOf(before) : [];
       if (!before || !after || before.name !== after.name || a[0]!.name !== b[0]!.name) portals = true;
       for (const c of a) {
         if (names.has(c.name)) continue;
         names.add(c.name);
-        put.push(toKChain(c, false));
+        put.push(c);
       }
       for (const c of b) gone.add(c.name);
     }

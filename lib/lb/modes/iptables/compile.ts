@@ -73,6 +73,8 @@ export interface IptFamilyPlan {
   chains: IptChain[];
   /** Per service key: the names of the chains that service owns (SVC + SEPs), for minimal diffs. */
   serviceChains: Map<string, string[]>;
+  /** The family's services in the order of their chains (by their KERNLB-SVC- chain's name). */
+  services: Service[];
 }
 
 export interface IptPlan {
@@ -157,17 +159,33 @@ export function wrrSlots(weights: number[]): number[] {
 
 /**
  * Per Service object (normalised services are immutable, and the validation cache hands back the
- * same object for an unchanged service): an apply recompiles only what changed.
+ * same object for an unchanged service): an apply recompiles only what changed. The backend takes
+ * an entry out once it holds the service's chains in the kernel's model (forgetServiceChains): at
+ * 10k x 10 these objects were ~90 MB of heap kept for nothing.
  */
 const compiled = new WeakMap<Service, IptChain[]>();
 /** Per Service object, its rule in KERNLB-SERVICES (the same object while the service is). */
 const portals = new WeakMap<Service, IptRule>();
+/** Per Service object, its KERNLB-SVC- chain's name (one string a service, kept: the order and the status read need it). */
+const svcNames = new WeakMap<Service, string>();
 
 /** A service's own chains (its KERNLB-SVC- chain first, then its KERNLB-SEP- chains), cached per Service object. */
 export function serviceChains(s: Service): IptChain[] {
   let c = compiled.get(s);
   if (!c) compiled.set(s, (c = compileServiceChains(s)));
   return c;
+}
+
+/** Drops a service's cached chains (the next serviceChains compiles them again). */
+export function forgetServiceChains(s: Service): void {
+  compiled.delete(s);
+}
+
+/** A service's KERNLB-SVC- chain name, cached per Service object (no compile of its chains). */
+export function serviceChainName(s: Service): string {
+  let n = svcNames.get(s);
+  if (n === undefined) svcNames.set(s, (n = compiled.get(s)?.[0]!.name ?? svcChainName(s)));
+  return n;
 }
 
 function compileServiceChains(s: Service): IptChain[] {
@@ -240,13 +258,18 @@ export function portalRule(s: Service): IptRule {
         { kind: 'comment', comment: `${s.name} ${serviceKey(s)}` },
         { kind: 'port', protocol: s.protocol, dport: s.port },
       ],
-      target: { kind: 'jump', chain: serviceChains(s)[0]!.name },
+      target: { kind: 'jump', chain: serviceChainName(s) },
     }));
   }
   return portal;
 }
 
-function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyPlan {
+/**
+ * `own` false: the plan without the services' own chains (chains holds the three fixed ones,
+ * serviceChains is empty): what a commit of a table kernlb committed needs when the backend holds
+ * every service's chains already.
+ */
+function compileFamily(services: Service[], family: 'ipv4' | 'ipv6', own = true): IptFamilyPlan {
   const mine = services.filter((s) => s.family === family);
   const jump = (chain: string, comment: string): IptRule => ({ matches: [{ kind: 'comment', comment }], target: { kind: 'jump', chain } });
   const servicesChain: IptChain = { name: CHAIN_SERVICES, rules: [] };
@@ -263,13 +286,14 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
     { name: CHAIN_MARK_MASQ, rules: [{ matches: [], target: { kind: 'mark', op: 'or', value: MASQ_MARK } }] },
   ];
   const serviceChainsMap = new Map<string, string[]>();
-  // (the chain name from the cached chains: hashing 10k names an apply costs ~50-100 ms)
-  const named = mine.map((s) => ({ s, chain: serviceChains(s)[0]!.name })).sort((a, b) => (a.chain < b.chain ? -1 : 1));
+  // (the cached chain name: hashing 10k names an apply costs ~50-100 ms)
+  const named = mine.map((s) => ({ s, chain: serviceChainName(s) })).sort((a, b) => (a.chain < b.chain ? -1 : 1));
   for (const { s } of named) {
-    const own = serviceChains(s);
     servicesChain.rules.push(portalRule(s));
-    chains.push(...own);
-    serviceChainsMap.set(serviceKey(s), own.map((c) => c.name));
+    if (!own) continue;
+    const mineChains = serviceChains(s);
+    chains.push(...mineChains);
+    serviceChainsMap.set(serviceKey(s), mineChains.map((c) => c.name));
   }
   return {
     family,
@@ -280,11 +304,14 @@ function compileFamily(services: Service[], family: 'ipv4' | 'ipv6'): IptFamilyP
     ],
     chains,
     serviceChains: serviceChainsMap,
+    services: named.map((x) => x.s),
   };
 }
 
-export function compileIptables(state: State): IptPlan {
-  return { ipv4: compileFamily(state.services, 'ipv4'), ipv6: compileFamily(state.services, 'ipv6') };
+/** `opts.own` false: without the services' own chains (see compileFamily). */
+export function compileIptables(state: State, opts: { own?: boolean } = {}): IptPlan {
+  const own = opts.own ?? true;
+  return { ipv4: compileFamily(state.services, 'ipv4', own), ipv6: compileFamily(state.services, 'ipv6', own) };
 }
 
 function hex(n: number): string {
