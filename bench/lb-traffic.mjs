@@ -1,6 +1,6 @@
 // Traffic during updates at scale (issue #17), against dist/:
 //   node bench/lb-traffic.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--changes 100]
-//        [--path update|apply|restore] [--idle SECONDS] [--no-probe] [--json FILE]
+//        [--path update|apply|restore] [--idle SECONDS] [--gap MS] [--no-probe] [--json FILE]
 // A client namespace, a balancer holding N services (two of them real: "web" on backends 1-3 and
 // "steady" on backend 4; the rest point at addresses nobody answers), and clients opening new
 // connections continuously to web (whose endpoints change) and to steady (unchanged). Reports the
@@ -13,7 +13,9 @@
 // after another (500 us apart, 1 s timeout: the modes bench's client), with each failure's start and
 // stage; bench/modes/wake.c, a SCHED_FIFO thread per CPU waking every 1 ms, whose lateness is the
 // longest stretch the kernel held that CPU (this kernel does not preempt system calls); and the
-// client namespace's SYN retransmissions (nstat). Run inside UML for ipvs:
+// client namespace's SYN retransmissions (nstat). --gap MS pauses between changes: each change's
+// longest CPU stall is then given beside the longest in the pause after it (the machine's own stalls,
+// from whatever else runs on it). Run inside UML for ipvs:
 //   bash scripts/uml-run.sh -- node bench/lb-traffic.mjs --modes ipvs
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ const PATH = opt('path', 'update');
 const modes = opt('modes', 'nftables').split(',');
 const probe = !args.includes('--no-probe');
 const IDLE_MS = Number(opt('idle', 3)) * 1000;
+const GAP_MS = Number(opt('gap', 0));
 const bins = probe ? buildHelpers() : undefined;
 const now = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC ns, as the C probes' clocks
 
@@ -103,6 +106,17 @@ async function tcpCounters(ns) {
   return out;
 }
 
+/** The latest wakeup of the wake probe (ms) among those due in [from, to] (ns); 0 when none was over its threshold. */
+function maxLate(wake, from, to) {
+  let m = 0;
+  for (const c of wake.cpus) for (const [at, late] of c.late) if (at >= from && at <= to && late > m) m = late;
+  return m / 1e6;
+}
+const spread = (a) => {
+  const x = [...a].sort((p, q) => p - q);
+  return x.length ? `median ${x[x.length >> 1].toFixed(0)} ms, max ${x[x.length - 1].toFixed(0)} ms` : '-';
+};
+
 /** The probes' results for one window: the C client's connections and the CPUs' longest stalls. */
 function probeSummary(conn, wake, changeSpans) {
   const a = [...conn.connect_ns].sort((x, y) => x - y);
@@ -114,6 +128,9 @@ function probeSummary(conn, wake, changeSpans) {
     failures: conn.failures,
     failedAt: conn.failed_at.map((f) => ({ stage: f.stage, errno: f.errno, tookMs: f.connect_ns / 1e6, duringChange: inChange(f.at_ns) })),
     slow: conn.slow_at.length,
+    // Per change: the longest lateness (any CPU) of a wakeup due during it, and in the pause after it.
+    stallInChangeMs: changeSpans.map(([s, e]) => maxLate(wake, s, e)),
+    stallInPauseMs: GAP_MS ? changeSpans.map(([, e]) => maxLate(wake, e + 50e6, e + GAP_MS * 1e6 - 50e6)) : [],
     connectUs: { p50: q(0.5), p99: q(0.99), max: q(1) },
     cpuStallMs: wake.cpus.map((c) => ({ cpu: c.cpu, maxMs: c.max_ns / 1e6, over10ms: c.over10ms, over100ms: c.over100ms })),
     stalls: wake.cpus.flatMap((c) => c.late.map(([at, late]) => ({ cpu: c.cpu, at, lateMs: late / 1e6 }))),
@@ -121,6 +138,7 @@ function probeSummary(conn, wake, changeSpans) {
 }
 const fmtP = (p) =>
   `C client ${p.connections} connections, ${p.failed} failed${p.failedAt.length ? ` (${p.failedAt.map((f) => `${f.stage} ${f.tookMs.toFixed(0)} ms${f.duringChange ? ' in a change' : ''}`).join('; ')})` : ''}, connect p50 ${p.connectUs.p50.toFixed(0)} us p99 ${p.connectUs.p99.toFixed(0)} us max ${(p.connectUs.max / 1000).toFixed(1)} ms, ${p.slow} over 50 ms; ` +
+  (p.stallInChangeMs.length ? `longest CPU stall in each change ${spread(p.stallInChangeMs)}${p.stallInPauseMs.length ? `, in the pause after it ${spread(p.stallInPauseMs)}` : ''}; ` : '') +
   `CPU stall max ${p.cpuStallMs.map((c) => `cpu${c.cpu} ${c.maxMs.toFixed(0)} ms (${c.over100ms} over 100 ms)`).join(', ')}`;
 
 const results = { n: N, endpoints: E, changes: CHANGES, path: PATH, loadBefore: os.loadavg(), date: new Date().toISOString(), modes: [] };
@@ -181,13 +199,16 @@ for (const mode of modes) {
     for (let n = 0; n < CHANGES; n++) {
       ws = cycle[n % cycle.length];
       const t = now();
-      if (PATH === 'restore') await topo.balancer.exec(['iptables-legacy-restore'], { input: saved[n % cycle.length], timeoutMs: 300_000 });
+      // (its own lock file: iptables-legacy-restore holds /run/xtables.lock, one lock for the whole
+      // machine, through its parse, tens of seconds on a loaded machine)
+      if (PATH === 'restore') await topo.balancer.exec(['env', `XTABLES_LOCKFILE=${os.tmpdir()}/kernlb-traffic-${process.pid}.lock`, 'iptables-legacy-restore'], { input: saved[n % cycle.length], timeoutMs: 300_000 });
       else {
         const s = PATH === 'update' ? await lb.update({ upsert: [web(ws)] }) : await lb.apply(state());
         if (!s.changed) throw new Error(`change ${n} changed nothing`);
       }
       spans.push([t, now()]);
       times.push((now() - t) / 1e6);
+      if (GAP_MS) await sleep(GAP_MS);
     }
     const during = [await cw.window(), await cs.window()];
     const duringProbe = await stopProbes(probes, spans);
