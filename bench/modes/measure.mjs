@@ -310,6 +310,10 @@ export async function measureRow(mode, n, env, params, log) {
           connections: r.ok + r.failed,
           failed: r.failed,
           failures: r.failures,
+          // each failure's stage (connect or the greeting's read) and how long it waited, and how many
+          // connections took over 50 ms (bench/lb-traffic.mjs lays these beside each change's CPU stall)
+          failedAt: r.failed_at?.map((f) => ({ stage: f.stage, errno: f.errno, waitedMs: f.connect_ns / 1e6 })),
+          over50ms: r.slow_at?.length,
           connect: summarize(r.connect_ns),
         },
       };
