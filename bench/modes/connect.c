@@ -7,7 +7,12 @@
  *
  *   connect latency  HOST PORT COUNT [TIMEOUT_MS [GAP_US]]  sequential connections, GAP_US apart;
  *                                                   COUNT 0 = until SIGTERM; raw samples in ns
- *                                                   (connect, first byte)
+ *                                                   (connect, first byte); each failure and each
+ *                                                   connection slower than 50 ms with its start
+ *                                                   (CLOCK_MONOTONIC ns, as Node's hrtime) and stage;
+ *                                                   with CONNECT_SEND set in the environment, it is
+ *                                                   written after connect() (an HTTP server's request:
+ *                                                   its answer's first byte stands for the greeting)
  *   connect rate     HOST PORT COUNT CONC [TIMEOUT_MS]  COUNT connections, CONC in flight at a time
  *                                                   (epoll): wall time and the process's CPU time
  *   connect requests HOST PORT SECONDS SIZE         one kept-alive connection, SIZE-byte ping-pong
@@ -95,11 +100,36 @@ static void print_tail(void) {
          (long long)ru.ru_stime.tv_sec * 1000000000 + ru.ru_stime.tv_usec * 1000);
 }
 
+/* Failures and slow connections of latency(), with when they started: bench/lb-traffic.mjs lays
+ * them beside the times of the table replaces. stage: 0 connect(), 1 the greeting's read(). */
+#define MAX_EVENTS 4096
+#define SLOW_NS 50000000
+struct event {
+  int64_t at, connect, first;
+  int stage, err;
+};
+static struct event fails[MAX_EVENTS], slows[MAX_EVENTS];
+static long nfails, nslows;
+
+static void note_fail(int64_t at, int stage, int err, int64_t took) {
+  if (nfails < MAX_EVENTS) fails[nfails++] = (struct event){.at = at, .connect = took, .stage = stage, .err = err};
+}
+
+static void print_events(const char *key, const struct event *ev, long n) {
+  printf("\"%s\":[", key);
+  for (long i = 0; i < n; i++)
+    printf("%s{\"at_ns\":%lld,\"stage\":\"%s\",\"errno\":%d,\"connect_ns\":%lld,\"first_byte_ns\":%lld}", i ? "," : "", (long long)ev[i].at,
+           ev[i].stage ? "read" : "connect", ev[i].err, (long long)ev[i].connect, (long long)ev[i].first);
+  printf("],");
+}
+
 static int latency(long count, int timeout_ms, long gap_us) {
   struct timespec gap = {.tv_sec = gap_us / 1000000, .tv_nsec = (gap_us % 1000000) * 1000};
   long cap = count ? count : 1 << 20, n = 0;
   int64_t *conn = malloc(cap * sizeof *conn), *first = malloc(cap * sizeof *first);
   struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  const char *send_first = getenv("CONNECT_SEND");
+  size_t send_len = send_first ? strlen(send_first) : 0;
   int64_t began = now_ns();
   while (!stop && (count == 0 || n + failed[0] + failed[1] + failed[2] + failed[3] + failed[4] < count)) {
     if (gap_us > 0) nanosleep(&gap, NULL);  // paced: leaves the CPU to what runs beside the load
@@ -109,13 +139,22 @@ static int latency(long count, int timeout_ms, long gap_us) {
     int64_t t0 = now_ns();
     if (connect(fd, (struct sockaddr *)&dst, dst_len) != 0) {
       int e = errno;
+      int64_t took = now_ns() - t0;
       close_rst(fd);
       if (e == EINTR && stop) break;  // stopped mid-connect: neither success nor failure
       failed[kind_of(e)]++;
+      note_fail(t0, 0, e, took);
       continue;
     }
     int64_t t1 = now_ns();
     char b;
+    if (send_first && write(fd, send_first, send_len) != (ssize_t)send_len) {
+      int e = errno;
+      close_rst(fd);
+      failed[kind_of(e)]++;
+      note_fail(t0, 1, e, now_ns() - t0);
+      continue;
+    }
     ssize_t r = read(fd, &b, 1);
     int64_t t2 = now_ns();
     int e = errno;
@@ -123,8 +162,10 @@ static int latency(long count, int timeout_ms, long gap_us) {
     if (r != 1) {
       if (r < 0 && e == EINTR && stop) break;
       failed[r == 0 ? F_EOF : kind_of(e)]++;
+      note_fail(t0, 1, r == 0 ? 0 : e, t2 - t0);
       continue;
     }
+    if (t2 - t0 > SLOW_NS && nslows < MAX_EVENTS) slows[nslows++] = (struct event){.at = t0, .connect = t1 - t0, .first = t2 - t0};
     if (n == cap) {
       cap *= 2;
       conn = realloc(conn, cap * sizeof *conn);
@@ -144,6 +185,8 @@ static int latency(long count, int timeout_ms, long gap_us) {
   printf("],\"first_byte_ns\":[");
   for (long i = 0; i < n; i++) printf("%s%lld", i ? "," : "", (long long)first[i]);
   printf("],");
+  print_events("failed_at", fails, nfails);
+  print_events("slow_at", slows, nslows);
   print_tail();
   return 0;
 }

@@ -23,15 +23,15 @@ const BACKEND_PORT = 8080;
 export const KERNLB_MODES = ['iptables', 'nftables', 'ipvs'];
 export const REFERENCE_MODES = { 'kube-iptables': 'kube-proxy iptables', 'kube-nftables': 'kube-proxy nftables' };
 
-/** Compiles the C client and server into build/bench-modes/ with the system cc when missing or older than their source. */
+/** Compiles the C client, server and CPU-stall probe into build/bench-modes/ with the system cc when missing or older than their source. */
 export function buildHelpers() {
   const out = path.join(root, 'build', 'bench-modes');
   mkdirSync(out, { recursive: true });
   const bins = {};
-  for (const name of ['connect', 'server']) {
+  for (const name of ['connect', 'server', 'wake']) {
     const src = path.join(root, 'bench', 'modes', `${name}.c`);
     const bin = path.join(out, name);
-    if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+    if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) execFileSync('cc', ['-O2', '-Wall', '-pthread', '-o', bin, src], { stdio: 'inherit' });
     bins[name] = bin;
   }
   return bins;
@@ -310,6 +310,10 @@ export async function measureRow(mode, n, env, params, log) {
           connections: r.ok + r.failed,
           failed: r.failed,
           failures: r.failures,
+          // each failure's stage (connect or the greeting's read) and how long it waited, and how many
+          // connections took over 50 ms (bench/lb-traffic.mjs lays these beside each change's CPU stall)
+          failedAt: r.failed_at?.map((f) => ({ stage: f.stage, errno: f.errno, waitedMs: f.connect_ns / 1e6 })),
+          over50ms: r.slow_at?.length,
           connect: summarize(r.connect_ns),
         },
       };
