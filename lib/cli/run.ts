@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import * as path from 'node:path';
 import { LbDaemon } from '../daemon/lb-daemon';
 import { acquireRunLock, AlreadyRunningError } from '../daemon/run-lock';
-import { keepYoungGenerationSmall, trimMalloc, tuneMalloc } from '../daemon/process-memory';
+import { collectGarbage, keepYoungGenerationSmall, trimMalloc, tuneMalloc } from '../daemon/process-memory';
 import { MODES, type Mode } from '../lb/schedulers';
 import { validateState } from '../lb/state';
 import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, reportError, UsageError, type CliCommand } from './command';
@@ -116,8 +116,6 @@ lock, 2 bad input, 4 unavailable here.
         mode, ...(netns ? { netns } : {}), resyncIntervalS: resync, ...(conc !== undefined ? { healthConcurrency: conc } : {}),
       });
       first.input = undefined;
-      // (the first apply's batch and plan are freed by now: their pages go back instead of staying as RSS)
-      trimMalloc();
       const d = daemon;
       log(`running ${mode} in ${netns ? `netns ${netns}` : 'this namespace'}: ${d.state.services.length} service(s), pid ${process.pid}, lock ${lock.path}`);
       for (const [svc, ep] of d.startedDown) log(`endpoint ${ep} of ${svc} starts down: drained in the kernel (a previous run's health checks?); back after its good checks`);
@@ -125,6 +123,10 @@ lock, 2 bad input, 4 unavailable here.
         const s = d.takeStarted()!;
         log(`applied (start): ${s.changed ? `${s.operations} kernel operation(s) in ${s.durationMs.toFixed(1)} ms` : 'no change'}${s.lines.length ? `: ${s.lines.join('; ')}` : ''}`);
       }
+      // (the first apply's batch, plan and summary are garbage by now: collected, and their pages
+      // handed back instead of staying as RSS)
+      collectGarbage();
+      trimMalloc();
       d.on('applied', (s, kind, why) => {
         if (!s.changed && kind !== 'full') return;
         log(`${kind} (${why}): ${s.changed ? `${s.operations} kernel operation(s) in ${s.durationMs.toFixed(1)} ms` : 'no change'}${s.lines.length ? `: ${s.lines.join('; ')}` : ''}`);
@@ -150,7 +152,11 @@ lock, 2 bad input, 4 unavailable here.
                 if (done) return;
                 done = true;
                 release();
-                trimMalloc();
+                // (after the response, off the scrape's time: its garbage is collected now, not after several scrapes)
+                setImmediate(() => {
+                  collectGarbage();
+                  trimMalloc();
+                });
               };
               res.once('finish', finish).once('close', finish);
               res.writeHead(200, {
