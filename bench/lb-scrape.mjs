@@ -21,10 +21,13 @@
 // nodejs_heap_size_used_bytes and nodejs_external_memory_bytes in the scrape itself, taken as it ends);
 // the peak RSS of the start (first apply) and, reset after it (/proc/PID/clear_refs), of the scrapes.
 // The floor: a node process that loaded kernlb and holds the parsed state file (after a GC), and
-// node alone. --variants tuned runs `kernlb run` again with the settings its help documents for a
-// large state (NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072,
+// node alone. --variants tuned runs `kernlb run` again with the settings session 12's help documented
+// for a large state (NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072,
 // MALLOC_TRIM_THRESHOLD_=131072): V8's young generation 4 MB instead of 32 MB, and glibc handing freed
-// large blocks back to the system instead of keeping them in its arenas.
+// large blocks back to the system instead of keeping them in its arenas. Since session 13 `kernlb run`
+// sets the malloc ones itself (mallopt, unless the variables are set) and keeps the young generation
+// at 2 MB unless node has a semi-space flag (lib/daemon/process-memory.ts), so `default` is what a user
+// gets without any setting, and `tuned` the same with a 4 MB young generation.
 //
 // Target (issue #21, 10k x 10): a scrape and status() <= 500 ms, the whole `kernlb run` process
 // <= 150 MB RSS. The mode read paths (status()) are the lbnft and lbkern work; the daemon's part is

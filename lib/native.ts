@@ -55,6 +55,10 @@ export interface NativeNetlink {
   tcpSocketIn(handle: NativeHandle, ipv6: boolean): Promise<number>;
   /** flock(fd, LOCK_EX | LOCK_NB): false when another process holds the lock. */
   flockExclusive(fd: number): boolean;
+  /** glibc mallopt of M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD (0: leave it); false off glibc or when one is refused. */
+  mallocTune(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
+  /** glibc malloc_trim(0): free pages handed back (true when some were); false off glibc. */
+  mallocTrim(): boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

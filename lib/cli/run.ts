@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import * as path from 'node:path';
 import { LbDaemon } from '../daemon/lb-daemon';
 import { acquireRunLock, AlreadyRunningError } from '../daemon/run-lock';
+import { collectGarbage, keepYoungGenerationSmall, trimMalloc, tuneMalloc } from '../daemon/process-memory';
 import { MODES, type Mode } from '../lb/schedulers';
 import { validateState } from '../lb/state';
 import { ExitCode, intOption, netnsOption, noExtraArgs, parseArgs, parseJson, readText, reportError, UsageError, type CliCommand } from './command';
@@ -52,11 +53,11 @@ duration; per service endpoints, active and up; applies, their duration and fail
 reloads, health transitions; process metrics.
 
 Memory: at 10k services x 10 endpoints a scrape is ~20 MB of text, written from packed counters
-(nftables) into reused buffers. For such a state, start it with V8's young generation at 4 MB and
-glibc returning freed large blocks (measured: RSS 60-80 MB lower, the first apply's CPU 0-10%
-more, scrapes' the same; lib/daemon/README.md):
-  NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \\
-  MALLOC_TRIM_THRESHOLD_=131072 kernlb run ...
+(nftables) into reused buffers. No setting is needed: kernlb run sets glibc's malloc as
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 would (each unless
+that variable is set), keeps V8's young generation at 2 MB (unless node is given a semi-space flag:
+NODE_OPTIONS=--max-semi-space-size=2 keeps the first apply's peak ~10 MB lower), and collects and hands freed pages back after the first
+apply and after each scrape (nftables at 10k x 10: ~125 MB after scrapes; lib/daemon/README.md).
 
 A second "kernlb run" for the same namespace and mode refuses to start (lock under /run/kernlb).
 Exit codes: 0 stopped by a signal, 1 the kernel refused the first apply or another run holds the
@@ -75,12 +76,16 @@ lock, 2 bad input, 4 unavailable here.
     const resync = intOption(a, 'resync-interval', 0, 86400) ?? 60;
     const conc = intOption(a, 'health-concurrency', 1, 65536);
     const listen = a.values.has('metrics') ? parseHostPort(a.values.get('metrics')!) : undefined;
-    // (read in a helper: this function's frame lives as long as the process, and must not hold the ~5 MB text)
-    const first = await readState(io, file);
+    // (before the state is read and applied: the arenas and thresholds apply to what is allocated after)
+    tuneMalloc();
+    keepYoungGenerationSmall();
+    // (read in a helper: this function's frame lives as long as the process, and must not hold the
+    // ~5 MB text; nor the parsed tree, ~20 MB of heap at 10k x 10: `first.input` is let go once the
+    // daemon holds its validated Services)
+    const first: { input: unknown; digest: string } = await readState(io, file);
     /** The file's content last reloaded or refused (the watch's reference), as a digest. */
     let seen = first.digest;
-    const input = first.input;
-    validateState(input, mode); // (bad input is said as such before any namespace or lock is looked at)
+    validateState(first.input, mode); // (bad input is said as such before any namespace or lock is looked at)
     const netns = netnsOption(a);
     const log = (line: string) => io.err(`${new Date().toISOString()} kernlb run: ${line}\n`);
 
@@ -106,14 +111,24 @@ lock, 2 bad input, 4 unavailable here.
     let watcher: FSWatcher | undefined;
     const clear = a.flags.has('clear-on-exit');
     try {
-      daemon = await LbDaemon.start(input, {
+      // (the check above validated the whole state once already: its ~10 MB of Services are garbage,
+      // collected before the first apply builds its batch on top of them)
+      collectGarbage();
+      daemon = await LbDaemon.start(first.input, {
         mode, ...(netns ? { netns } : {}), resyncIntervalS: resync, ...(conc !== undefined ? { healthConcurrency: conc } : {}),
       });
+      first.input = undefined;
       const d = daemon;
       log(`running ${mode} in ${netns ? `netns ${netns}` : 'this namespace'}: ${d.state.services.length} service(s), pid ${process.pid}, lock ${lock.path}`);
       for (const [svc, ep] of d.startedDown) log(`endpoint ${ep} of ${svc} starts down: drained in the kernel (a previous run's health checks?); back after its good checks`);
-      const first = d.started!;
-      log(`applied (start): ${first.changed ? `${first.operations} kernel operation(s) in ${first.durationMs.toFixed(1)} ms` : 'no change'}${first.lines.length ? `: ${first.lines.join('; ')}` : ''}`);
+      {
+        const s = d.takeStarted()!;
+        log(`applied (start): ${s.changed ? `${s.operations} kernel operation(s) in ${s.durationMs.toFixed(1)} ms` : 'no change'}${s.lines.length ? `: ${s.lines.join('; ')}` : ''}`);
+      }
+      // (the first apply's batch, plan and summary are garbage by now: collected, and their pages
+      // handed back instead of staying as RSS)
+      collectGarbage();
+      trimMalloc();
       d.on('applied', (s, kind, why) => {
         if (!s.changed && kind !== 'full') return;
         log(`${kind} (${why}): ${s.changed ? `${s.operations} kernel operation(s) in ${s.durationMs.toFixed(1)} ms` : 'no change'}${s.lines.length ? `: ${s.lines.join('; ')}` : ''}`);
@@ -132,8 +147,20 @@ lock, 2 bad input, 4 unavailable here.
           // stayed 20-60 MB larger: lib/daemon/README.md)
           d.lendMetrics().then(
             ({ chunks, release }) => {
-              // (the chunks as they are, no copy: back to the daemon once sent or abandoned)
-              res.once('finish', release).once('close', release);
+              // (the chunks as they are, no copy: back to the daemon once sent or abandoned; then the
+              // read's native buffers, freed by now, go back to the system)
+              let done = false;
+              const finish = () => {
+                if (done) return;
+                done = true;
+                release();
+                // (after the response, off the scrape's time: its garbage is collected now, not after several scrapes)
+                setImmediate(() => {
+                  collectGarbage();
+                  trimMalloc();
+                });
+              };
+              res.once('finish', finish).once('close', finish);
               res.writeHead(200, {
                 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': chunks.reduce((n, c) => n + c.length, 0),
               });

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { ValidationError } from '../errors';
 import { parseAddress } from '../lb/address';
 import type { HealthCheck } from '../lb/health-check';
-import { endpointKey, validateState, type DesiredState, type ServiceSpec, type State } from '../lb/state';
+import { endpointKey, validateState, type DesiredState, type EndpointSpec, type Service, type ServiceSpec, type State, type StateInput } from '../lb/state';
 import type { NetnsSpec } from '../netns';
 import { openSocketSource, probe, type ProbeResult, type SocketSource } from './probe';
 import { Semaphore } from './semaphore';
@@ -153,15 +153,17 @@ export class HealthMonitor extends EventEmitter implements AsyncDisposable {
    * `spec` (one service of a state file) with its down endpoints at weight 0, or `spec` itself
    * when none is down (the same object: the load balancer's validation cache then skips it).
    */
-  drainedService(spec: ServiceSpec): ServiceSpec {
+  drainedService(spec: ServiceSpec | Service): ServiceSpec | Service {
     const m = this.#targets.get(spec.name);
     if (!m) return spec;
     let down = false;
     for (const t of m.values()) if (!t.healthy) { down = true; break; }
     if (!down || !Array.isArray(spec.endpoints)) return spec;
+    // (a copy as a spec: a validated Service is frozen, and the changed one is validated anew)
+    const eps: EndpointSpec[] = spec.endpoints;
     return {
-      ...spec,
-      endpoints: spec.endpoints.map((e) => {
+      ...(spec as ServiceSpec),
+      endpoints: eps.map((e) => {
         const a = parseAddress(e.address);
         const t = a && m.get(endpointKey({ address: a.text, port: e.port }));
         return t && !t.healthy ? { ...e, weight: 0 } : e;
@@ -170,7 +172,7 @@ export class HealthMonitor extends EventEmitter implements AsyncDisposable {
   }
 
   /** A state file's model with every down endpoint at weight 0 (unchanged services are the same objects). */
-  drained(state: DesiredState): DesiredState {
+  drained(state: DesiredState | State): StateInput {
     return { ...state, services: state.services.map((s) => this.drainedService(s)) };
   }
 

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { ValidationError } from '../errors';
 import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
-import { endpointKey, validateState, type DesiredState, type ServiceSpec } from '../lb/state';
+import { endpointKey, validateState, type DesiredState, type Service, type ServiceSpec, type State } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
 import { LabelArena, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
@@ -43,9 +43,13 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   readonly lb: LoadBalancer;
   readonly health: HealthMonitor;
   readonly metricsRegistry: DaemonMetrics;
-  /** The state file as given (the running one). */
-  #input: DesiredState;
-  #byName = new Map<string, ServiceSpec>();
+  /**
+   * The running state as the LoadBalancer validated it (its own frozen Services), not the file's
+   * parsed tree: at 10k x 10 that tree is ~20 MB of heap that nothing needs once validated, and
+   * these Services, drained or not, go back to apply()/update() by identity (lib/lb's fast path).
+   */
+  #input: State;
+  #byName = new Map<string, Service>();
   #queue: Promise<unknown> = Promise.resolve();
   #dirty = new Set<string>();
   #flushQueued = false;
@@ -59,12 +63,15 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
   /** Label bytes of the last scrape's endpoints, reused by the next (no strings kept between scrapes). */
   #labels = new LabelArena();
   #closing: Promise<void> | undefined;
-  /** The first apply's summary (start() resolves after it). */
+  /**
+   * The first apply's summary (start() resolves after it) until takeStarted(): at 10k services its
+   * diff lines are ~10^4 strings (~5 MB of heap) that a long-running process should not keep.
+   */
   started: ApplySummary | undefined;
   /** [service, endpoint] left drained in the kernel that start() kept down until their checks pass. */
   startedDown: [string, string][] = [];
 
-  private constructor(lb: LoadBalancer, health: HealthMonitor, input: DesiredState, opts: LbDaemonOptions) {
+  private constructor(lb: LoadBalancer, health: HealthMonitor, input: State, opts: LbDaemonOptions) {
     super();
     this.lb = lb;
     this.health = health;
@@ -84,8 +91,8 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     let health: HealthMonitor | undefined;
     try {
       health = await HealthMonitor.open({ ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(healthConcurrency !== undefined ? { concurrency: healthConcurrency } : {}) });
-      const d = new LbDaemon(lb, health, input as DesiredState, opts);
       const st = lb.validate(input as DesiredState); // (checked at run time: the typed overload only)
+      const d = new LbDaemon(lb, health, st, opts);
       // An endpoint the kernel holds at weight 0 where the state says more was drained by a previous
       // run (or by hand): it starts down, so that a restart does not send new connections to a
       // backend that is still dead until its checks fail again (drain state not kept only in memory).
@@ -110,9 +117,16 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     }
   }
 
-  /** The running state file. */
-  get state(): DesiredState {
+  /** The running state, as validated (frozen Services: copy one to edit it). */
+  get state(): State {
     return this.#input;
+  }
+
+  /** The first apply's summary, handed over once and then forgotten (`kernlb run` logs it, then keeps no copy). */
+  takeStarted(): ApplySummary | undefined {
+    const s = this.started;
+    this.started = undefined;
+    return s;
   }
 
   /**
@@ -123,7 +137,7 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     const st = this.lb.validate(input as DesiredState); // (a file's content, checked at run time)
     return this.#write('full', 'reload', async () => {
       this.health.watch(st);
-      this.#input = input as DesiredState;
+      this.#input = st;
       this.#index();
       this.#dirty.clear();
       return this.lb.apply(this.health.drained(this.#input));
@@ -241,9 +255,10 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
       this.#dirty.clear();
       const whole = this.health.drained(this.#input);
       if (this.#needFull) return this.lb.apply(whole);
-      const specs = names.map((n) => this.#byName.get(n)).filter((s): s is ServiceSpec => s !== undefined);
+      const specs = names.map((n) => this.#byName.get(n)).filter((s): s is Service => s !== undefined);
       if (!specs.length) return undefined;
-      return this.lb.update({ upsert: specs.map((s) => this.health.drainedService(s)) });
+      // (unchanged Services go back as the LoadBalancer's own, taken by identity)
+      return this.lb.update({ upsert: specs.map((s) => this.health.drainedService(s)) as ServiceSpec[] });
     });
   }
 

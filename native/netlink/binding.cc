@@ -163,6 +163,7 @@ static Napi::Value CurrentInode(const Napi::CallbackInfo& info) {
 }
 
 void InitInetSocket(Napi::Env env, Napi::Object nl);  // inet_socket.cc
+void InitMalloc(Napi::Env env, Napi::Object nl);      // malloc_tune.cc
 
 void InitNetlink(Napi::Env env, Napi::Object exports) {
   Napi::Object nl = Napi::Object::New(env);
@@ -174,6 +175,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   nl.Set("decodeMessages", Napi::Function::New(env, DecodeMessages));
   nl.Set("currentNetnsInode", Napi::Function::New(env, CurrentInode));
   InitInetSocket(env, nl);
+  InitMalloc(env, nl);
   exports.Set("netlink", nl);
 }
 
