@@ -62,7 +62,7 @@ async function open(withChanges: boolean): Promise<[LoadBalancer<'nftables'>, Ch
   return [await LoadBalancer.open({ mode: 'nftables', removeOtherModes: false }), b];
 }
 
-type Spec = { name: string; vip: string; port: number; scheduler?: string; endpoints: { address: string; port: number; weight?: number }[] };
+type Spec = { name: string; vip: string; port: number; scheduler?: 'rr' | 'wrr' | 'random' | 'sh'; endpoints: { address: string; port: number; weight?: number }[] };
 const svc = (name: string, i: number, eps = 3): Spec => ({
   name,
   vip: `10.0.0.${i}`,
