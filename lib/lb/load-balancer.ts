@@ -23,7 +23,9 @@
  *   The fast path for a controller: keep the State that validate() returns (its Services are
  *   frozen) and pass those Services back, a changed service as a spec in its place; a Service
  *   passed back is taken by identity without reading a field (10k services: ~1 ms for the whole
- *   apply(state) against ~5-10 ms for a freshly built tree of specs, CPU, loaded machine).
+ *   apply(state) against ~5-10 ms for a freshly built tree of specs, CPU, loaded machine). A
+ *   result that differs from the last applied in a few services goes to the backend as update()
+ *   sends it (#applyAsChanges); a no-op keeps the mode's own check of the kernel.
  * - `resync()` forgets every record of the kernel and re-applies the last state with a full read;
  *   `resyncInterval` does it periodically (errors: `lastResyncError` and `onResyncError`).
  * - Mutations (apply, update, resync, clear) run one at a time in call order; close() waits for the
