@@ -26,7 +26,7 @@
 // bench/lb-nft-layouts.mjs ("single changes ... commit only") and bench/lb-kernel-bound.mjs --mode ipvs
 // ("the same SET_DEST sent alone"). Last, "LoadBalancer layer alone": the same cases through a
 // backend that does nothing (registerModeBackend), i.e. validation, diff, queue and summaries only;
-// its no-op three ways (a fresh tree, the same input object again, the Services passed back) tells
+// its no-op four ways (a fresh tree, the same tree parsed from JSON, the same input object again, the Services passed back) tells
 // the comparison's cost from the fresh tree's.
 //
 // Targets (issue #17, 10k x 10, medians):
@@ -367,6 +367,28 @@ async function layerRun() {
     if (s.changed) throw new Error('layer: same state again changed something');
     again.add(t, c, w);
   }
+  // The same fresh tree parsed from JSON (what `kernlb apply` reads, and a controller decoding the
+  // API server's JSON): flat strings, where a template-built tree's longer ones (>= 13 characters)
+  // are V8 cons strings that the first read of their characters flattens (an allocation each).
+  const againJson = samples();
+  const text = JSON.stringify({ services: baseSpecs(mode) });
+  for (let r = 0; r < REPS; r++) {
+    const input = JSON.parse(text);
+    const [t, s, c, w] = await timedAsync(() => lb.apply(input));
+    if (s.changed) throw new Error('layer: same state again (parsed) changed something');
+    againJson.add(t, c, w);
+  }
+  // The bounds: a fresh tree's every field read once (lengths: no string's characters), and read
+  // with each string's characters (what any comparison of its content costs, flattening included).
+  const readLen = samples(), readChars = samples();
+  for (let r = 0; r < REPS; r++) {
+    const t1 = baseSpecs(mode);
+    const [ta, , ca, wa] = timed(() => readTree(t1, (x) => x.length));
+    readLen.add(ta, ca, wa);
+    const t2 = baseSpecs(mode);
+    const [tb, , cb, wb] = timed(() => readTree(t2, (x) => x.charCodeAt(x.length - 1)));
+    readChars.add(tb, cb, wb);
+  }
   const kept = { services: baseSpecs(mode) };
   await lb.apply(kept);
   for (let r = 0; r < REPS; r++) {
@@ -409,7 +431,17 @@ async function layerRun() {
     expectOne(su, 'layer: endpoint replaced via update');
   }
   await lb.close();
-  return { again: again.stat(), againSame: againSame.stat(), againOwn: againOwn.stat(), apply: viaApply.stat(), applyOwn: viaOwn.stat(), update: viaUpdate.stat() };
+  return { againJson: againJson.stat(), readLen: readLen.stat(), readChars: readChars.stat(), again: again.stat(), againSame: againSame.stat(), againOwn: againOwn.stat(), apply: viaApply.stat(), applyOwn: viaOwn.stat(), update: viaUpdate.stat() };
+}
+
+/** Reads every field of a tree of specs once; `str` reads a string (its length, or a character). */
+function readTree(specs, str) {
+  let n = 0;
+  for (const s of specs) {
+    n += str(s.name) + str(s.vip) + s.port + str(s.scheduler);
+    for (const e of s.endpoints) n += str(e.address) + e.port + e.weight;
+  }
+  return n;
 }
 
 const BOUND = {
@@ -436,6 +468,7 @@ for (const mode of modes) {
 if (!args.includes('--no-layer')) {
   const l = await layerRun();
   console.log(`LoadBalancer layer alone (a backend that sends nothing; the layer's share of the targets above: ~2-3 ms)`);
-  console.log(`  same state again: a fresh input tree ${show(l.again)}; the same input object again ${show(l.againSame)}; the Services passed back ${show(l.againOwn)}`);
+  console.log(`  same state again: a fresh input tree ${show(l.again)}; the same tree parsed from JSON ${show(l.againJson)}; the same input object again ${show(l.againSame)}; the Services passed back ${show(l.againOwn)}`);
+  console.log(`  bounds: reading a fresh tree's every field once ${show(l.readLen)}; the same with each string's characters ${show(l.readChars)}`);
   console.log(`  endpoint replaced: apply(state) of a fresh tree ${show(l.apply)}; apply(state), the Services passed back + one spec ${show(l.applyOwn)}; update() ${show(l.update)} (100 back to back)`);
 }

@@ -23,7 +23,9 @@
  *   The fast path for a controller: keep the State that validate() returns (its Services are
  *   frozen) and pass those Services back, a changed service as a spec in its place; a Service
  *   passed back is taken by identity without reading a field (10k services: ~1 ms for the whole
- *   apply(state) against ~5-10 ms for a freshly built tree of specs, CPU, loaded machine).
+ *   apply(state) against ~5-10 ms for a freshly built tree of specs, CPU, loaded machine). A
+ *   result that differs from the last applied in a few services goes to the backend as update()
+ *   sends it (#applyAsChanges); a no-op keeps the mode's own check of the kernel.
  * - `resync()` forgets every record of the kernel and re-applies the last state with a full read;
  *   `resyncInterval` does it periodically (errors: `lastResyncError` and `onResyncError`).
  * - Mutations (apply, update, resync, clear) run one at a time in call order; close() waits for the
@@ -35,7 +37,7 @@ import { IPT_ENGINES } from '../iptables/engine';
 import { Ipvs } from '../ipvs';
 import { Nftables } from '../nft';
 import { describeNetns, type NetnsSpec } from '../netns';
-import { diffService, diffStates, formatDiff, isEmptyDiff, type StateDiff } from './diff';
+import { changedService, diffService, diffStates, formatDiff, isEmptyDiff, previousService, type StateDiff } from './diff';
 import { IptablesBackend } from './modes/iptables/backend';
 import { IpvsBackend, type IpvsRead } from './modes/ipvs/backend';
 import { NftBackend } from './modes/nftables/backend';
@@ -198,6 +200,10 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
     return this.#serial(async () => {
       const { state: desired, warnings } = validateStateWarnings(input, this.mode, this.#validated);
       if (opts.resync) this.#backend.invalidate?.();
+      else if (!opts.dryRun) {
+        const s = await this.#applyAsChanges(desired, warnings ?? stateWarnings(desired));
+        if (s) return s;
+      }
       return this.#applyState(desired, !!opts.dryRun, !!opts.resync, warnings);
     });
   }
@@ -353,6 +359,43 @@ export class LoadBalancer<M extends Mode = Mode> implements AsyncDisposable {
       this.#backend.invalidate?.();
       await this.#backend.clear();
     });
+  }
+
+  /**
+   * apply(state) of a state that differs from what this LoadBalancer last applied in a few services:
+   * the backend gets them as update() would give them (its `applyChanges`: only those services'
+   * objects, sent at the kernel's state it recorded, so a change made behind it still fails the
+   * commit and makes it read everything). The full path's apply of the same change compares the
+   * whole state with its record and, in nftables mode, asks the kernel for its generation first
+   * (Services passed back, 10k services: 5.7 ms against update()'s 1.1-2.2 ms). undefined: take
+   * the full path (a no-op keeps the mode's own check of the kernel, nothing recorded yet, many
+   * changes, a renamed service, a backend without applyChanges).
+   */
+  async #applyAsChanges(desired: State, warnings: string[]): Promise<ApplySummary | undefined> {
+    if (!this.#last || !this.#backend.applyChanges) return undefined;
+    const started = performance.now();
+    const diff = diffStates({ services: this.#lastList as Service[] }, desired);
+    if (isEmptyDiff(diff) || diff.added.length + diff.removed.length + diff.updated.length > 64) return undefined;
+    // As update() names them: removals first, a service whose VIP:port moved is one change (removed
+    // and added under one name); a rename (the same key under another name) takes the full path.
+    const changes: ServiceChange[] = [];
+    const moved = new Map<string, Service>();
+    for (const s of diff.added) moved.set(s.name, s);
+    for (const s of diff.removed) {
+      const after = moved.get(s.name);
+      moved.delete(s.name);
+      changes.push(after ? { name: s.name, before: s, after } : { name: s.name, before: s });
+    }
+    for (const c of diff.updated) {
+      const before = previousService(c), after = changedService(c);
+      if (!before || !after || before.name !== after.name) return undefined;
+      changes.push({ name: after.name, before, after });
+    }
+    for (const s of moved.values()) changes.push({ name: s.name, after: s });
+    const r = await this.#withRetries(async () => this.#backend.applyChanges!(changes, desired, { dryRun: false }));
+    const removedModes = await this.#maybeRemoveOtherModes();
+    this.#remember(desired.services);
+    return this.#summary(false, diff, r, removedModes, started, warnings);
   }
 
   /** One full-path apply of a validated state (apply, resync), with conflict retries. */

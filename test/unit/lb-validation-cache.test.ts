@@ -140,6 +140,27 @@ describe('ValidationCache: a changed service is validated, an unchanged one is n
     expect(next).toEqual(validateState(clone(input), 'nftables'));
   });
 
+  it('holes in the services list take no place in the result (its array is sized up front, then trimmed)', () => {
+    const { cache, first } = primed();
+    const list: unknown[] = base().services;
+    // a hole after each service, and an invalid one: the result holds the four services and nothing else
+    const sparse: unknown[] = [];
+    for (const s of list) {
+      sparse.push(s);
+      sparse.length++;
+    }
+    const st = validateState({ services: sparse }, 'nftables', cache);
+    expect(st.services.length).toBe(4);
+    expect(Object.keys(st.services)).toEqual(['0', '1', '2', '3']);
+    st.services.forEach((s, i) => expect(s).toBe(first.services[i]));
+    // uncached, and with a service validated anew (a miss), the same
+    expect(validateState({ services: sparse })).toEqual(st);
+    (sparse[0] as { port: number }).port = 81;
+    const changed = validateState({ services: sparse }, 'nftables', cache);
+    expect(changed.services.length).toBe(4);
+    expect(Object.keys(changed.services)).toEqual(['0', '1', '2', '3']);
+  });
+
   it('a removed service leaves the cache; bringing it back validates it again', () => {
     const { cache, first } = primed();
     const input = base();
