@@ -209,10 +209,11 @@ static Napi::Value ListingToJs(Napi::Env env, PackedListing& l, Napi::Value reus
 // listAll(handle, reuse, dumpSockets, get?) -> { buffer, services, strings }: every service (or the
 // one a GET_SERVICE op `get` names: ESRCH when it does not exist; or, `get` an array of GET_SERVICE
 // ops, those of them that exist, in the array's order: a missing one is left out) with its
-// destinations, packed (packed.h) for lib/ipvs/packed.ts. One service dump (or the gets), then the destination dumps, fanned out over
-// `dumpSockets` sockets through io_uring (0: one socket, two syscalls per service), in one job under
-// one lock. `reuse` is the buffer of an earlier listing that the caller no longer reads: it is
-// overwritten when large enough, so a steady listing touches no fresh memory.
+// destinations, packed (packed.h) for lib/ipvs/packed.ts. One service dump (or the gets), then the
+// destination dumps, fanned out over `dumpSockets` sockets through io_uring (0: one socket, two
+// syscalls per service), in one job under one lock. `reuse` is the buffer of an earlier listing
+// that the caller no longer reads: it is overwritten when large enough, so a steady listing touches
+// no fresh memory.
 static Napi::Value ListAll(const Napi::CallbackInfo& info) {
   Target t = TargetOf(info[0]);
   uint8_t* reuse = nullptr;
