@@ -219,7 +219,7 @@ export interface NativeIpvs {
    * enough. `dumpSockets`: destination dumps run over that many sockets at once through io_uring (0:
    * one socket, one dump after the other).
    */
-  listAll(handle: NativeHandle, reuse: ArrayBuffer | null, dumpSockets: number, get?: NativeIpvsOp): Promise<NativeIpvsListing>;
+  listAll(handle: NativeHandle, reuse: ArrayBuffer | null, dumpSockets: number, get?: NativeIpvsOp | NativeIpvsOp[]): Promise<NativeIpvsListing>;
   /** Kernel reply messages (each NEW_SERVICE followed by its NEW_DEST) packed as listAll packs them. */
   pack(replies: Buffer): NativeIpvsListing;
   /** Text of the namespace's /proc/net/ip_vs_conn. */

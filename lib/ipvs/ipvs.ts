@@ -287,6 +287,19 @@ export class Ipvs extends KernelHandle {
   }
 
   /**
+   * The services named that exist, each with its destinations (as getService reads it), in the
+   * order given; a service that does not exist is left out (no error). One read for all of them:
+   * their GET_SERVICEs and destination dumps run in one job on the handle's socket, instead of a
+   * round trip through the worker pool per service (~3 ms each in UML).
+   */
+  async getServices(services: readonly ServiceKey[]): Promise<Service[]> {
+    if (!Array.isArray(services)) throw new ValidationError('services', 'must be an array of service keys', services);
+    const keys = services.map((s, i) => ({ cmd: Cmd.GET_SERVICE, service: serviceKeyDesc(s, `services[${i}]`) }));
+    if (!keys.length) return [];
+    return this.list({ op: 'get', object: `${keys.length} services`, hint: IPVS_EPERM_HINT }, keys, servicesFromListing);
+  }
+
+  /**
    * Every service, each with its destinations and stats. The handle keeps the buffer the kernel's
    * answer was packed into (144 bytes per service and per destination) and reuses it on the next
    * listing, which then touches no fresh memory; close() lets it go.
@@ -305,7 +318,7 @@ export class Ipvs extends KernelHandle {
     return this.list({ op: 'list services', hint: IPVS_EPERM_HINT }, undefined, decode);
   }
 
-  private async list<T = Service[]>(ctx: RunContext, get: NativeIpvsOp | undefined, decode: (l: NativeIpvsListing) => T): Promise<T> {
+  private async list<T = Service[]>(ctx: RunContext, get: NativeIpvsOp | NativeIpvsOp[] | undefined, decode: (l: NativeIpvsListing) => T): Promise<T> {
     this.#traffic.reads++;
     const arena = this.#arena;
     this.#arena = null;

@@ -44,6 +44,12 @@ export interface CacheEntry {
   dropped: boolean;
   /** The service's warning for ApplySummary.warnings (stateWarnings), null for none: a hit reads it here. */
   warning: string | null;
+  /**
+   * The validation pass in which a service validated anew had this entry's key or name: only such an
+   * entry, hit later in that pass, can be a duplicate of it (the pass looks the hit up in its maps of
+   * new keys and names then, not for every hit once one service changed).
+   */
+  clash: number;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -182,7 +188,7 @@ export class ValidationCache {
 
   /** @internal A new entry for a service input that just validated (not kept until learn()). */
   entry(input: unknown, svc: Service, key: string, warning: string | null, seen = 0, index = 0): CacheEntry {
-    return { raw: rawService(input as Record<string, unknown>), svc, key, seen, index, dropped: false, warning };
+    return { raw: rawService(input as Record<string, unknown>), svc, key, seen, index, dropped: false, warning, clash: 0 };
   }
 
   /** @internal Starts a validation pass; entries met in it are marked with the number returned. */

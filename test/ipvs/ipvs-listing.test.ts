@@ -64,4 +64,27 @@ describe.skipIf(skip !== undefined)(title('IPVS listings'), () => {
     expect(normalized([s])).toEqual(normalized((await plain.listServices()).filter((x) => 'address' in x && x.address === '10.0.0.4')));
     expect(s.destinations).toHaveLength(3);
   });
+
+  it('getServices reads the services named in one read: those that exist, in the order given, each as getService reads it', async () => {
+    // (the five services the first test left: 10.0.0.1 tcp, 2001:db8::1 udp, fwmark 2, 10.0.0.4 tcp, 2001:db8::4 udp)
+    const five = services(5, false);
+    const missing = { protocol: 'tcp' as const, address: '10.0.0.99', port: 80 };
+    const before = b.ipvs.traffic.reads;
+    // a missing service between two that exist: left out, and the ones after it still read
+    const got = await b.ipvs.getServices([five[4]!, missing, five[3]!, five[2]!]);
+    expect(b.ipvs.traffic.reads - before).toBe(1);
+    expect(got.map((s) => ('fwmark' in s && s.fwmark ? s.fwmark : 'address' in s ? s.address : undefined))).toEqual(['2001:db8::4', '10.0.0.4', 2]);
+    expect(got.map((s) => s.destinations.length)).toEqual([4, 3, 2]);
+    const each = [await b.ipvs.getService(five[4]!), await b.ipvs.getService(five[3]!), await b.ipvs.getService(five[2]!)];
+    expect(normalized(got)).toEqual(normalized(each));
+    await expect(b.ipvs.getService(missing)).rejects.toMatchObject({ errno: 3 });
+    expect(await b.ipvs.getServices([missing])).toEqual([]);
+    const reads = b.ipvs.traffic.reads;
+    expect(await b.ipvs.getServices([])).toEqual([]);
+    expect(b.ipvs.traffic.reads).toBe(reads); // (nothing named: nothing read)
+    // bad input names the item and reads nothing
+    await expect(b.ipvs.getServices([five[3]!, { protocol: 'icmp', address: '10.0.0.1', port: 1 } as never])).rejects.toMatchObject({ name: 'ValidationError', field: 'services[1].protocol' });
+    await expect(b.ipvs.getServices('10.0.0.4' as never)).rejects.toMatchObject({ name: 'ValidationError', field: 'services' });
+    expect(b.ipvs.traffic.reads).toBe(reads);
+  });
 });

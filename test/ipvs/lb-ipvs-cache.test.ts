@@ -37,11 +37,12 @@ function spyIpvs() {
   const s = {
     list: vi.spyOn(Ipvs.prototype, 'listServices'),
     get: vi.spyOn(Ipvs.prototype, 'getService'),
+    gets: vi.spyOn(Ipvs.prototype, 'getServices'),
     dests: vi.spyOn(Ipvs.prototype, 'listDestinations'),
     batch: vi.spyOn(Ipvs.prototype, 'batch'),
   };
   return {
-    reads: () => s.list.mock.calls.length + s.get.mock.calls.length + s.dests.mock.calls.length,
+    reads: () => s.list.mock.calls.length + s.get.mock.calls.length + s.gets.mock.calls.length + s.dests.mock.calls.length,
     ops: () => s.batch.mock.calls.flatMap((c) => c[0].map((o) => o.op)),
     reset: () => Object.values(s).forEach((x) => x.mockClear()),
   };

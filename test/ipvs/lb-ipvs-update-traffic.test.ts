@@ -139,4 +139,39 @@ describe.skipIf(skip)(t('lb ipvs mode at N services: messages and syscalls per c
     expect(end.filter((l) => / 10\.100\.1\.43:80 | 10\.100\.0\.5:80 /.test(`${l} `))).toEqual([]);
     expect(end).toHaveLength((N - 2) * 6 + 1);
   });
+
+  it(`at ${N} services, the apply after endpoints of 3 services were removed reads those 3 back in one read and deletes the drained endpoints with the change, in one sendmsg`, async () => {
+    await using ns = await createNetns('lbd');
+    const handles = captureHandles();
+    await using lb = await LoadBalancer.open({ mode: 'ipvs', netns: ns.name, removeOtherModes: false });
+    const h = handles[0]!;
+    await lb.apply(bigState(N));
+    const base = await saved(ns);
+
+    // Services 10, 20 and 30 lose their last endpoint: 3 drains (SET_DEST weight 0), nothing read.
+    const drained = bigState(N);
+    for (const i of [10, 20, 30]) drained.services[i]!.endpoints.pop();
+    let before = h.traffic;
+    expect(await lb.apply(drained)).toMatchObject({ operations: 3 });
+    expect(delta(h, before)).toEqual({ messages: 3, sendCalls: 1, reads: 0 });
+
+    // One weight changed elsewhere: the 3 services with a draining endpoint are read back (one read
+    // for the three), their idle endpoints deleted (3 DEL_DEST) and the weight set, in one sendmsg.
+    const next = bigState(N);
+    for (const i of [10, 20, 30]) next.services[i]!.endpoints.pop();
+    next.services[40]!.endpoints[0]!.weight = 6;
+    before = h.traffic;
+    expect(await lb.apply(next)).toMatchObject({ operations: 4, draining: [] });
+    expect(delta(h, before)).toEqual({ messages: 4, sendCalls: 1, reads: 1 });
+    const after = await saved(ns);
+    expect(changedLines(base, after)).toEqual({
+      added: ['-a -t 10.100.0.40:80 -r 10.250.0.41:8000 -m -w 6'],
+      removed: ['-a -t 10.100.0.10:80 -r 10.250.4.11:8004 -m -w 1', '-a -t 10.100.0.20:80 -r 10.250.4.21:8004 -m -w 1', '-a -t 10.100.0.30:80 -r 10.250.4.31:8004 -m -w 1', '-a -t 10.100.0.40:80 -r 10.250.0.41:8000 -m -w 1'].sort(),
+    });
+
+    // Nothing drains any more: the same state again reads and sends nothing.
+    before = h.traffic;
+    expect(await lb.apply(next)).toMatchObject({ operations: 0 });
+    expect(delta(h, before)).toEqual({ messages: 0, sendCalls: 0, reads: 0 });
+  });
 });

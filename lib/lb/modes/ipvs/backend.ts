@@ -8,7 +8,7 @@
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
 import { compareAddress, parseAddress } from '../../address';
 import { constants } from 'node:os';
-import { isKernelError, isNotFound } from '../../../errors';
+import { isKernelError } from '../../../errors';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, PackedStatus, ServiceChange, ServiceStatus } from '../../types';
 import { IpvsStatusReader, type IpvsStatusRead } from './status';
@@ -296,19 +296,20 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     return this.ipvs.decodeListing((l) => this.#status.readPacked(l, this.#names, this.#last?.applied));
   }
 
-  /** Reads the given services back from the kernel (those it does not have are left out). */
+  /**
+   * Reads the given services back from the kernel (those it does not have are left out), all in one
+   * read (Ipvs.getServices): one getService each was ~3 ms a service in UML, so 7 draining services
+   * cost ~20 ms of the apply that followed their drains.
+   */
   async #refresh(known: Map<string, IpvsCurrentSvc>, keys: Iterable<string>): Promise<IpvsCurrentSvc[]> {
-    const out: IpvsCurrentSvc[] = [];
+    const want: ServiceKey[] = [];
     for (const k of keys) {
       const c = known.get(k);
-      if (!c) continue;
-      try {
-        const s = await this.ipvs.getService(keyOf(c));
-        if ('protocol' in s) out.push(this.#convert(s).cur);
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
+      if (c) want.push(keyOf(c));
     }
+    const out: IpvsCurrentSvc[] = [];
+    if (!want.length) return out;
+    for (const s of await this.ipvs.getServices(want)) if ('protocol' in s) out.push(this.#convert(s).cur);
     return out;
   }
 
