@@ -13,6 +13,7 @@ import { LoadBalancer } from '../../lib/lb';
 import type { DesiredState } from '../../lib/lb/state';
 import type { PackedStatus } from '../../lib/lb/types';
 import { createTopology, ipvsSkipReason, sendRequests, type Topology } from '../../lib/testing';
+import { addOutsideObjects, counted, statusState } from './status-scene';
 
 const skip = ipvsSkipReason();
 const t = (s: string) => (skip ? `${s} - skipped: ${skip}` : s);
@@ -39,14 +40,6 @@ async function sameAsStatus(read: () => Promise<string>, status: () => Promise<s
   return last;
 }
 
-/** Waits for IPVS's estimator (it sums the per-CPU counters every 2 s) to show `n` connections of service `name`. */
-async function counted(lb: LoadBalancer, name: string, n: number): Promise<void> {
-  for (const end = Date.now() + 8000; Date.now() < end; await sleep(250)) {
-    const w = (await lb.status()).services.find((s) => s.name === name);
-    if (w && w.endpoints.reduce((k, e) => k + e.counters.connections, 0) >= n) return;
-  }
-}
-
 describe.skipIf(skip)(t('lb ipvs counters()'), () => {
   let topo: Topology;
   beforeAll(async () => {
@@ -57,25 +50,13 @@ describe.skipIf(skip)(t('lb ipvs counters()'), () => {
   });
 
   it('renders the same series as status() after real traffic (drains, IPv6, persistence; foreign and fwmark services left out)', async () => {
-    const b = topo.backends;
-    const state: DesiredState = {
-      services: [
-        { name: 'web', vip: topo.vip4, port: 80, scheduler: 'wrr', endpoints: [...b].reverse().map((x, i) => ({ address: x.ipv4, port: x.port, weight: i + 1 })) },
-        { name: 'six', protocol: 'udp', vip: 'fd00::10', port: 53, scheduler: 'sh', persistence: { timeout: 60 }, endpoints: [{ address: 'fd00::1:2', port: 5353 }, { address: 'fd00::1:1', port: 5353 }] },
-        { name: 'alt', vip: '10.96.7.7', port: 443, scheduler: 'rr', endpoints: [{ address: b[0]!.ipv4, port: 8443 }] },
-      ],
-    };
+    const state = statusState(topo);
     await using lb = await LoadBalancer.open({ mode: 'ipvs', netns: topo.balancer.name });
     await lb.apply(state);
     const r = await sendRequests(topo.client, topo.vip4, 80, 60, { concurrency: 1 });
     expect(r.failures).toBe(0);
     await counted(lb, 'web', 60);
-    const since = Math.floor(Date.now() / 1000);
-    const ex = (argv: string[]) => topo.balancer.exec(['ipvsadm', ...argv]);
-    await ex(['-a', '-t', '10.96.7.7:443', '-r', `${b[2]!.ipv4}:9443`, '-m', '-w', '0', '-x', String(since), '-y', String(since)]);
-    await ex(['-A', '-t', '10.96.8.8:80', '-s', 'rr']);
-    await ex(['-a', '-t', '10.96.8.8:80', '-r', `${b[1]!.ipv4}:80`, '-m']);
-    await ex(['-A', '-f', '7', '-s', 'rr']);
+    await addOutsideObjects(topo);
 
     const packed = async () => {
       const c = await lb.counters();
