@@ -46,6 +46,18 @@ export class PackWriter {
   constructor(hint = 4096) {
     this.buf = Buffer.alloc(hint);
   }
+  /**
+   * Room for `n` more bytes in one allocation, now. For a caller that knows roughly how much it will
+   * write: growth by doubling copies, and the transaction's views keep every outgrown buffer alive
+   * until the commit (24 MB of buffers for 9 MB of records at 10k services). Room never written is
+   * address space only (a large Buffer is its own mapping: pages count once written).
+   */
+  reserve(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(this.off + n);
+    this.buf.copy(next, 0, 0, this.off);
+    this.buf = next;
+  }
   ensure(n: number): void {
     if (this.off + n <= this.buf.length) return;
     // (not zero-filled: every byte up to off is written, and reserve8 clears what it hands out)

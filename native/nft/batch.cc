@@ -63,14 +63,19 @@ class Builder {
   // of the messages and cut back to their end once the run is done, saving a copy and a clear per
   // message. Their payload builders only append (no cancelled nest leaves bytes past a message), so
   // the bytes past the last message stay zero. The caller bounds each message's room.
+  // The zero-filled room ahead of the messages grows by at most kRunStep at a time, inside the capacity
+  // BuildBatch reserved for the whole batch: zero-filling a run's whole estimate (or doubling the
+  // buffer) touched pages the messages never reached, 10-20 MB of resident memory for a 10k-service
+  // batch.
+  static constexpr size_t kRunStep = 1 << 20;
   void BeginRun(size_t estimate) {
     auto& buf = b_.w.data();
     runEnd_ = NLMSG_ALIGN(buf.size());
-    buf.resize(std::max(buf.size(), runEnd_ + estimate), 0);
+    buf.resize(std::max(buf.size(), runEnd_ + std::min(estimate, kRunStep)), 0);
   }
   nlmsghdr* HdrInRun(uint16_t cmd, uint16_t family, uint16_t flags, size_t room) {
     auto& buf = b_.w.data();
-    if (runEnd_ + room > buf.size()) buf.resize(std::max(buf.size() * 2, runEnd_ + room), 0);
+    if (runEnd_ + room > buf.size()) buf.resize(runEnd_ + room + kRunStep, 0);
     return nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buf.data() + runEnd_),
                                  static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | cmd), family, flags, 0);
   }
@@ -273,6 +278,18 @@ uint32_t BuildPacked(Builder& bld, const JsObj& o, uint32_t first) {
 }  // namespace
 
 void BuildBatch(const Napi::Array& items, const BatchOptions& opts, Batch& b) {
+  // The whole batch's room reserved once (address space: pages count only once written): growing
+  // by doubling copied the batch at each step and held the old and the new buffer at once (24 MB
+  // for a 15 MB batch of 10k services). A message is at most ~3x its packed bytes (elem_packed.cc,
+  // BuildPacked), an object item a few hundred bytes.
+  size_t packed = 0;
+  for (uint32_t i = 0; i < items.Length(); i++) {
+    Napi::Value v = items.Get(i);
+    if (!v.IsObject()) continue;
+    Napi::Value p = v.As<Napi::Object>().Get("packed");
+    if (p.IsBuffer()) packed += p.As<Napi::Buffer<uint8_t>>().Length();
+  }
+  b.w.data().reserve(b.w.data().size() + 3 * packed + 1024 * static_cast<size_t>(items.Length()) + 65536);
   size_t begin = b.w.Begin(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST);
   b.w.Nfgen(AF_UNSPEC, htons(NFNL_SUBSYS_NFTABLES));
   if (opts.hasGeneration) b.w.PutBE32(NFNL_BATCH_GENID, opts.generation);

@@ -6,6 +6,7 @@ import type { State } from '../../state';
 import type { BackendApplyResult, ModeBackend, PackedStatus, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
+import { reservePacked } from '../../../nft/transaction';
 import { NftStatusReader } from './status';
 import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules } from './rules';
 import { addShardMap, dispatchElements, shardElements, slotOp } from './pack-elements';
@@ -41,6 +42,11 @@ function buildAll(tx: NftTransaction, cur: NftCurrent, desired: State): Map<stri
   if (cur.hasTable) tx.deleteTable({ family: NFT_FAMILY, name: NFT_TABLE });
   tx.addTable({ family: NFT_FAMILY, name: NFT_TABLE });
   const plan = compileNft(desired).services;
+  // (the packed writers sized once, generously: an IPv4 slot packs to ~45 bytes, a chain and its rule
+  // to ~220; room never written costs no memory, a growth copies and keeps the old buffer to commit)
+  let slots = 0;
+  for (const c of plan) slots += c.elements.length + 1;
+  reservePacked(tx, slots * 96, plan.length * 2 * 384);
   const base = ['prerouting', 'output'] as const;
   for (const chain of base) tx.addChain({ ...T, name: chain, base: { type: 'nat', hook: chain, priority: -100, policy: 'accept' } });
   for (const [chain, hook] of PERSIST) tx.addChain({ ...T, name: chain, base: { type: 'filter', hook, priority: -99, policy: 'accept' } });
