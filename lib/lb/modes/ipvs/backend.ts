@@ -8,7 +8,8 @@
 import type { DestinationSpec, Ipvs, IpvsOp, Service as IpvsService, ServiceKey, ServiceSpec } from '../../../ipvs';
 import { compareAddress, parseAddress } from '../../address';
 import { constants } from 'node:os';
-import { isKernelError } from '../../../errors';
+import { isKernelError, kernelError } from '../../../errors';
+import { IPVS_EPERM_HINT } from '../../../ipvs/ipvs';
 import { endpointKey, serviceKey, type Protocol, type Service, type State } from '../../state';
 import type { BackendApplyResult, BackendRead, DrainingEndpoint, EndpointStatus, ModeBackend, PackedStatus, ServiceChange, ServiceStatus } from '../../types';
 import { IpvsStatusReader, type IpvsStatusRead } from './status';
@@ -106,6 +107,9 @@ function svcSpec(s: IpvsSvc, withDests: boolean): ServiceSpec {
   if (withDests) spec.destinations = s.dests;
   return spec;
 }
+
+/** Steps per Ipvs.batch call of one apply (#send). */
+const SEND_CHUNK = 1024;
 
 export function stepToOp(step: IpvsStep): IpvsOp {
   switch (step.op) {
@@ -447,12 +451,25 @@ export class IpvsBackend implements ModeBackend<IpvsRead> {
     return { operations: applied, draining, changed: steps.length > 0 };
   }
 
-  /** In order, stopping at the first refusal: adds before removes is what keeps connections alive. */
+  /**
+   * In order, stopping at the first refusal: adds before removes is what keeps connections alive.
+   * Sent SEND_CHUNK steps per Ipvs.batch (IPVS has no transactions: one batch or several is the same
+   * to the kernel): a full apply of 10k x 10 made its 10k ops (110k destination specs in them) and
+   * their plans at once, at the start's peak. A refusal's index counts from the first step.
+   */
   async #send(steps: IpvsStep[]): Promise<number> {
-    if (!steps.length) return 0;
-    const r = await this.ipvs.batch(steps.map(stepToOp), { stopOnError: true });
-    if (r.failures.length) throw r.failures[0]!;
-    return r.applied;
+    let applied = 0;
+    for (let from = 0; from < steps.length; from += SEND_CHUNK) {
+      const r = await this.ipvs.batch(steps.slice(from, from + SEND_CHUNK).map(stepToOp), { stopOnError: true });
+      applied += r.applied;
+      const f = r.failures[0];
+      if (f) {
+        if (from === 0 || f.index === undefined) throw f;
+        const { errno, op, object, extack, item, attrOffset } = f;
+        throw kernelError({ errno, op, index: f.index + from, ...(object !== undefined ? { object } : {}), ...(extack !== undefined ? { extack } : {}), ...(item !== undefined ? { item } : {}), ...(attrOffset !== undefined ? { attrOffset } : {}), ...(errno === constants.errno.EPERM ? { hint: IPVS_EPERM_HINT } : {}) });
+      }
+    }
+    return applied;
   }
 
   #record(desired: State, byKey: Map<string, IpvsCurrentSvc>, applied: Map<string, Service>, drains: Set<string>): void {
