@@ -142,32 +142,32 @@ lock, 2 bad input, 4 unavailable here.
             res.writeHead(404, { 'content-type': 'text/plain' }).end('kernlb run: see /metrics\n');
             return;
           }
-          // (plain text even when gzip is asked for: with a gzip scrape, ~1.8 MB held instead of ~20 MB at
-          // 10k x 10, V8 did not collect the first scrape's garbage in a kernlb run process, which then
-          // stayed 20-60 MB larger: lib/daemon/README.md)
-          d.lendMetrics().then(
-            ({ chunks, release }) => {
-              // (the chunks as they are, no copy: back to the daemon once sent or abandoned; then the
-              // read's native buffers, freed by now, go back to the system)
-              let done = false;
-              const finish = () => {
-                if (done) return;
-                done = true;
-                release();
-                // (after the response, off the scrape's time: its garbage is collected now, not after several scrapes)
-                setImmediate(() => {
-                  collectGarbage();
-                  trimMalloc();
-                });
-              };
-              res.once('finish', finish).once('close', finish);
-              res.writeHead(200, {
-                'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': chunks.reduce((n, c) => n + c.length, 0),
-              });
-              for (const c of chunks) res.write(c);
-              res.end();
+          // (plain text even when gzip is asked for: with a gzip scrape, V8 did not collect the first
+          // scrape's garbage in a kernlb run process, which then stayed 20-60 MB larger: lib/daemon/README.md)
+          // Streamed (chunked transfer): the text is rendered as the socket takes it, a few 256 KiB
+          // chunks at a time, not held whole (LbDaemon.pipeMetrics).
+          let begun = false;
+          let collected = false;
+          const collect = () => {
+            if (collected) return;
+            collected = true;
+            // (after the response, off the scrape's time: its garbage is collected now, not after several
+            // scrapes; then the read's native buffers, freed by now, go back to the system)
+            setImmediate(() => {
+              collectGarbage();
+              trimMalloc();
+            });
+          };
+          res.once('finish', collect).once('close', collect);
+          d.pipeMetrics(res, () => {
+            begun = true;
+            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          }).then(
+            () => res.end(),
+            (e) => {
+              if (!begun) res.writeHead(500, { 'content-type': 'text/plain' }).end(`kernlb run: reading the counters failed: ${errText(e)}\n`);
+              else res.destroy(e instanceof Error ? e : new Error(String(e)));
             },
-            (e) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`kernlb run: reading the counters failed: ${errText(e)}\n`),
           );
         });
         server = srv;

@@ -8,12 +8,13 @@
  * plus signals, a file watch, a lock and an HTTP server (lib/cli/run.ts).
  */
 import { EventEmitter } from 'node:events';
+import type { Writable } from 'node:stream';
 import { ValidationError } from '../errors';
 import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
 import { endpointKey, type DesiredState, type Service, type ServiceSpec, type State } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
-import { LabelArena, MetricsWriter, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
+import { LabelArena, MetricsWriter, statusMetricsPieces, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
 import { HealthMonitor, type HealthChange } from './health-monitor';
 
 export interface LbDaemonOptions extends LoadBalancerOptions {
@@ -195,6 +196,39 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     };
   }
 
+  /**
+   * metrics() written to `out` as it is rendered (what `kernlb run` serves). `begin` runs once the
+   * counters are read, before the first byte (an HTTP server sends its headers there: a failed read
+   * rejects before it, and can still be answered with a 500). Each 256 KiB chunk goes to
+   * `out.write` as it fills, and the rendering waits for 'drain' whenever `out` is full: a scrape
+   * holds a few chunks, not its text (~20 MB for nftables, ~56 MB for IPVS at 10k x 10), and each
+   * chunk goes back to the pool once written. Resolves once everything is handed to `out` (the
+   * caller ends it), or as soon as `out` closes or fails (the rest is not rendered).
+   */
+  async pipeMetrics(out: Writable, begin: () => void = () => undefined): Promise<void> {
+    const t0 = performance.now();
+    const st = (await this.lb.counters()) ?? (await this.lb.status());
+    this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
+    const pool = this.#pool;
+    let full = false;
+    const w = new MetricsWriter(pool, {
+      sink: (view, whole) => {
+        if (!out.write(view, whole && (() => pool.push(whole)))) full = true;
+      },
+    });
+    begin();
+    for (const _ of statusMetricsPieces(w, [st], this.#labels)) {
+      if (full) {
+        full = false;
+        if (!(await drained(out))) return;
+      }
+    }
+    writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
+    w.write(await this.metricsRegistry.registry.metrics());
+    if (!out.writable) return;
+    w.end();
+  }
+
   async #render(gzip: boolean): Promise<MetricsWriter> {
     try {
       const t0 = performance.now();
@@ -288,4 +322,17 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
     this.#queue = p.catch(() => undefined);
     return p;
   }
+}
+
+/** Whether `out` drained (true) or closed or failed first (false). */
+function drained(out: Writable): Promise<boolean> {
+  if (out.destroyed || !out.writable) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      out.off('drain', onDrain).off('close', onClose).off('error', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true), onClose = done(false);
+    out.on('drain', onDrain).on('close', onClose).on('error', onClose);
+  });
 }
