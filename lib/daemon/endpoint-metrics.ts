@@ -59,11 +59,12 @@ export class MetricsWriter {
   #ended = false;
   /**
    * Streaming: each filled chunk goes to the sink (a view, and the whole chunk to give back to the
-   * pool once it is sent, when it is one of the pool's size) instead of being kept; `flushed` says one went since the caller last
-   * cleared it (statusMetricsPieces yields then, so that its consumer can wait for the socket).
+   * pool once it is sent, when it is one of the pool's size) instead of being kept; `#flushed` says
+   * one went since takeFlushed() last asked (statusMetricsPieces yields then, so that its consumer
+   * can wait for the socket).
    */
   readonly #sink: ((view: Buffer, whole: Buffer | undefined) => void) | undefined;
-  flushed = false;
+  #flushed = false;
 
   /**
    * `gzip`: the chunks are one gzip stream (Content-Encoding: gzip, what Prometheus asks for): each
@@ -127,9 +128,16 @@ export class MetricsWriter {
     const i = this.owned.lastIndexOf(whole);
     if (i >= 0) this.owned.splice(i, 1);
     this.#buf = EMPTY;
-    this.flushed = true;
+    this.#flushed = true;
     if (view.length) this.#sink!(view, whole.length === CHUNK ? whole : undefined);
     else if (whole.length === CHUNK) this.#pool?.push(whole);
+  }
+
+  /** Streaming: whether a chunk went to the sink since the last call. */
+  takeFlushed(): boolean {
+    const f = this.#flushed;
+    this.#flushed = false;
+    return f;
   }
 
   /** Streaming: sends the rest (the writer takes no more writes after it). */
@@ -325,10 +333,7 @@ function* endpointFamily(
         w.number(value(st, e, j++));
         w.ascii('\n');
       }
-      if (w.flushed) {
-        w.flushed = false;
-        yield;
-      }
+      if (w.takeFlushed()) yield;
     }
   }
 }
@@ -382,10 +387,7 @@ export function* statusMetricsPieces(w: MetricsWriter, statuses: StatusSource[],
     const mode = label(st.mode);
     for (const s of st.services) {
       serviceLine(w, 'kernlb_service_endpoints', label(s.name), mode, s.endpoints.length);
-      if (w.flushed) {
-        w.flushed = false;
-        yield;
-      }
+      if (w.takeFlushed()) yield;
     }
   }
   header(w, 'kernlb_service_endpoints_active', 'gauge', 'Endpoints of the service with a weight above 0 (receiving new connections).');
@@ -395,10 +397,7 @@ export function* statusMetricsPieces(w: MetricsWriter, statuses: StatusSource[],
       let n = 0;
       for (const e of s.endpoints) if (e.weight > 0) n++;
       serviceLine(w, 'kernlb_service_endpoints_active', label(s.name), mode, n);
-      if (w.flushed) {
-        w.flushed = false;
-        yield;
-      }
+      if (w.takeFlushed()) yield;
     }
   }
 }

@@ -14,7 +14,7 @@ import { LoadBalancer, type LoadBalancerOptions } from '../lb/load-balancer';
 import { endpointKey, type DesiredState, type Service, type ServiceSpec, type State } from '../lb/state';
 import type { ApplySummary } from '../lb/types';
 import { DaemonMetrics } from './daemon-metrics';
-import { LabelArena, MetricsWriter, statusMetricsPieces, writeHealthMetrics, writeStatusMetrics } from './endpoint-metrics';
+import { LabelArena, MetricsWriter, statusMetricsPieces, writeHealthMetrics, writeStatusMetrics, type StatusSource } from './endpoint-metrics';
 import { HealthMonitor, type HealthChange } from './health-monitor';
 
 export interface LbDaemonOptions extends LoadBalancerOptions {
@@ -206,9 +206,7 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
    * caller ends it), or as soon as `out` closes or fails (the rest is not rendered).
    */
   async pipeMetrics(out: Writable, begin: () => void = () => undefined): Promise<void> {
-    const t0 = performance.now();
-    const st = (await this.lb.counters()) ?? (await this.lb.status());
-    this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
+    const st = await this.#readCounters();
     const pool = this.#pool;
     let full = false;
     const w = new MetricsWriter(pool, {
@@ -223,25 +221,31 @@ export class LbDaemon extends EventEmitter implements AsyncDisposable {
         if (!(await drained(out))) return;
       }
     }
-    writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
-    w.write(await this.metricsRegistry.registry.metrics());
+    await this.#writeRest(w);
     if (!out.writable) return;
     w.end();
   }
 
+  /** The counters alone, packed, where the mode can prove the rest (nftables: no object per endpoint); else status(). Timed into the registry. */
+  async #readCounters(): Promise<StatusSource> {
+    const t0 = performance.now();
+    const st = (await this.lb.counters()) ?? (await this.lb.status());
+    this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
+    return st;
+  }
+
+  /** What follows the kernel's counters in a scrape: health, then the daemon's and the process's metrics. */
+  async #writeRest(w: MetricsWriter): Promise<void> {
+    writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
+    w.write(await this.metricsRegistry.registry.metrics());
+  }
+
   async #render(gzip: boolean): Promise<MetricsWriter> {
     try {
-      const t0 = performance.now();
       const w = new MetricsWriter(this.#pool, { gzip });
-      {
-        // (the status read goes out of scope before the registry's text: it can be collected meanwhile)
-        // the counters alone, packed, where the mode can prove the rest (nftables: no object per endpoint); else status()
-        const st = (await this.lb.counters()) ?? (await this.lb.status());
-        this.metricsRegistry.statusRead.set({ mode: this.lb.mode }, (performance.now() - t0) / 1000);
-        writeStatusMetrics(w, [st], this.#labels);
-      }
-      writeHealthMetrics(w, this.lb.mode, this.health, this.#byName.keys());
-      w.write(await this.metricsRegistry.registry.metrics());
+      // (the status read goes out of scope before the registry's text: it can be collected meanwhile)
+      writeStatusMetrics(w, [await this.#readCounters()], this.#labels);
+      await this.#writeRest(w);
       w.chunks(); // (gzip: ends the stream)
       return w;
     } finally {

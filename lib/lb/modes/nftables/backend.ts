@@ -1,12 +1,12 @@
 /** nftables mode over the Nftables handle: one transaction per apply, built from the diff (layout: compile.ts). */
 import { ConflictError, isNotFound } from '../../../errors';
 import { nftStatements as st, type Nftables, type NftRule, type NftSetRef, type NftTransaction } from '../../../nft';
+import { reservePacked } from '../../../nft/transaction';
 import { changedService, diffStates, isEmptyDiff, previousService } from '../../diff';
 import type { State } from '../../state';
 import type { BackendApplyResult, ModeBackend, PackedStatus, ServiceChange } from '../../types';
 import { compileNft, compileService, nftChainName, persistenceConflict, shardMaps, NFT_FAMILY, NFT_TABLE, type NftServiceChain, type NftSlotElement } from './compile';
 import { decodeNft, type NftCurrent } from './decode';
-import { reservePacked } from '../../../nft/transaction';
 import { NftStatusReader } from './status';
 import { affinityMap, keepElements, keepMapRef, keepRule, KEEP_SETS, persistDispatchRule, serviceRules } from './rules';
 import { addShardMap, dispatchElements, shardElements, slotOp } from './pack-elements';
