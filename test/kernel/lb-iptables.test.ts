@@ -39,6 +39,30 @@ describe.skipIf(skip)(`lb iptables mode (kernel)${skip ? ` - skipped: ${skip}` :
     expect(st.state.services.map((s) => [s.name, s.scheduler, s.endpoints.length])).toEqual([['api', 'random', 2], ['web', 'rr', 3]]);
   });
 
+  it('a table in the earlier layout (a comment and a bare port match in each endpoint rule) reads as drift in each endpoint chain, and the next apply writes the golden', async () => {
+    await using a = await createNetns('lbi');
+    await using b = await createNetns('lbi');
+    // The earlier layout, as iptables-legacy-restore loads it: each KERNLB-SEP- rule with the service's
+    // name as a comment, the DNAT rule with `-m tcp`.
+    const earlier = golden4
+      .replace(/^(-A KERNLB-SEP-\S+ -s \S+) (-j KERNLB-MARK-MASQ)$/gm, '$1 -m comment --comment web $2')
+      .replace(/^(-A KERNLB-SEP-\S+ -p tcp) (-j DNAT .*)$/gm, '$1 -m comment --comment web -m tcp $2');
+    expect(earlier.match(/--comment web/g)).toHaveLength(4);
+    await a.exec(['iptables-legacy-restore'], { input: earlier });
+    await b.exec(['iptables-legacy-restore'], { input: golden4 });
+    const v4: DesiredState = { services: iptState.services.filter((s) => !s.vip.includes(':')) };
+    await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name });
+    const seps = [...new Set([...golden4.matchAll(/^-A (KERNLB-SEP-\S+) /gm)].map((m) => m[1]!))].sort();
+    expect(seps).toHaveLength(2);
+    const drift = seps.map((c) => `! chain ${c} (ipv4): its 2 rules differ from the 2 kernlb writes`);
+    expect([...(await lb.diff(v4)).lines].sort()).toEqual(drift);
+    const r = await lb.apply(v4);
+    expect(r.changed).toBe(true);
+    expect([...r.lines].sort()).toEqual(drift.map((l) => `${l} (repaired)`));
+    expect(await save(a)).toBe(await save(b));
+    expect((await lb.diff(v4)).empty).toBe(true);
+  });
+
   it.each(['direct', 'libiptc'] as const)('a small change reuses the last commit: unchanged services keep counters set meanwhile; a foreign rule added meanwhile is kept (%s engine)', async (engine) => {
     await using a = await createNetns('lbi');
     await using lb = await LoadBalancer.open({ mode: 'iptables', netns: a.name, iptables: { engine } });
