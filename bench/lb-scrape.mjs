@@ -1,7 +1,7 @@
 // Scrape benchmark for `kernlb run` (issue #21), against dist/ (run `bash scripts/setup.sh` first):
 //   node bench/lb-scrape.mjs [--modes nftables,iptables] [--n 10000] [--endpoints 10] [--scrapes 5]
 //                            [--health] [--variants default,tuned]
-//                            [--interval S] [--out bench/lb-scrape.results.json]
+//                            [--interval S] [--client curl|fetch] [--out bench/lb-scrape.results.json]
 // IPVS needs a kernel with IPVS: run it inside UML (slow syscalls: compare only within the guest),
 //   bash scripts/uml-run.sh -- node bench/lb-scrape.mjs --modes ipvs
 //
@@ -15,6 +15,12 @@
 // --health gives every service a tcp health check every 10 s (the endpoints do not exist: all
 // checks fail and everything is drained, which the scrapes then read).
 //
+// --client: what scrapes. curl (the default when installed: a C client, in the cost class of
+// Prometheus' own) times the transfer with its time_total and the bench reads the file it wrote;
+// fetch is Node's fetch().text() in the bench's process. In the one-CPU UML guest the client's
+// own cost is most of a scrape's wall time with fetch: 56 MB from a node server that writes a
+// pre-rendered body took fetch().text() 8.7-9.7 s, node:http 4.2-4.8 s and curl 0.43-0.53 s there
+// (session 15); on the host the difference is small.
 // --interval: seconds between scrapes (default 0: back to back; Prometheus' is 15-30 s, in which V8's
 // memory reducer collects what a scrape left).
 // Memory: per scrape the process's RSS (VmRSS) and its V8 heap used and external memory (prom-client's
@@ -55,6 +61,27 @@ const INTERVAL = Number(opt('interval', 0));
 const TUNED = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
 const modes = opt('modes', existsSync('/proc/net/ip_vs') ? 'ipvs' : 'nftables,iptables').split(',');
 const out = opt('out', path.join(root, 'bench', 'lb-scrape.results.json'));
+const hasCurl = (() => { try { execFileSync('curl', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+const CLIENT = opt('client', hasCurl ? 'curl' : 'fetch');
+if (CLIENT !== 'curl' && CLIENT !== 'fetch') throw new Error('--client must be curl or fetch');
+/** One scrape: [wall ms of the transfer, the text]. */
+async function scrape(url, dir) {
+  if (CLIENT === 'fetch') {
+    const t0 = performance.now();
+    const text = await (await fetch(url)).text();
+    return [performance.now() - t0, text];
+  }
+  const file = path.join(dir, 'scrape.txt');
+  // (asynchronously: the bench's process must not block while the daemon runs)
+  const w = await new Promise((resolve, reject) => {
+    const c = spawn('curl', ['-sS', '--fail', '-o', file, '-w', '%{time_total}', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let o = '', e = '';
+    c.stdout.on('data', (d) => (o += d));
+    c.stderr.on('data', (d) => (e += d));
+    c.once('exit', (code) => (code === 0 ? resolve(Number(o) * 1000) : reject(new Error(`curl ${url}: ${code} ${e}`))));
+  });
+  return [w, readFileSync(file, 'latin1')];
+}
 
 const vip = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 const ep = (i, j) => `10.${200 + j}.${(i >> 8) & 255}.${i & 255}`;
@@ -133,9 +160,7 @@ for (const mode of modes) {
       for (let k = 0; k < SCRAPES; k++) {
         if (k && INTERVAL) await new Promise((r) => setTimeout(r, INTERVAL * 1000));
         const c0 = procCpuMs(run.child.pid);
-        const t0 = performance.now();
-        const text = await (await fetch(run.url)).text();
-        const ms = performance.now() - t0;
+        const [ms, text] = await scrape(run.url, dir);
         const cpu = procCpuMs(run.child.pid) - c0;
         const statusMs = Number(/^kernlb_status_read_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1]) * 1000;
         const series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
@@ -166,7 +191,7 @@ for (const mode of modes) {
         inProcess = { statusMs: st, statusCpuMs: stCpu, renderMs: render, renderCpuMs: renderCpu, renderedBytes: text.length };
       }
       const r = {
-        mode, variant, intervalS: INTERVAL, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
+        mode, variant, client: CLIENT, intervalS: INTERVAL, env: variant === 'tuned' ? TUNED : {}, n: N, endpoints: E, health, startMs: run.startMs, startCpuMs, scrapes, floor: fl,
         scrapeMs: scrapes.map((s) => s.ms), scrapeCpuMs: scrapes.map((s) => s.cpuMs), daemonStatusMs: scrapes.map((s) => s.statusMs),
         rssAfterStartMb: startRssMb, startPeakRssMb: startPeakMb, rssAfterMb: scrapes.at(-1).rssKb / 1024, scrapePeakRssMb: scrapePeakMb,
         ...(inProcess ? { inProcess } : {}),
@@ -186,7 +211,7 @@ for (const mode of modes) {
   }
 }
 
-console.log(`\nkernlb run /metrics at ${N} services x ${E} endpoints${health ? ' (tcp health checks on every endpoint)' : ''}; ms as median [min-max] of ${SCRAPES} scrapes (loaded shared machine)`);
+console.log(`\nkernlb run /metrics at ${N} services x ${E} endpoints${health ? ' (tcp health checks on every endpoint)' : ''}, scraped by ${CLIENT}; ms as median [min-max] of ${SCRAPES} scrapes`);
 console.log('wall ms (CPU ms of the process): on a loaded machine the wall time is mostly waiting for a core');
 console.log('| mode (settings) | scrape | of it status() | status() in-process | render in-process | RSS after start (peak) / after scrapes / peak during scrapes MB | heap used / external after the last scrape MB | target |');
 console.log('|---|---|---|---|---|---|---|---|');

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 debs=(g++ make python3 pkg-config perl libnftnl-dev libmnl-dev libip4tc-dev libip6tc-dev
       nftables iptables ipvsadm iproute2 procps kmod user-mode-linux
-      clang libclang-rt-14-dev llvm prometheus util-linux fonts-dejavu-core)
+      clang libclang-rt-14-dev llvm prometheus util-linux fonts-dejavu-core curl)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
