@@ -23,7 +23,7 @@
 // (session 15); on the host the difference is small.
 // --interval: seconds between scrapes (default 0: back to back; Prometheus' is 15-30 s, in which V8's
 // memory reducer collects what a scrape left).
-// Memory: per scrape the process's RSS (VmRSS) and its V8 heap used and external memory (prom-client's
+// Memory: per scrape the minor page faults of the daemon, the process's RSS (VmRSS) and its V8 heap used and external memory (prom-client's
 // nodejs_heap_size_used_bytes and nodejs_external_memory_bytes in the scrape itself, taken as it ends);
 // the peak RSS of the start (first apply) and, reset after it (/proc/PID/clear_refs), of the scrapes.
 // The floor: a node process that loaded kernlb and holds the parsed state file (after a GC), and
@@ -108,6 +108,11 @@ const cpuMs = (f) => async () => {
   const d = process.cpuUsage(u);
   return [r, (d.user + d.system) / 1000];
 };
+/** Minor page faults of a process so far (each costs ~80 us in the UML guest, ~1 us on a host). */
+function procMinflt(pid) {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[7]);
+}
 function procKb(pid, field) {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -159,13 +164,13 @@ for (const mode of modes) {
       writeFileSync(`/proc/${run.child.pid}/clear_refs`, '5'); // (resets VmHWM: the scrapes' own peak from here)
       for (let k = 0; k < SCRAPES; k++) {
         if (k && INTERVAL) await new Promise((r) => setTimeout(r, INTERVAL * 1000));
-        const c0 = procCpuMs(run.child.pid);
+        const c0 = procCpuMs(run.child.pid), f0 = procMinflt(run.child.pid);
         const [ms, text] = await scrape(run.url, dir);
-        const cpu = procCpuMs(run.child.pid) - c0;
+        const cpu = procCpuMs(run.child.pid) - c0, minflt = procMinflt(run.child.pid) - f0;
         const statusMs = Number(/^kernlb_status_read_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1]) * 1000;
         const series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
         scrapes.push({
-          ms, cpuMs: cpu, statusMs, bytes: text.length, series, rssKb: procKb(run.child.pid, 'VmRSS'),
+          ms, cpuMs: cpu, minflt, statusMs, bytes: text.length, series, rssKb: procKb(run.child.pid, 'VmRSS'),
           heapUsedMb: metric(text, 'nodejs_heap_size_used_bytes'), externalMb: metric(text, 'nodejs_external_memory_bytes'),
         });
       }
@@ -199,7 +204,7 @@ for (const mode of modes) {
       results.push(r);
       console.log(`${mode} (${variant}): started (first apply) in ${(run.startMs / 1000).toFixed(1)} s (CPU ${(startCpuMs / 1000).toFixed(1)} s); ${scrapes[0].series} series, ${(scrapes[0].bytes / 1e6).toFixed(1)} MB a scrape`);
       console.log(`  floor: node alone ${fl.node.rssMb.toFixed(0)} MB RSS; node + kernlb + the parsed state ${fl.nodeKernlbState.rssMb.toFixed(0)} MB RSS (heap used ${fl.nodeKernlbState.heapUsedMb.toFixed(0)} MB)`);
-      console.log(`  RSS after start ${startRssMb.toFixed(0)} MB (peak ${startPeakMb.toFixed(0)}); per scrape RSS / heap used / external MB: ${scrapes.map((s) => `${(s.rssKb / 1024).toFixed(0)}/${s.heapUsedMb.toFixed(0)}/${s.externalMb.toFixed(0)}`).join(', ')}; peak during the scrapes ${scrapePeakMb.toFixed(0)} MB [target 150]`);
+      console.log(`  RSS after start ${startRssMb.toFixed(0)} MB (peak ${startPeakMb.toFixed(0)}); per scrape RSS / heap used / external MB: ${scrapes.map((s) => `${(s.rssKb / 1024).toFixed(0)}/${s.heapUsedMb.toFixed(0)}/${s.externalMb.toFixed(0)}`).join(', ')}; peak during the scrapes ${scrapePeakMb.toFixed(0)} MB [target 150]; minor page faults per scrape ${scrapes.map((s) => s.minflt).join(', ')}`);
     } finally {
       if (run) {
         run.child.kill('SIGTERM');
