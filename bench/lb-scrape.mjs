@@ -98,9 +98,14 @@ function state(mode) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const range = (xs) => `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]`;
+/** A process's /proc/PID/stat fields after its name (the state is [0]), read once. */
+function procStat(pid) {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return st.slice(st.lastIndexOf(')') + 2).split(' ');
+}
 /** utime + stime of a process, ms (CPU time: on a loaded machine wall time is mostly waiting for a core). */
 function procCpuMs(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+  const f = procStat(pid);
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // (USER_HZ is 100 on Linux)
 }
 const cpuMs = (f) => async () => {
@@ -111,8 +116,7 @@ const cpuMs = (f) => async () => {
 };
 /** Minor page faults of a process so far (each costs ~80 us in the UML guest, ~1 us on a host). */
 function procMinflt(pid) {
-  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[7]);
+  return Number(procStat(pid)[7]);
 }
 function procKb(pid, field) {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
